@@ -1,0 +1,270 @@
+//! `vault set`, `get`, `list`, `exists`, `rm`, `mv`: the secrets in the vault.
+
+use std::io::{self, IsTerminal};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
+use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited, strip_one_newline};
+use crate::error::{Error, Result, exit};
+use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
+use crate::store::Change;
+use crate::store::document::{Entry, timestamp_now};
+use crate::value;
+
+/// Where `vault set` takes the value from, decided before anything is read.
+enum ValueSource<'a> {
+    Generated,
+    Argument(&'a str),
+    Stdin,
+    Prompt,
+}
+
+fn value_source<'a>(context: &Context, args: &'a SetArgs) -> Result<ValueSource<'a>> {
+    Ok(match args.value.as_deref() {
+        _ if args.generate => ValueSource::Generated,
+        Some("-") => ValueSource::Stdin,
+        Some(value) => ValueSource::Argument(value),
+        None if !io::stdin().is_terminal() => ValueSource::Stdin,
+        None if context.global.no_input => {
+            return Err(Error::Usage(format!(
+                "no value for {} and --no-input forbids prompting; pipe the value on stdin (printf %s \"$VALUE\" | vault set {}) or use --generate",
+                args.name, args.name
+            )));
+        }
+        None => ValueSource::Prompt,
+    })
+}
+
+fn read_value(context: &Context, args: &SetArgs) -> Result<SecretString> {
+    let name = &args.name;
+    match value_source(context, args)? {
+        ValueSource::Generated => value::generate(usize::from(args.length), args.charset),
+        ValueSource::Argument(value) => {
+            context.note(&format!(
+                "warning: a value given as an argument is visible in the process list and your shell history; prefer the prompt or stdin (vault set {name} < file)"
+            ));
+            Ok(SecretString::from(value.to_string()))
+        }
+        ValueSource::Stdin => {
+            let bytes = read_stdin_limited(MAX_VALUE_BYTES + 2)?;
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                Error::BadData(format!("the value for {name} on stdin is not valid UTF-8"))
+            })?;
+            if text.is_empty() {
+                return Err(Error::Usage(format!(
+                    "stdin was empty, so there is no value for {name}; pipe the value on stdin (printf %s \"$VALUE\" | vault set {name}), or use --generate"
+                )));
+            }
+            Ok(SecretString::from(strip_one_newline(text).to_string()))
+        }
+        ValueSource::Prompt => context.prompt_hidden(&format!("Value for {name}: ")),
+    }
+}
+
+pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
+    validate_name(&args.name)?;
+    let value = read_value(context, args)?;
+    validate_value(&args.name, value.expose_secret())?;
+    let length = value.expose_secret().chars().count();
+    let vault = context.vault();
+    let (existed, backup) = vault.update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "set",
+            keep_access: false,
+        },
+        |document| {
+            let existed = document.contains(&args.name);
+            document.set(
+                &args.name,
+                value,
+                args.description.clone(),
+                &timestamp_now(),
+            );
+            Ok((existed, Some(vec![args.name.clone()])))
+        },
+    )?;
+    if let Some(backup) = backup {
+        context.explain(&format!(
+            "backup of the previous vault: {}",
+            backup.display()
+        ));
+    }
+    let verb = if existed { "updated" } else { "stored" };
+    let how = if args.generate {
+        format!(" (generated, {length} characters, not shown)")
+    } else {
+        String::new()
+    };
+    context.note(&format!("{verb} {}{how}", args.name));
+    SUCCESS
+}
+
+fn not_found(context: &Context, name: &str) -> Error {
+    Error::NotFound(format!(
+        "no secret named {name} in the vault {}",
+        context.vault_location.path.display()
+    ))
+}
+
+fn entry_json(name: &str, entry: &Entry, reveal: bool) -> serde_json::Value {
+    let value = if reveal {
+        entry.value().expose_secret().to_string()
+    } else {
+        value::mask(entry.value())
+    };
+    json!({
+        "name": name,
+        "value": value,
+        "masked": !reveal,
+        "created": entry.created,
+        "updated": entry.updated,
+        "description": entry.description,
+    })
+}
+
+pub fn get(context: &Context, args: &GetArgs) -> Result<u8> {
+    validate_name(&args.name)?;
+    let opened = context.vault().open(context)?;
+    let entry = opened
+        .document
+        .get(&args.name)
+        .ok_or_else(|| not_found(context, &args.name))?;
+    if args.json {
+        let text = zeroize::Zeroizing::new(entry_json(&args.name, entry, args.reveal).to_string());
+        print_stdout(&format!("{}\n", text.as_str()))?;
+    } else if args.reveal {
+        // Exactly the value; a newline only for a human at a terminal.
+        print_stdout(entry.value().expose_secret())?;
+        if io::stdout().is_terminal() {
+            print_stdout("\n")?;
+        }
+    } else {
+        print_stdout(&format!("{}\n", value::mask(entry.value())))?;
+    }
+    SUCCESS
+}
+
+pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
+    let opened = context.vault().open(context)?;
+    let secrets = &opened.document.secrets;
+    if args.json {
+        let items: Vec<_> = secrets
+            .iter()
+            .map(|(name, entry)| {
+                json!({
+                    "name": name,
+                    "created": entry.created,
+                    "updated": entry.updated,
+                    "description": entry.description,
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| Error::Failed(format!("cannot format the list: {e}")))?;
+        return print_stdout(&format!("{text}\n")).map(|()| exit::OK);
+    }
+    if secrets.is_empty() {
+        context.note(&format!(
+            "the vault {} holds no secrets yet; add one with 'vault set NAME'",
+            context.vault_location.path.display()
+        ));
+        return SUCCESS;
+    }
+    let width = secrets.keys().map(String::len).max().unwrap_or(0).max(4);
+    let mut out = format!(
+        "{:width$}  {:20}  {:20}  DESCRIPTION\n",
+        "NAME", "CREATED", "UPDATED"
+    );
+    for (name, entry) in secrets {
+        let line = format!(
+            "{name:width$}  {:20}  {:20}  {}",
+            entry.created,
+            entry.updated,
+            entry.description.as_deref().unwrap_or("")
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    print_stdout(&out)?;
+    SUCCESS
+}
+
+pub fn exists(context: &Context, args: &ExistsArgs) -> Result<u8> {
+    validate_name(&args.name)?;
+    let opened = context.vault().open(context)?;
+    if opened.document.contains(&args.name) {
+        SUCCESS
+    } else {
+        context.explain(&format!("no secret named {}", args.name));
+        Ok(exit::NOT_FOUND)
+    }
+}
+
+pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
+    for name in &args.names {
+        validate_name(name)?;
+    }
+    let (removed, _) = context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "rm",
+            keep_access: false,
+        },
+        |document| {
+            let mut removed = Vec::new();
+            for name in &args.names {
+                if document.remove(name).is_some() {
+                    removed.push(name.clone());
+                } else if !args.force {
+                    return Err(not_found(context, name));
+                }
+            }
+            let touched = (!removed.is_empty()).then(|| removed.clone());
+            Ok((removed, touched))
+        },
+    )?;
+    for name in &removed {
+        context.note(&format!("removed {name}"));
+    }
+    SUCCESS
+}
+
+pub fn mv(context: &Context, args: &MvArgs) -> Result<u8> {
+    validate_name(&args.old)?;
+    validate_name(&args.new)?;
+    if args.old == args.new {
+        return Err(Error::Usage(format!(
+            "{} and {} are the same name",
+            quote_name(&args.old),
+            quote_name(&args.new)
+        )));
+    }
+    context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "mv",
+            keep_access: false,
+        },
+        |document| {
+            if !document.contains(&args.old) {
+                return Err(not_found(context, &args.old));
+            }
+            if document.contains(&args.new) && !args.force {
+                return Err(Error::Failed(format!(
+                    "a secret named {} exists already; pass --force to replace it",
+                    args.new
+                )));
+            }
+            document.rename(&args.old, &args.new, &timestamp_now());
+            Ok(((), Some(vec![args.old.clone(), args.new.clone()])))
+        },
+    )?;
+    context.note(&format!("renamed {} to {}", args.old, args.new));
+    SUCCESS
+}

@@ -1,0 +1,105 @@
+//! `vault init`: an identity (unless one exists) and an empty vault encrypted to it.
+
+use age::secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::InitArgs;
+use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::error::{Error, Result};
+use crate::store::document::Document;
+use crate::store::{Protection, identity, recipients};
+
+pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
+    let vault = context.vault();
+    if vault.exists() {
+        if args.recipients.is_empty() && !args.passphrase && !args.armor {
+            // Like `git init`: asking again for what exists is not an error.
+            context.note(&format!(
+                "a vault already exists at {}; nothing changed",
+                vault.path().display()
+            ));
+            return SUCCESS;
+        }
+        return Err(Error::Failed(format!(
+            "a vault already exists at {}; change its recipients with 'vault recipients add|remove', or choose another path with --vault",
+            vault.path().display()
+        )));
+    }
+    for recipient in &args.recipients {
+        recipients::parse(recipient)?;
+    }
+    let mut report = String::new();
+    if args.passphrase {
+        let passphrase = new_passphrase(context)?;
+        vault.create(
+            &Document::new(Vec::new()),
+            &Protection::Passphrase(passphrase),
+            args.armor,
+        )?;
+        report.push_str(&format!("vault: {}\n", vault.path().display()));
+        report.push_str("protection: passphrase (scrypt)\n");
+    } else {
+        let location = context.identity_location()?;
+        let (own, created) = if location.path.exists() {
+            (identity::public_recipient(&location.path), false)
+        } else {
+            (Some(identity::create(&location.path)?.to_string()), true)
+        };
+        let mut all: Vec<String> = own.iter().cloned().collect();
+        for recipient in &args.recipients {
+            if !all.iter().any(|r| recipients::same_key(r, recipient)) {
+                all.push(recipient.trim().to_string());
+            }
+        }
+        if own.is_none() && args.recipients.is_empty() {
+            return Err(Error::Failed(format!(
+                "the identity {} holds no age X25519 key to derive a recipient from; pass the matching public key with --recipient",
+                location.path.display()
+            )));
+        }
+        vault.create(
+            &Document::new(all.clone()),
+            &Protection::Recipients,
+            args.armor,
+        )?;
+        let state = if created { "created" } else { "existing" };
+        report.push_str(&format!("vault: {}\n", vault.path().display()));
+        report.push_str(&format!(
+            "identity: {} ({state})\n",
+            location.path.display()
+        ));
+        for recipient in &all {
+            report.push_str(&format!("recipient: {recipient}\n"));
+        }
+        if created {
+            context.note(&format!(
+                "keep a copy of {} somewhere safe: without it the vault cannot be opened",
+                location.path.display()
+            ));
+        }
+    }
+    print_stdout(&report)?;
+    SUCCESS
+}
+
+fn new_passphrase(context: &Context) -> Result<SecretString> {
+    if let Some(passphrase) = context.passphrase_from_file()? {
+        return Ok(passphrase);
+    }
+    if !context.can_prompt() {
+        return Err(Error::Usage(format!(
+            "vault cannot ask for a passphrase ({}); put it in a file (chmod 600) and set VAULT_PASSPHRASE_FILE to its path",
+            context.why_no_prompt()
+        )));
+    }
+    let first = context.prompt_hidden("New vault passphrase: ")?;
+    if first.expose_secret().is_empty() {
+        return Err(Error::Usage("the passphrase must not be empty".into()));
+    }
+    let second = context.prompt_hidden("Repeat the passphrase: ")?;
+    if first.expose_secret() != second.expose_secret() {
+        return Err(Error::Usage(
+            "the passphrases do not match; nothing was created".into(),
+        ));
+    }
+    Ok(first)
+}

@@ -1,0 +1,189 @@
+//! The subcommands. This layer owns everything the user sees: output, notes, prompts.
+
+pub mod crud;
+pub mod init;
+pub mod recipients;
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
+
+use age::secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::Config;
+use crate::error::{Error, Result, exit};
+use crate::paths::{self, Located};
+use crate::store::identity::{self, Identities};
+use crate::store::{KeySource, Vault, fs::check_private_file};
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let context = Context::new(cli.global)?;
+    match cli.command {
+        Command::Init(args) => init::run(&context, &args),
+        Command::Set(args) => crud::set(&context, &args),
+        Command::Get(args) => crud::get(&context, &args),
+        Command::List(args) => crud::list(&context, &args),
+        Command::Exists(args) => crud::exists(&context, &args),
+        Command::Rm(args) => crud::rm(&context, &args),
+        Command::Mv(args) => crud::mv(&context, &args),
+        Command::Recipients(command) => recipients::run(&context, &command),
+    }
+}
+
+/// What every command needs: the global options, the located files and the configuration.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub vault_location: Located,
+    pub config: Config,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Result<Self> {
+        let vault_location = paths::vault_file(global.vault.as_deref())?;
+        let config = Config::load(&paths::config_file(global.config.as_deref())?)?;
+        let context = Context {
+            global,
+            vault_location,
+            config,
+        };
+        context.explain(&format!(
+            "vault file {} (from {})",
+            context.vault_location.path.display(),
+            context.vault_location.source
+        ));
+        Ok(context)
+    }
+
+    pub fn vault(&self) -> Vault {
+        Vault::new(&self.vault_location.path)
+    }
+
+    pub fn identity_location(&self) -> Result<Located> {
+        paths::identity_file(self.global.identity.as_deref())
+    }
+
+    /// A confirmation or note on stderr, unless `--quiet`.
+    pub fn note(&self, message: &str) {
+        if !self.global.quiet {
+            eprintln!("vault: {message}");
+        }
+    }
+
+    /// Detail shown only with `--verbose`.
+    pub fn explain(&self, message: &str) {
+        if self.global.verbose {
+            eprintln!("vault: {message}");
+        }
+    }
+
+    /// Whether vault may ask the user something.
+    pub fn can_prompt(&self) -> bool {
+        !self.global.no_input && io::stdin().is_terminal()
+    }
+
+    /// Why vault may not prompt, for error messages.
+    pub fn why_no_prompt(&self) -> &'static str {
+        if self.global.no_input {
+            "--no-input was given"
+        } else {
+            "stdin is not a terminal"
+        }
+    }
+
+    /// Asks for a hidden answer on the terminal.
+    pub fn prompt_hidden(&self, prompt: &str) -> Result<SecretString> {
+        rpassword::prompt_password(prompt)
+            .map(SecretString::from)
+            .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))
+    }
+
+    /// A passphrase from `VAULT_PASSPHRASE_FILE`, if set.
+    pub fn passphrase_from_file(&self) -> Result<Option<SecretString>> {
+        let Some(path) = paths::passphrase_file() else {
+            return Ok(None);
+        };
+        Ok(Some(read_passphrase_file(&path)?))
+    }
+}
+
+fn read_passphrase_file(path: &Path) -> Result<SecretString> {
+    check_private_file(path, "passphrase file")?;
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io("read", path, e))?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::BadData(format!(
+            "the passphrase file {} is not UTF-8",
+            path.display()
+        ))
+    })?;
+    let passphrase = strip_one_newline(text);
+    if passphrase.is_empty() {
+        return Err(Error::BadData(format!(
+            "the passphrase file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(SecretString::from(passphrase.to_string()))
+}
+
+/// Removes one trailing `\n` (or `\r\n`), as `$(…)` and `echo` add one.
+pub fn strip_one_newline(text: &str) -> &str {
+    text.strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text)
+}
+
+impl KeySource for Context {
+    fn identities(&self) -> Result<Identities> {
+        let location = self.identity_location()?;
+        self.explain(&format!(
+            "identity {} (from {})",
+            location.path.display(),
+            location.source
+        ));
+        identity::load(&location)
+    }
+
+    fn passphrase(&self) -> Result<SecretString> {
+        if let Some(passphrase) = self.passphrase_from_file()? {
+            return Ok(passphrase);
+        }
+        if !self.can_prompt() {
+            return Err(Error::LockedOut(format!(
+                "the vault {} is protected by a passphrase and vault will not prompt ({}); put the passphrase in a file (chmod 600) and set VAULT_PASSPHRASE_FILE to its path",
+                self.vault_location.path.display(),
+                self.why_no_prompt()
+            )));
+        }
+        self.prompt_hidden("Vault passphrase: ")
+    }
+}
+
+/// Reads all of stdin, up to `limit` bytes, into a buffer zeroed on drop.
+pub fn read_stdin_limited(limit: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buffer = Zeroizing::new(Vec::new());
+    io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buffer)
+        .map_err(|e| Error::Failed(format!("cannot read stdin: {e}")))?;
+    Ok(buffer)
+}
+
+/// Writes to stdout; a closed pipe (`vault list | head -1`) is not an error.
+pub fn print_stdout(text: &str) -> Result<()> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Error::Failed(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The exit code of a command that did what was asked.
+pub const SUCCESS: Result<u8> = Ok(exit::OK);

@@ -1,0 +1,63 @@
+//! The configuration file (`--config`, `VAULT_CONFIG`, `$XDG_CONFIG_HOME/secretsd/config.toml`).
+//!
+//! Every setting has a default, so no file is needed for a first use.
+
+use std::fs;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::paths::{Located, Source};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub backup: BackupPolicy,
+}
+
+/// How many encrypted backups are kept beside the vault, and for how long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupPolicy {
+    /// Make a backup before every change.
+    pub enabled: bool,
+    /// Keep at most this many backups (the newest).
+    pub keep: usize,
+    /// Delete backups older than this many days.
+    pub max_age_days: u64,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> Self {
+        BackupPolicy {
+            enabled: true,
+            keep: 30,
+            max_age_days: 90,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration; a missing file at the default location means defaults,
+    /// a missing file the user named is an error.
+    pub fn load(location: &Located) -> Result<Config> {
+        let path = &location.path;
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && location.source == Source::Default =>
+            {
+                return Ok(Config::default());
+            }
+            Err(e) => return Err(Error::io("read the configuration file", path, e)),
+        };
+        toml::from_str(&text).map_err(|e| {
+            Error::BadData(format!(
+                "the configuration file {} is invalid: {}",
+                path.display(),
+                e.message()
+            ))
+        })
+    }
+}

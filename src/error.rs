@@ -1,0 +1,70 @@
+//! The errors of the vault core and the exit codes they map to (DESIGN.md §7).
+//!
+//! Every message is a complete sentence that names the thing involved and, where there is
+//! one, the fix. No variant carries a secret value: callers pass names and paths only.
+
+use std::io;
+use std::path::Path;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_FOUND: u8 = 3;
+    pub const LOCKED_OUT: u8 = 4;
+    pub const PROVIDER: u8 = 5;
+    pub const BAD_DATA: u8 = 6;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{0}")]
+    Usage(String),
+    /// A secret, reference or file the user named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// No identity, the wrong identity, no passphrase, or unsafe permissions.
+    #[error("{0}")]
+    LockedOut(String),
+    /// A provider failed (used from the provider layer on).
+    #[error("{0}")]
+    Provider(String),
+    /// Corrupt or invalid data: the vault file, a name, a value.
+    #[error("{0}")]
+    BadData(String),
+    /// Anything else that went wrong.
+    #[error("{0}")]
+    Failed(String),
+    /// An I/O error, with what was being done and to which path.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::NotFound(_) => exit::NOT_FOUND,
+            Error::LockedOut(_) => exit::LOCKED_OUT,
+            Error::Provider(_) => exit::PROVIDER,
+            Error::BadData(_) => exit::BAD_DATA,
+            Error::Failed(_) | Error::Io { .. } => exit::ERROR,
+        }
+    }
+
+    /// An I/O error while doing `what` to `path`.
+    pub fn io(what: &str, path: &Path, source: io::Error) -> Self {
+        Error::Io {
+            context: format!("cannot {what} {}", path.display()),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

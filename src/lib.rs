@@ -1,0 +1,14 @@
+//! secretsd: the core of `vault`, a secrets vault for the command line and for Linux
+//! services.
+//!
+//! `store`, `names`, `value`, `paths` and `config` never print; `commands` owns what the
+//! user sees; `main.rs` only parses, dispatches and maps errors to exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod names;
+pub mod paths;
+pub mod store;
+pub mod value;

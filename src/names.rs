@@ -1,0 +1,84 @@
+//! Secret names and values: what is accepted, and why not.
+//!
+//! Names are environment-variable names so that every secret can be handed to a process
+//! (`vault exec`) without renaming. Values are UTF-8 without NUL because NUL cannot travel
+//! through `execve`'s environment.
+
+use crate::error::{Error, Result};
+
+/// The largest value `vault` stores: far above any real credential, small enough that a
+/// mistaken `vault set X < big.iso` fails fast instead of bloating every rewrite.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Checks that `name` is `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let valid = match chars.next() {
+        None => false,
+        Some(first) => {
+            (first.is_ascii_alphabetic() || first == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::BadData(format!(
+            "invalid secret name {}: names are letters, digits and '_', not starting with a digit (like API_KEY)",
+            quote_name(name)
+        )))
+    }
+}
+
+/// Checks a value's size and content; the error never contains the value.
+pub fn validate_value(name: &str, value: &str) -> Result<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::BadData(format!(
+            "the value for {name} is {} bytes; values are limited to {} MiB",
+            value.len(),
+            MAX_VALUE_BYTES / (1024 * 1024)
+        )));
+    }
+    if value.contains('\0') {
+        return Err(Error::BadData(format!(
+            "the value for {name} contains a NUL byte, which no environment variable can carry"
+        )));
+    }
+    Ok(())
+}
+
+/// A name for an error message: quoted, with control characters escaped and length capped,
+/// so a hostile or mistaken argument cannot garble the terminal.
+pub fn quote_name(name: &str) -> String {
+    const LIMIT: usize = 64;
+    let mut shown: String = name.chars().take(LIMIT).collect();
+    if name.chars().count() > LIMIT {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_environment_names() {
+        for name in ["A", "_", "API_KEY", "a1", "_9"] {
+            assert!(validate_name(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_other_names() {
+        for name in ["", "1ABC", "A-B", "A B", "É", "A.B", "A\0B"] {
+            assert_eq!(validate_name(name).unwrap_err().exit_code(), 6, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn value_errors_do_not_contain_the_value() {
+        let err = validate_value("X", "hunter2\0").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

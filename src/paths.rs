@@ -1,0 +1,135 @@
+//! Where the vault, the identity and the configuration live, and how we learned it.
+//!
+//! Each location remembers its source so `vault status` and error messages can say *why*
+//! vault looked where it did.
+
+use std::env;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// How a path was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag (`--vault`, `--identity`, `--config`).
+    Flag,
+    /// An environment variable, named.
+    Env(&'static str),
+    /// systemd's `LoadCredential=` directory.
+    Credentials,
+    /// The XDG default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag => f.write_str("command-line flag"),
+            Source::Env(var) => write!(f, "${var}"),
+            Source::Credentials => f.write_str("$CREDENTIALS_DIRECTORY (systemd LoadCredential=)"),
+            Source::Default => f.write_str("default location"),
+        }
+    }
+}
+
+/// A path and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub path: PathBuf,
+    pub source: Source,
+}
+
+/// The name of the identity credential under `$CREDENTIALS_DIRECTORY`.
+pub const CREDENTIAL_NAME: &str = "vault-identity";
+
+fn non_empty_env(var: &str) -> Option<PathBuf> {
+    env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf> {
+    if let Some(dir) = non_empty_env(var).filter(|p| p.is_absolute()) {
+        return Ok(dir);
+    }
+    match non_empty_env("HOME") {
+        Some(home) => Ok(home.join(fallback)),
+        None => Err(Error::Usage(format!(
+            "neither ${var} nor $HOME is set, so vault has no default location; pass the path explicitly (see vault --help)"
+        ))),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/secretsd`.
+pub fn config_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("secretsd"))
+}
+
+/// `$XDG_DATA_HOME/secretsd`.
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("secretsd"))
+}
+
+fn from_flag_env_default(
+    flag: Option<&Path>,
+    var: &'static str,
+    default: impl FnOnce() -> Result<PathBuf>,
+) -> Result<Located> {
+    if let Some(path) = flag {
+        return Ok(Located {
+            path: path.to_path_buf(),
+            source: Source::Flag,
+        });
+    }
+    if let Some(path) = non_empty_env(var) {
+        return Ok(Located {
+            path,
+            source: Source::Env(var),
+        });
+    }
+    Ok(Located {
+        path: default()?,
+        source: Source::Default,
+    })
+}
+
+/// The vault file: `--vault`, `VAULT_FILE`, else `$XDG_DATA_HOME/secretsd/vault.age`.
+pub fn vault_file(flag: Option<&Path>) -> Result<Located> {
+    from_flag_env_default(flag, "VAULT_FILE", || Ok(data_dir()?.join("vault.age")))
+}
+
+/// The configuration file: `--config`, `VAULT_CONFIG`, else `$XDG_CONFIG_HOME/secretsd/config.toml`.
+pub fn config_file(flag: Option<&Path>) -> Result<Located> {
+    from_flag_env_default(flag, "VAULT_CONFIG", || {
+        Ok(config_dir()?.join("config.toml"))
+    })
+}
+
+/// The default identity path, where `vault init` creates one.
+pub fn default_identity_file() -> Result<PathBuf> {
+    Ok(config_dir()?.join("identity.txt"))
+}
+
+/// The identity, first found wins: `--identity`, `VAULT_IDENTITY`,
+/// `$CREDENTIALS_DIRECTORY/vault-identity` (if that file exists), the default path.
+pub fn identity_file(flag: Option<&Path>) -> Result<Located> {
+    if flag.is_none()
+        && non_empty_env("VAULT_IDENTITY").is_none()
+        && let Some(dir) = non_empty_env("CREDENTIALS_DIRECTORY")
+    {
+        let path = dir.join(CREDENTIAL_NAME);
+        if path.exists() {
+            return Ok(Located {
+                path,
+                source: Source::Credentials,
+            });
+        }
+    }
+    from_flag_env_default(flag, "VAULT_IDENTITY", default_identity_file)
+}
+
+/// The path of the file with the vault's passphrase, from `VAULT_PASSPHRASE_FILE`.
+pub fn passphrase_file() -> Option<PathBuf> {
+    non_empty_env("VAULT_PASSPHRASE_FILE")
+}

@@ -1,0 +1,98 @@
+//! age identities: loading them from a file and creating a new one.
+
+use std::fs;
+use std::path::Path;
+use std::str::FromStr;
+
+use age::secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::paths::{Located, Source};
+use crate::store::document::timestamp_now;
+use crate::store::fs::{check_private_file, ensure_private_dir, parent_dir, write_atomic};
+
+pub type Identities = Vec<Box<dyn age::Identity + Send + Sync>>;
+
+/// Loads the identities in an age identity file (as written by `age-keygen` or `vault
+/// init`) or an unencrypted OpenSSH ed25519/RSA private key.
+pub fn load(location: &Located) -> Result<Identities> {
+    let path = &location.path;
+    if !path.exists() {
+        let hint = match location.source {
+            Source::Default => {
+                "; pass --identity FILE, set VAULT_IDENTITY, or run 'vault init' to create one"
+            }
+            _ => "",
+        };
+        return Err(Error::LockedOut(format!(
+            "no identity found at {} (from {}){hint}",
+            path.display(),
+            location.source
+        )));
+    }
+    check_private_file(path, "identity file")?;
+    let contents = Zeroizing::new(fs::read(path).map_err(|e| Error::io("read", path, e))?);
+    let invalid = |detail: String| {
+        Error::LockedOut(format!(
+            "the identity file {} is not usable: {detail}",
+            path.display()
+        ))
+    };
+    if contents.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+        || contents.starts_with(b"-----BEGIN RSA PRIVATE KEY-----")
+    {
+        let identity =
+            age::ssh::Identity::from_buffer(&contents[..], Some(path.display().to_string()))
+                .map_err(|e| invalid(e.to_string()))?;
+        return match identity {
+            age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(identity)]),
+            age::ssh::Identity::Encrypted(_) => Err(invalid(
+                "passphrase-protected SSH keys are not supported; use an age identity (vault init) or an unencrypted key".into(),
+            )),
+            age::ssh::Identity::Unsupported(_) => {
+                Err(invalid("this SSH key type is not supported (use ed25519 or RSA)".into()))
+            }
+        };
+    }
+    let identities = age::IdentityFile::from_buffer(&contents[..])
+        .map_err(|e| invalid(e.to_string()))?
+        .into_identities()
+        .map_err(|e| invalid(e.to_string()))?;
+    if identities.is_empty() {
+        return Err(invalid("it contains no identities".into()));
+    }
+    Ok(identities)
+}
+
+/// Creates a new X25519 identity file at `path` (0600, in a 0700 directory) in the format
+/// of `age-keygen`, and returns its public recipient. Never overwrites an existing file.
+pub fn create(path: &Path) -> Result<age::x25519::Recipient> {
+    if path.exists() {
+        return Err(Error::Failed(format!(
+            "an identity already exists at {}; vault never overwrites one",
+            path.display()
+        )));
+    }
+    ensure_private_dir(&parent_dir(path))?;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+    let contents = Zeroizing::new(format!(
+        "# created: {}\n# public key: {recipient}\n{}\n",
+        timestamp_now(),
+        identity.to_string().expose_secret()
+    ));
+    write_atomic(path, contents.as_bytes(), true)?;
+    Ok(recipient)
+}
+
+/// The public recipient of an age identity file's first X25519 identity, if it has one.
+pub fn public_recipient(path: &Path) -> Option<String> {
+    let contents = Zeroizing::new(fs::read_to_string(path).ok()?);
+    contents
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
+        .and_then(|line| age::x25519::Identity::from_str(line).ok())
+        .map(|identity| identity.to_public().to_string())
+}

@@ -1,0 +1,176 @@
+//! The vault file: an age-encrypted JSON document, read without a lock and changed only
+//! under the writer lock with an atomic replace and a backup (DESIGN.md §3–§4).
+
+pub mod backup;
+pub mod crypto;
+pub mod document;
+pub mod fs;
+pub mod identity;
+pub mod recipients;
+
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+
+use crate::config::BackupPolicy;
+use crate::error::{Error, Result};
+use crate::store::crypto::{Key, Lock};
+use crate::store::document::Document;
+use crate::store::identity::Identities;
+
+/// Where the keys to a vault come from. Commands implement it, because getting a key may
+/// mean asking the user, and the store never talks to the user.
+pub trait KeySource {
+    /// The identities to try on a vault encrypted to recipients.
+    fn identities(&self) -> Result<Identities>;
+    /// The passphrase of a passphrase vault.
+    fn passphrase(&self) -> Result<SecretString>;
+}
+
+/// How a vault is protected, remembered from opening it so a rewrite keeps it.
+pub enum Protection {
+    /// Encrypted to the recipients listed inside the document.
+    Recipients,
+    /// Encrypted to a passphrase (scrypt).
+    Passphrase(SecretString),
+}
+
+/// A decrypted vault.
+pub struct Opened {
+    pub document: Document,
+    pub protection: Protection,
+    pub armored: bool,
+}
+
+/// What a change is, for the backup record and its safety checks.
+pub struct Change<'a> {
+    /// A word for the backup record: "set", "rm", "recipients-add", ….
+    pub operation: &'a str,
+    /// Refuse the change if none of the caller's identities could open the result.
+    pub keep_access: bool,
+}
+
+/// The vault at a path.
+pub struct Vault {
+    path: PathBuf,
+}
+
+impl Vault {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Vault { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    fn describe(&self) -> String {
+        format!("the vault {}", self.path.display())
+    }
+
+    fn read_ciphertext(&self) -> Result<Vec<u8>> {
+        if !self.path.exists() {
+            return Err(Error::LockedOut(format!(
+                "no vault at {}; run 'vault init' to create one, or point to another with --vault FILE or VAULT_FILE",
+                self.path.display()
+            )));
+        }
+        fs::check_private_file(&self.path, "vault")?;
+        std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
+    }
+
+    fn unlock(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Opened> {
+        let what = self.describe();
+        let (key, protection) = if crypto::is_passphrase_protected(ciphertext, &what)? {
+            let passphrase = keys.passphrase()?;
+            (
+                Key::Passphrase(passphrase.clone()),
+                Protection::Passphrase(passphrase),
+            )
+        } else {
+            (Key::Identities(keys.identities()?), Protection::Recipients)
+        };
+        let plaintext = crypto::decrypt(ciphertext, &key, &what)?;
+        let document = Document::from_json(&plaintext, &what)?;
+        Ok(Opened {
+            document,
+            protection,
+            armored: crypto::is_armored(ciphertext),
+        })
+    }
+
+    /// Decrypts the vault for reading.
+    pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
+        let ciphertext = self.read_ciphertext()?;
+        self.unlock(&ciphertext, keys)
+    }
+
+    fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
+        let plaintext = document.to_json()?;
+        match protection {
+            Protection::Recipients => {
+                if document.recipients.is_empty() {
+                    return Err(Error::BadData(
+                        "the vault would have no recipients, so nobody could open it".into(),
+                    ));
+                }
+                let recipients = recipients::parse_all(&document.recipients)?;
+                crypto::encrypt(&plaintext, Lock::Recipients(&recipients), armor)
+            }
+            Protection::Passphrase(passphrase) => {
+                crypto::encrypt(&plaintext, Lock::Passphrase(passphrase), armor)
+            }
+        }
+    }
+
+    /// Writes a new vault; fails if one exists already.
+    pub fn create(&self, document: &Document, protection: &Protection, armor: bool) -> Result<()> {
+        fs::ensure_private_dir(&fs::parent_dir(&self.path))?;
+        let _lock = fs::WriterLock::acquire(&self.path)?;
+        if self.path.exists() {
+            return Err(Error::Failed(format!(
+                "a vault already exists at {}",
+                self.path.display()
+            )));
+        }
+        let ciphertext = Self::seal(document, protection, armor)?;
+        fs::write_atomic(&self.path, &ciphertext, true)
+    }
+
+    /// Read, change, write under the writer lock. `change` returns its result and the
+    /// secret names it touched (for the backup record), or `None` when it changed nothing.
+    /// Nothing is written when `change` changed nothing or when any step fails.
+    /// Returns the result and the backup made, if any.
+    pub fn update<T>(
+        &self,
+        keys: &dyn KeySource,
+        backups: &BackupPolicy,
+        what: Change<'_>,
+        change: impl FnOnce(&mut Document) -> Result<(T, Option<Vec<String>>)>,
+    ) -> Result<(T, Option<PathBuf>)> {
+        let _lock = fs::WriterLock::acquire(&self.path)?;
+        let ciphertext = self.read_ciphertext()?;
+        let mut opened = self.unlock(&ciphertext, keys)?;
+        let (result, names) = change(&mut opened.document)?;
+        let Some(names) = names else {
+            return Ok((result, None));
+        };
+        let sealed = Self::seal(&opened.document, &opened.protection, opened.armored)?;
+        if what.keep_access && matches!(opened.protection, Protection::Recipients) {
+            let key = Key::Identities(keys.identities()?);
+            if crypto::decrypt(&sealed, &key, &self.describe()).is_err() {
+                return Err(Error::LockedOut(
+                    "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
+                ));
+            }
+        }
+        fs::remove_stale_temp_files(&self.path);
+        let backup = backup::save(&self.path, &ciphertext, what.operation, &names, backups)?;
+        fs::write_atomic(&self.path, &sealed, false)?;
+        Ok((result, backup))
+    }
+}

@@ -1,0 +1,56 @@
+//! Recipients a vault is encrypted to: X25519 (`age1…`) and SSH ed25519/RSA public keys.
+
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+pub type Recipients = Vec<Box<dyn age::Recipient + Send>>;
+
+/// Parses one recipient as written in the vault or on the command line.
+pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
+    let text = text.trim();
+    if text.starts_with("age1") {
+        if let Ok(recipient) = age::x25519::Recipient::from_str(text) {
+            return Ok(Box::new(recipient));
+        }
+        return Err(Error::BadData(format!(
+            "{text:?} is not a valid age recipient (plugin recipients such as age1yubikey… are not supported)"
+        )));
+    }
+    if text.starts_with("ssh-") {
+        return age::ssh::Recipient::from_str(text)
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|e| {
+                Error::BadData(format!(
+                    "{:?} is not a usable SSH recipient: {e:?} (ed25519 and RSA keys are supported)",
+                    key_part(text)
+                ))
+            });
+    }
+    Err(Error::BadData(format!(
+        "{:?} is not a recipient; expected an age public key (age1…) or an SSH public key (ssh-ed25519 …, ssh-rsa …)",
+        key_part(text)
+    )))
+}
+
+pub fn parse_all(texts: &[String]) -> Result<Recipients> {
+    texts.iter().map(|t| parse(t)).collect()
+}
+
+/// The part of a recipient that identifies it: an SSH key without its comment.
+pub fn key_part(text: &str) -> String {
+    let text = text.trim();
+    if text.starts_with("ssh-") {
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Whether two recipient strings name the same key.
+pub fn same_key(a: &str, b: &str) -> bool {
+    key_part(a) == key_part(b)
+}

@@ -1,0 +1,90 @@
+//! Making and showing secret values: generation from the OS CSPRNG, and masking.
+
+use age::secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::cli::Charset;
+use crate::error::{Error, Result};
+
+impl Charset {
+    fn alphabet(self) -> &'static [u8] {
+        match self {
+            Charset::Alnum => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            Charset::Hex => b"0123456789abcdef",
+            Charset::Base64url => {
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            }
+        }
+    }
+}
+
+/// A uniformly random string of `length` characters from `charset`.
+pub fn generate(length: usize, charset: Charset) -> Result<SecretString> {
+    let alphabet = charset.alphabet();
+    // Rejection sampling: bytes at or above the largest multiple of the alphabet size
+    // are discarded so every character is equally likely.
+    let limit = 256 - (256 % alphabet.len());
+    let mut out = Zeroizing::new(String::with_capacity(length));
+    let mut pool = Zeroizing::new([0u8; 256]);
+    while out.len() < length {
+        getrandom::fill(&mut pool[..])
+            .map_err(|e| Error::Failed(format!("the OS random generator failed: {e}")))?;
+        for &byte in pool.iter() {
+            if out.len() == length {
+                break;
+            }
+            if usize::from(byte) < limit {
+                out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
+            }
+        }
+    }
+    Ok(SecretString::from(out.to_string()))
+}
+
+/// How a value is shown without `--reveal`: a short prefix and suffix around `***` for
+/// values long enough that this gives little away (16 characters and up), else only stars.
+pub fn mask(value: &SecretString) -> String {
+    let value = value.expose_secret();
+    if value.chars().count() < 16 {
+        return "********".to_string();
+    }
+    let prefix: String = value.chars().take(3).collect();
+    let mut suffix: Vec<char> = value.chars().rev().take(3).collect();
+    suffix.reverse();
+    format!("{prefix}***{}", suffix.into_iter().collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_use_only_the_alphabet() {
+        for charset in [Charset::Alnum, Charset::Hex, Charset::Base64url] {
+            let value = generate(500, charset).unwrap();
+            assert_eq!(value.expose_secret().len(), 500);
+            assert!(
+                value
+                    .expose_secret()
+                    .bytes()
+                    .all(|b| charset.alphabet().contains(&b))
+            );
+        }
+    }
+
+    #[test]
+    fn generated_values_differ() {
+        let a = generate(32, Charset::Alnum).unwrap();
+        let b = generate(32, Charset::Alnum).unwrap();
+        assert_ne!(a.expose_secret(), b.expose_secret());
+    }
+
+    #[test]
+    fn short_values_are_fully_masked() {
+        assert_eq!(mask(&SecretString::from("hunter2".to_string())), "********");
+        assert_eq!(
+            mask(&SecretString::from("sk-1234567890abcdef".to_string())),
+            "sk-***def"
+        );
+    }
+}
