@@ -1,1 +1,193 @@
-fn main() {}
+//! End-to-end timings of the `vault` binary against the floor of doing the same work with
+//! the `age` CLI. Prints a table of medians and ratios; run it with `benches/run`.
+//!
+//! Figures are ratios from one run on one machine: compare them, never hard-code them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use age::secrecy::SecretString;
+use secretsd::store::document::{Document, timestamp_now};
+use secretsd::store::{Protection, Vault};
+
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+const TARGET_SET_10K: Duration = Duration::from_millis(25);
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    vault: PathBuf,
+    identity: PathBuf,
+    recipient: String,
+}
+
+fn vault_command(bench: &Bench, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vault"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &bench.home)
+        .env("VAULT_FILE", &bench.vault)
+        .env("VAULT_IDENTITY", &bench.identity)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// A vault holding `count` secrets of realistic size (40-character values).
+fn prepare(count: usize) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let vault = home.join("vault.age");
+    let identity = home.join("identity.txt");
+    let mut bench = Bench {
+        _dir: dir,
+        home,
+        vault,
+        identity,
+        recipient: String::new(),
+    };
+    let output = vault_command(&bench, &["init"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    bench.recipient = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient: ").map(str::to_string))
+        .unwrap();
+    std::fs::remove_file(&bench.vault).unwrap();
+    let mut document = Document::new(vec![bench.recipient.clone()]);
+    let now = timestamp_now();
+    for i in 0..count {
+        let value = format!("{i:08}-abcdefghijklmnopqrstuvwxyz-0123");
+        document.set(
+            &format!("SECRET_{i}"),
+            SecretString::from(value),
+            None,
+            &now,
+        );
+    }
+    Vault::new(&bench.vault)
+        .create(&document, &Protection::Recipients, false)
+        .unwrap();
+    // Keep backups from growing without bound while benchmarking.
+    std::fs::create_dir_all(bench.home.join(".config/secretsd")).unwrap();
+    std::fs::write(
+        bench.home.join(".config/secretsd/config.toml"),
+        "[backup]\nkeep = 5\n",
+    )
+    .unwrap();
+    bench
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Runs `make()` `runs` times (after one warm-up) and returns the median wall time.
+fn time(runs: usize, stdin: Option<&str>, mut make: impl FnMut() -> Command) -> Duration {
+    let mut samples = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let mut command = make();
+        command.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let started = Instant::now();
+        let mut child = command.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let status = child.wait().unwrap();
+        let elapsed = started.elapsed();
+        assert!(status.success(), "{command:?} failed");
+        if run > 0 {
+            samples.push(elapsed);
+        }
+    }
+    median(samples)
+}
+
+fn shell(script: &str, dir: &Path) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .stdout(Stdio::null());
+    command
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; there are no filters to honour.
+    let runs: usize = std::env::var("VAULT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21);
+    println!(
+        "vault benchmarks: median of {runs} runs each; floor = the same work with the age CLI"
+    );
+    println!();
+    println!("| secrets | command | vault (ms) | floor (ms) | ratio | floor command |");
+    println!("|--------:|---------|-----------:|-----------:|------:|---------------|");
+    let mut set_10k = Duration::ZERO;
+    for count in SIZES {
+        let bench = prepare(count);
+        let decrypt = format!(
+            "age -d -i '{}' '{}'",
+            bench.identity.display(),
+            bench.vault.display()
+        );
+        let get_floor = time(runs, None, || shell(&decrypt, &bench.home));
+        let get = time(runs, None, || {
+            vault_command(&bench, &["get", "--reveal", "SECRET_5"])
+        });
+        let reencrypt = format!("{decrypt} | age -e -r {} -o next.age", bench.recipient);
+        let set_floor = time(runs, None, || shell(&reencrypt, &bench.home));
+        let set = time(runs, Some("new-value-0123456789"), || {
+            vault_command(&bench, &["set", "SECRET_5"])
+        });
+        if count == 10_000 {
+            set_10k = set;
+        }
+        for (name, vault, floor, floor_name) in [
+            ("get --reveal", get, get_floor, "age -d"),
+            ("set", set, set_floor, "age -d, piped to age -e"),
+        ] {
+            println!(
+                "| {count} | {name} | {} | {} | {:.2}x | {floor_name} |",
+                ms(vault),
+                ms(floor),
+                vault.as_secs_f64() / floor.as_secs_f64()
+            );
+        }
+    }
+    println!();
+    let verdict = if set_10k <= TARGET_SET_10K {
+        "met"
+    } else {
+        "MISSED"
+    };
+    println!(
+        "target: vault set into 10,000 secrets <= {} ms median: {} ms ({verdict}; {:.2} of the budget)",
+        TARGET_SET_10K.as_millis(),
+        ms(set_10k),
+        set_10k.as_secs_f64() / TARGET_SET_10K.as_secs_f64()
+    );
+}

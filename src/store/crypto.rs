@@ -38,6 +38,11 @@ pub fn is_armored(ciphertext: &[u8]) -> bool {
 
 /// Whether an age file is encrypted to a passphrase rather than to recipients.
 pub fn is_passphrase_protected(ciphertext: &[u8], what: &str) -> Result<bool> {
+    if !ciphertext.starts_with(b"age-encryption.org/") && !is_armored(ciphertext) {
+        return Err(Error::BadData(format!(
+            "{what} is not a valid age file (it lacks the age header); restore it from a backup"
+        )));
+    }
     let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext))
         .map_err(|e| decrypt_error(e, what))?;
     Ok(decryptor.is_scrypt())

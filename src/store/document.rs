@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use age::secrecy::{ExposeSecret, SecretString};
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -61,23 +61,22 @@ impl Document {
 
     /// Parses a decrypted vault, refusing other formats and newer versions.
     pub fn from_json(plaintext: &[u8], what: &str) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<String>,
-            version: Option<u64>,
-        }
-        let corrupt = |e: serde_json::Error| {
-            Error::BadData(format!(
-                "{what} decrypts but its content is not a valid vault document ({e})"
-            ))
+        // One pass in the common case; the header is looked at on its own only to explain
+        // a failure, because a newer format may not parse as this one.
+        let parsed = serde_json::from_slice::<Parsed>(plaintext);
+        let (format, version) = match &parsed {
+            Ok(p) => (p.format.clone(), p.version),
+            Err(_) => match serde_json::from_slice::<Header>(plaintext) {
+                Ok(header) => (header.format, header.version),
+                Err(_) => (None, None),
+            },
         };
-        let header: Header = serde_json::from_slice(plaintext).map_err(corrupt)?;
-        if header.format.as_deref() != Some(FORMAT) {
+        if format.as_deref() != Some(FORMAT) {
             return Err(Error::BadData(format!(
                 "{what} decrypts but is not a secretsd vault (its \"format\" is not \"{FORMAT}\")"
             )));
         }
-        match header.version {
+        match version {
             Some(VERSION) => {}
             Some(v) if v > VERSION => {
                 return Err(Error::BadData(format!(
@@ -91,7 +90,11 @@ impl Document {
                 )));
             }
         }
-        serde_json::from_slice(plaintext).map_err(corrupt)
+        parsed.map(|p| p.document).map_err(|e| {
+            Error::BadData(format!(
+                "{what} decrypts but its content is not a valid vault document ({e})"
+            ))
+        })
     }
 
     /// Serializes into a buffer that is zeroed on drop.
@@ -185,23 +188,37 @@ impl Serialize for Entry {
     }
 }
 
-impl<'de> Deserialize<'de> for Document {
+/// Just the fields that say what a document is.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u64>,
+}
+
+/// A document with the header fields it was read with, checked by `from_json`.
+struct Parsed {
+    format: Option<String>,
+    version: Option<u64>,
+    document: Document,
+}
+
+impl<'de> Deserialize<'de> for Parsed {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct DocumentVisitor;
         impl<'de> Visitor<'de> for DocumentVisitor {
-            type Value = Document;
+            type Value = Parsed;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a vault document (a JSON object)")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
                 let mut document = Document::new(Vec::new());
+                let mut format = None;
+                let mut version = None;
                 let mut saw_secrets = false;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        // Checked by `from_json` before this parse.
-                        "format" | "version" => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        "format" => format = map.next_value()?,
+                        "version" => version = map.next_value()?,
                         "recipients" => document.recipients = map.next_value()?,
                         "secrets" => {
                             document.secrets = map.next_value()?;
@@ -216,7 +233,11 @@ impl<'de> Deserialize<'de> for Document {
                 if !saw_secrets {
                     return Err(de::Error::missing_field("secrets"));
                 }
-                Ok(document)
+                Ok(Parsed {
+                    format,
+                    version,
+                    document,
+                })
             }
         }
         deserializer.deserialize_map(DocumentVisitor)

@@ -1,0 +1,117 @@
+//! A fresh, isolated home for each test: its own HOME, XDG directories and nothing from the
+//! developer's environment, so tests never touch a real vault.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub struct TestHome {
+    pub dir: TempDir,
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        TestHome {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A home with `vault init` already run.
+    pub fn initialised() -> Self {
+        let home = TestHome::new();
+        home.vault(&["init"]).assert().success();
+        home
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn vault_file(&self) -> PathBuf {
+        self.path().join("data/secretsd/vault.age")
+    }
+
+    pub fn identity_file(&self) -> PathBuf {
+        self.path().join("config/secretsd/identity.txt")
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.path().join("data/secretsd/backups")
+    }
+
+    /// `vault ARGS` with a clean environment pointing at this home.
+    pub fn vault(&self, args: &[&str]) -> Command {
+        Command::from_std(self.vault_std(args))
+    }
+
+    /// The same as a plain `std::process::Command`, for tests that manage the process.
+    pub fn vault_std(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("vault"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_DATA_HOME", self.path().join("data"))
+            .current_dir(self.path())
+            .args(args);
+        command
+    }
+
+    /// Stores `value` through stdin, as a user piping it would.
+    pub fn set(&self, name: &str, value: &str) {
+        self.vault(&["set", name])
+            .write_stdin(format!("{value}\n"))
+            .assert()
+            .success();
+    }
+
+    /// `vault get --reveal NAME`.
+    pub fn reveal(&self, name: &str) -> String {
+        let output = self.vault(&["get", "--reveal", name]).output().unwrap();
+        assert!(output.status.success(), "get {name}: {}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Decrypts the vault with the real `age` CLI and parses the JSON inside.
+    pub fn age_decrypt(&self) -> serde_json::Value {
+        age_decrypt(&self.vault_file(), &self.identity_file())
+    }
+}
+
+pub fn age_decrypt(file: &Path, identity: &Path) -> serde_json::Value {
+    let output = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(identity)
+        .arg(file)
+        .output()
+        .expect("the age CLI must be installed (scripts/test installs it)");
+    assert!(
+        output.status.success(),
+        "age -d failed: {}",
+        stderr(&output)
+    );
+    serde_json::from_slice(&output.stdout).expect("vault plaintext is JSON")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+pub fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}

@@ -1,0 +1,292 @@
+//! The vault is a standard age file: the real `age` CLI opens it, other key types and
+//! armor work, unknown fields survive, and identities are found where DESIGN.md §3 says.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TestHome, chmod, stderr};
+use predicates::prelude::*;
+
+fn public_key(home: &TestHome) -> String {
+    std::fs::read_to_string(home.identity_file())
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn unknown_fields_survive_a_rewrite() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    let mut document = home.age_decrypt();
+    document["written_by"] = serde_json::json!({"tool": "vault 9.0", "flags": [1, 2]});
+    document["secrets"]["A"]["rotation"] = serde_json::json!({"every": "30d"});
+    let plaintext = home.path().join("plain.json");
+    std::fs::write(&plaintext, document.to_string()).unwrap();
+    let status = Command::new("age")
+        .args(["-e", "-r", &public_key(&home), "-o"])
+        .arg(home.vault_file())
+        .arg(&plaintext)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    chmod(&home.vault_file(), 0o600);
+    home.set("B", "b-value");
+    home.set("A", "a-value-2");
+    let after = home.age_decrypt();
+    assert_eq!(after["written_by"]["flags"][1], 2);
+    assert_eq!(after["secrets"]["A"]["rotation"]["every"], "30d");
+    assert_eq!(after["secrets"]["A"]["value"], "a-value-2");
+    assert_eq!(after["secrets"]["B"]["value"], "b-value");
+}
+
+#[test]
+fn an_armored_vault_stays_armored_and_age_reads_it() {
+    let home = TestHome::new();
+    home.vault(&["init", "--armor"]).assert().success();
+    home.set("K", "v1");
+    let text = std::fs::read_to_string(home.vault_file()).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{text}"
+    );
+    assert_eq!(home.age_decrypt()["secrets"]["K"]["value"], "v1");
+}
+
+#[test]
+fn a_passphrase_vault_opens_with_the_passphrase_file_only() {
+    let home = TestHome::new();
+    let passphrase = home.path().join("pass");
+    std::fs::write(&passphrase, "correct passphrase\n").unwrap();
+    chmod(&passphrase, 0o600);
+    let with_pass = |args: &[&str]| {
+        let mut command = home.vault(args);
+        command.env("VAULT_PASSPHRASE_FILE", &passphrase);
+        command
+    };
+    with_pass(&["init", "--passphrase"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("passphrase"));
+    assert!(
+        !home.identity_file().exists(),
+        "a passphrase vault needs no identity"
+    );
+    with_pass(&["set", "K"]).write_stdin("v").assert().success();
+    with_pass(&["get", "--reveal", "K"])
+        .assert()
+        .success()
+        .stdout("v");
+    with_pass(&["recipients", "list"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("passphrase"));
+    let header = std::fs::read(home.vault_file()).unwrap();
+    assert!(
+        header.windows(8).any(|w| w == b"-> scryp"),
+        "not an scrypt age file"
+    );
+    std::fs::write(&passphrase, "wrong passphrase\n").unwrap();
+    with_pass(&["get", "K"]).assert().code(4);
+}
+
+#[test]
+fn ssh_keys_work_as_recipient_and_identity() {
+    let home = TestHome::initialised();
+    let key = home.path().join("id_ed25519");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice@laptop", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    home.set("SHARED", "team-value");
+    home.vault(&["recipients", "add", public.trim()])
+        .assert()
+        .success();
+    home.vault(&[
+        "--identity",
+        key.to_str().unwrap(),
+        "get",
+        "--reveal",
+        "SHARED",
+    ])
+    .assert()
+    .success()
+    .stdout("team-value");
+    assert_eq!(
+        common::age_decrypt(&home.vault_file(), &key)["secrets"]["SHARED"]["value"],
+        "team-value"
+    );
+    // Removing by key without its comment finds it.
+    let without_comment: Vec<&str> = public.split_whitespace().take(2).collect();
+    home.vault(&["recipients", "remove", &without_comment.join(" ")])
+        .assert()
+        .success();
+    home.vault(&["--identity", key.to_str().unwrap(), "get", "SHARED"])
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn recipients_add_and_remove_reencrypt_for_a_team() {
+    let alice = TestHome::initialised();
+    let bob = TestHome::initialised();
+    let bob_key = public_key(&bob);
+    alice.set("TEAM", "team-secret");
+    let as_bob = |args: &[&str]| {
+        let mut command = alice.vault(args);
+        command.env("VAULT_IDENTITY", bob.identity_file());
+        command
+    };
+    as_bob(&["get", "TEAM"]).assert().code(4);
+    alice
+        .vault(&["recipients", "add", &bob_key])
+        .assert()
+        .success();
+    alice
+        .vault(&["recipients", "add", &bob_key])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("already"));
+    alice
+        .vault(&["recipients", "list"])
+        .assert()
+        .success()
+        .stdout(format!("{}\n{bob_key}\n", public_key(&alice)));
+    as_bob(&["get", "--reveal", "TEAM"])
+        .assert()
+        .success()
+        .stdout("team-secret");
+    // Bob can write too, and the vault stays encrypted to both.
+    as_bob(&["set", "FROM_BOB"])
+        .write_stdin("b")
+        .assert()
+        .success();
+    assert_eq!(alice.reveal("FROM_BOB"), "b");
+    alice
+        .vault(&["recipients", "remove", &bob_key])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("rotate"));
+    as_bob(&["get", "TEAM"]).assert().code(4);
+}
+
+#[test]
+fn recipients_guard_against_locking_everyone_out() {
+    let home = TestHome::initialised();
+    let other = TestHome::initialised();
+    let own = public_key(&home);
+    home.vault(&["recipients", "remove", &own])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("last recipient"));
+    home.vault(&["recipients", "add", &public_key(&other)])
+        .assert()
+        .success();
+    let before = std::fs::read(home.vault_file()).unwrap();
+    home.vault(&["recipients", "remove", &own])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), before);
+    home.vault(&["recipients", "remove", "age1notarecipient"])
+        .assert()
+        .code(3);
+    home.vault(&["recipients", "add", "not-a-key"])
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("age1"));
+    home.vault(&["recipients", "remove", &own, "--force"])
+        .assert()
+        .success();
+    home.vault(&["list"]).assert().code(4);
+}
+
+#[test]
+fn init_with_recipients_encrypts_to_them_too() {
+    let alice = TestHome::new();
+    let bob = TestHome::initialised();
+    alice
+        .vault(&["init", "--recipient", &public_key(&bob)])
+        .assert()
+        .success();
+    alice.set("X", "for-both");
+    assert_eq!(
+        common::age_decrypt(&alice.vault_file(), &bob.identity_file())["secrets"]["X"]["value"],
+        "for-both"
+    );
+    let fresh = TestHome::new();
+    fresh
+        .vault(&["init", "--recipient", "age1bogus"])
+        .assert()
+        .code(6);
+    assert!(!fresh.vault_file().exists() && !fresh.identity_file().exists());
+}
+
+#[test]
+fn the_identity_is_found_in_the_documented_order() {
+    let home = TestHome::initialised();
+    home.set("K", "found");
+    let other = TestHome::initialised();
+    let credentials = home.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let moved = credentials.join("vault-identity");
+    std::fs::rename(home.identity_file(), &moved).unwrap();
+    // systemd LoadCredential=: $CREDENTIALS_DIRECTORY/vault-identity.
+    home.vault(&["-v", "get", "--reveal", "K"])
+        .env("CREDENTIALS_DIRECTORY", &credentials)
+        .assert()
+        .success()
+        .stdout("found")
+        .stderr(predicate::str::contains("CREDENTIALS_DIRECTORY"));
+    // VAULT_IDENTITY wins over the credentials directory, --identity over both.
+    home.vault(&["get", "K"])
+        .env("CREDENTIALS_DIRECTORY", &credentials)
+        .env("VAULT_IDENTITY", other.identity_file())
+        .assert()
+        .code(4);
+    home.vault(&[
+        "--identity",
+        moved.to_str().unwrap(),
+        "get",
+        "--reveal",
+        "K",
+    ])
+    .env("VAULT_IDENTITY", other.identity_file())
+    .assert()
+    .success()
+    .stdout("found");
+}
+
+#[test]
+fn vault_file_comes_from_flag_then_environment() {
+    let home = TestHome::initialised();
+    let elsewhere = home.path().join("team/vault.age");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    home.vault(&["init"])
+        .env("VAULT_FILE", &elsewhere)
+        .assert()
+        .success();
+    home.vault(&["set", "ONLY_THERE"])
+        .env("VAULT_FILE", &elsewhere)
+        .write_stdin("v")
+        .assert()
+        .success();
+    home.vault(&["exists", "ONLY_THERE"]).assert().code(3);
+    let output = home
+        .vault(&[
+            "--vault",
+            elsewhere.to_str().unwrap(),
+            "exists",
+            "ONLY_THERE",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -1,0 +1,98 @@
+//! Prompts on a real terminal (a pseudo-terminal from util-linux `script`): hidden, and
+//! answered only after vault asks.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::TestHome;
+
+/// Runs `vault ARGS` on a pseudo-terminal, typing each answer after its prompt appears.
+/// Returns everything the terminal showed.
+fn on_terminal(home: &TestHome, args: &str, dialogue: &[(&str, &str)]) -> String {
+    let binary = assert_cmd::cargo::cargo_bin("vault");
+    // The environment of an ordinary `vault` call in this home, given to `script` instead.
+    let template = home.vault_std(&[]);
+    let environment: Vec<_> = template
+        .get_envs()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+        .collect();
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", binary.display()), "/dev/null"])
+        .env_clear()
+        .envs(environment)
+        .env("TERM", "dumb")
+        .current_dir(home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs commands on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = String::new();
+    let mut stdin = child.stdin.take().unwrap();
+    for (prompt, answer) in dialogue {
+        while !shown.contains(prompt) {
+            let chunk = receiver
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no prompt {prompt:?}; the terminal showed {shown:?}"));
+            shown.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        // Let vault switch echo off after printing the prompt.
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        shown = shown.replace(prompt, "<asked>");
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    while let Ok(chunk) = receiver.recv_timeout(Duration::from_millis(500)) {
+        shown.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(status.success(), "vault {args} failed: {shown}");
+    shown
+}
+
+#[test]
+fn set_prompts_for_the_value_without_echoing_it() {
+    let home = TestHome::initialised();
+    let shown = on_terminal(
+        &home,
+        "set TYPED",
+        &[("Value for TYPED:", "typed-secret-value")],
+    );
+    assert!(
+        !shown.contains("typed-secret-value"),
+        "the value was echoed: {shown}"
+    );
+    assert_eq!(home.reveal("TYPED"), "typed-secret-value");
+}
+
+#[test]
+fn init_asks_for_the_passphrase_twice() {
+    let home = TestHome::new();
+    on_terminal(
+        &home,
+        "init --passphrase",
+        &[
+            ("New vault passphrase:", "terminal passphrase"),
+            ("Repeat the passphrase:", "terminal passphrase"),
+        ],
+    );
+    let shown = on_terminal(
+        &home,
+        "set FROM_TTY --generate",
+        &[("Vault passphrase:", "terminal passphrase")],
+    );
+    assert!(shown.contains("stored FROM_TTY"), "{shown}");
+}
