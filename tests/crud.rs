@@ -354,3 +354,23 @@ fn backup_retention_follows_the_config() {
         .code(6)
         .stderr(predicate::str::contains(config.display().to_string()));
 }
+
+#[test]
+fn quiet_prints_only_what_was_asked_for() {
+    let home = TestHome::initialised();
+    home.vault(&["--quiet", "set", "A", "value-in-argv"])
+        .assert()
+        .success()
+        .stderr("");
+    home.vault(&["-q", "rm", "A"]).assert().success().stderr("");
+    home.vault(&["-q", "list"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    // Errors are never silenced.
+    home.vault(&["-q", "get", "A"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no secret named A"));
+}

@@ -96,3 +96,28 @@ fn init_asks_for_the_passphrase_twice() {
     );
     assert!(shown.contains("stored FROM_TTY"), "{shown}");
 }
+
+#[test]
+fn no_input_never_prompts_even_on_a_terminal() {
+    let home = TestHome::initialised();
+    let binary = assert_cmd::cargo::cargo_bin("vault");
+    let output = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} --no-input set QUIET_PLEASE", binary.display()),
+            "/dev/null",
+        ])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(!shown.contains("Value for"), "{shown}");
+    assert!(
+        shown.contains("--no-input") && shown.contains("--generate"),
+        "{shown}"
+    );
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+}
