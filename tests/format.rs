@@ -8,15 +8,6 @@ use std::process::Command;
 use common::{TestHome, chmod, stderr};
 use predicates::prelude::*;
 
-fn public_key(home: &TestHome) -> String {
-    std::fs::read_to_string(home.identity_file())
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn unknown_fields_survive_a_rewrite() {
     let home = TestHome::initialised();
@@ -24,16 +15,7 @@ fn unknown_fields_survive_a_rewrite() {
     let mut document = home.age_decrypt();
     document["written_by"] = serde_json::json!({"tool": "vault 9.0", "flags": [1, 2]});
     document["secrets"]["A"]["rotation"] = serde_json::json!({"every": "30d"});
-    let plaintext = home.path().join("plain.json");
-    std::fs::write(&plaintext, document.to_string()).unwrap();
-    let status = Command::new("age")
-        .args(["-e", "-r", &public_key(&home), "-o"])
-        .arg(home.vault_file())
-        .arg(&plaintext)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    chmod(&home.vault_file(), 0o600);
+    home.age_encrypt(&document);
     home.set("B", "b-value");
     home.set("A", "a-value-2");
     let after = home.age_decrypt();
@@ -137,7 +119,7 @@ fn ssh_keys_work_as_recipient_and_identity() {
 fn recipients_add_and_remove_reencrypt_for_a_team() {
     let alice = TestHome::initialised();
     let bob = TestHome::initialised();
-    let bob_key = public_key(&bob);
+    let bob_key = bob.public_key();
     alice.set("TEAM", "team-secret");
     let as_bob = |args: &[&str]| {
         let mut command = alice.vault(args);
@@ -158,7 +140,7 @@ fn recipients_add_and_remove_reencrypt_for_a_team() {
         .vault(&["recipients", "list"])
         .assert()
         .success()
-        .stdout(format!("{}\n{bob_key}\n", public_key(&alice)));
+        .stdout(format!("{}\n{bob_key}\n", alice.public_key()));
     as_bob(&["get", "--reveal", "TEAM"])
         .assert()
         .success()
@@ -181,12 +163,12 @@ fn recipients_add_and_remove_reencrypt_for_a_team() {
 fn recipients_guard_against_locking_everyone_out() {
     let home = TestHome::initialised();
     let other = TestHome::initialised();
-    let own = public_key(&home);
+    let own = home.public_key();
     home.vault(&["recipients", "remove", &own])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("last recipient"));
-    home.vault(&["recipients", "add", &public_key(&other)])
+    home.vault(&["recipients", "add", &other.public_key()])
         .assert()
         .success();
     let before = std::fs::read(home.vault_file()).unwrap();
@@ -213,7 +195,7 @@ fn init_with_recipients_encrypts_to_them_too() {
     let alice = TestHome::new();
     let bob = TestHome::initialised();
     alice
-        .vault(&["init", "--recipient", &public_key(&bob)])
+        .vault(&["init", "--recipient", &bob.public_key()])
         .assert()
         .success();
     alice.set("X", "for-both");

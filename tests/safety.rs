@@ -233,17 +233,7 @@ fn a_newer_vault_format_is_refused() {
     let home = TestHome::initialised();
     let mut document = home.age_decrypt();
     document["version"] = serde_json::json!(2);
-    let recipient = document["recipients"][0].as_str().unwrap().to_string();
-    let plaintext = home.path().join("plain.json");
-    std::fs::write(&plaintext, document.to_string()).unwrap();
-    let status = std::process::Command::new("age")
-        .args(["-e", "-r", &recipient, "-o"])
-        .arg(home.vault_file())
-        .arg(&plaintext)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    chmod(&home.vault_file(), 0o600);
+    home.age_encrypt(&document);
     home.vault(&["list"])
         .assert()
         .code(6)

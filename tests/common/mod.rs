@@ -78,6 +78,31 @@ impl TestHome {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// The public key `vault init` wrote into the identity file.
+    pub fn public_key(&self) -> String {
+        fs::read_to_string(self.identity_file())
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .expect("an age identity file with a public key comment")
+            .to_string()
+    }
+
+    /// Replaces the vault with `document`, encrypted by the real `age` CLI.
+    pub fn age_encrypt(&self, document: &serde_json::Value) {
+        let plaintext = self.path().join("plain.json");
+        fs::write(&plaintext, document.to_string()).unwrap();
+        let status = std::process::Command::new("age")
+            .args(["-e", "-r", &self.public_key(), "-o"])
+            .arg(self.vault_file())
+            .arg(&plaintext)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::remove_file(plaintext).unwrap();
+        chmod(&self.vault_file(), 0o600);
+    }
+
     /// Decrypts the vault with the real `age` CLI and parses the JSON inside.
     pub fn age_decrypt(&self) -> serde_json::Value {
         age_decrypt(&self.vault_file(), &self.identity_file())
