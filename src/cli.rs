@@ -75,6 +75,19 @@ pub enum Command {
     /// List, add or remove the age recipients the vault is encrypted to
     #[command(subcommand)]
     Recipients(RecipientsCommand),
+    /// Run a command with the vault's secrets in its environment (it replaces vault)
+    Exec(ExecArgs),
+    /// Resolve a manifest of references, then run a command with them (for systemd ExecStart=)
+    Run(RunArgs),
+    /// Import secrets from a .env file, a JSON object or the environment, in one change
+    Import(ImportArgs),
+    /// Write secrets as dotenv, JSON, shell or systemd EnvironmentFile text (plaintext!)
+    Export(ExportArgs),
+    /// Show where the vault and identity are, whether the vault opens, and what is wrong
+    Status(StatusArgs),
+    /// Helpers for running services under systemd
+    #[command(subcommand)]
+    Systemd(SystemdCommand),
 }
 
 #[derive(Debug, Args)]
@@ -198,4 +211,164 @@ pub enum RecipientsCommand {
         #[arg(long, short)]
         force: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Only these secrets (comma-separated or repeated)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        conflicts_with = "prefix"
+    )]
+    pub only: Vec<String>,
+
+    /// Only secrets whose names start with PREFIX
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// Remove PREFIX from the variable names (APP_DB_URL -> DB_URL with --prefix APP_)
+    #[arg(long, requires = "prefix")]
+    pub strip_prefix: bool,
+
+    /// Keep variables already set in the environment instead of replacing them
+    #[arg(long)]
+    pub no_override: bool,
+
+    /// Start from an empty environment (plus PATH, unless --no-path)
+    #[arg(long)]
+    pub clean_env: bool,
+
+    /// With --clean-env, do not keep PATH either
+    #[arg(long, requires = "clean_env")]
+    pub no_path: bool,
+
+    /// Run the command as a child and replace every secret value in its stdout and stderr
+    /// with ********
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The manifest: a TOML file mapping variable names to references
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub manifest: PathBuf,
+
+    /// The command and its arguments (default: the manifest's `command`)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["dotenv", "json", "from_env"])))]
+pub struct ImportArgs {
+    /// A .env file (NAME=VALUE lines; '-' for stdin)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub dotenv: Option<PathBuf>,
+
+    /// A JSON object of names to string values ('-' for stdin)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub json: Option<PathBuf>,
+
+    /// Variables of vault's own environment whose names start with --prefix
+    #[arg(long)]
+    pub from_env: bool,
+
+    /// With --from-env: the prefix to select and strip
+    #[arg(long, default_value = "SECRET_", requires = "from_env")]
+    pub prefix: String,
+
+    /// Replace secrets that exist already
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub overwrite: bool,
+
+    /// Keep secrets that exist already and import the rest
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// Show what would change (values masked) and change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = ExportFormat::Dotenv)]
+    pub format: ExportFormat,
+
+    /// Only these secrets (comma-separated or repeated)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+
+    /// Write to FILE (created 0600, replaced atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+}
+
+/// Formats `vault export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// NAME='value' lines, read back by vault import and python-dotenv
+    Dotenv,
+    /// One JSON object of names to values
+    Json,
+    /// export NAME='value' lines for sh/bash (`set -a; . FILE`)
+    Shell,
+    /// systemd EnvironmentFile= lines
+    Systemd,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print a JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemdCommand {
+    /// Print a hardened service unit that runs COMMAND under 'vault run'
+    Unit(SystemdUnitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemdUnitArgs {
+    /// The service name (NAME.service)
+    pub name: String,
+
+    /// The manifest the service resolves at start
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub manifest: PathBuf,
+
+    /// Run the service as this user (default: a transient DynamicUser)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// systemd service Type=
+    #[arg(long = "type", value_enum, default_value_t = ServiceType::Exec)]
+    pub service_type: ServiceType,
+
+    /// A description for the unit
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// The command the service runs, and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// The systemd service types a `vault run` unit supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceType {
+    Simple,
+    Exec,
+    Notify,
+    Oneshot,
 }

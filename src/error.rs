@@ -15,6 +15,10 @@ pub mod exit {
     pub const LOCKED_OUT: u8 = 4;
     pub const PROVIDER: u8 = 5;
     pub const BAD_DATA: u8 = 6;
+    /// `exec`/`run`: vault's own failure before the command started.
+    pub const BEFORE_COMMAND: u8 = 125;
+    pub const NOT_EXECUTABLE: u8 = 126;
+    pub const COMMAND_NOT_FOUND: u8 = 127;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,15 @@ pub enum Error {
     /// Anything else that went wrong.
     #[error("{0}")]
     Failed(String),
+    /// `exec`/`run`: vault failed before the command started (exit 125, as `env` does).
+    #[error("{0}")]
+    BeforeCommand(Box<Error>),
+    /// `exec`/`run`: the command exists but cannot be executed (exit 126).
+    #[error("{0}")]
+    CommandNotExecutable(String),
+    /// `exec`/`run`: the command was not found (exit 127).
+    #[error("{0}")]
+    CommandNotFound(String),
     /// An I/O error, with what was being done and to which path.
     #[error("{context}: {source}")]
     Io {
@@ -55,6 +68,20 @@ impl Error {
             Error::Provider(_) => exit::PROVIDER,
             Error::BadData(_) => exit::BAD_DATA,
             Error::Failed(_) | Error::Io { .. } => exit::ERROR,
+            Error::BeforeCommand(_) => exit::BEFORE_COMMAND,
+            Error::CommandNotExecutable(_) => exit::NOT_EXECUTABLE,
+            Error::CommandNotFound(_) => exit::COMMAND_NOT_FOUND,
+        }
+    }
+
+    /// For `exec`/`run`: any failure before the command started exits 125; the command's
+    /// own "not found" and "not executable" keep 127 and 126.
+    pub fn before_command(self) -> Self {
+        match self {
+            Error::BeforeCommand(_)
+            | Error::CommandNotExecutable(_)
+            | Error::CommandNotFound(_) => self,
+            other => Error::BeforeCommand(Box::new(other)),
         }
     }
 

@@ -54,6 +54,13 @@ pub fn mask(value: &SecretString) -> String {
     format!("{prefix}***{}", suffix.into_iter().collect::<String>())
 }
 
+/// Removes one trailing `\n` (or `\r\n`), as `$(…)` and `echo` add one.
+pub fn strip_one_newline(text: &str) -> &str {
+    text.strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,13 @@ use age::secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited, strip_one_newline};
+use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
 use crate::store::Change;
 use crate::store::document::{Entry, timestamp_now};
 use crate::value;
+use crate::value::strip_one_newline;
 
 /// Where `vault set` takes the value from, decided before anything is read.
 enum ValueSource<'a> {

@@ -1,10 +1,14 @@
 //! The subcommands. This layer owns everything the user sees: output, notes, prompts.
 
 pub mod crud;
+pub mod exec;
 pub mod init;
+pub mod io;
 pub mod recipients;
+pub mod status;
+pub mod systemd;
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
 use age::secrecy::SecretString;
@@ -19,7 +23,22 @@ use crate::store::{KeySource, Vault, fs::check_private_file};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
-    let context = Context::new(cli.global)?;
+    let starts_command = matches!(cli.command, Command::Exec(_) | Command::Run(_));
+    let result = dispatch(cli);
+    if starts_command {
+        result.map_err(Error::before_command)
+    } else {
+        result
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8> {
+    let mut global = cli.global;
+    // `vault run` is made for ExecStart=: it never waits for a person.
+    if matches!(cli.command, Command::Run(_)) {
+        global.no_input = true;
+    }
+    let context = Context::new(global)?;
     match cli.command {
         Command::Init(args) => init::run(&context, &args),
         Command::Set(args) => crud::set(&context, &args),
@@ -29,6 +48,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rm(args) => crud::rm(&context, &args),
         Command::Mv(args) => crud::mv(&context, &args),
         Command::Recipients(command) => recipients::run(&context, &command),
+        Command::Exec(args) => exec::exec(&context, &args),
+        Command::Run(args) => exec::run(&context, &args),
+        Command::Import(args) => io::import(&context, &args),
+        Command::Export(args) => io::export(&context, &args),
+        Command::Status(args) => status::run(&context, &args),
+        Command::Systemd(command) => systemd::run(&context, &command),
     }
 }
 
@@ -80,7 +105,7 @@ impl Context {
 
     /// Whether vault may ask the user something.
     pub fn can_prompt(&self) -> bool {
-        !self.global.no_input && io::stdin().is_terminal()
+        !self.global.no_input && std::io::stdin().is_terminal()
     }
 
     /// Why vault may not prompt, for error messages.
@@ -117,7 +142,7 @@ fn read_passphrase_file(path: &Path) -> Result<SecretString> {
             path.display()
         ))
     })?;
-    let passphrase = strip_one_newline(text);
+    let passphrase = crate::value::strip_one_newline(text);
     if passphrase.is_empty() {
         return Err(Error::BadData(format!(
             "the passphrase file {} is empty",
@@ -125,13 +150,6 @@ fn read_passphrase_file(path: &Path) -> Result<SecretString> {
         )));
     }
     Ok(SecretString::from(passphrase.to_string()))
-}
-
-/// Removes one trailing `\n` (or `\r\n`), as `$(…)` and `echo` add one.
-pub fn strip_one_newline(text: &str) -> &str {
-    text.strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(text)
 }
 
 impl KeySource for Context {
@@ -163,7 +181,7 @@ impl KeySource for Context {
 /// Reads all of stdin, up to `limit` bytes, into a buffer zeroed on drop.
 pub fn read_stdin_limited(limit: usize) -> Result<Zeroizing<Vec<u8>>> {
     let mut buffer = Zeroizing::new(Vec::new());
-    io::stdin()
+    std::io::stdin()
         .lock()
         .take(limit as u64 + 1)
         .read_to_end(&mut buffer)
@@ -173,12 +191,12 @@ pub fn read_stdin_limited(limit: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// Writes to stdout; a closed pipe (`vault list | head -1`) is not an error.
 pub fn print_stdout(text: &str) -> Result<()> {
-    let mut stdout = io::stdout().lock();
+    let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Error::Failed(format!("cannot write to stdout: {e}")))
         }
         _ => Ok(()),

@@ -1,0 +1,274 @@
+//! `vault exec` and `vault run`: secrets into a process's environment.
+//!
+//! The command replaces vault (`execvp`) so that its PID, signals and exit status are its
+//! own — what `Type=notify` services and process supervisors need. Only `--redact` keeps
+//! vault alive, as a filter between the command and the terminal.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+use age::secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::{ExecArgs, RunArgs};
+use crate::commands::Context;
+use crate::error::{Error, Result};
+use crate::formats::check_env_size;
+use crate::manifest::Manifest;
+use crate::names::validate_name;
+use crate::redact::Redactor;
+use crate::resolve::resolve_all;
+
+/// What to start and with which environment.
+struct Launch {
+    command: Vec<OsString>,
+    /// Variables to set, in order; later ones win.
+    variables: Vec<(String, SecretString)>,
+    clean_env: bool,
+    keep_path: bool,
+    no_override: bool,
+}
+
+/// Picks the vault secrets `vault exec` passes on, under the names they get.
+fn select_secrets(context: &Context, args: &ExecArgs) -> Result<Vec<(String, SecretString)>> {
+    let opened = context.vault().open(context)?;
+    let secrets = &opened.document.secrets;
+    if !args.only.is_empty() {
+        let wanted: BTreeSet<&str> = args.only.iter().map(String::as_str).collect();
+        let mut selected = Vec::with_capacity(wanted.len());
+        for name in wanted {
+            validate_name(name)?;
+            let entry = secrets.get(name).ok_or_else(|| {
+                Error::NotFound(format!(
+                    "--only names {name}, but the vault {} has no secret by that name",
+                    context.vault_location.path.display()
+                ))
+            })?;
+            selected.push((name.to_string(), entry.value().clone()));
+        }
+        return Ok(selected);
+    }
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    let mut selected = Vec::with_capacity(secrets.len());
+    for (name, entry) in secrets.range(prefix.to_string()..) {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            break;
+        };
+        let variable = if args.strip_prefix {
+            rest
+        } else {
+            name.as_str()
+        };
+        if variable.is_empty() {
+            return Err(Error::BadData(format!(
+                "with --strip-prefix the secret {name} would become a variable with no name"
+            )));
+        }
+        validate_name(variable).map_err(|_| {
+            Error::BadData(format!(
+                "with --strip-prefix the secret {name} would become {variable}, which is not a valid variable name"
+            ))
+        })?;
+        selected.push((variable.to_string(), entry.value().clone()));
+    }
+    Ok(selected)
+}
+
+pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
+    let variables = select_secrets(context, args)?;
+    context.explain(&format!(
+        "passing {} secrets to the command",
+        variables.len()
+    ));
+    let launch = Launch {
+        command: args.command.clone(),
+        variables,
+        clean_env: args.clean_env,
+        keep_path: !args.no_path,
+        no_override: args.no_override,
+    };
+    if args.redact {
+        run_redacted(launch)
+    } else {
+        replace_process(launch)
+    }
+}
+
+pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
+    let manifest = Manifest::load(&args.manifest)?;
+    let command = if args.command.is_empty() {
+        manifest.command.iter().map(OsString::from).collect()
+    } else {
+        args.command.clone()
+    };
+    if command.is_empty() {
+        return Err(Error::Usage(format!(
+            "no command to run: give one after -- or as command = [...] in {}",
+            args.manifest.display()
+        )));
+    }
+    let resolved = resolve_all(&manifest.bindings, &mut || {
+        context.vault().open(context).map(|opened| opened.document)
+    })?;
+    context.explain(&format!("resolved {} references", resolved.len()));
+    replace_process(Launch {
+        command,
+        variables: resolved
+            .into_iter()
+            .map(|r| (r.variable, r.value))
+            .collect(),
+        clean_env: false,
+        keep_path: true,
+        no_override: false,
+    })
+}
+
+/// The command with its environment set up, not yet started.
+fn build_command(launch: &Launch) -> Result<Command> {
+    let (program, arguments) = launch
+        .command
+        .split_first()
+        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
+    let mut command = Command::new(program);
+    command.args(arguments);
+    if launch.clean_env {
+        command.env_clear();
+        if launch.keep_path
+            && let Some(path) = std::env::var_os("PATH")
+        {
+            command.env("PATH", path);
+        }
+    }
+    for (name, value) in &launch.variables {
+        let present = !launch.clean_env && std::env::var_os(name).is_some();
+        if launch.no_override && present {
+            continue;
+        }
+        check_env_size(name, value.expose_secret())?;
+        command.env(name, value.expose_secret());
+    }
+    Ok(command)
+}
+
+fn program_name(launch: &Launch) -> String {
+    launch
+        .command
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn start_error(launch: &Launch, error: std::io::Error) -> Error {
+    let program = program_name(launch);
+    match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::CommandNotFound(format!("{program}: command not found"))
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            Error::CommandNotExecutable(format!("{program}: permission denied"))
+        }
+        _ if error.raw_os_error() == Some(libc::E2BIG) => {
+            Error::BeforeCommand(Box::new(Error::BadData(format!(
+                "{program}: the environment and arguments are too large for the kernel (E2BIG); pass fewer secrets with --only or --prefix"
+            ))))
+        }
+        _ => Error::CommandNotExecutable(format!("{program}: cannot execute: {error}")),
+    }
+}
+
+/// Replaces this process with the command; returns only if that fails.
+fn replace_process(launch: Launch) -> Result<u8> {
+    let mut command = build_command(&launch)?;
+    let error = command.exec();
+    Err(start_error(&launch, error))
+}
+
+/// The signals `--redact` passes on to the command.
+const FORWARDED: [libc::c_int; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+fn run_redacted(launch: Launch) -> Result<u8> {
+    use signal_hook::iterator::SignalsInfo;
+    use signal_hook::iterator::exfiltrator::WithOrigin;
+    use signal_hook::low_level::siginfo::Cause;
+
+    let values: Vec<SecretString> = launch.variables.iter().map(|(_, v)| v.clone()).collect();
+    let mut command = build_command(&launch)?;
+    command
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Handlers first, so a signal between spawn and forwarding is queued, not lost.
+    let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
+        .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
+    let signals_handle = signals.handle();
+    let mut child = command.spawn().map_err(|e| start_error(&launch, e))?;
+    drop(command);
+    let child_pid = child.id() as libc::pid_t;
+    let forwarder = std::thread::spawn(move || {
+        for origin in signals.forever() {
+            // A terminal's ^C or resize reaches the whole foreground process group, the
+            // command included; pass on only what was sent to vault alone.
+            if origin.cause != Cause::Kernel {
+                // SAFETY: kill(2) with a PID we spawned and have not reaped yet.
+                unsafe { libc::kill(child_pid, origin.signal) };
+            }
+        }
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_pump = spawn_pump(stdout, std::io::stdout(), &values);
+    let err_pump = spawn_pump(stderr, std::io::stderr(), &values);
+    drop(values);
+    let status = child
+        .wait()
+        .map_err(|e| Error::Failed(format!("cannot wait for the command: {e}")))?;
+    let _ = out_pump.join();
+    let _ = err_pump.join();
+    signals_handle.close();
+    let _ = forwarder.join();
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => 128u8.saturating_add(signal as u8),
+        (None, None) => 1,
+    })
+}
+
+/// Copies `from` to `to` through a redactor, on its own thread.
+fn spawn_pump(
+    mut from: impl Read + Send + 'static,
+    mut to: impl Write + Send + 'static,
+    values: &[SecretString],
+) -> std::thread::JoinHandle<()> {
+    let mut redactor = Redactor::new(values.iter().map(|v| v.expose_secret()));
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut out = Vec::with_capacity(buffer.len() + 64);
+        loop {
+            let n = match from.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            redactor.feed(&buffer[..n], &mut out);
+            if to.write_all(&out).and_then(|()| to.flush()).is_err() {
+                // Our reader went away; keep draining so the command is not blocked.
+                out.clear();
+                continue;
+            }
+            out.clear();
+        }
+        redactor.finish(&mut out);
+        let _ = to.write_all(&out).and_then(|()| to.flush());
+    })
+}

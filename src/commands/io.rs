@@ -1,0 +1,240 @@
+//! `vault import` and `vault export`: moving secrets in and out as text.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use age::secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::cli::{ExportArgs, ImportArgs};
+use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::error::{Error, Result};
+use crate::formats::{self, dotenv};
+use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
+use crate::store::Change;
+use crate::store::document::timestamp_now;
+use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
+use crate::value::mask;
+
+/// Reads a whole input file ('-' = stdin) into a buffer zeroed on drop.
+fn read_input(path: &Path) -> Result<Zeroizing<String>> {
+    let bytes = if path == Path::new("-") {
+        read_stdin_limited(64 * MAX_VALUE_BYTES)?
+    } else {
+        Zeroizing::new(std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::NotFound(format!("cannot read {}: no such file", path.display()))
+            }
+            _ => Error::io("read", path, e),
+        })?)
+    };
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::BadData(format!("{} is not UTF-8 text", path.display())))?;
+    Ok(Zeroizing::new(text))
+}
+
+fn source_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The (name, value) pairs an import brings, validated, in input order.
+fn read_import(args: &ImportArgs) -> Result<Vec<(String, SecretString)>> {
+    let pairs = if let Some(path) = &args.dotenv {
+        let text = read_input(path)?;
+        let source = source_name(path);
+        dotenv::parse(&text)
+            .map_err(|errors| {
+                let lines: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{source}:{}: {}", e.line, e.message))
+                    .collect();
+                Error::BadData(format!(
+                    "nothing imported; fix these lines:\n  {}",
+                    lines.join("\n  ")
+                ))
+            })?
+            .into_iter()
+            .map(|a| (a.name, a.value))
+            .collect()
+    } else if let Some(path) = &args.json {
+        let text = read_input(path)?;
+        formats::parse_json(&text, &source_name(path))?
+    } else {
+        from_environment(&args.prefix)?
+    };
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (name, value) in &pairs {
+        if let Err(e) =
+            validate_name(name).and_then(|()| validate_value(name, value.expose_secret()))
+        {
+            problems.push(e.to_string());
+        } else if !seen.insert(name.as_str()) {
+            problems.push(format!("{name} is given more than once"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::BadData(format!(
+            "nothing imported:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    Ok(pairs)
+}
+
+/// `SECRET_SLACK_WEBHOOK=…` in vault's environment becomes `SLACK_WEBHOOK`.
+fn from_environment(prefix: &str) -> Result<Vec<(String, SecretString)>> {
+    if prefix.is_empty() {
+        return Err(Error::Usage(
+            "--from-env needs a non-empty --prefix, or it would import the whole environment"
+                .into(),
+        ));
+    }
+    let mut pairs = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(stripped) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let value = value
+            .into_string()
+            .map_err(|_| Error::BadData(format!("the value of ${name} is not UTF-8")))?;
+        pairs.push((stripped.to_string(), SecretString::from(value)));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(pairs)
+}
+
+/// What an import does to one name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Add,
+    Update,
+    Unchanged,
+    Skip,
+}
+
+pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
+    let pairs = read_import(args)?;
+    if pairs.is_empty() {
+        context.note("nothing to import");
+        return SUCCESS;
+    }
+    let plan_for =
+        |document: &crate::store::document::Document, name: &str, value: &SecretString| {
+            match document.get(name) {
+                None => Plan::Add,
+                Some(e) if e.value().expose_secret() == value.expose_secret() => Plan::Unchanged,
+                Some(_) if args.skip_existing => Plan::Skip,
+                Some(_) => Plan::Update,
+            }
+        };
+    let check_conflicts = |plans: &[(String, Plan)]| -> Result<()> {
+        let conflicts: Vec<&str> = plans
+            .iter()
+            .filter(|(_, p)| *p == Plan::Update)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !args.overwrite && !conflicts.is_empty() {
+            return Err(Error::Failed(format!(
+                "nothing imported: these secrets exist already with other values: {}; pass --overwrite to replace them or --skip-existing to keep them",
+                conflicts.join(", ")
+            )));
+        }
+        Ok(())
+    };
+    let plans: Vec<(String, Plan)> = if args.dry_run {
+        let opened = context.vault().open(context)?;
+        let plans: Vec<(String, Plan)> = pairs
+            .iter()
+            .map(|(n, v)| (n.clone(), plan_for(&opened.document, n, v)))
+            .collect();
+        let mut report = String::new();
+        for ((name, plan), (_, value)) in plans.iter().zip(&pairs) {
+            let verb = match plan {
+                Plan::Add => "add",
+                Plan::Update if args.overwrite => "update",
+                Plan::Update => "conflict",
+                Plan::Unchanged => "unchanged",
+                Plan::Skip => "skip",
+            };
+            report.push_str(&format!("{verb:9} {name} {}\n", mask(value)));
+        }
+        print_stdout(&report)?;
+        context.note("dry run: nothing was changed");
+        return SUCCESS;
+    } else {
+        let (plans, _) = context.vault().update(
+            context,
+            &context.config.backup,
+            Change {
+                operation: "import",
+                keep_access: false,
+            },
+            |document| {
+                let plans: Vec<(String, Plan)> = pairs
+                    .iter()
+                    .map(|(n, v)| (n.clone(), plan_for(document, n, v)))
+                    .collect();
+                check_conflicts(&plans)?;
+                let now = timestamp_now();
+                let mut touched = Vec::new();
+                for ((name, plan), (_, value)) in plans.iter().zip(pairs) {
+                    if matches!(plan, Plan::Add | Plan::Update) {
+                        document.set(name, value, None, &now);
+                        touched.push(name.clone());
+                    }
+                }
+                let touched = (!touched.is_empty()).then_some(touched);
+                Ok((plans, touched))
+            },
+        )?;
+        plans
+    };
+    let count = |wanted: Plan| plans.iter().filter(|(_, p)| *p == wanted).count();
+    context.note(&format!(
+        "imported {} new, {} updated; {} unchanged, {} skipped",
+        count(Plan::Add),
+        count(Plan::Update),
+        count(Plan::Unchanged),
+        count(Plan::Skip)
+    ));
+    SUCCESS
+}
+
+pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
+    let opened = context.vault().open(context)?;
+    let secrets = &opened.document.secrets;
+    let mut selected: Vec<(&str, &SecretString)> = Vec::new();
+    if args.only.is_empty() {
+        selected.extend(secrets.iter().map(|(n, e)| (n.as_str(), e.value())));
+    } else {
+        for name in &args.only {
+            validate_name(name)?;
+            let entry = secrets.get(name).ok_or_else(|| {
+                Error::NotFound(format!(
+                    "--only names {name}, but the vault has no secret by that name"
+                ))
+            })?;
+            selected.push((name.as_str(), entry.value()));
+        }
+    }
+    let text = formats::render(args.format, &selected)?;
+    match &args.output {
+        Some(path) => {
+            ensure_private_dir(&parent_dir(path))?;
+            write_atomic(path, text.as_bytes(), false)?;
+            context.note(&format!(
+                "wrote {} secrets in plaintext to {} (mode 0600); delete it when done",
+                selected.len(),
+                path.display()
+            ));
+        }
+        None => print_stdout(&text)?,
+    }
+    SUCCESS
+}

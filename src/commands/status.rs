@@ -1,0 +1,131 @@
+//! `vault status`: where everything is, whether the vault opens, and what is wrong.
+
+use serde_json::json;
+
+use crate::cli::StatusArgs;
+use crate::commands::{Context, print_stdout};
+use crate::error::{Result, exit};
+use crate::paths;
+use crate::store::{Protection, backup::backup_dir, fs::check_private_file};
+
+pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
+    let vault = context.vault();
+    let vault_path = vault.path().to_path_buf();
+    let identity = context.identity_location()?;
+    let config = paths::config_file(context.global.config.as_deref())?;
+    let mut problems: Vec<String> = Vec::new();
+
+    let exists = vault.exists();
+    let (opens, protection, secrets) = if !exists {
+        problems.push(format!(
+            "no vault at {}; create one with 'vault init'",
+            vault_path.display()
+        ));
+        (false, None, None)
+    } else {
+        match vault.open(context) {
+            Ok(opened) => {
+                let protection = match opened.protection {
+                    Protection::Passphrase(_) => "passphrase".to_string(),
+                    Protection::Recipients => {
+                        format!("{} recipient(s)", opened.document.recipients.len())
+                    }
+                };
+                (true, Some(protection), Some(opened.document.secrets.len()))
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                (false, None, None)
+            }
+        }
+    };
+    if identity.path.exists()
+        && let Err(e) = check_private_file(&identity.path, "identity file")
+    {
+        let message = e.to_string();
+        if !problems.contains(&message) {
+            problems.push(message);
+        }
+    }
+    let backups = std::fs::read_dir(backup_dir(&vault_path))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "age"))
+                .count()
+        })
+        .unwrap_or(0);
+
+    if args.json {
+        let report = json!({
+            "usable": opens,
+            "vault": {
+                "path": vault_path,
+                "source": context.vault_location.source.to_string(),
+                "exists": exists,
+                "opens": opens,
+                "protection": protection,
+                "secrets": secrets,
+            },
+            "identity": {
+                "path": identity.path,
+                "source": identity.source.to_string(),
+                "exists": identity.path.exists(),
+            },
+            "config": {
+                "path": config.path,
+                "source": config.source.to_string(),
+                "exists": config.path.exists(),
+            },
+            "backups": { "directory": backup_dir(&vault_path), "count": backups },
+            "problems": problems,
+        });
+        print_stdout(&format!("{report:#}\n"))?;
+    } else {
+        let mut out = String::new();
+        let state = match (exists, opens) {
+            (false, _) => "missing".to_string(),
+            (true, false) => "does not open".to_string(),
+            (true, true) => format!(
+                "opens; {} secrets; {}",
+                secrets.unwrap_or(0),
+                protection.as_deref().unwrap_or("")
+            ),
+        };
+        out.push_str(&format!(
+            "vault:    {} (from {}): {state}\n",
+            vault_path.display(),
+            context.vault_location.source
+        ));
+        let identity_state = if identity.path.exists() {
+            "present"
+        } else {
+            "missing"
+        };
+        out.push_str(&format!(
+            "identity: {} (from {}): {identity_state}\n",
+            identity.path.display(),
+            identity.source
+        ));
+        let config_state = if config.path.exists() {
+            "present"
+        } else {
+            "absent, defaults apply"
+        };
+        out.push_str(&format!(
+            "config:   {} (from {}): {config_state}\n",
+            config.path.display(),
+            config.source
+        ));
+        out.push_str(&format!(
+            "backups:  {} in {}\n",
+            backups,
+            backup_dir(&vault_path).display()
+        ));
+        for problem in &problems {
+            out.push_str(&format!("problem:  {problem}\n"));
+        }
+        print_stdout(&out)?;
+    }
+    Ok(if opens { exit::OK } else { exit::LOCKED_OUT })
+}
