@@ -1,8 +1,10 @@
 //! A streaming redactor: replaces every occurrence of any secret value in a byte stream
 //! with `********`, also when an occurrence is split across two reads.
 //!
-//! It holds back the last `longest - 1` bytes of each chunk — the most a split occurrence
-//! can have arrived of — until the next chunk or the end shows they are not one.
+//! It holds back only the end of a chunk that could be the start of a value — the longest
+//! suffix that is a prefix of some value — until the next chunk or the end of the stream
+//! shows whether it is one. Everything else is written at once, so prompts and progress
+//! output are not delayed.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use zeroize::Zeroizing;
@@ -11,6 +13,10 @@ pub const MASK: &[u8] = b"********";
 
 pub struct Redactor {
     matcher: Option<AhoCorasick>,
+    /// The values, sorted, to find which suffixes could start one.
+    sorted: Vec<Zeroizing<Vec<u8>>>,
+    /// Which bytes some value starts with: a cheap filter before the search.
+    starts: [bool; 256],
     longest: usize,
     pending: Zeroizing<Vec<u8>>,
 }
@@ -26,11 +32,43 @@ impl Redactor {
                 .build(&patterns)
                 .expect("literal patterns always build")
         });
+        let mut sorted: Vec<Zeroizing<Vec<u8>>> = patterns
+            .iter()
+            .map(|p| Zeroizing::new(p.as_bytes().to_vec()))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        let mut starts = [false; 256];
+        for pattern in &sorted {
+            starts[usize::from(pattern[0])] = true;
+        }
         Redactor {
             matcher,
+            sorted,
+            starts,
             longest,
             pending: Zeroizing::new(Vec::new()),
         }
+    }
+
+    /// The length of the longest suffix of `data` that is the start of some value.
+    fn possible_start_len(&self, data: &[u8]) -> usize {
+        let first = data.len().saturating_sub(self.longest);
+        for i in first..data.len() {
+            if !self.starts[usize::from(data[i])] {
+                continue;
+            }
+            let suffix = &data[i..];
+            // The smallest value not below `suffix` starts with it, if any value does.
+            let index = self.sorted.partition_point(|p| p.as_slice() < suffix);
+            if self
+                .sorted
+                .get(index)
+                .is_some_and(|p| p.starts_with(suffix))
+            {
+                return data.len() - i;
+            }
+        }
+        0
     }
 
     /// Takes the next chunk and appends to `out` everything that is certainly final.
@@ -40,8 +78,9 @@ impl Redactor {
             return;
         };
         self.pending.extend_from_slice(chunk);
-        // Occurrences starting before `safe` are complete in `pending`.
-        let safe = self.pending.len().saturating_sub(self.longest - 1);
+        // An occurrence starting before `safe` cannot grow with more input (else the
+        // suffix from its start would be the start of a value), so it is final.
+        let safe = self.pending.len() - self.possible_start_len(&self.pending);
         let mut emitted = 0;
         for found in matcher.find_iter(&self.pending[..]) {
             if found.start() >= safe {
@@ -104,6 +143,20 @@ mod tests {
             redact_in_chunks(&["abc", "abcdef"], "xabcdefx", 3),
             "x********x"
         );
+    }
+
+    #[test]
+    fn holds_back_only_what_could_start_a_value() {
+        let mut redactor = Redactor::new(["secret-value"]);
+        let mut out = Vec::new();
+        redactor.feed(b"prompt> ", &mut out);
+        assert_eq!(out, b"prompt> ");
+        out.clear();
+        redactor.feed(b"half: secr", &mut out);
+        assert_eq!(out, b"half: ");
+        out.clear();
+        redactor.feed(b"et-value!", &mut out);
+        assert_eq!(out, b"********!");
     }
 
     #[test]

@@ -246,8 +246,9 @@ fn safe_unquoted(value: &str) -> bool {
             .any(|w| w[0].is_ascii_whitespace() && w[1] == b'#')
 }
 
-/// `NAME='value'`, escaped for python-dotenv's single-quote rules; `Err` names why a value
-/// cannot be written so that python-dotenv reads it back unchanged.
+/// `NAME='value'`, escaped for python-dotenv's single-quote rules (double quotes when the
+/// value holds a CR); `Err` names why a value cannot be written so that python-dotenv
+/// reads it back unchanged.
 pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()> {
     if would_be_interpolated(value) {
         return Err(Error::BadData(format!(
@@ -265,6 +266,22 @@ pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()>
         )));
     }
     out.push_str(name);
+    if value.contains('\r') {
+        // Readers open .env files in text mode, where a raw CR becomes a newline; only
+        // the double-quoted form can spell it as an escape.
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push_str("\"\n");
+        return Ok(());
+    }
     out.push_str("='");
     for c in value.chars() {
         match c {
@@ -338,6 +355,7 @@ mod tests {
             "",
             "  padded  ",
             "ends\\",
+            "cr\rlf \"q\" \\ x",
         ];
         let mut out = String::new();
         for (i, value) in samples.iter().enumerate() {
@@ -353,7 +371,7 @@ mod tests {
     fn refuses_what_readers_would_change() {
         let mut out = String::new();
         assert!(write_assignment("A", "x${HOME}", &mut out).is_err());
-        assert!(write_assignment("A", "has space\\", &mut out).is_err());
+        assert!(write_assignment("A", "two\nlines\\", &mut out).is_err());
         assert!(write_assignment("A", "${not closed", &mut out).is_ok());
     }
 }

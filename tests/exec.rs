@@ -1,0 +1,285 @@
+//! `vault exec`: the command replaces vault and gets the secrets in its environment.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{TestHome, stderr, stdout};
+use predicates::prelude::*;
+
+fn home_with_secrets() -> TestHome {
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "db-secret-value");
+    home.set("APP_TOKEN", "app-token-value");
+    home.set("APP_URL", "https://app.example");
+    home
+}
+
+#[test]
+fn the_command_sees_every_secret() {
+    let home = home_with_secrets();
+    home.vault(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "echo $DB_PASSWORD $APP_TOKEN $APP_URL",
+    ])
+    .assert()
+    .success()
+    .stdout("db-secret-value app-token-value https://app.example\n");
+}
+
+#[test]
+fn the_command_replaces_vault_keeping_its_pid_stdio_and_status() {
+    let home = home_with_secrets();
+    let mut child = home
+        .vault_std(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "echo $$; read line; echo got:$line; exit 42",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let vault_pid = child.id();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(
+        first.trim(),
+        vault_pid.to_string(),
+        "the command has vault's PID"
+    );
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "hello").unwrap();
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    assert_eq!(second, "got:hello\n");
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+}
+
+#[test]
+fn a_signal_that_kills_the_command_is_its_own() {
+    let home = home_with_secrets();
+    let status = home
+        .vault_std(&["exec", "--", "sh", "-c", "kill -TERM $$"])
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), Some(libc_sigterm()));
+}
+
+fn libc_sigterm() -> i32 {
+    15
+}
+
+#[test]
+fn only_and_prefix_select_secrets() {
+    let home = home_with_secrets();
+    let show = "echo ${DB_PASSWORD:-unset} ${APP_TOKEN:-unset} ${TOKEN:-unset} ${URL:-unset}";
+    home.vault(&["exec", "--only", "DB_PASSWORD", "--", "sh", "-c", show])
+        .assert()
+        .success()
+        .stdout("db-secret-value unset unset unset\n");
+    home.vault(&["exec", "--prefix", "APP_", "--", "sh", "-c", show])
+        .assert()
+        .success()
+        .stdout("unset app-token-value unset unset\n");
+    home.vault(&[
+        "exec",
+        "--prefix",
+        "APP_",
+        "--strip-prefix",
+        "--",
+        "sh",
+        "-c",
+        show,
+    ])
+    .assert()
+    .success()
+    .stdout("unset unset app-token-value https://app.example\n");
+}
+
+#[test]
+fn vault_values_override_the_environment_unless_told_not_to() {
+    let home = home_with_secrets();
+    home.vault(&["exec", "--", "sh", "-c", "echo $DB_PASSWORD"])
+        .env("DB_PASSWORD", "from-environment")
+        .assert()
+        .success()
+        .stdout("db-secret-value\n");
+    home.vault(&[
+        "exec",
+        "--no-override",
+        "--",
+        "sh",
+        "-c",
+        "echo $DB_PASSWORD $APP_TOKEN",
+    ])
+    .env("DB_PASSWORD", "from-environment")
+    .assert()
+    .success()
+    .stdout("from-environment app-token-value\n");
+}
+
+#[test]
+fn clean_env_keeps_only_secrets_and_path() {
+    let home = home_with_secrets();
+    let output = home
+        .vault(&["exec", "--clean-env", "--only", "DB_PASSWORD", "--", "env"])
+        .env("SHOULD_VANISH", "x")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut names: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| l.split('=').next().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["DB_PASSWORD", "PATH"]);
+    let env_path = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v env"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let output = home
+        .vault(&[
+            "exec",
+            "--clean-env",
+            "--no-path",
+            "--only",
+            "DB_PASSWORD",
+            "--",
+            env_path.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "DB_PASSWORD=db-secret-value\n");
+}
+
+#[test]
+fn vaults_own_failures_exit_125_with_a_vault_prefix() {
+    let home = home_with_secrets();
+    home.vault(&["exec", "--only", "MISSING", "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::starts_with("vault: "))
+        .stderr(predicate::str::contains("MISSING"));
+    let empty = TestHome::new();
+    empty
+        .vault(&["exec", "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("vault init"));
+    home.vault(&["exec", "--", "true"])
+        .env("VAULT_IDENTITY", empty.path().join("nope"))
+        .assert()
+        .code(125);
+}
+
+#[test]
+fn command_not_found_is_127_and_not_executable_is_126() {
+    let home = home_with_secrets();
+    home.vault(&["exec", "--", "no-such-command-anywhere"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains("command not found"));
+    let script = home.path().join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    home.vault(&["exec", "--", script.to_str().unwrap()])
+        .assert()
+        .code(126);
+}
+
+#[test]
+fn a_value_too_large_for_the_environment_is_refused_by_name() {
+    let home = home_with_secrets();
+    home.vault(&["set", "HUGE"])
+        .write_stdin("y".repeat(200 * 1024))
+        .assert()
+        .success();
+    home.vault(&["exec", "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("HUGE"))
+        .stderr(predicate::str::contains("MAX_ARG_STRLEN"));
+    home.vault(&["exec", "--only", "DB_PASSWORD", "--", "true"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn redact_masks_values_even_when_split_across_writes() {
+    let home = home_with_secrets();
+    let script = r#"printf 'token=%s\n' "$APP_TOKEN"
+printf 'half=%s' "$(printf %s "$DB_PASSWORD" | cut -c1-5)"; sleep 0.3; printf '%s\n' "$(printf %s "$DB_PASSWORD" | cut -c6-)"
+echo "err=$APP_URL" >&2
+exit 3"#;
+    let output = home
+        .vault(&["exec", "--redact", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(stdout(&output), "token=********\nhalf=********\n");
+    assert_eq!(stderr(&output), "err=********\n");
+}
+
+#[test]
+fn redact_exits_128_plus_the_signal_that_killed_the_command() {
+    let home = home_with_secrets();
+    home.vault(&["exec", "--redact", "--", "sh", "-c", "kill -KILL $$"])
+        .assert()
+        .code(128 + 9);
+}
+
+#[test]
+fn redact_forwards_signals_to_the_command() {
+    let home = home_with_secrets();
+    for (signal, name) in [(10, "USR1"), (15, "TERM"), (1, "HUP"), (28, "WINCH")] {
+        let script = format!(
+            "trap 'echo got-{name} $APP_TOKEN; exit 7' {name}; echo ready; while :; do sleep 0.05; done"
+        );
+        let mut child = home
+            .vault_std(&["exec", "--redact", "--", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("got-{name} ********\n"));
+        let exit = wait_with_timeout(&mut child, Duration::from_secs(10));
+        assert_eq!(exit, Some(7), "SIG{name}");
+    }
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the command did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
