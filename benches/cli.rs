@@ -13,9 +13,14 @@ use secretsd::store::{Protection, Vault};
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 const TARGET_SET_10K: Duration = Duration::from_millis(25);
+/// `vault exec -- true` against `env VARS… true`: at most these ratios at SIZES.
+const TARGET_EXEC_RATIO: [f64; 3] = [1.5, 1.5, 2.0];
 
 struct Bench {
     _dir: tempfile::TempDir,
+    /// The plaintext `NAME=value` pairs, as the floor passes them to `env`.
+    pairs: Vec<String>,
+    plaintext_bytes: usize,
     home: PathBuf,
     vault: PathBuf,
     identity: PathBuf,
@@ -44,6 +49,8 @@ fn prepare(count: usize) -> Bench {
     let identity = home.join("identity.txt");
     let mut bench = Bench {
         _dir: dir,
+        pairs: Vec::new(),
+        plaintext_bytes: 0,
         home,
         vault,
         identity,
@@ -64,13 +71,11 @@ fn prepare(count: usize) -> Bench {
     let now = timestamp_now();
     for i in 0..count {
         let value = format!("{i:08}-abcdefghijklmnopqrstuvwxyz-0123");
-        document.set(
-            &format!("SECRET_{i}"),
-            SecretString::from(value),
-            None,
-            &now,
-        );
+        bench.pairs.push(format!("SECRET_{i}={value}"));
+        let name = format!("SECRET_{i}");
+        document.set(&name, SecretString::from(value), None, &now);
     }
+    bench.plaintext_bytes = document.to_json().unwrap().len();
     Vault::new(&bench.vault)
         .create(&document, &Protection::Recipients, false)
         .unwrap();
@@ -120,6 +125,20 @@ fn time(runs: usize, stdin: Option<&str>, mut make: impl FnMut() -> Command) -> 
     median(samples)
 }
 
+/// Peak resident memory (KiB) of one run of `command`, from wait4's rusage. The kernel
+/// keeps the high-water mark across exec, so this covers vault before it became `true`.
+fn peak_memory_kib(mut command: Command) -> i64 {
+    let child = command.stdin(Stdio::null()).spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own unreaped child, with valid pointers to locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    usage.ru_maxrss
+}
+
 fn shell(script: &str, dir: &Path) -> Command {
     let mut command = Command::new("sh");
     command
@@ -147,7 +166,9 @@ fn main() {
     println!("| secrets | command | vault (ms) | floor (ms) | ratio | floor command |");
     println!("|--------:|---------|-----------:|-----------:|------:|---------------|");
     let mut set_10k = Duration::ZERO;
-    for count in SIZES {
+    let mut exec_verdicts = Vec::new();
+    let mut memory_line = String::new();
+    for (size_index, count) in SIZES.into_iter().enumerate() {
         let bench = prepare(count);
         let decrypt = format!(
             "age -d -i '{}' '{}'",
@@ -166,9 +187,52 @@ fn main() {
         if count == 10_000 {
             set_10k = set;
         }
+        let env_floor = time(runs, None, || {
+            let mut command = Command::new("env");
+            command.args(&bench.pairs).arg("true");
+            command
+        });
+        let age_env = time(runs, None, || {
+            let mut command = shell(
+                &format!("{decrypt} > /dev/null && exec env \"$@\" true"),
+                &bench.home,
+            );
+            command.arg("sh").args(&bench.pairs);
+            command
+        });
+        let exec = time(runs, None, || {
+            vault_command(&bench, &["exec", "--", "true"])
+        });
+        let ratio = exec.as_secs_f64() / env_floor.as_secs_f64();
+        let target = TARGET_EXEC_RATIO[size_index];
+        exec_verdicts.push(format!(
+            "vault exec at {count}: {ratio:.2}x env (target <= {target}x: {})",
+            if ratio <= target { "met" } else { "MISSED" }
+        ));
+        if count == 10_000 {
+            let peak_kib = peak_memory_kib(vault_command(&bench, &["exec", "--", "true"]));
+            let budget_kib = (3 * bench.plaintext_bytes as i64 + 8 * 1024 * 1024) / 1024;
+            memory_line = format!(
+                "peak memory of vault exec at 10,000: {peak_kib} KiB; budget 3 x {} KiB plaintext + 8 MiB = {budget_kib} KiB ({:.2} of the budget: {})",
+                bench.plaintext_bytes / 1024,
+                peak_kib as f64 / budget_kib as f64,
+                if peak_kib <= budget_kib {
+                    "met"
+                } else {
+                    "MISSED"
+                }
+            );
+        }
         for (name, vault, floor, floor_name) in [
             ("get --reveal", get, get_floor, "age -d"),
             ("set", set, set_floor, "age -d, piped to age -e"),
+            ("exec -- true", exec, env_floor, "env VARS... true"),
+            (
+                "exec -- true",
+                exec,
+                age_env,
+                "age -d, then env VARS... true",
+            ),
         ] {
             println!(
                 "| {count} | {name} | {} | {} | {:.2}x | {floor_name} |",
@@ -179,6 +243,10 @@ fn main() {
         }
     }
     println!();
+    for line in exec_verdicts {
+        println!("target: {line}");
+    }
+    println!("target: {memory_line}");
     let verdict = if set_10k <= TARGET_SET_10K {
         "met"
     } else {

@@ -33,28 +33,29 @@ struct Launch {
 
 /// Picks the vault secrets `vault exec` passes on, under the names they get.
 fn select_secrets(context: &Context, args: &ExecArgs) -> Result<Vec<(String, SecretString)>> {
-    let opened = context.vault().open(context)?;
-    let secrets = &opened.document.secrets;
+    // The values are moved out of the document, not copied: at 10,000 secrets a second
+    // copy of every value is most of vault's memory.
+    let mut secrets = context.vault().open(context)?.document.secrets;
     if !args.only.is_empty() {
         let wanted: BTreeSet<&str> = args.only.iter().map(String::as_str).collect();
         let mut selected = Vec::with_capacity(wanted.len());
         for name in wanted {
             validate_name(name)?;
-            let entry = secrets.get(name).ok_or_else(|| {
+            let entry = secrets.remove(name).ok_or_else(|| {
                 Error::NotFound(format!(
                     "--only names {name}, but the vault {} has no secret by that name",
                     context.vault_location.path.display()
                 ))
             })?;
-            selected.push((name.to_string(), entry.value().clone()));
+            selected.push((name.to_string(), entry.into_value()));
         }
         return Ok(selected);
     }
     let prefix = args.prefix.as_deref().unwrap_or("");
     let mut selected = Vec::with_capacity(secrets.len());
-    for (name, entry) in secrets.range(prefix.to_string()..) {
+    for (name, entry) in secrets {
         let Some(rest) = name.strip_prefix(prefix) else {
-            break;
+            continue;
         };
         let variable = if args.strip_prefix {
             rest
@@ -71,7 +72,7 @@ fn select_secrets(context: &Context, args: &ExecArgs) -> Result<Vec<(String, Sec
                 "with --strip-prefix the secret {name} would become {variable}, which is not a valid variable name"
             ))
         })?;
-        selected.push((variable.to_string(), entry.value().clone()));
+        selected.push((variable.to_string(), entry.into_value()));
     }
     Ok(selected)
 }

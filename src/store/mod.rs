@@ -11,6 +11,7 @@ pub mod recipients;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
+use zeroize::Zeroizing;
 
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
@@ -83,7 +84,13 @@ impl Vault {
         std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
     }
 
-    fn unlock(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Opened> {
+    /// Decrypts `ciphertext`; returns the plaintext, how it was protected, and whether it
+    /// was armored.
+    fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        keys: &dyn KeySource,
+    ) -> Result<(Zeroizing<Vec<u8>>, Protection, bool)> {
         let what = self.describe();
         let (key, protection) = if crypto::is_passphrase_protected(ciphertext, &what)? {
             let passphrase = keys.passphrase()?;
@@ -95,18 +102,24 @@ impl Vault {
             (Key::Identities(keys.identities()?), Protection::Recipients)
         };
         let plaintext = crypto::decrypt(ciphertext, &key, &what)?;
-        let document = Document::from_json(&plaintext, &what)?;
+        Ok((plaintext, protection, crypto::is_armored(ciphertext)))
+    }
+
+    fn parse(&self, plaintext: &[u8], protection: Protection, armored: bool) -> Result<Opened> {
         Ok(Opened {
-            document,
+            document: Document::from_json(plaintext, &self.describe())?,
             protection,
-            armored: crypto::is_armored(ciphertext),
+            armored,
         })
     }
 
     /// Decrypts the vault for reading.
     pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
         let ciphertext = self.read_ciphertext()?;
-        self.unlock(&ciphertext, keys)
+        let (plaintext, protection, armored) = self.decrypt(&ciphertext, keys)?;
+        // Not needed any more: free it before the parse allocates the document.
+        drop(ciphertext);
+        self.parse(&plaintext, protection, armored)
     }
 
     fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
@@ -154,7 +167,9 @@ impl Vault {
     ) -> Result<(T, Option<PathBuf>)> {
         let _lock = fs::WriterLock::acquire(&self.path)?;
         let ciphertext = self.read_ciphertext()?;
-        let mut opened = self.unlock(&ciphertext, keys)?;
+        let (plaintext, protection, armored) = self.decrypt(&ciphertext, keys)?;
+        let mut opened = self.parse(&plaintext, protection, armored)?;
+        drop(plaintext);
         let (result, names) = change(&mut opened.document)?;
         let Some(names) = names else {
             return Ok((result, None));
