@@ -127,6 +127,7 @@ fn time(runs: usize, stdin: Option<&str>, mut make: impl FnMut() -> Command) -> 
 
 /// Peak resident memory (KiB) of one run of `command`, from wait4's rusage. The kernel
 /// keeps the high-water mark across exec, so this covers vault before it became `true`.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std's wait cannot replace
 fn peak_memory_kib(mut command: Command) -> i64 {
     let child = command.stdin(Stdio::null()).spawn().unwrap();
     let mut status = 0;
