@@ -88,6 +88,28 @@ pub enum Command {
     /// Helpers for running services under systemd
     #[command(subcommand)]
     Systemd(SystemdCommand),
+    /// List the providers vault can find, or check one against the protocol
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Every secretsd-provider-* on VAULT_PROVIDER_PATH and PATH, with version and operations
+    List {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the conformance kit against a provider: one line per case, non-zero on a failure
+    Check {
+        /// The provider's name (secretsd-provider-NAME)
+        name: String,
+
+        /// Keys the checks write start with this (and are deleted afterwards)
+        #[arg(long, default_value = "SECRETSD_CHECK_")]
+        key_prefix: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,7 +130,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// Secret name: letters, digits and '_', not starting with a digit
+    /// Secret name (letters, digits and '_', not starting with a digit), or a provider
+    /// address PROVIDER:KEY
     pub name: String,
 
     /// The value; '-' reads stdin. Prefer stdin or the prompt: a value given here is visible
@@ -145,7 +168,7 @@ pub enum Charset {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// Secret name
+    /// Secret name, or a provider address PROVIDER:KEY
     pub name: String,
 
     /// Print exactly the value, nothing else (for $(vault get --reveal NAME))
@@ -159,6 +182,9 @@ pub struct GetArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// List a provider's keys instead: PROVIDER: or PROVIDER:PREFIX
+    pub address: Option<String>,
+
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,
@@ -166,13 +192,13 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ExistsArgs {
-    /// Secret name
+    /// Secret name, or a provider address PROVIDER:KEY
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Secret names
+    /// Secret names, or provider addresses PROVIDER:KEY
     #[arg(required = true, num_args = 1..)]
     pub names: Vec<String>,
 

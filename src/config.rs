@@ -13,6 +13,48 @@ use crate::paths::{Located, Source};
 #[serde(default)]
 pub struct Config {
     pub backup: BackupPolicy,
+    pub providers: ProvidersConfig,
+    pub lookup: LookupConfig,
+}
+
+/// `[providers]`: vault's limits for provider processes, and one `[providers.<name>]`
+/// table per provider, sent to it as its configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ProvidersConfig {
+    /// How long one answer may take.
+    pub timeout_seconds: u64,
+    /// The largest answer, in MiB.
+    pub max_response_mib: usize,
+    /// `[providers.<name>]` tables.
+    #[serde(flatten)]
+    pub tables: std::collections::BTreeMap<String, toml::Table>,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        ProvidersConfig {
+            timeout_seconds: 30,
+            max_response_mib: 16,
+            tables: Default::default(),
+        }
+    }
+}
+
+/// `[lookup]`: where `secret:NAME` and `vault get NAME` look, first hit wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LookupConfig {
+    /// Entries: `"vault"`, `"env"`, `"dotenv:PATH"`, or a provider name.
+    pub order: Vec<String>,
+}
+
+impl Default for LookupConfig {
+    fn default() -> Self {
+        LookupConfig {
+            order: vec!["vault".to_string()],
+        }
+    }
 }
 
 /// How many encrypted backups are kept beside the vault, and for how long.

@@ -12,6 +12,7 @@ pub mod formats;
 pub mod manifest;
 pub mod names;
 pub mod paths;
+pub mod providers;
 pub mod redact;
 pub mod resolve;
 pub mod store;

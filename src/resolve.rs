@@ -11,12 +11,16 @@
 //!
 //! Errors name the variable and the reference, never a value.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use age::secrecy::{ExposeSecret, SecretString};
+use secretsd_protocol::{Config, ErrorKind, GetOk};
 
 use crate::error::{Error, Result};
 use crate::names::validate_value;
+use crate::providers::{Providers, is_provider_name};
 use crate::store::document::Document;
 
 /// Where one value comes from.
@@ -40,13 +44,6 @@ impl fmt::Display for Reference {
             Reference::Provider { provider, key } => write!(f, "{provider}:{key}"),
         }
     }
-}
-
-/// A provider name: lowercase letters, digits and '-', starting with a letter.
-fn is_provider_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 impl Reference {
@@ -76,6 +73,29 @@ impl Reference {
     }
 }
 
+/// What a command-line NAME argument names: a vault secret or a provider's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Vault(String),
+    Provider { provider: String, key: String },
+}
+
+impl Address {
+    /// `PROVIDER:KEY` names a provider's key; anything else must be a valid secret name.
+    pub fn parse(text: &str) -> Result<Address> {
+        if let Some((provider, key)) = text.split_once(':')
+            && is_provider_name(provider)
+        {
+            return Ok(Address::Provider {
+                provider: provider.to_string(),
+                key: key.to_string(),
+            });
+        }
+        crate::names::validate_name(text)?;
+        Ok(Address::Vault(text.to_string()))
+    }
+}
+
 /// A variable to set and the reference its value comes from.
 #[derive(Debug, Clone)]
 pub struct Binding {
@@ -87,6 +107,60 @@ pub struct Binding {
 pub struct Resolved {
     pub variable: String,
     pub value: SecretString,
+}
+
+/// One place the lookup chain looks (`[lookup] order`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupEntry {
+    /// vault's own environment.
+    Env,
+    /// A .env file.
+    Dotenv(PathBuf),
+    /// The vault.
+    Vault,
+    /// A provider, asked for the key NAME.
+    Provider(String),
+}
+
+impl LookupEntry {
+    pub fn parse(text: &str) -> Result<LookupEntry> {
+        match text {
+            "env" => Ok(LookupEntry::Env),
+            "vault" => Ok(LookupEntry::Vault),
+            _ => {
+                if let Some(path) = text.strip_prefix("dotenv:") {
+                    let path = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+                        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+                        _ => PathBuf::from(path),
+                    };
+                    return Ok(LookupEntry::Dotenv(path));
+                }
+                if is_provider_name(text) {
+                    return Ok(LookupEntry::Provider(text.to_string()));
+                }
+                Err(Error::BadData(format!(
+                    "[lookup] order has {text:?}; entries are \"vault\", \"env\", \"dotenv:PATH\" or a provider name"
+                )))
+            }
+        }
+    }
+}
+
+impl fmt::Display for LookupEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupEntry::Env => f.write_str("env"),
+            LookupEntry::Dotenv(path) => write!(f, "dotenv:{}", path.display()),
+            LookupEntry::Vault => f.write_str("vault"),
+            LookupEntry::Provider(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A value found by the lookup chain, and where.
+pub struct Found {
+    pub value: SecretString,
+    pub source: String,
 }
 
 fn failure(binding: &Binding, error: Error, what: &str) -> Error {
@@ -103,42 +177,319 @@ fn failure(binding: &Binding, error: Error, what: &str) -> Error {
     }
 }
 
-/// Resolves every binding, or fails on the first that cannot be resolved (naming it).
-/// `vault` opens the vault only if some binding needs it.
-pub fn resolve_all(
-    bindings: &[Binding],
-    vault: &mut dyn FnMut() -> Result<Document>,
-) -> Result<Vec<Resolved>> {
-    let document = if bindings.iter().any(|b| b.reference.needs_vault()) {
-        Some(vault()?)
-    } else {
-        None
-    };
-    let mut resolved = Vec::with_capacity(bindings.len());
-    for binding in bindings {
-        let value = resolve_one(binding, document.as_ref())?;
-        validate_value(&binding.variable, value.expose_secret())
-            .map_err(|e| failure(binding, e, "the value is not usable in an environment"))?;
-        resolved.push(Resolved {
-            variable: binding.variable.clone(),
-            value,
-        });
-    }
-    Ok(resolved)
+/// Resolves references for one invocation: opens the vault at most once, starts each
+/// provider at most once and asks it for all its keys in one request.
+pub struct Resolver<'a> {
+    open_vault: &'a mut dyn FnMut() -> Result<Document>,
+    document: Option<Document>,
+    providers: Providers,
+    tables: &'a BTreeMap<String, toml::Table>,
+    configs: BTreeMap<String, Config>,
+    /// Providers whose configuration is being resolved, to refuse cycles.
+    resolving: Vec<String>,
+    lookup: Vec<LookupEntry>,
 }
 
-fn resolve_one(binding: &Binding, document: Option<&Document>) -> Result<SecretString> {
-    match &binding.reference {
-        Reference::Secret(name) => document
-            .and_then(|d| d.get(name))
-            .map(|entry| entry.value().clone())
-            .ok_or_else(|| {
-                failure(
-                    binding,
-                    Error::NotFound(String::new()),
-                    &format!("no secret named {name} in the vault"),
-                )
-            }),
+impl<'a> Resolver<'a> {
+    pub fn new(
+        open_vault: &'a mut dyn FnMut() -> Result<Document>,
+        config: &'a crate::config::Config,
+        show_provider_stderr: bool,
+    ) -> Result<Self> {
+        let lookup = config
+            .lookup
+            .order
+            .iter()
+            .map(|e| LookupEntry::parse(e))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Resolver {
+            open_vault,
+            document: None,
+            providers: Providers::new(&config.providers, show_provider_stderr),
+            tables: &config.providers.tables,
+            configs: BTreeMap::new(),
+            resolving: Vec::new(),
+            lookup,
+        })
+    }
+
+    pub fn providers(&mut self) -> &mut Providers {
+        &mut self.providers
+    }
+
+    /// The vault, opened on first use.
+    pub fn document(&mut self) -> Result<&Document> {
+        if self.document.is_none() {
+            self.document = Some((self.open_vault)()?);
+        }
+        Ok(self.document.as_ref().expect("opened above"))
+    }
+
+    /// A provider's configuration with every reference in it resolved.
+    pub fn provider_config(&mut self, name: &str) -> Result<Config> {
+        if let Some(config) = self.configs.get(name) {
+            return Ok(config.clone());
+        }
+        if self.resolving.iter().any(|n| n == name) {
+            return Err(Error::BadData(format!(
+                "the configuration of provider {name} refers to itself through {}",
+                self.resolving.join(" -> ")
+            )));
+        }
+        let Some(table) = self.tables.get(name) else {
+            return Ok(Config::new());
+        };
+        let table = table.clone();
+        self.resolving.push(name.to_string());
+        let result = (|| {
+            let mut config = Config::new();
+            for (key, value) in &table {
+                let json = match value {
+                    toml::Value::String(text) => {
+                        let binding = Binding {
+                            variable: format!("[providers.{name}] {key}"),
+                            reference: Reference::parse(text),
+                        };
+                        let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
+                        let value = resolved.remove(0).value;
+                        serde_json::Value::String(value.expose_secret().to_string())
+                    }
+                    other => serde_json::to_value(other)
+                        .map_err(|e| Error::BadData(format!("[providers.{name}] {key}: {e}")))?,
+                };
+                config.insert(key.clone(), json);
+            }
+            Ok(config)
+        })();
+        self.resolving.pop();
+        let config = result?;
+        self.configs.insert(name.to_string(), config.clone());
+        Ok(config)
+    }
+
+    /// Looks `names` up along the chain; names found nowhere are absent from the answer.
+    pub fn lookup(&mut self, names: &[String]) -> Result<BTreeMap<String, Found>> {
+        let mut found = BTreeMap::new();
+        let chain = self.lookup.clone();
+        let several = chain.len() > 1;
+        for entry in &chain {
+            let wanted: Vec<String> = names
+                .iter()
+                .filter(|n| !found.contains_key(*n))
+                .cloned()
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
+            let source = entry.to_string();
+            match entry {
+                LookupEntry::Env => {
+                    for name in wanted {
+                        if let Ok(value) = std::env::var(&name) {
+                            found.insert(
+                                name,
+                                Found {
+                                    value: SecretString::from(value),
+                                    source: source.clone(),
+                                },
+                            );
+                        }
+                    }
+                }
+                LookupEntry::Dotenv(path) => {
+                    let Ok(text) = std::fs::read_to_string(path).map(zeroize::Zeroizing::new)
+                    else {
+                        continue;
+                    };
+                    let assignments = crate::formats::dotenv::parse(&text).map_err(|errors| {
+                        Error::BadData(format!(
+                            "the lookup file {} has errors (line {} first)",
+                            path.display(),
+                            errors[0].line
+                        ))
+                    })?;
+                    for assignment in assignments {
+                        if wanted.contains(&assignment.name) {
+                            found.insert(
+                                assignment.name,
+                                Found {
+                                    value: assignment.value,
+                                    source: source.clone(),
+                                },
+                            );
+                        }
+                    }
+                }
+                LookupEntry::Vault => {
+                    let document = match self.document() {
+                        Ok(document) => document,
+                        // With other places to look, a vault that was never made is no error.
+                        Err(Error::LockedOut(message))
+                            if several && message.starts_with("no vault at") =>
+                        {
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    for name in wanted {
+                        if let Some(entry) = document.get(&name) {
+                            found.insert(
+                                name,
+                                Found {
+                                    value: entry.value().clone(),
+                                    source: source.clone(),
+                                },
+                            );
+                        }
+                    }
+                }
+                LookupEntry::Provider(provider) => {
+                    if several && crate::providers::find(provider).is_err() {
+                        continue;
+                    }
+                    let config = self.provider_config(provider)?;
+                    let answer = self.providers.get(provider, &config, &wanted)?;
+                    for (key, value) in answer.values {
+                        found.insert(
+                            key,
+                            Found {
+                                value: value.into_secret(),
+                                source: source.clone(),
+                            },
+                        );
+                    }
+                    if let Some((key, error)) = answer
+                        .errors
+                        .iter()
+                        .find(|(_, e)| e.kind != ErrorKind::NotFound)
+                    {
+                        return Err(Error::Provider(format!(
+                            "provider {provider} could not look up {key}: {}{}",
+                            error.kind,
+                            error
+                                .message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Where the chain looks, for messages.
+    pub fn chain_description(&self) -> String {
+        self.lookup
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Resolves every binding, or fails on the first (in order) that cannot be resolved.
+    pub fn resolve_all(&mut self, bindings: &[Binding]) -> Result<Vec<Resolved>> {
+        // Gather: one batched request per provider, one chain lookup for all secret: names.
+        let mut per_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut secret_names: Vec<String> = Vec::new();
+        for binding in bindings {
+            match &binding.reference {
+                Reference::Provider { provider, key } => {
+                    let keys = per_provider.entry(provider.clone()).or_default();
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
+                }
+                Reference::Secret(name) if !secret_names.contains(name) => {
+                    secret_names.push(name.clone())
+                }
+                _ => {}
+            }
+        }
+        let mut answers: BTreeMap<String, GetOk> = BTreeMap::new();
+        if !per_provider.is_empty() {
+            let mut requests = BTreeMap::new();
+            for (provider, keys) in per_provider {
+                let first = bindings
+                    .iter()
+                    .find(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if *p == provider))
+                    .expect("gathered from the bindings");
+                crate::providers::find(&provider).map_err(|e| failure(first, e, &format!(
+                    "no provider named {provider} on PATH (secretsd-provider-{provider}); if this is a plain value, write it as literal:…"
+                )))?;
+                let config = self.provider_config(&provider).map_err(|e| {
+                    let what = e.to_string();
+                    failure(first, e, &what)
+                })?;
+                requests.insert(provider, (config, keys));
+            }
+            answers = self.providers.get_many(requests)?;
+        }
+        let mut found = if secret_names.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.lookup(&secret_names)?
+        };
+        let mut resolved = Vec::with_capacity(bindings.len());
+        for binding in bindings {
+            let value = match &binding.reference {
+                Reference::Secret(name) => match found.get(name) {
+                    Some(hit) => hit.value.clone(),
+                    None => {
+                        let places = self.chain_description();
+                        return Err(failure(
+                            binding,
+                            Error::NotFound(String::new()),
+                            &if places == "vault" {
+                                format!("no secret named {name} in the vault")
+                            } else {
+                                format!("no secret named {name} in {places}")
+                            },
+                        ));
+                    }
+                },
+                Reference::Provider { provider, key } => {
+                    let answer = &answers[provider];
+                    match (answer.values.get(key), answer.errors.get(key)) {
+                        (Some(value), _) => value.clone().into_secret(),
+                        (None, Some(error)) => {
+                            let kind = if error.kind == ErrorKind::NotFound {
+                                Error::NotFound(String::new())
+                            } else {
+                                Error::Provider(String::new())
+                            };
+                            let detail = error
+                                .message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default();
+                            return Err(failure(
+                                binding,
+                                kind,
+                                &format!("provider {provider} answered {}{detail}", error.kind),
+                            ));
+                        }
+                        (None, None) => unreachable!("the client fills in unanswered keys"),
+                    }
+                }
+                other => resolve_local(binding, other)?,
+            };
+            validate_value(&binding.variable, value.expose_secret())
+                .map_err(|e| failure(binding, e, "the value is not usable in an environment"))?;
+            resolved.push(Resolved {
+                variable: binding.variable.clone(),
+                value,
+            });
+        }
+        found.clear();
+        Ok(resolved)
+    }
+}
+
+/// env:, file: and literal: references, which need nothing but this process.
+fn resolve_local(binding: &Binding, reference: &Reference) -> Result<SecretString> {
+    match reference {
         Reference::Env(var) => std::env::var(var).map(SecretString::from).map_err(|e| {
             let why = match e {
                 std::env::VarError::NotPresent => format!("${var} is not set"),
@@ -167,13 +518,9 @@ fn resolve_one(binding: &Binding, document: Option<&Document>) -> Result<SecretS
             ))
         }
         Reference::Literal(text) => Ok(SecretString::from(text.clone())),
-        Reference::Provider { provider, .. } => Err(failure(
-            binding,
-            Error::NotFound(String::new()),
-            &format!(
-                "no provider named {provider} on PATH (secretsd-provider-{provider}); if this is a plain value, write it as literal:…"
-            ),
-        )),
+        Reference::Secret(_) | Reference::Provider { .. } => {
+            unreachable!("resolved through the vault or a provider")
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
 use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
+use crate::resolve::Address;
 use crate::store::Change;
 use crate::store::document::{Entry, timestamp_now};
 use crate::value;
@@ -64,11 +65,34 @@ fn read_value(context: &Context, args: &SetArgs) -> Result<SecretString> {
     }
 }
 
+/// A provider key from an address, which must not be empty.
+fn provider_key(provider: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::Usage(format!(
+            "the address {provider}: names no key; write {provider}:KEY"
+        )));
+    }
+    Ok(())
+}
+
 pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
-    validate_name(&args.name)?;
+    let address = Address::parse(&args.name)?;
+    if let Address::Provider { provider, key } = &address {
+        provider_key(provider, key)?;
+    }
     let value = read_value(context, args)?;
     validate_value(&args.name, value.expose_secret())?;
     let length = value.expose_secret().chars().count();
+    if let Address::Provider { provider, key } = address {
+        context.with_resolver(|resolver| {
+            let config = resolver.provider_config(&provider)?;
+            resolver
+                .providers()
+                .set(&provider, &config, &key, value.into())
+        })?;
+        context.note(&format!("stored {key} in provider {provider}"));
+        return SUCCESS;
+    }
     let vault = context.vault();
     let (existed, backup) = vault.update(
         context,
@@ -111,45 +135,102 @@ fn not_found(context: &Context, name: &str) -> Error {
     ))
 }
 
-fn entry_json(name: &str, entry: &Entry, reveal: bool) -> serde_json::Value {
-    let value = if reveal {
-        entry.value().expose_secret().to_string()
-    } else {
-        value::mask(entry.value())
-    };
+fn entry_metadata(entry: &Entry) -> serde_json::Value {
     json!({
-        "name": name,
-        "value": value,
-        "masked": !reveal,
+        "source": "vault",
         "created": entry.created,
         "updated": entry.updated,
         "description": entry.description,
     })
 }
 
-pub fn get(context: &Context, args: &GetArgs) -> Result<u8> {
-    validate_name(&args.name)?;
-    let opened = context.vault().open(context)?;
-    let entry = opened
-        .document
-        .get(&args.name)
-        .ok_or_else(|| not_found(context, &args.name))?;
+/// Prints one value as `get` does: masked, revealed, or as JSON.
+fn print_value(args: &GetArgs, value: &SecretString, metadata: serde_json::Value) -> Result<()> {
     if args.json {
-        let text = zeroize::Zeroizing::new(entry_json(&args.name, entry, args.reveal).to_string());
-        print_stdout(&format!("{}\n", text.as_str()))?;
+        let mut object = metadata;
+        object["name"] = json!(args.name);
+        object["masked"] = json!(!args.reveal);
+        object["value"] = if args.reveal {
+            json!(value.expose_secret())
+        } else {
+            json!(value::mask(value))
+        };
+        let text = zeroize::Zeroizing::new(object.to_string());
+        print_stdout(&format!("{}\n", text.as_str()))
     } else if args.reveal {
         // Exactly the value; a newline only for a human at a terminal.
-        print_stdout(entry.value().expose_secret())?;
+        print_stdout(value.expose_secret())?;
         if io::stdout().is_terminal() {
             print_stdout("\n")?;
         }
+        Ok(())
     } else {
-        print_stdout(&format!("{}\n", value::mask(entry.value())))?;
+        print_stdout(&format!("{}\n", value::mask(value)))
     }
+}
+
+/// Reads one address: a provider's key, or a name along the lookup chain.
+fn read_address(context: &Context, address: &Address) -> Result<(SecretString, serde_json::Value)> {
+    match address {
+        Address::Provider { provider, key } => {
+            provider_key(provider, key)?;
+            context.with_resolver(|resolver| {
+                let config = resolver.provider_config(provider)?;
+                let mut answer =
+                    resolver
+                        .providers()
+                        .get(provider, &config, std::slice::from_ref(key))?;
+                match answer.values.remove(key) {
+                    Some(value) => Ok((value.into_secret(), json!({"source": provider}))),
+                    None => {
+                        let kind = answer.errors.get(key).map(|e| e.kind);
+                        let message = format!(
+                            "provider {provider} has no value for {key} ({})",
+                            kind.map(|k| k.to_string()).unwrap_or_default()
+                        );
+                        Err(match kind {
+                            Some(secretsd_protocol::ErrorKind::NotFound) | None => {
+                                Error::NotFound(message)
+                            }
+                            Some(_) => Error::Provider(message),
+                        })
+                    }
+                }
+            })
+        }
+        Address::Vault(name) if context.vault_only_lookup() => {
+            let opened = context.vault().open(context)?;
+            let entry = opened
+                .document
+                .get(name)
+                .ok_or_else(|| not_found(context, name))?;
+            let metadata = entry_metadata(entry);
+            Ok((entry.value().clone(), metadata))
+        }
+        Address::Vault(name) => context.with_resolver(|resolver| {
+            let mut found = resolver.lookup(std::slice::from_ref(name))?;
+            match found.remove(name) {
+                Some(hit) => Ok((hit.value, json!({"source": hit.source}))),
+                None => Err(Error::NotFound(format!(
+                    "no secret named {name} in {}",
+                    resolver.chain_description()
+                ))),
+            }
+        }),
+    }
+}
+
+pub fn get(context: &Context, args: &GetArgs) -> Result<u8> {
+    let address = Address::parse(&args.name)?;
+    let (value, metadata) = read_address(context, &address)?;
+    print_value(args, &value, metadata)?;
     SUCCESS
 }
 
 pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
+    if let Some(address) = &args.address {
+        return list_provider(context, address, args.json);
+    }
     let opened = context.vault().open(context)?;
     let secrets = &opened.document.secrets;
     if args.json {
@@ -194,20 +275,57 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     SUCCESS
 }
 
-pub fn exists(context: &Context, args: &ExistsArgs) -> Result<u8> {
-    validate_name(&args.name)?;
-    let opened = context.vault().open(context)?;
-    if opened.document.contains(&args.name) {
-        SUCCESS
+fn list_provider(context: &Context, address: &str, as_json: bool) -> Result<u8> {
+    let Some((provider, prefix)) = address
+        .split_once(':')
+        .filter(|(p, _)| crate::providers::is_provider_name(p))
+    else {
+        return Err(Error::Usage(format!(
+            "{address:?} is not a provider address; write PROVIDER: or PROVIDER:PREFIX"
+        )));
+    };
+    let listed = context.with_resolver(|resolver| {
+        let config = resolver.provider_config(provider)?;
+        let prefix = (!prefix.is_empty()).then_some(prefix);
+        resolver.providers().list(provider, &config, prefix)
+    })?;
+    let text = if as_json {
+        format!("{}\n", json!(listed.keys))
     } else {
-        context.explain(&format!("no secret named {}", args.name));
-        Ok(exit::NOT_FOUND)
+        listed.keys.iter().map(|k| format!("{k}\n")).collect()
+    };
+    print_stdout(&text)?;
+    SUCCESS
+}
+
+pub fn exists(context: &Context, args: &ExistsArgs) -> Result<u8> {
+    let address = Address::parse(&args.name)?;
+    match read_address(context, &address) {
+        Ok(_) => SUCCESS,
+        Err(Error::NotFound(message)) => {
+            context.explain(&message);
+            Ok(exit::NOT_FOUND)
+        }
+        Err(e) => Err(e),
     }
 }
 
 pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
-    for name in &args.names {
-        validate_name(name)?;
+    let addresses = args
+        .names
+        .iter()
+        .map(|n| Address::parse(n))
+        .collect::<Result<Vec<_>>>()?;
+    if addresses
+        .iter()
+        .any(|a| matches!(a, Address::Provider { .. }))
+    {
+        if addresses.iter().any(|a| matches!(a, Address::Vault(_))) {
+            return Err(Error::Usage(
+                "remove vault secrets and provider keys in separate commands".into(),
+            ));
+        }
+        return rm_provider_keys(context, &addresses, args.force);
     }
     let (removed, _) = context.vault().update(
         context,
@@ -232,6 +350,25 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
     for name in &removed {
         context.note(&format!("removed {name}"));
     }
+    SUCCESS
+}
+
+fn rm_provider_keys(context: &Context, addresses: &[Address], force: bool) -> Result<u8> {
+    context.with_resolver(|resolver| {
+        for address in addresses {
+            let Address::Provider { provider, key } = address else {
+                continue;
+            };
+            provider_key(provider, key)?;
+            let config = resolver.provider_config(provider)?;
+            match resolver.providers().delete(provider, &config, key) {
+                Ok(()) => context.note(&format!("removed {key} from provider {provider}")),
+                Err(Error::NotFound(_)) if force => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    })?;
     SUCCESS
 }
 

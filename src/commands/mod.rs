@@ -4,6 +4,7 @@ pub mod crud;
 pub mod exec;
 pub mod init;
 pub mod io;
+pub mod provider;
 pub mod recipients;
 pub mod status;
 pub mod systemd;
@@ -54,6 +55,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Export(args) => io::export(&context, &args),
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
+        Command::Provider(command) => provider::run(&context, &command),
     }
 }
 
@@ -101,6 +103,23 @@ impl Context {
         if self.global.verbose {
             eprintln!("vault: {message}");
         }
+    }
+
+    /// Runs `work` with a resolver for this invocation: the vault opened at most once,
+    /// each provider started at most once.
+    pub fn with_resolver<T>(
+        &self,
+        work: impl FnOnce(&mut crate::resolve::Resolver<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut open_vault = || self.vault().open(self).map(|opened| opened.document);
+        let mut resolver =
+            crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
+        work(&mut resolver)
+    }
+
+    /// Whether the lookup chain is the default: the vault alone.
+    pub fn vault_only_lookup(&self) -> bool {
+        self.config.lookup.order == ["vault"]
     }
 
     /// Whether vault may ask the user something.

@@ -1,0 +1,669 @@
+//! The host side: how `vault` runs one provider process and talks to it.
+//!
+//! One process per provider per invocation. Every answer has a deadline and a size limit;
+//! a provider that hangs, crashes, exits early or prints garbage becomes a [`ClientError`]
+//! naming it and what it did, and the process is killed and reaped. Secrets travel only
+//! through the pipes: the provider gets no secret in argv, and only an allow-listed
+//! environment.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::VERSIONS;
+use crate::messages::*;
+
+/// How vault runs providers.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long one answer (the hello included) may take.
+    pub timeout: Duration,
+    /// The longest line a provider may write.
+    pub max_line_bytes: usize,
+    /// The provider's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Copy the provider's stderr to ours, each line prefixed with its name.
+    pub show_stderr: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_line_bytes: 16 * 1024 * 1024,
+            env: default_environment(),
+            show_stderr: false,
+        }
+    }
+}
+
+/// Variables a provider may need to find its backend (a gpg agent, a D-Bus session, a
+/// password store) — and nothing else, because vault's own environment can hold secrets.
+pub const PASSED_ENVIRONMENT: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "GNUPGHOME",
+    "GPG_TTY",
+    "PASSWORD_STORE_DIR",
+    "GOPASS_HOMEDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// The allow-listed part of this process's environment.
+pub fn default_environment() -> Vec<(OsString, OsString)> {
+    PASSED_ENVIRONMENT
+        .iter()
+        .filter_map(|name| std::env::var_os(name).map(|value| (OsString::from(name), value)))
+        .collect()
+}
+
+/// What went wrong with a provider. Messages name the provider and never carry a value.
+#[derive(Debug)]
+pub enum ClientError {
+    Spawn {
+        provider: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Timeout {
+        provider: String,
+        during: String,
+        timeout: Duration,
+    },
+    Exited {
+        provider: String,
+        during: String,
+        status: Option<ExitStatus>,
+        stderr: String,
+    },
+    Garbage {
+        provider: String,
+        during: String,
+        detail: String,
+    },
+    TooLarge {
+        provider: String,
+        during: String,
+        limit: usize,
+    },
+    Version {
+        provider: String,
+        offered: Vec<u32>,
+    },
+    Unsupported {
+        provider: String,
+        op: Op,
+    },
+    /// The provider answered with an error.
+    Failed {
+        provider: String,
+        error: ProviderError,
+    },
+}
+
+impl ClientError {
+    /// The provider's own error kind, when it answered one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            ClientError::Failed { error, .. } => Some(error.kind),
+            ClientError::Unsupported { .. } => Some(ErrorKind::Unsupported),
+            _ => None,
+        }
+    }
+}
+
+fn describe_status(status: &Option<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) if s.code().is_some() => format!("exited with status {}", s.code().unwrap_or(-1)),
+        Some(s) => format!("was killed by signal {}", s.signal().unwrap_or(0)),
+        None => "closed its output".to_string(),
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Spawn {
+                provider,
+                path,
+                source,
+            } => {
+                write!(
+                    f,
+                    "provider {provider} ({}) could not be started: {source}",
+                    path.display()
+                )
+            }
+            ClientError::Timeout {
+                provider,
+                during,
+                timeout,
+            } => write!(
+                f,
+                "provider {provider} did not answer {during} within {} s; it was stopped",
+                timeout.as_secs_f64()
+            ),
+            ClientError::Exited {
+                provider,
+                during,
+                status,
+                stderr,
+            } => {
+                write!(
+                    f,
+                    "provider {provider} {} during {during}",
+                    describe_status(status)
+                )?;
+                if !stderr.is_empty() {
+                    write!(f, "; its stderr ended with: {stderr}")?;
+                }
+                Ok(())
+            }
+            ClientError::Garbage {
+                provider,
+                during,
+                detail,
+            } => write!(
+                f,
+                "provider {provider} answered {during} with something that is not the protocol ({detail}); it was stopped"
+            ),
+            ClientError::TooLarge {
+                provider,
+                during,
+                limit,
+            } => write!(
+                f,
+                "provider {provider} sent more than {} MiB in one line during {during}; it was stopped",
+                limit / (1024 * 1024)
+            ),
+            ClientError::Version { provider, offered } => write!(
+                f,
+                "provider {provider} speaks protocol versions {offered:?}, this vault speaks {VERSIONS:?}; upgrade whichever is older"
+            ),
+            ClientError::Unsupported { provider, op } => {
+                write!(f, "provider {provider} does not support '{op}'")
+            }
+            ClientError::Failed { provider, error } => write!(f, "provider {provider}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+enum Line {
+    Text(Zeroizing<String>),
+    TooLong,
+    NotUtf8,
+    End,
+}
+
+/// Reads newline-terminated lines of at most `limit` bytes, on its own thread.
+fn spawn_reader(stdout: impl Read + Send + 'static, limit: usize) -> Receiver<Line> {
+    let (sender, receiver) = channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+        loop {
+            let mut line = Zeroizing::new(Vec::new());
+            let outcome = loop {
+                let buffer = match reader.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break Line::End,
+                };
+                if buffer.is_empty() {
+                    break Line::End;
+                }
+                let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
+                    Some(at) => (&buffer[..at], at + 1),
+                    None => (buffer, buffer.len()),
+                };
+                let complete = done > chunk.len();
+                line.extend_from_slice(chunk);
+                reader.consume(done);
+                if line.len() > limit {
+                    break Line::TooLong;
+                }
+                if complete {
+                    break match String::from_utf8(std::mem::take(&mut *line)) {
+                        Ok(text) => Line::Text(Zeroizing::new(text)),
+                        Err(_) => Line::NotUtf8,
+                    };
+                }
+            };
+            let last = !matches!(outcome, Line::Text(_));
+            if sender.send(outcome).is_err() || last {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// The last lines of the provider's stderr, for error messages.
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+fn spawn_stderr(stderr: impl Read + Send + 'static, name: String, show: bool) -> StderrTail {
+    let tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
+    let keep = Arc::clone(&tail);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if show {
+                eprintln!("[{name}] {line}");
+            }
+            if let Ok(mut tail) = keep.lock() {
+                if tail.len() == 3 {
+                    tail.pop_front();
+                }
+                tail.push_back(line.chars().take(300).collect());
+            }
+        }
+    });
+    tail
+}
+
+/// A running provider that has said hello.
+pub struct ProviderProcess {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    stderr: StderrTail,
+    options: ClientOptions,
+    hello: Hello,
+    version: u32,
+    next_id: u64,
+}
+
+impl ProviderProcess {
+    /// Starts `path` as provider `name` and waits for its hello.
+    pub fn spawn(name: &str, path: &Path, options: ClientOptions) -> Result<Self, ClientError> {
+        let mut child = Command::new(path)
+            .env_clear()
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ClientError::Spawn {
+                provider: name.to_string(),
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let lines = spawn_reader(child.stdout.take().expect("piped"), options.max_line_bytes);
+        let stderr = spawn_stderr(
+            child.stderr.take().expect("piped"),
+            name.to_string(),
+            options.show_stderr,
+        );
+        let stdin = child.stdin.take();
+        let mut process = ProviderProcess {
+            name: name.to_string(),
+            child,
+            stdin,
+            lines,
+            stderr,
+            options,
+            hello: Hello {
+                v: Vec::new(),
+                provider: String::new(),
+                version: String::new(),
+                ops: Vec::new(),
+            },
+            version: 0,
+            next_id: 1,
+        };
+        let line = process.receive("its hello")?;
+        let hello: Hello =
+            serde_json::from_str(&line).map_err(|e| process.garbage("its hello", &e))?;
+        let Some(version) = hello
+            .v
+            .iter()
+            .copied()
+            .filter(|v| VERSIONS.contains(v))
+            .max()
+        else {
+            let offered = hello.v.clone();
+            process.stop();
+            return Err(ClientError::Version {
+                provider: process.name.clone(),
+                offered,
+            });
+        };
+        process.version = version;
+        process.hello = hello;
+        Ok(process)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the provider advertised `op`.
+    pub fn supports(&self, op: Op) -> bool {
+        self.hello.ops.contains(&op)
+    }
+
+    fn stop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn garbage(&mut self, during: &str, error: &serde_json::Error) -> ClientError {
+        self.stop();
+        ClientError::Garbage {
+            provider: self.name.clone(),
+            during: during.to_string(),
+            detail: format!(
+                "invalid JSON at line {}, column {}",
+                error.line(),
+                error.column()
+            ),
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join(" | "))
+            .unwrap_or_default()
+    }
+
+    /// The next line, within the deadline.
+    fn receive(&mut self, during: &str) -> Result<Zeroizing<String>, ClientError> {
+        let outcome = match self.lines.recv_timeout(self.options.timeout) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                self.stop();
+                return Err(ClientError::Timeout {
+                    provider: self.name.clone(),
+                    during: during.to_string(),
+                    timeout: self.options.timeout,
+                });
+            }
+            Err(RecvTimeoutError::Disconnected) => Line::End,
+        };
+        match outcome {
+            Line::Text(text) => Ok(text),
+            Line::TooLong => {
+                self.stop();
+                Err(ClientError::TooLarge {
+                    provider: self.name.clone(),
+                    during: during.to_string(),
+                    limit: self.options.max_line_bytes,
+                })
+            }
+            Line::NotUtf8 => {
+                self.stop();
+                Err(ClientError::Garbage {
+                    provider: self.name.clone(),
+                    during: during.to_string(),
+                    detail: "not UTF-8".into(),
+                })
+            }
+            Line::End => {
+                // Give the process a moment to be reaped so its status can be told.
+                let status = self.wait_briefly();
+                self.stop();
+                // Let the stderr thread drain what the process left behind.
+                std::thread::sleep(Duration::from_millis(20));
+                Err(ClientError::Exited {
+                    provider: self.name.clone(),
+                    during: during.to_string(),
+                    status,
+                    stderr: self.stderr_tail(),
+                })
+            }
+        }
+    }
+
+    fn wait_briefly(&mut self) -> Option<ExitStatus> {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends one line as is (the conformance kit uses this for malformed input) and
+    /// returns the response.
+    pub fn exchange_raw(&mut self, line: &str, during: &str) -> Result<Response, ClientError> {
+        let sent = self.stdin.as_mut().map(|stdin| {
+            stdin
+                .write_all(line.as_bytes())
+                .and_then(|()| stdin.write_all(b"\n"))
+                .and_then(|()| stdin.flush())
+        });
+        if !matches!(sent, Some(Ok(()))) {
+            // It stopped reading: find out how it ended.
+            return Err(self
+                .receive(during)
+                .err()
+                .unwrap_or_else(|| ClientError::Exited {
+                    provider: self.name.clone(),
+                    during: during.to_string(),
+                    status: None,
+                    stderr: String::new(),
+                }));
+        }
+        let text = self.receive(during)?;
+        serde_json::from_str::<Response>(&text).map_err(|e| self.garbage(during, &e))
+    }
+
+    /// Sends a request and returns the raw `ok` payload, or the provider's error.
+    fn call(
+        &mut self,
+        body: RequestBody,
+        config: &Config,
+    ) -> Result<Box<serde_json::value::RawValue>, ClientError> {
+        let op = body.op();
+        if !self.supports(op) {
+            return Err(ClientError::Unsupported {
+                provider: self.name.clone(),
+                op,
+            });
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = Request {
+            v: self.version,
+            id,
+            body,
+            config: config.clone(),
+        };
+        let line =
+            Zeroizing::new(
+                serde_json::to_string(&request).map_err(|e| ClientError::Garbage {
+                    provider: self.name.clone(),
+                    during: format!("'{op}'"),
+                    detail: format!("cannot encode the request: {e}"),
+                })?,
+            );
+        drop(request);
+        let during = format!("'{op}'");
+        let response = self.exchange_raw(&line, &during)?;
+        if response.id != Some(id) {
+            self.stop();
+            return Err(ClientError::Garbage {
+                provider: self.name.clone(),
+                during,
+                detail: format!("the answer has id {:?}, the request had {id}", response.id),
+            });
+        }
+        match (response.ok, response.err) {
+            (Some(ok), None) => Ok(ok),
+            (None, Some(error)) => Err(ClientError::Failed {
+                provider: self.name.clone(),
+                error,
+            }),
+            _ => {
+                self.stop();
+                Err(ClientError::Garbage {
+                    provider: self.name.clone(),
+                    during,
+                    detail: "an answer needs exactly one of \"ok\" and \"err\"".into(),
+                })
+            }
+        }
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(
+        &mut self,
+        raw: &serde_json::value::RawValue,
+        op: Op,
+    ) -> Result<T, ClientError> {
+        serde_json::from_str(raw.get()).map_err(|e| self.garbage(&format!("'{op}'"), &e))
+    }
+
+    /// Values of many keys in one request.
+    pub fn get(&mut self, config: &Config, keys: &[String]) -> Result<GetOk, ClientError> {
+        let raw = self.call(
+            RequestBody::Get {
+                keys: keys.to_vec(),
+            },
+            config,
+        )?;
+        let mut answer: GetOk = self.typed(&raw, Op::Get)?;
+        // Every key must be answered one way or the other.
+        for key in keys {
+            if !answer.values.contains_key(key) && !answer.errors.contains_key(key) {
+                answer.errors.insert(
+                    key.clone(),
+                    KeyError {
+                        kind: ErrorKind::NotFound,
+                        message: Some("the provider did not answer for this key".into()),
+                    },
+                );
+            }
+        }
+        Ok(answer)
+    }
+
+    pub fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ClientError> {
+        let raw = self.call(
+            RequestBody::List {
+                prefix: prefix.map(str::to_string),
+            },
+            config,
+        )?;
+        self.typed(&raw, Op::List)
+    }
+
+    pub fn set(
+        &mut self,
+        config: &Config,
+        key: &str,
+        value: SecretValue,
+    ) -> Result<(), ClientError> {
+        let raw = self.call(
+            RequestBody::Set {
+                key: key.to_string(),
+                value,
+            },
+            config,
+        )?;
+        self.typed::<Empty>(&raw, Op::Set).map(|_| ())
+    }
+
+    pub fn delete(&mut self, config: &Config, key: &str) -> Result<(), ClientError> {
+        let raw = self.call(
+            RequestBody::Delete {
+                key: key.to_string(),
+            },
+            config,
+        )?;
+        self.typed::<Empty>(&raw, Op::Delete).map(|_| ())
+    }
+
+    /// Closes stdin and waits for the provider to exit, as the protocol asks of it.
+    pub fn close(mut self) -> Result<(), ClientError> {
+        self.stdin.take();
+        let deadline = Instant::now() + self.options.timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => {
+                    return Err(ClientError::Exited {
+                        provider: self.name.clone(),
+                        during: "shutdown".into(),
+                        status: Some(status),
+                        stderr: self.stderr_tail(),
+                    });
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                _ => {
+                    self.stop();
+                    return Err(ClientError::Timeout {
+                        provider: self.name.clone(),
+                        during: "shutdown (after stdin was closed)".into(),
+                        timeout: self.options.timeout,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ProviderProcess {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if let Ok(None) = self.child.try_wait() {
+            // Give a well-behaved provider a moment to exit on its own, then stop it.
+            let deadline = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Serializes any message as one line (for tests and tools).
+pub fn to_line(message: &impl Serialize) -> String {
+    let mut line = serde_json::to_string(message).unwrap_or_default();
+    line.push('\n');
+    line
+}

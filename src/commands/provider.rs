@@ -1,0 +1,112 @@
+//! `vault provider list` and `vault provider check`.
+
+use serde_json::json;
+
+use crate::cli::ProviderCommand;
+use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::error::{Error, Result, exit};
+use crate::providers::{self, Providers, client_error};
+use secretsd_protocol::client::ProviderProcess;
+use secretsd_protocol::conformance::{CheckOptions, check};
+
+pub fn run(context: &Context, command: &ProviderCommand) -> Result<u8> {
+    match command {
+        ProviderCommand::List { json } => list(context, *json),
+        ProviderCommand::Check { name, key_prefix } => conformance(context, name, key_prefix),
+    }
+}
+
+fn list(context: &Context, as_json: bool) -> Result<u8> {
+    let options = Providers::new(&context.config.providers, context.global.verbose)
+        .options()
+        .clone();
+    let mut rows = Vec::new();
+    for (name, path) in providers::discover() {
+        // Ask each for its hello, then let it go.
+        let described = ProviderProcess::spawn(&name, &path, options.clone()).map(|process| {
+            let hello = process.hello().clone();
+            let _ = process.close();
+            hello
+        });
+        rows.push((name, path, described.map_err(client_error)));
+    }
+    if as_json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(name, path, hello)| match hello {
+                Ok(hello) => json!({
+                    "name": name, "path": path, "version": hello.version,
+                    "protocol": hello.v, "ops": hello.ops,
+                }),
+                Err(e) => json!({"name": name, "path": path, "error": e.to_string()}),
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| Error::Failed(format!("cannot format the list: {e}")))?;
+        print_stdout(&format!("{text}\n"))?;
+        return SUCCESS;
+    }
+    if rows.is_empty() {
+        context.note(
+            "no providers found: none of secretsd-provider-* is on $VAULT_PROVIDER_PATH or $PATH",
+        );
+        return SUCCESS;
+    }
+    let mut out = String::new();
+    for (name, path, hello) in &rows {
+        match hello {
+            Ok(hello) => {
+                let ops: Vec<String> = hello.ops.iter().map(ToString::to_string).collect();
+                out.push_str(&format!(
+                    "{name:14} {:10} ops={:22} {}\n",
+                    hello.version,
+                    ops.join(","),
+                    path.display()
+                ));
+            }
+            Err(e) => out.push_str(&format!("{name:14} BROKEN     {e}\n")),
+        }
+    }
+    print_stdout(&out)?;
+    SUCCESS
+}
+
+fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
+    if !providers::is_provider_name(name) {
+        return Err(Error::Usage(format!(
+            "{name:?} is not a provider name (lowercase letters, digits and '-')"
+        )));
+    }
+    let path = providers::find(name)?;
+    let config = context.with_resolver(|resolver| resolver.provider_config(name))?;
+    let options = CheckOptions {
+        config,
+        key_prefix: key_prefix.to_string(),
+        client: Providers::new(&context.config.providers, context.global.verbose)
+            .options()
+            .clone(),
+    };
+    let cases = check(name, &path, &options);
+    let mut out = String::new();
+    let mut failed = 0;
+    for case in &cases {
+        match &case.outcome {
+            Ok(detail) => out.push_str(&format!("ok    {}: {detail}\n", case.name)),
+            Err(reason) => {
+                failed += 1;
+                out.push_str(&format!("FAIL  {}: {reason}\n", case.name));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "{} passed, {failed} failed: provider {name} ({})\n",
+        cases.len() - failed,
+        path.display()
+    ));
+    print_stdout(&out)?;
+    Ok(if failed == 0 {
+        exit::OK
+    } else {
+        exit::PROVIDER
+    })
+}

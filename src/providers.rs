@@ -1,0 +1,222 @@
+//! Providers: finding `secretsd-provider-<name>` executables and running them for one
+//! `vault` invocation — one process per provider, spawned on first use, several asked in
+//! parallel. The protocol itself lives in the `secretsd-protocol` crate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secretsd_protocol::client::{ClientError, ClientOptions, ProviderProcess};
+use secretsd_protocol::{Config, ErrorKind, GetOk, ListOk, SecretValue, executable_name};
+
+use crate::config::ProvidersConfig;
+use crate::error::{Error, Result};
+
+pub use secretsd_protocol::is_provider_name;
+
+/// Directories searched before PATH, from `VAULT_PROVIDER_PATH`.
+fn provider_path() -> Vec<PathBuf> {
+    std::env::var_os("VAULT_PROVIDER_PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Where provider `name` is: `VAULT_PROVIDER_PATH`, then `PATH`.
+pub fn find(name: &str) -> Result<PathBuf> {
+    let executable = executable_name(name);
+    for dir in provider_path() {
+        let candidate = dir.join(&executable);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    which::which(&executable).map_err(|_| {
+        Error::NotFound(format!(
+            "no provider named {name} on PATH ({executable} was not found in $VAULT_PROVIDER_PATH or $PATH)"
+        ))
+    })
+}
+
+/// Every provider that can be found, first found wins per name.
+pub fn discover() -> BTreeMap<String, PathBuf> {
+    let mut found = BTreeMap::new();
+    let path_dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for dir in provider_path().into_iter().chain(path_dirs) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<_> = entries.flatten().collect();
+        names.sort_by_key(|e| e.file_name());
+        for entry in names {
+            let file_name = entry.file_name();
+            let Some(name) = file_name
+                .to_str()
+                .and_then(|n| n.strip_prefix("secretsd-provider-"))
+            else {
+                continue;
+            };
+            if is_provider_name(name) && is_executable(&entry.path()) {
+                found
+                    .entry(name.to_string())
+                    .or_insert_with(|| entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// Turns a protocol client error into a vault error (exit 5, or 3 for not-found).
+pub fn client_error(error: ClientError) -> Error {
+    match error.kind() {
+        Some(ErrorKind::NotFound) => Error::NotFound(error.to_string()),
+        _ => Error::Provider(error.to_string()),
+    }
+}
+
+/// The provider processes of one vault invocation.
+pub struct Providers {
+    options: ClientOptions,
+    running: BTreeMap<String, ProviderProcess>,
+}
+
+impl Providers {
+    pub fn new(config: &ProvidersConfig, show_stderr: bool) -> Self {
+        Providers {
+            options: ClientOptions {
+                timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+                max_line_bytes: config.max_response_mib.max(1) * 1024 * 1024,
+                show_stderr,
+                ..ClientOptions::default()
+            },
+            running: BTreeMap::new(),
+        }
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {
+        let path = find(name)?;
+        ProviderProcess::spawn(name, &path, options.clone()).map_err(client_error)
+    }
+
+    /// The running process of `name`, started on first use.
+    pub fn process(&mut self, name: &str) -> Result<&mut ProviderProcess> {
+        if !self.running.contains_key(name) {
+            let process = Self::spawn(name, &self.options)?;
+            self.running.insert(name.to_string(), process);
+        }
+        Ok(self.running.get_mut(name).expect("inserted above"))
+    }
+
+    /// One batched `get` per provider, the providers asked in parallel.
+    pub fn get_many(
+        &mut self,
+        requests: BTreeMap<String, (Config, Vec<String>)>,
+    ) -> Result<BTreeMap<String, GetOk>> {
+        let options = self.options.clone();
+        let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
+            .into_iter()
+            .map(|(name, (config, keys))| {
+                let process = self.running.remove(&name);
+                (name, process, config, keys)
+            })
+            .collect();
+        let outcomes: Vec<(String, Option<ProviderProcess>, Result<GetOk>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = work
+                    .drain(..)
+                    .map(|(name, process, config, keys)| {
+                        let options = &options;
+                        scope.spawn(move || {
+                            let mut process = match process {
+                                Some(p) => p,
+                                None => match Self::spawn(&name, options) {
+                                    Ok(p) => p,
+                                    Err(e) => return (name, None, Err(e)),
+                                },
+                            };
+                            let result = process.get(&config, &keys).map_err(client_error);
+                            (name, Some(process), result)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a provider thread panicked"))
+                    .collect()
+            });
+        let mut answers = BTreeMap::new();
+        let mut first_error = None;
+        for (name, process, result) in outcomes {
+            if let Some(process) = process {
+                self.running.insert(name.clone(), process);
+            }
+            match result {
+                Ok(answer) => {
+                    answers.insert(name, answer);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(answers),
+        }
+    }
+
+    pub fn get(&mut self, name: &str, config: &Config, keys: &[String]) -> Result<GetOk> {
+        self.process(name)?.get(config, keys).map_err(client_error)
+    }
+
+    pub fn list(&mut self, name: &str, config: &Config, prefix: Option<&str>) -> Result<ListOk> {
+        self.process(name)?
+            .list(config, prefix)
+            .map_err(client_error)
+    }
+
+    pub fn set(
+        &mut self,
+        name: &str,
+        config: &Config,
+        key: &str,
+        value: SecretValue,
+    ) -> Result<()> {
+        self.process(name)?
+            .set(config, key, value)
+            .map_err(client_error)
+    }
+
+    pub fn delete(&mut self, name: &str, config: &Config, key: &str) -> Result<()> {
+        self.process(name)?
+            .delete(config, key)
+            .map_err(client_error)
+    }
+
+    /// Closes every provider's stdin and waits for it to exit.
+    pub fn close(&mut self) {
+        for (_, process) in std::mem::take(&mut self.running) {
+            let _ = process.close();
+        }
+    }
+}
+
+impl Drop for Providers {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
