@@ -20,6 +20,9 @@ pub struct Assignment {
     pub name: String,
     pub value: SecretString,
     pub line: usize,
+    /// Bytes of the file from the name to the end of the value (an `export ` before it
+    /// and a comment after it are outside), so an editor can replace just this.
+    pub span: std::ops::Range<usize>,
 }
 
 /// Something wrong on one line.
@@ -88,8 +91,13 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Assignment>, Vec<LineError>>
             continue;
         }
         match parse_assignment(&mut cursor) {
-            Ok((name, value)) => match validate_name(&name) {
-                Ok(()) => assignments.push(Assignment { name, value, line }),
+            Ok((name, value, span)) => match validate_name(&name) {
+                Ok(()) => assignments.push(Assignment {
+                    name,
+                    value,
+                    line,
+                    span,
+                }),
                 Err(e) => errors.push(LineError {
                     line,
                     message: e.to_string(),
@@ -112,7 +120,7 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Assignment>, Vec<LineError>>
 
 fn parse_assignment(
     cursor: &mut Cursor<'_>,
-) -> std::result::Result<(String, SecretString), String> {
+) -> std::result::Result<(String, SecretString, std::ops::Range<usize>), String> {
     if cursor.starts_with(b"export ") || cursor.starts_with(b"export\t") {
         cursor.position += "export".len();
         cursor.skip_inline_space();
@@ -138,10 +146,18 @@ fn parse_assignment(
     }
     cursor.bump();
     cursor.skip_inline_space();
+    let value_start = cursor.position;
     let value = match cursor.peek() {
         Some(b'\'') => quoted(cursor, b'\'', |c| matches!(c, b'\\' | b'\''))?,
         Some(b'"') => quoted(cursor, b'"', |c| b"\\'\"abfnrtv".contains(&c))?,
         _ => unquoted(cursor),
+    };
+    let end = cursor.position;
+    // An unquoted value's span stops before its comment and trailing spaces.
+    let span_end = if matches!(cursor.text.get(value_start), Some(b'\'' | b'"')) {
+        end
+    } else {
+        value_start + unquoted_len(&cursor.text[value_start..end])
     };
     // After a value: only spaces and an optional comment.
     cursor.skip_inline_space();
@@ -155,7 +171,23 @@ fn parse_assignment(
         Some(b'#') => cursor.skip_rest_of_line(),
         Some(_) => return Err(format!("unexpected text after the value of {name}")),
     }
-    Ok((name, value))
+    Ok((name, value, start..span_end))
+}
+
+/// The length of an unquoted value as read: up to a whitespace-then-'#' comment, without
+/// trailing whitespace.
+fn unquoted_len(raw: &[u8]) -> usize {
+    let end = raw
+        .windows(2)
+        .position(|w| w[0].is_ascii_whitespace() && w[1] == b'#')
+        .unwrap_or(raw.len());
+    let text = &raw[..end];
+    text.len()
+        - text
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count()
 }
 
 fn unquoted(cursor: &mut Cursor<'_>) -> SecretString {
@@ -167,12 +199,7 @@ fn unquoted(cursor: &mut Cursor<'_>) -> SecretString {
         cursor.bump();
     }
     let raw = &cursor.text[start..cursor.position];
-    // A comment starts at whitespace followed by '#'.
-    let end = raw
-        .windows(2)
-        .position(|w| w[0].is_ascii_whitespace() && w[1] == b'#')
-        .unwrap_or(raw.len());
-    let value = String::from_utf8_lossy(&raw[..end]).trim_end().to_string();
+    let value = String::from_utf8_lossy(&raw[..unquoted_len(raw)]).into_owned();
     SecretString::from(value)
 }
 
@@ -321,6 +348,17 @@ mod tests {
                 ("F".into(), "x#y".into()),
             ]
         );
+    }
+
+    #[test]
+    fn spans_cover_name_to_value_end() {
+        let text = "# c\nexport A=plain # comment\nB='q v'  # c\nC=\"x\"\n";
+        let spans: Vec<&str> = parse(text)
+            .unwrap()
+            .iter()
+            .map(|a| &text[a.span.clone()])
+            .collect();
+        assert_eq!(spans, ["A=plain", "B='q v'", "C=\"x\""]);
     }
 
     #[test]

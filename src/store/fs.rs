@@ -55,11 +55,21 @@ fn temp_prefix(path: &Path) -> String {
 /// content: temp file (0600) in the same directory, fsync, rename, fsync the directory.
 /// With `no_clobber`, fails if `path` already exists instead of replacing it.
 pub fn write_atomic(path: &Path, bytes: &[u8], no_clobber: bool) -> Result<()> {
+    write_atomic_with_mode(path, bytes, no_clobber, 0o600)
+}
+
+/// [`write_atomic`] with the new file's mode (a shared file keeps the mode it had).
+pub fn write_atomic_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    no_clobber: bool,
+    mode: u32,
+) -> Result<()> {
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
         .suffix(".tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
         .tempfile_in(&dir)
         .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
     temp.write_all(bytes)
