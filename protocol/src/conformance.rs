@@ -49,7 +49,8 @@ impl Checker<'_> {
     fn version_mismatch(&mut self) -> Result<String, String> {
         self.next_raw_id += 1;
         let id = self.next_raw_id;
-        let line = format!(r#"{{"v":99,"id":{id},"op":"get","config":{{}},"keys":["x"]}}"#);
+        let config = serde_json::Value::Object(self.options.config.clone());
+        let line = format!(r#"{{"v":99,"id":{id},"op":"get","config":{config},"keys":["x"]}}"#);
         let response = self.raw(&line, "a request of protocol version 99")?;
         match (response.id, response.err) {
             (Some(got), Some(error)) if got == id => Ok(format!("answered {}", error.kind)),
@@ -75,7 +76,8 @@ impl Checker<'_> {
     fn unknown_op(&mut self) -> Result<String, String> {
         self.next_raw_id += 1;
         let id = self.next_raw_id;
-        let line = format!(r#"{{"v":1,"id":{id},"op":"frobnicate","config":{{}}}}"#);
+        let config = serde_json::Value::Object(self.options.config.clone());
+        let line = format!(r#"{{"v":1,"id":{id},"op":"frobnicate","config":{config}}}"#);
         let response = self.raw(&line, "an unknown operation")?;
         match response.err {
             Some(error) if matches!(error.kind, ErrorKind::Unsupported | ErrorKind::Invalid) => {

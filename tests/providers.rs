@@ -1,0 +1,626 @@
+//! Providers through the vault binary: real provider processes, well-behaved and not.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{TestHome, stderr, stdout};
+use predicates::prelude::*;
+
+/// A well-behaved provider that logs every start and request to the file in its config
+/// (`log`), answers `value-of-KEY` for any key except those starting with `missing`,
+/// and waits `delay` seconds before each answer.
+const RECORDER: &str = r#"#!/usr/bin/env python3
+import json, os, sys, time
+name = os.path.basename(sys.argv[0]).removeprefix("secretsd-provider-")
+print(json.dumps({"v": [1], "provider": name, "version": "1.0", "ops": ["get", "list", "set", "delete"]}), flush=True)
+print(f"{name}: serving", file=sys.stderr, flush=True)
+logged_start = False
+for line in sys.stdin:
+    req = json.loads(line)
+    config = req.get("config", {})
+    log = config.get("log")
+    if log:
+        with open(log, "a") as f:
+            if not logged_start:
+                f.write(f"start {name} {os.getpid()}\n")
+                logged_start = True
+            f.write(f"{req['op']} {name} {len(req.get('keys', []))}\n")
+    time.sleep(float(config.get("delay", 0)))
+    if req["op"] == "get":
+        values = {k: "value-of-" + k for k in req["keys"] if not k.startswith("missing")}
+        errors = {k: {"kind": "not-found"} for k in req["keys"] if k.startswith("missing")}
+        answer = {"ok": {"values": values, "errors": errors}}
+    elif req["op"] == "list":
+        answer = {"ok": {"keys": ["a", "b"]}}
+    else:
+        answer = {"ok": {}}
+    print(json.dumps({"id": req["id"]} | answer), flush=True)
+"#;
+
+fn install(dir: &Path, name: &str, script: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("secretsd-provider-{name}"));
+    std::fs::write(&path, script).unwrap();
+    common::chmod(&path, 0o755);
+    path
+}
+
+/// A provider that says hello and then does `behaviour` (Python) for every request.
+fn misbehaving(behaviour: &str) -> String {
+    format!(
+        r#"#!/usr/bin/env python3
+import json, sys, time
+print(json.dumps({{"v": [1], "provider": sys.argv[0].rsplit("secretsd-provider-", 1)[1], "version": "0", "ops": ["get", "set"]}}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+{behaviour}
+"#
+    )
+}
+
+struct Setup {
+    home: TestHome,
+    providers: PathBuf,
+    log: PathBuf,
+}
+
+fn setup(config_extra: &str) -> Setup {
+    let home = TestHome::initialised();
+    let providers = home.path().join("providers");
+    let log = home.path().join("provider.log");
+    std::fs::create_dir_all(&providers).unwrap();
+    let config = format!(
+        "[providers]\ntimeout_seconds = 2\n\n[providers.recorder]\nlog = \"{}\"\n{config_extra}",
+        log.display()
+    );
+    std::fs::write(home.path().join("config/secretsd/config.toml"), config).unwrap();
+    install(&providers, "recorder", RECORDER);
+    Setup {
+        home,
+        providers,
+        log,
+    }
+}
+
+impl Setup {
+    fn vault(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut command = self.home.vault(args);
+        command.env("VAULT_PROVIDER_PATH", &self.providers);
+        command
+    }
+
+    fn vault_std(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.home.vault_std(args);
+        command.env("VAULT_PROVIDER_PATH", &self.providers);
+        command
+    }
+
+    fn manifest(&self, text: &str) -> String {
+        let path = self.home.path().join("app.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+#[test]
+fn provider_list_shows_version_and_operations() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "future",
+        r#"#!/bin/sh
+echo '{"v":[99],"provider":"future","version":"9.9","ops":["get"]}'
+cat >/dev/null
+"#,
+    );
+    let output = setup.vault(&["provider", "list"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("recorder") && text.contains("1.0"), "{text}");
+    assert!(text.contains("get,list,set,delete"), "{text}");
+    assert!(
+        text.contains("future") && text.contains("BROKEN") && text.contains("[99]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn provider_addresses_work_in_the_ordinary_verbs() {
+    let setup = setup("");
+    setup
+        .vault(&["get", "--reveal", "recorder:app/db"])
+        .assert()
+        .success()
+        .stdout("value-of-app/db");
+    setup
+        .vault(&["get", "recorder:missing-key"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("missing-key"));
+    setup.vault(&["exists", "recorder:app/x"]).assert().code(0);
+    setup
+        .vault(&["exists", "recorder:missing-x"])
+        .assert()
+        .code(3);
+    setup
+        .vault(&["set", "recorder:app/new"])
+        .write_stdin("v")
+        .assert()
+        .success();
+    setup.vault(&["rm", "recorder:app/new"]).assert().success();
+    setup
+        .vault(&["list", "recorder:"])
+        .assert()
+        .success()
+        .stdout("a\nb\n");
+    let log = setup.log();
+    assert!(
+        log.contains("set recorder") && log.contains("delete recorder"),
+        "{log}"
+    );
+    // A bare name still means the vault.
+    setup
+        .vault(&["get", "app"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("vault"));
+}
+
+#[test]
+fn run_starts_each_provider_once_and_asks_once() {
+    let setup = setup("");
+    for name in ["rec-a", "rec-b", "rec-c"] {
+        install(&setup.providers, name, RECORDER);
+    }
+    let mut config =
+        std::fs::read_to_string(setup.home.path().join("config/secretsd/config.toml")).unwrap();
+    for name in ["rec-a", "rec-b", "rec-c"] {
+        config.push_str(&format!(
+            "\n[providers.{name}]\nlog = \"{}\"\n",
+            setup.log.display()
+        ));
+    }
+    std::fs::write(
+        setup.home.path().join("config/secretsd/config.toml"),
+        config,
+    )
+    .unwrap();
+    let mut manifest = String::from("[env]\n");
+    for i in 0..100 {
+        let provider = ["recorder", "rec-a", "rec-b", "rec-c"][i % 4];
+        manifest.push_str(&format!("VAR_{i} = \"{provider}:key/{i}\"\n"));
+    }
+    let manifest = setup.manifest(&manifest);
+    setup
+        .vault(&[
+            "run",
+            "-m",
+            &manifest,
+            "--",
+            "sh",
+            "-c",
+            "echo $VAR_0 $VAR_99",
+        ])
+        .assert()
+        .success()
+        .stdout("value-of-key/0 value-of-key/99\n");
+    let log = setup.log();
+    for provider in ["recorder", "rec-a", "rec-b", "rec-c"] {
+        let starts = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("start {provider} ")))
+            .count();
+        let gets: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("get {provider} ")))
+            .collect();
+        assert_eq!(starts, 1, "{provider} started {starts} times:\n{log}");
+        assert_eq!(gets, [format!("get {provider} 25")], "{log}");
+    }
+}
+
+#[test]
+fn providers_are_asked_in_parallel() {
+    let setup = setup("delay = \"1\"\n");
+    install(&setup.providers, "slow-b", RECORDER);
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str("\n[providers.slow-b]\ndelay = \"1\"\n");
+    std::fs::write(&config_path, config).unwrap();
+    let manifest = setup.manifest("[env]\nA = \"recorder:a\"\nB = \"slow-b:b\"\n");
+    let started = Instant::now();
+    setup
+        .vault(&["run", "-m", &manifest, "--", "true"])
+        .assert()
+        .success();
+    // Two providers that each take 1 s finish together, not one after the other.
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_missing_provider_key_names_the_variable_and_nothing_starts() {
+    let setup = setup("");
+    let marker = setup.home.path().join("started");
+    let manifest =
+        setup.manifest("[env]\nGOOD = \"recorder:fine\"\nBAD = \"recorder:missing-thing\"\n");
+    setup
+        .vault(&[
+            "run",
+            "-m",
+            &manifest,
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("BAD = recorder:missing-thing"))
+        .stderr(predicate::str::contains("not-found"));
+    assert!(!marker.exists());
+}
+
+/// Runs `vault run` and `vault set` through provider `name` doing `behaviour`; each test
+/// names its provider differently so that parallel tests can tell their processes apart.
+fn assert_provider_failure(name: &str, behaviour: &str, expected: &[&str]) {
+    let setup = setup("");
+    install(&setup.providers, name, &misbehaving(behaviour));
+    let marker = setup.home.path().join("started");
+    let manifest = setup.manifest(&format!(
+        "[env]\nX = \"{name}:key\"\nY = \"recorder:fine\"\n"
+    ));
+    let started = Instant::now();
+    let output = setup
+        .vault(&[
+            "run",
+            "-m",
+            &manifest,
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains(&format!("provider {name}")), "{text}");
+    for part in expected {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+    assert!(!marker.exists(), "the command started");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    // No provider process is left behind.
+    std::thread::sleep(Duration::from_millis(200));
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", &format!("secretsd-provider-{name}")])
+        .output()
+        .unwrap();
+    assert!(ps.stdout.is_empty(), "still running: {}", stdout(&ps));
+    // And set through it changes nothing.
+    let before = std::fs::read(setup.home.vault_file()).unwrap();
+    setup
+        .vault(&["set", &format!("{name}:key")])
+        .write_stdin("v")
+        .assert()
+        .code(5);
+    assert_eq!(std::fs::read(setup.home.vault_file()).unwrap(), before);
+}
+
+#[test]
+fn a_hanging_provider_is_stopped_at_the_timeout() {
+    assert_provider_failure(
+        "hangs",
+        "    time.sleep(3600)",
+        &["did not answer 'get' within 2 s", "stopped"],
+    );
+}
+
+#[test]
+fn a_provider_that_crashes_mid_answer_is_reported() {
+    assert_provider_failure(
+        "crashes",
+        "    sys.stdout.write('{\"id\": 1, \"ok\": {\"val'); sys.stdout.flush(); print('crashes: exploding', file=sys.stderr, flush=True); sys.exit(3)",
+        &["exited with status 3", "crashes: exploding"],
+    );
+}
+
+#[test]
+fn a_provider_printing_garbage_is_reported() {
+    assert_provider_failure(
+        "garbles",
+        "    print('Traceback: this is not json', flush=True)",
+        &["not the protocol"],
+    );
+}
+
+#[test]
+fn a_provider_answering_twenty_mib_is_cut_off() {
+    assert_provider_failure(
+        "floods",
+        "    sys.stdout.write('{\"id\": 1, \"ok\": {\"values\": {\"key\": \"' + 'x' * (20 * 1024 * 1024) + '\"}}}\\n'); sys.stdout.flush()",
+        &["more than 16 MiB"],
+    );
+}
+
+#[test]
+fn a_provider_of_another_protocol_version_is_refused() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "bad",
+        r#"#!/bin/sh
+echo '{"v":[99],"provider":"bad","version":"9","ops":["get"]}'
+cat > /dev/null
+"#,
+    );
+    let manifest = setup.manifest("[env]\nX = \"bad:key\"\n");
+    setup
+        .vault(&["run", "-m", &manifest, "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("versions [99]"))
+        .stderr(predicate::str::contains("[1]"));
+}
+
+#[test]
+fn a_provider_that_never_says_hello_times_out() {
+    let setup = setup("");
+    install(&setup.providers, "bad", "#!/bin/sh\nsleep 3600\n");
+    setup
+        .vault(&["get", "bad:key"])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains(
+            "did not answer its hello within 2 s",
+        ));
+}
+
+#[test]
+fn verbose_shows_provider_stderr_with_its_name() {
+    let setup = setup("");
+    setup
+        .vault(&["-v", "get", "recorder:k"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("[recorder] recorder: serving"));
+    setup
+        .vault(&["get", "recorder:k"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("serving").not());
+}
+
+#[test]
+fn no_secret_reaches_a_providers_argv_or_environment() {
+    let setup = setup("");
+    setup.home.set("DB_PASSWORD", "vault-secret-value-123");
+    let pid_file = setup.home.path().join("snoop.pid");
+    install(
+        &setup.providers,
+        "snoop",
+        r#"#!/usr/bin/env python3
+import json, os, sys, time
+print(json.dumps({"v": [1], "provider": "snoop", "version": "1", "ops": ["get"]}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    with open(req["config"]["pidfile"], "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(1.5)
+    print(json.dumps({"id": req["id"], "ok": {"values": {k: req["config"]["token"] for k in req["keys"]}}}), flush=True)
+"#,
+    );
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(&format!(
+        "\n[providers.snoop]\npidfile = \"{}\"\ntoken = \"secret:DB_PASSWORD\"\n",
+        pid_file.display()
+    ));
+    std::fs::write(&config_path, config).unwrap();
+    let manifest = setup
+        .manifest("[env]\nFROM_SNOOP = \"snoop:anything\"\nFROM_ENV = \"env:PARENT_SECRET\"\n");
+    let child = setup
+        .vault_std(&["run", "-m", &manifest, "--", "sh", "-c", "echo $FROM_SNOOP"])
+        .env("PARENT_SECRET", "environment-secret-456")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the provider never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    // The secret did reach the provider — through its stdin, as config.
+    assert_eq!(stdout(&output), "vault-secret-value-123\n");
+    for (what, bytes) in [("cmdline", &cmdline), ("environ", &environ)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("vault-secret-value-123"), "{what}: {text}");
+        assert!(!text.contains("environment-secret-456"), "{what}: {text}");
+        assert!(!text.contains("PARENT_SECRET"), "{what}: {text}");
+    }
+}
+
+#[test]
+fn provider_config_values_may_be_references_to_other_providers() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "echo-config",
+        r#"#!/usr/bin/env python3
+import json, sys
+print(json.dumps({"v": [1], "provider": "echo-config", "version": "1", "ops": ["get"]}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    print(json.dumps({"id": req["id"], "ok": {"values": {k: req["config"]["client_secret"] for k in req["keys"]}}}), flush=True)
+"#,
+    );
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(
+        "\n[providers.echo-config]\nclient_secret = \"recorder:infisical/client-secret\"\n",
+    );
+    std::fs::write(&config_path, config).unwrap();
+    setup
+        .vault(&["get", "--reveal", "echo-config:x"])
+        .assert()
+        .success()
+        .stdout("value-of-infisical/client-secret");
+}
+
+#[test]
+fn the_lookup_chain_decides_where_names_are_found() {
+    let setup = setup("");
+    let dotenv = setup.home.path().join("app.env");
+    std::fs::write(&dotenv, "FROM_DOTENV=dotenv-value\nIN_BOTH=dotenv-wins\n").unwrap();
+    setup.home.set("IN_BOTH", "vault-loses");
+    setup.home.set("ONLY_VAULT", "vault-value");
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(&format!(
+        "\n[lookup]\norder = [\"env\", \"dotenv:{}\", \"vault\", \"recorder\"]\n",
+        dotenv.display()
+    ));
+    std::fs::write(&config_path, config).unwrap();
+    let manifest = setup.manifest(
+        "[env]\nA = \"secret:FROM_ENV\"\nB = \"secret:FROM_DOTENV\"\nC = \"secret:IN_BOTH\"\nD = \"secret:ONLY_VAULT\"\nE = \"secret:ELSEWHERE\"\n",
+    );
+    setup
+        .vault(&[
+            "run",
+            "-m",
+            &manifest,
+            "--",
+            "sh",
+            "-c",
+            "echo $A $B $C $D $E",
+        ])
+        .env("FROM_ENV", "env-value")
+        .assert()
+        .success()
+        .stdout("env-value dotenv-value dotenv-wins vault-value value-of-ELSEWHERE\n");
+    let output = setup
+        .vault(&["get", "--json", "--reveal", "FROM_DOTENV"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["value"], "dotenv-value");
+    assert!(json["source"].as_str().unwrap().starts_with("dotenv:"));
+    setup.vault(&["get", "missing-nowhere"]).assert().code(6); // not a valid name: a bare name must be a variable name
+    setup
+        .vault(&["get", "missing_everywhere"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("env, dotenv:"))
+        .stderr(predicate::str::contains("vault, recorder"));
+}
+
+#[test]
+fn the_shared_file_provider_passes_the_conformance_kit() {
+    let setup = setup("");
+    let file = setup.home.path().join("shared.env");
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(&format!(
+        "\n[providers.shared-file]\npath = \"{}\"\n",
+        file.display()
+    ));
+    std::fs::write(&config_path, config).unwrap();
+    let output = setup
+        .vault(&["provider", "check", "shared-file"])
+        .env("PATH", provider_bin_path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("0 failed"), "{}", stdout(&output));
+}
+
+#[test]
+fn the_spec_example_provider_passes_the_conformance_kit() {
+    let setup = setup("");
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol/SPEC.md")).unwrap();
+    let code = spec
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("SPEC.md has a python example");
+    assert!(
+        code.lines().count() <= 60,
+        "the worked example should stay short"
+    );
+    install(&setup.providers, "jsonfile", code);
+    let config_path = setup.home.path().join("config/secretsd/config.toml");
+    let mut config = std::fs::read_to_string(&config_path).unwrap();
+    config.push_str(&format!(
+        "\n[providers.jsonfile]\npath = \"{}\"\n",
+        setup.home.path().join("store.json").display()
+    ));
+    std::fs::write(&config_path, config).unwrap();
+    let output = setup
+        .vault(&["provider", "check", "jsonfile"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(
+        stdout(&output)
+            .lines()
+            .filter(|l| l.starts_with("ok "))
+            .count(),
+        10,
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn the_conformance_kit_fails_a_broken_provider() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "bad",
+        &misbehaving(
+            "    print(json.dumps({'id': req['id'], 'ok': {'values': {}}}), flush=True)\n    sys.exit(0) if req.get('op') == 'never' else None",
+        ),
+    );
+    let output = setup.vault(&["provider", "check", "bad"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stdout(&output));
+    assert!(stdout(&output).contains("FAIL"), "{}", stdout(&output));
+}
+
+/// PATH with the workspace's built provider binaries first.
+fn provider_bin_path() -> String {
+    let binary = assert_cmd::cargo::cargo_bin("vault");
+    format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
