@@ -207,9 +207,14 @@ impl Providers {
             .map_err(client_error)
     }
 
-    /// Closes every provider's stdin and waits for it to exit.
+    /// Closes every provider's stdin, then waits for each to exit (so they exit in
+    /// parallel, and none is left for a command that replaces vault to inherit).
     pub fn close(&mut self) {
-        for (_, process) in std::mem::take(&mut self.running) {
+        let mut running = std::mem::take(&mut self.running);
+        for process in running.values_mut() {
+            process.close_stdin();
+        }
+        for (_, process) in running {
             let _ = process.close();
         }
     }

@@ -11,33 +11,7 @@ use predicates::prelude::*;
 /// A well-behaved provider that logs every start and request to the file in its config
 /// (`log`), answers `value-of-KEY` for any key except those starting with `missing`,
 /// and waits `delay` seconds before each answer.
-const RECORDER: &str = r#"#!/usr/bin/env python3
-import json, os, sys, time
-name = os.path.basename(sys.argv[0]).removeprefix("secretsd-provider-")
-print(json.dumps({"v": [1], "provider": name, "version": "1.0", "ops": ["get", "list", "set", "delete"]}), flush=True)
-print(f"{name}: serving", file=sys.stderr, flush=True)
-logged_start = False
-for line in sys.stdin:
-    req = json.loads(line)
-    config = req.get("config", {})
-    log = config.get("log")
-    if log:
-        with open(log, "a") as f:
-            if not logged_start:
-                f.write(f"start {name} {os.getpid()}\n")
-                logged_start = True
-            f.write(f"{req['op']} {name} {len(req.get('keys', []))}\n")
-    time.sleep(float(config.get("delay", 0)))
-    if req["op"] == "get":
-        values = {k: "value-of-" + k for k in req["keys"] if not k.startswith("missing")}
-        errors = {k: {"kind": "not-found"} for k in req["keys"] if k.startswith("missing")}
-        answer = {"ok": {"values": values, "errors": errors}}
-    elif req["op"] == "list":
-        answer = {"ok": {"keys": ["a", "b"]}}
-    else:
-        answer = {"ok": {}}
-    print(json.dumps({"id": req["id"]} | answer), flush=True)
-"#;
+const RECORDER: &str = include_str!("fixtures/recorder-provider.py");
 
 fn install(dir: &Path, name: &str, script: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
@@ -530,6 +504,35 @@ fn the_lookup_chain_decides_where_names_are_found() {
         .code(3)
         .stderr(predicate::str::contains("env, dotenv:"))
         .stderr(predicate::str::contains("vault, recorder"));
+    let output = setup.vault(&["status", "--json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let chain: Vec<(String, bool)> = status["lookup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["entry"].as_str().unwrap().to_string(),
+                e["available"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            ("env".to_string(), true),
+            (format!("dotenv:{}", dotenv.display()), true),
+            ("vault".to_string(), true),
+            ("recorder".to_string(), true),
+        ]
+    );
+    assert!(
+        status["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "recorder")
+    );
 }
 
 #[test]

@@ -612,6 +612,12 @@ impl ProviderProcess {
         self.typed::<Empty>(&raw, Op::Delete).map(|_| ())
     }
 
+    /// Closes stdin: the provider should now exit. [`ProviderProcess::close`] waits for
+    /// that; closing several providers' stdin first lets them exit in parallel.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
     /// Closes stdin and waits for the provider to exit, as the protocol asks of it.
     pub fn close(mut self) -> Result<(), ClientError> {
         self.stdin.take();

@@ -6,6 +6,7 @@ use crate::cli::StatusArgs;
 use crate::commands::{Context, print_stdout};
 use crate::error::{Result, exit};
 use crate::paths;
+use crate::resolve::LookupEntry;
 use crate::store::{Protection, backup::backup_dir, fs::check_private_file};
 
 pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
@@ -47,6 +48,26 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             problems.push(message);
         }
     }
+    let providers = crate::providers::discover();
+    let mut lookup = Vec::new();
+    for text in &context.config.lookup.order {
+        let (entry, available) = match LookupEntry::parse(text) {
+            Ok(entry) => {
+                let available = match &entry {
+                    LookupEntry::Env => true,
+                    LookupEntry::Dotenv(path) => path.is_file(),
+                    LookupEntry::Vault => opens,
+                    LookupEntry::Provider(name) => providers.contains_key(name),
+                };
+                (entry.to_string(), available)
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                (text.clone(), false)
+            }
+        };
+        lookup.push((entry, available));
+    }
     let backups = std::fs::read_dir(backup_dir(&vault_path))
         .map(|entries| {
             entries
@@ -78,6 +99,14 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                 "exists": config.path.exists(),
             },
             "backups": { "directory": backup_dir(&vault_path), "count": backups },
+            "lookup": lookup
+                .iter()
+                .map(|(entry, available)| json!({"entry": entry, "available": available}))
+                .collect::<Vec<_>>(),
+            "providers": providers
+                .iter()
+                .map(|(name, path)| json!({"name": name, "path": path}))
+                .collect::<Vec<_>>(),
             "problems": problems,
         });
         print_stdout(&format!("{report:#}\n"))?;
@@ -121,6 +150,32 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             "backups:  {} in {}\n",
             backups,
             backup_dir(&vault_path).display()
+        ));
+        let chain: Vec<String> = lookup
+            .iter()
+            .map(|(entry, available)| {
+                format!(
+                    "{entry} ({})",
+                    if *available {
+                        "available"
+                    } else {
+                        "unavailable"
+                    }
+                )
+            })
+            .collect();
+        out.push_str(&format!("lookup:   {}\n", chain.join(", ")));
+        let found: Vec<String> = providers
+            .iter()
+            .map(|(name, path)| format!("{name} ({})", path.display()))
+            .collect();
+        out.push_str(&format!(
+            "providers: {}\n",
+            if found.is_empty() {
+                "none found".to_string()
+            } else {
+                found.join(", ")
+            }
         ));
         for problem in &problems {
             out.push_str(&format!("problem:  {problem}\n"));
