@@ -177,10 +177,13 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
         }
         if path.is_dir() {
             walk(&path, base, out);
-        } else if let Some(stripped) = path.strip_prefix(base).ok().and_then(|p| p.to_str()) {
-            if let Some(key) = stripped.strip_suffix(".gpg") {
-                out.push(key.to_string());
-            }
+        } else if let Some(key) = path
+            .strip_prefix(base)
+            .ok()
+            .and_then(|p| p.to_str())
+            .and_then(|p| p.strip_suffix(".gpg"))
+        {
+            out.push(key.to_string());
         }
     }
 }
