@@ -139,10 +139,18 @@ impl Checker<'_> {
 
     fn list(&mut self) -> Result<String, String> {
         let config = self.options.config.clone();
-        let listed = self
-            .process
-            .list(&config, Some(&self.options.key_prefix))
-            .map_err(|e| e.to_string())?;
+        let listed = match self.process.list(&config, Some(&self.options.key_prefix)) {
+            Ok(listed) => listed,
+            // Whether a backend can list may depend on the configuration (a kernel keyring
+            // cannot); saying so is conformant.
+            Err(ClientError::Failed { error, .. }) if error.kind == ErrorKind::Unsupported => {
+                return Ok(format!(
+                    "unsupported with this configuration: {}",
+                    error.message
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let present = self.key("PRESENT");
         if self.process.supports(Op::Set) && !listed.keys.contains(&present) {
             return Err(format!("{present} was set but is not listed"));

@@ -1,0 +1,220 @@
+//! `secretsd-provider-keyring`: secrets in the OS keyring through the `keyring` crate —
+//! the Secret Service on Linux desktops (GNOME Keyring, KWallet, KeePassXC) or the kernel
+//! keyring (keyutils) on servers.
+//!
+//! Config: `backend` = "auto" (Secret Service when a session bus is there, else keyutils)
+//! | "secret-service" | "keyutils"; `service` (default "secretsd"). The key is the
+//! account ("username") under that service. Items written by other tools are found with
+//! the same service and username attributes, e.g. `secret-tool store service secretsd
+//! username API_KEY`.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use keyring::keyutils::KeyutilsCredential;
+use keyring::secret_service::SsCredential;
+use keyring::{Entry, Error as KeyringError};
+use secretsd_protocol::{
+    Config, ErrorKind, GetOk, ListOk, Op, Provider, ProviderError, SecretValue, serve,
+};
+
+/// The largest payload the kernel keeps in a "user" key.
+const KEYUTILS_MAX_VALUE: usize = 32767;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    SecretService,
+    Keyutils,
+}
+
+struct Settings {
+    backend: Backend,
+    service: String,
+}
+
+fn settings(config: &Config) -> Result<Settings, ProviderError> {
+    let text = |key: &str| config.get(key).and_then(|v| v.as_str());
+    let backend = match text("backend").unwrap_or("auto") {
+        "secret-service" => Backend::SecretService,
+        "keyutils" => Backend::Keyutils,
+        "auto" => {
+            let bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
+            if bus {
+                Backend::SecretService
+            } else {
+                Backend::Keyutils
+            }
+        }
+        other => {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("backend = {other:?}: use \"auto\", \"secret-service\" or \"keyutils\""),
+            ));
+        }
+    };
+    let service = text("service").unwrap_or("secretsd").to_string();
+    if service.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "service must not be empty",
+        ));
+    }
+    Ok(Settings { backend, service })
+}
+
+fn no_secret_service(error: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Unavailable,
+        "no Secret Service answers on the D-Bus session bus (is GNOME Keyring, KWallet or KeePassXC running and unlocked?); on a server set backend = \"keyutils\" under [providers.keyring]",
+    )
+    .caused_by(error)
+}
+
+/// Maps a keyring error; the messages name keys, never values.
+fn keyring_error(settings: &Settings, key: &str, error: KeyringError) -> ProviderError {
+    match (settings.backend, error) {
+        (_, KeyringError::NoEntry) => {
+            ProviderError::new(ErrorKind::NotFound, format!("no item for {key}"))
+        }
+        (
+            Backend::SecretService,
+            e @ (KeyringError::PlatformFailure(_) | KeyringError::NoStorageAccess(_)),
+        ) => no_secret_service(e),
+        (_, KeyringError::NoStorageAccess(e)) => ProviderError::new(
+            ErrorKind::Denied,
+            format!("the keyring refused access to {key}"),
+        )
+        .caused_by(e),
+        (_, KeyringError::Ambiguous(items)) => ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{} keyring items match {key}; remove the duplicates",
+                items.len()
+            ),
+        ),
+        (_, KeyringError::TooLong(field, limit)) => ProviderError::new(
+            ErrorKind::Invalid,
+            format!("the {field} of {key} is longer than the keyring allows ({limit})"),
+        ),
+        (_, KeyringError::BadEncoding(_)) => ProviderError::new(
+            ErrorKind::Invalid,
+            format!("the item for {key} is not UTF-8"),
+        ),
+        (_, e) => ProviderError::new(
+            ErrorKind::Unavailable,
+            format!("the keyring failed for {key}"),
+        )
+        .caused_by(e),
+    }
+}
+
+fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
+    if key.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "a keyring key (account) must not be empty",
+        ));
+    }
+    let credential: Box<keyring::credential::Credential> = match settings.backend {
+        Backend::SecretService => Box::new(
+            SsCredential::new_with_target(None, &settings.service, key)
+                .map_err(|e| keyring_error(settings, key, e))?,
+        ),
+        Backend::Keyutils => Box::new(
+            KeyutilsCredential::new_with_target(None, &settings.service, key)
+                .map_err(|e| keyring_error(settings, key, e))?,
+        ),
+    };
+    Ok(Entry::new_with_credential(credential))
+}
+
+struct Keyring;
+
+impl Provider for Keyring {
+    fn name(&self) -> &str {
+        "keyring"
+    }
+
+    fn version(&self) -> &str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    fn ops(&self) -> Vec<Op> {
+        vec![Op::Get, Op::List, Op::Set, Op::Delete]
+    }
+
+    fn get(&mut self, config: &Config, keys: &[String]) -> Result<GetOk, ProviderError> {
+        let settings = settings(config)?;
+        let mut answer = GetOk::default();
+        for key in keys {
+            match entry(&settings, key)?.get_password() {
+                Ok(value) => {
+                    answer.values.insert(key.clone(), SecretValue::new(value));
+                }
+                Err(KeyringError::NoEntry) => answer.not_found(key),
+                Err(e) => return Err(keyring_error(&settings, key, e)),
+            }
+        }
+        Ok(answer)
+    }
+
+    fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
+        let settings = settings(config)?;
+        if settings.backend == Backend::Keyutils {
+            return Err(ProviderError::new(
+                ErrorKind::Unsupported,
+                "the kernel keyring cannot be searched by service; list works with backend = \"secret-service\"",
+            ));
+        }
+        use secret_service::EncryptionType;
+        use secret_service::blocking::SecretService;
+        let service = SecretService::connect(EncryptionType::Dh).map_err(no_secret_service)?;
+        let attributes = HashMap::from([("service", settings.service.as_str())]);
+        let found = service
+            .search_items(attributes)
+            .map_err(no_secret_service)?;
+        let mut keys = Vec::new();
+        for item in found.unlocked.iter().chain(found.locked.iter()) {
+            let attributes = item.get_attributes().map_err(no_secret_service)?;
+            if let Some(user) = attributes.get("username") {
+                keys.push(user.clone());
+            }
+        }
+        keys.retain(|k| k.starts_with(prefix.unwrap_or("")));
+        keys.sort();
+        keys.dedup();
+        Ok(ListOk { keys })
+    }
+
+    fn set(
+        &mut self,
+        config: &Config,
+        key: &str,
+        value: &SecretValue,
+    ) -> Result<(), ProviderError> {
+        let settings = settings(config)?;
+        if settings.backend == Backend::Keyutils && value.expose().len() > KEYUTILS_MAX_VALUE {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "the kernel keyring holds at most {KEYUTILS_MAX_VALUE} bytes per key; {key} is {} bytes",
+                    value.expose().len()
+                ),
+            ));
+        }
+        entry(&settings, key)?
+            .set_password(value.expose())
+            .map_err(|e| keyring_error(&settings, key, e))
+    }
+
+    fn delete(&mut self, config: &Config, key: &str) -> Result<(), ProviderError> {
+        let settings = settings(config)?;
+        entry(&settings, key)?
+            .delete_credential()
+            .map_err(|e| keyring_error(&settings, key, e))
+    }
+}
+
+fn main() -> ExitCode {
+    serve(Keyring)
+}
