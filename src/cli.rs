@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::complete;
 
 /// A secrets vault for the command line and for Linux services.
 ///
@@ -91,6 +94,61 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Print the completion script for a shell (secret and provider names complete too)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells `vault completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+impl Shell {
+    pub const ALL: [Shell; 5] = [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::Elvish,
+        Shell::Powershell,
+    ];
+
+    /// The file the script is installed as under `completions/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shell::Bash => "vault.bash",
+            Shell::Zsh => "_vault",
+            Shell::Fish => "vault.fish",
+            Shell::Elvish => "vault.elv",
+            Shell::Powershell => "_vault.ps1",
+        }
+    }
+
+    /// The completion script: registration for clap_complete's dynamic completion, which
+    /// calls `vault` itself (with COMPLETE set) to complete each word.
+    pub fn script(self) -> String {
+        use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+        let shell: &dyn EnvCompleter = match self {
+            Shell::Bash => &Bash,
+            Shell::Zsh => &Zsh,
+            Shell::Fish => &Fish,
+            Shell::Elvish => &Elvish,
+            Shell::Powershell => &Powershell,
+        };
+        let mut buffer = Vec::new();
+        shell
+            .write_registration("COMPLETE", "vault", "vault", "vault", &mut buffer)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(buffer).expect("the scripts are UTF-8")
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +162,7 @@ pub enum ProviderCommand {
     /// Run the conformance kit against a provider: one line per case, non-zero on a failure
     Check {
         /// The provider's name (secretsd-provider-NAME)
+        #[arg(add = ArgValueCompleter::new(complete::provider_names))]
         name: String,
 
         /// Keys the checks write start with this (and are deleted afterwards)
@@ -132,6 +191,7 @@ pub struct InitArgs {
 pub struct SetArgs {
     /// Secret name (letters, digits and '_', not starting with a digit), or a provider
     /// address PROVIDER:KEY
+    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 
     /// The value; '-' reads stdin. Prefer stdin or the prompt: a value given here is visible
@@ -169,6 +229,7 @@ pub enum Charset {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Secret name, or a provider address PROVIDER:KEY
+    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 
     /// Print exactly the value, nothing else (for $(vault get --reveal NAME))
@@ -183,6 +244,7 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List a provider's keys instead: PROVIDER: or PROVIDER:PREFIX
+    #[arg(add = ArgValueCompleter::new(complete::provider_addresses))]
     pub address: Option<String>,
 
     /// Print a JSON array instead of a table
@@ -193,13 +255,14 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ExistsArgs {
     /// Secret name, or a provider address PROVIDER:KEY
+    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Secret names, or provider addresses PROVIDER:KEY
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required = true, num_args = 1.., add = ArgValueCompleter::new(complete::addresses))]
     pub names: Vec<String>,
 
     /// Do not fail when a name is absent
@@ -210,6 +273,7 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct MvArgs {
     /// Current name
+    #[arg(add = ArgValueCompleter::new(complete::secret_names))]
     pub old: String,
     /// New name
     pub new: String,
@@ -242,12 +306,8 @@ pub enum RecipientsCommand {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Only these secrets (comma-separated or repeated)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "NAMES",
-        conflicts_with = "prefix"
-    )]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", conflicts_with = "prefix",
+          add = ArgValueCompleter::new(complete::secret_names))]
     pub only: Vec<String>,
 
     /// Only secrets whose names start with PREFIX
@@ -330,7 +390,8 @@ pub struct ExportArgs {
     pub format: ExportFormat,
 
     /// Only these secrets (comma-separated or repeated)
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES",
+          add = ArgValueCompleter::new(complete::secret_names))]
     pub only: Vec<String>,
 
     /// Write to FILE (created 0600, replaced atomically) instead of stdout

@@ -6,10 +6,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod config;
 pub mod error;
 pub mod formats;
 pub mod manifest;
+pub mod manpages;
 pub mod names;
 pub mod paths;
 pub mod providers;

@@ -56,6 +56,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),
+        Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
     }
 }
 

@@ -1,0 +1,119 @@
+//! Dynamic shell completion: secret names, provider names and provider addresses, offered
+//! while the user types (clap_complete's dynamic engine calls these from the completion
+//! scripts under `completions/`).
+//!
+//! Completion never prompts and never prints: a vault that needs a passphrase nobody
+//! supplied (VAULT_PASSPHRASE_FILE), a missing identity or a broken provider simply yields
+//! no candidates. Paths come from the environment and defaults (VAULT_FILE,
+//! VAULT_IDENTITY, VAULT_CONFIG), since the shell hands over only the word being typed.
+
+use std::ffi::OsStr;
+
+use clap_complete::CompletionCandidate;
+
+use crate::cli::GlobalArgs;
+use crate::commands::Context;
+use crate::providers;
+
+/// A context that can never prompt or print.
+fn silent_context() -> Option<Context> {
+    Context::new(GlobalArgs {
+        vault: None,
+        identity: None,
+        config: None,
+        quiet: true,
+        verbose: false,
+        no_input: true,
+    })
+    .ok()
+}
+
+fn vault_names(context: &Context) -> Vec<String> {
+    context
+        .vault()
+        .open(context)
+        .map(|opened| opened.document.secrets.into_keys().collect())
+        .unwrap_or_default()
+}
+
+/// `PROVIDER:` for every provider that can be found.
+fn provider_prefixes() -> Vec<String> {
+    providers::discover()
+        .into_keys()
+        .map(|name| format!("{name}:"))
+        .collect()
+}
+
+/// Keys of one provider under `prefix`, asked with a short deadline: a completion that
+/// hangs is worse than none.
+fn provider_keys(context: &Context, provider: &str, prefix: &str) -> Vec<String> {
+    let mut config = context.config.clone();
+    config.providers.timeout_seconds = config.providers.timeout_seconds.min(2);
+    let mut open_vault = || context.vault().open(context).map(|opened| opened.document);
+    let Ok(mut resolver) = crate::resolve::Resolver::new(&mut open_vault, &config, false) else {
+        return Vec::new();
+    };
+    let Ok(provider_config) = resolver.provider_config(provider) else {
+        return Vec::new();
+    };
+    let prefix = (!prefix.is_empty()).then_some(prefix);
+    let keys = resolver
+        .providers()
+        .list(provider, &provider_config, prefix)
+        .map(|listed| listed.keys)
+        .unwrap_or_default();
+    keys.into_iter()
+        .map(|key| format!("{provider}:{key}"))
+        .collect()
+}
+
+fn candidates(values: Vec<String>, current: &str) -> Vec<CompletionCandidate> {
+    let mut values: Vec<String> = values
+        .into_iter()
+        .filter(|v| v.starts_with(current))
+        .collect();
+    values.sort();
+    values.dedup();
+    values.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// Secret names, `PROVIDER:` prefixes, and `PROVIDER:KEY` once a provider is typed.
+pub fn addresses(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    if let Some((provider, prefix)) = current.split_once(':') {
+        if providers::is_provider_name(provider) && providers::find(provider).is_ok() {
+            return candidates(provider_keys(&context, provider, prefix), &current);
+        }
+        return Vec::new();
+    }
+    let mut values = vault_names(&context);
+    values.extend(provider_prefixes());
+    candidates(values, &current)
+}
+
+/// Vault secret names only (for `mv` and `--only`; clap completes after the last comma).
+pub fn secret_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    candidates(vault_names(&context), &current)
+}
+
+/// Provider names (for `vault provider check`).
+pub fn provider_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    candidates(providers::discover().into_keys().collect(), &current)
+}
+
+/// `PROVIDER:` prefixes and keys (for `vault list ADDRESS`).
+pub fn provider_addresses(current: &OsStr) -> Vec<CompletionCandidate> {
+    let text = current.to_string_lossy();
+    if text.contains(':') {
+        return addresses(current);
+    }
+    candidates(provider_prefixes(), &text)
+}
