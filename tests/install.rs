@@ -1,0 +1,50 @@
+//! scripts/install puts every piece where the system looks for it, under PREFIX.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn installs_binaries_man_pages_and_completions_under_prefix() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let prefix = tempfile::tempdir().unwrap();
+    let output = Command::new(root.join("scripts/install"))
+        .env("PREFIX", prefix.path())
+        .env("PROFILE", "debug")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "bin/vault",
+        "bin/secretsd-provider-shared-file",
+        "bin/secretsd-provider-gopass",
+        "bin/secretsd-provider-keyring",
+        "bin/secretsd-provider-infisical",
+        "share/man/man1/vault.1",
+        "share/man/man1/vault-exec.1",
+        "share/man/man7/secretsd-provider.7",
+        "share/bash-completion/completions/vault",
+        "share/zsh/site-functions/_vault",
+        "share/fish/vendor_completions.d/vault.fish",
+    ] {
+        assert!(
+            prefix.path().join(file).is_file(),
+            "{file} was not installed"
+        );
+    }
+    let version = Command::new(prefix.path().join("bin/vault"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("vault "));
+    // The installed page renders.
+    let man = Command::new("mandoc")
+        .args(["-T", "markdown"])
+        .arg(prefix.path().join("share/man/man1/vault-run.1"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&man.stdout).contains("EXIT STATUS"));
+}

@@ -1,0 +1,230 @@
+//! The README's quick start and how-tos, run as written: each one in a fresh home, after
+//! the quick start, with the workspace's binaries on PATH.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shell block after `<!-- howto: NAME -->`.
+fn howto(name: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = format!("<!-- howto: {name} -->\n```sh\n");
+    let start = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README has no how-to {name}"))
+        + marker.len();
+    let end = readme[start..].find("\n```\n").expect("the block ends") + start;
+    readme[start..end].to_string()
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    wrapper: Vec<String>,
+    server: Option<Child>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("readme")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("work/protocol")).unwrap();
+        std::fs::copy(
+            root().join("protocol/SPEC.md"),
+            home.join("work/protocol/SPEC.md"),
+        )
+        .unwrap();
+        let bin = assert_cmd::cargo::cargo_bin("vault")
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let env = vec![
+            (
+                "PATH".into(),
+                format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+            ),
+            ("HOME".into(), home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME".into(),
+                home.join(".config").display().to_string(),
+            ),
+            (
+                "XDG_DATA_HOME".into(),
+                home.join(".local/share").display().to_string(),
+            ),
+        ];
+        Sandbox {
+            dir,
+            env,
+            wrapper: Vec::new(),
+            server: None,
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// Runs the quick start, then `script`, with bash -e; returns stdout.
+    fn run(&self, script: &str) -> String {
+        let full = format!("set -euo pipefail\n{}\n{script}\n", howto("quick-start"));
+        let mut command = if self.wrapper.is_empty() {
+            Command::new("bash")
+        } else {
+            let mut c = Command::new(&self.wrapper[0]);
+            c.args(&self.wrapper[1..]).arg("bash");
+            c
+        };
+        let output = command
+            .args(["-c", &full])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.home().join("work"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "the how-to failed:\n{script}\n--- stdout\n{text}\n--- stderr\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let gnupg = self.home().join(".gnupg");
+        if gnupg.exists() {
+            let _ = Command::new("gpgconf")
+                .args(["--kill", "gpg-agent"])
+                .env("GNUPGHOME", gnupg)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn quick_start() {
+    let output = Sandbox::new().run("");
+    assert!(output.contains("DB_PASSWORD"), "{output}");
+    assert!(output.contains("the command sees DB_PASSWORD"), "{output}");
+}
+
+#[test]
+fn howto_systemd_service() {
+    let output = Sandbox::new().run(&howto("systemd-service"));
+    assert!(output.contains("LOG_LEVEL=info"), "{output}");
+}
+
+#[test]
+fn howto_team_vault() {
+    let output = Sandbox::new().run(&howto("team-vault"));
+    assert!(output.ends_with("correct horse"), "{output}");
+}
+
+#[test]
+fn howto_writing_a_provider() {
+    let output = Sandbox::new().run(&howto("write-a-provider"));
+    assert!(output.contains("10 passed, 0 failed"), "{output}");
+    assert!(output.ends_with("s3cr3t"), "{output}");
+}
+
+fn start_infisical(sandbox: &mut Sandbox) {
+    let seed = sandbox.home().join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"client_id":"machine-id","client_secret":"machine-secret","project_id":"billing",
+            "secrets":{"prod":{"/":{},"/app":{},"/app/db":{"PASSWORD":"replica-password"}}}}"#,
+    )
+    .unwrap();
+    let server_binary =
+        assert_cmd::cargo::cargo_bin("vault").with_file_name("infisical-test-server");
+    let mut server = Command::new(server_binary)
+        .arg("--seed")
+        .arg(&seed)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("infisical-test-server: cargo build --workspace first (scripts/test does)");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    sandbox.server = Some(server);
+    sandbox.set("INFISICAL_URL", url);
+    sandbox.set("INFISICAL_CLIENT_ID", "machine-id");
+    sandbox.set("INFISICAL_CLIENT_SECRET", "machine-secret");
+    sandbox.set("INFISICAL_PROJECT", "billing");
+}
+
+fn make_gpg_key(sandbox: &mut Sandbox) {
+    let gnupg = sandbox.home().join(".gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let output = Command::new("gpg")
+            .args(args)
+            .env("GNUPGHOME", &gnupg)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    gpg(&[
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "readme <readme@secretsd.invalid>",
+        "default",
+        "default",
+        "never",
+    ]);
+    let listing = gpg(&["--list-keys", "--with-colons"]);
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap()
+        .trim_matches(':')
+        .to_string();
+    sandbox.set("GNUPGHOME", gnupg.display().to_string());
+    sandbox.set("GPG_KEY", fingerprint);
+}
+
+#[test]
+fn howto_providers_together() {
+    let mut sandbox = Sandbox::new();
+    make_gpg_key(&mut sandbox);
+    start_infisical(&mut sandbox);
+    // The kernel keyring of this how-to lives in a private session keyring.
+    sandbox.wrapper = vec!["keyctl".into(), "session".into(), "-".into()];
+    let output = sandbox.run(&howto("providers-together"));
+    let last = output.lines().last().unwrap_or_default();
+    assert_eq!(last, "13 16 token-from-the-keyring", "{output}");
+}
