@@ -42,7 +42,7 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("vault "));
     // The installed page renders.
     let man = Command::new("mandoc")
-        .args(["-T", "markdown"])
+        .args(["-T", "html"])
         .arg(prefix.path().join("share/man/man1/vault-run.1"))
         .output()
         .unwrap();
