@@ -46,5 +46,5 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
         .arg(prefix.path().join("share/man/man1/vault-run.1"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&man.stdout).contains("EXIT STATUS"));
+    assert!(String::from_utf8_lossy(&man.stdout).contains("id=\"EXIT_STATUS\""));
 }
