@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -41,33 +40,11 @@ fn infisical_credentials_in_pass_and_one_manifest_over_four_backends() {
     // pass with a throwaway GnuPG key, holding the Infisical machine identity.
     let gnupg = dir.join("gnupg");
     let store = dir.join("password-store");
-    std::fs::create_dir(&gnupg).unwrap();
-    common::chmod(&gnupg, 0o700);
     let gpg_env = [
         ("GNUPGHOME", gnupg.as_path()),
         ("PASSWORD_STORE_DIR", store.as_path()),
     ];
-    run(
-        "gpg",
-        &[
-            "--batch",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "field <field@secretsd.invalid>",
-            "default",
-            "default",
-            "never",
-        ],
-        &gpg_env,
-    );
-    let keys = run("gpg", &["--list-keys", "--with-colons"], &gpg_env);
-    let fingerprint = keys
-        .lines()
-        .find_map(|l| l.strip_prefix("fpr:"))
-        .unwrap()
-        .trim_matches(':')
-        .to_string();
+    let fingerprint = common::make_gpg_key(&gnupg);
     run("pass", &["init", &fingerprint], &gpg_env);
     for (entry, value) in [
         ("infisical/client-id", "machine-id"),
@@ -98,22 +75,8 @@ fn infisical_credentials_in_pass_and_one_manifest_over_four_backends() {
             "secrets":{"prod":{"/":{},"/app":{},"/app/db":{"PASSWORD":"from-infisical"}}}}"#,
     )
     .unwrap();
-    let mut server = Command::new(bin.join("infisical-test-server"))
-        .arg("--seed")
-        .arg(&seed)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("infisical-test-server: run cargo build --workspace first (scripts/test does)");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let server = common::InfisicalServer::start(&seed);
+    let url = server.url.clone();
 
     // A shared, root-style .env file.
     let shared = dir.join("api-secrets.env");
@@ -201,12 +164,8 @@ NINJA_CLIENT_ID = "shared-file:NINJA_CLIENT_ID"
         .env("VAULT_PROVIDER_PATH", &wrappers)
         .envs(gpg_env);
     let result = command.output().unwrap();
-    let _ = Command::new("gpgconf")
-        .args(["--kill", "gpg-agent"])
-        .envs(gpg_env)
-        .status();
-    drop(server.stdin.take());
-    let _ = server.wait();
+    common::stop_gpg_agent(&gnupg);
+    drop(server);
 
     assert!(
         result.status.success(),

@@ -77,6 +77,14 @@ impl Setup {
         path.to_str().unwrap().to_string()
     }
 
+    /// Appends `text` to the configuration file.
+    fn add_config(&self, text: &str) {
+        let path = self.home.path().join("config/secretsd/config.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(text);
+        std::fs::write(&path, config).unwrap();
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -151,20 +159,11 @@ fn run_starts_each_provider_once_and_asks_once() {
     let setup = setup("");
     for name in ["rec-a", "rec-b", "rec-c"] {
         install(&setup.providers, name, RECORDER);
-    }
-    let mut config =
-        std::fs::read_to_string(setup.home.path().join("config/secretsd/config.toml")).unwrap();
-    for name in ["rec-a", "rec-b", "rec-c"] {
-        config.push_str(&format!(
+        setup.add_config(&format!(
             "\n[providers.{name}]\nlog = \"{}\"\n",
             setup.log.display()
         ));
     }
-    std::fs::write(
-        setup.home.path().join("config/secretsd/config.toml"),
-        config,
-    )
-    .unwrap();
     let mut manifest = String::from("[env]\n");
     for i in 0..100 {
         let provider = ["recorder", "rec-a", "rec-b", "rec-c"][i % 4];
@@ -203,10 +202,7 @@ fn run_starts_each_provider_once_and_asks_once() {
 fn providers_are_asked_in_parallel() {
     let setup = setup("delay = \"1\"\n");
     install(&setup.providers, "slow-b", RECORDER);
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str("\n[providers.slow-b]\ndelay = \"1\"\n");
-    std::fs::write(&config_path, config).unwrap();
+    setup.add_config("\n[providers.slow-b]\ndelay = \"1\"\n");
     let manifest = setup.manifest("[env]\nA = \"recorder:a\"\nB = \"slow-b:b\"\n");
     let started = Instant::now();
     setup
@@ -396,13 +392,10 @@ for line in sys.stdin:
     print(json.dumps({"id": req["id"], "ok": {"values": {k: req["config"]["token"] for k in req["keys"]}}}), flush=True)
 "#,
     );
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str(&format!(
+    setup.add_config(&format!(
         "\n[providers.snoop]\npidfile = \"{}\"\ntoken = \"secret:DB_PASSWORD\"\n",
         pid_file.display()
     ));
-    std::fs::write(&config_path, config).unwrap();
     let manifest = setup
         .manifest("[env]\nFROM_SNOOP = \"snoop:anything\"\nFROM_ENV = \"env:PARENT_SECRET\"\n");
     let child = setup
@@ -446,12 +439,9 @@ for line in sys.stdin:
     print(json.dumps({"id": req["id"], "ok": {"values": {k: req["config"]["client_secret"] for k in req["keys"]}}}), flush=True)
 "#,
     );
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str(
+    setup.add_config(
         "\n[providers.echo-config]\nclient_secret = \"recorder:infisical/client-secret\"\n",
     );
-    std::fs::write(&config_path, config).unwrap();
     setup
         .vault(&["get", "--reveal", "echo-config:x"])
         .assert()
@@ -466,13 +456,10 @@ fn the_lookup_chain_decides_where_names_are_found() {
     std::fs::write(&dotenv, "FROM_DOTENV=dotenv-value\nIN_BOTH=dotenv-wins\n").unwrap();
     setup.home.set("IN_BOTH", "vault-loses");
     setup.home.set("ONLY_VAULT", "vault-value");
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str(&format!(
+    setup.add_config(&format!(
         "\n[lookup]\norder = [\"env\", \"dotenv:{}\", \"vault\", \"recorder\"]\n",
         dotenv.display()
     ));
-    std::fs::write(&config_path, config).unwrap();
     let manifest = setup.manifest(
         "[env]\nA = \"secret:FROM_ENV\"\nB = \"secret:FROM_DOTENV\"\nC = \"secret:IN_BOTH\"\nD = \"secret:ONLY_VAULT\"\nE = \"secret:ELSEWHERE\"\n",
     );
@@ -539,13 +526,10 @@ fn the_lookup_chain_decides_where_names_are_found() {
 fn the_shared_file_provider_passes_the_conformance_kit() {
     let setup = setup("");
     let file = setup.home.path().join("shared.env");
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str(&format!(
+    setup.add_config(&format!(
         "\n[providers.shared-file]\npath = \"{}\"\n",
         file.display()
     ));
-    std::fs::write(&config_path, config).unwrap();
     let output = setup
         .vault(&["provider", "check", "shared-file"])
         .env("PATH", provider_bin_path())
@@ -575,13 +559,10 @@ fn the_spec_example_provider_passes_the_conformance_kit() {
         "the worked example should stay short"
     );
     install(&setup.providers, "jsonfile", code);
-    let config_path = setup.home.path().join("config/secretsd/config.toml");
-    let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config.push_str(&format!(
+    setup.add_config(&format!(
         "\n[providers.jsonfile]\npath = \"{}\"\n",
         setup.home.path().join("store.json").display()
     ));
-    std::fs::write(&config_path, config).unwrap();
     let output = setup
         .vault(&["provider", "check", "jsonfile"])
         .output()

@@ -1,9 +1,10 @@
 //! The README's quick start and how-tos, run as written: each one in a fresh home, after
 //! the quick start, with the workspace's binaries on PATH.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+mod common;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,7 +26,7 @@ struct Sandbox {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     wrapper: Vec<String>,
-    server: Option<Child>,
+    server: Option<common::InfisicalServer>,
 }
 
 impl Sandbox {
@@ -106,16 +107,10 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
+        self.server.take();
         let gnupg = self.home().join(".gnupg");
         if gnupg.exists() {
-            let _ = Command::new("gpgconf")
-                .args(["--kill", "gpg-agent"])
-                .env("GNUPGHOME", gnupg)
-                .status();
+            common::stop_gpg_agent(&gnupg);
         }
     }
 }
@@ -154,24 +149,8 @@ fn start_infisical(sandbox: &mut Sandbox) {
             "secrets":{"prod":{"/":{},"/app":{},"/app/db":{"PASSWORD":"replica-password"}}}}"#,
     )
     .unwrap();
-    let server_binary =
-        assert_cmd::cargo::cargo_bin("vault").with_file_name("infisical-test-server");
-    let mut server = Command::new(server_binary)
-        .arg("--seed")
-        .arg(&seed)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("infisical-test-server: cargo build --workspace first (scripts/test does)");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let server = common::InfisicalServer::start(&seed);
+    let url = server.url.clone();
     sandbox.server = Some(server);
     sandbox.set("INFISICAL_URL", url);
     sandbox.set("INFISICAL_CLIENT_ID", "machine-id");
@@ -181,38 +160,7 @@ fn start_infisical(sandbox: &mut Sandbox) {
 
 fn make_gpg_key(sandbox: &mut Sandbox) {
     let gnupg = sandbox.home().join(".gnupg");
-    std::fs::create_dir(&gnupg).unwrap();
-    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        let output = Command::new("gpg")
-            .args(args)
-            .env("GNUPGHOME", &gnupg)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
-    gpg(&[
-        "--batch",
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "readme <readme@secretsd.invalid>",
-        "default",
-        "default",
-        "never",
-    ]);
-    let listing = gpg(&["--list-keys", "--with-colons"]);
-    let fingerprint = listing
-        .lines()
-        .find_map(|l| l.strip_prefix("fpr:"))
-        .unwrap()
-        .trim_matches(':')
-        .to_string();
+    let fingerprint = common::make_gpg_key(&gnupg);
     sandbox.set("GNUPGHOME", gnupg.display().to_string());
     sandbox.set("GPG_KEY", fingerprint);
 }

@@ -62,8 +62,7 @@ fn add(context: &Context, recipient: &str) -> Result<u8> {
     )?;
     if added {
         context.note(&format!(
-            "added {recipient}; the vault is re-encrypted to {}",
-            "all recipients"
+            "added {recipient}; the vault is re-encrypted to every recipient"
         ));
     } else {
         context.note(&format!(

@@ -140,3 +140,79 @@ pub fn mode(path: &Path) -> u32 {
 pub fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
+
+/// The local stand-in for Infisical (infisical-test-server), stopped when dropped.
+pub struct InfisicalServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl InfisicalServer {
+    pub fn start(seed: &Path) -> InfisicalServer {
+        use std::io::BufRead;
+        let binary = assert_cmd::cargo::cargo_bin("vault").with_file_name("infisical-test-server");
+        let mut child = std::process::Command::new(binary)
+            .arg("--seed")
+            .arg(seed)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("infisical-test-server: run cargo build --workspace first (scripts/test does)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+        InfisicalServer { child, url }
+    }
+}
+
+impl Drop for InfisicalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes `gnupg` a GnuPG home with one passphrase-less key; returns its fingerprint.
+pub fn make_gpg_key(gnupg: &Path) -> String {
+    fs::create_dir_all(gnupg).unwrap();
+    chmod(gnupg, 0o700);
+    let gpg = |args: &[&str]| {
+        let output = std::process::Command::new("gpg")
+            .args(args)
+            .env("GNUPGHOME", gnupg)
+            .output()
+            .expect("gpg (package gnupg) must be installed; scripts/test installs it");
+        assert!(output.status.success(), "gpg {args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    gpg(&[
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "vault test <test@secretsd.invalid>",
+        "default",
+        "default",
+        "never",
+    ]);
+    gpg(&["--list-keys", "--with-colons"])
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap()
+        .trim_matches(':')
+        .to_string()
+}
+
+/// Stops the gpg-agent of a GnuPG home.
+pub fn stop_gpg_agent(gnupg: &Path) {
+    let _ = std::process::Command::new("gpgconf")
+        .args(["--kill", "gpg-agent"])
+        .env("GNUPGHOME", gnupg)
+        .status();
+}
