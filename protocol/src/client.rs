@@ -22,6 +22,9 @@ use zeroize::Zeroizing;
 use crate::VERSIONS;
 use crate::messages::*;
 
+/// How long a provider may take to exit once its stdin is closed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How vault runs providers.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -621,7 +624,10 @@ impl ProviderProcess {
     /// Closes stdin and waits for the provider to exit, as the protocol asks of it.
     pub fn close(mut self) -> Result<(), ClientError> {
         self.stdin.take();
-        let deadline = Instant::now() + self.options.timeout;
+        // Exiting takes no work: a provider still running after a few seconds is stopped
+        // rather than holding vault up for a whole answer timeout.
+        let grace = self.options.timeout.min(SHUTDOWN_GRACE);
+        let deadline = Instant::now() + grace;
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(()),
@@ -641,7 +647,7 @@ impl ProviderProcess {
                     return Err(ClientError::Timeout {
                         provider: self.name.clone(),
                         during: "shutdown (after stdin was closed)".into(),
-                        timeout: self.options.timeout,
+                        timeout: grace,
                     });
                 }
             }
