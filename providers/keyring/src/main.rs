@@ -6,13 +6,11 @@
 //! | "secret-service" | "keyutils"; `service` (default "secretsd"). The key is the
 //! account ("username") under that service. Items written by other tools are found with
 //! the same service and username attributes, e.g. `secret-tool store service secretsd
-//! username API_KEY`.
+//! username API_KEY`. Built on macOS or Windows, "auto" is the Keychain or the Credential
+//! Manager (through the same crate), and listing is unsupported there.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
-use keyring::keyutils::KeyutilsCredential;
-use keyring::secret_service::SsCredential;
 use keyring::{Entry, Error as KeyringError};
 use secretsd_protocol::{
     Config, ErrorKind, GetOk, ListOk, Op, Provider, ProviderError, SecretValue, serve,
@@ -25,6 +23,9 @@ const KEYUTILS_MAX_VALUE: usize = 32767;
 enum Backend {
     SecretService,
     Keyutils,
+    /// The platform's own store (macOS Keychain, Windows Credential Manager).
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    Native,
 }
 
 struct Settings {
@@ -37,7 +38,7 @@ fn settings(config: &Config) -> Result<Settings, ProviderError> {
     let backend = match text("backend").unwrap_or("auto") {
         "secret-service" => Backend::SecretService,
         "keyutils" => Backend::Keyutils,
-        "auto" => {
+        "auto" if cfg!(target_os = "linux") => {
             let bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
             if bus {
                 Backend::SecretService
@@ -45,6 +46,7 @@ fn settings(config: &Config) -> Result<Settings, ProviderError> {
                 Backend::Keyutils
             }
         }
+        "auto" => Backend::Native,
         other => {
             return Err(ProviderError::new(
                 ErrorKind::Invalid,
@@ -108,7 +110,10 @@ fn keyring_error(settings: &Settings, key: &str, error: KeyringError) -> Provide
     }
 }
 
+#[cfg(target_os = "linux")]
 fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
+    use keyring::keyutils::KeyutilsCredential;
+    use keyring::secret_service::SsCredential;
     if key.is_empty() {
         return Err(ProviderError::new(
             ErrorKind::Invalid,
@@ -120,12 +125,63 @@ fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
             SsCredential::new_with_target(None, &settings.service, key)
                 .map_err(|e| keyring_error(settings, key, e))?,
         ),
-        Backend::Keyutils => Box::new(
+        Backend::Keyutils | Backend::Native => Box::new(
             KeyutilsCredential::new_with_target(None, &settings.service, key)
                 .map_err(|e| keyring_error(settings, key, e))?,
         ),
     };
     Ok(Entry::new_with_credential(credential))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
+    if key.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "a keyring key (account) must not be empty",
+        ));
+    }
+    if settings.backend != Backend::Native {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "the secret-service and keyutils backends exist on Linux only; use backend = \"auto\"",
+        ));
+    }
+    Entry::new(&settings.service, key).map_err(|e| keyring_error(settings, key, e))
+}
+
+/// Every item of the service in the Secret Service, by its username attribute.
+#[cfg(target_os = "linux")]
+fn list_secret_service(settings: &Settings, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
+    use secret_service::EncryptionType;
+    use secret_service::blocking::SecretService;
+    let service = SecretService::connect(EncryptionType::Dh).map_err(no_secret_service)?;
+    let attributes = std::collections::HashMap::from([("service", settings.service.as_str())]);
+    let found = service
+        .search_items(attributes)
+        .map_err(no_secret_service)?;
+    let mut keys = Vec::new();
+    for item in found.unlocked.iter().chain(found.locked.iter()) {
+        let attributes = item.get_attributes().map_err(no_secret_service)?;
+        if let Some(user) = attributes.get("username") {
+            keys.push(user.clone());
+        }
+    }
+    keys.retain(|k| k.starts_with(prefix.unwrap_or("")));
+    keys.sort();
+    keys.dedup();
+    Ok(ListOk { keys })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn list_secret_service(
+    _settings: &Settings,
+    _prefix: Option<&str>,
+) -> Result<ListOk, ProviderError> {
+    Err(ProviderError::new(
+        ErrorKind::Unsupported,
+        "the Secret Service exists on Linux only",
+    ))
 }
 
 struct Keyring;
@@ -160,30 +216,13 @@ impl Provider for Keyring {
 
     fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
         let settings = settings(config)?;
-        if settings.backend == Backend::Keyutils {
+        if settings.backend != Backend::SecretService {
             return Err(ProviderError::new(
                 ErrorKind::Unsupported,
-                "the kernel keyring cannot be searched by service; list works with backend = \"secret-service\"",
+                "this keyring cannot be searched by service; list works with backend = \"secret-service\"",
             ));
         }
-        use secret_service::EncryptionType;
-        use secret_service::blocking::SecretService;
-        let service = SecretService::connect(EncryptionType::Dh).map_err(no_secret_service)?;
-        let attributes = HashMap::from([("service", settings.service.as_str())]);
-        let found = service
-            .search_items(attributes)
-            .map_err(no_secret_service)?;
-        let mut keys = Vec::new();
-        for item in found.unlocked.iter().chain(found.locked.iter()) {
-            let attributes = item.get_attributes().map_err(no_secret_service)?;
-            if let Some(user) = attributes.get("username") {
-                keys.push(user.clone());
-            }
-        }
-        keys.retain(|k| k.starts_with(prefix.unwrap_or("")));
-        keys.sort();
-        keys.dedup();
-        Ok(ListOk { keys })
+        list_secret_service(&settings, prefix)
     }
 
     fn set(
