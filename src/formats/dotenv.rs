@@ -135,14 +135,9 @@ fn parse_assignment(
     let name = String::from_utf8_lossy(&cursor.text[start..cursor.position]).into_owned();
     cursor.skip_inline_space();
     if cursor.peek() != Some(b'=') {
-        return Err(format!(
-            "expected NAME=value{}",
-            if name.is_empty() {
-                String::new()
-            } else {
-                format!(" ({name} has no '=')")
-            }
-        ));
+        // The line is not echoed, not even its first word: a line without '=' may be a
+        // value pasted on its own.
+        return Err("expected NAME=value, and this line has no '=' after a name".to_string());
     }
     cursor.bump();
     cursor.skip_inline_space();
@@ -363,7 +358,7 @@ mod tests {
 
     #[test]
     fn reports_every_bad_line_without_its_text() {
-        let errors = parse("GOOD=1\n1BAD=secret-one\nNOEQUALS\nQ='unterminated secret-two\n")
+        let errors = parse("GOOD=1\n1BAD=secret-one\nsecret-three\nQ='unterminated secret-two\n")
             .err()
             .unwrap();
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
