@@ -90,21 +90,22 @@ pub struct Providers {
     running: BTreeMap<String, ProviderProcess>,
 }
 
+/// How this vault runs providers, from `[providers]` in its configuration.
+pub fn client_options(config: &ProvidersConfig, show_stderr: bool) -> ClientOptions {
+    ClientOptions {
+        timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+        max_line_bytes: config.max_response_mib.max(1) * 1024 * 1024,
+        show_stderr,
+        ..ClientOptions::default()
+    }
+}
+
 impl Providers {
     pub fn new(config: &ProvidersConfig, show_stderr: bool) -> Self {
         Providers {
-            options: ClientOptions {
-                timeout: Duration::from_secs(config.timeout_seconds.max(1)),
-                max_line_bytes: config.max_response_mib.max(1) * 1024 * 1024,
-                show_stderr,
-                ..ClientOptions::default()
-            },
+            options: client_options(config, show_stderr),
             running: BTreeMap::new(),
         }
-    }
-
-    pub fn options(&self) -> &ClientOptions {
-        &self.options
     }
 
     fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {

@@ -66,11 +66,6 @@ impl Reference {
             _ => Reference::Literal(text.to_string()),
         }
     }
-
-    /// Whether resolving this reference needs the vault opened.
-    pub fn needs_vault(&self) -> bool {
-        matches!(self, Reference::Secret(_))
-    }
 }
 
 /// What a command-line NAME argument names: a vault secret or a provider's key.

@@ -16,7 +16,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::VERSIONS;
@@ -369,10 +368,6 @@ impl ProviderProcess {
         &self.hello
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Whether the provider advertised `op`.
     pub fn supports(&self, op: Op) -> bool {
         self.hello.ops.contains(&op)
@@ -671,11 +666,4 @@ impl Drop for ProviderProcess {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Serializes any message as one line (for tests and tools).
-pub fn to_line(message: &impl Serialize) -> String {
-    let mut line = serde_json::to_string(message).unwrap_or_default();
-    line.push('\n');
-    line
 }

@@ -12,6 +12,14 @@ pub struct Case {
     pub outcome: Result<String, String>,
 }
 
+/// The failed cases, as `name: reason` lines.
+pub fn failures(cases: &[Case]) -> Vec<String> {
+    cases
+        .iter()
+        .filter_map(|c| c.outcome.as_ref().err().map(|e| format!("{}: {e}", c.name)))
+        .collect()
+}
+
 /// What the checks need.
 pub struct CheckOptions {
     /// The provider's configuration (as vault would send it).

@@ -19,7 +19,6 @@ use crate::formats::check_env_size;
 use crate::manifest::Manifest;
 use crate::names::validate_name;
 use crate::redact::Redactor;
-use crate::resolve::Resolver;
 
 /// What to start and with which environment.
 struct Launch {
@@ -110,11 +109,8 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
             args.manifest.display()
         )));
     }
-    let mut open_vault = || context.vault().open(context).map(|opened| opened.document);
-    let mut resolver = Resolver::new(&mut open_vault, &context.config, context.global.verbose)?;
-    let resolved = resolver.resolve_all(&manifest.bindings)?;
-    // Providers are told to exit before the command takes over this process.
-    drop(resolver);
+    // The resolver, and with it every provider, is gone before the command takes over.
+    let resolved = context.with_resolver(|resolver| resolver.resolve_all(&manifest.bindings))?;
     context.explain(&format!("resolved {} references", resolved.len()));
     replace_process(Launch {
         command,

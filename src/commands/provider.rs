@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cli::ProviderCommand;
 use crate::commands::{Context, SUCCESS, print_stdout};
 use crate::error::{Error, Result, exit};
-use crate::providers::{self, Providers, client_error};
+use crate::providers::{self, client_error};
 use secretsd_protocol::client::ProviderProcess;
 use secretsd_protocol::conformance::{CheckOptions, check};
 
@@ -17,9 +17,7 @@ pub fn run(context: &Context, command: &ProviderCommand) -> Result<u8> {
 }
 
 fn list(context: &Context, as_json: bool) -> Result<u8> {
-    let options = Providers::new(&context.config.providers, context.global.verbose)
-        .options()
-        .clone();
+    let options = providers::client_options(&context.config.providers, context.global.verbose);
     let mut rows = Vec::new();
     for (name, path) in providers::discover() {
         // Ask each for its hello, then let it go.
@@ -82,9 +80,7 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
     let options = CheckOptions {
         config,
         key_prefix: key_prefix.to_string(),
-        client: Providers::new(&context.config.providers, context.global.verbose)
-            .options()
-            .clone(),
+        client: providers::client_options(&context.config.providers, context.global.verbose),
     };
     let cases = check(name, &path, &options);
     let mut out = String::new();

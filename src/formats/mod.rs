@@ -77,9 +77,10 @@ pub fn render(
             }
         }
         ExportFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = secrets
+            // Borrowed straight from the secrets, so no unzeroed copy of a value is made.
+            let map: std::collections::BTreeMap<&str, &str> = secrets
                 .iter()
-                .map(|(n, v)| (n.to_string(), serde_json::Value::from(v.expose_secret())))
+                .map(|(n, v)| (*n, v.expose_secret()))
                 .collect();
             let text = Zeroizing::new(
                 serde_json::to_string_pretty(&map)

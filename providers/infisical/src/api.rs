@@ -166,6 +166,20 @@ impl Client {
         .caused_by(error)
     }
 
+    /// An answer's JSON body (null when it has none); the raw text is zeroed.
+    fn read_answer(
+        &self,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<Value, ProviderError> {
+        let text = Zeroizing::new(
+            response
+                .body_mut()
+                .read_to_string()
+                .map_err(|e| self.unreachable(e))?,
+        );
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// Universal Auth: client id and secret for a short-lived access token.
     fn login(&mut self) -> Result<(), ProviderError> {
         let url = format!(
@@ -182,13 +196,7 @@ impl Client {
             .send(body.as_bytes())
             .map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
-        let text = Zeroizing::new(
-            response
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| self.unreachable(e))?,
-        );
-        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let answer = self.read_answer(&mut response)?;
         if status != 200 {
             return Err(api_error(status, &answer, "Universal Auth login failed"));
         }
@@ -270,13 +278,7 @@ impl Client {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            let text = Zeroizing::new(
-                response
-                    .body_mut()
-                    .read_to_string()
-                    .map_err(|e| self.unreachable(e))?,
-            );
-            let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let answer = self.read_answer(&mut response)?;
             match status {
                 200..=299 => return Ok(answer),
                 _ if is_token_error(status, &answer) && !relogged => {

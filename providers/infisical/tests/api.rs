@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use secretsd_protocol::client::{ClientError, ClientOptions, ProviderProcess};
-use secretsd_protocol::conformance::{CheckOptions, check};
+use secretsd_protocol::conformance::{CheckOptions, check, failures};
 use secretsd_protocol::{Config, ErrorKind, SecretValue};
 use serde_json::{Value, json};
 
@@ -129,10 +129,7 @@ fn passes_the_conformance_kit() {
         client: ClientOptions::default(),
     };
     let cases = check("infisical", Path::new(BINARY), &options);
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| c.outcome.as_ref().err().map(|e| format!("{}: {e}", c.name)))
-        .collect();
+    let failures = failures(&cases);
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

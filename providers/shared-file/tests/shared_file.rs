@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use secretsd_protocol::client::{ClientError, ClientOptions, ProviderProcess};
-use secretsd_protocol::conformance::{CheckOptions, check};
+use secretsd_protocol::conformance::{CheckOptions, check, failures};
 use secretsd_protocol::{Config, ErrorKind, SecretValue};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_secretsd-provider-shared-file");
@@ -32,10 +32,7 @@ fn passes_the_conformance_kit() {
         client: ClientOptions::default(),
     };
     let cases = check("shared-file", Path::new(BINARY), &options);
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| c.outcome.as_ref().err().map(|e| format!("{}: {e}", c.name)))
-        .collect();
+    let failures = failures(&cases);
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(cases.len() >= 10);
 }
