@@ -43,6 +43,14 @@ pub struct Opened {
     pub armored: bool,
 }
 
+/// A vault just decrypted, with the key that opened it.
+struct Decrypted {
+    plaintext: Zeroizing<Vec<u8>>,
+    protection: Protection,
+    armored: bool,
+    key: Key,
+}
+
 /// What a change is, for the backup record and its safety checks.
 pub struct Change<'a> {
     /// A word for the backup record: "set", "rm", "recipients-add", ….
@@ -84,13 +92,8 @@ impl Vault {
         std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
     }
 
-    /// Decrypts `ciphertext`; returns the plaintext, how it was protected, and whether it
-    /// was armored.
-    fn decrypt(
-        &self,
-        ciphertext: &[u8],
-        keys: &dyn KeySource,
-    ) -> Result<(Zeroizing<Vec<u8>>, Protection, bool)> {
+    /// Decrypts `ciphertext` with the keys from `keys`.
+    fn decrypt(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Decrypted> {
         let what = self.describe();
         let (key, protection) = if crypto::is_passphrase_protected(ciphertext, &what)? {
             let passphrase = keys.passphrase()?;
@@ -102,7 +105,12 @@ impl Vault {
             (Key::Identities(keys.identities()?), Protection::Recipients)
         };
         let plaintext = crypto::decrypt(ciphertext, &key, &what)?;
-        Ok((plaintext, protection, crypto::is_armored(ciphertext)))
+        Ok(Decrypted {
+            plaintext,
+            protection,
+            armored: crypto::is_armored(ciphertext),
+            key,
+        })
     }
 
     fn parse(&self, plaintext: &[u8], protection: Protection, armored: bool) -> Result<Opened> {
@@ -116,10 +124,14 @@ impl Vault {
     /// Decrypts the vault for reading.
     pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
         let ciphertext = self.read_ciphertext()?;
-        let (plaintext, protection, armored) = self.decrypt(&ciphertext, keys)?;
+        let decrypted = self.decrypt(&ciphertext, keys)?;
         // Not needed any more: free it before the parse allocates the document.
         drop(ciphertext);
-        self.parse(&plaintext, protection, armored)
+        self.parse(
+            &decrypted.plaintext,
+            decrypted.protection,
+            decrypted.armored,
+        )
     }
 
     fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
@@ -167,7 +179,12 @@ impl Vault {
     ) -> Result<(T, Option<PathBuf>)> {
         let _lock = fs::WriterLock::acquire(&self.path)?;
         let ciphertext = self.read_ciphertext()?;
-        let (plaintext, protection, armored) = self.decrypt(&ciphertext, keys)?;
+        let Decrypted {
+            plaintext,
+            protection,
+            armored,
+            key,
+        } = self.decrypt(&ciphertext, keys)?;
         let mut opened = self.parse(&plaintext, protection, armored)?;
         drop(plaintext);
         let (result, names) = change(&mut opened.document)?;
@@ -175,13 +192,14 @@ impl Vault {
             return Ok((result, None));
         };
         let sealed = Self::seal(&opened.document, &opened.protection, opened.armored)?;
-        if what.keep_access && matches!(opened.protection, Protection::Recipients) {
-            let key = Key::Identities(keys.identities()?);
-            if crypto::decrypt(&sealed, &key, &self.describe()).is_err() {
-                return Err(Error::LockedOut(
-                    "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
-                ));
-            }
+        // The identities that opened the vault must still open what is about to be written.
+        if what.keep_access
+            && matches!(opened.protection, Protection::Recipients)
+            && crypto::decrypt(&sealed, &key, &self.describe()).is_err()
+        {
+            return Err(Error::LockedOut(
+                "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
+            ));
         }
         fs::remove_stale_temp_files(&self.path);
         let backup = backup::save(&self.path, &ciphertext, what.operation, &names, backups)?;
