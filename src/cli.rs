@@ -86,6 +86,14 @@ pub enum Command {
     Import(ImportArgs),
     /// Write secrets as dotenv, JSON, shell or systemd EnvironmentFile text (plaintext!)
     Export(ExportArgs),
+    /// Make an encrypted backup of the vault now
+    Backup(BackupArgs),
+    /// List the backups, or put the vault (and files a rotation rewrote) back as one holds it
+    Restore(RestoreArgs),
+    /// Generate new values by the rotation policy, rewrite .env files, restart services
+    Rotate(RotateArgs),
+    /// Run every service's health command; exit 0 when all pass, 1 otherwise
+    CheckServices(CheckServicesArgs),
     /// Show where the vault and identity are, whether the vault opens, and what is wrong
     Status(StatusArgs),
     /// Helpers for running services under systemd
@@ -410,6 +418,101 @@ pub enum ExportFormat {
     Shell,
     /// systemd EnvironmentFile= lines
     Systemd,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// A note kept in the backup's record (shown by 'vault restore --list'; never a value)
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["list", "latest", "backup"])))]
+pub struct RestoreArgs {
+    /// List the backups, newest first: id, time, operation, secret names, note
+    #[arg(long)]
+    pub list: bool,
+
+    /// With --list: print a JSON array
+    #[arg(long, requires = "list")]
+    pub json: bool,
+
+    /// Restore the newest backup (the state before the last change)
+    #[arg(long)]
+    pub latest: bool,
+
+    /// Restore this backup; an unambiguous prefix of its id is enough
+    #[arg(long, value_name = "ID", add = ArgValueCompleter::new(complete::backup_ids))]
+    pub backup: Option<String>,
+
+    /// Show which secrets would be added, changed and removed (masked) and which files
+    /// rewritten; change nothing
+    #[arg(long, short = 'n', conflicts_with = "list")]
+    pub dry_run: bool,
+
+    /// Restore the vault only, not the files the backup holds
+    #[arg(long, conflicts_with = "list")]
+    pub no_files: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The rotation policy: [secrets.NAME] and [services.NAME] tables
+    /// [default: the [rotate] table of the configuration file]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub policy: Option<PathBuf>,
+
+    /// Rotate only these (comma-separated), and every JWT signed with one of them
+    /// [default: every secret with auto_rotate]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES",
+          add = ArgValueCompleter::new(complete::secret_names))]
+    pub secrets: Vec<String>,
+
+    /// Print the plan (secrets, types, files, services in restart order) and change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not back up the vault and files first (not recommended: nothing to restore)
+    #[arg(long, conflicts_with = "rollback_on_failure")]
+    pub skip_backup: bool,
+
+    /// Then restart the affected services in dependency order, each followed by its
+    /// health command until it passes or times out
+    #[arg(long)]
+    pub restart: bool,
+
+    /// When a step fails, restore the backup and restart the services again
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+
+    /// Only restart (and health-check) the services the latest rotation touched
+    #[arg(long, conflicts_with_all = ["secrets", "dry_run", "skip_backup", "restart", "rollback_on_failure"])]
+    pub restart_only: bool,
+
+    /// With --restart-only: every service of the policy
+    #[arg(long, requires = "restart_only")]
+    pub all: bool,
+
+    /// Do not wait for health commands after restarting
+    #[arg(long)]
+    pub no_health: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckServicesArgs {
+    /// The rotation policy whose [services.NAME] are checked
+    /// [default: the [rotate] table of the configuration file]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub policy: Option<PathBuf>,
+
+    /// Write the result to FILE (JSON, no values) for a later --compare
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub save: Option<PathBuf>,
+
+    /// Compare with a result saved by --save and show what changed
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub compare: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

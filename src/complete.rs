@@ -117,3 +117,15 @@ pub fn provider_addresses(current: &OsStr) -> Vec<CompletionCandidate> {
     }
     candidates(provider_prefixes(), &text)
 }
+
+/// Backup ids, newest first (for `vault restore --backup`); no identity needed.
+pub fn backup_ids(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    let ids = crate::store::backup::list(&context.vault_location.path)
+        .map(|backups| backups.into_iter().map(|b| b.id).collect())
+        .unwrap_or_default();
+    candidates(ids, &current)
+}

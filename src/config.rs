@@ -15,6 +15,9 @@ pub struct Config {
     pub backup: BackupPolicy,
     pub providers: ProvidersConfig,
     pub lookup: LookupConfig,
+    /// `[rotate]`: a rotation policy (`[rotate.secrets.NAME]`, `[rotate.services.NAME]`),
+    /// read by `vault rotate` when no `--policy` is given.
+    pub rotate: Option<toml::Table>,
 }
 
 /// `[providers]`: vault's limits for provider processes, and one `[providers.<name>]`

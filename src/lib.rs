@@ -17,5 +17,6 @@ pub mod paths;
 pub mod providers;
 pub mod redact;
 pub mod resolve;
+pub mod rotation;
 pub mod store;
 pub mod value;

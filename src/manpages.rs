@@ -142,7 +142,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "$XDG_DATA_HOME/secretsd/backups/",
-        "Encrypted copies of the vault before each change, with a JSON note of what changed (never values).",
+        "Encrypted copies of the vault before each change (vault-ID.age), the .env files a rotation rewrote (vault-ID.files.age, encrypted the same way) and a JSON record of what changed (vault-ID.json: names, never values).",
     ),
     ("$XDG_DATA_HOME/secretsd/vault.age.lock", "The writer lock."),
     (
@@ -240,6 +240,31 @@ fn examples_for(path: &str) -> &'static [(&'static str, &'static str)] {
             "vault export --format systemd -o /run/app/env",
         )],
         "status" => &[("Check a machine:", "vault status")],
+        "backup" => &[(
+            "Before a risky change:",
+            "vault backup --note \"before the migration\"",
+        )],
+        "restore" => &[
+            ("See the backups:", "vault restore --list"),
+            (
+                "Undo the last change, after looking at what it would do:",
+                "vault restore --latest --dry-run\nvault restore --latest",
+            ),
+        ],
+        "rotate" => &[
+            (
+                "See the plan, then rotate and restart the services in order:",
+                "vault rotate --policy rotation.toml --dry-run\nvault rotate --policy rotation.toml --restart --rollback-on-failure",
+            ),
+            (
+                "Re-sign the JWTs with the current JWT_SECRET:",
+                "vault rotate --policy rotation.toml --secrets ANON_KEY,SERVICE_ROLE_KEY",
+            ),
+        ],
+        "check-services" => &[(
+            "Before and after a rotation:",
+            "vault check-services --policy rotation.toml --save before.json\nvault check-services --policy rotation.toml --compare before.json",
+        )],
         "systemd" | "systemd-unit" => &[(
             "Install a service:",
             "vault systemd unit billing --manifest /etc/billing/app.toml -- /usr/bin/billing > /etc/systemd/system/billing.service",

@@ -6,35 +6,60 @@ use zeroize::Zeroizing;
 use crate::cli::Charset;
 use crate::error::{Error, Result};
 
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const HEX: &str = "0123456789abcdef";
+const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 impl Charset {
-    fn alphabet(self) -> &'static [u8] {
+    fn alphabet(self) -> &'static str {
         match self {
-            Charset::Alnum => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-            Charset::Hex => b"0123456789abcdef",
-            Charset::Base64url => {
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-            }
+            Charset::Alnum => ALNUM,
+            Charset::Hex => HEX,
+            Charset::Base64url => BASE64URL,
         }
+    }
+}
+
+/// The alphabet a charset name (as a policy file spells it) stands for.
+pub fn named_alphabet(name: &str) -> Option<&'static str> {
+    match name {
+        "alnum" => Some(ALNUM),
+        "hex" => Some(HEX),
+        "base64url" => Some(BASE64URL),
+        _ => None,
     }
 }
 
 /// A uniformly random string of `length` characters from `charset`.
 pub fn generate(length: usize, charset: Charset) -> Result<SecretString> {
-    let alphabet = charset.alphabet();
+    let alphabet: Vec<char> = charset.alphabet().chars().collect();
+    generate_from(length, &alphabet)
+}
+
+/// A uniformly random string of `length` characters from `alphabet` (2 to 256 distinct
+/// characters), from the OS CSPRNG.
+pub fn generate_from(length: usize, alphabet: &[char]) -> Result<SecretString> {
+    if !(2..=256).contains(&alphabet.len()) {
+        return Err(Error::BadData(
+            "an alphabet for generated values needs 2 to 256 characters".into(),
+        ));
+    }
     // Rejection sampling: bytes at or above the largest multiple of the alphabet size
     // are discarded so every character is equally likely.
     let limit = 256 - (256 % alphabet.len());
-    let mut out = Zeroizing::new(String::with_capacity(length));
+    let mut out = Zeroizing::new(String::with_capacity(length * 4));
+    let mut count = 0;
     let mut pool = Zeroizing::new([0u8; 256]);
-    while out.len() < length {
+    while count < length {
         getrandom::fill(&mut pool[..])
             .map_err(|e| Error::Failed(format!("the OS random generator failed: {e}")))?;
         for &byte in pool.iter() {
-            if out.len() == length {
+            if count == length {
                 break;
             }
             if usize::from(byte) < limit {
-                out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
+                out.push(alphabet[usize::from(byte) % alphabet.len()]);
+                count += 1;
             }
         }
     }
@@ -73,9 +98,19 @@ mod tests {
             assert!(
                 value
                     .expose_secret()
-                    .bytes()
-                    .all(|b| charset.alphabet().contains(&b))
+                    .chars()
+                    .all(|c| charset.alphabet().contains(c))
             );
+        }
+    }
+
+    #[test]
+    fn explicit_alphabets_are_used_uniformly() {
+        let alphabet: Vec<char> = "aé€".chars().collect();
+        let value = generate_from(3000, &alphabet).unwrap();
+        for c in &alphabet {
+            let n = value.expose_secret().chars().filter(|x| x == c).count();
+            assert!((800..1200).contains(&n), "{c}: {n}");
         }
     }
 

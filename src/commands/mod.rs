@@ -1,11 +1,13 @@
 //! The subcommands. This layer owns everything the user sees: output, notes, prompts.
 
+pub mod backup;
 pub mod crud;
 pub mod exec;
 pub mod init;
 pub mod io;
 pub mod provider;
 pub mod recipients;
+pub mod rotate;
 pub mod status;
 pub mod systemd;
 
@@ -53,6 +55,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => exec::run(&context, &args),
         Command::Import(args) => io::import(&context, &args),
         Command::Export(args) => io::export(&context, &args),
+        Command::Backup(args) => backup::backup(&context, &args),
+        Command::Restore(args) => backup::restore(&context, &args),
+        Command::Rotate(args) => rotate::rotate(&context, &args),
+        Command::CheckServices(args) => rotate::check_services(&context, &args),
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),
@@ -64,16 +70,19 @@ fn dispatch(cli: Cli) -> Result<u8> {
 pub struct Context {
     pub global: GlobalArgs,
     pub vault_location: Located,
+    pub config_location: Located,
     pub config: Config,
 }
 
 impl Context {
     pub fn new(global: GlobalArgs) -> Result<Self> {
         let vault_location = paths::vault_file(global.vault.as_deref())?;
-        let config = Config::load(&paths::config_file(global.config.as_deref())?)?;
+        let config_location = paths::config_file(global.config.as_deref())?;
+        let config = Config::load(&config_location)?;
         let context = Context {
             global,
             vault_location,
+            config_location,
             config,
         };
         context.explain(&format!(

@@ -316,6 +316,40 @@ pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()>
     Ok(())
 }
 
+/// `text` with `name` set to `value`: the last assignment of `name` is replaced where it
+/// stands (an `export ` before it and a comment after it stay), or a line is appended.
+/// Every other byte of `text` is kept. `Err` when `text` is not a .env file (by line
+/// number) or the value cannot be written.
+pub fn set_in_text(text: &str, name: &str, value: &str) -> Result<String> {
+    let assignments = parse(text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
+        Error::BadData(format!(
+            "lines that are not NAME=value (lines {})",
+            lines.join(", ")
+        ))
+    })?;
+    let mut line = String::new();
+    write_assignment(name, value, &mut line)?;
+    let assignment = line.trim_end_matches('\n');
+    let mut out = String::with_capacity(text.len() + assignment.len() + 1);
+    match assignments.iter().rev().find(|a| a.name == name) {
+        Some(existing) => {
+            out.push_str(&text[..existing.span.start]);
+            out.push_str(assignment);
+            out.push_str(&text[existing.span.end..]);
+        }
+        None => {
+            out.push_str(text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(assignment);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +432,19 @@ mod tests {
         for (i, value) in samples.iter().enumerate() {
             assert_eq!(read[i].1, *value, "sample {i}");
         }
+    }
+
+    #[test]
+    fn set_in_text_keeps_every_other_byte() {
+        let text = "# top\nexport A=old # why\n\nB='x'\nA=older\nC=1";
+        let out = set_in_text(text, "A", "new value").unwrap();
+        assert_eq!(
+            out,
+            "# top\nexport A=old # why\n\nB='x'\nA='new value'\nC=1"
+        );
+        let out = set_in_text(&out, "D", "d").unwrap();
+        assert!(out.ends_with("C=1\nD='d'\n"), "{out}");
+        assert!(set_in_text("oops\n", "A", "v").is_err());
     }
 
     #[test]

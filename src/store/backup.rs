@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
@@ -26,22 +26,161 @@ fn stem(vault_path: &Path) -> String {
         .unwrap_or_else(|| "vault".into())
 }
 
-#[derive(Serialize)]
-struct Metadata<'a> {
-    format: &'static str,
-    version: u32,
-    vault: String,
-    created: &'a str,
-    operation: &'a str,
-    names: &'a [String],
+/// What a backup records beside the vault's ciphertext. Never values.
+#[derive(Default)]
+pub struct Record<'a> {
+    /// A word for what was about to happen: "set", "rotate", "restore", "backup", ….
+    pub operation: &'a str,
+    /// The secret names the change touches.
+    pub names: &'a [String],
+    /// A note from the user (`vault backup --note`).
+    pub note: Option<&'a str>,
+    /// Services a rotation restarts, so `rotate --restart-only` can find them again.
+    pub services: &'a [String],
+    /// Other files the change rewrites, sealed like the vault (see [`files_to_json`]).
+    pub files: Option<SealedFiles<'a>>,
 }
 
-/// One backup file, ordered by time then sequence.
+/// Files saved with a backup: their paths (listed in the metadata) and the sealed bundle.
+pub struct SealedFiles<'a> {
+    pub paths: &'a [String],
+    pub ciphertext: &'a [u8],
+}
+
+/// The metadata file of a backup. It is written last: a backup exists once its metadata
+/// does, and data without metadata is what a killed writer left (removed by the next one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metadata {
+    pub format: String,
+    pub version: u32,
+    pub vault: String,
+    pub created: String,
+    pub operation: String,
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// A backup just made.
+pub struct Saved {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+/// A backup found on disk, complete (its metadata was written).
+#[derive(Debug, Clone)]
+pub struct Backup {
+    /// `20261125T130229Z` or `20261125T130229Z-2`: what `vault restore --backup` takes.
+    pub id: String,
+    /// The vault's ciphertext as it was.
+    pub path: PathBuf,
+    pub metadata: Metadata,
+}
+
+impl Backup {
+    /// The sealed bundle of other files, when the backup holds any.
+    pub fn files_path(&self) -> Option<PathBuf> {
+        (!self.metadata.files.is_empty()).then(|| files_path(&self.path))
+    }
+}
+
+/// The files bundle beside a backup's vault copy.
+fn files_path(data: &Path) -> PathBuf {
+    data.with_extension("files.age")
+}
+
+fn metadata_path(data: &Path) -> PathBuf {
+    data.with_extension("json")
+}
+
+/// One file as it was: its text, mode and owner.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SavedFile {
+    pub path: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub content: String,
+}
+
+impl std::fmt::Debug for SavedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedFile")
+            .field("path", &self.path)
+            .field("mode", &format_args!("{:04o}", self.mode))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SavedFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.content);
+    }
+}
+
+pub const FILES_FORMAT: &str = "secretsd-backup-files";
+
+/// The files a backup holds, as JSON in a buffer zeroed on drop: the plaintext sealed
+/// into `<backup>.files.age`. Contents are secrets; only paths go into the metadata.
+pub fn files_to_json(files: &[SavedFile]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    #[derive(Serialize)]
+    struct Bundle<'a> {
+        format: &'static str,
+        version: u32,
+        files: &'a [SavedFile],
+    }
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    serde_json::to_writer(
+        &mut *out,
+        &Bundle {
+            format: FILES_FORMAT,
+            version: 1,
+            files,
+        },
+    )
+    .map_err(|e| Error::Failed(format!("cannot describe the backed-up files: {e}")))?;
+    Ok(out)
+}
+
+/// Reads what [`files_to_json`] wrote; `what` names the backup in errors.
+pub fn files_from_json(plaintext: &[u8], what: &str) -> Result<Vec<SavedFile>> {
+    #[derive(Deserialize)]
+    struct Bundle {
+        format: String,
+        version: u32,
+        files: Vec<SavedFile>,
+    }
+    let bundle: Bundle = serde_json::from_slice(plaintext)
+        .map_err(|_| Error::BadData(format!("{what} is not a backup of files")))?;
+    if bundle.format != FILES_FORMAT || bundle.version != 1 {
+        return Err(Error::BadData(format!(
+            "{what} is a backup of files in a format this vault does not understand"
+        )));
+    }
+    Ok(bundle.files)
+}
+
+/// One file name in the backups directory, ordered by time then sequence.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct BackupName {
     compact_time: String,
     sequence: u32,
     file_name: String,
+}
+
+impl BackupName {
+    fn id(&self) -> String {
+        if self.sequence == 0 {
+            self.compact_time.clone()
+        } else {
+            format!("{}-{}", self.compact_time, self.sequence)
+        }
+    }
 }
 
 fn parse_backup_name(stem: &str, file_name: &str) -> Option<BackupName> {
@@ -69,55 +208,157 @@ fn compact(rfc3339: &str) -> String {
     rfc3339.chars().filter(|c| *c != '-' && *c != ':').collect()
 }
 
-/// Saves `ciphertext` (the vault before `operation`) and prunes old backups.
-/// Called with the writer lock held.
+/// Saves `ciphertext` (the vault before the change `record` describes) and prunes old
+/// backups. Called with the writer lock held, so no other writer is in the directory.
 pub fn save(
     vault_path: &Path,
     ciphertext: &[u8],
-    operation: &str,
-    names: &[String],
+    record: &Record<'_>,
     policy: &BackupPolicy,
-) -> Result<Option<PathBuf>> {
+) -> Result<Option<Saved>> {
     if !policy.enabled {
         return Ok(None);
     }
     let dir = backup_dir(vault_path);
     ensure_private_dir(&dir)?;
     let stem = stem(vault_path);
+    remove_leftovers(&dir, &stem);
     let now = timestamp_now();
     let time = compact(&now);
     let mut sequence = 0u32;
-    let path = loop {
-        let name = if sequence == 0 {
-            format!("{stem}-{time}.age")
+    let (id, path) = loop {
+        let id = if sequence == 0 {
+            time.clone()
         } else {
-            format!("{stem}-{time}-{sequence}.age")
+            format!("{time}-{sequence}")
         };
-        let candidate = dir.join(name);
-        if !candidate.exists() {
-            break candidate;
+        let candidate = dir.join(format!("{stem}-{id}.age"));
+        if !candidate.exists() && !metadata_path(&candidate).exists() {
+            break (id, candidate);
         }
         sequence += 1;
     };
     let metadata = Metadata {
-        format: "secretsd-backup",
+        format: "secretsd-backup".into(),
         version: 1,
         vault: vault_path.display().to_string(),
-        created: &now,
-        operation,
-        names,
+        created: now,
+        operation: record.operation.to_string(),
+        names: record.names.to_vec(),
+        note: record.note.map(str::to_string),
+        services: record.services.to_vec(),
+        files: record
+            .files
+            .as_ref()
+            .map(|f| f.paths.to_vec())
+            .unwrap_or_default(),
     };
     let json = serde_json::to_vec_pretty(&metadata)
         .map_err(|e| Error::Failed(format!("cannot describe the backup: {e}")))?;
     write_atomic(&path, ciphertext, true)?;
-    write_atomic(&path.with_extension("json"), &json, false)?;
-    prune(&dir, &stem, policy, &time);
-    Ok(Some(path))
+    if let Some(files) = &record.files {
+        write_atomic(&files_path(&path), files.ciphertext, true)?;
+    }
+    // Last: from here on the backup exists.
+    write_atomic(&metadata_path(&path), &json, false)?;
+    prune(&dir, &stem, policy);
+    Ok(Some(Saved { id, path }))
 }
 
-/// Deletes backups beyond the newest `keep` and those older than `max_age_days`.
-/// Best effort: a backup that cannot be deleted now is tried again next time.
-fn prune(dir: &Path, stem: &str, policy: &BackupPolicy, now_compact: &str) {
+/// The complete backups of the vault at `vault_path`, newest first.
+pub fn list(vault_path: &Path) -> Result<Vec<Backup>> {
+    let dir = backup_dir(vault_path);
+    let stem = stem(vault_path);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read the backups directory", &dir, e)),
+    };
+    let mut names: Vec<BackupName> = entries
+        .flatten()
+        .filter_map(|e| parse_backup_name(&stem, &e.file_name().to_string_lossy()))
+        .collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let mut backups = Vec::with_capacity(names.len());
+    for name in names {
+        let path = dir.join(&name.file_name);
+        let json_path = metadata_path(&path);
+        let text = match fs::read(&json_path) {
+            Ok(text) => text,
+            // No metadata: a write that was killed; not a backup.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read", &json_path, e)),
+        };
+        let metadata: Metadata = serde_json::from_slice(&text).map_err(|e| {
+            Error::BadData(format!(
+                "the backup record {} is not valid ({e}); move it away to continue",
+                json_path.display()
+            ))
+        })?;
+        backups.push(Backup {
+            id: name.id(),
+            path,
+            metadata,
+        });
+    }
+    Ok(backups)
+}
+
+/// The backup whose id starts with `prefix`; an ambiguous or unknown prefix is an error
+/// naming the candidates.
+pub fn find(vault_path: &Path, prefix: &str) -> Result<Backup> {
+    let backups = list(vault_path)?;
+    if let Some(exact) = backups.iter().find(|b| b.id == prefix) {
+        return Ok(exact.clone());
+    }
+    let matching: Vec<&Backup> = backups
+        .iter()
+        .filter(|b| !prefix.is_empty() && b.id.starts_with(prefix))
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::NotFound(format!(
+            "no backup of {} has an id starting with {prefix:?}; see 'vault restore --list'",
+            vault_path.display()
+        ))),
+        many => Err(Error::Usage(format!(
+            "{prefix:?} matches {} backups ({}); give more of the id",
+            many.len(),
+            many.iter()
+                .take(5)
+                .map(|b| b.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Removes what a killed writer left in the backups directory: temp files, and data
+/// files whose metadata was never written. Called with the writer lock held.
+fn remove_leftovers(dir: &Path, stem: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        let stale_temp = name.starts_with('.') && name.ends_with(".tmp");
+        let data = name
+            .strip_suffix(".files.age")
+            .map(|base| format!("{base}.age"))
+            .unwrap_or_else(|| name.to_string());
+        let orphan =
+            parse_backup_name(stem, &data).is_some() && !metadata_path(&dir.join(&data)).exists();
+        if stale_temp || orphan {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Deletes backups beyond the newest `keep` and those older than `max_age_days`, never
+/// the newest. Best effort: a backup that cannot be deleted now is tried again next time.
+fn prune(dir: &Path, stem: &str, policy: &BackupPolicy) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -126,16 +367,23 @@ fn prune(dir: &Path, stem: &str, policy: &BackupPolicy, now_compact: &str) {
         .filter_map(|e| parse_backup_name(stem, &e.file_name().to_string_lossy()))
         .collect();
     backups.sort_unstable_by(|a, b| b.cmp(a));
-    let cutoff = std::time::SystemTime::now()
-        .checked_sub(std::time::Duration::from_secs(policy.max_age_days * 86_400))
+    // An age beyond what the clock can subtract means "no age limit", not "delete all".
+    let cutoff = policy
+        .max_age_days
+        .checked_mul(86_400)
+        .and_then(|secs| {
+            std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs(secs))
+        })
         .map(|t| compact(&humantime::format_rfc3339_seconds(t).to_string()));
-    for (index, backup) in backups.iter().enumerate() {
-        let too_old = cutoff.as_deref().is_some_and(|cutoff| {
-            backup.compact_time.as_str() < cutoff && backup.compact_time != now_compact
-        });
+    for (index, backup) in backups.iter().enumerate().skip(1) {
+        let too_old = cutoff
+            .as_deref()
+            .is_some_and(|cutoff| backup.compact_time.as_str() < cutoff);
         if index >= policy.keep.max(1) || too_old {
             let path = dir.join(&backup.file_name);
-            let _ = fs::remove_file(path.with_extension("json"));
+            // Metadata first: without it the rest is a leftover, never a half backup.
+            let _ = fs::remove_file(metadata_path(&path));
+            let _ = fs::remove_file(files_path(&path));
             let _ = fs::remove_file(path);
         }
     }

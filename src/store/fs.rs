@@ -65,14 +65,46 @@ pub fn write_atomic_with_mode(
     no_clobber: bool,
     mode: u32,
 ) -> Result<()> {
+    write_atomic_as(path, bytes, no_clobber, mode, None)
+}
+
+/// [`write_atomic`] with the new file's exact mode (not reduced by the umask) and, when
+/// given, its owner and group, so a rewritten file keeps who may read it.
+pub fn write_atomic_as(
+    path: &Path,
+    bytes: &[u8],
+    no_clobber: bool,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
         .suffix(".tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .permissions(fs::Permissions::from_mode(mode & 0o600))
         .tempfile_in(&dir)
         .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+    if let Some((uid, gid)) = owner {
+        let current = temp
+            .as_file()
+            .metadata()
+            .map_err(|e| Error::io("inspect", temp.path(), e))?;
+        if (current.uid(), current.gid()) != (uid, gid) {
+            std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)).map_err(|e| {
+                Error::io(
+                    &format!("give the owner {uid}:{gid} (as the file had) to the new"),
+                    path,
+                    e,
+                )
+            })?;
+        }
+    }
     temp.write_all(bytes)
+        .and_then(|()| {
+            temp.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))
+        })
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| Error::io("write", temp.path(), e))?;
     if no_clobber {

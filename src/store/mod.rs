@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod crypto;
 pub mod document;
+pub mod files;
 pub mod fs;
 pub mod identity;
 pub mod recipients;
@@ -166,6 +167,28 @@ impl Vault {
         fs::write_atomic(&self.path, &ciphertext, true)
     }
 
+    /// Takes the writer lock and decrypts the vault for a change; nothing is written until
+    /// the transaction is committed, and the lock is released when it is dropped.
+    pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
+        let lock = fs::WriterLock::acquire(&self.path)?;
+        let ciphertext = self.read_ciphertext()?;
+        let Decrypted {
+            plaintext,
+            protection,
+            armored,
+            key,
+        } = self.decrypt(&ciphertext, keys)?;
+        let opened = self.parse(&plaintext, protection, armored)?;
+        drop(plaintext);
+        Ok(Transaction {
+            vault: self,
+            _lock: lock,
+            ciphertext,
+            opened,
+            key,
+        })
+    }
+
     /// Read, change, write under the writer lock. `change` returns its result and the
     /// secret names it touched (for the backup record), or `None` when it changed nothing.
     /// Nothing is written when `change` changed nothing or when any step fails.
@@ -177,33 +200,99 @@ impl Vault {
         what: Change<'_>,
         change: impl FnOnce(&mut Document) -> Result<(T, Option<Vec<String>>)>,
     ) -> Result<(T, Option<PathBuf>)> {
-        let _lock = fs::WriterLock::acquire(&self.path)?;
-        let ciphertext = self.read_ciphertext()?;
-        let Decrypted {
-            plaintext,
-            protection,
-            armored,
-            key,
-        } = self.decrypt(&ciphertext, keys)?;
-        let mut opened = self.parse(&plaintext, protection, armored)?;
-        drop(plaintext);
-        let (result, names) = change(&mut opened.document)?;
+        let mut transaction = self.begin(keys)?;
+        let (result, names) = change(&mut transaction.opened.document)?;
         let Some(names) = names else {
             return Ok((result, None));
         };
-        let sealed = Self::seal(&opened.document, &opened.protection, opened.armored)?;
-        // The identities that opened the vault must still open what is about to be written.
-        if what.keep_access
+        let sealed = transaction.seal_document(what.keep_access)?;
+        let backup = transaction.backup(
+            backups,
+            &backup::Record {
+                operation: what.operation,
+                names: &names,
+                ..Default::default()
+            },
+        )?;
+        transaction.write(&sealed)?;
+        Ok((result, backup.map(|b| b.path)))
+    }
+}
+
+/// A vault opened for a change, holding the writer lock until dropped.
+pub struct Transaction<'v> {
+    vault: &'v Vault,
+    _lock: fs::WriterLock,
+    /// The vault as it is on disk, which a backup copies.
+    ciphertext: Vec<u8>,
+    pub opened: Opened,
+    key: Key,
+}
+
+impl Transaction<'_> {
+    pub fn document(&self) -> &Document {
+        &self.opened.document
+    }
+
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.opened.document
+    }
+
+    /// Encrypts `plaintext` the way the vault is encrypted: to the recipients listed in the
+    /// document, or to its passphrase. Used for what must be kept beside the vault.
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        match &self.opened.protection {
+            Protection::Recipients => {
+                let recipients = recipients::parse_all(&self.opened.document.recipients)?;
+                crypto::encrypt(plaintext, Lock::Recipients(&recipients), false)
+            }
+            Protection::Passphrase(passphrase) => {
+                crypto::encrypt(plaintext, Lock::Passphrase(passphrase), false)
+            }
+        }
+    }
+
+    /// Decrypts bytes sealed for this vault (a backup) with the key that opened it.
+    pub fn unseal_bytes(&self, ciphertext: &[u8], what: &str) -> Result<Zeroizing<Vec<u8>>> {
+        crypto::decrypt(ciphertext, &self.key, what)
+    }
+
+    /// Decrypts and parses a vault file's bytes (a backup) with the key that opened this one.
+    pub fn open_bytes(&self, ciphertext: &[u8], what: &str) -> Result<Document> {
+        let plaintext = self.unseal_bytes(ciphertext, what)?;
+        Document::from_json(&plaintext, what)
+    }
+
+    /// The document encrypted as the vault will be written. With `keep_access`, refuses a
+    /// result that none of the identities that opened the vault could open.
+    pub fn seal_document(&self, keep_access: bool) -> Result<Vec<u8>> {
+        let opened = &self.opened;
+        let sealed = Vault::seal(&opened.document, &opened.protection, opened.armored)?;
+        if keep_access
             && matches!(opened.protection, Protection::Recipients)
-            && crypto::decrypt(&sealed, &key, &self.describe()).is_err()
+            && crypto::decrypt(&sealed, &self.key, &self.vault.describe()).is_err()
         {
             return Err(Error::LockedOut(
                 "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
             ));
         }
-        fs::remove_stale_temp_files(&self.path);
-        let backup = backup::save(&self.path, &ciphertext, what.operation, &names, backups)?;
-        fs::write_atomic(&self.path, &sealed, false)?;
-        Ok((result, backup))
+        Ok(sealed)
+    }
+
+    /// Saves the vault as it was when the transaction began, with `record`, unless backups
+    /// are disabled. Removes what killed writers left behind first.
+    pub fn backup(
+        &self,
+        policy: &BackupPolicy,
+        record: &backup::Record<'_>,
+    ) -> Result<Option<backup::Saved>> {
+        fs::remove_stale_temp_files(&self.vault.path);
+        backup::save(&self.vault.path, &self.ciphertext, record, policy)
+    }
+
+    /// Replaces the vault with `ciphertext` (atomically).
+    pub fn write(&self, ciphertext: &[u8]) -> Result<()> {
+        fs::remove_stale_temp_files(&self.vault.path);
+        fs::write_atomic(&self.vault.path, ciphertext, false)
     }
 }

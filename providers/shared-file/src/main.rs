@@ -151,28 +151,9 @@ impl Provider for SharedFile {
     ) -> Result<(), ProviderError> {
         check_key(key)?;
         let path = path_of(config)?;
-        let mut line = String::new();
-        dotenv::write_assignment(key, value.expose(), &mut line)
-            .map_err(|e| ProviderError::new(ErrorKind::Invalid, e.to_string()))?;
-        let assignment = line.trim_end_matches('\n');
-        edit(&path, |text, assignments| {
-            let mut out = String::with_capacity(text.len() + assignment.len() + 1);
-            match assignments.iter().rev().find(|a| a.name == key) {
-                Some(existing) => {
-                    out.push_str(&text[..existing.span.start]);
-                    out.push_str(assignment);
-                    out.push_str(&text[existing.span.end..]);
-                }
-                None => {
-                    out.push_str(text);
-                    if !text.is_empty() && !text.ends_with('\n') {
-                        out.push('\n');
-                    }
-                    out.push_str(assignment);
-                    out.push('\n');
-                }
-            }
-            Ok(out)
+        edit(&path, |text, _| {
+            dotenv::set_in_text(text, key, value.expose())
+                .map_err(|e| ProviderError::new(ErrorKind::Invalid, e.to_string()))
         })
     }
 

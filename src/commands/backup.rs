@@ -1,0 +1,332 @@
+//! `vault backup` and `vault restore`: encrypted backups made on demand, listed, and put
+//! back — the vault and the files a rotation rewrote — through the same locked, atomic
+//! write path as every change, after backing up what is replaced.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use age::secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::cli::{BackupArgs, RestoreArgs};
+use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::error::{Error, Result};
+use crate::store::backup::{self, Backup, Record, SavedFile, SealedFiles};
+use crate::store::document::Document;
+use crate::store::files::{self, LockedFiles};
+use crate::value::mask;
+
+pub fn backup(context: &Context, args: &BackupArgs) -> Result<u8> {
+    if args
+        .note
+        .as_deref()
+        .is_some_and(|n| n.chars().any(char::is_control))
+    {
+        return Err(Error::Usage(
+            "a backup note is one line of text without control characters".into(),
+        ));
+    }
+    let vault = context.vault();
+    let transaction = vault.begin(context)?;
+    let mut policy = context.config.backup.clone();
+    // Asked for explicitly, so made even where automatic backups are turned off.
+    policy.enabled = true;
+    let saved = transaction
+        .backup(
+            &policy,
+            &Record {
+                operation: "backup",
+                note: args.note.as_deref(),
+                ..Default::default()
+            },
+        )?
+        .ok_or_else(|| Error::Failed("no backup was made".into()))?;
+    print_stdout(&format!("{}\n", saved.id))?;
+    context.note(&format!("backed up the vault as {}", saved.path.display()));
+    SUCCESS
+}
+
+pub fn restore(context: &Context, args: &RestoreArgs) -> Result<u8> {
+    let vault_path = &context.vault_location.path;
+    if args.list {
+        return list(context, args.json);
+    }
+    let backup = match &args.backup {
+        Some(id) => backup::find(vault_path, id)?,
+        None => backup::list(vault_path)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "there are no backups of {} yet",
+                    vault_path.display()
+                ))
+            })?,
+    };
+    let restored = restore_backup(context, &backup, !args.no_files, args.dry_run)?;
+    if args.dry_run {
+        context.note("dry run: nothing was changed");
+        return SUCCESS;
+    }
+    match &restored.undo {
+        Some(undo) => context.note(&format!(
+            "restored backup {}; to undo: vault restore --backup {undo}",
+            backup.id
+        )),
+        None => context.note(&format!("restored backup {}", backup.id)),
+    }
+    SUCCESS
+}
+
+fn list(context: &Context, as_json: bool) -> Result<u8> {
+    let backups = backup::list(&context.vault_location.path)?;
+    if as_json {
+        let items: Vec<serde_json::Value> = backups
+            .iter()
+            .map(|b| {
+                json!({
+                    "id": b.id,
+                    "created": b.metadata.created,
+                    "operation": b.metadata.operation,
+                    "names": b.metadata.names,
+                    "note": b.metadata.note,
+                    "services": b.metadata.services,
+                    "files": b.metadata.files,
+                    "path": b.path,
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| Error::Failed(format!("cannot write JSON: {e}")))?;
+        return print_stdout(&format!("{text}\n")).map(|()| crate::error::exit::OK);
+    }
+    if backups.is_empty() {
+        context.note(&format!(
+            "no backups of {} yet",
+            context.vault_location.path.display()
+        ));
+        return SUCCESS;
+    }
+    let mut out = String::new();
+    for b in &backups {
+        let mut names = b.metadata.names.join(",");
+        if names.is_empty() {
+            names.push('-');
+        }
+        out.push_str(&format!(
+            "{:20} {:20} {:16} {}",
+            b.id, b.metadata.created, b.metadata.operation, names
+        ));
+        if !b.metadata.files.is_empty() {
+            out.push_str(&format!("  files: {}", b.metadata.files.join(",")));
+        }
+        if let Some(note) = &b.metadata.note {
+            out.push_str(&format!("  note: {}", note.escape_debug()));
+        }
+        out.push('\n');
+    }
+    print_stdout(&out)?;
+    SUCCESS
+}
+
+/// What a restore changed.
+pub struct Restored {
+    /// The backup of the state the restore replaced, which undoes it.
+    pub undo: Option<String>,
+    /// The files put back.
+    pub files: Vec<String>,
+}
+
+/// Which secrets differ between the vault now and a backup.
+struct Difference {
+    added: Vec<String>,
+    changed: Vec<String>,
+    removed: Vec<String>,
+    recipients_added: Vec<String>,
+    recipients_removed: Vec<String>,
+}
+
+impl Difference {
+    fn between(now: &Document, then: &Document) -> Difference {
+        let now_names: BTreeSet<&String> = now.secrets.keys().collect();
+        let then_names: BTreeSet<&String> = then.secrets.keys().collect();
+        let recipients = |a: &Document, b: &Document| -> Vec<String> {
+            a.recipients
+                .iter()
+                .filter(|r| !b.recipients.contains(r))
+                .cloned()
+                .collect()
+        };
+        Difference {
+            added: then_names
+                .difference(&now_names)
+                .map(|n| n.to_string())
+                .collect(),
+            removed: now_names
+                .difference(&then_names)
+                .map(|n| n.to_string())
+                .collect(),
+            changed: now
+                .secrets
+                .iter()
+                .filter(|(name, entry)| {
+                    then.get(name).is_some_and(|old| {
+                        old.value().expose_secret() != entry.value().expose_secret()
+                    })
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+            recipients_added: recipients(then, now),
+            recipients_removed: recipients(now, then),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [&self.added, &self.changed, &self.removed]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names().is_empty()
+            && self.recipients_added.is_empty()
+            && self.recipients_removed.is_empty()
+    }
+
+    /// One line per difference, values masked.
+    fn report(&self, then: &Document) -> String {
+        let masked = |name: &str| then.get(name).map(|e| mask(e.value())).unwrap_or_default();
+        let mut out = String::new();
+        for name in &self.added {
+            out.push_str(&format!("add       {name} {}\n", masked(name)));
+        }
+        for name in &self.changed {
+            out.push_str(&format!("change    {name} {}\n", masked(name)));
+        }
+        for name in &self.removed {
+            out.push_str(&format!("remove    {name}\n"));
+        }
+        for r in &self.recipients_added {
+            out.push_str(&format!("recipient + {r}\n"));
+        }
+        for r in &self.recipients_removed {
+            out.push_str(&format!("recipient - {r}\n"));
+        }
+        out
+    }
+}
+
+/// Puts `backup` back: its vault (verbatim) and, with `with_files`, the files it holds,
+/// each atomically with its mode and owner. The current vault and files are backed up
+/// first, so a restore can be undone. A backup that does not open with the current key
+/// is refused and nothing changes.
+pub fn restore_backup(
+    context: &Context,
+    backup: &Backup,
+    with_files: bool,
+    dry_run: bool,
+) -> Result<Restored> {
+    let vault = context.vault();
+    let transaction = vault.begin(context)?;
+    let what = format!("the backup {}", backup.id);
+    let ciphertext =
+        std::fs::read(&backup.path).map_err(|e| Error::io("read the backup", &backup.path, e))?;
+    let refuse = |e: Error| match e {
+        Error::LockedOut(_) => Error::LockedOut(format!(
+            "the backup {} ({}) does not open with your identity or passphrase, so it cannot be restored; nothing was changed",
+            backup.id,
+            backup.path.display()
+        )),
+        other => other,
+    };
+    let then = transaction.open_bytes(&ciphertext, &what).map_err(refuse)?;
+    let saved_files: Vec<SavedFile> = match backup.files_path().filter(|_| with_files) {
+        Some(path) => {
+            let sealed =
+                std::fs::read(&path).map_err(|e| Error::io("read the backup", &path, e))?;
+            let plaintext = transaction.unseal_bytes(&sealed, &what).map_err(refuse)?;
+            backup::files_from_json(&plaintext, &what)?
+        }
+        None => Vec::new(),
+    };
+    let difference = Difference::between(transaction.document(), &then);
+    let paths: Vec<PathBuf> = saved_files.iter().map(|f| PathBuf::from(&f.path)).collect();
+    let current = LockedFiles::lock(&paths, true)?;
+    let stale: Vec<&SavedFile> = saved_files
+        .iter()
+        .filter(|f| {
+            current
+                .get(std::path::Path::new(&f.path))
+                .is_none_or(|now| now.content != f.content || now.mode != f.mode)
+        })
+        .collect();
+    let mut report = format!(
+        "backup {} ({}, {})\n",
+        backup.id, backup.metadata.operation, backup.metadata.created
+    );
+    report.push_str(&difference.report(&then));
+    for file in &stale {
+        report.push_str(&format!("file      {}\n", file.path));
+    }
+    if dry_run {
+        print_stdout(&report)?;
+        return Ok(Restored {
+            undo: None,
+            files: Vec::new(),
+        });
+    }
+    if difference.is_empty() && stale.is_empty() {
+        context.note(&format!(
+            "the vault and its files already match backup {}; nothing to restore",
+            backup.id
+        ));
+        return Ok(Restored {
+            undo: None,
+            files: Vec::new(),
+        });
+    }
+    if !stale.is_empty() {
+        let names: Vec<&str> = stale.iter().map(|f| f.path.as_str()).collect();
+        context.note(&format!("restoring these files too: {}", names.join(", ")));
+    }
+    // What is about to be replaced, files included, goes into a backup of its own.
+    let replaced_paths: Vec<String> = current.files.iter().map(|f| f.path.clone()).collect();
+    let sealed_current = transaction.seal_bytes(&backup::files_to_json(&current.files)?)?;
+    let names = difference.names();
+    let note = format!("before restoring {}", backup.id);
+    let undo = transaction.backup(
+        &context.config.backup,
+        &Record {
+            operation: "restore",
+            names: &names,
+            note: Some(&note),
+            files: (!replaced_paths.is_empty()).then_some(SealedFiles {
+                paths: &replaced_paths,
+                ciphertext: &sealed_current,
+            }),
+            ..Default::default()
+        },
+    )?;
+    transaction.write(&ciphertext)?;
+    let mut restored_files = Vec::new();
+    for file in stale {
+        files::replace(file, &file.content).map_err(|e| {
+            Error::Failed(format!(
+                "the vault was restored from backup {}, but {} could not be: {e}; files restored before it: {}",
+                backup.id,
+                file.path,
+                if restored_files.is_empty() { "none".to_string() } else { restored_files.join(", ") }
+            ))
+        })?;
+        restored_files.push(file.path.clone());
+    }
+    print_stdout(&report)?;
+    Ok(Restored {
+        undo: undo.map(|u| u.id),
+        files: restored_files,
+    })
+}

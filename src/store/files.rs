@@ -1,0 +1,84 @@
+//! Files other than the vault that a change rewrites with it (the .env files of a
+//! rotation): each is locked like the vault (a sidecar `.lock`, the same one the
+//! shared-file provider takes), read with its mode and owner for the backup, and replaced
+//! atomically keeping both.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::backup::SavedFile;
+use crate::store::fs::{WriterLock, write_atomic_as};
+
+/// Files held under their writer locks, with their contents as they were when locked.
+pub struct LockedFiles {
+    _locks: Vec<WriterLock>,
+    /// In the order of the paths given; files that did not exist are absent.
+    pub files: Vec<SavedFile>,
+}
+
+impl LockedFiles {
+    /// Locks every path (in a fixed order, so two writers cannot deadlock) and reads it.
+    /// A missing file is an error unless `missing_ok`.
+    pub fn lock(paths: &[PathBuf], missing_ok: bool) -> Result<LockedFiles> {
+        let mut order: Vec<&PathBuf> = paths.iter().collect();
+        order.sort();
+        order.dedup();
+        let mut locks = Vec::with_capacity(order.len());
+        for path in &order {
+            locks.push(WriterLock::acquire(path)?);
+        }
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            match read(path) {
+                Ok(file) => files.push(file),
+                Err(Error::NotFound(_)) if missing_ok => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(LockedFiles {
+            _locks: locks,
+            files,
+        })
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&SavedFile> {
+        self.files.iter().find(|f| Path::new(&f.path) == path)
+    }
+}
+
+/// A file's text, mode and owner.
+fn read(path: &Path) -> Result<SavedFile> {
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("{} does not exist", path.display()))
+        }
+        _ => Error::io("read", path, e),
+    })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let content = String::from_utf8(bytes).map_err(|_| {
+        Error::BadData(format!(
+            "{} is not UTF-8 text, so it is not a .env file vault can rewrite",
+            path.display()
+        ))
+    })?;
+    Ok(SavedFile {
+        path: path.display().to_string(),
+        mode: metadata.mode() & 0o7777,
+        uid: metadata.uid(),
+        gid: metadata.gid(),
+        content,
+    })
+}
+
+/// Replaces `file.path` with `content`, keeping `file`'s mode and owner. Only call with
+/// the file's lock held.
+pub fn replace(file: &SavedFile, content: &str) -> Result<()> {
+    write_atomic_as(
+        Path::new(&file.path),
+        content.as_bytes(),
+        false,
+        file.mode,
+        Some((file.uid, file.gid)),
+    )
+}
