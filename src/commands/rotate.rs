@@ -124,11 +124,20 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
         }
     } else if !rotated.plan.services.is_empty() {
         context.note(&format!(
-            "these services use the new values once restarted: {} (vault rotate --restart-only)",
-            rotated.plan.services.join(", ")
+            "these services use the new values once restarted: {} (vault rotate{} --restart-only)",
+            rotated.plan.services.join(", "),
+            policy_flag(args)
         ));
     }
     SUCCESS
+}
+
+/// ` --policy FILE` when one was given, for the commands vault suggests.
+fn policy_flag(args: &RotateArgs) -> String {
+    args.policy
+        .as_ref()
+        .map(|p| format!(" --policy {}", p.display()))
+        .unwrap_or_default()
 }
 
 /// A rotation written to the vault and files.
@@ -329,7 +338,7 @@ fn rotation_failed(
     step: &str,
     state: &str,
 ) -> Error {
-    let mut message = format!("rotation failed: {step}.\nNow: {state}.");
+    let mut message = format!("rotation failed: {step}.\nAt that point: {state}.");
     let Some(id) = &rotated.backup else {
         message.push_str(
             "\nNo backup was made (--skip-backup or backups disabled), so vault cannot undo it.",
@@ -342,7 +351,7 @@ fn rotation_failed(
             if rotated.plan.services.is_empty() {
                 String::new()
             } else {
-                " && vault rotate --restart-only".to_string()
+                format!(" && vault rotate{} --restart-only", policy_flag(args))
             }
         ));
         return Error::Failed(message);

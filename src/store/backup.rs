@@ -225,19 +225,26 @@ pub fn save(
     remove_leftovers(&dir, &stem);
     let now = timestamp_now();
     let time = compact(&now);
-    let mut sequence = 0u32;
-    let (id, path) = loop {
-        let id = if sequence == 0 {
-            time.clone()
-        } else {
-            format!("{time}-{sequence}")
-        };
-        let candidate = dir.join(format!("{stem}-{id}.age"));
-        if !candidate.exists() && !metadata_path(&candidate).exists() {
-            break (id, candidate);
-        }
-        sequence += 1;
+    // After every backup of this second, even when older ones of it were pruned, so the
+    // order of ids is the order of changes.
+    let sequence = fs::read_dir(&dir)
+        .map_err(|e| Error::io("read the backups directory", &dir, e))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let data = name.strip_suffix(".json").map(|b| format!("{b}.age"));
+            parse_backup_name(&stem, data.as_deref().unwrap_or(&name))
+        })
+        .filter(|b| b.compact_time == time)
+        .map(|b| b.sequence + 1)
+        .max()
+        .unwrap_or(0);
+    let id = if sequence == 0 {
+        time.clone()
+    } else {
+        format!("{time}-{sequence}")
     };
+    let path = dir.join(format!("{stem}-{id}.age"));
     let metadata = Metadata {
         format: "secretsd-backup".into(),
         version: 1,

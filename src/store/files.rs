@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::store::backup::SavedFile;
-use crate::store::fs::{WriterLock, write_atomic_as};
+use crate::store::fs::{WriterLock, remove_stale_temp_files, write_atomic_as};
 
 /// Files held under their writer locks, with their contents as they were when locked.
 pub struct LockedFiles {
@@ -27,6 +27,8 @@ impl LockedFiles {
         let mut locks = Vec::with_capacity(order.len());
         for path in &order {
             locks.push(WriterLock::acquire(path)?);
+            // A writer killed mid-write left its temp file (new values, in plaintext).
+            remove_stale_temp_files(path);
         }
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {

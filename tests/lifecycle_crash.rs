@@ -1,0 +1,204 @@
+//! `vault rotate` and `vault restore` killed (SIGKILL) at random moments: the vault and
+//! each .env file are always the old or the new version, never torn; every listed backup
+//! opens; no temp file with plaintext survives the next write.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{TestHome, chmod, stderr};
+
+/// A small deterministic generator, so a failing run can be repeated from its seed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const ENV: &str = "# app\nexport DB_PASSWORD=initial-db-password-0123456789\n\n# keep me\nSIGNING_KEY='initial-signing-key-0123456789ab'\nTOKEN=initial\nUNRELATED=value # note\n";
+
+const POLICY: &str = r#"
+[secrets.DB_PASSWORD]
+type = "random"
+length = 32
+files = ["app.env"]
+[secrets.SIGNING_KEY]
+type = "random"
+length = 40
+files = ["app.env"]
+[secrets.TOKEN]
+type = "jwt"
+role = "anon"
+depends_on = "SIGNING_KEY"
+files = ["app.env"]
+"#;
+
+/// The file with every rotated value replaced by `*`: equal for the old and every new
+/// version, different for a torn or truncated one.
+fn shape(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            for name in ["DB_PASSWORD", "SIGNING_KEY", "TOKEN"] {
+                for prefix in [format!("{name}="), format!("export {name}=")] {
+                    if line.starts_with(&prefix) {
+                        return format!("{prefix}*");
+                    }
+                }
+            }
+            line.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn value_in(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("export ")
+                .unwrap_or(l)
+                .strip_prefix(&format!("{name}="))
+        })
+        .unwrap()
+        .trim_matches('\'')
+        .to_string()
+}
+
+fn check_backups(home: &TestHome) {
+    let output = home
+        .vault(&["restore", "--list", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let backups: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for backup in backups.as_array().unwrap() {
+        let data = Path::new(backup["path"].as_str().unwrap());
+        common::age_decrypt(data, &home.identity_file());
+        if !backup["files"].as_array().unwrap().is_empty() {
+            common::age_decrypt(&data.with_extension("files.age"), &home.identity_file());
+        }
+    }
+}
+
+fn setup() -> TestHome {
+    let home = TestHome::initialised();
+    fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[backup]\nkeep = 8\n",
+    )
+    .unwrap();
+    // Padding makes each write long enough that kills land inside it.
+    let padding: serde_json::Map<String, serde_json::Value> = (0..300)
+        .map(|i| {
+            (
+                format!("PAD_{i}"),
+                serde_json::json!({"value": "p".repeat(400), "created": "", "updated": ""}),
+            )
+        })
+        .collect();
+    let mut secrets = padding;
+    for (name, value) in [
+        ("DB_PASSWORD", "initial-db-password-0123456789"),
+        ("SIGNING_KEY", "initial-signing-key-0123456789ab"),
+        ("TOKEN", "initial"),
+    ] {
+        secrets.insert(
+            name.into(),
+            serde_json::json!({"value": value, "created": "", "updated": ""}),
+        );
+    }
+    home.age_encrypt(&serde_json::json!({
+        "format": "secretsd-vault", "version": 1,
+        "recipients": [home.public_key()], "secrets": secrets,
+    }));
+    fs::write(home.path().join("app.env"), ENV).unwrap();
+    chmod(&home.path().join("app.env"), 0o640);
+    fs::write(home.path().join("policy.toml"), POLICY).unwrap();
+    home
+}
+
+fn run_killed(home: &TestHome, args: &[&str], seed: u64, rounds: u32) -> u32 {
+    let timing = Instant::now();
+    assert!(home.vault_std(args).status().unwrap().success());
+    let one_run = timing.elapsed().as_micros() as u64;
+    let mut random = XorShift(seed);
+    let mut completed = 0;
+    let template = shape(ENV);
+    for round in 0..rounds {
+        let mut child = home
+            .vault_std(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            random.next() % (one_run + one_run / 4),
+        ));
+        let _ = child.kill();
+        if child.wait().unwrap().success() {
+            completed += 1;
+        }
+        // The vault opens, and the file is a whole version of itself.
+        let document = home.age_decrypt();
+        let text = fs::read_to_string(home.path().join("app.env")).unwrap();
+        assert_eq!(
+            shape(&text),
+            template,
+            "round {round} (seed {seed:#x}): torn file\n{text}"
+        );
+        assert_eq!(common::mode(&home.path().join("app.env")), 0o640);
+        assert_eq!(document["secrets"].as_object().unwrap().len(), 303);
+        let _ = value_in(&text, "SIGNING_KEY");
+    }
+    // A later write removes the temp files killed writers left (they hold plaintext).
+    assert!(home.vault_std(args).status().unwrap().success());
+    let leftovers: Vec<String> = fs::read_dir(home.path())
+        .unwrap()
+        .chain(fs::read_dir(home.vault_file().parent().unwrap()).unwrap())
+        .chain(fs::read_dir(home.backup_dir()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    check_backups(home);
+    completed
+}
+
+#[test]
+fn rotate_killed_at_any_moment_leaves_whole_versions() {
+    let home = setup();
+    let completed = run_killed(
+        &home,
+        &["rotate", "--policy", "policy.toml"],
+        0x5eed_0001_0000_0009,
+        40,
+    );
+    assert!(completed < 40, "no rotation was interrupted");
+    // After the last (complete) rotation the vault and the file agree.
+    let document = home.age_decrypt();
+    let text = fs::read_to_string(home.path().join("app.env")).unwrap();
+    for name in ["DB_PASSWORD", "SIGNING_KEY", "TOKEN"] {
+        assert_eq!(document["secrets"][name]["value"], value_in(&text, name));
+    }
+}
+
+#[test]
+fn restore_killed_at_any_moment_leaves_whole_versions() {
+    let home = setup();
+    assert!(
+        home.vault_std(&["rotate", "--policy", "policy.toml"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Each restore of the newest backup undoes the one before: the state flips between
+    // two whole versions, and a kill must leave one of them.
+    let completed = run_killed(&home, &["restore", "--latest"], 0x5eed_0002_0000_0011, 40);
+    assert!(completed < 40, "no restore was interrupted");
+}
