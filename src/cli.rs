@@ -89,8 +89,27 @@ pub enum Command {
     /// Make an encrypted backup of the vault now
     Backup(BackupArgs),
     /// List the backups, or put the vault (and files a rotation rewrote) back as one holds it
+    ///
+    /// A backup is made before every change; restoring one backs up the current vault (and
+    /// files) first, so a restore can itself be undone with 'vault restore --latest'.
     Restore(RestoreArgs),
     /// Generate new values by the rotation policy, rewrite .env files, restart services
+    ///
+    /// The policy (--policy FILE, or the [rotate] table of the configuration file) has a
+    /// [secrets.NAME] table per secret: type = "random" (length, charset = "alnum" | "hex" |
+    /// "base64url", or alphabet = "..."), "jwt" (HS256, signed with the secret named by
+    /// depends_on; role, iss, exp_days, claims = {...}) or "static" (never generated, only
+    /// checked present); auto_rotate (default true); files = [".env", ...] (rewritten in
+    /// place, keeping every other line and the mode); restart = ["service", ...]. A
+    /// [services.NAME] table has restart and health (shell commands), timeout (seconds or
+    /// "90s"; default 60) and after = ["service", ...]. Relative paths and the commands
+    /// start in the directory of the file that declares them.
+    ///
+    /// Order of work: check the plan (nothing changes if it is wrong), back up the vault and
+    /// the files, generate from the OS random generator, write the vault and every file,
+    /// then with --restart restart the services in dependency order, each followed by its
+    /// health command until it passes or times out. A failing step is named with the state
+    /// it left; --rollback-on-failure restores the backup and restarts the services again.
     Rotate(RotateArgs),
     /// Run every service's health command; exit 0 when all pass, 1 otherwise
     CheckServices(CheckServicesArgs),

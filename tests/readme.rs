@@ -141,6 +141,24 @@ fn howto_writing_a_provider() {
     assert!(output.ends_with("s3cr3t"), "{output}");
 }
 
+#[test]
+fn howto_rotate() {
+    let output = Sandbox::new().run(&howto("rotate"));
+    assert!(output.contains("restart   1. db"), "{output}");
+    assert!(output.contains("restarted api"), "{output}");
+    assert!(output.contains("re-signed ANON_KEY"), "{output}");
+    assert!(
+        output.contains("db                       healthy"),
+        "{output}"
+    );
+    assert!(
+        output
+            .lines()
+            .any(|l| l.contains(" rotate ") && l.contains("JWT_SECRET")),
+        "{output}"
+    );
+}
+
 fn start_infisical(sandbox: &mut Sandbox) {
     let seed = sandbox.home().join("seed.json");
     std::fs::write(
