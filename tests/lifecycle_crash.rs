@@ -125,7 +125,7 @@ fn setup() -> TestHome {
 
 fn run_killed(home: &TestHome, args: &[&str], seed: u64, rounds: u32) -> u32 {
     let timing = Instant::now();
-    assert!(home.vault_std(args).status().unwrap().success());
+    assert!(home.vault_std(args).output().unwrap().status.success());
     let one_run = timing.elapsed().as_micros() as u64;
     let mut random = XorShift(seed);
     let mut completed = 0;
@@ -157,7 +157,7 @@ fn run_killed(home: &TestHome, args: &[&str], seed: u64, rounds: u32) -> u32 {
         let _ = value_in(&text, "SIGNING_KEY");
     }
     // A later write removes the temp files killed writers left (they hold plaintext).
-    assert!(home.vault_std(args).status().unwrap().success());
+    assert!(home.vault_std(args).output().unwrap().status.success());
     let leftovers: Vec<String> = fs::read_dir(home.path())
         .unwrap()
         .chain(fs::read_dir(home.vault_file().parent().unwrap()).unwrap())
@@ -193,8 +193,9 @@ fn restore_killed_at_any_moment_leaves_whole_versions() {
     let home = setup();
     assert!(
         home.vault_std(&["rotate", "--policy", "policy.toml"])
-            .status()
+            .output()
             .unwrap()
+            .status
             .success()
     );
     // Each restore of the newest backup undoes the one before: the state flips between

@@ -222,7 +222,6 @@ pub fn save(
     let dir = backup_dir(vault_path);
     ensure_private_dir(&dir)?;
     let stem = stem(vault_path);
-    remove_leftovers(&dir, &stem);
     let now = timestamp_now();
     let time = compact(&now);
     // After every backup of this second, even when older ones of it were pruned, so the
@@ -342,8 +341,10 @@ pub fn find(vault_path: &Path, prefix: &str) -> Result<Backup> {
 
 /// Removes what a killed writer left in the backups directory: temp files, and data
 /// files whose metadata was never written. Called with the writer lock held.
-fn remove_leftovers(dir: &Path, stem: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
+pub fn remove_leftovers(vault_path: &Path) {
+    let dir = backup_dir(vault_path);
+    let stem = stem(vault_path);
+    let Ok(entries) = fs::read_dir(&dir) else {
         return;
     };
     for entry in entries.flatten() {
@@ -356,7 +357,7 @@ fn remove_leftovers(dir: &Path, stem: &str) {
             .map(|base| format!("{base}.age"))
             .unwrap_or_else(|| name.to_string());
         let orphan =
-            parse_backup_name(stem, &data).is_some() && !metadata_path(&dir.join(&data)).exists();
+            parse_backup_name(&stem, &data).is_some() && !metadata_path(&dir.join(&data)).exists();
         if stale_temp || orphan {
             let _ = fs::remove_file(path);
         }

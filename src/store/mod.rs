@@ -171,6 +171,10 @@ impl Vault {
     /// the transaction is committed, and the lock is released when it is dropped.
     pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
         let lock = fs::WriterLock::acquire(&self.path)?;
+        // With the lock held no other writer is mid-write: temp files and half backups
+        // are what killed writers left (plaintext, in the case of other files' temps).
+        fs::remove_stale_temp_files(&self.path);
+        backup::remove_leftovers(&self.path);
         let ciphertext = self.read_ciphertext()?;
         let Decrypted {
             plaintext,
@@ -280,19 +284,17 @@ impl Transaction<'_> {
     }
 
     /// Saves the vault as it was when the transaction began, with `record`, unless backups
-    /// are disabled. Removes what killed writers left behind first.
+    /// are disabled.
     pub fn backup(
         &self,
         policy: &BackupPolicy,
         record: &backup::Record<'_>,
     ) -> Result<Option<backup::Saved>> {
-        fs::remove_stale_temp_files(&self.vault.path);
         backup::save(&self.vault.path, &self.ciphertext, record, policy)
     }
 
     /// Replaces the vault with `ciphertext` (atomically).
     pub fn write(&self, ciphertext: &[u8]) -> Result<()> {
-        fs::remove_stale_temp_files(&self.vault.path);
         fs::write_atomic(&self.vault.path, ciphertext, false)
     }
 }
