@@ -248,3 +248,23 @@ fn restore_needs_a_backup_to_exist() {
     );
     home.vault(&["restore"]).assert().code(2);
 }
+
+#[test]
+fn a_truncated_backup_is_named_and_nothing_changes() {
+    let home = TestHome::initialised();
+    home.set("A", "one");
+    home.set("A", "two");
+    let newest = list_json(&home)[0].clone();
+    let path = newest["path"].as_str().unwrap();
+    let bytes = fs::read(path).unwrap();
+    fs::write(path, &bytes[..bytes.len() - 20]).unwrap();
+    let before = fs::read(home.vault_file()).unwrap();
+    let output = home.vault(&["restore", "--latest"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(newest["id"].as_str().unwrap()),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read(home.vault_file()).unwrap(), before);
+}

@@ -527,8 +527,15 @@ fn a_failing_health_check_names_the_service_and_the_step_and_how_to_undo() {
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no restore command in: {message}"));
-    // The vault and files hold the new values, as the message says.
-    assert_ne!(setup.values()["JWT_SECRET"], before["JWT_SECRET"]);
+    // The vault and files hold the new values, as the message says, and none is printed.
+    let now = setup.values();
+    assert_ne!(now["JWT_SECRET"], before["JWT_SECRET"]);
+    for name in ["POSTGRES_PASSWORD", "JWT_SECRET", "ANON_KEY"] {
+        assert!(
+            !message.contains(now[name].as_str().unwrap()),
+            "{name} in {message}"
+        );
+    }
     assert!(!setup.log().iter().any(|l| l == "restart supabase-rest"));
     setup
         .home
@@ -664,4 +671,71 @@ fn check_services_reports_saves_and_compares_health() {
         out.contains("supabase-rest: was healthy, now unhealthy"),
         "{out}"
     );
+}
+
+#[test]
+fn the_policy_can_live_in_the_config_file_under_rotate() {
+    let setup = Setup::new();
+    let config = setup.home.path().join("config/secretsd/config.toml");
+    let project = setup.project.display().to_string();
+    // Relative paths start in the config file's directory; absolute ones are as written.
+    fs::write(
+        &config,
+        format!(
+            "[rotate.secrets.POSTGRES_PASSWORD]\ntype = \"random\"\nfiles = [\"{project}/.env\"]\nrestart = [\"db\"]\n\n[rotate.services.db]\nrestart = \"echo restart >> {project}/services.log\"\n"
+        ),
+    )
+    .unwrap();
+    let before = setup.values();
+    let output = setup.home.vault(&["rotate", "--restart"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let after = setup.values();
+    assert_ne!(after["POSTGRES_PASSWORD"], before["POSTGRES_PASSWORD"]);
+    assert_eq!(after["JWT_SECRET"], before["JWT_SECRET"]);
+    assert_eq!(
+        dotenv_value(&setup.project.join(".env"), "POSTGRES_PASSWORD"),
+        after["POSTGRES_PASSWORD"].as_str().unwrap()
+    );
+    assert_eq!(setup.log(), ["restart"]);
+}
+
+#[test]
+fn the_wrong_identity_or_a_file_that_is_not_dotenv_changes_nothing() {
+    let setup = Setup::new();
+    let vault_before = fs::read(setup.home.vault_file()).unwrap();
+    let other = setup.home.path().join("other.key");
+    assert!(
+        std::process::Command::new("age-keygen")
+            .arg("-o")
+            .arg(&other)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let policy = setup.policy();
+    let other = other.display().to_string();
+    let output = setup
+        .home
+        .vault(&["--identity", &other, "rotate", "--policy", &policy])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    // A .env file with a line that is not NAME=value: refused by line number, not echoed.
+    fs::write(
+        setup.project.join(".env"),
+        format!("{ROOT_ENV}sk-pasted-secret-line\n"),
+    )
+    .unwrap();
+    let output = setup.rotate(&[]);
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("line") && message.contains(".env"),
+        "{message}"
+    );
+    assert!(!message.contains("sk-pasted-secret-line"), "{message}");
+    assert_eq!(fs::read(setup.home.vault_file()).unwrap(), vault_before);
+    assert_eq!(setup.read("supabase/docker/.env"), SUPABASE_ENV);
+    assert!(setup.log().is_empty());
 }
