@@ -150,20 +150,7 @@ fn a_backup_that_does_not_open_is_named_and_nothing_changes() {
     let victim = list_json(&home)[0].clone();
     // Replace the backup with an age file for somebody else's key.
     let other = home.path().join("other.key");
-    assert!(
-        std::process::Command::new("age-keygen")
-            .arg("-o")
-            .arg(&other)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let public = fs::read_to_string(&other)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap();
+    let public = common::age_keygen(&other);
     let path = victim["path"].as_str().unwrap();
     fs::remove_file(path).unwrap();
     let status = std::process::Command::new("age")

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::TestHome;
+use common::{TestHome, XorShift};
 
 #[test]
 fn eight_concurrent_writers_lose_no_update() {
@@ -40,18 +40,6 @@ fn eight_concurrent_writers_lose_no_update() {
                 format!("value-{writer}-{i}")
             );
         }
-    }
-}
-
-/// A small deterministic generator, so a failing run can be repeated from its seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

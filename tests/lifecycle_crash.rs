@@ -8,19 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{TestHome, chmod, stderr};
-
-/// A small deterministic generator, so a failing run can be repeated from its seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use common::{TestHome, XorShift, chmod, stderr};
 
 const ENV: &str = "# app\nexport DB_PASSWORD=initial-db-password-0123456789\n\n# keep me\nSIGNING_KEY='initial-signing-key-0123456789ab'\nTOKEN=initial\nUNRELATED=value # note\n";
 

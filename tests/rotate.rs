@@ -704,15 +704,7 @@ fn the_wrong_identity_or_a_file_that_is_not_dotenv_changes_nothing() {
     let setup = Setup::new();
     let vault_before = fs::read(setup.home.vault_file()).unwrap();
     let other = setup.home.path().join("other.key");
-    assert!(
-        std::process::Command::new("age-keygen")
-            .arg("-o")
-            .arg(&other)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    common::age_keygen(&other);
     let policy = setup.policy();
     let other = other.display().to_string();
     let output = setup

@@ -216,3 +216,30 @@ pub fn stop_gpg_agent(gnupg: &Path) {
         .env("GNUPGHOME", gnupg)
         .status();
 }
+
+/// Makes a new age identity at `path` with `age-keygen`; returns its public key.
+pub fn age_keygen(path: &Path) -> String {
+    let output = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .expect("age-keygen (package age) must be installed; scripts/test installs it");
+    assert!(output.status.success(), "age-keygen: {}", stderr(&output));
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .expect("age-keygen writes a public key comment")
+}
+
+/// A small deterministic generator, so a failing run can be repeated from its seed.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
