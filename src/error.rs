@@ -1,4 +1,4 @@
-//! The errors of the vault core and the exit codes they map to (DESIGN.md §7).
+//! The errors of the vault core and the exit codes they map to (docs/DESIGN.md).
 //!
 //! Every message is a complete sentence that names the thing involved and, where there is
 //! one, the fix. No variant carries a secret value: callers pass names and paths only.

@@ -1,4 +1,4 @@
-//! References — where one value comes from — and resolving them to values (DESIGN.md §5).
+//! References — where one value comes from — and resolving them to values (docs/DESIGN.md).
 //!
 //! | form | meaning |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! Concurrent writers lose no update, and a writer killed at any instant leaves the old or
-//! the new vault, never a broken one (DESIGN.md §4).
+//! the new vault, never a broken one (docs/DESIGN.md).
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The vault is a standard age file: the real `age` CLI opens it, other key types and
-//! armor work, unknown fields survive, and identities are found where DESIGN.md §3 says.
+//! armor work, unknown fields survive, and identities are found where docs/DESIGN.md says.
 
 mod common;
 

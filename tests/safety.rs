@@ -1,5 +1,5 @@
 //! Bad input and hostile conditions: each gets a clear error with the documented exit code
-//! (DESIGN.md §7), never shows a secret value, and changes nothing on disk.
+//! (docs/DESIGN.md), never shows a secret value, and changes nothing on disk.
 
 mod common;
 

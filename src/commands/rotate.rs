@@ -55,9 +55,8 @@ fn describe(plan: &Plan, policy: &Policy) -> String {
             Kind::Static => "static".into(),
         };
         let why = match &planned.reason {
-            Reason::Asked => String::new(),
-            Reason::Auto => String::new(),
             Reason::SignedBy(signer) => format!(" (because {signer} changes)"),
+            Reason::Asked | Reason::Auto => String::new(),
         };
         out.push_str(&format!("secret    {} ({how}){why}\n", planned.name));
     }

@@ -1,8 +1,11 @@
-//! Encrypted backups beside the vault (DESIGN.md §4).
+//! Encrypted backups beside the vault (docs/DESIGN.md).
 //!
-//! Before every change the current ciphertext is copied to `backups/<stem>-<UTC time>.age`,
-//! with a JSON file naming the operation and the secret names it touched — never values.
-//! A backup is the vault exactly as it was, so it opens with the same identity or `age -d`.
+//! Before every change the current ciphertext is copied to `backups/<stem>-<ID>.age`
+//! (`ID` is the UTC time, `-N` for more in one second), with a JSON record naming the
+//! operation and the secret names it touched — never values — and, when the change also
+//! rewrites other files (a rotation, a restore), those files sealed like the vault in
+//! `<stem>-<ID>.files.age`. A backup is the vault exactly as it was, so it opens with the
+//! same identity or `age -d`. The record is written last, so a backup is whole or absent.
 
 use std::fs;
 use std::path::{Path, PathBuf};

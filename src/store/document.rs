@@ -1,4 +1,4 @@
-//! The plaintext inside the vault: one JSON document (DESIGN.md §3).
+//! The plaintext inside the vault: one JSON document (docs/DESIGN.md).
 //!
 //! Serialization is written by hand rather than derived with `#[serde(flatten)]`: flatten
 //! buffers every field, values included, into intermediate copies that are never zeroed.

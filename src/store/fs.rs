@@ -1,5 +1,5 @@
 //! Safe file operations: private directories and files, permission checks, atomic
-//! replacement and the writer lock (DESIGN.md §4).
+//! replacement and the writer lock (docs/DESIGN.md).
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;

@@ -1,5 +1,5 @@
 //! The vault file: an age-encrypted JSON document, read without a lock and changed only
-//! under the writer lock with an atomic replace and a backup (DESIGN.md §3–§4).
+//! under the writer lock with an atomic replace and a backup (docs/DESIGN.md).
 
 pub mod backup;
 pub mod crypto;
@@ -136,21 +136,12 @@ impl Vault {
     }
 
     fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
-        let plaintext = document.to_json()?;
-        match protection {
-            Protection::Recipients => {
-                if document.recipients.is_empty() {
-                    return Err(Error::BadData(
-                        "the vault would have no recipients, so nobody could open it".into(),
-                    ));
-                }
-                let recipients = recipients::parse_all(&document.recipients)?;
-                crypto::encrypt(&plaintext, Lock::Recipients(&recipients), armor)
-            }
-            Protection::Passphrase(passphrase) => {
-                crypto::encrypt(&plaintext, Lock::Passphrase(passphrase), armor)
-            }
-        }
+        encrypt_as(
+            protection,
+            &document.recipients,
+            &document.to_json()?,
+            armor,
+        )
     }
 
     /// Writes a new vault; fails if one exists already.
@@ -167,8 +158,8 @@ impl Vault {
         fs::write_atomic(&self.path, &ciphertext, true)
     }
 
-    /// Takes the writer lock and decrypts the vault for a change; nothing is written until
-    /// the transaction is committed, and the lock is released when it is dropped.
+    /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
+    /// [`Transaction::write`]; the lock is released when the transaction is dropped.
     pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
         let lock = fs::WriterLock::acquire(&self.path)?;
         // With the lock held no other writer is mid-write: temp files and half backups
@@ -205,7 +196,7 @@ impl Vault {
         change: impl FnOnce(&mut Document) -> Result<(T, Option<Vec<String>>)>,
     ) -> Result<(T, Option<PathBuf>)> {
         let mut transaction = self.begin(keys)?;
-        let (result, names) = change(&mut transaction.opened.document)?;
+        let (result, names) = change(transaction.document_mut())?;
         let Some(names) = names else {
             return Ok((result, None));
         };
@@ -223,13 +214,37 @@ impl Vault {
     }
 }
 
+/// Encrypts `plaintext` as a vault with `protection` is: to `recipients`, or to the
+/// passphrase.
+fn encrypt_as(
+    protection: &Protection,
+    recipients: &[String],
+    plaintext: &[u8],
+    armor: bool,
+) -> Result<Vec<u8>> {
+    match protection {
+        Protection::Recipients => {
+            if recipients.is_empty() {
+                return Err(Error::BadData(
+                    "the vault would have no recipients, so nobody could open it".into(),
+                ));
+            }
+            let recipients = recipients::parse_all(recipients)?;
+            crypto::encrypt(plaintext, Lock::Recipients(&recipients), armor)
+        }
+        Protection::Passphrase(passphrase) => {
+            crypto::encrypt(plaintext, Lock::Passphrase(passphrase), armor)
+        }
+    }
+}
+
 /// A vault opened for a change, holding the writer lock until dropped.
 pub struct Transaction<'v> {
     vault: &'v Vault,
     _lock: fs::WriterLock,
     /// The vault as it is on disk, which a backup copies.
     ciphertext: Vec<u8>,
-    pub opened: Opened,
+    opened: Opened,
     key: Key,
 }
 
@@ -245,15 +260,13 @@ impl Transaction<'_> {
     /// Encrypts `plaintext` the way the vault is encrypted: to the recipients listed in the
     /// document, or to its passphrase. Used for what must be kept beside the vault.
     pub fn seal_bytes(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        match &self.opened.protection {
-            Protection::Recipients => {
-                let recipients = recipients::parse_all(&self.opened.document.recipients)?;
-                crypto::encrypt(plaintext, Lock::Recipients(&recipients), false)
-            }
-            Protection::Passphrase(passphrase) => {
-                crypto::encrypt(plaintext, Lock::Passphrase(passphrase), false)
-            }
-        }
+        let opened = &self.opened;
+        encrypt_as(
+            &opened.protection,
+            &opened.document.recipients,
+            plaintext,
+            false,
+        )
     }
 
     /// Decrypts bytes sealed for this vault (a backup) with the key that opened it.
