@@ -113,6 +113,17 @@ pub enum Command {
     Rotate(RotateArgs),
     /// Run every service's health command; exit 0 when all pass, 1 otherwise
     CheckServices(CheckServicesArgs),
+    /// Copy an allow-list of variables from sources of truth into the vault, a .env file or
+    /// a provider, leaving every other variable of the target alone
+    ///
+    /// Sources and targets are vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:,
+    /// infisical:/glitchtip/database, gopass:app/); a provider key becomes the variable named
+    /// by its last path segment. A .env target is backed up first (.env-backups/ beside it,
+    /// 0600), rewritten atomically keeping comments, order and every other line, with mode
+    /// 0600 (or stricter) and its owner kept. Each run logs one line on stderr (time,
+    /// profile, counts; never values) for journalctl. Named syncs live in the configuration
+    /// file as [sync.NAME] tables with from, to, only, preserve, strict and keep_backups.
+    Sync(SyncArgs),
     /// Show where the vault and identity are, whether the vault opens, and what is wrong
     Status(StatusArgs),
     /// Helpers for running services under systemd
@@ -424,6 +435,16 @@ pub struct ExportArgs {
     /// Write to FILE (created 0600, replaced atomically) instead of stdout
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
+
+    /// Export a manifest's variables, each reference resolved (vault, env, file, providers)
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath,
+          conflicts_with = "from")]
+    pub manifest: Option<PathBuf>,
+
+    /// Export from these sources instead of the vault: vault, dotenv:PATH or PROVIDER:PREFIX
+    /// (repeatable; a later one wins; --only is then an allow-list of names or patterns)
+    #[arg(long = "from", value_name = "SOURCE")]
+    pub from: Vec<String>,
 }
 
 /// Formats `vault export` writes.
@@ -437,6 +458,25 @@ pub enum ExportFormat {
     Shell,
     /// systemd EnvironmentFile= lines
     Systemd,
+    /// NAME=value lines for docker run --env-file and compose's env_file
+    Docker,
+    /// export NAME='value' lines of an .envrc (direnv)
+    #[value(alias = "envrc")]
+    Direnv,
+}
+
+impl From<ExportFormat> for crate::formats::Format {
+    fn from(format: ExportFormat) -> Self {
+        use crate::formats::Format;
+        match format {
+            ExportFormat::Dotenv => Format::Dotenv,
+            ExportFormat::Json => Format::Json,
+            ExportFormat::Shell => Format::Shell,
+            ExportFormat::Systemd => Format::Systemd,
+            ExportFormat::Docker => Format::Docker,
+            ExportFormat::Direnv => Format::Direnv,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -535,6 +575,46 @@ pub struct CheckServicesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// A named sync: the [sync.NAME] table of the configuration file (flags given here
+    /// replace its settings)
+    #[arg(add = ArgValueCompleter::new(complete::sync_profiles))]
+    pub profile: Option<String>,
+
+    /// A source: vault, dotenv:PATH or PROVIDER:PREFIX; repeatable, a later one wins
+    #[arg(long = "from", value_name = "SOURCE")]
+    pub from: Vec<String>,
+
+    /// The target: vault (default), dotenv:PATH, or PROVIDER:PREFIX of a provider that can set
+    #[arg(long, value_name = "TARGET")]
+    pub to: Option<String>,
+
+    /// The allow-list: names or patterns such as NINJA_* (comma-separated) [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+
+    /// Target variables never overwritten (comma-separated; patterns allowed)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub preserve: Vec<String>,
+
+    /// Fail, writing nothing, when a name of the allow-list is in no source
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Show what would be added, changed and kept (values masked); change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// With a .env target: how many backups to keep in .env-backups/ [default: 10]
+    #[arg(long, value_name = "N")]
+    pub keep_backups: Option<usize>,
+
+    /// List the named syncs of the configuration file
+    #[arg(long, conflicts_with_all = ["profile", "from", "to", "only", "preserve", "strict", "dry_run"])]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print a JSON object instead of text
     #[arg(long)]
@@ -545,6 +625,44 @@ pub struct StatusArgs {
 pub enum SystemdCommand {
     /// Print a hardened service unit that runs COMMAND under 'vault run'
     Unit(SystemdUnitArgs),
+    /// Print (or write) a hardened oneshot .service and a .timer that runs it on a schedule,
+    /// e.g. for 'vault sync PROFILE'
+    Timer(SystemdTimerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemdTimerArgs {
+    /// The unit name (NAME.service and NAME.timer)
+    pub name: String,
+
+    /// When to run, in systemd's calendar syntax ("daily", "*-*-* 08:00:00 UTC")
+    #[arg(long, value_name = "SPEC")]
+    pub on_calendar: String,
+
+    /// Start up to this long after the scheduled time, at random ("10min", "30s")
+    #[arg(long, value_name = "DURATION")]
+    pub randomized_delay: Option<String>,
+
+    /// Write NAME.service and NAME.timer into DIR instead of printing them
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub output_dir: Option<PathBuf>,
+
+    /// Run as this user (default: root, which a shared root-owned source needs)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// A path the command may write besides the vault's directory (repeatable); the
+    /// directory of a sync's dotenv target is added by itself
+    #[arg(long = "read-write", value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub read_write: Vec<PathBuf>,
+
+    /// A description for the units
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// The command and its arguments; a leading 'vault' becomes this vault binary's path
+    #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

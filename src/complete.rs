@@ -129,3 +129,12 @@ pub fn backup_ids(current: &OsStr) -> Vec<CompletionCandidate> {
         .unwrap_or_default();
     candidates(ids, &current)
 }
+
+/// Names of the `[sync.NAME]` profiles (for `vault sync`).
+pub fn sync_profiles(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    candidates(context.config.sync.keys().cloned().collect(), &current)
+}

@@ -18,6 +18,26 @@ pub struct Config {
     /// `[rotate]`: a rotation policy (`[rotate.secrets.NAME]`, `[rotate.services.NAME]`),
     /// read by `vault rotate` when no `--policy` is given.
     pub rotate: Option<toml::Table>,
+    /// `[sync.NAME]`: named syncs, run as `vault sync NAME`.
+    pub sync: std::collections::BTreeMap<String, SyncProfile>,
+}
+
+/// `[sync.NAME]`: what `vault sync NAME` does.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncProfile {
+    /// Sources, in order; a later one wins a name clash.
+    pub from: Vec<String>,
+    /// The target (default: the vault).
+    pub to: Option<String>,
+    /// The allow-list: names or patterns (`NINJA_*`).
+    pub only: Vec<String>,
+    /// Target variables never overwritten.
+    pub preserve: Vec<String>,
+    /// Fail when a name of the allow-list is in no source.
+    pub strict: bool,
+    /// .env backups kept beside a .env target (default 10).
+    pub keep_backups: Option<usize>,
 }
 
 /// `[providers]`: vault's limits for provider processes, and one `[providers.<name>]`

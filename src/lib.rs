@@ -19,4 +19,5 @@ pub mod redact;
 pub mod resolve;
 pub mod rotation;
 pub mod store;
+pub mod sync;
 pub mod value;

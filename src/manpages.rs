@@ -235,10 +235,16 @@ fn examples_for(path: &str) -> &'static [(&'static str, &'static str)] {
                 "SECRET_SLACK_WEBHOOK=https://... vault import --from-env",
             ),
         ],
-        "export" => &[(
-            "A systemd EnvironmentFile=:",
-            "vault export --format systemd -o /run/app/env",
-        )],
+        "export" => &[
+            (
+                "A systemd EnvironmentFile=:",
+                "vault export --format systemd -o /run/app/env",
+            ),
+            (
+                "A manifest's references, resolved, as a .env file for docker compose:",
+                "vault export --manifest app.toml --format docker -o .env",
+            ),
+        ],
         "status" => &[("Check a machine:", "vault status")],
         "backup" => &[(
             "Before a risky change:",
@@ -261,6 +267,20 @@ fn examples_for(path: &str) -> &'static [(&'static str, &'static str)] {
                 "vault rotate --policy rotation.toml --secrets ANON_KEY,SERVICE_ROLE_KEY",
             ),
         ],
+        "sync" => &[
+            (
+                "The shared file's API keys into a local .env, keeping local variables:",
+                "vault sync --from shared-file: --to dotenv:/opt/app/.env --only 'NINJA_*,THREATLOCKER_*' --preserve THREATLOCKER_BASE_URL",
+            ),
+            (
+                "A named sync from the configuration file, first as a dry run:",
+                "vault sync inventory --dry-run\nvault sync inventory",
+            ),
+        ],
+        "systemd-timer" => &[(
+            "Run a named sync every morning:",
+            "vault systemd timer sync-secrets --on-calendar '*-*-* 08:00:00 UTC' --output-dir /etc/systemd/system -- vault sync inventory",
+        )],
         "check-services" => &[(
             "Before and after a rotation:",
             "vault check-services --policy rotation.toml --save before.json\nvault check-services --policy rotation.toml --compare before.json",

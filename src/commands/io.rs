@@ -14,6 +14,7 @@ use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
 use crate::store::Change;
 use crate::store::document::timestamp_now;
 use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
+use crate::sync::{self, AllowList, Endpoint};
 use crate::value::mask;
 
 /// Reads a whole input file ('-' = stdin) into a buffer zeroed on drop.
@@ -206,24 +207,80 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
     SUCCESS
 }
 
+/// The (name, value) pairs `--manifest` or `--from` give, filtered by `--only`.
+fn export_from_elsewhere(
+    context: &Context,
+    args: &ExportArgs,
+) -> Result<Vec<(String, SecretString)>> {
+    if let Some(manifest) = &args.manifest {
+        let loaded = crate::manifest::Manifest::load(manifest)?;
+        if let Some(unknown) = args
+            .only
+            .iter()
+            .find(|n| !loaded.bindings.iter().any(|b| &b.variable == *n))
+        {
+            return Err(Error::NotFound(format!(
+                "--only names {unknown}, which {} does not set",
+                manifest.display()
+            )));
+        }
+        let manifest = loaded;
+        let bindings: Vec<_> = manifest
+            .bindings
+            .into_iter()
+            .filter(|b| args.only.is_empty() || args.only.contains(&b.variable))
+            .collect();
+        let resolved = context.with_resolver(|resolver| resolver.resolve_all(&bindings))?;
+        return Ok(resolved
+            .into_iter()
+            .map(|r| (r.variable, r.value))
+            .collect());
+    }
+    let sources = args
+        .from
+        .iter()
+        .map(|s| Endpoint::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    let allow = AllowList::new(&args.only)?;
+    let gathered = context.with_resolver(|resolver| sync::gather(resolver, &sources, &allow))?;
+    if !gathered.missing.is_empty() {
+        return Err(Error::NotFound(format!(
+            "--only names {}, but no source has it",
+            gathered.missing.join(", ")
+        )));
+    }
+    Ok(gathered
+        .values
+        .into_iter()
+        .map(|(name, sourced)| (name, sourced.value))
+        .collect())
+}
+
 pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
-    let opened = context.vault().open(context)?;
-    let secrets = &opened.document.secrets;
+    let elsewhere;
+    let opened;
     let mut selected: Vec<(&str, &SecretString)> = Vec::new();
-    if args.only.is_empty() {
-        selected.extend(secrets.iter().map(|(n, e)| (n.as_str(), e.value())));
+    if args.manifest.is_some() || !args.from.is_empty() {
+        elsewhere = export_from_elsewhere(context, args)?;
+        selected.extend(elsewhere.iter().map(|(n, v)| (n.as_str(), v)));
     } else {
-        for name in &args.only {
-            validate_name(name)?;
-            let entry = secrets.get(name).ok_or_else(|| {
-                Error::NotFound(format!(
-                    "--only names {name}, but the vault has no secret by that name"
-                ))
-            })?;
-            selected.push((name.as_str(), entry.value()));
+        opened = context.vault().open(context)?;
+        let secrets = &opened.document.secrets;
+        if args.only.is_empty() {
+            selected.extend(secrets.iter().map(|(n, e)| (n.as_str(), e.value())));
+        } else {
+            for name in &args.only {
+                validate_name(name)?;
+                let entry = secrets.get(name).ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "--only names {name}, but the vault has no secret by that name"
+                    ))
+                })?;
+                selected.push((name.as_str(), entry.value()));
+            }
         }
     }
-    let text = formats::render(args.format, &selected)?;
+    let text = formats::render(args.format.into(), &selected)?;
     match &args.output {
         Some(path) => {
             ensure_private_dir(&parent_dir(path))?;

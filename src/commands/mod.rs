@@ -9,6 +9,7 @@ pub mod provider;
 pub mod recipients;
 pub mod rotate;
 pub mod status;
+pub mod sync;
 pub mod systemd;
 
 use std::io::{IsTerminal, Read, Write};
@@ -59,6 +60,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Restore(args) => backup::restore(&context, &args),
         Command::Rotate(args) => rotate::rotate(&context, &args),
         Command::CheckServices(args) => rotate::check_services(&context, &args),
+        Command::Sync(args) => sync::run(&context, &args),
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),

@@ -7,14 +7,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{ServiceType, SystemdCommand, SystemdUnitArgs};
+use crate::cli::{ServiceType, SystemdCommand, SystemdTimerArgs, SystemdUnitArgs};
 use crate::commands::{Context, SUCCESS, print_stdout};
 use crate::error::{Error, Result};
 use crate::paths::CREDENTIAL_NAME;
+use crate::store::fs::write_atomic_with_mode;
+use crate::sync::Endpoint;
 
 pub fn run(context: &Context, command: &SystemdCommand) -> Result<u8> {
     match command {
         SystemdCommand::Unit(args) => unit(context, args),
+        SystemdCommand::Timer(args) => timer(context, args),
     }
 }
 
@@ -62,13 +65,44 @@ fn valid_unit_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
 }
 
-fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
-    let name = args.name.strip_suffix(".service").unwrap_or(&args.name);
+/// The sandboxing every generated service gets, beyond `ProtectSystem=` and the user.
+const HARDENING: &str = "NoNewPrivileges=yes\n\
+PrivateTmp=yes\n\
+PrivateDevices=yes\n\
+ProtectKernelTunables=yes\n\
+ProtectKernelModules=yes\n\
+ProtectKernelLogs=yes\n\
+ProtectControlGroups=yes\n\
+ProtectClock=yes\n\
+ProtectHostname=yes\n\
+RestrictSUIDSGID=yes\n\
+RestrictRealtime=yes\n\
+RestrictNamespaces=yes\n\
+LockPersonality=yes\n\
+SystemCallArchitectures=native\n\
+UMask=0077\n";
+
+/// `name` without `suffix`, checked as a unit name.
+fn unit_name<'a>(name: &'a str, suffix: &str) -> Result<&'a str> {
+    let name = name.strip_suffix(suffix).unwrap_or(name);
     if !valid_unit_name(name) {
         return Err(Error::Usage(format!(
             "{name:?} is not a valid unit name (letters, digits, ':', '-', '_', '.', '@')"
         )));
     }
+    Ok(name)
+}
+
+/// A setting value on one line: systemd reads a unit line by line.
+fn one_line(value: &str, what: &str) -> Result<String> {
+    if value.contains(['\n', '\r']) || value.trim().is_empty() {
+        return Err(Error::Usage(format!("{what} must be one non-empty line")));
+    }
+    Ok(value.replace('%', "%%"))
+}
+
+fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
+    let name = unit_name(&args.name, ".service")?;
     let vault_binary = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
     let manifest = absolute(&args.manifest, "manifest")?;
@@ -113,23 +147,9 @@ LoadCredential=vault-file:{vault_file}\n\
 LoadCredential=vault-manifest:{manifest}\n\
 Environment=VAULT_FILE=%d/vault-file\n\
 {user}\n\
-NoNewPrivileges=yes\n\
 ProtectSystem=strict\n\
 ProtectHome=yes\n\
-PrivateTmp=yes\n\
-PrivateDevices=yes\n\
-ProtectKernelTunables=yes\n\
-ProtectKernelModules=yes\n\
-ProtectKernelLogs=yes\n\
-ProtectControlGroups=yes\n\
-ProtectClock=yes\n\
-ProtectHostname=yes\n\
-RestrictSUIDSGID=yes\n\
-RestrictRealtime=yes\n\
-RestrictNamespaces=yes\n\
-LockPersonality=yes\n\
-SystemCallArchitectures=native\n\
-UMask=0077\n\
+{HARDENING}\
 \n\
 [Install]\n\
 WantedBy=multi-user.target\n",
@@ -139,5 +159,151 @@ WantedBy=multi-user.target\n",
         manifest = setting_path(&manifest),
     );
     print_stdout(&unit)?;
+    SUCCESS
+}
+
+/// Directories a timer's command writes: the vault's, each `--read-write`, and the
+/// directory of a sync's dotenv target (from `--to dotenv:PATH` or the named profile).
+fn writable_paths(context: &Context, args: &SystemdTimerArgs) -> Vec<PathBuf> {
+    let mut paths = vec![crate::store::fs::parent_dir(&context.vault_location.path)];
+    paths.extend(args.read_write.iter().cloned());
+    let words = &args.command;
+    if words.get(1).map(String::as_str) == Some("sync") {
+        let mut target = words
+            .windows(2)
+            .find(|w| w[0] == "--to")
+            .map(|w| w[1].clone())
+            .or_else(|| {
+                words
+                    .iter()
+                    .find_map(|w| w.strip_prefix("--to=").map(str::to_string))
+            });
+        if target.is_none() {
+            let profile = words[2..].iter().find(|w| !w.starts_with('-'));
+            target = profile
+                .and_then(|p| context.config.sync.get(p))
+                .and_then(|p| p.to.clone());
+        }
+        if let Some(Ok(Endpoint::Dotenv(path))) = target.as_deref().map(Endpoint::parse) {
+            paths.push(crate::store::fs::parent_dir(&path));
+        }
+    }
+    let mut absolute: Vec<PathBuf> = paths
+        .into_iter()
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .collect();
+    absolute.sort();
+    absolute.dedup();
+    absolute
+}
+
+fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
+    let name = unit_name(&args.name, ".timer")?;
+    let name = name.strip_suffix(".service").unwrap_or(name);
+    let on_calendar = one_line(&args.on_calendar, "--on-calendar")?;
+    let vault_binary = std::env::current_exe()
+        .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
+    let mut words = args.command.clone();
+    if words.first().map(String::as_str) == Some("vault") {
+        words[0] = vault_binary.display().to_string();
+    }
+    let exec_start: Vec<String> = words.iter().map(|w| exec_word(w)).collect();
+    let description = match &args.description {
+        Some(d) => one_line(d, "--description")?,
+        None => format!("{name} (vault)"),
+    };
+    let mut environment = format!(
+        "Environment={}\n",
+        exec_word(&format!(
+            "VAULT_FILE={}",
+            std::path::absolute(&context.vault_location.path)
+                .unwrap_or_else(|_| context.vault_location.path.clone())
+                .display()
+        ))
+    );
+    if context.config_location.path.exists() {
+        let config = absolute(&context.config_location.path, "configuration file")?;
+        environment.push_str(&format!(
+            "Environment={}\n",
+            exec_word(&format!("VAULT_CONFIG={}", config.display()))
+        ));
+    }
+    // The identity, when there is one, reaches the service as a credential.
+    if let Ok(identity) = context.identity_location()
+        && let Ok(identity) = absolute(&identity.path, "identity")
+    {
+        environment.push_str(&format!(
+            "LoadCredential={CREDENTIAL_NAME}:{}\n",
+            setting_path(&identity)
+        ));
+    }
+    let read_write: Vec<String> = writable_paths(context, args)
+        .iter()
+        .map(|p| exec_word(&setting_path(p)))
+        .collect();
+    let user = args
+        .user
+        .as_deref()
+        .map(|u| format!("User={}\n", one_line(u, "--user").unwrap_or_default()))
+        .unwrap_or_default();
+    let service = format!(
+        "# Generated by vault systemd timer {name}: started by {name}.timer.\n\
+[Unit]\n\
+Description={description}\n\
+Wants=network-online.target\n\
+After=network-online.target\n\
+\n\
+[Service]\n\
+Type=oneshot\n\
+ExecStart={exec_start}\n\
+{environment}\
+{user}\
+ProtectSystem=strict\n\
+ProtectHome=read-only\n\
+ReadWritePaths={read_write}\n\
+{HARDENING}",
+        exec_start = exec_start.join(" "),
+        read_write = read_write.join(" "),
+    );
+    let delay = match &args.randomized_delay {
+        Some(delay) => format!(
+            "RandomizedDelaySec={}\n",
+            one_line(delay, "--randomized-delay")?
+        ),
+        None => String::new(),
+    };
+    let timer = format!(
+        "# Generated by vault systemd timer {name}.\n\
+[Unit]\n\
+Description=Run {name}.service on a schedule\n\
+\n\
+[Timer]\n\
+OnCalendar={on_calendar}\n\
+Persistent=true\n\
+{delay}\
+Unit={name}.service\n\
+\n\
+[Install]\n\
+WantedBy=timers.target\n"
+    );
+    match &args.output_dir {
+        Some(dir) => {
+            for (file, text) in [
+                (format!("{name}.service"), &service),
+                (format!("{name}.timer"), &timer),
+            ] {
+                let path = dir.join(&file);
+                // Units hold no secret and systemd reads them as another user.
+                write_atomic_with_mode(&path, text.as_bytes(), false, 0o644)?;
+                context.note(&format!("wrote {}", path.display()));
+            }
+            context.note(&format!(
+                "enable with: systemctl daemon-reload && systemctl enable --now {name}.timer"
+            ));
+        }
+        None => print_stdout(&format!(
+            "# {name}.service\n{service}\n# {name}.timer\n{timer}"
+        ))?,
+    }
     SUCCESS
 }

@@ -5,8 +5,37 @@ pub mod dotenv;
 use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::cli::ExportFormat;
 use crate::error::{Error, Result};
+
+/// The text formats secrets are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `NAME='value'`, read back by vault import and python-dotenv.
+    Dotenv,
+    /// One JSON object of names to values.
+    Json,
+    /// `export NAME='value'` for sh and bash.
+    Shell,
+    /// systemd `EnvironmentFile=` lines.
+    Systemd,
+    /// `NAME=value` as `docker run --env-file` and compose's `env_file` read them.
+    Docker,
+    /// `export NAME='value'` lines of an `.envrc` for direnv.
+    Direnv,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Dotenv => "dotenv",
+            Format::Json => "json",
+            Format::Shell => "shell",
+            Format::Systemd => "systemd",
+            Format::Docker => "docker",
+            Format::Direnv => "direnv",
+        }
+    }
+}
 
 /// The longest `NAME=value` the kernel passes to a program (MAX_ARG_STRLEN: 32 pages).
 /// A longer variable makes `execve` fail, so no environment can carry it.
@@ -50,33 +79,56 @@ fn write_systemd(name: &str, value: &str, out: &mut String) -> Result<()> {
     Ok(())
 }
 
-/// Renders `secrets` (name, value) in `format`, into a buffer zeroed on drop.
-pub fn render(
-    format: ExportFormat,
-    secrets: &[(&str, &SecretString)],
-) -> Result<Zeroizing<String>> {
+/// `NAME=value` as docker's env-file reader takes it: the rest of the line, raw. A line
+/// break cannot be carried; compose's `env_file` also strips quotes and surrounding
+/// spaces, cuts ` #` comments and expands `$`, so values it would change are refused too.
+fn write_docker(name: &str, value: &str, out: &mut String) -> Result<()> {
+    let why = if value.contains(['\n', '\r', '\0']) {
+        Some("has a line break, which a docker env file cannot carry")
+    } else if value.starts_with(['\'', '"']) || value.trim() != value {
+        Some("starts with a quote or starts or ends with spaces, which compose would strip")
+    } else if value.contains(" #") || value.contains("\t#") {
+        Some("has ' #', which compose reads as a comment")
+    } else if value.contains('$') {
+        Some("has '$', which compose expands")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(Error::BadData(format!("the value of {name} {why}")));
+    }
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    out.push('\n');
+    Ok(())
+}
+
+/// Renders `secrets` (name, value) in `format`, into a buffer zeroed on drop. Every value
+/// the format cannot carry exactly is named in the error, not just the first.
+pub fn render(format: Format, secrets: &[(&str, &SecretString)]) -> Result<Zeroizing<String>> {
     let estimate: usize = secrets
         .iter()
         .map(|(n, v)| n.len() + v.expose_secret().len() * 2 + 16)
         .sum();
     let mut out = Zeroizing::new(String::with_capacity(estimate + 16));
+    let mut problems = Vec::new();
+    let mut each = |write: &mut dyn FnMut(&str, &str, &mut String) -> Result<()>| {
+        for (name, value) in secrets {
+            if let Err(e) = write(name, value.expose_secret(), &mut out) {
+                problems.push(e.to_string());
+            }
+        }
+    };
     match format {
-        ExportFormat::Dotenv => {
-            for (name, value) in secrets {
-                dotenv::write_assignment(name, value.expose_secret(), &mut out)?;
-            }
-        }
-        ExportFormat::Shell => {
-            for (name, value) in secrets {
-                write_shell(name, value.expose_secret(), &mut out);
-            }
-        }
-        ExportFormat::Systemd => {
-            for (name, value) in secrets {
-                write_systemd(name, value.expose_secret(), &mut out)?;
-            }
-        }
-        ExportFormat::Json => {
+        Format::Dotenv => each(&mut dotenv::write_assignment),
+        Format::Shell | Format::Direnv => each(&mut |n, v, o| {
+            write_shell(n, v, o);
+            Ok(())
+        }),
+        Format::Systemd => each(&mut write_systemd),
+        Format::Docker => each(&mut write_docker),
+        Format::Json => {
             // Borrowed straight from the secrets, so no unzeroed copy of a value is made.
             let map: std::collections::BTreeMap<&str, &str> = secrets
                 .iter()
@@ -89,6 +141,18 @@ pub fn render(
             out.push_str(&text);
             out.push('\n');
         }
+    }
+    if !problems.is_empty() {
+        return Err(Error::BadData(format!(
+            "cannot write {} as {}:\n  {}\nexport them with --format json or shell, or leave them out with --only",
+            if problems.len() == 1 {
+                "this value"
+            } else {
+                "these values"
+            },
+            format.name(),
+            problems.join("\n  ")
+        )));
     }
     Ok(out)
 }

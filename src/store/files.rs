@@ -84,3 +84,66 @@ pub fn replace(file: &SavedFile, content: &str) -> Result<()> {
         Some((file.uid, file.gid)),
     )
 }
+
+/// Copies `file` to `.env-backups/<name>.YYYYMMDD_HHMMSS` beside it (UTC; `_N` for more in
+/// one second), mode 0600 in a 0700 directory, and deletes all but the newest `keep`
+/// (never the one just made). Only call with the file's lock held.
+pub fn backup_beside(file: &SavedFile, keep: usize) -> Result<PathBuf> {
+    let path = Path::new(&file.path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let dir = crate::store::fs::parent_dir(path).join(".env-backups");
+    crate::store::fs::ensure_private_dir(&dir)?;
+    let stamp: String = crate::store::document::timestamp_now()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .map(|c| if c == 'T' { '_' } else { c })
+        .collect();
+    let prefix = format!("{name}.");
+    let existing = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.strip_prefix(&prefix).is_some_and(is_backup_stamp))
+            .collect();
+        // YYYYMMDD_HHMMSS then _N sorts by time; a plain stamp before its _N siblings.
+        names.sort_by_key(|n| {
+            let stamp = &n[prefix.len()..];
+            let (time, sequence) = (&stamp[..15], stamp[15..].trim_start_matches('_'));
+            (time.to_string(), sequence.parse::<u32>().unwrap_or(0))
+        });
+        names
+    };
+    let taken = existing(&dir);
+    let mut target = format!("{prefix}{stamp}");
+    let mut sequence = 1;
+    while taken.contains(&target) {
+        target = format!("{prefix}{stamp}_{sequence}");
+        sequence += 1;
+    }
+    let backup = dir.join(&target);
+    crate::store::fs::write_atomic(&backup, file.content.as_bytes(), true)?;
+    let all = existing(&dir);
+    let excess = all.len().saturating_sub(keep.max(1));
+    for old in all.iter().take(excess).filter(|n| **n != target) {
+        let _ = std::fs::remove_file(dir.join(old));
+    }
+    Ok(backup)
+}
+
+/// `YYYYMMDD_HHMMSS` optionally followed by `_N`.
+fn is_backup_stamp(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 15
+        && bytes[..8].iter().all(u8::is_ascii_digit)
+        && bytes[8] == b'_'
+        && bytes[9..15].iter().all(u8::is_ascii_digit)
+        && (bytes.len() == 15
+            || (bytes[15] == b'_'
+                && bytes.len() > 16
+                && bytes[16..].iter().all(u8::is_ascii_digit)))
+}

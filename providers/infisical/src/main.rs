@@ -48,6 +48,18 @@ fn full_key(folder: &str, name: &str) -> String {
     }
 }
 
+/// The keys of `visible` that start with `wanted`, sorted, once each.
+fn listing(visible: &[api::Visible], wanted: &str) -> ListOk {
+    let mut keys: Vec<String> = visible
+        .iter()
+        .map(|v| full_key(&v.folder, &v.name))
+        .filter(|k| k.starts_with(wanted))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    ListOk { keys }
+}
+
 struct Infisical {
     client: Option<Client>,
 }
@@ -111,27 +123,28 @@ impl Provider for Infisical {
 
     fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
         let prefix = prefix.unwrap_or("");
-        let folder = match prefix.rsplit_once('/') {
-            Some(("", _)) | None => "/".to_string(),
-            Some((folder, _)) if folder.starts_with('/') => folder.to_string(),
-            Some((folder, _)) => format!("/{folder}"),
-        };
-        let client = self.client(config)?;
-        let recursive = client.settings().recursive;
-        let visible = client.folder(&folder, recursive)?;
-        let wanted = if prefix.starts_with('/') || prefix.is_empty() {
+        let absolute = if prefix.starts_with('/') || prefix.is_empty() {
             prefix.to_string()
         } else {
             format!("/{prefix}")
         };
-        let mut keys: Vec<String> = visible
-            .iter()
-            .map(|v| full_key(&v.folder, &v.name))
-            .filter(|k| k.starts_with(&wanted))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        Ok(ListOk { keys })
+        let client = self.client(config)?;
+        let recursive = client.settings().recursive;
+        // A prefix that names a folder lists that folder ("/glitchtip/database"); one that
+        // ends inside a name filters the names of its folder ("/app/DB_").
+        if !absolute.is_empty()
+            && !absolute.ends_with('/')
+            && let Ok(visible) = client.folder(&absolute, recursive)
+            && !visible.is_empty()
+        {
+            return Ok(listing(&visible, &format!("{absolute}/")));
+        }
+        let folder = match absolute.rsplit_once('/') {
+            Some(("", _)) | None => "/".to_string(),
+            Some((folder, _)) => folder.to_string(),
+        };
+        let visible = client.folder(&folder, recursive)?;
+        Ok(listing(&visible, &absolute))
     }
 
     fn set(

@@ -1,0 +1,385 @@
+//! `vault sync`: copy an allow-list of variables from sources of truth into the vault, a
+//! .env file or a provider; everything else in the target is left alone. Made to run from
+//! a timer: one log line per run, no prompt, nothing written when anything fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::cli::SyncArgs;
+use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::config::SyncProfile;
+use crate::error::{Error, Result};
+use crate::formats::dotenv;
+use crate::names::validate_name;
+use crate::store::Change;
+use crate::store::document::timestamp_now;
+use crate::store::files::{self, LockedFiles};
+use crate::store::fs::{parent_dir, write_atomic_as};
+use crate::sync::{self, Action, AllowList, Endpoint, Gathered};
+use crate::value::mask;
+
+/// .env backups kept beside a .env target unless told otherwise.
+const DEFAULT_KEEP_BACKUPS: usize = 10;
+
+/// A sync's settings: a profile's, with what the command line gives replacing them.
+struct Settings {
+    profile: Option<String>,
+    sources: Vec<Endpoint>,
+    target: Endpoint,
+    only: Vec<String>,
+    preserve: Vec<String>,
+    strict: bool,
+    keep_backups: usize,
+}
+
+fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
+    let profile = match &args.profile {
+        Some(name) => context.config.sync.get(name).cloned().ok_or_else(|| {
+            Error::NotFound(format!(
+                "no sync named {name} in {}; 'vault sync --list' shows the named syncs",
+                context.config_location.path.display()
+            ))
+        })?,
+        None => SyncProfile::default(),
+    };
+    let pick = |given: &Vec<String>, saved: Vec<String>| {
+        if given.is_empty() {
+            saved
+        } else {
+            given.clone()
+        }
+    };
+    let from = pick(&args.from, profile.from);
+    if from.is_empty() {
+        return Err(Error::Usage(
+            "nothing to sync from: give --from SOURCE (vault, dotenv:PATH or PROVIDER:PREFIX) or the name of a [sync.NAME] profile".into(),
+        ));
+    }
+    let sources = from
+        .iter()
+        .map(|s| Endpoint::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    let target = Endpoint::parse(
+        args.to
+            .as_deref()
+            .or(profile.to.as_deref())
+            .unwrap_or("vault"),
+    )?;
+    if sources.contains(&target) {
+        return Err(Error::Usage(format!(
+            "{target} is both a source and the target"
+        )));
+    }
+    let preserve = pick(&args.preserve, profile.preserve);
+    AllowList::new(&preserve)?;
+    Ok(Settings {
+        profile: args.profile.clone(),
+        sources,
+        target,
+        only: pick(&args.only, profile.only),
+        preserve,
+        strict: args.strict || profile.strict,
+        keep_backups: args
+            .keep_backups
+            .or(profile.keep_backups)
+            .unwrap_or(DEFAULT_KEEP_BACKUPS),
+    })
+}
+
+pub fn run(context: &Context, args: &SyncArgs) -> Result<u8> {
+    if args.list {
+        return list(context);
+    }
+    let settings = settings(context, args)?;
+    let allow = AllowList::new(&settings.only)?;
+    let outcome = context.with_resolver(|resolver| {
+        let gathered = sync::gather(resolver, &settings.sources, &allow)?;
+        for (name, loser, winner) in &gathered.overridden {
+            context.explain(&format!("{name}: {winner} wins over {loser}"));
+        }
+        for key in &gathered.skipped {
+            context.explain(&format!(
+                "skipped {key}: its last segment is not a variable name"
+            ));
+        }
+        if !gathered.missing.is_empty() {
+            let message = format!("no source has {}", gathered.missing.join(", "));
+            if settings.strict {
+                return Err(Error::NotFound(format!(
+                    "{message} (--strict); nothing was written"
+                )));
+            }
+            context.note(&format!("warning: {message}"));
+        }
+        apply(context, resolver, &settings, &gathered, args.dry_run)
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // The reason follows on the next line, as every error does.
+            log_line(context, &settings, "failed");
+            return Err(e);
+        }
+    };
+    let count = |wanted: Action| outcome.iter().filter(|(_, a)| *a == wanted).count();
+    let (added, changed) = (count(Action::Add), count(Action::Change));
+    let kept = count(Action::Unchanged) + count(Action::Preserved);
+    let summary = if args.dry_run {
+        format!("dry run: would add {added}, change {changed}; {kept} kept")
+    } else if added + changed == 0 {
+        format!("nothing to do ({kept} kept)")
+    } else {
+        format!("{added} added, {changed} changed, {kept} kept")
+    };
+    log_line(context, &settings, &summary);
+    SUCCESS
+}
+
+/// The line a timer's journal keeps: time, profile, target, counts. Never values.
+fn log_line(context: &Context, settings: &Settings, what: &str) {
+    let profile = settings
+        .profile
+        .as_deref()
+        .map(|p| format!(" {p}"))
+        .unwrap_or_default();
+    context.note(&format!(
+        "sync{profile} {} -> {}: {what}",
+        timestamp_now(),
+        settings.target
+    ));
+}
+
+fn list(context: &Context) -> Result<u8> {
+    if context.config.sync.is_empty() {
+        context.note(&format!(
+            "no named syncs; add [sync.NAME] tables to {}",
+            context.config_location.path.display()
+        ));
+        return SUCCESS;
+    }
+    let mut out = String::new();
+    for (name, profile) in &context.config.sync {
+        out.push_str(&format!(
+            "{name:16} {} -> {}{}\n",
+            profile.from.join(" + "),
+            profile.to.as_deref().unwrap_or("vault"),
+            if profile.only.is_empty() {
+                String::new()
+            } else {
+                format!("  only {}", profile.only.join(","))
+            }
+        ));
+    }
+    print_stdout(&out)?;
+    SUCCESS
+}
+
+/// Prints the plan: every line in a dry run or with --verbose, else what changes.
+fn report(
+    context: &Context,
+    plan: &[(String, Action)],
+    gathered: &Gathered,
+    current: &BTreeMap<String, SecretString>,
+    dry_run: bool,
+) -> Result<()> {
+    let mut out = String::new();
+    for (name, action) in plan {
+        let word = match action {
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Unchanged => "unchanged",
+            Action::Preserved => "preserved",
+        };
+        let shown =
+            dry_run || context.global.verbose || matches!(action, Action::Add | Action::Change);
+        if !shown {
+            continue;
+        }
+        let new = mask(&gathered.values[name].value);
+        let detail = match (action, current.get(name)) {
+            (Action::Change, Some(old)) if context.global.verbose => {
+                format!("{name}: {} -> {new}", mask(old))
+            }
+            (Action::Add | Action::Change, _) => format!("{name} {new}"),
+            _ => name.clone(),
+        };
+        out.push_str(&format!("{word:9} {detail}\n"));
+    }
+    print_stdout(&out)
+}
+
+fn changes(plan: &[(String, Action)]) -> Vec<String> {
+    plan.iter()
+        .filter(|(_, a)| matches!(a, Action::Add | Action::Change))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+fn apply(
+    context: &Context,
+    resolver: &mut crate::resolve::Resolver<'_>,
+    settings: &Settings,
+    gathered: &Gathered,
+    dry_run: bool,
+) -> Result<Vec<(String, Action)>> {
+    match &settings.target {
+        Endpoint::Vault => to_vault(context, settings, gathered, dry_run),
+        Endpoint::Dotenv(path) => to_dotenv(context, path, settings, gathered, dry_run),
+        Endpoint::Provider { provider, prefix } => {
+            let config = resolver.provider_config(provider)?;
+            let keys: Vec<String> = gathered
+                .values
+                .keys()
+                .map(|n| Endpoint::key_for(prefix, n))
+                .collect();
+            let mut answer = resolver.providers().get(provider, &config, &keys)?;
+            let current: BTreeMap<String, SecretString> = gathered
+                .values
+                .keys()
+                .filter_map(|n| {
+                    answer
+                        .values
+                        .remove(&Endpoint::key_for(prefix, n))
+                        .map(|v| (n.clone(), v.into_secret()))
+                })
+                .collect();
+            let plan = sync::plan(gathered, &current, &settings.preserve);
+            report(context, &plan, gathered, &current, dry_run)?;
+            if !dry_run {
+                for name in changes(&plan) {
+                    let value = SecretString::from(
+                        gathered.values[&name].value.expose_secret().to_string(),
+                    );
+                    resolver.providers().set(
+                        provider,
+                        &config,
+                        &Endpoint::key_for(prefix, &name),
+                        value.into(),
+                    )?;
+                }
+            }
+            Ok(plan)
+        }
+    }
+}
+
+fn to_vault(
+    context: &Context,
+    settings: &Settings,
+    gathered: &Gathered,
+    dry_run: bool,
+) -> Result<Vec<(String, Action)>> {
+    let current_of =
+        |document: &crate::store::document::Document| -> BTreeMap<String, SecretString> {
+            gathered
+                .values
+                .keys()
+                .filter_map(|n| {
+                    document.get(n).map(|e| {
+                        (
+                            n.clone(),
+                            SecretString::from(e.value().expose_secret().to_string()),
+                        )
+                    })
+                })
+                .collect()
+        };
+    if dry_run {
+        let opened = context.vault().open(context)?;
+        let current = current_of(&opened.document);
+        let plan = sync::plan(gathered, &current, &settings.preserve);
+        report(context, &plan, gathered, &current, true)?;
+        return Ok(plan);
+    }
+    let (plan, _) = context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "sync",
+            keep_access: false,
+        },
+        |document| {
+            let current = current_of(document);
+            let plan = sync::plan(gathered, &current, &settings.preserve);
+            report(context, &plan, gathered, &current, false)?;
+            let touched = changes(&plan);
+            let now = timestamp_now();
+            for name in &touched {
+                validate_name(name)?;
+                let value =
+                    SecretString::from(gathered.values[name].value.expose_secret().to_string());
+                document.set(name, value, None, &now);
+            }
+            Ok((plan, (!touched.is_empty()).then_some(touched)))
+        },
+    )?;
+    Ok(plan)
+}
+
+fn to_dotenv(
+    context: &Context,
+    path: &Path,
+    settings: &Settings,
+    gathered: &Gathered,
+    dry_run: bool,
+) -> Result<Vec<(String, Action)>> {
+    if !parent_dir(path).is_dir() {
+        return Err(Error::NotFound(format!(
+            "the directory of {} does not exist",
+            path.display()
+        )));
+    }
+    let locked = LockedFiles::lock(&[PathBuf::from(path)], true)?;
+    let existing = locked.files.first();
+    let text = Zeroizing::new(existing.map(|f| f.content.clone()).unwrap_or_default());
+    let assignments = dotenv::parse(&text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
+        Error::BadData(format!(
+            "{} has lines that are not NAME=value (lines {}); nothing was written",
+            path.display(),
+            lines.join(", ")
+        ))
+    })?;
+    let current: BTreeMap<String, SecretString> =
+        assignments.into_iter().map(|a| (a.name, a.value)).collect();
+    let plan = sync::plan(gathered, &current, &settings.preserve);
+    report(context, &plan, gathered, &current, dry_run)?;
+    let touched = changes(&plan);
+    if dry_run || touched.is_empty() {
+        return Ok(plan);
+    }
+    // Every value is checked before anything is written, and all bad ones are named.
+    let mut new_text = text.clone();
+    let mut problems = Vec::new();
+    for name in &touched {
+        match dotenv::set_in_text(&new_text, name, gathered.values[name].value.expose_secret()) {
+            Ok(updated) => new_text = Zeroizing::new(updated),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::BadData(format!(
+            "nothing was written to {}:\n  {}",
+            path.display(),
+            problems.join("\n  ")
+        )));
+    }
+    let (mode, owner) = match existing {
+        Some(file) => {
+            let backup = files::backup_beside(file, settings.keep_backups)?;
+            context.explain(&format!(
+                "backup of {}: {}",
+                path.display(),
+                backup.display()
+            ));
+            // 0600, or stricter if the file already was.
+            (file.mode & 0o600, Some((file.uid, file.gid)))
+        }
+        None => (0o600, None),
+    };
+    write_atomic_as(path, new_text.as_bytes(), false, mode, owner)?;
+    Ok(plan)
+}

@@ -1,0 +1,351 @@
+//! Sync: read an allow-list of variables from sources of truth and work out what a target
+//! needs, leaving every other variable of the target alone. `commands/sync.rs` writes.
+//!
+//! Endpoints are `vault`, `dotenv:PATH` or `PROVIDER:PREFIX`. A provider's keys map to
+//! variable names by their last path segment, so `infisical:/glitchtip/database` brings
+//! `/glitchtip/database/POSTGRES_PASSWORD` as `POSTGRES_PASSWORD`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use age::secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
+use crate::names::validate_name;
+use crate::providers::is_provider_name;
+use crate::resolve::Resolver;
+
+/// Where values come from, or go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Vault,
+    Dotenv(PathBuf),
+    Provider { provider: String, prefix: String },
+}
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Result<Endpoint> {
+        if text == "vault" {
+            return Ok(Endpoint::Vault);
+        }
+        if let Some(path) = text.strip_prefix("dotenv:") {
+            if path.is_empty() {
+                return Err(Error::Usage(
+                    "dotenv: needs a path: dotenv:/opt/app/.env".into(),
+                ));
+            }
+            let path = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+                (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+                _ => PathBuf::from(path),
+            };
+            return Ok(Endpoint::Dotenv(path));
+        }
+        if let Some((provider, prefix)) = text.split_once(':')
+            && is_provider_name(provider)
+        {
+            return Ok(Endpoint::Provider {
+                provider: provider.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        Err(Error::Usage(format!(
+            "{text:?} is not a source or target; write vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:, infisical:/app/db)"
+        )))
+    }
+
+    /// The provider key a variable is written to: the prefix, then the name.
+    pub fn key_for(prefix: &str, name: &str) -> String {
+        format!("{prefix}{name}")
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Vault => f.write_str("vault"),
+            Endpoint::Dotenv(path) => write!(f, "dotenv:{}", path.display()),
+            Endpoint::Provider { provider, prefix } => write!(f, "{provider}:{prefix}"),
+        }
+    }
+}
+
+/// `*` any run of characters, `?` one character; anything else itself.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+/// Which variables a sync takes: all, or those an `--only` pattern matches.
+pub struct AllowList<'a> {
+    patterns: &'a [String],
+}
+
+impl<'a> AllowList<'a> {
+    pub fn new(patterns: &'a [String]) -> Result<Self> {
+        for pattern in patterns {
+            let plain: String = pattern
+                .chars()
+                .filter(|c| !matches!(c, '*' | '?'))
+                .collect();
+            if !plain.is_empty() && !plain.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::Usage(format!(
+                    "--only {pattern:?}: a name or a pattern of letters, digits, '_', '*' and '?'"
+                )));
+            }
+        }
+        Ok(AllowList { patterns })
+    }
+
+    pub fn allows(&self, name: &str) -> bool {
+        self.patterns.is_empty() || self.patterns.iter().any(|p| glob_match(p, name))
+    }
+
+    /// Names given without a wildcard: each must come from some source.
+    pub fn exact_names(&self) -> impl Iterator<Item = &str> {
+        self.patterns
+            .iter()
+            .filter(|p| !p.contains(['*', '?']))
+            .map(String::as_str)
+    }
+}
+
+/// A value and the source it came from.
+pub struct Sourced {
+    pub value: SecretString,
+    pub source: String,
+}
+
+/// The values the sources give, after the allow-list.
+#[derive(Default)]
+pub struct Gathered {
+    pub values: BTreeMap<String, Sourced>,
+    /// (name, the source that lost, the source that won): a later `--from` wins.
+    pub overridden: Vec<(String, String, String)>,
+    /// Names the allow-list names exactly that no source has.
+    pub missing: Vec<String>,
+    /// Keys that map to no variable name, skipped.
+    pub skipped: Vec<String>,
+}
+
+/// Reads every source in order; a later source wins a name clash.
+pub fn gather(
+    resolver: &mut Resolver<'_>,
+    sources: &[Endpoint],
+    allow: &AllowList<'_>,
+) -> Result<Gathered> {
+    let mut gathered = Gathered::default();
+    for source in sources {
+        let label = source.to_string();
+        let values = read_endpoint(resolver, source, allow, &mut gathered.skipped)?;
+        for (name, value) in values {
+            let sourced = Sourced {
+                value,
+                source: label.clone(),
+            };
+            if let Some(previous) = gathered.values.insert(name.clone(), sourced) {
+                gathered
+                    .overridden
+                    .push((name, previous.source, label.clone()));
+            }
+        }
+    }
+    gathered.missing = allow
+        .exact_names()
+        .filter(|n| !gathered.values.contains_key(*n))
+        .map(str::to_string)
+        .collect();
+    Ok(gathered)
+}
+
+/// The variable a provider key stands for: its last path segment.
+fn variable_of(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// The allowed variables of one endpoint. Two keys of one source that map to the same
+/// variable (two folders) are an error: which one is meant cannot be guessed.
+pub fn read_endpoint(
+    resolver: &mut Resolver<'_>,
+    endpoint: &Endpoint,
+    allow: &AllowList<'_>,
+    skipped: &mut Vec<String>,
+) -> Result<BTreeMap<String, SecretString>> {
+    let mut out = BTreeMap::new();
+    match endpoint {
+        Endpoint::Vault => {
+            for (name, entry) in &resolver.document()?.secrets {
+                if allow.allows(name) {
+                    out.insert(
+                        name.clone(),
+                        SecretString::from(entry.value().expose_secret().to_string()),
+                    );
+                }
+            }
+        }
+        Endpoint::Dotenv(path) => {
+            for assignment in read_dotenv(path, false)? {
+                if allow.allows(&assignment.name) {
+                    out.insert(assignment.name, assignment.value);
+                }
+            }
+        }
+        Endpoint::Provider { provider, prefix } => {
+            let config = resolver.provider_config(provider)?;
+            let listed = resolver.providers().list(
+                provider,
+                &config,
+                (!prefix.is_empty()).then_some(prefix.as_str()),
+            )?;
+            let mut keys: BTreeMap<String, String> = BTreeMap::new();
+            for key in listed.keys {
+                let name = variable_of(&key);
+                if validate_name(name).is_err() {
+                    skipped.push(format!("{provider}:{key}"));
+                    continue;
+                }
+                if !allow.allows(name) {
+                    continue;
+                }
+                if let Some(other) = keys.insert(name.to_string(), key.clone()) {
+                    return Err(Error::BadData(format!(
+                        "{provider}:{other} and {provider}:{key} are both {name}; sync them from two --from sources (the later wins) or narrow the prefix"
+                    )));
+                }
+            }
+            if keys.is_empty() {
+                return Ok(out);
+            }
+            let wanted: Vec<String> = keys.values().cloned().collect();
+            let mut answer = resolver.providers().get(provider, &config, &wanted)?;
+            for (name, key) in keys {
+                match answer.values.remove(&key) {
+                    Some(value) => {
+                        out.insert(name, value.into_secret());
+                    }
+                    None => match answer.errors.get(&key) {
+                        Some(e) if e.kind != secretsd_protocol::ErrorKind::NotFound => {
+                            return Err(Error::Provider(format!(
+                                "provider {provider} could not read {key} ({})",
+                                e.kind
+                            )));
+                        }
+                        // Listed, then gone: as if it had not been listed.
+                        _ => {}
+                    },
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A .env file's assignments (the last of a name wins when read into a map). A missing
+/// file is empty when `missing_ok`.
+pub fn read_dotenv(
+    path: &std::path::Path,
+    missing_ok: bool,
+) -> Result<Vec<crate::formats::dotenv::Assignment>> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => zeroize::Zeroizing::new(
+            String::from_utf8(bytes)
+                .map_err(|_| Error::BadData(format!("{} is not UTF-8 text", path.display())))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
+            return Ok(Vec::new());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    crate::formats::dotenv::parse(&text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
+        Error::BadData(format!(
+            "{} has lines that are not NAME=value (lines {})",
+            path.display(),
+            lines.join(", ")
+        ))
+    })
+}
+
+/// What a sync does to one variable of the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Add,
+    Change,
+    Unchanged,
+    /// In the sources, but `--preserve` keeps the target's own.
+    Preserved,
+}
+
+/// The plan for a target whose current values are `current`.
+pub fn plan(
+    gathered: &Gathered,
+    current: &BTreeMap<String, SecretString>,
+    preserve: &[String],
+) -> Vec<(String, Action)> {
+    gathered
+        .values
+        .iter()
+        .map(|(name, sourced)| {
+            let action = if preserve.iter().any(|p| glob_match(p, name)) {
+                Action::Preserved
+            } else {
+                match current.get(name) {
+                    None => Action::Add,
+                    Some(now) if now.expose_secret() == sourced.value.expose_secret() => {
+                        Action::Unchanged
+                    }
+                    Some(_) => Action::Change,
+                }
+            };
+            (name.clone(), action)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_names() {
+        assert!(glob_match("NINJA_*", "NINJA_CLIENT_ID"));
+        assert!(glob_match("NINJA_*", "NINJA_"));
+        assert!(!glob_match("NINJA_*", "XNINJA_ID"));
+        assert!(glob_match("A?C", "ABC"));
+        assert!(!glob_match("A?C", "AC"));
+        assert!(glob_match("*_KEY", "API_KEY"));
+    }
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!(Endpoint::parse("vault").unwrap(), Endpoint::Vault);
+        assert_eq!(
+            Endpoint::parse("infisical:/glitchtip/database").unwrap(),
+            Endpoint::Provider {
+                provider: "infisical".into(),
+                prefix: "/glitchtip/database".into()
+            }
+        );
+        assert!(Endpoint::parse("nonsense").is_err());
+        assert_eq!(
+            variable_of("/glitchtip/database/POSTGRES_PASSWORD"),
+            "POSTGRES_PASSWORD"
+        );
+    }
+}
