@@ -1,0 +1,635 @@
+//! `vault sync`, `vault export --manifest/--from`, the docker and direnv formats and
+//! `vault systemd timer`, on the two field cases: a shared root-owned .env file synced
+//! into a local one, and two Infisical folders combined into one .env.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{TestHome, mode, stderr, stdout};
+
+fn bin_dir() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("vault")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `vault ARGS` with the workspace's providers on VAULT_PROVIDER_PATH.
+fn vault(home: &TestHome, args: &[&str]) -> std::process::Output {
+    home.vault(args)
+        .env("VAULT_PROVIDER_PATH", bin_dir())
+        .output()
+        .unwrap()
+}
+
+fn config(home: &TestHome, text: &str) {
+    fs::write(home.path().join("config/secretsd/config.toml"), text).unwrap();
+}
+
+/// Every variable of a .env file as python-dotenv reads it.
+fn python_dotenv(path: &Path, interpolate: bool) -> serde_json::Value {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, json; from dotenv import dotenv_values\n\
+             print(json.dumps(dotenv_values(sys.argv[1], interpolate=sys.argv[2] == '1')))",
+        ])
+        .arg(path)
+        .arg(if interpolate { "1" } else { "0" })
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+const SHARED: &str = "# Shared API secrets - owned by root\n\
+# NinjaRMM\n\
+NINJA_BASE_URL=https://app.ninjarmm.com\n\
+NINJA_CLIENT_ID=ninja-client-new\n\
+NINJA_CLIENT_SECRET='ninja secret with spaces & $dollar'\n\
+NINJA_REFRESH_TOKEN=\"refresh#token\"\n\
+\n\
+# ThreatLocker\n\
+THREATLOCKER_API_BASE_URL=https://portalapi.g.threatlocker.com\n\
+THREATLOCKER_API_KEY=tl-key-new\n\
+THREATLOCKER_ORGANIZATION_ID=org-42\n\
+THREATLOCKER_BASE_URL=https://shared.example/not-for-us\n\
+\n\
+# ConnectWise\n\
+CONNECTWISE_SERVER=na.myconnectwise.net\n\
+CONNECTWISE_COMPANY_ID=acme\n\
+CONNECTWISE_CLIENT_ID=cw-client\n\
+CONNECTWISE_PUBLIC_KEY=cw-public\n\
+CONNECTWISE_PRIVATE_KEY=cw-private-new\n\
+\n\
+# other teams' secrets\n\
+BILLING_DB_PASSWORD=not-for-inventory\n";
+
+const LOCAL: &str = "# ES Inventory Hub\n\
+DB_DSN=postgresql://inventory:pw@localhost/es_inventory\n\
+DATABASE_URL=postgresql://inventory:pw@localhost/es_inventory\n\
+FLASK_ENV=production\n\
+SECRET_KEY='local-only secret key'\n\
+LOG_LEVEL=INFO\n\
+LOG_FILE=/var/log/es-inventory-hub/app.log\n\
+\n\
+# API credentials (synced)\n\
+NINJA_CLIENT_ID=ninja-client-old\n\
+THREATLOCKER_BASE_URL=https://local.example/ours   # local-specific variant\n\
+CONNECTWISE_PRIVATE_KEY=cw-private-old\n";
+
+fn inventory_home() -> (TestHome, PathBuf, PathBuf) {
+    let home = TestHome::initialised();
+    let shared = home.path().join("opt/shared-secrets/api-secrets.env");
+    let local = home.path().join("opt/es-inventory-hub/.env");
+    fs::create_dir_all(shared.parent().unwrap()).unwrap();
+    fs::create_dir_all(local.parent().unwrap()).unwrap();
+    fs::write(&shared, SHARED).unwrap();
+    fs::write(&local, LOCAL).unwrap();
+    common::chmod(&local, 0o640);
+    config(
+        &home,
+        &format!(
+            r#"[providers.shared-file]
+path = "{}"
+
+[sync.inventory]
+from = ["shared-file:"]
+to = "dotenv:{}"
+only = ["NINJA_*", "THREATLOCKER_*", "CONNECTWISE_*"]
+preserve = ["DB_DSN", "DATABASE_URL", "FLASK_ENV", "SECRET_KEY", "LOG_LEVEL", "LOG_FILE", "THREATLOCKER_BASE_URL"]
+"#,
+            shared.display(),
+            local.display()
+        ),
+    );
+    (home, shared, local)
+}
+
+#[test]
+fn field_case_one_a_shared_file_into_a_local_env_keeping_local_variables() {
+    let (home, shared, local) = inventory_home();
+
+    let output = vault(&home, &["sync", "inventory", "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan = stdout(&output);
+    assert!(plan.contains("change    NINJA_CLIENT_ID"), "{plan}");
+    assert!(plan.contains("add       NINJA_CLIENT_SECRET"), "{plan}");
+    assert!(plan.contains("preserved THREATLOCKER_BASE_URL"), "{plan}");
+    assert_eq!(fs::read_to_string(&local).unwrap(), LOCAL);
+
+    let output = vault(&home, &["sync", "inventory"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("sync inventory ") && log.contains("10 added, 2 changed, 1 kept"),
+        "{log}"
+    );
+    let read = python_dotenv(&local, false);
+    let source = python_dotenv(&shared, false);
+    for (name, value) in source.as_object().unwrap() {
+        let synced = name.starts_with("NINJA_")
+            || name.starts_with("CONNECTWISE_")
+            || (name.starts_with("THREATLOCKER_") && name != "THREATLOCKER_BASE_URL");
+        if synced {
+            assert_eq!(&read[name], value, "{name}");
+            let value = value.as_str().unwrap();
+            assert!(!log.contains(value) && !stdout(&output).contains(value));
+        } else {
+            assert!(
+                name == "THREATLOCKER_BASE_URL" || read.get(name).is_none(),
+                "{name} was synced"
+            );
+        }
+    }
+    // Local-only lines, the preserved variant and comments are kept byte for byte.
+    let text = fs::read_to_string(&local).unwrap();
+    for line in LOCAL
+        .lines()
+        .filter(|l| !l.starts_with("NINJA_CLIENT_ID") && !l.starts_with("CONNECTWISE_PRIVATE"))
+    {
+        assert!(text.lines().any(|l| l == line), "lost {line:?}:\n{text}");
+    }
+    assert_eq!(read["THREATLOCKER_BASE_URL"], "https://local.example/ours");
+    assert_eq!(mode(&local), 0o600);
+
+    // The backup holds the file as it was.
+    let backups: Vec<PathBuf> = fs::read_dir(local.parent().unwrap().join(".env-backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(fs::read_to_string(&backups[0]).unwrap(), LOCAL);
+    assert_eq!(mode(&backups[0]), 0o600);
+    assert_eq!(mode(backups[0].parent().unwrap()), 0o700);
+
+    // A second run has nothing to do and writes nothing.
+    let before = fs::read(&local).unwrap();
+    let output = vault(&home, &["sync", "inventory"]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("nothing to do"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read(&local).unwrap(), before);
+
+    // Retention: twelve more changes keep the newest ten backups.
+    for i in 0..12 {
+        let text = SHARED.replace("tl-key-new", &format!("tl-key-{i}"));
+        fs::write(&shared, text).unwrap();
+        let output = vault(&home, &["sync", "inventory", "-q"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let count = fs::read_dir(local.parent().unwrap().join(".env-backups"))
+        .unwrap()
+        .count();
+    assert_eq!(count, 10);
+    assert_eq!(
+        python_dotenv(&local, false)["THREATLOCKER_API_KEY"],
+        "tl-key-11"
+    );
+}
+
+#[test]
+fn strict_fails_and_writes_nothing_when_an_allowed_name_is_missing() {
+    let (home, _shared, local) = inventory_home();
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "inventory",
+            "--only",
+            "NINJA_*,CONNECTWISE_SITE",
+            "--strict",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("CONNECTWISE_SITE"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_to_string(&local).unwrap(), LOCAL);
+    // Without --strict it is a warning, and the rest is synced.
+    let output = vault(
+        &home,
+        &["sync", "inventory", "--only", "NINJA_*,CONNECTWISE_SITE"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: no source has CONNECTWISE_SITE"));
+    assert_eq!(
+        python_dotenv(&local, false)["NINJA_CLIENT_ID"],
+        "ninja-client-new"
+    );
+    // A source that cannot be read stops everything.
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "dotenv:/nonexistent/.env",
+            "--to",
+            &format!("dotenv:{}", local.display()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let output = vault(&home, &["sync", "--list"]);
+    assert!(
+        stdout(&output).starts_with("inventory"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+fn pass_insert(env: &[(&str, &Path)], entry: &str, value: &str) {
+    let mut insert = Command::new("pass")
+        .args(["insert", "--multiline", entry])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    insert
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    assert!(insert.wait().unwrap().success());
+}
+
+#[test]
+fn field_case_two_two_infisical_folders_into_one_env_with_the_secret_from_pass() {
+    let home = TestHome::initialised();
+    let dir = home.path();
+    let gnupg = dir.join("gnupg");
+    let store = dir.join("password-store");
+    let env = [
+        ("GNUPGHOME", gnupg.as_path()),
+        ("PASSWORD_STORE_DIR", store.as_path()),
+    ];
+    let fingerprint = common::make_gpg_key(&gnupg);
+    let init = Command::new("pass")
+        .args(["init", &fingerprint])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    pass_insert(
+        &env,
+        "infisical/machine-identities/glitchtip/client-secret",
+        "machine-secret",
+    );
+
+    let seed = dir.join("seed.json");
+    fs::write(
+        &seed,
+        r#"{"client_id":"glitchtip-machine","client_secret":"machine-secret","project_id":"glitchtip",
+            "secrets":{"prod":{"/":{},"/glitchtip":{"UNRELATED":"x"},
+              "/glitchtip/database":{"POSTGRES_PASSWORD":"pg pass'with\"quotes"},
+              "/glitchtip/application":{"SECRET_KEY":"0123abcd","EMAIL_URL":"smtp://glitchtip%40app:pw@smtp.example:2525","DEFAULT_FROM_EMAIL":"glitchtip@example.com"}}}}"#,
+    )
+    .unwrap();
+    let server = common::InfisicalServer::start(&seed);
+    config(
+        &home,
+        &format!(
+            r#"[providers.gopass]
+command = "pass"
+
+[providers.infisical]
+base_url = "{}"
+client_id = "glitchtip-machine"
+client_secret = "gopass:infisical/machine-identities/glitchtip/client-secret"
+project_id = "glitchtip"
+environment = "prod"
+"#,
+            server.url
+        ),
+    );
+    let target = dir.join("glitchtip/.env");
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    let output = home
+        .vault(&[
+            "sync",
+            "--from",
+            "infisical:/glitchtip/database",
+            "--from",
+            "infisical:/glitchtip/application",
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ])
+        .env("VAULT_PROVIDER_PATH", bin_dir())
+        .envs(env)
+        .output()
+        .unwrap();
+    common::stop_gpg_agent(&gnupg);
+    drop(server);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode(&target), 0o600);
+    let read = python_dotenv(&target, false);
+    assert_eq!(
+        read,
+        serde_json::json!({
+            "POSTGRES_PASSWORD": "pg pass'with\"quotes",
+            "SECRET_KEY": "0123abcd",
+            "EMAIL_URL": "smtp://glitchtip%40app:pw@smtp.example:2525",
+            "DEFAULT_FROM_EMAIL": "glitchtip@example.com",
+        })
+    );
+    assert!(stderr(&output).contains("4 added"), "{}", stderr(&output));
+}
+
+const TRICKY: &[(&str, &str)] = &[
+    ("QUOTES", "it's \"quoted\""),
+    ("DOLLAR", "pa$$word $HOME"),
+    ("HASH", "value # not a comment"),
+    ("SPACES", "  padded  "),
+    ("UNICODE", "ünïcødé ✓ 密码"),
+    ("NEWLINES", "line one\nline two\n"),
+    (
+        "PEM",
+        "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n",
+    ),
+];
+
+/// Stores TRICKY exactly (stdin to `vault set` would lose one trailing newline).
+fn set_tricky(home: &TestHome) {
+    let object: serde_json::Map<String, serde_json::Value> = TRICKY
+        .iter()
+        .map(|(n, v)| (n.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    home.vault(&["import", "--json", "-"])
+        .write_stdin(serde_json::Value::from(object).to_string())
+        .assert()
+        .success();
+}
+
+#[test]
+fn values_survive_a_sync_into_a_env_that_python_dotenv_reads_back() {
+    let home = TestHome::initialised();
+    set_tricky(&home);
+    let target = home.path().join("out.env");
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "vault",
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    for interpolate in [false, true] {
+        let read = python_dotenv(&target, interpolate);
+        for (name, value) in TRICKY {
+            assert_eq!(read[*name], *value, "{name} (interpolate={interpolate})");
+        }
+    }
+    // And back into a vault target from that file: a no-op.
+    let output = vault(
+        &home,
+        &["sync", "--from", &format!("dotenv:{}", target.display())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nothing to do"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_vault_target_uses_the_vault_backups_and_preserves_what_it_is_told() {
+    let home = TestHome::initialised();
+    home.set("API_KEY", "local-key");
+    let source = home.path().join("source.env");
+    fs::write(&source, "API_KEY=remote-key\nAPI_URL=https://api.example\n").unwrap();
+    let from = format!("dotenv:{}", source.display());
+    let output = vault(&home, &["sync", "--from", &from, "--preserve", "API_KEY"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(home.reveal("API_KEY"), "local-key");
+    assert_eq!(home.reveal("API_URL"), "https://api.example");
+    let list = home
+        .vault(&["restore", "--list", "--json"])
+        .output()
+        .unwrap();
+    let backups: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(backups[0]["operation"], "sync");
+    assert_eq!(backups[0]["names"], serde_json::json!(["API_URL"]));
+    // --verbose shows each change as masks, never whole values.
+    fs::write(&source, "API_URL=https://api.example/v2-longer-url\n").unwrap();
+    let output = vault(&home, &["sync", "--from", &from, "--verbose"]);
+    let out = stdout(&output);
+    assert!(out.contains("API_URL: htt***ple -> htt***url"), "{out}");
+    assert!(!out.contains("https://api.example"), "{out}");
+}
+
+/// A .env file read by docker's rules (opts/envfile.go): a line is NAME=rest-of-line,
+/// left-trimmed, comments and blank lines skipped.
+fn docker_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|l| l.trim_start())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (name, value) = l.split_once('=').unwrap();
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn docker_and_direnv_exports_carry_what_they_can_and_name_what_they_cannot() {
+    let home = TestHome::initialised();
+    set_tricky(&home);
+    home.set("PLAIN", "s3cr3t-value=with=equals");
+    // docker: everything it cannot carry is named at once, and nothing is written.
+    let output = home
+        .vault(&["export", "--format", "docker"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    let message = stderr(&output);
+    for name in ["NEWLINES", "PEM", "SPACES", "DOLLAR", "HASH"] {
+        assert!(
+            message.contains(&format!("the value of {name} ")),
+            "{name}: {message}"
+        );
+    }
+    assert!(stdout(&output).is_empty());
+    for (_, value) in TRICKY {
+        assert!(!message.contains(value.trim()));
+    }
+    let output = home
+        .vault(&[
+            "export",
+            "--format",
+            "docker",
+            "--only",
+            "PLAIN,QUOTES,UNICODE",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        docker_env_file(&stdout(&output)),
+        [
+            ("PLAIN".to_string(), "s3cr3t-value=with=equals".to_string()),
+            ("QUOTES".to_string(), "it's \"quoted\"".to_string()),
+            ("UNICODE".to_string(), "ünïcødé ✓ 密码".to_string())
+        ]
+    );
+    // direnv (.envrc): bash reads every value back exactly, PEM keys included.
+    let envrc = home.path().join(".envrc");
+    let output = home
+        .vault(&[
+            "export",
+            "--format",
+            "envrc",
+            "-o",
+            &envrc.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    for (name, value) in TRICKY {
+        let read = Command::new("bash")
+            .arg("-c")
+            .arg(format!(". '{}' && printf %s \"${name}\"", envrc.display()))
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&read), *value, "{name}");
+    }
+    // json carries the PEM key too.
+    let output = home
+        .vault(&["export", "--format", "json", "--only", "PEM"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["PEM"], TRICKY[6].1);
+}
+
+#[test]
+fn export_resolves_a_manifest_from_several_places() {
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "from-the-vault");
+    let shared = home.path().join("shared.env");
+    fs::write(&shared, "NINJA_CLIENT_ID=from-shared-file\n").unwrap();
+    let key = home.path().join("tls.key");
+    fs::write(&key, TRICKY[6].1).unwrap();
+    config(
+        &home,
+        &format!("[providers.shared-file]\npath = \"{}\"\n", shared.display()),
+    );
+    let manifest = home.path().join("app.toml");
+    fs::write(
+        &manifest,
+        format!(
+            "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\nNINJA_CLIENT_ID = \"shared-file:NINJA_CLIENT_ID\"\nTLS_KEY = \"file:{}\"\nLOG_LEVEL = \"info\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = home.path().join("app.env");
+    let output = vault(
+        &home,
+        &[
+            "export",
+            "--manifest",
+            &manifest.display().to_string(),
+            "--format",
+            "dotenv",
+            "-o",
+            &out.display().to_string(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode(&out), 0o600);
+    let read = python_dotenv(&out, true);
+    assert_eq!(read["DB_PASSWORD"], "from-the-vault");
+    assert_eq!(read["NINJA_CLIENT_ID"], "from-shared-file");
+    assert_eq!(read["TLS_KEY"], TRICKY[6].1.trim_end_matches('\n'));
+    assert_eq!(read["LOG_LEVEL"], "info");
+    // --from works for export too, with --only as an allow-list.
+    let output = vault(
+        &home,
+        &[
+            "export",
+            "--from",
+            "shared-file:",
+            "--only",
+            "NINJA_*",
+            "--format",
+            "shell",
+        ],
+    );
+    assert_eq!(
+        stdout(&output),
+        "export NINJA_CLIENT_ID='from-shared-file'\n"
+    );
+}
+
+#[test]
+fn a_systemd_timer_runs_a_named_sync_and_verifies() {
+    let (home, _shared, local) = inventory_home();
+    let units = home.path().join("units");
+    fs::create_dir(&units).unwrap();
+    let output = vault(
+        &home,
+        &[
+            "systemd",
+            "timer",
+            "sync-secrets",
+            "--on-calendar",
+            "*-*-* 08:00:00 UTC",
+            "--randomized-delay",
+            "15min",
+            "--output-dir",
+            &units.display().to_string(),
+            "--",
+            "vault",
+            "sync",
+            "inventory",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let service = fs::read_to_string(units.join("sync-secrets.service")).unwrap();
+    let timer = fs::read_to_string(units.join("sync-secrets.timer")).unwrap();
+    let vault_binary = assert_cmd::cargo::cargo_bin("vault");
+    for line in [
+        "Type=oneshot".to_string(),
+        format!("ExecStart={} sync inventory", vault_binary.display()),
+        "ProtectSystem=strict".into(),
+        "NoNewPrivileges=yes".into(),
+        format!("{}", local.parent().unwrap().display()),
+    ] {
+        assert!(service.contains(&line), "missing {line:?}:\n{service}");
+    }
+    for line in [
+        "OnCalendar=*-*-* 08:00:00 UTC",
+        "Persistent=true",
+        "RandomizedDelaySec=15min",
+        "Unit=sync-secrets.service",
+        "WantedBy=timers.target",
+    ] {
+        assert!(timer.contains(line), "missing {line:?}:\n{timer}");
+    }
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(units.join("sync-secrets.service"))
+        .arg(units.join("sync-secrets.timer"))
+        .output()
+        .expect("systemd-analyze (package systemd)");
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        verify.stderr.is_empty(),
+        "systemd-analyze verify:\n{}",
+        stderr(&verify)
+    );
+}
