@@ -159,6 +159,18 @@ fn howto_rotate() {
     );
 }
 
+#[test]
+fn howto_sync_timer() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&howto("sync-timer"));
+    assert!(output.contains("change    NINJA_CLIENT_ID"), "{output}");
+    let env = std::fs::read_to_string(sandbox.home().join("inventory/.env")).unwrap();
+    assert_eq!(
+        env,
+        "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID='ninja-id'\nNINJA_CLIENT_SECRET='ninja-secret'\n"
+    );
+}
+
 fn start_infisical(sandbox: &mut Sandbox) {
     let seed = sandbox.home().join("seed.json");
     std::fs::write(
