@@ -125,7 +125,7 @@ fn bash_completes_commands_flags_values_and_names() {
     assert!(bash(&home, &["vault", "exec", "--cl"]).contains(&"--clean-env".to_string()));
     assert_eq!(
         bash(&home, &["vault", "export", "--format", ""]),
-        ["dotenv", "json", "shell", "systemd"]
+        ["direnv", "docker", "dotenv", "json", "shell", "systemd"]
     );
     assert_eq!(
         bash(&home, &["vault", "get", "API_"]),

@@ -54,12 +54,13 @@ fn read_value(context: &Context, args: &SetArgs) -> Result<SecretString> {
             let text = std::str::from_utf8(&bytes).map_err(|_| {
                 Error::BadData(format!("the value for {name} on stdin is not valid UTF-8"))
             })?;
-            if text.is_empty() {
+            let value = strip_one_newline(text);
+            if value.is_empty() {
                 return Err(Error::Usage(format!(
-                    "stdin was empty, so there is no value for {name}; pipe the value on stdin (printf %s \"$VALUE\" | vault set {name}), or use --generate"
+                    "stdin was empty (or only a line break), so there is no value for {name}; pipe the value on stdin (printf %s \"$VALUE\" | vault set {name}), or use --generate"
                 )));
             }
-            Ok(SecretString::from(strip_one_newline(text).to_string()))
+            Ok(SecretString::from(value.to_string()))
         }
         ValueSource::Prompt => context.prompt_hidden(&format!("Value for {name}: ")),
     }

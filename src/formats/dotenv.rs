@@ -1,11 +1,19 @@
 //! `.env` files: reading what people write, and writing what python-dotenv reads back
 //! exactly.
 //!
-//! Reading follows python-dotenv's grammar (the de-facto standard): blank lines and `#`
-//! comments, an optional `export `, `NAME=value` where the value is unquoted (trimmed, a
-//! ` #` starts a comment), single-quoted (`\\` and `\'` are escapes; newlines allowed) or
-//! double-quoted (`\\ \' \" \a \b \f \n \r \t \v` are escapes). `${VAR}` is kept as written:
-//! an import never pulls in vault's own environment by surprise.
+//! Reading follows python-dotenv's grammar (the de-facto standard), as a differential test
+//! against it checks (`tests/dotenv_differential.rs`): blank lines and `#` comments, an
+//! optional `export `, `NAME=value` where the value is unquoted (trimmed of Unicode
+//! whitespace, a whitespace-then-`#` starts a comment), single-quoted (`\\` and `\'` are
+//! escapes; newlines allowed) or double-quoted (`\\ \' \" \a \b \f \n \r \t \v` are
+//! escapes). Lines end at `\n`, `\r\n` or a lone `\r`, and a line break inside quotes is a
+//! `\n`, as Python reads text files. `${VAR}` is kept as written: an import never pulls in
+//! vault's own environment by surprise.
+//!
+//! Where vault differs on purpose: a name must be an environment-variable name, a line
+//! without `=` is an error (python-dotenv reads a name without a value; the line may be a
+//! pasted secret), and a UTF-8 byte-order mark is skipped (python-dotenv makes it part of
+//! the first name). Duplicate names: the last wins when read, and `vault import` refuses them.
 //!
 //! Errors carry line numbers and never the text of a line, which may hold a secret.
 
@@ -32,61 +40,84 @@ pub struct LineError {
     pub message: String,
 }
 
+/// Whitespace as python-dotenv (Python's `str.isspace`, and `\s` in its regexes) sees it:
+/// Unicode's, plus the ASCII separators U+001C–U+001F.
+pub fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Whitespace within a line: `[^\S\r\n]`.
+fn is_inline_space(c: char) -> bool {
+    is_python_space(c) && c != '\r' && c != '\n'
+}
+
 struct Cursor<'a> {
-    text: &'a [u8],
+    text: &'a str,
     position: usize,
     line: usize,
 }
 
 impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.text.get(self.position).copied()
+    fn peek(&self) -> Option<char> {
+        self.text[self.position..].chars().next()
     }
 
-    fn bump(&mut self) -> Option<u8> {
+    /// Moves past one character. A line ends at `\n`, `\r\n` or a lone `\r`, as Python
+    /// reads text files.
+    fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
-        self.position += 1;
-        if c == b'\n' {
+        self.position += c.len_utf8();
+        if c == '\n' || (c == '\r' && self.peek() != Some('\n')) {
             self.line += 1;
         }
         Some(c)
     }
 
-    fn skip_inline_space(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
+    fn skip_while(&mut self, keep: impl Fn(char) -> bool) {
+        while self.peek().is_some_and(&keep) {
             self.bump();
         }
     }
 
+    fn skip_inline_space(&mut self) {
+        self.skip_while(is_inline_space);
+    }
+
+    /// Moves past the rest of the line and its line break.
     fn skip_rest_of_line(&mut self) {
-        while let Some(c) = self.bump() {
-            if c == b'\n' {
-                break;
-            }
+        self.skip_while(|c| c != '\n' && c != '\r');
+        if self.peek() == Some('\r') {
+            self.bump();
+        }
+        if self.peek() == Some('\n') {
+            self.bump();
         }
     }
 
-    fn starts_with(&self, prefix: &[u8]) -> bool {
+    fn starts_with(&self, prefix: &str) -> bool {
         self.text[self.position..].starts_with(prefix)
     }
 }
 
-/// Parses a whole file; every problem is reported, each with its line number.
+/// Parses a whole file; every problem is reported, each with its line number. A UTF-8
+/// byte-order mark before the first line is skipped.
 pub fn parse(text: &str) -> std::result::Result<Vec<Assignment>, Vec<LineError>> {
     let mut cursor = Cursor {
-        text: text.as_bytes(),
-        position: 0,
+        text,
+        position: if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        },
         line: 1,
     };
     let mut assignments = Vec::new();
     let mut errors = Vec::new();
     loop {
-        while matches!(cursor.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            cursor.bump();
-        }
+        cursor.skip_while(is_python_space);
         let Some(first) = cursor.peek() else { break };
         let line = cursor.line;
-        if first == b'#' {
+        if first == '#' {
             cursor.skip_rest_of_line();
             continue;
         }
@@ -98,9 +129,10 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Assignment>, Vec<LineError>>
                     line,
                     span,
                 }),
-                Err(e) => errors.push(LineError {
+                Err(_) => errors.push(LineError {
                     line,
-                    message: e.to_string(),
+                    // Not the name: a line that is not NAME=value may be a pasted value.
+                    message: "the name is not a valid variable name (letters, digits and '_', not starting with a digit)".to_string(),
                 }),
             },
             Err(message) => {
@@ -121,20 +153,20 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Assignment>, Vec<LineError>>
 fn parse_assignment(
     cursor: &mut Cursor<'_>,
 ) -> std::result::Result<(String, SecretString, std::ops::Range<usize>), String> {
-    if cursor.starts_with(b"export ") || cursor.starts_with(b"export\t") {
+    if cursor.starts_with("export")
+        && cursor.text[cursor.position + "export".len()..]
+            .chars()
+            .next()
+            .is_some_and(is_inline_space)
+    {
         cursor.position += "export".len();
         cursor.skip_inline_space();
     }
     let start = cursor.position;
-    while let Some(c) = cursor.peek() {
-        if c == b'=' || c == b'#' || c.is_ascii_whitespace() {
-            break;
-        }
-        cursor.bump();
-    }
-    let name = String::from_utf8_lossy(&cursor.text[start..cursor.position]).into_owned();
+    cursor.skip_while(|c| c != '=' && c != '#' && !is_python_space(c));
+    let name = cursor.text[start..cursor.position].to_string();
     cursor.skip_inline_space();
-    if cursor.peek() != Some(b'=') {
+    if cursor.peek() != Some('=') {
         // The line is not echoed, not even its first word: a line without '=' may be a
         // value pasted on its own.
         return Err("expected NAME=value, and this line has no '=' after a name".to_string());
@@ -142,14 +174,15 @@ fn parse_assignment(
     cursor.bump();
     cursor.skip_inline_space();
     let value_start = cursor.position;
-    let value = match cursor.peek() {
-        Some(b'\'') => quoted(cursor, b'\'', |c| matches!(c, b'\\' | b'\''))?,
-        Some(b'"') => quoted(cursor, b'"', |c| b"\\'\"abfnrtv".contains(&c))?,
-        _ => unquoted(cursor),
+    let quote = cursor.peek().filter(|c| *c == '\'' || *c == '"');
+    let value = match quote {
+        Some('\'') => quoted(cursor, '\'', |c| matches!(c, '\\' | '\''))?,
+        Some(_) => quoted(cursor, '"', |c| "\\'\"abfnrtv".contains(c))?,
+        None => unquoted(cursor),
     };
     let end = cursor.position;
     // An unquoted value's span stops before its comment and trailing spaces.
-    let span_end = if matches!(cursor.text.get(value_start), Some(b'\'' | b'"')) {
+    let span_end = if quote.is_some() {
         end
     } else {
         value_start + unquoted_len(&cursor.text[value_start..end])
@@ -157,84 +190,96 @@ fn parse_assignment(
     // After a value: only spaces and an optional comment.
     cursor.skip_inline_space();
     match cursor.peek() {
-        None | Some(b'\n') => {}
-        Some(b'\r')
-            if cursor
-                .text
-                .get(cursor.position + 1)
-                .is_none_or(|c| *c == b'\n') => {}
-        Some(b'#') => cursor.skip_rest_of_line(),
+        None | Some('\n' | '\r') => {}
+        Some('#') => cursor.skip_rest_of_line(),
         Some(_) => return Err(format!("unexpected text after the value of {name}")),
     }
     Ok((name, value, start..span_end))
 }
 
-/// The length of an unquoted value as read: up to a whitespace-then-'#' comment, without
-/// trailing whitespace.
-fn unquoted_len(raw: &[u8]) -> usize {
-    let end = raw
-        .windows(2)
-        .position(|w| w[0].is_ascii_whitespace() && w[1] == b'#')
-        .unwrap_or(raw.len());
-    let text = &raw[..end];
-    text.len()
-        - text
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count()
+/// The length in bytes of an unquoted value as read: up to a whitespace-then-'#' comment,
+/// without trailing whitespace (Unicode's, as python-dotenv strips it).
+fn unquoted_len(raw: &str) -> usize {
+    let mut previous_space = false;
+    let mut end = raw.len();
+    for (at, c) in raw.char_indices() {
+        if c == '#' && previous_space {
+            end = at;
+            break;
+        }
+        previous_space = is_python_space(c);
+    }
+    raw[..end].trim_end_matches(is_python_space).len()
 }
 
 fn unquoted(cursor: &mut Cursor<'_>) -> SecretString {
     let start = cursor.position;
-    while let Some(c) = cursor.peek() {
-        if c == b'\n' || c == b'\r' {
-            break;
-        }
-        cursor.bump();
-    }
+    cursor.skip_while(|c| c != '\n' && c != '\r');
     let raw = &cursor.text[start..cursor.position];
-    let value = String::from_utf8_lossy(&raw[..unquoted_len(raw)]).into_owned();
-    SecretString::from(value)
+    SecretString::from(raw[..unquoted_len(raw)].to_string())
 }
 
-/// A quoted value; `escapes` says which characters a backslash escapes.
+/// A quoted value, read as python-dotenv reads it: the value runs to the first quote not
+/// preceded by a backslash (or, when there is none, to the quote of the last `\'`), then
+/// `escapes` says which characters a backslash escapes. A line break inside it (`\r\n`
+/// or a lone `\r` too) is a `\n`, as Python reads text files.
 fn quoted(
     cursor: &mut Cursor<'_>,
-    quote: u8,
-    escapes: impl Fn(u8) -> bool,
+    quote: char,
+    escapes: impl Fn(char) -> bool,
 ) -> std::result::Result<SecretString, String> {
     let opened_on = cursor.line;
     cursor.bump();
-    let mut value = Zeroizing::new(Vec::new());
-    loop {
-        let Some(c) = cursor.bump() else {
-            return Err(format!(
-                "the quote opened on line {opened_on} is never closed"
-            ));
-        };
-        if c == quote {
+    let start = cursor.position;
+    let rest = &cursor.text[start..];
+    let mut close = None;
+    let mut last_escaped_quote = None;
+    let mut chars = rest.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c == '\\' && chars.peek().is_some_and(|(_, next)| *next == quote) {
+            let (quote_at, _) = chars.next().unwrap_or_default();
+            last_escaped_quote = Some(quote_at);
+        } else if c == quote {
+            close = Some(at);
             break;
         }
-        if c == b'\\' && cursor.peek().is_some_and(&escapes) {
-            let escaped = cursor.bump().unwrap_or_default();
-            value.push(match escaped {
-                b'a' => 0x07,
-                b'b' => 0x08,
-                b'f' => 0x0c,
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b't' => b'\t',
-                b'v' => 0x0b,
-                other => other,
-            });
-        } else {
-            value.push(c);
+    }
+    let Some(close) = close.or(last_escaped_quote) else {
+        return Err(format!(
+            "the quote opened on line {opened_on} is never closed"
+        ));
+    };
+    let raw = &rest[..close];
+    let mut value = Zeroizing::new(String::with_capacity(raw.len()));
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(|next| escapes(*next)) => {
+                value.push(match chars.next().unwrap_or_default() {
+                    'a' => '\u{7}',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    'v' => '\u{b}',
+                    other => other,
+                });
+            }
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                value.push('\n');
+            }
+            c => value.push(c),
         }
     }
-    let text =
-        String::from_utf8(value.to_vec()).map_err(|_| "the value is not UTF-8".to_string())?;
-    Ok(SecretString::from(text))
+    // Past the closing quote, counting the lines the value spanned.
+    while cursor.position < start + close + quote.len_utf8() {
+        cursor.bump();
+    }
+    Ok(SecretString::from(value.to_string()))
 }
 
 /// Whether python-dotenv (which expands `${NAME}` and `${NAME:-default}` in every value)
@@ -256,16 +301,30 @@ fn would_be_interpolated(value: &str) -> bool {
     false
 }
 
-/// Whether a value reads back identically when written without quotes.
-fn safe_unquoted(value: &str) -> bool {
-    !value.is_empty()
-        && !value.contains(['\n', '\r'])
-        && !value.starts_with(['\'', '"', ' ', '\t', '#'])
-        && !value.ends_with([' ', '\t'])
-        && !value
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0].is_ascii_whitespace() && w[1] == b'#')
+/// Why a value would not read back identically written without quotes, if it would not:
+/// python-dotenv strips leading and trailing whitespace (Unicode's), cuts a comment at
+/// whitespace then `#`, ends the value at a line break and reads a leading quote as
+/// quoting.
+fn unquoted_problem(value: &str) -> Option<&'static str> {
+    let mut previous_space = false;
+    for c in value.chars() {
+        if c == '\n' || c == '\r' {
+            return Some("has a line break");
+        }
+        if c == '#' && previous_space {
+            return Some("has whitespace before a '#'");
+        }
+        previous_space = is_python_space(c);
+    }
+    if value.starts_with(['\'', '"']) {
+        Some("starts with a quote")
+    } else if value.starts_with(is_python_space) || value.ends_with(is_python_space) {
+        Some("starts or ends with whitespace")
+    } else if value.is_empty() {
+        Some("is empty")
+    } else {
+        None
+    }
 }
 
 /// `NAME='value'`, escaped for python-dotenv's single-quote rules (double quotes when the
@@ -278,14 +337,17 @@ pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()>
         )));
     }
     if value.ends_with('\\') {
-        // python-dotenv reads a backslash before the closing quote as an escaped quote.
-        if safe_unquoted(value) {
-            out.push_str(&format!("{name}={value}\n"));
-            return Ok(());
-        }
-        return Err(Error::BadData(format!(
-            "the value of {name} ends with a backslash and has spaces or newlines, which dotenv cannot represent; export it with --format json or shell instead"
-        )));
+        // python-dotenv reads a backslash before a closing quote as an escaped quote, so
+        // such a value can only be written unquoted.
+        return match unquoted_problem(value) {
+            None => {
+                out.push_str(&format!("{name}={value}\n"));
+                Ok(())
+            }
+            Some(why) => Err(Error::BadData(format!(
+                "the value of {name} ends with a backslash and {why}, which no .env quoting can carry"
+            ))),
+        };
     }
     out.push_str(name);
     if value.contains('\r') {

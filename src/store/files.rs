@@ -118,13 +118,17 @@ pub fn backup_beside(file: &SavedFile, keep: usize) -> Result<PathBuf> {
         });
         names
     };
-    let taken = existing(&dir);
-    let mut target = format!("{prefix}{stamp}");
-    let mut sequence = 1;
-    while taken.contains(&target) {
-        target = format!("{prefix}{stamp}_{sequence}");
-        sequence += 1;
-    }
+    // After every backup of this second, even pruned ones' successors, so names keep the
+    // order of the changes.
+    let same_second: Vec<u32> = existing(&dir)
+        .iter()
+        .filter_map(|n| n[prefix.len()..].strip_prefix(&stamp))
+        .map(|rest| rest.trim_start_matches('_').parse::<u32>().unwrap_or(0))
+        .collect();
+    let target = match same_second.iter().max() {
+        None => format!("{prefix}{stamp}"),
+        Some(last) => format!("{prefix}{stamp}_{}", last + 1),
+    };
     let backup = dir.join(&target);
     crate::store::fs::write_atomic(&backup, file.content.as_bytes(), true)?;
     let all = existing(&dir);
