@@ -633,3 +633,80 @@ fn a_systemd_timer_runs_a_named_sync_and_verifies() {
         stderr(&verify)
     );
 }
+
+#[test]
+fn a_provider_can_be_the_target_and_two_folders_with_one_name_are_refused() {
+    let home = TestHome::initialised();
+    let shared = home.path().join("shared.env");
+    fs::write(&shared, "# kept\nKEEP=me\nAPI_KEY=old\n").unwrap();
+    let source = home.path().join("source.env");
+    fs::write(&source, "API_KEY=new-key\nAPI_URL=https://api.example\n").unwrap();
+    config(
+        &home,
+        &format!("[providers.shared-file]\npath = \"{}\"\n", shared.display()),
+    );
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            &format!("dotenv:{}", source.display()),
+            "--to",
+            "shared-file:",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(&shared).unwrap(),
+        "# kept\nKEEP=me\nAPI_KEY='new-key'\nAPI_URL='https://api.example'\n"
+    );
+
+    // Two Infisical folders under one recursive prefix both hold PASSWORD.
+    let seed = home.path().join("seed.json");
+    fs::write(
+        &seed,
+        r#"{"client_id":"id","client_secret":"secret","project_id":"p",
+            "secrets":{"prod":{"/":{},"/app":{},"/app/db":{"PASSWORD":"one"},"/app/cache":{"PASSWORD":"two"}}}}"#,
+    )
+    .unwrap();
+    let server = common::InfisicalServer::start(&seed);
+    config(
+        &home,
+        &format!(
+            "[providers.infisical]\nbase_url = \"{}\"\nclient_id = \"id\"\nclient_secret = \"secret\"\nproject_id = \"p\"\nenvironment = \"prod\"\nrecursive = true\n",
+            server.url
+        ),
+    );
+    let target = home.path().join("app.env");
+    let to = format!("dotenv:{}", target.display());
+    let output = vault(&home, &["sync", "--from", "infisical:/app", "--to", &to]);
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("infisical:/app/cache/PASSWORD")
+            && message.contains("infisical:/app/db/PASSWORD"),
+        "{message}"
+    );
+    assert!(!target.exists());
+    // Two sources instead: the later wins, and --verbose says so.
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "infisical:/app/db",
+            "--from",
+            "infisical:/app/cache",
+            "--to",
+            &to,
+            "-v",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("PASSWORD: infisical:/app/cache wins over infisical:/app/db"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(python_dotenv(&target, false)["PASSWORD"], "two");
+}
