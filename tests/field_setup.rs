@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{TestHome, stderr, stdout};
 
@@ -50,21 +50,7 @@ fn infisical_credentials_in_pass_and_one_manifest_over_four_backends() {
         ("infisical/client-id", "machine-id"),
         ("infisical/client-secret", "machine-secret"),
     ] {
-        let mut insert = Command::new("pass")
-            .args(["insert", "--multiline", entry])
-            .envs(gpg_env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        insert
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(value.as_bytes())
-            .unwrap();
-        assert!(insert.wait().unwrap().success());
+        common::pass_insert(&gpg_env, entry, value);
     }
 
     // Infisical: the local server that follows its documented API.

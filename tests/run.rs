@@ -231,17 +231,7 @@ fn systemd_unit_is_hardened_and_verifies() {
     }
     let file = home.path().join("billing-api.service");
     std::fs::write(&file, &unit).unwrap();
-    let verify = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&file)
-        .output()
-        .expect("systemd-analyze (package systemd)");
-    assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(
-        verify.stderr.is_empty(),
-        "systemd-analyze verify found problems:\n{}",
-        stderr(&verify)
-    );
+    common::assert_systemd_verifies(&[&file]);
 }
 
 #[test]

@@ -5,9 +5,8 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{TestHome, mode, stderr, stdout};
 
@@ -246,23 +245,6 @@ fn strict_fails_and_writes_nothing_when_an_allowed_name_is_missing() {
     );
 }
 
-fn pass_insert(env: &[(&str, &Path)], entry: &str, value: &str) {
-    let mut insert = Command::new("pass")
-        .args(["insert", "--multiline", entry])
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    insert
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(value.as_bytes())
-        .unwrap();
-    assert!(insert.wait().unwrap().success());
-}
-
 #[test]
 fn field_case_two_two_infisical_folders_into_one_env_with_the_secret_from_pass() {
     let home = TestHome::initialised();
@@ -280,7 +262,7 @@ fn field_case_two_two_infisical_folders_into_one_env_with_the_secret_from_pass()
         .output()
         .unwrap();
     assert!(init.status.success(), "{}", stderr(&init));
-    pass_insert(
+    common::pass_insert(
         &env,
         "infisical/machine-identities/glitchtip/client-secret",
         "machine-secret",
@@ -620,18 +602,10 @@ fn a_systemd_timer_runs_a_named_sync_and_verifies() {
     ] {
         assert!(timer.contains(line), "missing {line:?}:\n{timer}");
     }
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(units.join("sync-secrets.service"))
-        .arg(units.join("sync-secrets.timer"))
-        .output()
-        .expect("systemd-analyze (package systemd)");
-    assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(
-        verify.stderr.is_empty(),
-        "systemd-analyze verify:\n{}",
-        stderr(&verify)
-    );
+    common::assert_systemd_verifies(&[
+        &units.join("sync-secrets.service"),
+        &units.join("sync-secrets.timer"),
+    ]);
 }
 
 #[test]

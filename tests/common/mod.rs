@@ -243,3 +243,37 @@ impl XorShift {
         self.0
     }
 }
+
+/// `pass insert --multiline ENTRY` with `value` on stdin, in the store that `env` names.
+pub fn pass_insert(env: &[(&str, &Path)], entry: &str, value: &str) {
+    use std::io::Write;
+    let mut insert = std::process::Command::new("pass")
+        .args(["insert", "--multiline", entry])
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("pass (package pass) must be installed; scripts/test installs it");
+    insert
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    assert!(insert.wait().unwrap().success(), "pass insert {entry}");
+}
+
+/// `systemd-analyze verify FILES` passes without a word.
+pub fn assert_systemd_verifies(files: &[&Path]) {
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(files)
+        .output()
+        .expect("systemd-analyze (package systemd) must be installed; scripts/test installs it");
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        verify.stderr.is_empty(),
+        "systemd-analyze verify found problems:\n{}",
+        stderr(&verify)
+    );
+}
