@@ -191,3 +191,80 @@ fn restore_killed_at_any_moment_leaves_whole_versions() {
     let completed = run_killed(&home, &["restore", "--latest"], 0x5eed_0002_0000_0011, 40);
     assert!(completed < 40, "no restore was interrupted");
 }
+
+#[test]
+fn sync_killed_at_any_moment_leaves_a_whole_env_file() {
+    let home = TestHome::initialised();
+    let dir = home.path();
+    // A large target, so kills land inside its rewrite.
+    let local: String = (0..3000)
+        .map(|i| format!("LOCAL_{i}='local value {i}'\n"))
+        .collect::<String>()
+        + "API_KEY=old\n";
+    fs::write(dir.join("local.env"), &local).unwrap();
+    let source = dir.join("source.env");
+    let args = [
+        "sync".to_string(),
+        "--from".into(),
+        format!("dotenv:{}", source.display()),
+        "--to".into(),
+        format!("dotenv:{}", dir.join("local.env").display()),
+        "--keep-backups".into(),
+        "3".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut random = XorShift(0x5eed_0003_0000_0013);
+    fs::write(&source, "API_KEY=timing\n").unwrap();
+    let started = Instant::now();
+    assert!(home.vault_std(&args).output().unwrap().status.success());
+    let one_run = started.elapsed().as_micros() as u64;
+    let mut interrupted = 0;
+    for round in 0..40 {
+        fs::write(&source, format!("API_KEY=value-{round}\n")).unwrap();
+        let mut child = home
+            .vault_std(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            random.next() % (one_run + one_run / 4),
+        ));
+        let _ = child.kill();
+        if !child.wait().unwrap().success() {
+            interrupted += 1;
+        }
+        let text = fs::read_to_string(dir.join("local.env")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3001, "round {round}: torn file");
+        assert_eq!(
+            &lines[..3000].join("\n"),
+            &local.lines().take(3000).collect::<Vec<_>>().join("\n")
+        );
+        assert!(
+            lines[3000].starts_with("API_KEY="),
+            "round {round}: {}",
+            lines[3000]
+        );
+        // Every backup kept is a whole earlier version.
+        for entry in fs::read_dir(dir.join(".env-backups")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                continue;
+            }
+            assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3001);
+        }
+    }
+    assert!(interrupted > 0, "no sync was interrupted");
+    // The next sync clears what killed ones left, plaintext temp files included.
+    fs::write(&source, "API_KEY=final\n").unwrap();
+    assert!(home.vault_std(&args).output().unwrap().status.success());
+    for directory in [dir.to_path_buf(), dir.join(".env-backups")] {
+        let leftovers: Vec<String> = fs::read_dir(&directory)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

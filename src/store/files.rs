@@ -102,6 +102,14 @@ pub fn backup_beside(file: &SavedFile, keep: usize) -> Result<PathBuf> {
         .map(|c| if c == 'T' { '_' } else { c })
         .collect();
     let prefix = format!("{name}.");
+    // Copies a killed writer left half-written (plaintext): nobody else writes here while
+    // the file's lock is held.
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let leftover = entry.file_name().to_string_lossy().into_owned();
+        if leftover.starts_with(&format!(".{prefix}")) && leftover.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let existing = |dir: &Path| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
