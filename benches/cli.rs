@@ -326,7 +326,7 @@ files = ["api.env"]
             "rotate 4 secrets + 2 .env files, 10,000 secrets",
             rotate,
             rotate_floor,
-            "age -d | age -e, cp 2 files",
+            "age -d piped to age -e, cp 2 files",
         ),
         (
             "restore --latest, 10,000 secrets",
@@ -460,6 +460,9 @@ fn main() {
     println!("| workload | command | vault (ms) | floor (ms) | ratio | floor command |");
     println!("|----------|---------|-----------:|-----------:|------:|---------------|");
     provider_benchmark(runs);
+    println!();
+    println!("| lifecycle | command | vault (ms) | floor (ms) | ratio | floor command |");
+    println!("|-----------|---------|-----------:|-----------:|------:|---------------|");
     lifecycle_benchmark(runs);
     let verdict = if set_10k <= TARGET_SET_10K {
         "met"
