@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod manpages;
 pub mod names;
 pub mod paths;
+pub mod process;
 pub mod providers;
 pub mod redact;
 pub mod resolve;

@@ -6,6 +6,8 @@ use clap::{CommandFactory, Parser};
 use secretsd::cli::Cli;
 
 fn main() -> ExitCode {
+    // Before anything holds a secret: no core dumps, no reading of this process's memory.
+    secretsd::process::protect();
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var("COMPLETE")
@@ -14,7 +16,7 @@ fn main() -> ExitCode {
     match secretsd::commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("vault: {error}");
+            secretsd::commands::print_stderr(&error.to_string());
             ExitCode::from(error.exit_code())
         }
     }

@@ -132,6 +132,7 @@ fn build_command(launch: &Launch) -> Result<Command> {
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
     let mut command = Command::new(program);
     command.args(arguments);
+    crate::process::restore_core_limit(&mut command);
     if launch.clean_env {
         command.env_clear();
         if launch.keep_path

@@ -106,14 +106,14 @@ impl Context {
     /// A confirmation or note on stderr, unless `--quiet`.
     pub fn note(&self, message: &str) {
         if !self.global.quiet {
-            eprintln!("vault: {message}");
+            print_stderr(message);
         }
     }
 
     /// Detail shown only with `--verbose`.
     pub fn explain(&self, message: &str) {
         if self.global.verbose {
-            eprintln!("vault: {message}");
+            print_stderr(message);
         }
     }
 
@@ -232,6 +232,14 @@ pub fn print_stdout(text: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// `vault: MESSAGE` on stderr. A stderr that cannot be written (`2>/dev/full`, a closed
+/// pipe) is not worth failing for: what was asked has been done, or its error is the
+/// exit code.
+pub fn print_stderr(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "vault: {message}");
 }
 
 /// The exit code of a command that did what was asked.

@@ -51,7 +51,9 @@ pub fn run_command(command: &str, dir: &Path, limit: Duration) -> Result<(), Str
         .try_clone_to_owned()
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
-    let mut child = Command::new("/bin/sh")
+    let mut shell = Command::new("/bin/sh");
+    crate::process::restore_core_limit(&mut shell);
+    let mut child = shell
         .arg("-c")
         .arg(command)
         .current_dir(dir)

@@ -82,12 +82,17 @@ impl Vault {
         format!("the vault {}", self.path.display())
     }
 
+    /// The error for a vault that does not exist (yet).
+    fn missing(&self) -> Error {
+        Error::LockedOut(format!(
+            "no vault at {}; run 'vault init' to create one, or point to another with --vault FILE or VAULT_FILE",
+            self.path.display()
+        ))
+    }
+
     fn read_ciphertext(&self) -> Result<Vec<u8>> {
         if !self.path.exists() {
-            return Err(Error::LockedOut(format!(
-                "no vault at {}; run 'vault init' to create one, or point to another with --vault FILE or VAULT_FILE",
-                self.path.display()
-            )));
+            return Err(self.missing());
         }
         fs::check_private_file(&self.path, "vault")?;
         std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
@@ -161,6 +166,11 @@ impl Vault {
     /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
     /// [`Transaction::write`]; the lock is released when the transaction is dropped.
     pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
+        // Before the lock, which would otherwise leave a `.lock` file for a vault that
+        // does not exist, or fail in a directory that does not.
+        if !self.path.exists() {
+            return Err(self.missing());
+        }
         let lock = fs::WriterLock::acquire(&self.path)?;
         // With the lock held no other writer is mid-write: temp files and half backups
         // are what killed writers left (plaintext, in the case of other files' temps).

@@ -1,0 +1,52 @@
+//! What vault does to its own process while it holds secrets: no core dumps, and not
+//! dumpable (so another process of the same user cannot read its memory through
+//! `/proc/PID/mem` or attach a debugger). The programs vault starts for the user get the
+//! core limit vault was started with back; the dumpable flag resets by itself on `execve`
+//! of a program that is not setuid.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The core-file limit vault was started with.
+static CORE_LIMIT: OnceLock<libc::rlimit> = OnceLock::new();
+
+/// Makes this process non-dumpable and core-less. Called first thing in `main`.
+pub fn protect() {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills in the rlimit it is given a valid pointer to.
+    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) } == 0 {
+        let _ = CORE_LIMIT.set(limit);
+        // Only the soft limit: the hard one stays, so the child can get it back.
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the rlimit it is given a valid pointer to.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
+    }
+}
+
+/// Gives a program vault starts for the user the core limit vault was started with.
+pub fn restore_core_limit(command: &mut Command) {
+    let Some(limit) = CORE_LIMIT.get().copied() else {
+        return;
+    };
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // setrlimit, which is async-signal-safe; it touches no lock or allocation.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,234 @@
+//! What another process of the same user, a crash or a full disk can do to a running vault:
+//! its memory is not readable, it leaves no core file, the command it starts gets its own
+//! settings back, and a stderr that cannot be written does not turn success into a panic.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestHome, chmod, stderr, stdout};
+
+/// A provider that says hello, then takes 30 s to answer: vault waits with secrets-to-be
+/// in its hands, long enough to look at it.
+const SLOW_PROVIDER: &str = "#!/usr/bin/env python3
+import json, sys, time
+print(json.dumps({'v': [1], 'provider': 'slow', 'version': '1', 'ops': ['get']}), flush=True)
+time.sleep(30)
+";
+
+/// A world-readable directory with the slow provider and a manifest that uses it, so a
+/// vault started as another user can run there.
+fn slow_setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    chmod(dir.path(), 0o755);
+    let provider = dir.path().join("secretsd-provider-slow");
+    std::fs::write(&provider, SLOW_PROVIDER).unwrap();
+    chmod(&provider, 0o755);
+    let manifest = dir.path().join("app.toml");
+    std::fs::write(&manifest, "[env]\nTOKEN = \"slow:TOKEN\"\n").unwrap();
+    chmod(&manifest, 0o644);
+    dir
+}
+
+fn vault_run(dir: &Path, user_prefix: &[&str], shell_prefix: &str) -> Command {
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    let script = format!(
+        "{shell_prefix}exec {} run --manifest {}/app.toml -- true",
+        vault.display(),
+        dir.display()
+    );
+    let mut command = Command::new(user_prefix.first().copied().unwrap_or("sh"));
+    if user_prefix.is_empty() {
+        command.args(["-c", &script]);
+    } else {
+        command.args(&user_prefix[1..]).args(["sh", "-c", &script]);
+    }
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("VAULT_PROVIDER_PATH", dir)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits until the vault process (the child, after its shell exec'd it) has started the
+/// provider, i.e. is waiting for the answer.
+fn wait_for_provider(vault_pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let has_child = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+                    let after = stat.rsplit_once(')')?.1.to_string();
+                    after.split_whitespace().nth(1).map(str::to_string)
+                })
+                .is_some_and(|ppid| ppid == vault_pid.to_string())
+        })
+    };
+    loop {
+        if has_child() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vault never started the provider"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
+#[test]
+fn a_running_vault_is_not_dumpable_and_has_no_core_limit() {
+    let dir = slow_setup();
+    // As root, run vault as nobody: /proc shows a non-dumpable process as owned by root,
+    // which is what makes /proc/PID/mem and environ unreadable to the process's own user.
+    let as_nobody: &[&str] = if is_root() {
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
+    } else {
+        &[]
+    };
+    let mut child = vault_run(dir.path(), as_nobody, "").spawn().unwrap();
+    wait_for_provider(child.id());
+    let pid = child.id();
+    let environ = std::fs::metadata(format!("/proc/{pid}/environ")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_ne!(uid, "0", "the vault under test must not run as root");
+    assert_eq!(
+        environ.uid(),
+        0,
+        "/proc/PID/environ of a vault running as uid {uid} is owned by {}: vault is dumpable",
+        environ.uid()
+    );
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+}
+
+#[test]
+fn sigabrt_leaves_no_core_file() {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        eprintln!("core_pattern {pattern:?} sends cores elsewhere; only the limit is checked");
+    }
+    let dir = slow_setup();
+    let mut child = vault_run(dir.path(), &[], "ulimit -c unlimited; ")
+        .spawn()
+        .unwrap();
+    wait_for_provider(child.id());
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGABRT);
+    }
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGABRT));
+    assert!(!status.core_dumped(), "vault dumped core");
+    let cores: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("core"))
+        .collect();
+    assert!(cores.is_empty(), "{cores:?}");
+}
+
+#[test]
+fn the_command_gets_the_core_limit_vault_was_started_with() {
+    let home = TestHome::initialised();
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    // Through a shell that sets the limit first, as a user's shell or systemd would.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -c 2048; exec {} exec -- sh -c 'ulimit -c'",
+            vault.display()
+        ))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "2048");
+}
+
+#[test]
+fn a_stderr_that_cannot_be_written_does_not_turn_success_into_a_panic() {
+    let home = TestHome::initialised();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = home
+        .vault_std(&["set", "P", "argv-value"])
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(home.reveal("P"), "argv-value");
+}
+
+#[test]
+fn write_commands_before_init_say_to_run_init_and_leave_nothing() {
+    let home = TestHome::new();
+    std::fs::create_dir_all(home.path().join("data/secretsd")).unwrap();
+    for args in [
+        &["set", "A", "value"][..],
+        &["set", "A", "--generate"],
+        &["rm", "A"],
+        &["mv", "A", "B"],
+        &["import", "--from-env"],
+        &[
+            "recipients",
+            "add",
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+        ],
+        &["backup"],
+    ] {
+        let output = home.vault(args).env("SECRET_X", "x").output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("run 'vault init'"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(home.path().join("data/secretsd"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
