@@ -117,6 +117,7 @@ impl Config {
             }
             Err(e) => return Err(Error::io("read the configuration file", path, e)),
         };
+        crate::store::fs::check_not_replaceable(path, "configuration file")?;
         toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the configuration file {} is invalid: {}",

@@ -232,3 +232,136 @@ fn write_commands_before_init_say_to_run_init_and_leave_nothing() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_symlinked_vault_is_written_through_and_stays_a_link() {
+    let home = TestHome::initialised();
+    let synced = home.path().join("sync");
+    std::fs::create_dir(&synced).unwrap();
+    chmod(&synced, 0o700);
+    let target = synced.join("team.age");
+    std::fs::rename(home.vault_file(), &target).unwrap();
+    // init's lock file; a write through the link must not make one here again.
+    std::fs::remove_file(home.vault_file().with_extension("age.lock")).unwrap();
+    std::os::unix::fs::symlink(&target, home.vault_file()).unwrap();
+    home.set("API_KEY", "through-the-link");
+    let link = std::fs::symlink_metadata(home.vault_file()).unwrap();
+    assert!(
+        link.file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
+    let document = common::age_decrypt(&target, &home.identity_file());
+    assert_eq!(document["secrets"]["API_KEY"]["value"], "through-the-link");
+    // The lock and the backups are the target's.
+    assert!(synced.join("team.age.lock").exists());
+    assert!(synced.join("backups").is_dir());
+    assert!(!home.vault_file().with_extension("age.lock").exists());
+
+    // export -o onto a link writes the file it points to, and keeps the link.
+    let real = home.path().join("real.env");
+    std::fs::write(&real, "old").unwrap();
+    let out = home.path().join("out.env");
+    std::os::unix::fs::symlink(&real, &out).unwrap();
+    home.vault(&["export", "-o", &out.display().to_string()])
+        .assert()
+        .success();
+    assert!(
+        std::fs::symlink_metadata(&out)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "API_KEY='through-the-link'\n"
+    );
+}
+
+#[test]
+fn a_vault_another_user_could_replace_is_refused_with_the_fix() {
+    let home = TestHome::initialised();
+    home.set("API_KEY", "before");
+    let before = std::fs::read(home.vault_file()).unwrap();
+    let vault_dir = home.vault_file().parent().unwrap().to_path_buf();
+    // The attack: a world-writable directory lets another user swap the vault for one
+    // encrypted to them too; the next write must not go ahead.
+    chmod(&vault_dir, 0o777);
+    let output = home
+        .vault(&["set", "API_KEY", "new-secret"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("chmod go-w {}", vault_dir.display())),
+        "{message}"
+    );
+    assert!(!message.contains("new-secret"));
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), before);
+    let status = home.vault(&["status"]).output().unwrap();
+    assert_ne!(status.status.code(), Some(0));
+    assert!(
+        (stdout(&status) + &stderr(&status)).contains("writable by group or others"),
+        "{}{}",
+        stdout(&status),
+        stderr(&status)
+    );
+    chmod(&vault_dir, 0o700);
+    home.vault(&["get", "API_KEY"]).assert().success();
+
+    // The same for the identity's directory and the configuration file.
+    let identity_dir = home.identity_file().parent().unwrap().to_path_buf();
+    chmod(&identity_dir, 0o770);
+    let output = home.vault(&["get", "API_KEY"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("chmod go-w"),
+        "{}",
+        stderr(&output)
+    );
+    chmod(&identity_dir, 0o700);
+    let config = home.path().join("config/secretsd/config.toml");
+    std::fs::write(&config, "").unwrap();
+    chmod(&config, 0o666);
+    let output = home.vault(&["list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("configuration file"),
+        "{}",
+        stderr(&output)
+    );
+    chmod(&config, 0o644);
+    home.vault(&["list"]).assert().success();
+
+    // A vault owned by another user (only root can arrange that here).
+    if is_root() {
+        std::os::unix::fs::chown(home.vault_file(), Some(65534), Some(65534)).unwrap();
+        let output = home.vault(&["get", "API_KEY"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("owned by uid 65534"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn init_refuses_an_existing_identity_that_others_can_read() {
+    let home = TestHome::new();
+    let identity = home.identity_file();
+    std::fs::create_dir_all(identity.parent().unwrap()).unwrap();
+    chmod(identity.parent().unwrap(), 0o700);
+    common::age_keygen(&identity);
+    chmod(&identity, 0o644);
+    let output = home.vault(&["init"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("chmod 600 {}", identity.display())),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!home.vault_file().exists());
+    chmod(&identity, 0o600);
+    home.vault(&["init"]).assert().success();
+}

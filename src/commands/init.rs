@@ -40,6 +40,8 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     } else {
         let location = context.identity_location()?;
         let (own, created) = if location.path.exists() {
+            // An identity every later command would refuse is no identity to build on.
+            crate::store::fs::check_private_file(&location.path, "identity file")?;
             (identity::public_recipient(&location.path), false)
         } else {
             (Some(identity::create(&location.path)?.to_string()), true)

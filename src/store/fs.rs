@@ -20,7 +20,8 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("create directory", dir, e))
 }
 
-/// Refuses a key or vault file that group or others may access, as ssh does.
+/// Refuses a key or vault file that group or others may access, or that another user
+/// could replace (see [`check_not_replaceable`]), as ssh does.
 pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
     let metadata = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
     let mode = metadata.mode() & 0o777;
@@ -31,7 +32,65 @@ pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
             path.display()
         )));
     }
+    check_not_replaceable(path, what)
+}
+
+/// Refuses, as ssh's StrictModes does, a file that another user could have replaced: the
+/// file, or a directory above it up to the home directory (or `/`), owned by another user
+/// (root excepted) or writable by group or others. A root-owned sticky directory such as
+/// `/tmp` is fine: others may add files there but not replace ours.
+pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let real = fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?;
+    let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
+    for (index, place) in real.ancestors().enumerate() {
+        let metadata = fs::metadata(place).map_err(|e| Error::io("inspect", place, e))?;
+        let which = if index == 0 {
+            format!("the {what} {}", path.display())
+        } else {
+            format!(
+                "{}, a directory above the {what} {},",
+                place.display(),
+                path.display()
+            )
+        };
+        if metadata.uid() != me && metadata.uid() != 0 {
+            return Err(Error::LockedOut(format!(
+                "{which} is owned by uid {}, not by you (uid {me}), so another user could have replaced what vault reads; vault refuses it. If it is yours, fix it with: chown {me} {}",
+                metadata.uid(),
+                place.display()
+            )));
+        }
+        let mode = metadata.mode() & 0o7777;
+        let sticky_root = metadata.is_dir() && mode & 0o1000 != 0 && metadata.uid() == 0;
+        if mode & 0o022 != 0 && !sticky_root {
+            return Err(Error::LockedOut(format!(
+                "{which} is writable by group or others (mode {:04o}), so another user could replace what vault reads; vault refuses it. Fix it with: chmod go-w {}",
+                mode & 0o777,
+                place.display()
+            )));
+        }
+        if home.as_deref() == Some(place) {
+            break;
+        }
+    }
     Ok(())
+}
+
+/// `path` with symbolic links in its last component followed, as git and editors do: a
+/// write through a link replaces the file it points to and keeps the link. A dangling
+/// link resolves to where it points; a loop is left as it is (opening it fails clearly).
+pub fn resolve_links(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&current) {
+            Ok(target) if target.is_absolute() => current = target,
+            Ok(target) => current = parent_dir(&current).join(target),
+            Err(_) => return current,
+        }
+    }
+    path.to_path_buf()
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -78,6 +137,8 @@ pub fn write_atomic_as(
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    let resolved = resolve_links(path);
+    let path = resolved.as_path();
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))

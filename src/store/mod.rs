@@ -66,8 +66,12 @@ pub struct Vault {
 }
 
 impl Vault {
+    /// The vault at `path`; a symbolic link is followed once, here, so the lock, the
+    /// backups and every write are the target's and the link stays a link.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Vault { path: path.into() }
+        Vault {
+            path: fs::resolve_links(&path.into()),
+        }
     }
 
     pub fn path(&self) -> &Path {
