@@ -268,3 +268,56 @@ fn sync_killed_at_any_moment_leaves_a_whole_env_file() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+#[test]
+fn export_killed_at_any_moment_leaves_no_plaintext_temp_file() {
+    let home = TestHome::initialised();
+    let padding: serde_json::Map<String, serde_json::Value> = (0..500)
+        .map(|i| {
+            (
+                format!("PAD_{i}"),
+                serde_json::json!({"value": format!("secret-padding-{i}-{}", "p".repeat(200)), "created": "", "updated": ""}),
+            )
+        })
+        .collect();
+    home.age_encrypt(&serde_json::json!({
+        "format": "secretsd-vault", "version": 1,
+        "recipients": [home.public_key()], "secrets": padding,
+    }));
+    let args = ["export", "-o", "out.env"];
+    let started = Instant::now();
+    assert!(home.vault_std(&args).output().unwrap().status.success());
+    let one_run = started.elapsed().as_micros() as u64;
+    let mut random = XorShift(0x5eed_0004_0000_0017);
+    let mut interrupted = 0;
+    for _ in 0..40 {
+        let mut child = home
+            .vault_std(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            random.next() % (one_run + one_run / 4),
+        ));
+        let _ = child.kill();
+        if !child.wait().unwrap().success() {
+            interrupted += 1;
+        }
+        // out.env is always a whole export.
+        let text = fs::read_to_string(home.path().join("out.env")).unwrap();
+        assert_eq!(text.lines().count(), 500);
+    }
+    assert!(interrupted > 0, "no export was interrupted");
+    // The file is written with no name until it is complete; the moment between naming
+    // it and renaming it over out.env is a few microseconds, so at most a rare leftover.
+    let leftovers = fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .count();
+    assert!(
+        leftovers <= 2,
+        "{leftovers} temp files with plaintext were left"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -136,23 +136,70 @@ pub fn write_atomic_as(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let resolved = resolve_links(path);
     let path = resolved.as_path();
     let dir = parent_dir(path);
-    let mut temp = tempfile::Builder::new()
-        .prefix(&temp_prefix(path))
-        .suffix(".tmp")
-        .permissions(fs::Permissions::from_mode(mode & 0o600))
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+    match anonymous_file(&dir) {
+        Some(file) => {
+            let mut file = file.map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+            fill(&mut file, bytes, mode, owner, path)?;
+            link_into_place(&file, path, &dir, no_clobber)?;
+        }
+        None => {
+            let mut temp = tempfile::Builder::new()
+                .prefix(&temp_prefix(path))
+                .suffix(".tmp")
+                .permissions(fs::Permissions::from_mode(mode & 0o600))
+                .tempfile_in(&dir)
+                .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+            fill(temp.as_file_mut(), bytes, mode, owner, path)?;
+            if no_clobber {
+                temp.persist_noclobber(path)
+            } else {
+                temp.persist(path)
+            }
+            .map_err(|e| Error::io("replace", path, e.error))?;
+        }
+    }
+    sync_dir(&dir)
+}
+
+/// A file in `dir` with no name (`O_TMPFILE`, mode 0600), so a writer killed while
+/// writing it leaves nothing behind. `None` where the filesystem cannot make one.
+fn anonymous_file(dir: &Path) -> Option<std::io::Result<File>> {
+    let opened = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir);
+    match opened {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT)
+            ) && dir.is_dir() =>
+        {
+            None
+        }
+        other => Some(other),
+    }
+}
+
+/// Writes `bytes`, gives the file its owner and exact mode (not reduced by the umask) and
+/// makes it durable.
+fn fill(
+    file: &mut File,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    path: &Path,
+) -> Result<()> {
     if let Some((uid, gid)) = owner {
-        let current = temp
-            .as_file()
+        let current = file
             .metadata()
-            .map_err(|e| Error::io("inspect", temp.path(), e))?;
+            .map_err(|e| Error::io("inspect the new", path, e))?;
         if (current.uid(), current.gid()) != (uid, gid) {
-            std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)).map_err(|e| {
+            std::os::unix::fs::fchown(&*file, Some(uid), Some(gid)).map_err(|e| {
                 Error::io(
                     &format!("give the owner {uid}:{gid} (as the file had) to the new"),
                     path,
@@ -161,20 +208,55 @@ pub fn write_atomic_as(
             })?;
         }
     }
-    temp.write_all(bytes)
-        .and_then(|()| {
-            temp.as_file()
-                .set_permissions(fs::Permissions::from_mode(mode))
-        })
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io("write", temp.path(), e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.set_permissions(fs::Permissions::from_mode(mode)))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io("write the new", path, e))
+}
+
+/// Gives an anonymous file its name: straight to `path` when it must not replace one (the
+/// link fails if `path` exists), else to a temp name renamed over `path`.
+fn link_into_place(file: &File, path: &Path, dir: &Path, no_clobber: bool) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let source = std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .map_err(|_| Error::Failed("a file descriptor path held a NUL".into()))?;
+    let link = |target: &Path| -> std::io::Result<()> {
+        let target = std::ffi::CString::new(target.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: both paths are valid NUL-terminated strings that outlive the call;
+        // linkat with AT_SYMLINK_FOLLOW links the file the /proc entry refers to.
+        let result = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                source.as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
     if no_clobber {
-        temp.persist_noclobber(path)
-    } else {
-        temp.persist(path)
+        return link(path).map_err(|e| Error::io("create", path, e));
     }
-    .map_err(|e| Error::io("replace", path, e.error))?;
-    sync_dir(&dir)
+    let temp = dir.join(format!("{}{:016x}.tmp", temp_prefix(path), random_suffix()));
+    link(&temp).map_err(|e| Error::io("name the new file", &temp, e))?;
+    fs::rename(&temp, path).map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        Error::io("replace", path, e)
+    })
+}
+
+/// A random number for a temp file's name.
+fn random_suffix() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
 }
 
 /// Makes a rename or unlink in `dir` durable.
@@ -222,5 +304,29 @@ impl WriterLock {
             .map_err(|e| Error::io("open the lock file", &lock_path, e))?;
         file.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
         Ok(WriterLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_being_written_has_no_name_until_it_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = anonymous_file(dir.path())
+            .expect("this filesystem makes O_TMPFILE files")
+            .unwrap();
+        file.write_all(b"half of a secret").unwrap();
+        // A crash now would leave nothing: the directory is empty.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let target = dir.path().join("out.env");
+        fs::write(&target, "old").unwrap();
+        link_into_place(&file, &target, dir.path(), false).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "half of a secret");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // Without clobbering, an existing file is an error, not a replacement.
+        assert!(link_into_place(&file, &target, dir.path(), true).is_err());
     }
 }
