@@ -50,3 +50,25 @@ pub fn restore_core_limit(command: &mut Command) {
         });
     }
 }
+
+/// Makes the command end (SIGKILL) when vault does, however vault ends: a command vault
+/// keeps as a child (`exec --redact`) holds secrets in its environment and must not outlive
+/// the vault that filters its output.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl and
+    // getppid, which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            // vault may have died before the line above: then nobody would send it.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "vault ended before the command started",
+                ));
+            }
+            Ok(())
+        });
+    }
+}

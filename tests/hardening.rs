@@ -365,3 +365,122 @@ fn init_refuses_an_existing_identity_that_others_can_read() {
     chmod(&identity, 0o600);
     home.vault(&["init"]).assert().success();
 }
+
+/// A provider script in a directory of its own; returns the directory.
+fn provider_dir(name: &str, script: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("secretsd-provider-{name}"));
+    std::fs::write(&path, script).unwrap();
+    chmod(&path, 0o755);
+    dir
+}
+
+/// Peak resident memory (KiB) and exit status of `command`, from wait4's rusage.
+fn peak_memory(mut command: Command) -> (i64, i32, Duration) {
+    let started = Instant::now();
+    let child = command.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own unreaped child, with valid pointers to locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    std::mem::forget(child);
+    (
+        usage.ru_maxrss,
+        libc::WEXITSTATUS(status),
+        started.elapsed(),
+    )
+}
+
+const ANSWERING: &str = "import json, sys
+print(json.dumps({'v': [1], 'provider': 'flood', 'version': '1', 'ops': ['get']}), flush=True)
+request = json.loads(sys.stdin.readline())
+print(json.dumps({'id': request['id'], 'ok': {'values': {'KEY': 'the-value'}}}), flush=True)
+";
+
+#[test]
+fn a_provider_that_floods_stdout_or_stderr_costs_vault_bounded_memory() {
+    let home = TestHome::initialised();
+    for (what, script) in [
+        (
+            "stderr",
+            format!(
+                "#!/usr/bin/env python3\nimport sys\nfor _ in range(100):\n    sys.stderr.write('x' * (1 << 20))\nsys.stderr.flush()\n{ANSWERING}"
+            ),
+        ),
+        (
+            "stdout",
+            format!("#!/usr/bin/env python3\n{ANSWERING}while True:\n    print('{{}}' * 8)\n"),
+        ),
+    ] {
+        let dir = provider_dir("flood", &script);
+        let mut command = home.vault_std(&["get", "--reveal", "flood:KEY"]);
+        command
+            .env("VAULT_PROVIDER_PATH", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let (peak_kib, code, took) = peak_memory(command);
+        assert_eq!(code, 0, "{what}");
+        assert!(
+            peak_kib < 64 * 1024,
+            "a provider flooding its {what} took vault to {peak_kib} KiB"
+        );
+        assert!(took < Duration::from_secs(20), "{what}: {took:?}");
+    }
+}
+
+#[test]
+fn a_provider_and_what_it_forked_are_stopped_with_it() {
+    let home = TestHome::initialised();
+    // Forks a child, then never says hello.
+    let dir = provider_dir("forker", "#!/bin/sh\nsleep 317 &\nexec sleep 318\n");
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[providers]\ntimeout_seconds = 1\n",
+    )
+    .unwrap();
+    let output = home
+        .vault(&["get", "forker:KEY"])
+        .env("VAULT_PROVIDER_PATH", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    std::thread::sleep(Duration::from_millis(200));
+    let left = Command::new("pgrep")
+        .args(["-f", "^sleep 31[78]$"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&left).trim().is_empty(),
+        "left running: {}",
+        stdout(&left)
+    );
+}
+
+#[test]
+fn the_command_of_exec_redact_ends_when_vault_is_killed() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "a-secret-value");
+    let mut vault = home
+        .vault_std(&["exec", "--redact", "--", "sleep", "319"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_provider(vault.id());
+    vault.kill().unwrap();
+    vault.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = Command::new("pgrep")
+            .args(["-f", "^sleep 319$"])
+            .output()
+            .unwrap();
+        if stdout(&left).trim().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the command outlived vault");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

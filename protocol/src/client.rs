@@ -10,9 +10,10 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -222,9 +223,11 @@ enum Line {
     End,
 }
 
-/// Reads newline-terminated lines of at most `limit` bytes, on its own thread.
+/// Reads newline-terminated lines of at most `limit` bytes, on its own thread. The channel
+/// holds no line: the thread reads the next line only once vault has taken the last, so a
+/// provider that floods its stdout blocks on its own pipe instead of filling vault's memory.
 fn spawn_reader(stdout: impl Read + Send + 'static, limit: usize) -> Receiver<Line> {
-    let (sender, receiver) = channel();
+    let (sender, receiver) = sync_channel(0);
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, stdout);
         loop {
@@ -267,21 +270,47 @@ fn spawn_reader(stdout: impl Read + Send + 'static, limit: usize) -> Receiver<Li
 /// The last lines of the provider's stderr, for error messages.
 type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
-fn spawn_stderr(stderr: impl Read + Send + 'static, name: String, show: bool) -> StderrTail {
+/// How much of one stderr line is kept or shown; the rest of a longer line is dropped, so a
+/// provider that writes endless stderr without a newline costs vault nothing.
+const STDERR_LINE_LIMIT: usize = 4096;
+
+fn spawn_stderr(mut stderr: impl Read + Send + 'static, name: String, show: bool) -> StderrTail {
     let tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
     let keep = Arc::clone(&tail);
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
+        let mut chunk = [0u8; 8192];
+        let mut line: Vec<u8> = Vec::with_capacity(256);
+        let finish = |line: &mut Vec<u8>| {
+            let text = String::from_utf8_lossy(line).into_owned();
+            line.clear();
             if show {
-                eprintln!("[{name}] {line}");
+                let mut out = std::io::stderr().lock();
+                let _ = writeln!(out, "[{name}] {text}");
             }
             if let Ok(mut tail) = keep.lock() {
                 if tail.len() == 3 {
                     tail.pop_front();
                 }
-                tail.push_back(line.chars().take(300).collect());
+                tail.push_back(text.chars().take(300).collect());
             }
+        };
+        loop {
+            let read = match stderr.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            for &byte in &chunk[..read] {
+                if byte == b'\n' {
+                    finish(&mut line);
+                } else if line.len() < STDERR_LINE_LIMIT {
+                    line.push(byte);
+                }
+            }
+        }
+        if !line.is_empty() {
+            finish(&mut line);
         }
     });
     tail
@@ -304,6 +333,8 @@ impl ProviderProcess {
     /// Starts `path` as provider `name` and waits for its hello.
     pub fn spawn(name: &str, path: &Path, options: ClientOptions) -> Result<Self, ClientError> {
         let mut child = Command::new(path)
+            // Its own process group, so whatever it starts is stopped with it.
+            .process_group(0)
             .env_clear()
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
@@ -375,8 +406,7 @@ impl ProviderProcess {
 
     fn stop(&mut self) {
         self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 
     fn garbage(&mut self, during: &str, error: &serde_json::Error) -> ClientError {
@@ -662,8 +692,20 @@ impl Drop for ProviderProcess {
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            kill_group(&mut self.child);
         }
     }
+}
+
+/// Kills a provider and every process of its group (what it forked), and reaps it.
+fn kill_group(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals the process group the provider leads
+        // (it was started with process_group(0)); it touches no memory.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

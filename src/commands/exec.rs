@@ -207,6 +207,7 @@ fn run_redacted(launch: Launch) -> Result<u8> {
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
         .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
