@@ -369,7 +369,7 @@ pub struct ExecArgs {
     pub no_path: bool,
 
     /// Run the command as a child and replace every secret value in its stdout and stderr
-    /// with ********
+    /// with ********; the command is killed if vault is (it never runs on unfiltered)
     #[arg(long)]
     pub redact: bool,
 

@@ -57,6 +57,7 @@ impl Manifest {
             if bindings.iter().any(|b: &Binding| b.variable == name) {
                 return Err(bad(format!("{name} is given twice")));
             }
+            Reference::check_near_miss(reference, name).map_err(|e| bad(e.to_string()))?;
             bindings.push(Binding {
                 variable: name.to_string(),
                 reference: Reference::parse(reference),

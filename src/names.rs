@@ -58,9 +58,37 @@ pub fn quote_name(name: &str) -> String {
     format!("{shown:?}")
 }
 
+/// `text` safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, C1 controls) become `\u{..}` escapes; line breaks and tabs stay when `lines`.
+/// For everything vault prints that came from outside: files, providers, other people.
+pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    let keep = |c: char| !c.is_control() || (lines && (c == '\n' || c == '\t'));
+    if text.chars().all(keep) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if keep(c) {
+                    c.to_string()
+                } else {
+                    c.escape_unicode().to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("a\x1b[2Jb\nc", true), "a\\u{1b}[2Jb\nc");
+        assert_eq!(printable("x\ry\u{9b}", false), "x\\u{d}y\\u{9b}");
+        assert_eq!(printable("plain", false), "plain");
+    }
 
     #[test]
     fn accepts_environment_names() {

@@ -122,11 +122,12 @@ impl Providers {
         Ok(self.running.get_mut(name).expect("inserted above"))
     }
 
-    /// One batched `get` per provider, the providers asked in parallel.
+    /// One batched `get` per provider, the providers asked in parallel. A failure comes
+    /// with the name of the provider that failed.
     pub fn get_many(
         &mut self,
         requests: BTreeMap<String, (Config, Vec<String>)>,
-    ) -> Result<BTreeMap<String, GetOk>> {
+    ) -> std::result::Result<BTreeMap<String, GetOk>, (String, Error)> {
         let options = self.options.clone();
         let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
             .into_iter()
@@ -170,7 +171,7 @@ impl Providers {
                     answers.insert(name, answer);
                 }
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    first_error.get_or_insert((name, e));
                 }
             }
         }

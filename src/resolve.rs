@@ -68,6 +68,36 @@ impl Reference {
     }
 }
 
+impl Reference {
+    /// The scheme `text` looks like a mistyped case of — `Secret:X` of `secret`, `Infisical:/x`
+    /// of an installed `infisical` — or `None`. Such a reference would silently be a
+    /// literal, so callers refuse it; `literal:` is how to mean it.
+    pub fn near_miss(text: &str) -> Option<String> {
+        let (scheme, _) = text.split_once(':')?;
+        let lower = scheme.to_ascii_lowercase();
+        if scheme == lower {
+            return None;
+        }
+        let known = ["secret", "env", "file", "literal"].contains(&lower.as_str())
+            || (is_provider_name(&lower) && crate::providers::find(&lower).is_ok());
+        known.then_some(lower)
+    }
+
+    /// Refuses a near-miss (see [`Reference::near_miss`]) for `variable`; the message shows
+    /// the scheme, never the rest, which may be a value.
+    pub fn check_near_miss(text: &str, variable: &str) -> Result<()> {
+        match Self::near_miss(text) {
+            None => Ok(()),
+            Some(meant) => {
+                let scheme = text.split(':').next().unwrap_or_default();
+                Err(Error::BadData(format!(
+                    "{variable} starts with \"{scheme}:\", which looks like {meant}: with the wrong case; write {meant}:…, or literal:… if the value is meant as written"
+                )))
+            }
+        }
+    }
+}
+
 /// What a command-line NAME argument names: a vault secret or a provider's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
@@ -241,6 +271,7 @@ impl<'a> Resolver<'a> {
             for (key, value) in &table {
                 let json = match value {
                     toml::Value::String(text) => {
+                        Reference::check_near_miss(text, &format!("[providers.{name}] {key}"))?;
                         let binding = Binding {
                             variable: format!("[providers.{name}] {key}"),
                             reference: Reference::parse(text),
@@ -419,7 +450,20 @@ impl<'a> Resolver<'a> {
                 })?;
                 requests.insert(provider, (config, keys));
             }
-            answers = self.providers.get_many(requests)?;
+            answers = self.providers.get_many(requests).map_err(|(provider, e)| {
+                let using: Vec<&Binding> = bindings
+                    .iter()
+                    .filter(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if *p == provider))
+                    .collect();
+                let what = match using.len() {
+                    0 | 1 => e.to_string(),
+                    n => format!("{e} (and {} more variables from {provider})", n - 1),
+                };
+                match using.first() {
+                    Some(first) => failure(first, e, &what),
+                    None => e,
+                }
+            })?;
         }
         let mut found = if secret_names.is_empty() {
             BTreeMap::new()

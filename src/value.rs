@@ -66,17 +66,18 @@ pub fn generate_from(length: usize, alphabet: &[char]) -> Result<SecretString> {
     Ok(SecretString::from(out.to_string()))
 }
 
-/// How a value is shown without `--reveal`: a short prefix and suffix around `***` for
-/// values long enough that this gives little away (16 characters and up), else only stars.
+/// How a value is shown without `--reveal`: its first two and last two characters around
+/// `***` for values of 16 characters and more (enough to tell two apart, too little to
+/// guess either), else only stars.
 pub fn mask(value: &SecretString) -> String {
     let value = value.expose_secret();
-    if value.chars().count() < 16 {
+    let count = value.chars().count();
+    if count < 16 {
         return "********".to_string();
     }
-    let prefix: String = value.chars().take(3).collect();
-    let mut suffix: Vec<char> = value.chars().rev().take(3).collect();
-    suffix.reverse();
-    format!("{prefix}***{}", suffix.into_iter().collect::<String>())
+    let prefix: String = value.chars().take(2).collect();
+    let suffix: String = value.chars().skip(count - 2).collect();
+    format!("{prefix}***{suffix}")
 }
 
 /// Removes one trailing `\n` (or `\r\n`), as `$(…)` and `echo` add one.
@@ -126,7 +127,7 @@ mod tests {
         assert_eq!(mask(&SecretString::from("hunter2".to_string())), "********");
         assert_eq!(
             mask(&SecretString::from("sk-1234567890abcdef".to_string())),
-            "sk-***def"
+            "sk***ef"
         );
     }
 }

@@ -168,7 +168,7 @@ fn get_masks_unless_revealed() {
     home.vault(&["get", "LONG"])
         .assert()
         .success()
-        .stdout("sk-***def\n");
+        .stdout("sk***ef\n");
     home.vault(&["get", "SHORT"])
         .assert()
         .success()
@@ -196,7 +196,7 @@ fn get_json_carries_metadata_and_masks_by_default() {
     )
     .unwrap();
     assert_eq!(masked["name"], "KEY");
-    assert_eq!(masked["value"], "sk-***def");
+    assert_eq!(masked["value"], "sk***ef");
     assert_eq!(masked["masked"], true);
     assert_eq!(masked["description"], "for tests");
     let revealed: serde_json::Value = serde_json::from_slice(

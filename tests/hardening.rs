@@ -434,7 +434,12 @@ fn a_provider_that_floods_stdout_or_stderr_costs_vault_bounded_memory() {
 fn a_provider_and_what_it_forked_are_stopped_with_it() {
     let home = TestHome::initialised();
     // Forks a child, then never says hello.
-    let dir = provider_dir("forker", "#!/bin/sh\nsleep 317 &\nexec sleep 318\n");
+    // Markers unique to this run, so nothing left by another run is mistaken for ours.
+    let (grandchild, child) = (unique_sleep(1), unique_sleep(2));
+    let dir = provider_dir(
+        "forker",
+        &format!("#!/bin/sh\nsleep {grandchild} &\nexec sleep {child}\n"),
+    );
     std::fs::write(
         home.path().join("config/secretsd/config.toml"),
         "[providers]\ntimeout_seconds = 1\n",
@@ -447,23 +452,21 @@ fn a_provider_and_what_it_forked_are_stopped_with_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     std::thread::sleep(Duration::from_millis(200));
-    let left = Command::new("pgrep")
-        .args(["-f", "^sleep 31[78]$"])
-        .output()
-        .unwrap();
-    assert!(
-        stdout(&left).trim().is_empty(),
-        "left running: {}",
-        stdout(&left)
-    );
+    for marker in [grandchild, child] {
+        assert!(
+            !running(&format!("sleep {marker}")),
+            "sleep {marker} was left running"
+        );
+    }
 }
 
 #[test]
 fn the_command_of_exec_redact_ends_when_vault_is_killed() {
     let home = TestHome::initialised();
     home.set("TOKEN", "a-secret-value");
+    let marker = unique_sleep(3);
     let mut vault = home
-        .vault_std(&["exec", "--redact", "--", "sleep", "319"])
+        .vault_std(&["exec", "--redact", "--", "sleep", &marker])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -473,14 +476,176 @@ fn the_command_of_exec_redact_ends_when_vault_is_killed() {
     vault.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = Command::new("pgrep")
-            .args(["-f", "^sleep 319$"])
-            .output()
-            .unwrap();
-        if stdout(&left).trim().is_empty() {
+        if !running(&format!("sleep {marker}")) {
             break;
         }
         assert!(Instant::now() < deadline, "the command outlived vault");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A provider that answers every request with `message` as a `denied` error.
+fn refusing_provider(message: &str) -> tempfile::TempDir {
+    provider_dir(
+        "refuser",
+        &format!(
+            "#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps({{'v': [1], 'provider': 'refuser', 'version': '1', 'ops': ['get']}}), flush=True)\nfor line in sys.stdin:\n    request = json.loads(line)\n    print(json.dumps({{'id': request['id'], 'err': {{'kind': 'denied', 'message': {message:?}}}}}), flush=True)\n"
+        ),
+    )
+}
+
+#[test]
+fn untrusted_text_reaches_the_terminal_without_control_characters() {
+    let home = TestHome::initialised();
+    let dir = refusing_provider("no \u{1b}[2J\u{1b}]0;owned\u{7} way\r");
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nTOKEN = \"refuser:KEY\"\nOTHER = \"refuser:OTHER\"\n",
+    )
+    .unwrap();
+    let output = home
+        .vault(&[
+            "run",
+            "--manifest",
+            &manifest.display().to_string(),
+            "--",
+            "true",
+        ])
+        .env("VAULT_PROVIDER_PATH", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    let message = stderr(&output);
+    // The failing provider is named with the variables that needed it.
+    assert!(
+        message.contains("cannot resolve OTHER = refuser:OTHER")
+            || message.contains("cannot resolve TOKEN = refuser:KEY"),
+        "{message}"
+    );
+    assert!(
+        message.contains("and 1 more variables from refuser"),
+        "{message}"
+    );
+    assert!(
+        !output
+            .stderr
+            .iter()
+            .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r'),
+        "{message:?}"
+    );
+    assert!(message.contains("\\u{1b}[2J"), "{message}");
+
+    // Names from an imported JSON file, and a pasted secret on a .env line.
+    let output = home
+        .vault(&["import", "--json", "-"])
+        .write_stdin("{\"A\\u001b[31mB\": \"x\"}")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    assert!(!output.stderr.contains(&0x1b), "{:?}", stderr(&output));
+    let output = home
+        .vault(&["import", "--dotenv", "-"])
+        .write_stdin("GOOD=1\nTOKEN+c2VjcmV0LXRva2Vu==\n")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    assert!(stderr(&output).contains("stdin:2"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("c2VjcmV0"), "{}", stderr(&output));
+    home.vault(&["exists", "GOOD"]).assert().code(3);
+}
+
+#[test]
+fn a_near_miss_of_a_scheme_is_an_error_not_a_literal() {
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "the-real-password");
+    let manifest = home.path().join("app.toml");
+    for (reference, code) in [
+        ("Secret:DB_PASSWORD", 125),
+        ("ENV:HOME", 125),
+        ("literal:Secret:DB_PASSWORD", 0),
+    ] {
+        std::fs::write(&manifest, format!("[env]\nX = \"{reference}\"\n")).unwrap();
+        let output = home
+            .vault(&[
+                "run",
+                "--manifest",
+                &manifest.display().to_string(),
+                "--",
+                "sh",
+                "-c",
+                "printf %s \"$X\"",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{reference}: {}",
+            stderr(&output)
+        );
+        if code == 0 {
+            assert_eq!(stdout(&output), "Secret:DB_PASSWORD");
+        } else {
+            assert!(
+                stderr(&output).contains("wrong case"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shared_file_provider_will_not_write_a_secret_into_a_world_readable_file() {
+    let home = TestHome::initialised();
+    let shared = home.path().join("shared.env");
+    std::fs::write(&shared, "A=1\n").unwrap();
+    chmod(&shared, 0o644);
+    let config = home.path().join("config/secretsd/config.toml");
+    std::fs::write(
+        &config,
+        format!("[providers.shared-file]\npath = \"{}\"\n", shared.display()),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("vault")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let output = home
+        .vault(&["set", "shared-file:TOKEN"])
+        .env("VAULT_PROVIDER_PATH", &bin)
+        .write_stdin("s3cr3t")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("chmod o-r"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), "A=1\n");
+    std::fs::write(
+        &config,
+        format!(
+            "[providers.shared-file]\npath = \"{}\"\nworld_readable = true\n",
+            shared.display()
+        ),
+    )
+    .unwrap();
+    home.vault(&["set", "shared-file:TOKEN"])
+        .env("VAULT_PROVIDER_PATH", &bin)
+        .write_stdin("s3cr3t")
+        .assert()
+        .success();
+}
+
+/// A `sleep` duration no other run uses: this test process's id is in it.
+fn unique_sleep(n: u32) -> String {
+    format!("{}{n}", 3000 + std::process::id() % 100_000)
+}
+
+/// Whether a process with exactly this command line runs.
+fn running(command_line: &str) -> bool {
+    let found = Command::new("pgrep")
+        .args(["-f", &format!("^{command_line}$")])
+        .output()
+        .unwrap();
+    !stdout(&found).trim().is_empty()
 }

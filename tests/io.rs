@@ -305,7 +305,7 @@ fn import_dry_run_shows_masked_changes_and_writes_nothing() {
         "{text}"
     );
     assert!(text.contains("add") && text.contains("FRESH"), "{text}");
-    assert!(text.contains("fre***321"), "{text}");
+    assert!(text.contains("fr***21"), "{text}");
     assert!(
         !text.contains("fresh-value") && !text.contains("changed-value"),
         "{text}"

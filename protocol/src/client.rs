@@ -137,6 +137,11 @@ impl ClientError {
     }
 }
 
+/// An answer's id as a person reads it: the number, or "none".
+pub fn describe_id(id: Option<u64>) -> String {
+    id.map_or_else(|| "none".to_string(), |id| id.to_string())
+}
+
 fn describe_status(status: &Option<ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status {
@@ -281,7 +286,11 @@ fn spawn_stderr(mut stderr: impl Read + Send + 'static, name: String, show: bool
         let mut chunk = [0u8; 8192];
         let mut line: Vec<u8> = Vec::with_capacity(256);
         let finish = |line: &mut Vec<u8>| {
-            let text = String::from_utf8_lossy(line).into_owned();
+            // Shown on a terminal: no control characters from the provider.
+            let text: String = String::from_utf8_lossy(line)
+                .chars()
+                .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+                .collect();
             line.clear();
             if show {
                 let mut out = std::io::stderr().lock();
@@ -552,7 +561,10 @@ impl ProviderProcess {
             return Err(ClientError::Garbage {
                 provider: self.name.clone(),
                 during,
-                detail: format!("the answer has id {:?}, the request had {id}", response.id),
+                detail: format!(
+                    "the answer has id {}, the request had {id}",
+                    describe_id(response.id)
+                ),
             });
         }
         match (response.ok, response.err) {

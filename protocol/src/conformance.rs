@@ -63,7 +63,10 @@ impl Checker<'_> {
         match (response.id, response.err) {
             (Some(got), Some(error)) if got == id => Ok(format!("answered {}", error.kind)),
             (_, None) => Err("answered a version-99 request as if it understood it".into()),
-            (got, _) => Err(format!("answered with id {got:?} instead of {id}")),
+            (got, _) => Err(format!(
+                "answered with id {} instead of {id}",
+                crate::client::describe_id(got)
+            )),
         }
     }
 

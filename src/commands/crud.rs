@@ -265,9 +265,9 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     for (name, entry) in secrets {
         let line = format!(
             "{name:width$}  {:20}  {:20}  {}",
-            entry.created,
-            entry.updated,
-            entry.description.as_deref().unwrap_or("")
+            crate::names::printable(&entry.created, false),
+            crate::names::printable(&entry.updated, false),
+            crate::names::printable(entry.description.as_deref().unwrap_or(""), false)
         );
         out.push_str(line.trim_end());
         out.push('\n');

@@ -238,6 +238,9 @@ pub fn print_stdout(text: &str) -> Result<()> {
 /// pipe) is not worth failing for: what was asked has been done, or its error is the
 /// exit code.
 pub fn print_stderr(message: &str) {
+    // Messages quote untrusted text (provider errors, names from imported files): none of
+    // it may drive the terminal.
+    let message = crate::names::printable(message, true);
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "vault: {message}");
 }

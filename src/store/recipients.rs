@@ -22,8 +22,17 @@ pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
             .map_err(|e| {
                 Error::BadData(format!(
-                    "{:?} is not a usable SSH recipient: {e:?} (ed25519 and RSA keys are supported)",
-                    key_part(text)
+                    "{:?} is not a usable SSH recipient ({}); ed25519 and RSA keys are supported",
+                    key_part(text),
+                    match e {
+                        age::ssh::ParseRecipientKeyError::Ignore => "a key type age ignores",
+                        age::ssh::ParseRecipientKeyError::Invalid(why) => why,
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooLarge =>
+                            "its RSA modulus is too large",
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooSmall =>
+                            "its RSA modulus is too small",
+                        _ => "an unsupported key type",
+                    }
                 ))
             });
     }

@@ -1,7 +1,8 @@
 //! `secretsd-provider-shared-file`: secrets in one .env file, typically root-owned and
 //! shared by several services (`/opt/shared-secrets/api-secrets.env`).
 //!
-//! Config: `path` (required). Keys are variable names. Writes keep comments, order and
+//! Config: `path` (required); `world_readable = true` to allow writing into a file every
+//! user can read (refused otherwise). Keys are variable names. Writes keep comments, order and
 //! every unrelated line byte for byte, take a lock, replace the file atomically and keep
 //! its mode (0600 for a new file).
 
@@ -71,6 +72,24 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Assignment>, ProviderError> {
 
 fn check_key(key: &str) -> Result<(), ProviderError> {
     validate_name(key).map_err(|e| ProviderError::new(ErrorKind::Invalid, e.to_string()))
+}
+
+/// Refuses to write a secret into a file every local user can read, unless the
+/// configuration says that is intended (`world_readable = true`).
+fn refuse_world_readable(path: &Path, config: &Config) -> Result<(), ProviderError> {
+    let allowed = config.get("world_readable").and_then(|v| v.as_bool()) == Some(true);
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777);
+    match mode {
+        Ok(mode) if mode & 0o004 != 0 && !allowed => Err(ProviderError::new(
+            ErrorKind::Denied,
+            format!(
+                "{} is readable by every user (mode {mode:04o}), so a secret written there is not secret; fix it with chmod o-r {}, or set world_readable = true under [providers.shared-file] if that is intended",
+                path.display(),
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Rewrites the file under its lock with `edit`, keeping its mode.
@@ -151,6 +170,7 @@ impl Provider for SharedFile {
     ) -> Result<(), ProviderError> {
         check_key(key)?;
         let path = path_of(config)?;
+        refuse_world_readable(&path, config)?;
         edit(&path, |text, _| {
             dotenv::set_in_text(text, key, value.expose())
                 .map_err(|e| ProviderError::new(ErrorKind::Invalid, e.to_string()))
