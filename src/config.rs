@@ -18,8 +18,26 @@ pub struct Config {
     /// `[rotate]`: a rotation policy (`[rotate.secrets.NAME]`, `[rotate.services.NAME]`),
     /// read by `vault rotate` when no `--policy` is given.
     pub rotate: Option<toml::Table>,
+    /// `[lock]`: how long a write waits for another writer.
+    pub lock: LockConfig,
     /// `[sync.NAME]`: named syncs, run as `vault sync NAME`.
     pub sync: std::collections::BTreeMap<String, SyncProfile>,
+}
+
+/// `[lock]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockConfig {
+    /// How long a write waits for the writer lock before giving up (exit 1).
+    pub timeout_seconds: u64,
+}
+
+impl Default for LockConfig {
+    fn default() -> Self {
+        LockConfig {
+            timeout_seconds: 30,
+        }
+    }
 }
 
 /// `[sync.NAME]`: what `vault sync NAME` does.

@@ -5,6 +5,7 @@
 mod common;
 
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -648,4 +649,51 @@ fn running(command_line: &str) -> bool {
         .output()
         .unwrap();
     !stdout(&found).trim().is_empty()
+}
+
+#[test]
+fn a_writer_waiting_for_the_lock_says_who_holds_it_and_gives_up_in_time() {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[lock]\ntimeout_seconds = 2\n",
+    )
+    .unwrap();
+    let lock = home.vault_file().with_extension("age.lock");
+    // Another writer, as the lock file names it, holds the lock (flock(1) takes the same
+    // kind of lock vault does).
+    std::fs::write(&lock, "4242").unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "10"])
+        .process_group(0)
+        .spawn()
+        .expect("flock (util-linux)");
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let output = home.vault(&["set", "A", "value"]).output().unwrap();
+    let took = started.elapsed();
+    // SAFETY: kill(2) of the process group we started (flock and its sleep, which holds
+    // the lock too).
+    unsafe {
+        libc::kill(-(holder.id() as i32), libc::SIGKILL);
+    }
+    let _ = holder.wait();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("waiting for the lock held by PID 4242"),
+        "{message}"
+    );
+    assert!(
+        message.contains("more than 2 s; nothing was changed"),
+        "{message}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    // Free again: the write goes through and leaves its own PID for the next waiter.
+    home.vault(&["set", "A", "value"]).assert().success();
+    home.vault(&["exists", "A"]).assert().success();
 }

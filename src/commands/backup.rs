@@ -255,7 +255,7 @@ pub fn restore_backup(
     };
     let difference = Difference::between(transaction.document(), &then);
     let paths: Vec<PathBuf> = saved_files.iter().map(|f| PathBuf::from(&f.path)).collect();
-    let current = LockedFiles::lock(&paths, true)?;
+    let current = LockedFiles::lock(&paths, true, transaction.lock_wait())?;
     let stale: Vec<&SavedFile> = saved_files
         .iter()
         .filter(|f| {

@@ -96,7 +96,23 @@ impl Context {
     }
 
     pub fn vault(&self) -> Vault {
-        Vault::new(&self.vault_location.path)
+        Vault::new(&self.vault_location.path).with_lock_wait(self.lock_wait())
+    }
+
+    /// How writes wait for another writer: `[lock] timeout_seconds`, saying so after a
+    /// second unless `--quiet`.
+    pub fn lock_wait(&self) -> crate::store::fs::LockWait {
+        let quiet = self.global.quiet;
+        crate::store::fs::LockWait {
+            timeout: std::time::Duration::from_secs(self.config.lock.timeout_seconds),
+            on_wait: Some(std::sync::Arc::new(move |holder: Option<u32>| {
+                if !quiet {
+                    let who = holder
+                        .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
+                    print_stderr(&format!("waiting for the lock held by {who}…"));
+                }
+            })),
+        }
     }
 
     pub fn identity_location(&self) -> Result<Located> {

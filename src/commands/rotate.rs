@@ -166,7 +166,7 @@ fn write_rotation(
         );
         return Ok(None);
     }
-    let locked = LockedFiles::lock(&plan.file_paths(), false)?;
+    let locked = LockedFiles::lock(&plan.file_paths(), false, transaction.lock_wait())?;
     let values = rotation::generate(&plan, policy, transaction.document())?;
     let new_texts = rewrite_files(&plan, &locked, &values)?;
     let names = plan.names();

@@ -332,7 +332,7 @@ fn to_dotenv(
             path.display()
         )));
     }
-    let locked = LockedFiles::lock(&[PathBuf::from(path)], true)?;
+    let locked = LockedFiles::lock(&[PathBuf::from(path)], true, &context.lock_wait())?;
     let existing = locked.files.first();
     let text = Zeroizing::new(existing.map(|f| f.content.clone()).unwrap_or_default());
     let assignments = dotenv::parse(&text).map_err(|errors| {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::store::backup::SavedFile;
-use crate::store::fs::{WriterLock, remove_stale_temp_files, write_atomic_as};
+use crate::store::fs::{LockWait, WriterLock, remove_stale_temp_files, write_atomic_as};
 
 /// Files held under their writer locks, with their contents as they were when locked.
 pub struct LockedFiles {
@@ -20,13 +20,13 @@ pub struct LockedFiles {
 impl LockedFiles {
     /// Locks every path (in a fixed order, so two writers cannot deadlock) and reads it.
     /// A missing file is an error unless `missing_ok`.
-    pub fn lock(paths: &[PathBuf], missing_ok: bool) -> Result<LockedFiles> {
+    pub fn lock(paths: &[PathBuf], missing_ok: bool, wait: &LockWait) -> Result<LockedFiles> {
         let mut order: Vec<&PathBuf> = paths.iter().collect();
         order.sort();
         order.dedup();
         let mut locks = Vec::with_capacity(order.len());
         for path in &order {
-            locks.push(WriterLock::acquire(path)?);
+            locks.push(WriterLock::acquire_waiting(path, wait)?);
             // A writer killed mid-write left its temp file (new values, in plaintext).
             remove_stale_temp_files(path);
         }

@@ -290,19 +290,81 @@ pub struct WriterLock {
     _file: File,
 }
 
+/// How long a writer waits for the lock, and whom to tell that it waits.
+#[derive(Clone)]
+pub struct LockWait {
+    pub timeout: std::time::Duration,
+    /// Called once, after a second of waiting, with the holder's PID when known.
+    pub on_wait: Option<std::sync::Arc<dyn Fn(Option<u32>) + Send + Sync>>,
+}
+
+impl Default for LockWait {
+    fn default() -> Self {
+        LockWait {
+            timeout: std::time::Duration::from_secs(30),
+            on_wait: None,
+        }
+    }
+}
+
 impl WriterLock {
-    pub fn acquire(vault_path: &Path) -> Result<Self> {
-        let mut lock_path = vault_path.as_os_str().to_owned();
+    /// Takes the lock, waiting as long as the default allows.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        Self::acquire_waiting(path, &LockWait::default())
+    }
+
+    /// Takes the exclusive lock on `<path>.lock`, waiting at most `wait.timeout`. The
+    /// holder writes its PID into the lock file so a waiter can name it.
+    pub fn acquire_waiting(path: &Path, wait: &LockWait) -> Result<Self> {
+        use std::io::Read;
+        let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .mode(0o600)
             .open(&lock_path)
             .map_err(|e| Error::io("open the lock file", &lock_path, e))?;
-        file.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("lock", &lock_path, e));
+                }
+            }
+            let holder = || {
+                let mut text = String::new();
+                let _ = (&file).read_to_string(&mut text);
+                let _ = std::io::Seek::rewind(&mut (&file));
+                text.trim().parse::<u32>().ok()
+            };
+            let waited = started.elapsed();
+            if waited >= wait.timeout {
+                let who = holder()
+                    .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
+                return Err(Error::Failed(format!(
+                    "{} is locked by {who}, which has held it for more than {} s; nothing was changed. Try again once it is done, or wait longer with [lock] timeout_seconds in the configuration",
+                    path.display(),
+                    wait.timeout.as_secs()
+                )));
+            }
+            if !told && waited >= std::time::Duration::from_secs(1) {
+                told = true;
+                if let Some(notify) = &wait.on_wait {
+                    notify(holder());
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        // Ours now: say who holds it, for the next waiter.
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
         Ok(WriterLock { _file: file })
     }
 }

@@ -63,6 +63,7 @@ pub struct Change<'a> {
 /// The vault at a path.
 pub struct Vault {
     path: PathBuf,
+    lock_wait: fs::LockWait,
 }
 
 impl Vault {
@@ -71,7 +72,14 @@ impl Vault {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Vault {
             path: fs::resolve_links(&path.into()),
+            lock_wait: fs::LockWait::default(),
         }
+    }
+
+    /// How long a write waits for another writer's lock, and whom it tells.
+    pub fn with_lock_wait(mut self, wait: fs::LockWait) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -156,7 +164,7 @@ impl Vault {
     /// Writes a new vault; fails if one exists already.
     pub fn create(&self, document: &Document, protection: &Protection, armor: bool) -> Result<()> {
         fs::ensure_private_dir(&fs::parent_dir(&self.path))?;
-        let _lock = fs::WriterLock::acquire(&self.path)?;
+        let _lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         if self.path.exists() {
             return Err(Error::Failed(format!(
                 "a vault already exists at {}",
@@ -175,7 +183,7 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
-        let lock = fs::WriterLock::acquire(&self.path)?;
+        let lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         // With the lock held no other writer is mid-write: temp files and half backups
         // are what killed writers left (plaintext, in the case of other files' temps).
         fs::remove_stale_temp_files(&self.path);
@@ -265,6 +273,11 @@ pub struct Transaction<'v> {
 impl Transaction<'_> {
     pub fn document(&self) -> &Document {
         &self.opened.document
+    }
+
+    /// How this vault's writers wait for locks, for other files locked with it.
+    pub fn lock_wait(&self) -> &fs::LockWait {
+        &self.vault.lock_wait
     }
 
     pub fn document_mut(&mut self) -> &mut Document {
