@@ -321,3 +321,56 @@ fn export_killed_at_any_moment_leaves_no_plaintext_temp_file() {
         "{leftovers} temp files with plaintext were left"
     );
 }
+
+#[test]
+fn import_killed_at_any_moment_imports_all_or_nothing() {
+    let home = TestHome::initialised();
+    let mut random = XorShift(0x5eed_0005_0000_0019);
+    let started = Instant::now();
+    let file = |round: usize| {
+        let text: String = (0..400)
+            .map(|i| format!("R{round}_VAR_{i}='value {i} of round {round}'\n"))
+            .collect();
+        let path = home.path().join(format!("round-{round}.env"));
+        fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let first = file(0);
+    assert!(
+        home.vault_std(&["import", "--dotenv", &first])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let one_run = started.elapsed().as_micros() as u64;
+    let mut interrupted = 0;
+    for round in 1..30 {
+        let path = file(round);
+        let mut child = home
+            .vault_std(&["import", "--dotenv", &path])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            random.next() % (one_run + one_run / 4),
+        ));
+        let _ = child.kill();
+        if !child.wait().unwrap().success() {
+            interrupted += 1;
+        }
+        let document = home.age_decrypt();
+        let count = document["secrets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|n| n.starts_with(&format!("R{round}_")))
+            .count();
+        assert!(
+            count == 0 || count == 400,
+            "round {round}: {count} of 400 imported"
+        );
+    }
+    assert!(interrupted > 0, "no import was interrupted");
+}
