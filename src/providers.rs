@@ -94,7 +94,7 @@ pub struct Providers {
 pub fn client_options(config: &ProvidersConfig, show_stderr: bool) -> ClientOptions {
     ClientOptions {
         timeout: Duration::from_secs(config.timeout_seconds.max(1)),
-        max_line_bytes: config.max_response_mib.max(1) * 1024 * 1024,
+        max_line_bytes: config.max_response_mib.clamp(1, 4096) * 1024 * 1024,
         show_stderr,
         ..ClientOptions::default()
     }

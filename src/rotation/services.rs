@@ -62,7 +62,7 @@ pub fn run_command(command: &str, dir: &Path, limit: Duration) -> Result<(), Str
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run /bin/sh in {}: {e}", dir.display()))?;
-    let deadline = Instant::now() + limit;
+    let deadline = later(limit);
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -83,6 +83,13 @@ pub fn run_command(command: &str, dir: &Path, limit: Duration) -> Result<(), Str
             }
         }
     }
+}
+
+/// The instant `limit` from now; a limit too large for the clock is as good as forever.
+fn later(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Kills the child and everything it started in its group, and reaps it.
@@ -126,8 +133,7 @@ pub fn restart(
     let Some(command) = service.health.as_deref().filter(|_| health) else {
         return Ok(started.elapsed());
     };
-    let health_started = Instant::now();
-    let deadline = health_started + service.timeout();
+    let deadline = later(service.timeout());
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match run_command(command, dir, left.max(Duration::from_millis(100))) {
