@@ -111,6 +111,20 @@ fn setup() -> TestHome {
     home
 }
 
+/// Starts `vault ARGS`, kills it (SIGKILL) after `delay` and reaps it; true when the kill
+/// interrupted it.
+fn kill_during(home: &TestHome, args: &[&str], delay: Duration) -> bool {
+    let mut child = home
+        .vault_std(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    !child.wait().unwrap().success()
+}
+
 fn run_killed(home: &TestHome, args: &[&str], seed: u64, rounds: u32) -> u32 {
     let timing = Instant::now();
     assert!(home.vault_std(args).output().unwrap().status.success());
@@ -119,17 +133,11 @@ fn run_killed(home: &TestHome, args: &[&str], seed: u64, rounds: u32) -> u32 {
     let mut completed = 0;
     let template = shape(ENV);
     for round in 0..rounds {
-        let mut child = home
-            .vault_std(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(
-            random.next() % (one_run + one_run / 4),
-        ));
-        let _ = child.kill();
-        if child.wait().unwrap().success() {
+        if !kill_during(
+            home,
+            args,
+            Duration::from_micros(random.next() % (one_run + one_run / 4)),
+        ) {
             completed += 1;
         }
         // The vault opens, and the file is a whole version of itself.
@@ -221,17 +229,11 @@ fn sync_killed_at_any_moment_leaves_a_whole_env_file() {
     let mut interrupted = 0;
     for round in 0..40 {
         fs::write(&source, format!("API_KEY=value-{round}\n")).unwrap();
-        let mut child = home
-            .vault_std(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(
-            random.next() % (one_run + one_run / 4),
-        ));
-        let _ = child.kill();
-        if !child.wait().unwrap().success() {
+        if kill_during(
+            &home,
+            &args,
+            Duration::from_micros(random.next() % (one_run + one_run / 4)),
+        ) {
             interrupted += 1;
         }
         let text = fs::read_to_string(dir.join("local.env")).unwrap();
@@ -291,17 +293,11 @@ fn export_killed_at_any_moment_leaves_no_plaintext_temp_file() {
     let mut random = XorShift(0x5eed_0004_0000_0017);
     let mut interrupted = 0;
     for _ in 0..40 {
-        let mut child = home
-            .vault_std(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(
-            random.next() % (one_run + one_run / 4),
-        ));
-        let _ = child.kill();
-        if !child.wait().unwrap().success() {
+        if kill_during(
+            &home,
+            &args,
+            Duration::from_micros(random.next() % (one_run + one_run / 4)),
+        ) {
             interrupted += 1;
         }
         // out.env is always a whole export.
@@ -347,17 +343,11 @@ fn import_killed_at_any_moment_imports_all_or_nothing() {
     let mut interrupted = 0;
     for round in 1..30 {
         let path = file(round);
-        let mut child = home
-            .vault_std(&["import", "--dotenv", &path])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(
-            random.next() % (one_run + one_run / 4),
-        ));
-        let _ = child.kill();
-        if !child.wait().unwrap().success() {
+        if kill_during(
+            &home,
+            &["import", "--dotenv", &path],
+            Duration::from_micros(random.next() % (one_run + one_run / 4)),
+        ) {
             interrupted += 1;
         }
         let document = home.age_decrypt();
