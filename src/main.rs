@@ -8,6 +8,7 @@ use secretsd::cli::Cli;
 fn main() -> ExitCode {
     // Before anything holds a secret: no core dumps, no reading of this process's memory.
     secretsd::process::protect();
+    secretsd::process::take_secret_environment();
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var("COMPLETE")

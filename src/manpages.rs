@@ -106,8 +106,16 @@ const EXIT_STATUS: &[(&str, &str)] = &[
 const ENVIRONMENT: &[(&str, &str)] = &[
     ("VAULT_FILE", "The vault file, unless --vault is given."),
     (
+        "VAULT_IDENTITY_KEY",
+        "The identity itself (AGE-SECRET-KEY-1... lines or an SSH private key), unless --identity is given; for CI. It is removed from the environment of everything vault starts.",
+    ),
+    (
+        "VAULT_IDENTITY_COMMAND",
+        "A command whose output is the identity, unless --identity or VAULT_IDENTITY_KEY is given.",
+    ),
+    (
         "VAULT_IDENTITY",
-        "The age identity file, unless --identity is given.",
+        "The age identity file, unless one of the above is given.",
     ),
     (
         "CREDENTIALS_DIRECTORY",
@@ -116,6 +124,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "VAULT_PASSPHRASE_FILE",
         "A file holding the passphrase of a passphrase vault.",
+    ),
+    (
+        "VAULT_PASSPHRASE_COMMAND",
+        "A command that prints the passphrase of a passphrase vault, when VAULT_PASSPHRASE_FILE is not set.",
     ),
     (
         "VAULT_CONFIG",

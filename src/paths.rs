@@ -129,6 +129,62 @@ pub fn identity_file(flag: Option<&Path>) -> Result<Located> {
     from_flag_env_default(flag, "VAULT_IDENTITY", default_identity_file)
 }
 
+/// Where the identity comes from, first found wins:
+///
+/// | source | what it holds |
+/// |---|---|
+/// | `--identity FILE` | a file |
+/// | `VAULT_IDENTITY_KEY` | the identity itself (CI) |
+/// | `VAULT_IDENTITY_COMMAND` | a command whose stdout is the identity |
+/// | `VAULT_IDENTITY` | a file |
+/// | `$CREDENTIALS_DIRECTORY/vault-identity` | a file (systemd `LoadCredential=`) |
+/// | `$XDG_CONFIG_HOME/secretsd/identity.txt` | a file (made by `vault init`) |
+pub enum IdentitySource {
+    File(Located),
+    /// `VAULT_IDENTITY_KEY`.
+    Key,
+    /// `VAULT_IDENTITY_COMMAND`.
+    Command(String),
+}
+
+impl IdentitySource {
+    pub fn find(flag: Option<&Path>) -> Result<IdentitySource> {
+        if flag.is_some() {
+            return identity_file(flag).map(IdentitySource::File);
+        }
+        if crate::process::identity_key().is_some() {
+            return Ok(IdentitySource::Key);
+        }
+        if let Some(command) = env::var("VAULT_IDENTITY_COMMAND")
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+        {
+            return Ok(IdentitySource::Command(command));
+        }
+        identity_file(None).map(IdentitySource::File)
+    }
+
+    /// Which source it is: the flag, a variable, the credential or the default location.
+    pub fn source_name(&self) -> String {
+        match self {
+            IdentitySource::File(located) => located.source.to_string(),
+            IdentitySource::Key => format!("${}", crate::process::IDENTITY_KEY_VAR),
+            IdentitySource::Command(_) => "$VAULT_IDENTITY_COMMAND".to_string(),
+        }
+    }
+
+    /// What `vault status` and `--verbose` say about it.
+    pub fn describe(&self) -> String {
+        match self {
+            IdentitySource::File(located) => {
+                format!("{} (from {})", located.path.display(), located.source)
+            }
+            IdentitySource::Key => format!("${}", crate::process::IDENTITY_KEY_VAR),
+            IdentitySource::Command(_) => "the output of $VAULT_IDENTITY_COMMAND".to_string(),
+        }
+    }
+}
+
 /// The path of the file with the vault's passphrase, from `VAULT_PASSPHRASE_FILE`.
 pub fn passphrase_file() -> Option<PathBuf> {
     non_empty_env("VAULT_PASSPHRASE_FILE")

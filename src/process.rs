@@ -8,6 +8,38 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use zeroize::Zeroizing;
+
+/// `VAULT_IDENTITY_KEY`, taken out of the environment when vault starts.
+static IDENTITY_KEY: OnceLock<Option<Zeroizing<String>>> = OnceLock::new();
+
+/// The environment variable that may hold the identity itself (for CI, like `SOPS_AGE_KEY`).
+pub const IDENTITY_KEY_VAR: &str = "VAULT_IDENTITY_KEY";
+
+/// Takes `VAULT_IDENTITY_KEY` out of vault's environment, so no command, provider or
+/// service command vault starts inherits it. Called at the start of `main`, before any
+/// thread exists.
+pub fn take_secret_environment() {
+    let key = std::env::var(IDENTITY_KEY_VAR)
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(Zeroizing::new);
+    if std::env::var_os(IDENTITY_KEY_VAR).is_some() {
+        // SAFETY: called first thing in main, while vault has a single thread, so nothing
+        // reads the environment concurrently.
+        unsafe { std::env::remove_var(IDENTITY_KEY_VAR) };
+    }
+    let _ = IDENTITY_KEY.set(key);
+}
+
+/// The identity given in `VAULT_IDENTITY_KEY`, if any.
+pub fn identity_key() -> Option<&'static str> {
+    IDENTITY_KEY
+        .get()
+        .and_then(|k| k.as_ref())
+        .map(|k| k.as_str())
+}
+
 /// The core-file limit vault was started with.
 static CORE_LIMIT: OnceLock<libc::rlimit> = OnceLock::new();
 

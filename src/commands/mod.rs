@@ -201,27 +201,103 @@ fn read_passphrase_file(path: &Path) -> Result<SecretString> {
 
 impl KeySource for Context {
     fn identities(&self) -> Result<Identities> {
-        let location = self.identity_location()?;
-        self.explain(&format!(
-            "identity {} (from {})",
-            location.path.display(),
-            location.source
-        ));
-        identity::load(&location)
+        let source = paths::IdentitySource::find(self.global.identity.as_deref())?;
+        self.explain(&format!("identity {}", source.describe()));
+        match source {
+            paths::IdentitySource::File(location) => identity::load(&location),
+            paths::IdentitySource::Key => identity::parse(
+                crate::process::identity_key()
+                    .unwrap_or_default()
+                    .trim()
+                    .as_bytes(),
+                "the identity in $VAULT_IDENTITY_KEY",
+                None,
+            ),
+            paths::IdentitySource::Command(command) => {
+                let output = self.secret_command(&command, "VAULT_IDENTITY_COMMAND")?;
+                identity::parse(
+                    output.trim_ascii(),
+                    "the identity from $VAULT_IDENTITY_COMMAND",
+                    None,
+                )
+            }
+        }
     }
 
     fn passphrase(&self) -> Result<SecretString> {
         if let Some(passphrase) = self.passphrase_from_file()? {
             return Ok(passphrase);
         }
+        if let Some(command) = std::env::var("VAULT_PASSPHRASE_COMMAND")
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+        {
+            let output = self.secret_command(&command, "VAULT_PASSPHRASE_COMMAND")?;
+            let text = std::str::from_utf8(&output).map_err(|_| {
+                Error::BadData("the output of $VAULT_PASSPHRASE_COMMAND is not UTF-8".into())
+            })?;
+            let passphrase = crate::value::strip_one_newline(text);
+            if passphrase.is_empty() {
+                return Err(Error::LockedOut(
+                    "$VAULT_PASSPHRASE_COMMAND printed no passphrase".into(),
+                ));
+            }
+            return Ok(SecretString::from(passphrase.to_string()));
+        }
         if !self.can_prompt() {
             return Err(Error::LockedOut(format!(
-                "the vault {} is protected by a passphrase and vault will not prompt ({}); put the passphrase in a file (chmod 600) and set VAULT_PASSPHRASE_FILE to its path",
+                "the vault {} is protected by a passphrase and vault will not prompt ({}); put the passphrase in a file (chmod 600) and set VAULT_PASSPHRASE_FILE to its path, or set VAULT_PASSPHRASE_COMMAND to a command that prints it",
                 self.vault_location.path.display(),
                 self.why_no_prompt()
             )));
         }
         self.prompt_hidden("Vault passphrase: ")
+    }
+}
+
+impl Context {
+    /// Runs `sh -c COMMAND` (named by `variable`) and returns its stdout, which holds a
+    /// secret: at most 1 MiB, never shown, not even in an error. The command may ask on
+    /// the terminal when vault may; its stderr is the user's.
+    fn secret_command(&self, command: &str, variable: &str) -> Result<Zeroizing<Vec<u8>>> {
+        use std::process::{Command, Stdio};
+        let mut shell = Command::new("/bin/sh");
+        shell
+            .arg("-c")
+            .arg(command)
+            .stdin(if self.can_prompt() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        crate::process::restore_core_limit(&mut shell);
+        let mut child = shell
+            .spawn()
+            .map_err(|e| Error::LockedOut(format!("${variable} could not be run: {e}")))?;
+        let mut output = Zeroizing::new(Vec::new());
+        let read = child
+            .stdout
+            .take()
+            .map(|out| out.take(1024 * 1024 + 1).read_to_end(&mut output));
+        let status = child
+            .wait()
+            .map_err(|e| Error::LockedOut(format!("${variable} could not be waited for: {e}")))?;
+        if !status.success() {
+            return Err(Error::LockedOut(format!(
+                "${variable} failed ({status}); vault has no key without it"
+            )));
+        }
+        match read {
+            Some(Ok(_)) if output.len() <= 1024 * 1024 => Ok(output),
+            Some(Ok(_)) => Err(Error::LockedOut(format!(
+                "${variable} printed more than 1 MiB, which is no key"
+            ))),
+            _ => Err(Error::LockedOut(format!(
+                "the output of ${variable} could not be read"
+            ))),
+        }
     }
 }
 

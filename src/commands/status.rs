@@ -12,7 +12,13 @@ use crate::store::{Protection, backup::backup_dir, fs::check_private_file};
 pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     let vault = context.vault();
     let vault_path = vault.path().to_path_buf();
-    let identity = context.identity_location()?;
+    let identity = paths::IdentitySource::find(context.global.identity.as_deref())?;
+    let identity_file = match &identity {
+        paths::IdentitySource::File(located) => Some(located.path.clone()),
+        _ => None,
+    };
+    // From the environment or a command, the identity is there when the vault opens.
+    let identity_present = identity_file.as_ref().is_none_or(|p| p.exists());
     let config = paths::config_file(context.global.config.as_deref())?;
     let mut problems: Vec<String> = Vec::new();
 
@@ -40,8 +46,8 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             }
         }
     };
-    if identity.path.exists()
-        && let Err(e) = check_private_file(&identity.path, "identity file")
+    if let Some(path) = identity_file.as_ref().filter(|p| p.exists())
+        && let Err(e) = check_private_file(path, "identity file")
     {
         let message = e.to_string();
         if !problems.contains(&message) {
@@ -68,13 +74,8 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         };
         lookup.push((entry, available));
     }
-    let backups = std::fs::read_dir(backup_dir(&vault_path))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "age"))
-                .count()
-        })
+    let backups = crate::store::backup::list(&vault_path)
+        .map(|b| b.len())
         .unwrap_or(0);
 
     if args.json {
@@ -89,9 +90,9 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                 "secrets": secrets,
             },
             "identity": {
-                "path": identity.path,
-                "source": identity.source.to_string(),
-                "exists": identity.path.exists(),
+                "path": identity_file,
+                "source": identity.source_name(),
+                "exists": identity_present,
             },
             "config": {
                 "path": config.path,
@@ -126,15 +127,14 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             vault_path.display(),
             context.vault_location.source
         ));
-        let identity_state = if identity.path.exists() {
+        let identity_state = if identity_present {
             "present"
         } else {
             "missing"
         };
         out.push_str(&format!(
-            "identity: {} (from {}): {identity_state}\n",
-            identity.path.display(),
-            identity.source
+            "identity: {}: {identity_state}\n",
+            identity.describe()
         ));
         let config_state = if config.path.exists() {
             "present"

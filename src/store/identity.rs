@@ -33,18 +33,23 @@ pub fn load(location: &Located) -> Result<Identities> {
     }
     check_private_file(path, "identity file")?;
     let contents = Zeroizing::new(fs::read(path).map_err(|e| Error::io("read", path, e))?);
-    let invalid = |detail: String| {
-        Error::LockedOut(format!(
-            "the identity file {} is not usable: {detail}",
-            path.display()
-        ))
-    };
+    parse(
+        &contents,
+        &format!("the identity file {}", path.display()),
+        Some(path.display().to_string()),
+    )
+}
+
+/// Identities from the text of an identity file (age identities, one or more
+/// `AGE-SECRET-KEY-1…` lines, or an unencrypted OpenSSH key); `what` names where the text
+/// came from in errors, which never quote it.
+pub fn parse(contents: &[u8], what: &str, filename: Option<String>) -> Result<Identities> {
+    let invalid = |detail: String| Error::LockedOut(format!("{what} is not usable: {detail}"));
     if contents.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----")
         || contents.starts_with(b"-----BEGIN RSA PRIVATE KEY-----")
     {
-        let identity =
-            age::ssh::Identity::from_buffer(&contents[..], Some(path.display().to_string()))
-                .map_err(|e| invalid(e.to_string()))?;
+        let identity = age::ssh::Identity::from_buffer(contents, filename)
+            .map_err(|e| invalid(e.to_string()))?;
         return match identity {
             age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(identity)]),
             age::ssh::Identity::Encrypted(_) => Err(invalid(
@@ -55,7 +60,7 @@ pub fn load(location: &Located) -> Result<Identities> {
             }
         };
     }
-    let identities = age::IdentityFile::from_buffer(&contents[..])
+    let identities = age::IdentityFile::from_buffer(contents)
         .map_err(|e| invalid(e.to_string()))?
         .into_identities()
         .map_err(|e| invalid(e.to_string()))?;
