@@ -223,6 +223,15 @@ pub struct InitArgs {
     /// Write the vault as ASCII armor (PEM-like text) instead of binary
     #[arg(long)]
     pub armor: bool,
+
+    /// Make a new identity where none is, even though a vault exists (it cannot open that
+    /// vault: refused unless --force; then a recipient adds the printed public key)
+    #[arg(long, conflicts_with_all = ["recipients", "passphrase", "armor"])]
+    pub new_identity: bool,
+
+    /// With --new-identity: make it although it cannot open the existing vault
+    #[arg(long, requires = "new_identity")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -190,3 +190,35 @@ fn a_command_can_print_the_passphrase_of_a_passphrase_vault() {
     assert_eq!(output.status.code(), Some(4));
     assert!(!stderr(&output).contains("incorrect-words-xyz"));
 }
+
+#[test]
+fn a_lost_identity_is_explained_and_a_new_one_can_be_added_by_a_recipient() {
+    let (home, _key) = without_identity_file();
+    let output = home.vault(&["get", "API_KEY"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let message = stderr(&output);
+    assert!(
+        message.contains("restore your copy of it there") && message.contains("--new-identity"),
+        "{message}"
+    );
+    let output = home.vault(&["init", "--new-identity"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
+    assert!(!home.identity_file().exists());
+    let output = home
+        .vault(&["init", "--new-identity", "--force"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let recipient = stdout(&output)
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient: ").map(str::to_string))
+        .unwrap();
+    home.vault(&["get", "API_KEY"]).assert().code(4);
+    // Someone who still has the old identity adds the new key.
+    let old = home.path().join("moved.txt").display().to_string();
+    home.vault(&["--identity", &old, "recipients", "add", &recipient])
+        .assert()
+        .success();
+    assert_eq!(home.reveal("API_KEY"), "from-the-vault");
+}

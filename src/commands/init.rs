@@ -10,6 +10,9 @@ use crate::store::{Protection, identity, recipients};
 
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     let vault = context.vault();
+    if args.new_identity {
+        return new_identity(context, vault.exists(), args.force);
+    }
     if vault.exists() {
         if args.recipients.is_empty() && !args.passphrase && !args.armor {
             // Like `git init`: asking again for what exists is not an error.
@@ -104,4 +107,36 @@ fn new_passphrase(context: &Context) -> Result<SecretString> {
         ));
     }
     Ok(first)
+}
+
+/// `vault init --new-identity`: a new identity at the identity path, for someone whose
+/// identity is lost. It cannot open a vault encrypted before it existed, so with a vault
+/// present it takes --force, and prints the public key a remaining recipient must add.
+fn new_identity(context: &Context, vault_exists: bool, force: bool) -> Result<u8> {
+    let location = context.identity_location()?;
+    if location.path.exists() {
+        return Err(Error::Failed(format!(
+            "an identity already exists at {}; vault never overwrites one",
+            location.path.display()
+        )));
+    }
+    if vault_exists && !force {
+        return Err(Error::Failed(format!(
+            "the vault {} is encrypted to your old identity, which a new one cannot replace: restore your copy of the old identity to {} instead. If it is lost, 'vault init --new-identity --force' makes a new one, and someone who can still open the vault adds its public key with 'vault recipients add'",
+            context.vault_location.path.display(),
+            location.path.display()
+        )));
+    }
+    let recipient = identity::create(&location.path)?;
+    print_stdout(&format!(
+        "identity: {} (created)\nrecipient: {recipient}\n",
+        location.path.display()
+    ))?;
+    if vault_exists {
+        context.note(&format!(
+            "this identity cannot open {} yet: ask someone who can to run 'vault recipients add {recipient}'",
+            context.vault_location.path.display()
+        ));
+    }
+    SUCCESS
 }

@@ -204,7 +204,19 @@ impl KeySource for Context {
         let source = paths::IdentitySource::find(self.global.identity.as_deref())?;
         self.explain(&format!("identity {}", source.describe()));
         match source {
-            paths::IdentitySource::File(location) => identity::load(&location),
+            paths::IdentitySource::File(location) => {
+                if !location.path.exists() && self.vault().exists() {
+                    // `vault init` would say the vault exists and make nothing: the way
+                    // out is the identity the vault was encrypted to.
+                    return Err(Error::LockedOut(format!(
+                        "no identity at {} (from {}), and the vault {} is encrypted to one: restore your copy of it there, or point to it with --identity FILE, VAULT_IDENTITY, VAULT_IDENTITY_KEY or VAULT_IDENTITY_COMMAND. If it is lost, 'vault init --new-identity --force' makes a new one for a recipient to add",
+                        location.path.display(),
+                        location.source,
+                        self.vault_location.path.display()
+                    )));
+                }
+                identity::load(&location)
+            }
             paths::IdentitySource::Key => identity::parse(
                 crate::process::identity_key()
                     .unwrap_or_default()
