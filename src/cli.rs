@@ -30,13 +30,15 @@ pub struct Cli {
 
 /// Options every subcommand understands.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The vault file [env: VAULT_FILE; default: $XDG_DATA_HOME/secretsd/vault.age]
     #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub vault: Option<PathBuf>,
 
-    /// The age identity file [env: VAULT_IDENTITY; then $CREDENTIALS_DIRECTORY/vault-identity;
-    /// then $XDG_CONFIG_HOME/secretsd/identity.txt]
+    /// The age identity file [else: $VAULT_IDENTITY_KEY (the identity itself), the output of
+    /// $VAULT_IDENTITY_COMMAND, $VAULT_IDENTITY, $CREDENTIALS_DIRECTORY/vault-identity,
+    /// $XDG_CONFIG_HOME/secretsd/identity.txt]
     #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub identity: Option<PathBuf>,
 
@@ -382,8 +384,10 @@ pub struct ExecArgs {
     #[arg(long)]
     pub redact: bool,
 
-    /// The command and its arguments
-    #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]
+    /// The command and its arguments ('--' before it is optional, and needed only when the
+    /// command starts with '-'); options after the command are the command's
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
+          value_name = "COMMAND", num_args = 1..)]
     pub command: Vec<std::ffi::OsString>,
 }
 

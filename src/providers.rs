@@ -39,8 +39,9 @@ pub fn find(name: &str) -> Result<PathBuf> {
             return Ok(candidate);
         }
     }
+    // A provider that is not there is a provider failure (exit 5), not a missing key.
     which::which(&executable).map_err(|_| {
-        Error::NotFound(format!(
+        Error::Provider(format!(
             "no provider named {name} on PATH ({executable} was not found in $VAULT_PROVIDER_PATH or $PATH)"
         ))
     })

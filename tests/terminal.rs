@@ -121,3 +121,15 @@ fn no_input_never_prompts_even_on_a_terminal() {
     );
     assert_eq!(output.status.code(), Some(2), "{shown}");
 }
+
+#[test]
+fn export_to_a_terminal_warns_that_it_prints_plaintext() {
+    let home = TestHome::initialised();
+    home.set("API_KEY", "shown-on-purpose");
+    let shown = on_terminal(&home, "export", &[]);
+    assert!(shown.contains("API_KEY='shown-on-purpose'"), "{shown}");
+    assert!(shown.contains("plaintext to the terminal"), "{shown}");
+    // Into a pipe or a file there is nothing to warn about.
+    let output = home.vault(&["export"]).output().unwrap();
+    assert!(!common::stderr(&output).contains("warning"));
+}

@@ -291,7 +291,15 @@ pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
                 path.display()
             ));
         }
-        None => print_stdout(&text)?,
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                context.note(&format!(
+                    "warning: printing {} secrets in plaintext to the terminal (scrollback keeps them); -o FILE writes a 0600 file instead",
+                    selected.len()
+                ));
+            }
+            print_stdout(&text)?
+        }
     }
     SUCCESS
 }

@@ -65,6 +65,23 @@ fn valid_unit_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
 }
 
+/// Refuses a program under a directory `ProtectHome=yes` hides from the service (as
+/// `cargo install` puts vault in ~/.cargo/bin): the unit could never start it.
+fn refuse_hidden_by_protect_home(program: &Path, what: &str) -> Result<()> {
+    let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    let hidden = ["/home", "/root", "/run/user"]
+        .iter()
+        .any(|dir| real.starts_with(dir));
+    if hidden {
+        return Err(Error::Usage(format!(
+            "{what} is {}, under a home directory, which the unit's ProtectHome=yes hides from the service; install it system-wide first (sudo install -m 755 {} /usr/local/bin/, or sudo scripts/install) and run this from there",
+            real.display(),
+            real.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The sandboxing every generated service gets, beyond `ProtectSystem=` and the user.
 const HARDENING: &str = "NoNewPrivileges=yes\n\
 PrivateTmp=yes\n\
@@ -105,6 +122,15 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     let name = unit_name(&args.name, ".service")?;
     let vault_binary = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
+    refuse_hidden_by_protect_home(&vault_binary, "the vault binary")?;
+    if let Some(program) = args
+        .command
+        .first()
+        .map(Path::new)
+        .filter(|p| p.is_absolute())
+    {
+        refuse_hidden_by_protect_home(program, "the command")?;
+    }
     let manifest = absolute(&args.manifest, "manifest")?;
     let vault_file = absolute(&context.vault_location.path, "vault")?;
     let identity = context.identity_location()?;

@@ -111,7 +111,14 @@ fn run(settings: &Settings, args: &[&str], input: Option<&[u8]>) -> Result<Outpu
             } else {
                 ErrorKind::Internal
             };
-            ProviderError::new(kind, format!("cannot run {program}")).caused_by(e)
+            let hint = match (kind, program) {
+                (ErrorKind::Unavailable, "gopass") => {
+                    " (not installed; with pass instead, set command = \"pass\" under [providers.gopass])"
+                }
+                (ErrorKind::Unavailable, _) => " (not installed)",
+                _ => "",
+            };
+            ProviderError::new(kind, format!("cannot run {program}{hint}")).caused_by(e)
         })?;
     if let Some(input) = input {
         let mut stdin = child.stdin.take().expect("piped");
