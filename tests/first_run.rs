@@ -126,3 +126,18 @@ fn a_unit_refuses_a_vault_binary_that_protect_home_would_hide() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_manifest_that_does_not_exist_is_not_found() {
+    let home = TestHome::initialised();
+    let output = home
+        .vault(&["export", "--manifest", "no-such-manifest.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no-such-manifest.toml: no such file"),
+        "{}",
+        stderr(&output)
+    );
+}

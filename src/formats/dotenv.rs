@@ -497,6 +497,19 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_right_line_whatever_the_line_ends() {
+        for (text, expected) in [
+            ("A=1\r\nB=2\r\nnot a line\r\n", 3),
+            ("A=1\rB=2\rnot a line\r", 3),
+            ("# c\r\n\r\nA=1\n\rnot a line", 5),
+            ("A='two\r\nlines'\r\nnot a line\r\n", 3),
+        ] {
+            let errors = parse(text).err().unwrap();
+            assert_eq!(errors[0].line, expected, "{text:?}");
+        }
+    }
+
+    #[test]
     fn set_in_text_keeps_every_other_byte() {
         let text = "# top\nexport A=old # why\n\nB='x'\nA=older\nC=1";
         let out = set_in_text(text, "A", "new value").unwrap();
