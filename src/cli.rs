@@ -83,7 +83,18 @@ pub enum Command {
     /// Run a command with the vault's secrets in its environment (it replaces vault)
     Exec(ExecArgs),
     /// Resolve a manifest of references, then run a command with them (for systemd ExecStart=)
+    ///
+    /// The manifest is TOML: `command = ["/usr/bin/app", "--serve"]` (optional; a command
+    /// after -- wins) and an `[env]` table mapping each variable to a reference:
+    /// "secret:NAME" (the vault), "env:VAR", "file:/path", "PROVIDER:KEY", a URL or any other
+    /// literal ("literal:..." forces one), or to a table { from = "...", description = "...",
+    /// required = false, default = "..." }. Without --manifest, secretsd.toml is looked for in
+    /// this directory and the ones above. Every reference is resolved before the command
+    /// starts; if one fails, nothing starts (exit 125).
     Run(RunArgs),
+    /// List every variable of the manifest with where its value comes from (masked);
+    /// exit 3 naming every required variable that has none
+    Check(CheckArgs),
     /// Import secrets from a .env file, a JSON object or the environment, in one change
     Import(ImportArgs),
     /// Write secrets as dotenv, JSON, shell or systemd EnvironmentFile text (plaintext!)
@@ -225,6 +236,10 @@ pub struct InitArgs {
     /// Write the vault as ASCII armor (PEM-like text) instead of binary
     #[arg(long)]
     pub armor: bool,
+
+    /// Write a commented secretsd.toml (the project manifest) in this directory
+    #[arg(long, conflicts_with_all = ["recipients", "passphrase", "armor"])]
+    pub project: bool,
 
     /// Make a new identity where none is, even though a vault exists (it cannot open that
     /// vault: refused unless --force; then a recipient adds the printed public key)
@@ -394,12 +409,24 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The manifest: a TOML file mapping variable names to references
+    /// [default: secretsd.toml in this directory or the nearest one above]
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
-    pub manifest: PathBuf,
+    pub manifest: Option<PathBuf>,
 
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The manifest [default: secretsd.toml in this directory or the nearest one above]
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub manifest: Option<PathBuf>,
+
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,10 @@
 //! LOG_LEVEL = "info"
 //! ```
 //!
-//! Variables may also be written at the top level, next to `command`.
+//! Variables may also be written at the top level, next to `command`. A variable may be a
+//! table instead: `NAME = { from = "secret:NAME", description = "…", required = false,
+//! default = "…" }` (`from` defaults to `secret:NAME`). A project keeps its manifest as
+//! `secretsd.toml`, found upward from the current directory like `Cargo.toml`.
 
 use std::path::Path;
 
@@ -49,19 +52,22 @@ impl Manifest {
         let mut bindings = Vec::new();
         let add = |name: &str, value: &toml::Value, bindings: &mut Vec<Binding>| -> Result<()> {
             validate_name(name).map_err(|e| bad(e.to_string()))?;
-            let toml::Value::String(reference) = value else {
-                return Err(bad(format!(
-                    "{name} must be a string reference (like \"secret:{name}\")"
-                )));
-            };
             if bindings.iter().any(|b: &Binding| b.variable == name) {
                 return Err(bad(format!("{name} is given twice")));
             }
-            Reference::check_near_miss(reference, name).map_err(|e| bad(e.to_string()))?;
-            bindings.push(Binding {
-                variable: name.to_string(),
-                reference: Reference::parse(reference),
-            });
+            let binding = match value {
+                toml::Value::String(reference) => {
+                    Reference::check_near_miss(reference, name).map_err(|e| bad(e.to_string()))?;
+                    Binding::new(name, Reference::parse(reference))
+                }
+                toml::Value::Table(fields) => binding_from_table(name, fields).map_err(bad)?,
+                _ => {
+                    return Err(bad(format!(
+                        "{name} must be a reference (like \"secret:{name}\") or a table (like {{ from = \"secret:{name}\", required = false }})"
+                    )));
+                }
+            };
+            bindings.push(binding);
             Ok(())
         };
         for (key, value) in &table {
@@ -91,6 +97,83 @@ impl Manifest {
         Ok(Manifest { command, bindings })
     }
 }
+
+/// `NAME = { from = "…", description = "…", required = false, default = "…" }`; `from`
+/// defaults to `secret:NAME`, `required` to true.
+fn binding_from_table(name: &str, fields: &toml::Table) -> std::result::Result<Binding, String> {
+    let text = |key: &str| -> std::result::Result<Option<String>, String> {
+        match fields.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name}.{key} must be a string")),
+        }
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["from", "description", "required", "default"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "{name} has an unknown field {unknown:?}; a variable has from, description, required and default"
+        ));
+    }
+    let from = text("from")?.unwrap_or_else(|| format!("secret:{name}"));
+    Reference::check_near_miss(&from, name).map_err(|e| e.to_string())?;
+    let required = match fields.get("required") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(_) => return Err(format!("{name}.required must be true or false")),
+    };
+    let mut binding = Binding::new(name, Reference::parse(&from));
+    binding.required = required;
+    binding.default = text("default")?;
+    binding.description = text("description")?;
+    Ok(binding)
+}
+
+/// The project manifest's file name, found upward from the current directory as cargo
+/// finds Cargo.toml.
+pub const PROJECT_MANIFEST: &str = "secretsd.toml";
+
+/// The nearest `secretsd.toml` in `start` or a directory above it.
+pub fn find_project_manifest(start: &Path) -> Option<std::path::PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(PROJECT_MANIFEST))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The manifest a command uses: the one given, else the project's.
+pub fn locate(given: Option<&Path>) -> Result<std::path::PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    let here = std::env::current_dir()
+        .map_err(|e| Error::Failed(format!("cannot tell the current directory: {e}")))?;
+    find_project_manifest(&here).ok_or_else(|| {
+        Error::Usage(format!(
+            "no manifest: pass --manifest FILE, or create {PROJECT_MANIFEST} in this project (vault init --project writes one)"
+        ))
+    })
+}
+
+/// What `vault init --project` writes.
+pub const PROJECT_TEMPLATE: &str = r#"# secretsd.toml: the variables this project's commands get from vault.
+# `vault run -- CMD` and `vault check` find this file from any directory below it.
+#
+# A variable is a reference, or a table with more to say:
+#   NAME = "secret:NAME"                  the vault (or the [lookup] order of config.toml)
+#   NAME = "env:VAR"                      vault's own environment
+#   NAME = "file:/path"                   a file's content
+#   NAME = "infisical:/app/db/PASSWORD"   a provider (PROVIDER:KEY)
+#   NAME = "info"                         a literal (literal:… forces one)
+#   NAME = { from = "secret:NAME", description = "…", required = false, default = "…" }
+
+# command = ["./manage.py", "runserver"]   # what `vault run` starts when no command is given
+
+[env]
+# DATABASE_URL = { description = "the app's database", from = "secret:DATABASE_URL" }
+# LOG_LEVEL = { required = false, default = "info" }
+"#;
 
 #[cfg(test)]
 mod tests {

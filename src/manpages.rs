@@ -258,6 +258,10 @@ fn examples_for(path: &str) -> &'static [(&'static str, &'static str)] {
             ),
         ],
         "status" => &[("Check a machine:", "vault status")],
+        "check" => &[(
+            "Before deploying, see that every variable of the project has a value:",
+            "vault check || exit 1\nvault run -- ./manage.py migrate",
+        )],
         "backup" => &[(
             "Before a risky change:",
             "vault backup --note \"before the migration\"",

@@ -126,6 +126,25 @@ impl Address {
 pub struct Binding {
     pub variable: String,
     pub reference: Reference,
+    /// A missing value is an error; when false, the variable is left unset.
+    pub required: bool,
+    /// Used when the reference finds nothing (never when it fails otherwise).
+    pub default: Option<String>,
+    /// What the variable is for, from the manifest.
+    pub description: Option<String>,
+}
+
+impl Binding {
+    /// A required variable with no default.
+    pub fn new(variable: impl Into<String>, reference: Reference) -> Binding {
+        Binding {
+            variable: variable.into(),
+            reference,
+            required: true,
+            default: None,
+            description: None,
+        }
+    }
 }
 
 /// A variable and its resolved value.
@@ -272,10 +291,10 @@ impl<'a> Resolver<'a> {
                 let json = match value {
                     toml::Value::String(text) => {
                         Reference::check_near_miss(text, &format!("[providers.{name}] {key}"))?;
-                        let binding = Binding {
-                            variable: format!("[providers.{name}] {key}"),
-                            reference: Reference::parse(text),
-                        };
+                        let binding = Binding::new(
+                            format!("[providers.{name}] {key}"),
+                            Reference::parse(text),
+                        );
                         let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
                         let value = resolved.remove(0).value;
                         serde_json::Value::String(value.expose_secret().to_string())
@@ -416,6 +435,27 @@ impl<'a> Resolver<'a> {
 
     /// Resolves every binding, or fails on the first (in order) that cannot be resolved.
     pub fn resolve_all(&mut self, bindings: &[Binding]) -> Result<Vec<Resolved>> {
+        let mut resolved = Vec::with_capacity(bindings.len());
+        for (binding, outcome) in bindings.iter().zip(self.resolve_each(bindings)?) {
+            let value = match outcome {
+                Ok(value) => value,
+                Err(Error::NotFound(_)) if binding.default.is_some() => {
+                    SecretString::from(binding.default.clone().unwrap_or_default())
+                }
+                Err(Error::NotFound(_)) if !binding.required => continue,
+                Err(e) => return Err(e),
+            };
+            resolved.push(Resolved {
+                variable: binding.variable.clone(),
+                value,
+            });
+        }
+        Ok(resolved)
+    }
+
+    /// Each binding's value or why it has none, in order. A provider that fails as a whole
+    /// (cannot start, times out) is an error of all of them at once.
+    pub fn resolve_each(&mut self, bindings: &[Binding]) -> Result<Vec<Result<SecretString>>> {
         // Gather: one batched request per provider, one chain lookup for all secret: names.
         let mut per_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut secret_names: Vec<String> = Vec::new();
@@ -470,8 +510,22 @@ impl<'a> Resolver<'a> {
         } else {
             self.lookup(&secret_names)?
         };
-        let mut resolved = Vec::with_capacity(bindings.len());
+        let mut outcomes = Vec::with_capacity(bindings.len());
         for binding in bindings {
+            outcomes.push(self.value_of(binding, &found, &answers));
+        }
+        found.clear();
+        Ok(outcomes)
+    }
+
+    /// One binding's value, from what the batched requests found.
+    fn value_of(
+        &self,
+        binding: &Binding,
+        found: &BTreeMap<String, Found>,
+        answers: &BTreeMap<String, GetOk>,
+    ) -> Result<SecretString> {
+        {
             let value = match &binding.reference {
                 Reference::Secret(name) => match found.get(name) {
                     Some(hit) => hit.value.clone(),
@@ -516,13 +570,8 @@ impl<'a> Resolver<'a> {
             };
             validate_value(&binding.variable, value.expose_secret())
                 .map_err(|e| failure(binding, e, "the value is not usable in an environment"))?;
-            resolved.push(Resolved {
-                variable: binding.variable.clone(),
-                value,
-            });
+            Ok(value)
         }
-        found.clear();
-        Ok(resolved)
     }
 }
 

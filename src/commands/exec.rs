@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{ExecArgs, RunArgs};
-use crate::commands::Context;
+use crate::commands::{Context, SUCCESS, print_stdout};
 use crate::error::{Error, Result};
 use crate::formats::check_env_size;
 use crate::manifest::Manifest;
@@ -97,7 +97,9 @@ pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
 }
 
 pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
-    let manifest = Manifest::load(&args.manifest)?;
+    let manifest_path = crate::manifest::locate(args.manifest.as_deref())?;
+    context.explain(&format!("manifest {}", manifest_path.display()));
+    let manifest = Manifest::load(&manifest_path)?;
     let command = if args.command.is_empty() {
         manifest.command.iter().map(OsString::from).collect()
     } else {
@@ -106,7 +108,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     if command.is_empty() {
         return Err(Error::Usage(format!(
             "no command to run: give one after -- or as command = [...] in {}",
-            args.manifest.display()
+            manifest_path.display()
         )));
     }
     // The resolver, and with it every provider, is gone before the command takes over.
@@ -272,4 +274,105 @@ fn spawn_pump(
         redactor.finish(&mut out);
         let _ = to.write_all(&out).and_then(|()| to.flush());
     })
+}
+
+/// `vault check`: every variable of the manifest, where its value comes from (masked),
+/// and every required one without a value named at once (exit 3).
+pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
+    let path = crate::manifest::locate(args.manifest.as_deref())?;
+    let manifest = Manifest::load(&path)?;
+    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(&manifest.bindings))?;
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    let mut failed = Vec::new();
+    for (binding, outcome) in manifest.bindings.iter().zip(outcomes) {
+        let (state, shown) = match outcome {
+            Ok(value) => ("ok", crate::value::mask(&value)),
+            Err(Error::NotFound(_)) if binding.default.is_some() => {
+                ("default", "(the manifest's default)".to_string())
+            }
+            Err(Error::NotFound(_)) if !binding.required => ("unset", "(optional)".to_string()),
+            Err(Error::NotFound(e)) => {
+                missing.push(binding.variable.clone());
+                ("MISSING", e)
+            }
+            Err(e) => {
+                failed.push(binding.variable.clone());
+                ("FAILED", e.to_string())
+            }
+        };
+        rows.push((binding, state, shown));
+    }
+    if args.json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(b, state, shown)| {
+                serde_json::json!({
+                    "name": b.variable,
+                    "from": b.reference.to_string(),
+                    "description": b.description,
+                    "required": b.required,
+                    "state": state.to_lowercase(),
+                    "shown": shown,
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| Error::Failed(format!("cannot write JSON: {e}")))?;
+        print_stdout(&format!("{text}\n"))?;
+    } else {
+        let width = rows
+            .iter()
+            .map(|(b, ..)| b.variable.len())
+            .max()
+            .unwrap_or(4);
+        let from_width = rows
+            .iter()
+            .map(|(b, ..)| b.reference.to_string().chars().count())
+            .max()
+            .unwrap_or(4);
+        let mut out = String::new();
+        for (binding, state, shown) in &rows {
+            let line = format!(
+                "{:width$}  {:from_width$}  {state:8} {shown}{}",
+                binding.variable,
+                binding.reference.to_string(),
+                binding
+                    .description
+                    .as_deref()
+                    .map(|d| format!("  # {}", crate::names::printable(d, false)))
+                    .unwrap_or_default()
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        print_stdout(&out)?;
+    }
+    if !missing.is_empty() || !failed.is_empty() {
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "required variables without a value: {}",
+                missing.join(", ")
+            ));
+        }
+        if !failed.is_empty() {
+            problems.push(format!(
+                "variables that could not be resolved: {}",
+                failed.join(", ")
+            ));
+        }
+        let message = format!("{} ({})", problems.join("; "), path.display());
+        return Err(if failed.is_empty() {
+            Error::NotFound(message)
+        } else {
+            Error::Failed(message)
+        });
+    }
+    context.note(&format!(
+        "all {} variables of {} have a value",
+        rows.len(),
+        path.display()
+    ));
+    SUCCESS
 }

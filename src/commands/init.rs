@@ -13,6 +13,9 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     if args.new_identity {
         return new_identity(context, vault.exists(), args.force);
     }
+    if args.project {
+        return project(context);
+    }
     if vault.exists() {
         if args.recipients.is_empty() && !args.passphrase && !args.armor {
             // Like `git init`: asking again for what exists is not an error.
@@ -138,5 +141,28 @@ fn new_identity(context: &Context, vault_exists: bool, force: bool) -> Result<u8
             context.vault_location.path.display()
         ));
     }
+    SUCCESS
+}
+
+/// `vault init --project`: a commented secretsd.toml here, never over an existing one.
+fn project(context: &Context) -> Result<u8> {
+    let path = std::path::Path::new(crate::manifest::PROJECT_MANIFEST);
+    if path.exists() {
+        return Err(Error::Failed(format!(
+            "{} exists already; vault never overwrites it",
+            crate::manifest::PROJECT_MANIFEST
+        )));
+    }
+    // A manifest holds references, not values: readable like any project file.
+    crate::store::fs::write_atomic_with_mode(
+        path,
+        crate::manifest::PROJECT_TEMPLATE.as_bytes(),
+        true,
+        0o644,
+    )?;
+    context.note(&format!(
+        "wrote {}; add your variables under [env], then 'vault check' and 'vault run -- CMD'",
+        crate::manifest::PROJECT_MANIFEST
+    ));
     SUCCESS
 }

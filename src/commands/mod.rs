@@ -54,6 +54,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Recipients(command) => recipients::run(&context, &command),
         Command::Exec(args) => exec::exec(&context, &args),
         Command::Run(args) => exec::run(&context, &args),
+        Command::Check(args) => exec::check(&context, &args),
         Command::Import(args) => io::import(&context, &args),
         Command::Export(args) => io::export(&context, &args),
         Command::Backup(args) => backup::backup(&context, &args),
