@@ -57,6 +57,11 @@ pub struct GlobalArgs {
     /// Never prompt; fail instead when a passphrase or value would be asked for
     #[arg(long, global = true)]
     pub no_input: bool,
+
+    /// Use the settings of [profiles.NAME] in the configuration (vault file, lookup order,
+    /// provider settings) and a manifest's [profiles.NAME.env] [env: VAULT_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -618,8 +623,8 @@ pub struct CheckServicesArgs {
 pub struct SyncArgs {
     /// A named sync: the [sync.NAME] table of the configuration file (flags given here
     /// replace its settings)
-    #[arg(add = ArgValueCompleter::new(complete::sync_profiles))]
-    pub profile: Option<String>,
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(complete::sync_profiles))]
+    pub name: Option<String>,
 
     /// A source: vault, dotenv:PATH or PROVIDER:PREFIX; repeatable, a later one wins
     #[arg(long = "from", value_name = "SOURCE")]
@@ -650,7 +655,7 @@ pub struct SyncArgs {
     pub keep_backups: Option<usize>,
 
     /// List the named syncs of the configuration file
-    #[arg(long, conflicts_with_all = ["profile", "from", "to", "only", "preserve", "strict", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run"])]
     pub list: bool,
 }
 

@@ -24,6 +24,7 @@ fn silent_context() -> Option<Context> {
         quiet: true,
         verbose: false,
         no_input: true,
+        profile: None,
     })
     .ok()
 }

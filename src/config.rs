@@ -22,6 +22,46 @@ pub struct Config {
     pub lock: LockConfig,
     /// `[sync.NAME]`: named syncs, run as `vault sync NAME`.
     pub sync: std::collections::BTreeMap<String, SyncProfile>,
+    /// `[profiles.NAME]`: settings `--profile NAME` (or `VAULT_PROFILE`) selects.
+    pub profiles: std::collections::BTreeMap<String, Profile>,
+}
+
+/// `[profiles.NAME]`: what a profile changes — which vault, where names are looked up, and
+/// provider settings (merged key by key over `[providers.NAME]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    pub vault: Option<std::path::PathBuf>,
+    pub lookup: Option<Vec<String>>,
+    pub providers: std::collections::BTreeMap<String, toml::Table>,
+}
+
+impl Config {
+    /// This configuration with `profile`'s settings applied; an unknown profile is an
+    /// error naming the known ones.
+    pub fn with_profile(mut self, profile: &str, source: &str) -> Result<(Config, Profile)> {
+        let Some(chosen) = self.profiles.get(profile).cloned() else {
+            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+            return Err(Error::Usage(format!(
+                "no profile named {profile} in {source}; {}",
+                if known.is_empty() {
+                    "add a [profiles.NAME] table to define one".to_string()
+                } else {
+                    format!("the profiles are {}", known.join(", "))
+                }
+            )));
+        };
+        if let Some(order) = &chosen.lookup {
+            self.lookup.order = order.clone();
+        }
+        for (provider, settings) in &chosen.providers {
+            let table = self.providers.tables.entry(provider.clone()).or_default();
+            for (key, value) in settings {
+                table.insert(key.clone(), value.clone());
+            }
+        }
+        Ok((self, chosen))
+    }
 }
 
 /// `[lock]`.

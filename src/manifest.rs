@@ -24,6 +24,8 @@ use crate::resolve::{Binding, Reference};
 pub struct Manifest {
     pub command: Vec<String>,
     pub bindings: Vec<Binding>,
+    /// `[profiles.NAME.env]`: variables a profile sets instead, or in addition.
+    pub profiles: std::collections::BTreeMap<String, Vec<Binding>>,
 }
 
 impl Manifest {
@@ -50,6 +52,7 @@ impl Manifest {
         let bad = |message: String| Error::BadData(format!("the manifest {source}: {message}"));
         let mut command = Vec::new();
         let mut bindings = Vec::new();
+        let mut profiles = std::collections::BTreeMap::new();
         let add = |name: &str, value: &toml::Value, bindings: &mut Vec<Binding>| -> Result<()> {
             validate_name(name).map_err(|e| bad(e.to_string()))?;
             if bindings.iter().any(|b: &Binding| b.variable == name) {
@@ -91,10 +94,56 @@ impl Manifest {
                         add(name, value, &mut bindings)?;
                     }
                 }
+                ("profiles", toml::Value::Table(named)) => {
+                    for (profile, section) in named {
+                        let variables = match section.as_table().map(|t| (t.len(), t.get("env"))) {
+                            Some((1, Some(toml::Value::Table(variables)))) => variables,
+                            _ => {
+                                return Err(bad(format!(
+                                    "[profiles.{profile}] holds one table, [profiles.{profile}.env]"
+                                )));
+                            }
+                        };
+                        let mut overrides = Vec::new();
+                        for (name, value) in variables {
+                            add(name, value, &mut overrides)?;
+                        }
+                        profiles.insert(profile.clone(), overrides);
+                    }
+                }
                 (name, value) => add(name, value, &mut bindings)?,
             }
         }
-        Ok(Manifest { command, bindings })
+        Ok(Manifest {
+            command,
+            bindings,
+            profiles,
+        })
+    }
+
+    /// The variables under `profile`: the `[env]` ones, each replaced by the profile's
+    /// variable of the same name, and the profile's others added.
+    pub fn bindings_for(&self, profile: Option<&str>) -> Vec<Binding> {
+        let Some(overrides) = profile.and_then(|p| self.profiles.get(p)) else {
+            return self.bindings.clone();
+        };
+        let mut bindings: Vec<Binding> = self
+            .bindings
+            .iter()
+            .map(|b| {
+                overrides
+                    .iter()
+                    .find(|o| o.variable == b.variable)
+                    .unwrap_or(b)
+                    .clone()
+            })
+            .collect();
+        for extra in overrides {
+            if !bindings.iter().any(|b| b.variable == extra.variable) {
+                bindings.push(extra.clone());
+            }
+        }
+        bindings
     }
 }
 

@@ -18,6 +18,8 @@ pub enum Source {
     Env(&'static str),
     /// systemd's `LoadCredential=` directory.
     Credentials,
+    /// The active profile's `vault` setting.
+    Profile,
     /// The XDG default.
     Default,
 }
@@ -28,6 +30,7 @@ impl fmt::Display for Source {
             Source::Flag => f.write_str("command-line flag"),
             Source::Env(var) => write!(f, "${var}"),
             Source::Credentials => f.write_str("$CREDENTIALS_DIRECTORY (systemd LoadCredential=)"),
+            Source::Profile => f.write_str("the profile's vault setting"),
             Source::Default => f.write_str("default location"),
         }
     }
@@ -188,4 +191,12 @@ impl IdentitySource {
 /// The path of the file with the vault's passphrase, from `VAULT_PASSPHRASE_FILE`.
 pub fn passphrase_file() -> Option<PathBuf> {
     non_empty_env("VAULT_PASSPHRASE_FILE")
+}
+
+/// `~/rest` as a path under `$HOME`; anything else as it is.
+pub fn expand_home(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), non_empty_env("HOME")) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
 }

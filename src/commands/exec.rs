@@ -112,7 +112,8 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
         )));
     }
     // The resolver, and with it every provider, is gone before the command takes over.
-    let resolved = context.with_resolver(|resolver| resolver.resolve_all(&manifest.bindings))?;
+    let bindings = manifest.bindings_for(context.profile.as_deref());
+    let resolved = context.with_resolver(|resolver| resolver.resolve_all(&bindings))?;
     context.explain(&format!("resolved {} references", resolved.len()));
     replace_process(Launch {
         command,
@@ -281,11 +282,15 @@ fn spawn_pump(
 pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     let path = crate::manifest::locate(args.manifest.as_deref())?;
     let manifest = Manifest::load(&path)?;
-    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(&manifest.bindings))?;
+    let bindings = manifest.bindings_for(context.profile.as_deref());
+    if let Some(profile) = &context.profile {
+        context.note(&format!("profile {profile}"));
+    }
+    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(&bindings))?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut failed = Vec::new();
-    for (binding, outcome) in manifest.bindings.iter().zip(outcomes) {
+    for (binding, outcome) in bindings.iter().zip(outcomes) {
         let (state, shown) = match outcome {
             Ok(value) => ("ok", crate::value::mask(&value)),
             Err(Error::NotFound(_)) if binding.default.is_some() => {

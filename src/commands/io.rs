@@ -224,9 +224,8 @@ fn export_from_elsewhere(
                 manifest.display()
             )));
         }
-        let manifest = loaded;
-        let bindings: Vec<_> = manifest
-            .bindings
+        let bindings: Vec<_> = loaded
+            .bindings_for(context.profile.as_deref())
             .into_iter()
             .filter(|b| args.only.is_empty() || args.only.contains(&b.variable))
             .collect();

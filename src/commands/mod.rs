@@ -75,18 +75,38 @@ pub struct Context {
     pub vault_location: Located,
     pub config_location: Located,
     pub config: Config,
+    /// The active profile (`--profile`, `VAULT_PROFILE`), already applied to `config`.
+    pub profile: Option<String>,
 }
 
 impl Context {
     pub fn new(global: GlobalArgs) -> Result<Self> {
-        let vault_location = paths::vault_file(global.vault.as_deref())?;
+        let mut vault_location = paths::vault_file(global.vault.as_deref())?;
         let config_location = paths::config_file(global.config.as_deref())?;
-        let config = Config::load(&config_location)?;
+        let mut config = Config::load(&config_location)?;
+        let profile = global.profile.clone().or_else(|| {
+            std::env::var("VAULT_PROFILE")
+                .ok()
+                .filter(|p| !p.trim().is_empty())
+        });
+        if let Some(name) = &profile {
+            let (applied, chosen) =
+                config.with_profile(name, &config_location.path.display().to_string())?;
+            config = applied;
+            // The profile's vault, unless --vault or VAULT_FILE says otherwise.
+            if let (Some(path), paths::Source::Default) = (chosen.vault, vault_location.source) {
+                vault_location = Located {
+                    path: paths::expand_home(&path),
+                    source: paths::Source::Profile,
+                };
+            }
+        }
         let context = Context {
             global,
             vault_location,
             config_location,
             config,
+            profile,
         };
         context.explain(&format!(
             "vault file {} (from {})",

@@ -94,6 +94,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                 "source": identity.source_name(),
                 "exists": identity_present,
             },
+            "profile": context.profile,
             "config": {
                 "path": config.path,
                 "source": config.source.to_string(),
@@ -136,6 +137,9 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             "identity: {}: {identity_state}\n",
             identity.describe()
         ));
+        if let Some(profile) = &context.profile {
+            out.push_str(&format!("profile:  {profile}\n"));
+        }
         let config_state = if config.path.exists() {
             "present"
         } else {

@@ -36,7 +36,7 @@ struct Settings {
 }
 
 fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
-    let profile = match &args.profile {
+    let profile = match &args.name {
         Some(name) => context.config.sync.get(name).cloned().ok_or_else(|| {
             Error::NotFound(format!(
                 "no sync named {name} in {}; 'vault sync --list' shows the named syncs",
@@ -76,7 +76,7 @@ fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
     let preserve = pick(&args.preserve, profile.preserve);
     AllowList::new(&preserve)?;
     Ok(Settings {
-        profile: args.profile.clone(),
+        profile: args.name.clone(),
         sources,
         target,
         only: pick(&args.only, profile.only),
