@@ -497,6 +497,39 @@ mod tests {
     }
 
     #[test]
+    fn only_what_python_dotenv_would_expand_is_refused() {
+        let write = |value: &str| write_assignment("A", value, &mut String::new()).is_ok();
+        // ${NAME} and ${NAME:-default} are expanded; ${NAME:x} and an unclosed one are not.
+        assert!(!write("x${HOME}"));
+        assert!(!write("x${HOME:-fallback}"));
+        assert!(write("x${HOME:fallback}"));
+        assert!(write("x${HOME:-unclosed"));
+        assert!(write("$HOME and {braces}"));
+    }
+
+    #[test]
+    fn values_ending_in_a_backslash_are_written_unquoted_when_they_can_be() {
+        for value in ["a#b\\", "a b\\", "#\\", "x'y\\"] {
+            let mut out = String::new();
+            write_assignment("A", value, &mut out).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert_eq!(out, format!("A={value}\n"));
+        }
+        for value in ["a #b\\", " a\\", "'a\\", "two\nlines\\"] {
+            assert!(
+                write_assignment("A", value, &mut String::new()).is_err(),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn set_in_text_appends_on_a_line_of_its_own() {
+        assert_eq!(set_in_text("A=1\n", "B", "v").unwrap(), "A=1\nB='v'\n");
+        assert_eq!(set_in_text("A=1", "B", "v").unwrap(), "A=1\nB='v'\n");
+        assert_eq!(set_in_text("", "B", "v").unwrap(), "B='v'\n");
+    }
+
+    #[test]
     fn errors_name_the_right_line_whatever_the_line_ends() {
         for (text, expected) in [
             ("A=1\r\nB=2\r\nnot a line\r\n", 3),
