@@ -464,6 +464,12 @@ pub struct ImportArgs {
     /// Show what would change (values masked) and change nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+
+    /// Also add NAME = "secret:NAME" for each imported name to the project manifest
+    /// (FILE, or secretsd.toml here or above, created if there is none)
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "secretsd.toml",
+          value_hint = clap::ValueHint::FilePath)]
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -205,6 +205,73 @@ pub fn locate(given: Option<&Path>) -> Result<std::path::PathBuf> {
     })
 }
 
+/// `text` (a manifest, possibly empty) with `NAME = "secret:NAME"` under `[env]` for each
+/// of `names` it does not set yet; every other line is kept. Returns the text and the names
+/// added.
+pub fn add_secret_references(text: &str, names: &[String]) -> Result<(String, Vec<String>)> {
+    let existing = if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        Manifest::parse(text, "the manifest")?
+            .bindings
+            .into_iter()
+            .map(|b| b.variable)
+            .collect()
+    };
+    let added: Vec<String> = names
+        .iter()
+        .filter(|n| !existing.contains(n))
+        .cloned()
+        .collect();
+    if added.is_empty() {
+        return Ok((text.to_string(), added));
+    }
+    let lines: String = added
+        .iter()
+        .map(|n| format!("{n} = \"secret:{n}\"\n"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + lines.len() + 8);
+    // Where [env] ends: before the next table header after it, or at the end.
+    let header = |line: &str| line.trim_start().starts_with('[');
+    let mut offset = 0;
+    let mut env_end = None;
+    let mut in_env = false;
+    for line in text.split_inclusive('\n') {
+        if header(line) {
+            if in_env {
+                env_end = Some(offset);
+                break;
+            }
+            in_env = line.trim() == "[env]";
+        }
+        offset += line.len();
+    }
+    if in_env && env_end.is_none() {
+        env_end = Some(text.len());
+    }
+    match env_end {
+        Some(at) => {
+            out.push_str(&text[..at]);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&lines);
+            out.push_str(&text[at..]);
+        }
+        None => {
+            out.push_str(text);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str("\n[env]\n");
+            out.push_str(&lines);
+        }
+    }
+    // What was written must read back as a manifest setting every name.
+    Manifest::parse(&out, "the manifest")?;
+    Ok((out, added))
+}
+
 /// What `vault init --project` writes.
 pub const PROJECT_TEMPLATE: &str = r#"# secretsd.toml: the variables this project's commands get from vault.
 # `vault run -- CMD` and `vault check` find this file from any directory below it.
@@ -242,6 +309,24 @@ mod tests {
             .map(|b| b.variable.as_str())
             .collect();
         assert_eq!(names, ["TOP", "DB"]);
+    }
+
+    #[test]
+    fn secret_references_are_added_under_env_keeping_every_other_line() {
+        let (out, added) = add_secret_references(
+            "# top\ncommand = [\"x\"]\n[env]\nA = \"env:A\"\n[profiles.p.env]\nB = \"1\"\n",
+            &["A".into(), "C".into()],
+        )
+        .unwrap();
+        assert_eq!(added, ["C"]);
+        assert_eq!(
+            out,
+            "# top\ncommand = [\"x\"]\n[env]\nA = \"env:A\"\nC = \"secret:C\"\n[profiles.p.env]\nB = \"1\"\n"
+        );
+        let (out, _) = add_secret_references("command = [\"x\"]", &["D".into()]).unwrap();
+        assert_eq!(out, "command = [\"x\"]\n\n[env]\nD = \"secret:D\"\n");
+        let (out, _) = add_secret_references(PROJECT_TEMPLATE, &["E".into()]).unwrap();
+        assert!(out.starts_with(PROJECT_TEMPLATE) && out.ends_with("E = \"secret:E\"\n"));
     }
 
     #[test]

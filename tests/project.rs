@@ -146,3 +146,70 @@ fn a_variable_table_with_an_unknown_field_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_project_moves_from_a_env_file_to_vault_in_two_commands() {
+    let home = TestHome::initialised();
+    let project = home.path().join("shop");
+    fs::create_dir_all(project.join("src")).unwrap();
+    fs::write(
+        project.join(".env"),
+        "DATABASE_URL=postgres://shop:pw@localhost/shop\nSTRIPE_KEY='sk_test_123'\n",
+    )
+    .unwrap();
+    let output = home
+        .vault(&["import", "--dotenv", ".env", "--manifest"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest = fs::read_to_string(project.join("secretsd.toml")).unwrap();
+    assert!(
+        manifest.contains("DATABASE_URL = \"secret:DATABASE_URL\""),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("STRIPE_KEY = \"secret:STRIPE_KEY\""),
+        "{manifest}"
+    );
+    fs::remove_file(project.join(".env")).unwrap();
+    let output = home
+        .vault(&[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$DATABASE_URL\" \"$STRIPE_KEY\"",
+        ])
+        .current_dir(project.join("src"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "postgres://shop:pw@localhost/shop|sk_test_123"
+    );
+    // Importing again adds nothing twice.
+    fs::write(
+        project.join(".env"),
+        "STRIPE_KEY='sk_test_123'\nNEW_ONE=1\n",
+    )
+    .unwrap();
+    home.vault(&[
+        "import",
+        "--dotenv",
+        ".env",
+        "--manifest",
+        "--skip-existing",
+    ])
+    .current_dir(&project)
+    .assert()
+    .success();
+    let manifest = fs::read_to_string(project.join("secretsd.toml")).unwrap();
+    assert_eq!(manifest.matches("STRIPE_KEY =").count(), 1, "{manifest}");
+    assert!(manifest.contains("NEW_ONE = \"secret:NEW_ONE\""));
+    home.vault(&["check"])
+        .current_dir(&project)
+        .assert()
+        .success();
+}

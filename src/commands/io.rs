@@ -204,7 +204,50 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
         count(Plan::Unchanged),
         count(Plan::Skip)
     ));
+    if let Some(given) = &args.manifest {
+        let names: Vec<String> = plans.iter().map(|(n, _)| n.clone()).collect();
+        add_to_manifest(context, given, &names)?;
+    }
     SUCCESS
+}
+
+/// `import --manifest`: the imported names as `secret:` references in the project
+/// manifest (the file given, else the nearest secretsd.toml, else a new one here).
+fn add_to_manifest(context: &Context, given: &Path, names: &[String]) -> Result<()> {
+    let path = if given == Path::new(crate::manifest::PROJECT_MANIFEST) {
+        let here = std::env::current_dir()
+            .map_err(|e| Error::Failed(format!("cannot tell the current directory: {e}")))?;
+        crate::manifest::find_project_manifest(&here)
+            .unwrap_or_else(|| here.join(crate::manifest::PROJECT_MANIFEST))
+    } else {
+        given.to_path_buf()
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::manifest::PROJECT_TEMPLATE.to_string()
+        }
+        Err(e) => return Err(Error::io("read the manifest", &path, e)),
+    };
+    let (updated, added) = crate::manifest::add_secret_references(&text, names)?;
+    if added.is_empty() {
+        context.note(&format!(
+            "{} sets every imported name already",
+            path.display()
+        ));
+        return Ok(());
+    }
+    // References, not values: as readable as any project file, or as it was.
+    let mode = std::fs::metadata(&path)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+        .unwrap_or(0o644);
+    crate::store::fs::write_atomic_with_mode(&path, updated.as_bytes(), false, mode)?;
+    context.note(&format!(
+        "added {} to {}; the .env file can go once 'vault check' passes",
+        added.join(", "),
+        path.display()
+    ));
+    Ok(())
 }
 
 /// The (name, value) pairs `--manifest` or `--from` give, filtered by `--only`.
