@@ -151,6 +151,11 @@ pub enum Command {
     #[command(subcommand)]
     Provider(ProviderCommand),
     /// Print the completion script for a shell (secret and provider names complete too)
+    ///
+    /// Turn it on for yourself: bash: vault completions bash >
+    /// ~/.local/share/bash-completion/completions/vault; zsh: vault completions zsh >
+    /// ~/.zfunc/_vault, with fpath+=(~/.zfunc) before compinit in ~/.zshrc; fish: vault
+    /// completions fish > ~/.config/fish/completions/vault.fish. scripts/install does this.
     Completions {
         /// The shell
         #[arg(value_enum)]

@@ -48,3 +48,35 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
         .unwrap();
     assert!(String::from_utf8_lossy(&man.stdout).contains("id=\"EXIT_STATUS\""));
 }
+
+#[test]
+fn user_mode_needs_no_root_and_puts_completions_where_shells_look() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let home = tempfile::tempdir().unwrap();
+    let output = Command::new(root.join("scripts/install"))
+        .arg("--user")
+        .env_remove("PREFIX")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home.path())
+        .env("PROFILE", "debug")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        ".cargo/bin/vault",
+        ".cargo/bin/secretsd-provider-infisical",
+        ".cargo/share/man/man1/vault.1",
+        ".cargo/share/zsh/site-functions/_vault",
+        ".local/share/bash-completion/completions/vault",
+        ".config/fish/completions/vault.fish",
+    ] {
+        assert!(home.path().join(file).is_file(), "{file} was not installed");
+    }
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("fpath+=("), "{said}");
+}
