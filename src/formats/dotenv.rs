@@ -504,6 +504,7 @@ mod tests {
         assert!(!write("x${HOME:-fallback}"));
         assert!(write("x${HOME:fallback}"));
         assert!(write("x${HOME:-unclosed"));
+        assert!(write("aaaa${B:x}}"));
         assert!(write("$HOME and {braces}"));
     }
 
