@@ -1,22 +1,26 @@
 //! scripts/install puts every piece where the system looks for it, under PREFIX.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
-#[test]
-fn installs_binaries_man_pages_and_completions_under_prefix() {
+/// Runs scripts/install (debug build) as `configure` sets it up; it must succeed.
+fn install(configure: impl FnOnce(&mut Command) -> &mut Command) -> Output {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let prefix = tempfile::tempdir().unwrap();
-    let output = Command::new(root.join("scripts/install"))
-        .env("PREFIX", prefix.path())
-        .env("PROFILE", "debug")
-        .output()
-        .unwrap();
+    let mut command = Command::new(root.join("scripts/install"));
+    command.env("PROFILE", "debug");
+    let output = configure(&mut command).output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+#[test]
+fn installs_binaries_man_pages_and_completions_under_prefix() {
+    let prefix = tempfile::tempdir().unwrap();
+    install(|c| c.env("PREFIX", prefix.path()));
     for file in [
         "bin/vault",
         "bin/secretsd-provider-shared-file",
@@ -51,22 +55,14 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
 
 #[test]
 fn user_mode_needs_no_root_and_puts_completions_where_shells_look() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let home = tempfile::tempdir().unwrap();
-    let output = Command::new(root.join("scripts/install"))
-        .arg("--user")
-        .env_remove("PREFIX")
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", home.path())
-        .env("PROFILE", "debug")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = install(|c| {
+        c.arg("--user")
+            .env_remove("PREFIX")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", home.path())
+    });
     for file in [
         ".cargo/bin/vault",
         ".cargo/bin/secretsd-provider-infisical",
