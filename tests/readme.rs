@@ -115,6 +115,36 @@ impl Drop for Sandbox {
     }
 }
 
+/// Every how-to block in the order the README has them.
+fn all_howtos_in_order() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    readme
+        .split("<!-- howto: ")
+        .skip(1)
+        .map(|part| part.split_once(" -->").unwrap().0.to_string())
+        .filter(|name| name != "quick-start")
+        .map(|name| format!("# --- {name}\n{}\n", howto(&name)))
+        .collect()
+}
+
+#[test]
+fn the_whole_readme_runs_top_to_bottom_as_a_reader_would() {
+    let mut sandbox = Sandbox::new();
+    make_gpg_key(&mut sandbox);
+    start_infisical(&mut sandbox);
+    sandbox.wrapper = vec!["keyctl".into(), "session".into(), "-".into()];
+    let output = sandbox.run(&all_howtos_in_order());
+    // The last how-to (writing a provider) ends by reading its value back.
+    assert!(output.ends_with("s3cr3t"), "{output}");
+}
+
+#[test]
+fn howto_everyday() {
+    let output = Sandbox::new().run(&howto("everyday"));
+    // get --reveal prints exactly the value (no newline into a pipe), then exists says yes.
+    assert!(output.ends_with("correct horseyes\n"), "{output}");
+}
+
 #[test]
 fn quick_start() {
     let output = Sandbox::new().run("");
