@@ -147,3 +147,23 @@ fn kernel_keyring_provider_passes_the_conformance_kit() {
     assert!(text.contains("0 failed"), "{text}");
     assert!(text.contains("1 MiB value: refused cleanly"), "{text}");
 }
+
+#[test]
+fn the_kernel_keyring_keeps_a_key_between_logins_without_a_session_keyring() {
+    // No `keyctl session` here: like a shell from su, cron or an ssh without pam_keyinit,
+    // whose "session keyring" is the user-session one. Each vault is a process of its own,
+    // so the key must outlive the one that stored it.
+    let key = format!("PERSIST_{}", std::process::id());
+    let script = format!(
+        "printf 'kept' | vault -q set keyring:{key}
+echo \"got: $(vault get --reveal keyring:{key})\"
+vault -q rm keyring:{key}
+vault exists keyring:{key} || echo \"gone: $?\"
+"
+    );
+    let output = run_under(&["env"], "keyutils", &script);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.contains("got: kept\n"), "{text}{}", stderr(&output));
+    assert!(text.contains("gone: 3\n"), "{text}");
+}

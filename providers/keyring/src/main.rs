@@ -1,6 +1,8 @@
 //! `secretsd-provider-keyring`: secrets in the OS keyring through the `keyring` crate —
 //! the Secret Service on Linux desktops (GNOME Keyring, KWallet, KeePassXC) or the kernel
-//! keyring (keyutils) on servers.
+//! keyring (keyutils) on servers: the session keyring (linked to the persistent one) when
+//! the login has one, else the user keyring, so a key outlives the process that stored it
+//! in a shell from su, cron or ssh without pam_keyinit.
 //!
 //! Config: `backend` = "auto" (Secret Service when a session bus is there, else keyutils)
 //! | "secret-service" | "keyutils"; `service` (default "secretsd"). The key is the
@@ -125,12 +127,35 @@ fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
             SsCredential::new_with_target(None, &settings.service, key)
                 .map_err(|e| keyring_error(settings, key, e))?,
         ),
-        Backend::Keyutils | Backend::Native => Box::new(
-            KeyutilsCredential::new_with_target(None, &settings.service, key)
-                .map_err(|e| keyring_error(settings, key, e))?,
-        ),
+        Backend::Keyutils | Backend::Native => match user_keyring_without_session() {
+            // The description the keyring crate gives its keys, so either finds the other's.
+            Some(user) => Box::new(KeyutilsCredential {
+                session: user,
+                persistent: None,
+                description: format!("keyring-rs:{key}@{}", settings.service),
+            }),
+            None => Box::new(
+                KeyutilsCredential::new_with_target(None, &settings.service, key)
+                    .map_err(|e| keyring_error(settings, key, e))?,
+            ),
+        },
     };
     Ok(Entry::new_with_credential(credential))
+}
+
+/// The user keyring (`@u`), when this process has no session keyring of its own (a login
+/// through `su`, cron or an ssh without pam_keyinit): then "the session keyring" is the
+/// user-session keyring, and a key added there lands in a keyring made for this process
+/// alone and is gone when it exits. The user keyring lives as long as the user does.
+#[cfg(target_os = "linux")]
+fn user_keyring_without_session() -> Option<linux_keyutils::KeyRing> {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok();
+    let user_session = KeyRing::from_special_id(KeyRingIdentifier::UserSession, false).ok();
+    match (session, user_session) {
+        (Some(session), Some(user_session)) if session != user_session => None,
+        _ => KeyRing::from_special_id(KeyRingIdentifier::User, true).ok(),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
