@@ -144,9 +144,16 @@ fn build_command(launch: &Launch) -> Result<Command> {
             command.env("PATH", path);
         }
     }
+    // The names already set, read once: asking getenv per secret scans the whole
+    // environment each time, which is quadratic with thousands of both.
+    let inherited: std::collections::HashSet<std::ffi::OsString> =
+        if launch.no_override && !launch.clean_env {
+            std::env::vars_os().map(|(name, _)| name).collect()
+        } else {
+            Default::default()
+        };
     for (name, value) in &launch.variables {
-        let present = !launch.clean_env && std::env::var_os(name).is_some();
-        if launch.no_override && present {
+        if inherited.contains(std::ffi::OsStr::new(name)) {
             continue;
         }
         check_env_size(name, value.expose_secret())?;
