@@ -73,8 +73,8 @@ fn one_failing_reference_means_nothing_starts() {
         ("env:UNSET_VARIABLE_XYZ", "$UNSET_VARIABLE_XYZ is not set"),
         ("file:/no/such/file", "No such file"),
         (
-            "infisical:/app/db/PASSWORD",
-            "no provider named infisical on PATH",
+            "nosuchprovider:/app/db/PASSWORD",
+            "no provider named nosuchprovider on PATH",
         ),
     ] {
         let manifest = write_manifest(
