@@ -234,7 +234,8 @@ pub enum ProviderCommand {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Also encrypt to this recipient (age1... or an SSH ed25519/RSA public key); repeatable
+    /// Also encrypt to this recipient (age1..., an age plugin recipient such as age1yubikey1...,
+    /// or an SSH ed25519/RSA public key); repeatable
     #[arg(long = "recipient", short = 'r', value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
 

@@ -61,6 +61,7 @@ pub fn parse(contents: &[u8], what: &str, filename: Option<String>) -> Result<Id
         };
     }
     let identities = age::IdentityFile::from_buffer(contents)
+        .map(|file| file.with_callbacks(PluginUi))
         .map_err(|e| invalid(e.to_string()))?
         .into_identities()
         .map_err(|e| invalid(e.to_string()))?;
@@ -100,4 +101,37 @@ pub fn public_recipient(path: &Path) -> Option<String> {
         .find(|line| line.starts_with("AGE-SECRET-KEY-"))
         .and_then(|line| age::x25519::Identity::from_str(line).ok())
         .map(|identity| identity.to_public().to_string())
+}
+
+/// What an age plugin (a YubiKey, a TPM) may ask of the user while vault uses it: its
+/// messages ("touch your key") go to stderr as the plugin wrote them, a PIN is asked on the
+/// terminal when there is one, and nothing is asked otherwise. The plugin's words to the
+/// user, passed straight through: the one place below `commands` that speaks to the user.
+#[derive(Clone, Copy, Debug)]
+pub struct PluginUi;
+
+impl age::Callbacks for PluginUi {
+    fn display_message(&self, message: &str) {
+        use std::io::Write;
+        let message = crate::names::printable(message, true);
+        let _ = writeln!(std::io::stderr().lock(), "vault: {message}");
+    }
+
+    fn confirm(&self, _message: &str, _yes: &str, _no: Option<&str>) -> Option<bool> {
+        None
+    }
+
+    fn request_public_string(&self, _description: &str) -> Option<String> {
+        None
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<age::secrecy::SecretString> {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        rpassword::prompt_password(format!("{description}: "))
+            .ok()
+            .map(age::secrecy::SecretString::from)
+    }
 }

@@ -1,4 +1,6 @@
-//! Recipients a vault is encrypted to: X25519 (`age1…`) and SSH ed25519/RSA public keys.
+//! Recipients a vault is encrypted to: X25519 (`age1…`), SSH ed25519/RSA public keys, and
+//! age plugin recipients (`age1yubikey1…`, `age1tpm1…`), which need `age-plugin-NAME` on
+//! PATH, as they do in `age` and `rage`.
 
 use std::str::FromStr;
 
@@ -13,8 +15,24 @@ pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
         if let Ok(recipient) = age::x25519::Recipient::from_str(text) {
             return Ok(Box::new(recipient));
         }
+        if let Ok(recipient) = age::plugin::Recipient::from_str(text) {
+            let name = recipient.plugin().to_string();
+            return age::plugin::RecipientPluginV1::new(
+                &name,
+                &[recipient],
+                &[],
+                crate::store::identity::PluginUi,
+            )
+            .map(|plugin| Box::new(plugin) as Box<dyn age::Recipient + Send>)
+            .map_err(|_| {
+                Error::LockedOut(format!(
+                    "the recipient {}… needs the age plugin age-plugin-{name}, which is not on PATH; install it",
+                    &text[..text.len().min(16)]
+                ))
+            });
+        }
         return Err(Error::BadData(format!(
-            "{text:?} is not a valid age recipient (plugin recipients such as age1yubikey… are not supported)"
+            "{text:?} is not a valid age recipient"
         )));
     }
     if text.starts_with("ssh-") {
