@@ -135,8 +135,13 @@ fn entry(settings: &Settings, key: &str) -> Result<Entry, ProviderError> {
                 description: format!("keyring-rs:{key}@{}", settings.service),
             }),
             None => Box::new(
-                KeyutilsCredential::new_with_target(None, &settings.service, key)
-                    .map_err(|e| keyring_error(settings, key, e))?,
+                KeyutilsCredential::new_with_target(None, &settings.service, key).map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Unavailable,
+                        "no kernel keyring is usable in this login (neither a session keyring nor the user keyring); start one with 'keyctl session', or use backend = \"secret-service\" or another provider",
+                    )
+                    .caused_by(e)
+                })?,
             ),
         },
     };
