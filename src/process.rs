@@ -68,6 +68,17 @@ pub fn protect() {
     }
 }
 
+/// Gives this process back the core limit it was started with, just before it becomes
+/// the user's command (`execve`).
+pub fn restore_core_limit_here() {
+    if let Some(limit) = CORE_LIMIT.get() {
+        // SAFETY: setrlimit reads the rlimit it is given a valid pointer to.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, limit);
+        }
+    }
+}
+
 /// Gives a program vault starts for the user the core limit vault was started with.
 pub fn restore_core_limit(command: &mut Command) {
     let Some(limit) = CORE_LIMIT.get().copied() else {

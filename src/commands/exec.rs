@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -188,11 +188,87 @@ fn start_error(launch: &Launch, error: std::io::Error) -> Error {
     }
 }
 
-/// Replaces this process with the command; returns only if that fails.
+/// Replaces this process with the command (`execvpe`); returns only if that fails.
+///
+/// The environment is built in one pass over the inherited one and handed to the kernel as
+/// is: std's `Command` would copy every inherited variable into a map and every value
+/// again, which at thousands of variables costs more than everything else vault does.
 fn replace_process(launch: Launch) -> Result<u8> {
-    let mut command = build_command(&launch)?;
-    let error = command.exec();
-    Err(start_error(&launch, error))
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let no_nul = |text: &[u8], what: &str| {
+        CString::new(text).map_err(|_| {
+            Error::Usage(format!(
+                "{what} contains a NUL byte, which no program can receive"
+            ))
+        })
+    };
+    let argv = launch
+        .command
+        .iter()
+        .map(|word| no_nul(word.as_bytes(), "an argument of the command"))
+        .collect::<Result<Vec<CString>>>()?;
+    if argv.is_empty() {
+        return Err(Error::Usage("no command given after --".into()));
+    }
+    // The last value of a name wins, as with repeated Command::env.
+    let mut chosen: std::collections::HashMap<&str, &SecretString> =
+        std::collections::HashMap::with_capacity(launch.variables.len());
+    for (name, value) in &launch.variables {
+        chosen.insert(name.as_str(), value);
+    }
+    let mut envp: Vec<CString> = Vec::with_capacity(chosen.len() + 64);
+    let mut inherited = std::collections::HashSet::new();
+    if launch.clean_env {
+        if launch.keep_path
+            && let Some(path) = std::env::var_os("PATH")
+        {
+            envp.push(no_nul(&[b"PATH=", path.as_bytes()].concat(), "PATH")?);
+        }
+    } else {
+        for (name, value) in std::env::vars_os() {
+            let replaced = name.to_str().is_some_and(|n| chosen.contains_key(n));
+            if replaced && launch.no_override {
+                inherited.insert(name.clone());
+            }
+            if !replaced || launch.no_override {
+                let mut entry = Vec::with_capacity(name.len() + value.len() + 1);
+                entry.extend_from_slice(name.as_bytes());
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                envp.push(no_nul(&entry, "an inherited variable")?);
+            }
+        }
+    }
+    for (name, value) in &chosen {
+        if inherited.contains(std::ffi::OsStr::new(name)) {
+            continue;
+        }
+        check_env_size(name, value.expose_secret())?;
+        let entry = [name.as_bytes(), b"=", value.expose_secret().as_bytes()].concat();
+        envp.push(no_nul(&entry, name)?);
+    }
+    let argv_pointers: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_pointers: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    crate::process::restore_core_limit_here();
+    // SAFETY: argv and envp are NUL-terminated arrays of pointers to NUL-terminated strings
+    // that outlive the call; execvpe only returns on failure.
+    unsafe {
+        libc::execvpe(
+            argv[0].as_ptr(),
+            argv_pointers.as_ptr(),
+            envp_pointers.as_ptr(),
+        );
+    }
+    Err(start_error(&launch, std::io::Error::last_os_error()))
 }
 
 /// The signals `--redact` passes on to the command.
