@@ -11,6 +11,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use age::secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::commands::{Context, SUCCESS, print_stdout};
@@ -127,37 +128,69 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     })
 }
 
-/// The command with its environment set up, not yet started.
+/// The command's whole environment as `NAME=value` entries, built in one pass over the
+/// inherited one: `--clean-env` (keeping PATH unless `--no-path`), secrets replacing
+/// inherited variables unless `--no-override`, the last value of a repeated name winning.
+/// Asking getenv per secret, or letting std's `Command` copy every inherited variable into
+/// a map, is quadratic or worse at thousands of variables.
+fn child_environment(launch: &Launch) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let entry = |name: &[u8], value: &[u8]| {
+        let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 1));
+        entry.extend_from_slice(name);
+        entry.push(b'=');
+        entry.extend_from_slice(value);
+        entry
+    };
+    let mut chosen: std::collections::HashMap<&str, &SecretString> =
+        std::collections::HashMap::with_capacity(launch.variables.len());
+    for (name, value) in &launch.variables {
+        chosen.insert(name.as_str(), value);
+    }
+    let mut environment = Vec::with_capacity(chosen.len() + 64);
+    if launch.clean_env {
+        if launch.keep_path
+            && let Some(path) = std::env::var_os("PATH")
+        {
+            environment.push(entry(b"PATH", path.as_bytes()));
+        }
+    } else {
+        for (name, value) in std::env::vars_os() {
+            let replaced = name.to_str().is_some_and(|n| chosen.contains_key(n));
+            if replaced && !launch.no_override {
+                continue;
+            }
+            if replaced {
+                // --no-override: the inherited value stays and the secret is not passed.
+                chosen.remove(name.to_str().unwrap_or_default());
+            }
+            environment.push(entry(name.as_bytes(), value.as_bytes()));
+        }
+    }
+    for (name, value) in chosen {
+        check_env_size(name, value.expose_secret())?;
+        environment.push(entry(name.as_bytes(), value.expose_secret().as_bytes()));
+    }
+    Ok(environment)
+}
+
+/// The command with its environment set up, not yet started (for `--redact`, which keeps
+/// vault as its parent).
 fn build_command(launch: &Launch) -> Result<Command> {
+    use std::os::unix::ffi::OsStrExt;
     let (program, arguments) = launch
         .command
         .split_first()
         .ok_or_else(|| Error::Usage("no command given after --".into()))?;
     let mut command = Command::new(program);
-    command.args(arguments);
+    command.args(arguments).env_clear();
     crate::process::restore_core_limit(&mut command);
-    if launch.clean_env {
-        command.env_clear();
-        if launch.keep_path
-            && let Some(path) = std::env::var_os("PATH")
-        {
-            command.env("PATH", path);
-        }
-    }
-    // The names already set, read once: asking getenv per secret scans the whole
-    // environment each time, which is quadratic with thousands of both.
-    let inherited: std::collections::HashSet<std::ffi::OsString> =
-        if launch.no_override && !launch.clean_env {
-            std::env::vars_os().map(|(name, _)| name).collect()
-        } else {
-            Default::default()
-        };
-    for (name, value) in &launch.variables {
-        if inherited.contains(std::ffi::OsStr::new(name)) {
-            continue;
-        }
-        check_env_size(name, value.expose_secret())?;
-        command.env(name, value.expose_secret());
+    for entry in child_environment(launch)? {
+        let at = entry.iter().position(|b| *b == b'=').unwrap_or(entry.len());
+        command.env(
+            std::ffi::OsStr::from_bytes(&entry[..at]),
+            std::ffi::OsStr::from_bytes(entry.get(at + 1..).unwrap_or_default()),
+        );
     }
     Ok(command)
 }
@@ -190,9 +223,8 @@ fn start_error(launch: &Launch, error: std::io::Error) -> Error {
 
 /// Replaces this process with the command (`execvpe`); returns only if that fails.
 ///
-/// The environment is built in one pass over the inherited one and handed to the kernel as
-/// is: std's `Command` would copy every inherited variable into a map and every value
-/// again, which at thousands of variables costs more than everything else vault does.
+/// The environment (see [`child_environment`]) goes to the kernel as is, without std's
+/// `Command`, which would copy every variable into a map once more.
 fn replace_process(launch: Launch) -> Result<u8> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -211,42 +243,11 @@ fn replace_process(launch: Launch) -> Result<u8> {
     if argv.is_empty() {
         return Err(Error::Usage("no command given after --".into()));
     }
-    // The last value of a name wins, as with repeated Command::env.
-    let mut chosen: std::collections::HashMap<&str, &SecretString> =
-        std::collections::HashMap::with_capacity(launch.variables.len());
-    for (name, value) in &launch.variables {
-        chosen.insert(name.as_str(), value);
-    }
-    let mut envp: Vec<CString> = Vec::with_capacity(chosen.len() + 64);
-    let mut inherited = std::collections::HashSet::new();
-    if launch.clean_env {
-        if launch.keep_path
-            && let Some(path) = std::env::var_os("PATH")
-        {
-            envp.push(no_nul(&[b"PATH=", path.as_bytes()].concat(), "PATH")?);
-        }
-    } else {
-        for (name, value) in std::env::vars_os() {
-            let replaced = name.to_str().is_some_and(|n| chosen.contains_key(n));
-            if replaced && launch.no_override {
-                inherited.insert(name.clone());
-            }
-            if !replaced || launch.no_override {
-                let mut entry = Vec::with_capacity(name.len() + value.len() + 1);
-                entry.extend_from_slice(name.as_bytes());
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_bytes());
-                envp.push(no_nul(&entry, "an inherited variable")?);
-            }
-        }
-    }
-    for (name, value) in &chosen {
-        if inherited.contains(std::ffi::OsStr::new(name)) {
-            continue;
-        }
-        check_env_size(name, value.expose_secret())?;
-        let entry = [name.as_bytes(), b"=", value.expose_secret().as_bytes()].concat();
-        envp.push(no_nul(&entry, name)?);
+    // Kept in zeroizing buffers, so a failed exec leaves no copy of a value behind; no
+    // entry holds a NUL (values are checked when stored, inherited ones are C strings).
+    let mut envp = child_environment(&launch)?;
+    for entry in &mut envp {
+        entry.push(0);
     }
     let argv_pointers: Vec<*const libc::c_char> = argv
         .iter()
@@ -255,7 +256,7 @@ fn replace_process(launch: Launch) -> Result<u8> {
         .collect();
     let envp_pointers: Vec<*const libc::c_char> = envp
         .iter()
-        .map(|e| e.as_ptr())
+        .map(|e| e.as_ptr().cast::<libc::c_char>())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
     crate::process::restore_core_limit_here();
