@@ -5,27 +5,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::{TestHome, stderr, stdout};
-
-fn run(program: &str, args: &[&str], env: &[(&str, &Path)]) -> String {
-    let mut command = Command::new(program);
-    command.args(args);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        stderr(&output)
-    );
-    stdout(&output)
-}
 
 #[test]
 fn infisical_credentials_in_pass_and_one_manifest_over_four_backends() {
@@ -38,19 +20,12 @@ fn infisical_credentials_in_pass_and_one_manifest_over_four_backends() {
         .to_path_buf();
 
     // pass with a throwaway GnuPG key, holding the Infisical machine identity.
-    let gnupg = dir.join("gnupg");
-    let store = dir.join("password-store");
-    let gpg_env = [
-        ("GNUPGHOME", gnupg.as_path()),
-        ("PASSWORD_STORE_DIR", store.as_path()),
-    ];
-    let fingerprint = common::make_gpg_key(&gnupg);
-    run("pass", &["init", &fingerprint], &gpg_env);
+    let pass = common::PassStore::new(dir);
     for (entry, value) in [
         ("infisical/client-id", "machine-id"),
         ("infisical/client-secret", "machine-secret"),
     ] {
-        common::pass_insert(&gpg_env, entry, value);
+        pass.insert(entry, value);
     }
 
     // Infisical: the local server that follows its documented API.
@@ -148,9 +123,9 @@ NINJA_CLIENT_ID = "shared-file:NINJA_CLIENT_ID"
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("VAULT_PROVIDER_PATH", &wrappers)
-        .envs(gpg_env);
+        .envs(pass.env());
     let result = command.output().unwrap();
-    common::stop_gpg_agent(&gnupg);
+    drop(pass);
     drop(server);
 
     assert!(

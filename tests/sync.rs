@@ -249,21 +249,8 @@ fn strict_fails_and_writes_nothing_when_an_allowed_name_is_missing() {
 fn field_case_two_two_infisical_folders_into_one_env_with_the_secret_from_pass() {
     let home = TestHome::initialised();
     let dir = home.path();
-    let gnupg = dir.join("gnupg");
-    let store = dir.join("password-store");
-    let env = [
-        ("GNUPGHOME", gnupg.as_path()),
-        ("PASSWORD_STORE_DIR", store.as_path()),
-    ];
-    let fingerprint = common::make_gpg_key(&gnupg);
-    let init = Command::new("pass")
-        .args(["init", &fingerprint])
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", stderr(&init));
-    common::pass_insert(
-        &env,
+    let pass = common::PassStore::new(dir);
+    pass.insert(
         "infisical/machine-identities/glitchtip/client-secret",
         "machine-secret",
     );
@@ -307,10 +294,10 @@ environment = "prod"
             &format!("dotenv:{}", target.display()),
         ])
         .env("VAULT_PROVIDER_PATH", bin_dir())
-        .envs(env)
+        .envs(pass.env())
         .output()
         .unwrap();
-    common::stop_gpg_agent(&gnupg);
+    drop(pass);
     drop(server);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(mode(&target), 0o600);

@@ -121,7 +121,7 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
             out.push_str(&format!("  files: {}", b.metadata.files.join(",")));
         }
         if let Some(note) = &b.metadata.note {
-            out.push_str(&format!("  note: {}", note.escape_debug()));
+            out.push_str(&format!("  note: {}", crate::names::printable(note, false)));
         }
         out.push('\n');
     }

@@ -277,3 +277,45 @@ pub fn assert_systemd_verifies(files: &[&Path]) {
         stderr(&verify)
     );
 }
+
+/// A real password store under `dir`: a throwaway GnuPG key and `pass init` with it. Its
+/// gpg-agent is stopped when dropped.
+pub struct PassStore {
+    pub gnupg: PathBuf,
+    pub store: PathBuf,
+}
+
+impl PassStore {
+    pub fn new(dir: &Path) -> PassStore {
+        let pass = PassStore {
+            gnupg: dir.join("gnupg"),
+            store: dir.join("password-store"),
+        };
+        let fingerprint = make_gpg_key(&pass.gnupg);
+        let init = std::process::Command::new("pass")
+            .args(["init", &fingerprint])
+            .envs(pass.env())
+            .output()
+            .expect("pass (package pass) must be installed; scripts/test installs it");
+        assert!(init.status.success(), "pass init: {}", stderr(&init));
+        pass
+    }
+
+    /// The variables that point gpg and pass (and the gopass provider) at this store.
+    pub fn env(&self) -> [(&'static str, &Path); 2] {
+        [
+            ("GNUPGHOME", self.gnupg.as_path()),
+            ("PASSWORD_STORE_DIR", self.store.as_path()),
+        ]
+    }
+
+    pub fn insert(&self, entry: &str, value: &str) {
+        pass_insert(&self.env(), entry, value);
+    }
+}
+
+impl Drop for PassStore {
+    fn drop(&mut self) {
+        stop_gpg_agent(&self.gnupg);
+    }
+}
