@@ -272,14 +272,7 @@ pub fn read_dotenv(
         }
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    crate::formats::dotenv::parse(&text).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
-        Error::BadData(format!(
-            "{} has lines that are not NAME=value (lines {})",
-            path.display(),
-            lines.join(", ")
-        ))
-    })
+    crate::formats::dotenv::parse_file(&text, &path.display().to_string())
 }
 
 /// What a sync does to one variable of the target.

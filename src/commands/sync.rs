@@ -335,14 +335,8 @@ fn to_dotenv(
     let locked = LockedFiles::lock(&[PathBuf::from(path)], true, &context.lock_wait())?;
     let existing = locked.files.first();
     let text = Zeroizing::new(existing.map(|f| f.content.clone()).unwrap_or_default());
-    let assignments = dotenv::parse(&text).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
-        Error::BadData(format!(
-            "{} has lines that are not NAME=value (lines {}); nothing was written",
-            path.display(),
-            lines.join(", ")
-        ))
-    })?;
+    let assignments = dotenv::parse_file(&text, &path.display().to_string())
+        .map_err(|e| Error::BadData(format!("{e}; nothing was written")))?;
     let current: BTreeMap<String, SecretString> =
         assignments.into_iter().map(|a| (a.name, a.value)).collect();
     let plan = sync::plan(gathered, &current, &settings.preserve);

@@ -378,18 +378,23 @@ pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()>
     Ok(())
 }
 
+/// [`parse`], with every bad line of `what` (a file's name) named by number in one error.
+pub fn parse_file(text: &str, what: &str) -> Result<Vec<Assignment>> {
+    parse(text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
+        Error::BadData(format!(
+            "{what} has lines that are not NAME=value (lines {})",
+            lines.join(", ")
+        ))
+    })
+}
+
 /// `text` with `name` set to `value`: the last assignment of `name` is replaced where it
 /// stands (an `export ` before it and a comment after it stay), or a line is appended.
 /// Every other byte of `text` is kept. `Err` when `text` is not a .env file (by line
 /// number) or the value cannot be written.
 pub fn set_in_text(text: &str, name: &str, value: &str) -> Result<String> {
-    let assignments = parse(text).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
-        Error::BadData(format!(
-            "lines that are not NAME=value (lines {})",
-            lines.join(", ")
-        ))
-    })?;
+    let assignments = parse_file(text, "the file")?;
     let mut line = String::new();
     write_assignment(name, value, &mut line)?;
     let assignment = line.trim_end_matches('\n');

@@ -57,17 +57,8 @@ fn read(path: &Path, missing_ok: bool) -> Result<String, ProviderError> {
 }
 
 fn parse(path: &Path, text: &str) -> Result<Vec<Assignment>, ProviderError> {
-    dotenv::parse(text).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| e.line.to_string()).collect();
-        ProviderError::new(
-            ErrorKind::Invalid,
-            format!(
-                "{} has lines that are not NAME=value (lines {})",
-                path.display(),
-                lines.join(", ")
-            ),
-        )
-    })
+    dotenv::parse_file(text, &path.display().to_string())
+        .map_err(|e| ProviderError::new(ErrorKind::Invalid, e.to_string()))
 }
 
 fn check_key(key: &str) -> Result<(), ProviderError> {
