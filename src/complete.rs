@@ -32,8 +32,8 @@ fn silent_context() -> Option<Context> {
 fn vault_names(context: &Context) -> Vec<String> {
     context
         .vault()
-        .open(context)
-        .map(|opened| opened.document.secrets.into_keys().collect())
+        .read(context)
+        .and_then(|plaintext| plaintext.names())
         .unwrap_or_default()
 }
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod complete;
 pub mod config;
+pub mod environment;
 pub mod error;
 pub mod formats;
 pub mod manifest;

@@ -272,3 +272,102 @@ fn vault_file_comes_from_flag_then_environment() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+/// A document as another tool might write it: escaped names and values, unknown fields
+/// with nested objects that look like secrets, a repeated name. `get` and `exec` decode
+/// only what they need and `list` only the names; every reader must agree with the full
+/// parse that writes use.
+#[test]
+fn every_reader_agrees_on_a_document_written_by_hand() {
+    let home = TestHome::initialised();
+    let recipient = home.public_key();
+    home.age_encrypt_text(&format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],
+  "decoy":{{"secrets":{{"FAKE":{{"value":"not-a-secret"}}}}}},
+  "secrets":{{
+    "PLAIN":{{"value":"plain-value","created":"c","updated":"u","labels":{{"PLAIN":{{"value":"nested"}}}}}},
+    "ESC\u0041PED":{{"value":"line1\nline2 \"q\" \\ \u00e9 /","created":"c"}},
+    "TWICE":{{"value":"first"}},
+    "TWICE":{{"value":"second","extra":[1,{{"value":"x"}}]}}
+  }},
+  "trailer":[null,true,1.5e3]}}
+"#
+    ));
+    let reveal = |name: &str| stdout_of(&home, &["get", "--reveal", name]);
+    assert_eq!(reveal("PLAIN"), "plain-value");
+    assert_eq!(reveal("ESCAPED"), "line1\nline2 \"q\" \\ \u{e9} /");
+    assert_eq!(reveal("TWICE"), "second");
+    home.vault(&["get", "--reveal", "FAKE"]).assert().code(3);
+    let listed = stdout_of(&home, &["list"]);
+    let names: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["ESCAPED", "PLAIN", "TWICE"]);
+    let environment = stdout_of(
+        &home,
+        &["exec", "--clean-env", "--no-path", "--", "/usr/bin/env"],
+    );
+    assert_eq!(
+        environment,
+        "ESCAPED=line1\nline2 \"q\" \\ \u{e9} /\nPLAIN=plain-value\nTWICE=second\n"
+    );
+    let exported = stdout_of(&home, &["export", "--format", "json"]);
+    let exported: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(exported["ESCAPED"], "line1\nline2 \"q\" \\ \u{e9} /");
+    assert_eq!(exported["TWICE"], "second");
+    assert_eq!(exported.as_object().unwrap().len(), 3);
+}
+
+/// What follows the document, or a broken value anywhere in it, is an error for every
+/// reader — also for those that skip over the secrets they were not asked for.
+#[test]
+fn a_broken_document_fails_readers_that_skip_as_well() {
+    let home = TestHome::initialised();
+    let recipient = home.public_key();
+    let head = format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{"A":{{"value":"a"}}"#
+    );
+    for (broken, what) in [
+        (format!("{head}}}}} trailing"), "trailing characters"),
+        (
+            format!(r#"{head},"B":{{"value":"b\q"}}}}}}"#),
+            "invalid escape",
+        ),
+        (
+            format!(r#"{head},"B":{{"value":"b",}}}}}}"#),
+            "trailing comma",
+        ),
+        (
+            format!("{head},\"B\":{{\"value\":\"b\u{1}\"}}}}}}"),
+            "control character",
+        ),
+    ] {
+        home.age_encrypt_text(&broken);
+        for args in [
+            &["get", "--reveal", "A"][..],
+            &["list"],
+            &["exec", "--", "true"],
+            &["exec", "--only", "A", "--", "true"],
+        ] {
+            let output = home.vault(args).output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(if args[0] == "exec" { 125 } else { 6 }),
+                "{what}: {args:?}"
+            );
+            assert!(
+                stderr(&output).contains("not a valid vault document"),
+                "{what}: {args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
+fn stdout_of(home: &TestHome, args: &[&str]) -> String {
+    let output = home.vault(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap()
+}

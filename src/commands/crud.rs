@@ -200,11 +200,12 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
             })
         }
         Address::Vault(name) if context.vault_only_lookup() => {
-            let opened = context.vault().open(context)?;
-            let entry = opened
-                .document
-                .get(name)
-                .ok_or_else(|| not_found(context, name))?;
+            // Only this secret is decoded; the others are skipped over.
+            let document = context
+                .vault()
+                .read(context)?
+                .select(&|n| n == name.as_str())?;
+            let entry = document.get(name).ok_or_else(|| not_found(context, name))?;
             let metadata = entry_metadata(entry);
             Ok((entry.value().clone(), metadata))
         }

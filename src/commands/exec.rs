@@ -4,6 +4,7 @@
 //! own — what `Type=notify` services and process supervisors need. Only `--redact` keeps
 //! vault alive, as a filter between the command and the terminal.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -11,84 +12,88 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use age::secrecy::{ExposeSecret, SecretString};
-use zeroize::Zeroizing;
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
-use crate::formats::check_env_size;
 use crate::manifest::Manifest;
 use crate::names::validate_name;
 use crate::redact::Redactor;
+use crate::store::document::{Plaintext, SecretText};
 
 /// What to start and with which environment.
-struct Launch {
+struct Launch<'a> {
     command: Vec<OsString>,
     /// Variables to set, in order; later ones win.
-    variables: Vec<(String, SecretString)>,
-    clean_env: bool,
-    keep_path: bool,
-    no_override: bool,
+    variables: Vec<(&'a str, &'a str)>,
+    inherit: Inherit,
 }
 
-/// Picks the vault secrets `vault exec` passes on, under the names they get.
-fn select_secrets(context: &Context, args: &ExecArgs) -> Result<Vec<(String, SecretString)>> {
-    // The values are moved out of the document, not copied: at 10,000 secrets a second
-    // copy of every value is most of vault's memory.
-    let mut secrets = context.vault().open(context)?.document.secrets;
+/// The vault secrets `vault exec` passes on, under the names they get, borrowed from the
+/// decrypted vault: only their names and values are decoded, and only for those chosen.
+fn select_secrets<'p>(
+    plaintext: &'p Plaintext,
+    context: &Context,
+    args: &ExecArgs,
+) -> Result<Vec<(Cow<'p, str>, SecretText<'p>)>> {
     if !args.only.is_empty() {
         let wanted: BTreeSet<&str> = args.only.iter().map(String::as_str).collect();
-        let mut selected = Vec::with_capacity(wanted.len());
-        for name in wanted {
+        for name in &wanted {
             validate_name(name)?;
-            let entry = secrets.remove(name).ok_or_else(|| {
-                Error::NotFound(format!(
-                    "--only names {name}, but the vault {} has no secret by that name",
-                    context.vault_location.path.display()
-                ))
-            })?;
-            selected.push((name.to_string(), entry.into_value()));
+        }
+        let selected = plaintext.values(&|name| wanted.contains(name))?;
+        if let Some(missing) = wanted
+            .iter()
+            .find(|name| !selected.iter().any(|(n, _)| n == *name))
+        {
+            return Err(Error::NotFound(format!(
+                "--only names {missing}, but the vault {} has no secret by that name",
+                context.vault_location.path.display()
+            )));
         }
         return Ok(selected);
     }
     let prefix = args.prefix.as_deref().unwrap_or("");
-    let mut selected = Vec::with_capacity(secrets.len());
-    for (name, entry) in secrets {
-        let Some(rest) = name.strip_prefix(prefix) else {
-            continue;
-        };
-        let variable = if args.strip_prefix {
-            rest
-        } else {
-            name.as_str()
+    let mut selected = plaintext.values(&|name| name.starts_with(prefix))?;
+    if !args.strip_prefix {
+        return Ok(selected);
+    }
+    for (name, _) in &mut selected {
+        let variable = match name {
+            Cow::Borrowed(whole) => Cow::Borrowed(&whole[prefix.len()..]),
+            Cow::Owned(whole) => Cow::Owned(whole[prefix.len()..].to_string()),
         };
         if variable.is_empty() {
             return Err(Error::BadData(format!(
                 "with --strip-prefix the secret {name} would become a variable with no name"
             )));
         }
-        validate_name(variable).map_err(|_| {
+        validate_name(&variable).map_err(|_| {
             Error::BadData(format!(
                 "with --strip-prefix the secret {name} would become {variable}, which is not a valid variable name"
             ))
         })?;
-        selected.push((variable.to_string(), entry.into_value()));
+        *name = variable;
     }
     Ok(selected)
 }
 
 pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
-    let variables = select_secrets(context, args)?;
-    context.explain(&format!(
-        "passing {} secrets to the command",
-        variables.len()
-    ));
+    let plaintext = context.vault().read(context)?;
+    let secrets = select_secrets(&plaintext, context, args)?;
+    context.explain(&format!("passing {} secrets to the command", secrets.len()));
     let launch = Launch {
         command: args.command.clone(),
-        variables,
-        clean_env: args.clean_env,
-        keep_path: !args.no_path,
-        no_override: args.no_override,
+        variables: secrets
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value.as_str()))
+            .collect(),
+        inherit: Inherit {
+            clean: args.clean_env,
+            keep_path: !args.no_path,
+            no_override: args.no_override,
+        },
     };
     if args.redact {
         run_redacted(launch)
@@ -119,59 +124,15 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     replace_process(Launch {
         command,
         variables: resolved
-            .into_iter()
-            .map(|r| (r.variable, r.value))
+            .iter()
+            .map(|r| (r.variable.as_str(), r.value.expose_secret()))
             .collect(),
-        clean_env: false,
-        keep_path: true,
-        no_override: false,
+        inherit: Inherit {
+            clean: false,
+            keep_path: true,
+            no_override: false,
+        },
     })
-}
-
-/// The command's whole environment as `NAME=value` entries, built in one pass over the
-/// inherited one: `--clean-env` (keeping PATH unless `--no-path`), secrets replacing
-/// inherited variables unless `--no-override`, the last value of a repeated name winning.
-/// Asking getenv per secret, or letting std's `Command` copy every inherited variable into
-/// a map, is quadratic or worse at thousands of variables.
-fn child_environment(launch: &Launch) -> Result<Vec<Zeroizing<Vec<u8>>>> {
-    use std::os::unix::ffi::OsStrExt;
-    let entry = |name: &[u8], value: &[u8]| {
-        let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 1));
-        entry.extend_from_slice(name);
-        entry.push(b'=');
-        entry.extend_from_slice(value);
-        entry
-    };
-    let mut chosen: std::collections::HashMap<&str, &SecretString> =
-        std::collections::HashMap::with_capacity(launch.variables.len());
-    for (name, value) in &launch.variables {
-        chosen.insert(name.as_str(), value);
-    }
-    let mut environment = Vec::with_capacity(chosen.len() + 64);
-    if launch.clean_env {
-        if launch.keep_path
-            && let Some(path) = std::env::var_os("PATH")
-        {
-            environment.push(entry(b"PATH", path.as_bytes()));
-        }
-    } else {
-        for (name, value) in std::env::vars_os() {
-            let replaced = name.to_str().is_some_and(|n| chosen.contains_key(n));
-            if replaced && !launch.no_override {
-                continue;
-            }
-            if replaced {
-                // --no-override: the inherited value stays and the secret is not passed.
-                chosen.remove(name.to_str().unwrap_or_default());
-            }
-            environment.push(entry(name.as_bytes(), value.as_bytes()));
-        }
-    }
-    for (name, value) in chosen {
-        check_env_size(name, value.expose_secret())?;
-        environment.push(entry(name.as_bytes(), value.expose_secret().as_bytes()));
-    }
-    Ok(environment)
 }
 
 /// The command with its environment set up, not yet started (for `--redact`, which keeps
@@ -185,11 +146,11 @@ fn build_command(launch: &Launch) -> Result<Command> {
     let mut command = Command::new(program);
     command.args(arguments).env_clear();
     crate::process::restore_core_limit(&mut command);
-    for entry in child_environment(launch)? {
-        let at = entry.iter().position(|b| *b == b'=').unwrap_or(entry.len());
+    let environment = ChildEnvironment::build(&launch.variables, &launch.inherit)?;
+    for (name, value) in environment.pairs() {
         command.env(
-            std::ffi::OsStr::from_bytes(&entry[..at]),
-            std::ffi::OsStr::from_bytes(entry.get(at + 1..).unwrap_or_default()),
+            std::ffi::OsStr::from_bytes(name),
+            std::ffi::OsStr::from_bytes(value),
         );
     }
     Ok(command)
@@ -213,9 +174,14 @@ fn start_error(launch: &Launch, error: std::io::Error) -> Error {
             Error::CommandNotExecutable(format!("{program}: permission denied"))
         }
         _ if error.raw_os_error() == Some(libc::E2BIG) => {
-            Error::BeforeCommand(Box::new(Error::BadData(format!(
-                "{program}: the environment and arguments are too large for the kernel (E2BIG); pass fewer secrets with --only or --prefix"
-            ))))
+            match ChildEnvironment::build(&launch.variables, &launch.inherit) {
+                Ok(environment) => crate::environment::too_big(
+                    &program,
+                    &environment,
+                    launch.command.iter().map(|a| a.len() + 1).sum(),
+                ),
+                Err(e) => e,
+            }
         }
         _ => Error::CommandNotExecutable(format!("{program}: cannot execute: {error}")),
     }
@@ -223,7 +189,7 @@ fn start_error(launch: &Launch, error: std::io::Error) -> Error {
 
 /// Replaces this process with the command (`execvpe`); returns only if that fails.
 ///
-/// The environment (see [`child_environment`]) goes to the kernel as is, without std's
+/// The environment (see [`ChildEnvironment`]) goes to the kernel as is, without std's
 /// `Command`, which would copy every variable into a map once more.
 fn replace_process(launch: Launch) -> Result<u8> {
     use std::ffi::CString;
@@ -243,22 +209,15 @@ fn replace_process(launch: Launch) -> Result<u8> {
     if argv.is_empty() {
         return Err(Error::Usage("no command given after --".into()));
     }
-    // Kept in zeroizing buffers, so a failed exec leaves no copy of a value behind; no
-    // entry holds a NUL (values are checked when stored, inherited ones are C strings).
-    let mut envp = child_environment(&launch)?;
-    for entry in &mut envp {
-        entry.push(0);
-    }
+    // The secrets' entries are in a zeroizing buffer, so a failed exec leaves no copy of a
+    // value behind.
+    let environment = ChildEnvironment::build(&launch.variables, &launch.inherit)?;
     let argv_pointers: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    let envp_pointers: Vec<*const libc::c_char> = envp
-        .iter()
-        .map(|e| e.as_ptr().cast::<libc::c_char>())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    let envp_pointers = environment.pointers();
     crate::process::restore_core_limit_here();
     // SAFETY: argv and envp are NUL-terminated arrays of pointers to NUL-terminated strings
     // that outlive the call; execvpe only returns on failure.
@@ -269,7 +228,9 @@ fn replace_process(launch: Launch) -> Result<u8> {
             envp_pointers.as_ptr(),
         );
     }
-    Err(start_error(&launch, std::io::Error::last_os_error()))
+    let error = std::io::Error::last_os_error();
+    drop(environment);
+    Err(start_error(&launch, error))
 }
 
 /// The signals `--redact` passes on to the command.
@@ -288,7 +249,11 @@ fn run_redacted(launch: Launch) -> Result<u8> {
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::low_level::siginfo::Cause;
 
-    let values: Vec<SecretString> = launch.variables.iter().map(|(_, v)| v.clone()).collect();
+    let values: Vec<SecretString> = launch
+        .variables
+        .iter()
+        .map(|(_, v)| SecretString::from(v.to_string()))
+        .collect();
     let mut command = build_command(&launch)?;
     command
         .stdin(Stdio::inherit())

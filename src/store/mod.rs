@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
 use crate::store::crypto::{Key, Lock};
-use crate::store::document::Document;
+use crate::store::document::{Document, Plaintext};
 use crate::store::identity::Identities;
 
 /// Where the keys to a vault come from. Commands implement it, because getting a key may
@@ -150,6 +150,14 @@ impl Vault {
             decrypted.protection,
             decrypted.armored,
         )
+    }
+
+    /// Decrypts the vault for a reader that parses only what it needs of it (one secret,
+    /// the names, the values without their metadata).
+    pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
+        let ciphertext = self.read_ciphertext()?;
+        let decrypted = self.decrypt(&ciphertext, keys)?;
+        Ok(Plaintext::new(decrypted.plaintext, self.describe()))
     }
 
     fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {

@@ -90,8 +90,14 @@ impl TestHome {
 
     /// Replaces the vault with `document`, encrypted by the real `age` CLI.
     pub fn age_encrypt(&self, document: &serde_json::Value) {
+        self.age_encrypt_text(&document.to_string());
+    }
+
+    /// Replaces the vault with `text` as its plaintext, byte for byte (a document written
+    /// by hand: escapes, repeated keys, whatever serde_json would normalise away).
+    pub fn age_encrypt_text(&self, text: &str) {
         let plaintext = self.path().join("plain.json");
-        fs::write(&plaintext, document.to_string()).unwrap();
+        fs::write(&plaintext, text).unwrap();
         let status = std::process::Command::new("age")
             .args(["-e", "-r", &self.public_key(), "-o"])
             .arg(self.vault_file())
