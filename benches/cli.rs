@@ -75,7 +75,9 @@ fn prepare(count: usize) -> Bench {
         let value = format!("{i:08}-abcdefghijklmnopqrstuvwxyz-0123");
         bench.pairs.push(format!("SECRET_{i}={value}"));
         let name = format!("SECRET_{i}");
-        document.set(&name, SecretString::from(value), None, &now);
+        document
+            .set(&name, SecretString::from(value), None, &now)
+            .unwrap();
     }
     bench.plaintext_bytes = document.to_json().unwrap().len();
     Vault::new(&bench.vault)

@@ -377,7 +377,7 @@ impl<'a> Resolver<'a> {
                         Err(e) => return Err(e),
                     };
                     for name in wanted {
-                        if let Some(entry) = document.get(&name) {
+                        if let Some(entry) = document.get(&name)? {
                             found.insert(
                                 name,
                                 Found {

@@ -184,10 +184,11 @@ pub fn read_endpoint(
     let mut out = BTreeMap::new();
     match endpoint {
         Endpoint::Vault => {
-            for (name, entry) in &resolver.document()?.secrets {
+            for entry in resolver.document()?.entries() {
+                let (name, entry) = entry?;
                 if allow.allows(name) {
                     out.insert(
-                        name.clone(),
+                        name.to_string(),
                         SecretString::from(entry.value().expose_secret().to_string()),
                     );
                 }

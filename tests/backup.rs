@@ -255,3 +255,51 @@ fn a_truncated_backup_is_named_and_nothing_changes() {
     );
     assert_eq!(fs::read(home.vault_file()).unwrap(), before);
 }
+
+/// A change starts writing its backup before it knows whether it will happen; one that
+/// fails, or changes nothing, leaves no backup and no file behind, and a change made with
+/// backups disabled makes none.
+#[test]
+fn a_change_that_does_not_happen_leaves_no_backup() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    home.set("B", "b-value");
+    let before = backup_files(&home);
+    let vault_dir_before = fs::read_dir(home.vault_file().parent().unwrap())
+        .unwrap()
+        .count();
+    home.vault(&["rm", "NO_SUCH_SECRET"]).assert().code(3);
+    home.vault(&["mv", "A", "B"]).assert().failure();
+    home.vault(&["import", "--dotenv", "-"])
+        .write_stdin("A=a-value\n")
+        .assert()
+        .success();
+    assert_eq!(
+        backup_files(&home),
+        before,
+        "no backup of changes that did not happen"
+    );
+    assert_eq!(
+        fs::read_dir(home.vault_file().parent().unwrap())
+            .unwrap()
+            .count(),
+        vault_dir_before,
+        "nothing new beside the vault"
+    );
+    let config = home.path().join("config.toml");
+    fs::write(&config, "[backup]\nenabled = false\n").unwrap();
+    home.vault(&["--config", config.to_str().unwrap(), "set", "C"])
+        .write_stdin("c-value")
+        .assert()
+        .success();
+    assert_eq!(backup_files(&home), before, "backups disabled");
+    home.vault(&["set", "C"])
+        .write_stdin("c-value-2")
+        .assert()
+        .success();
+    assert_eq!(
+        backup_files(&home).len(),
+        before.len() + 2,
+        "data and record"
+    );
+}

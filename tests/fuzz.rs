@@ -53,13 +53,27 @@ proptest! {
     ) {
         let mut document = Document::new(vec!["age1example".into()]);
         for (name, value) in &secrets {
-            document.set(name, SecretString::from(value.clone()), None, "2026-01-01T00:00:00Z");
+            document
+                .set(name, SecretString::from(value.clone()), None, "2026-01-01T00:00:00Z")
+                .unwrap();
         }
         let json = document.to_json().unwrap();
         let read = Document::from_json(&json, "fuzz").unwrap();
-        prop_assert_eq!(read.secrets.len(), secrets.len());
+        prop_assert_eq!(read.len(), secrets.len());
         for (name, value) in &secrets {
-            prop_assert_eq!(read.get(name).unwrap().value().expose_secret(), value.as_str());
+            prop_assert_eq!(read.get(name).unwrap().unwrap().value().expose_secret(), value.as_str());
+        }
+        // Read for a change, one secret rewritten and the rest copied as text: the same.
+        let mut changed = Document::for_change(json, "fuzz").unwrap();
+        let mut expected = secrets.clone();
+        if let Some((first, _)) = secrets.iter().next() {
+            changed.set(first, SecretString::from("new \"\n\u{0}".to_string()), None, "now").unwrap();
+            expected.insert(first.clone(), "new \"\n\u{0}".to_string());
+        }
+        let reread = Document::from_json(&changed.to_json().unwrap(), "fuzz").unwrap();
+        prop_assert_eq!(reread.len(), expected.len());
+        for (name, value) in &expected {
+            prop_assert_eq!(reread.get(name).unwrap().unwrap().value().expose_secret(), value.as_str());
         }
     }
 

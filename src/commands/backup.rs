@@ -147,9 +147,9 @@ struct Difference {
 }
 
 impl Difference {
-    fn between(now: &Document, then: &Document) -> Difference {
-        let now_names: BTreeSet<&String> = now.secrets.keys().collect();
-        let then_names: BTreeSet<&String> = then.secrets.keys().collect();
+    fn between(now: &Document, then: &Document) -> Result<Difference> {
+        let now_names: BTreeSet<&str> = now.names().collect();
+        let then_names: BTreeSet<&str> = then.names().collect();
         let recipients = |a: &Document, b: &Document| -> Vec<String> {
             a.recipients
                 .iter()
@@ -157,7 +157,17 @@ impl Difference {
                 .cloned()
                 .collect()
         };
-        Difference {
+        let mut changed = Vec::new();
+        for entry in now.entries() {
+            let (name, entry) = entry?;
+            if then
+                .get(name)?
+                .is_some_and(|old| old.value().expose_secret() != entry.value().expose_secret())
+            {
+                changed.push(name.to_string());
+            }
+        }
+        Ok(Difference {
             added: then_names
                 .difference(&now_names)
                 .map(|n| n.to_string())
@@ -166,19 +176,10 @@ impl Difference {
                 .difference(&then_names)
                 .map(|n| n.to_string())
                 .collect(),
-            changed: now
-                .secrets
-                .iter()
-                .filter(|(name, entry)| {
-                    then.get(name).is_some_and(|old| {
-                        old.value().expose_secret() != entry.value().expose_secret()
-                    })
-                })
-                .map(|(name, _)| name.clone())
-                .collect(),
+            changed,
             recipients_added: recipients(then, now),
             recipients_removed: recipients(now, then),
-        }
+        })
     }
 
     fn names(&self) -> Vec<String> {
@@ -199,7 +200,13 @@ impl Difference {
 
     /// One line per difference, values masked.
     fn report(&self, then: &Document) -> String {
-        let masked = |name: &str| then.get(name).map(|e| mask(e.value())).unwrap_or_default();
+        let masked = |name: &str| {
+            then.get(name)
+                .ok()
+                .flatten()
+                .map(|e| mask(e.value()))
+                .unwrap_or_default()
+        };
         let mut out = String::new();
         for name in &self.added {
             out.push_str(&format!("add       {name} {}\n", masked(name)));
@@ -253,7 +260,7 @@ pub fn restore_backup(
         }
         None => Vec::new(),
     };
-    let difference = Difference::between(transaction.document(), &then);
+    let difference = Difference::between(transaction.document(), &then)?;
     let paths: Vec<PathBuf> = saved_files.iter().map(|f| PathBuf::from(&f.path)).collect();
     let current = LockedFiles::lock(&paths, true, transaction.lock_wait())?;
     let stale: Vec<&SavedFile> = saved_files

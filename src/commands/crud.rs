@@ -109,7 +109,7 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
                 value,
                 args.description.clone(),
                 &timestamp_now(),
-            );
+            )?;
             Ok((existed, Some(vec![args.name.clone()])))
         },
     )?;
@@ -205,7 +205,9 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
                 .vault()
                 .read(context)?
                 .select(&|n| n == name.as_str())?;
-            let entry = document.get(name).ok_or_else(|| not_found(context, name))?;
+            let entry = document
+                .get(name)?
+                .ok_or_else(|| not_found(context, name))?;
             let metadata = entry_metadata(entry);
             Ok((entry.value().clone(), metadata))
         }
@@ -234,7 +236,7 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
         return list_provider(context, address, args.json);
     }
     let opened = context.vault().open(context)?;
-    let secrets = &opened.document.secrets;
+    let secrets = opened.document.entries().collect::<Result<Vec<_>>>()?;
     if args.json {
         let items: Vec<_> = secrets
             .iter()
@@ -258,12 +260,17 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
         ));
         return SUCCESS;
     }
-    let width = secrets.keys().map(String::len).max().unwrap_or(0).max(4);
+    let width = secrets
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let mut out = format!(
         "{:width$}  {:20}  {:20}  DESCRIPTION\n",
         "NAME", "CREATED", "UPDATED"
     );
-    for (name, entry) in secrets {
+    for (name, entry) in &secrets {
         let line = format!(
             "{name:width$}  {:20}  {:20}  {}",
             crate::names::printable(&entry.created, false),
@@ -339,7 +346,7 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
         |document| {
             let mut removed = Vec::new();
             for name in &args.names {
-                if document.remove(name).is_some() {
+                if document.remove(name)?.is_some() {
                     removed.push(name.clone());
                 } else if !args.force {
                     return Err(not_found(context, name));
@@ -401,7 +408,7 @@ pub fn mv(context: &Context, args: &MvArgs) -> Result<u8> {
                     args.new
                 )));
             }
-            document.rename(&args.old, &args.new, &timestamp_now());
+            document.rename(&args.old, &args.new, &timestamp_now())?;
             Ok(((), Some(vec![args.old.clone(), args.new.clone()])))
         },
     )?;

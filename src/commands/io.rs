@@ -127,12 +127,12 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
     }
     let plan_for =
         |document: &crate::store::document::Document, name: &str, value: &SecretString| {
-            match document.get(name) {
+            Ok(match document.get(name)? {
                 None => Plan::Add,
                 Some(e) if e.value().expose_secret() == value.expose_secret() => Plan::Unchanged,
                 Some(_) if args.skip_existing => Plan::Skip,
                 Some(_) => Plan::Update,
-            }
+            })
         };
     let check_conflicts = |plans: &[(String, Plan)]| -> Result<()> {
         let conflicts: Vec<&str> = plans
@@ -152,8 +152,8 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
         let opened = context.vault().open(context)?;
         let plans: Vec<(String, Plan)> = pairs
             .iter()
-            .map(|(n, v)| (n.clone(), plan_for(&opened.document, n, v)))
-            .collect();
+            .map(|(n, v)| Ok((n.clone(), plan_for(&opened.document, n, v)?)))
+            .collect::<Result<_>>()?;
         let mut report = String::new();
         for ((name, plan), (_, value)) in plans.iter().zip(&pairs) {
             let verb = match plan {
@@ -179,14 +179,14 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
             |document| {
                 let plans: Vec<(String, Plan)> = pairs
                     .iter()
-                    .map(|(n, v)| (n.clone(), plan_for(document, n, v)))
-                    .collect();
+                    .map(|(n, v)| Ok((n.clone(), plan_for(document, n, v)?)))
+                    .collect::<Result<_>>()?;
                 check_conflicts(&plans)?;
                 let now = timestamp_now();
                 let mut touched = Vec::new();
                 for ((name, plan), (_, value)) in plans.iter().zip(pairs) {
                     if matches!(plan, Plan::Add | Plan::Update) {
-                        document.set(name, value, None, &now);
+                        document.set(name, value, None, &now)?;
                         touched.push(name.clone());
                     }
                 }
@@ -307,13 +307,16 @@ pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
         selected.extend(elsewhere.iter().map(|(n, v)| (n.as_str(), v)));
     } else {
         opened = context.vault().open(context)?;
-        let secrets = &opened.document.secrets;
+        let document = &opened.document;
         if args.only.is_empty() {
-            selected.extend(secrets.iter().map(|(n, e)| (n.as_str(), e.value())));
+            for entry in document.entries() {
+                let (name, entry) = entry?;
+                selected.push((name, entry.value()));
+            }
         } else {
             for name in &args.only {
                 validate_name(name)?;
-                let entry = secrets.get(name).ok_or_else(|| {
+                let entry = document.get(name)?.ok_or_else(|| {
                     Error::NotFound(format!(
                         "--only names {name}, but the vault has no secret by that name"
                     ))

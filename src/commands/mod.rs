@@ -117,7 +117,9 @@ impl Context {
     }
 
     pub fn vault(&self) -> Vault {
-        Vault::new(&self.vault_location.path).with_lock_wait(self.lock_wait())
+        Vault::new(&self.vault_location.path)
+            .with_lock_wait(self.lock_wait())
+            .with_backups(self.config.backup.enabled)
     }
 
     /// How writes wait for another writer: `[lock] timeout_seconds`, saying so after a

@@ -196,10 +196,10 @@ fn write_rotation(
         let description = policy.secrets[&name].description.clone();
         transaction
             .document_mut()
-            .set(&name, value, description, &now);
+            .set(&name, value, description, &now)?;
     }
     let sealed = transaction.seal_document(false)?;
-    transaction.write(&sealed)?;
+    transaction.write_sealed(sealed)?;
     let mut report = String::new();
     for planned in &plan.secrets {
         let verb = match planned.kind {

@@ -38,7 +38,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                         format!("{} recipient(s)", opened.document.recipients.len())
                     }
                 };
-                (true, Some(protection), Some(opened.document.secrets.len()))
+                (true, Some(protection), Some(opened.document.len()))
             }
             Err(e) => {
                 problems.push(e.to_string());

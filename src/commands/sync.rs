@@ -273,23 +273,19 @@ fn to_vault(
     dry_run: bool,
 ) -> Result<Vec<(String, Action)>> {
     let current_of =
-        |document: &crate::store::document::Document| -> BTreeMap<String, SecretString> {
-            gathered
-                .values
-                .keys()
-                .filter_map(|n| {
-                    document.get(n).map(|e| {
-                        (
-                            n.clone(),
-                            SecretString::from(e.value().expose_secret().to_string()),
-                        )
-                    })
-                })
-                .collect()
+        |document: &crate::store::document::Document| -> Result<BTreeMap<String, SecretString>> {
+            let mut current = BTreeMap::new();
+            for name in gathered.values.keys() {
+                if let Some(entry) = document.get(name)? {
+                    let value = SecretString::from(entry.value().expose_secret().to_string());
+                    current.insert(name.clone(), value);
+                }
+            }
+            Ok(current)
         };
     if dry_run {
         let opened = context.vault().open(context)?;
-        let current = current_of(&opened.document);
+        let current = current_of(&opened.document)?;
         let plan = sync::plan(gathered, &current, &settings.preserve);
         report(context, &plan, gathered, &current, true)?;
         return Ok(plan);
@@ -302,7 +298,7 @@ fn to_vault(
             keep_access: false,
         },
         |document| {
-            let current = current_of(document);
+            let current = current_of(document)?;
             let plan = sync::plan(gathered, &current, &settings.preserve);
             report(context, &plan, gathered, &current, false)?;
             let touched = changes(&plan);
@@ -311,7 +307,7 @@ fn to_vault(
                 validate_name(name)?;
                 let value =
                     SecretString::from(gathered.values[name].value.expose_secret().to_string());
-                document.set(name, value, None, &now);
+                document.set(name, value, None, &now)?;
             }
             Ok((plan, (!touched.is_empty()).then_some(touched)))
         },

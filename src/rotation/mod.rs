@@ -166,12 +166,10 @@ pub fn generate(
             }
             Kind::Jwt => {
                 let signer = secret.depends_on.as_deref().unwrap_or_default();
-                let key = values
-                    .get(signer)
-                    .or_else(|| document.get(signer).map(|e| e.value()))
-                    .ok_or_else(|| {
-                        Error::NotFound(format!("{signer}, which signs {}, is gone", planned.name))
-                    })?;
+                let stored = document.get(signer)?.map(|e| e.value());
+                let key = values.get(signer).or(stored).ok_or_else(|| {
+                    Error::NotFound(format!("{signer}, which signs {}, is gone", planned.name))
+                })?;
                 sign_jwt(&planned.name, secret, key)?
             }
             Kind::Static => continue,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
 use crate::store::document::timestamp_now;
-use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
+use crate::store::fs::{PreparedFile, ensure_private_dir, parent_dir, write_atomic};
 
 /// The backups directory of a vault.
 pub fn backup_dir(vault_path: &Path) -> PathBuf {
@@ -213,9 +213,30 @@ fn compact(rfc3339: &str) -> String {
 
 /// Saves `ciphertext` (the vault before the change `record` describes) and prunes old
 /// backups. Called with the writer lock held, so no other writer is in the directory.
+/// The vault's ciphertext, written into an unnamed file in the backups directory ahead
+/// of the change (see [`save`]). `None` where the filesystem has no unnamed files.
+pub fn prepare(vault_path: &Path, ciphertext: &[u8]) -> Result<Option<PreparedFile>> {
+    let dir = backup_dir(vault_path);
+    ensure_private_dir(&dir)?;
+    let Some(mut file) = PreparedFile::create(&dir)? else {
+        return Ok(None);
+    };
+    let what = dir.join(format!("{}-ID.age", stem(vault_path)));
+    file.write(ciphertext, &what)?;
+    file.finish(0o600, None, &what)?;
+    Ok(Some(file))
+}
+
+/// What a backup keeps of the vault: its ciphertext, or that ciphertext already written
+/// by [`prepare`].
+pub enum Data<'a> {
+    Bytes(&'a [u8]),
+    Prepared(PreparedFile),
+}
+
 pub fn save(
     vault_path: &Path,
-    ciphertext: &[u8],
+    data: Data<'_>,
     record: &Record<'_>,
     policy: &BackupPolicy,
 ) -> Result<Option<Saved>> {
@@ -264,7 +285,10 @@ pub fn save(
     };
     let json = serde_json::to_vec_pretty(&metadata)
         .map_err(|e| Error::Failed(format!("cannot describe the backup: {e}")))?;
-    write_atomic(&path, ciphertext, true)?;
+    match data {
+        Data::Bytes(ciphertext) => write_atomic(&path, ciphertext, true)?,
+        Data::Prepared(file) => file.persist(&path, true)?,
+    }
     if let Some(files) = &record.files {
         write_atomic(&files_path(&path), files.ciphertext, true)?;
     }

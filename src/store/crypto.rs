@@ -49,6 +49,21 @@ pub fn is_passphrase_protected(ciphertext: &[u8], what: &str) -> Result<bool> {
 }
 
 pub fn encrypt(plaintext: &[u8], lock: Lock<'_>, armor: bool) -> Result<Vec<u8>> {
+    let mut output = Vec::with_capacity(plaintext.len() + 1024);
+    encrypt_into(&mut output, lock, armor, &mut |writer| {
+        writer.write_all(plaintext)
+    })?;
+    Ok(output)
+}
+
+/// Encrypts what `write_plaintext` writes, straight into `output`: no buffer holds the
+/// whole plaintext or the whole ciphertext.
+pub fn encrypt_into(
+    output: &mut dyn Write,
+    lock: Lock<'_>,
+    armor: bool,
+    write_plaintext: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let encryptor = match lock {
         Lock::Recipients(recipients) => {
             Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient))
@@ -62,12 +77,11 @@ pub fn encrypt(plaintext: &[u8], lock: Lock<'_>, armor: bool) -> Result<Vec<u8>>
         Format::Binary
     };
     let failed = |e: std::io::Error| Error::Failed(format!("encryption failed: {e}"));
-    let mut output = Vec::with_capacity(plaintext.len() + 1024);
-    let armored = ArmoredWriter::wrap_output(&mut output, format).map_err(failed)?;
+    let armored = ArmoredWriter::wrap_output(output, format).map_err(failed)?;
     let mut writer = encryptor.wrap_output(armored).map_err(failed)?;
-    writer.write_all(plaintext).map_err(failed)?;
+    write_plaintext(&mut writer).map_err(failed)?;
     writer.finish().and_then(|a| a.finish()).map_err(failed)?;
-    Ok(output)
+    Ok(())
 }
 
 /// Decrypts `ciphertext`; `what` names the file in errors ("the vault /path").

@@ -6,14 +6,18 @@
 //! older `vault` never drops what a newer one wrote.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write;
+use std::ops::Range;
 use std::time::SystemTime;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -23,17 +27,52 @@ pub const FORMAT: &str = "secretsd-vault";
 pub const VERSION: u64 = 1;
 
 /// The decrypted vault.
-#[derive(Debug)]
+///
+/// A document read for a change keeps the plaintext it came from and each secret as its
+/// span of that text: a secret is decoded when it is first asked for, and one that nobody
+/// touched is written back as the very bytes it was read as. Changing one secret of
+/// 10,000 therefore costs one pass over the text, not 10,000 decodes, encodes and frees.
 pub struct Document {
     pub recipients: Vec<String>,
-    pub secrets: BTreeMap<String, Entry>,
+    secrets: BTreeMap<String, Slot>,
     extra: Map<String, Value>,
+    /// The plaintext the spans point into (empty for a document read whole or new).
+    source: Zeroizing<Vec<u8>>,
+    /// Which file, for errors about a secret decoded late.
+    what: String,
     /// Read with only some of its secrets ([`Plaintext::select`]): never written back.
     partial: bool,
 }
 
+/// One secret of a document: its text in the source, decoded on first use, or decoded
+/// (or set) already — then without a span, because the text no longer says what it holds.
+struct Slot {
+    span: Option<Range<usize>>,
+    /// Boxed: a slot is moved as the map is built, and most are never decoded.
+    entry: OnceCell<Box<Entry>>,
+}
+
+impl Slot {
+    fn decoded(entry: Entry) -> Slot {
+        Slot {
+            span: None,
+            entry: OnceCell::from(Box::new(entry)),
+        }
+    }
+}
+
+impl fmt::Debug for Document {
+    // Never the source: it is the plaintext.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("recipients", &self.recipients)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One secret and what is known about it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     value: SecretString,
     pub created: String,
@@ -64,16 +103,47 @@ impl Document {
             recipients,
             secrets: BTreeMap::new(),
             extra: Map::new(),
+            source: Zeroizing::new(Vec::new()),
+            what: String::new(),
             partial: false,
         }
     }
 
-    /// Parses a decrypted vault, refusing other formats and newer versions.
+    /// Parses a decrypted vault whole, refusing other formats and newer versions.
     pub fn from_json(plaintext: &[u8], what: &str) -> Result<Self> {
-        Document::parse(plaintext, what, &|_| true, true)
+        Document::decode(plaintext, what, &|_| true, true)
     }
 
-    fn parse(
+    /// Reads a decrypted vault for a change: checked as JSON and as a vault document, its
+    /// secrets left as text until they are asked for (see [`Document`]).
+    pub fn for_change(plaintext: Zeroizing<Vec<u8>>, what: &str) -> Result<Self> {
+        let mut spans = Spans {
+            base: plaintext.as_ptr() as usize,
+            spans: Vec::new(),
+        };
+        let (recipients, extra) = scan(&plaintext, what, &mut spans, true)?;
+        let secrets = spans
+            .spans
+            .into_iter()
+            .map(|(name, span)| {
+                let slot = Slot {
+                    span: Some(span),
+                    entry: OnceCell::new(),
+                };
+                (name, slot)
+            })
+            .collect();
+        Ok(Document {
+            recipients,
+            secrets,
+            extra,
+            source: plaintext,
+            what: what.to_string(),
+            partial: false,
+        })
+    }
+
+    fn decode(
         plaintext: &[u8],
         what: &str,
         keep: &dyn Fn(&str) -> bool,
@@ -88,89 +158,182 @@ impl Document {
             recipients,
             // Built in bulk from the (written sorted) entries rather than one insert at a
             // time; a repeated name keeps its last entry, as JSON parsers do.
-            secrets: entries.entries.into_iter().collect(),
+            secrets: entries
+                .entries
+                .into_iter()
+                .map(|(name, entry)| (name, Slot::decoded(entry)))
+                .collect(),
             extra,
+            source: Zeroizing::new(Vec::new()),
+            what: what.to_string(),
             partial: false,
         })
     }
 
+    /// Decodes a slot's entry if that has not happened yet.
+    fn entry_of<'s>(&'s self, name: &str, slot: &'s Slot) -> Result<&'s Entry> {
+        if let Some(entry) = slot.entry.get() {
+            return Ok(entry);
+        }
+        let span = slot.span.clone().unwrap_or_default();
+        let entry: Entry = serde_json::from_slice(&self.source[span]).map_err(|e| {
+            Error::BadData(format!(
+                "{} decrypts but its secret {} is not valid ({e})",
+                self.what,
+                crate::names::printable(name, false)
+            ))
+        })?;
+        Ok(slot.entry.get_or_init(|| Box::new(entry)))
+    }
+
     /// Serializes into a buffer that is zeroed on drop.
     pub fn to_json(&self) -> Result<Zeroizing<Vec<u8>>> {
-        if self.partial {
-            return Err(Error::Failed(
-                "internal error: a vault read in part cannot be written back".into(),
-            ));
-        }
-        let estimate: usize = 256
+        let estimate = self.source.len()
+            + 256
             + self
                 .secrets
                 .iter()
-                .map(|(name, entry)| name.len() + entry.value.expose_secret().len() * 2 + 160)
+                .filter(|(_, slot)| slot.span.is_none())
+                .map(|(name, slot)| {
+                    let value = slot
+                        .entry
+                        .get()
+                        .map_or(0, |e| e.value.expose_secret().len());
+                    name.len() + value * 2 + 160
+                })
                 .sum::<usize>();
-        let mut buffer = Zeroizing::new(Vec::with_capacity(estimate));
-        serde_json::to_writer(&mut *buffer, self)
+        // Sized once, so no part of the plaintext is left behind in a reallocated buffer.
+        let mut out = Zeroizing::new(Vec::with_capacity(estimate));
+        self.write_json(&mut *out)
             .map_err(|e| Error::Failed(format!("cannot serialize the vault: {e}")))?;
-        Ok(buffer)
+        Ok(out)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Entry> {
-        self.secrets.get(name)
+    /// Writes the document as JSON. Secrets still in their text are copied as they are.
+    pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.partial {
+            return Err(std::io::Error::other(
+                "internal error: a vault read in part cannot be written back",
+            ));
+        }
+        out.write_all(b"{\"format\":")?;
+        serde_json::to_writer(&mut *out, FORMAT)?;
+        write!(out, ",\"version\":{VERSION},\"recipients\":")?;
+        serde_json::to_writer(&mut *out, &self.recipients)?;
+        out.write_all(b",\"secrets\":{")?;
+        for (index, (name, slot)) in self.secrets.iter().enumerate() {
+            if index > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, name)?;
+            out.write_all(b":")?;
+            match (&slot.span, slot.entry.get()) {
+                (Some(span), _) => out.write_all(&self.source[span.clone()])?,
+                (None, Some(entry)) => serde_json::to_writer(&mut *out, entry)?,
+                (None, None) => {
+                    return Err(std::io::Error::other(format!(
+                        "internal error: the secret {name} has neither text nor value"
+                    )));
+                }
+            }
+        }
+        out.write_all(b"}")?;
+        for (key, value) in &self.extra {
+            out.write_all(b",")?;
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, value)?;
+        }
+        out.write_all(b"}")
+    }
+
+    /// The secret `name`, decoded on first use (which fails for a secret that is valid
+    /// JSON but not a valid secret, e.g. without a value).
+    pub fn get(&self, name: &str) -> Result<Option<&Entry>> {
+        match self.secrets.get(name) {
+            Some(slot) => self.entry_of(name, slot).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.secrets.contains_key(name)
     }
 
+    /// The names of the secrets, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.secrets.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Every secret in name order, each decoded on the way.
+    pub fn entries(&self) -> impl Iterator<Item = Result<(&str, &Entry)>> {
+        self.secrets
+            .iter()
+            .map(|(name, slot)| self.entry_of(name, slot).map(|e| (name.as_str(), e)))
+    }
+
+    /// Takes a secret out of its slot, decoding it if needed.
+    fn take(&mut self, name: &str) -> Result<Option<Entry>> {
+        if let Some(slot) = self.secrets.get(name) {
+            self.entry_of(name, slot)?;
+        }
+        Ok(self
+            .secrets
+            .remove(name)
+            .and_then(|mut slot| slot.entry.take())
+            .map(|entry| *entry))
+    }
+
     /// Stores `value` under `name`; an existing secret keeps its created time, its unknown
     /// fields and (unless a new one is given) its description.
-    pub fn set(&mut self, name: &str, value: SecretString, description: Option<String>, now: &str) {
-        match self.secrets.get_mut(name) {
-            Some(entry) => {
+    pub fn set(
+        &mut self,
+        name: &str,
+        value: SecretString,
+        description: Option<String>,
+        now: &str,
+    ) -> Result<()> {
+        let entry = match self.take(name)? {
+            Some(mut entry) => {
                 entry.value = value;
                 entry.updated = now.to_string();
                 if description.is_some() {
                     entry.description = description;
                 }
+                entry
             }
-            None => {
-                self.secrets.insert(
-                    name.to_string(),
-                    Entry {
-                        value,
-                        created: now.to_string(),
-                        updated: now.to_string(),
-                        description,
-                        extra: Map::new(),
-                    },
-                );
-            }
-        }
+            None => Entry {
+                value,
+                created: now.to_string(),
+                updated: now.to_string(),
+                description,
+                extra: Map::new(),
+            },
+        };
+        self.secrets.insert(name.to_string(), Slot::decoded(entry));
+        Ok(())
     }
 
-    pub fn remove(&mut self, name: &str) -> Option<Entry> {
-        self.secrets.remove(name)
+    pub fn remove(&mut self, name: &str) -> Result<Option<Entry>> {
+        self.take(name)
     }
 
-    /// Renames a secret; its times and fields move with it.
-    pub fn rename(&mut self, old: &str, new: &str, now: &str) -> Option<()> {
-        let mut entry = self.secrets.remove(old)?;
+    /// Renames a secret; its times and fields move with it. `false` if there is no `old`.
+    pub fn rename(&mut self, old: &str, new: &str, now: &str) -> Result<bool> {
+        let Some(mut entry) = self.take(old)? else {
+            return Ok(false);
+        };
         entry.updated = now.to_string();
-        self.secrets.insert(new.to_string(), entry);
-        Some(())
-    }
-}
-
-impl Serialize for Document {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(4 + self.extra.len()))?;
-        map.serialize_entry("format", FORMAT)?;
-        map.serialize_entry("version", &VERSION)?;
-        map.serialize_entry("recipients", &self.recipients)?;
-        map.serialize_entry("secrets", &self.secrets)?;
-        for (key, value) in &self.extra {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
+        self.secrets.insert(new.to_string(), Slot::decoded(entry));
+        Ok(true)
     }
 }
 
@@ -224,6 +387,7 @@ enum Take {
     Skip,
     Entry,
     Value,
+    Span,
 }
 
 /// Receives the secrets of a document as the parser meets them, and decides for each name
@@ -233,6 +397,25 @@ trait Sink<'p> {
     fn take(&mut self, name: &str) -> Take;
     fn entry(&mut self, _name: Cow<'p, str>, _entry: Entry) {}
     fn value(&mut self, _name: Cow<'p, str>, _value: SecretText<'p>) {}
+    fn span(&mut self, _name: Cow<'p, str>, _text: &'p str) {}
+}
+
+/// Keeps every secret as its span of the plaintext (see [`Document::for_change`]).
+struct Spans {
+    /// Where the plaintext starts in memory, to turn borrowed text into offsets.
+    base: usize,
+    spans: Vec<(String, Range<usize>)>,
+}
+
+impl<'p> Sink<'p> for Spans {
+    fn take(&mut self, _name: &str) -> Take {
+        Take::Span
+    }
+    fn span(&mut self, name: Cow<'p, str>, text: &'p str) {
+        let start = text.as_ptr() as usize - self.base;
+        self.spans
+            .push((name.into_owned(), start..start + text.len()));
+    }
 }
 
 /// Keeps whole entries whose name passes a filter (every entry, for a full document).
@@ -364,7 +547,7 @@ impl Plaintext {
     /// A document holding only the secrets whose names pass `keep`, for reading: it
     /// cannot be written back.
     pub fn select(&self, keep: &dyn Fn(&str) -> bool) -> Result<Document> {
-        let mut document = Document::parse(&self.bytes, &self.what, keep, false)?;
+        let mut document = Document::decode(&self.bytes, &self.what, keep, false)?;
         document.partial = true;
         Ok(document)
     }
@@ -531,6 +714,10 @@ impl<'p> Visitor<'p> for SecretsSeed<'_, 'p> {
                     let value = map.next_value_seed(ValueSeed)?;
                     self.sink.value(name, value);
                 }
+                Take::Span => {
+                    let text = map.next_value::<&'p RawValue>()?;
+                    self.sink.span(name, text.get());
+                }
             }
         }
         Ok(())
@@ -634,7 +821,55 @@ mod tests {
     #[test]
     fn debug_output_hides_values() {
         let mut doc = Document::new(vec![]);
-        doc.set("A", SecretString::from("hunter2".to_string()), None, "now");
+        doc.set("A", SecretString::from("hunter2".to_string()), None, "now")
+            .unwrap();
         assert!(!format!("{doc:?}").contains("hunter2"));
+        let text = doc.to_json().unwrap();
+        let read = Document::for_change(text, "test").unwrap();
+        assert!(!format!("{read:?}").contains("hunter2"));
+    }
+
+    /// A change rewrites what it touched and copies every other secret byte for byte,
+    /// whatever spacing or field order another writer used.
+    #[test]
+    fn untouched_secrets_are_written_back_as_they_were_read() {
+        let text = br#"{"format":"secretsd-vault","version":1,"recipients":["age1x"],
+            "secrets":{"A":{ "updated":"u", "value":"a\u0041", "x":[1,{"y":null}] },
+            "B":{"value":"b","created":"c","updated":"u"},"C":{"value":"c"}},"future":true}"#;
+        let mut doc = Document::for_change(Zeroizing::new(text.to_vec()), "test").unwrap();
+        doc.set("B", SecretString::from("b2".to_string()), None, "now")
+            .unwrap();
+        assert!(doc.remove("C").unwrap().is_some());
+        assert!(doc.rename("A", "Z", "now").is_ok());
+        let out = String::from_utf8(doc.to_json().unwrap().to_vec()).unwrap();
+        assert!(
+            out.contains(r#""B":{"value":"b2","created":"c","updated":"now"}"#),
+            "{out}"
+        );
+        assert!(!out.contains(r#""C""#), "{out}");
+        let reparsed: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(reparsed["secrets"]["Z"]["value"], "aA");
+        assert_eq!(reparsed["secrets"]["Z"]["x"][1]["y"], Value::Null);
+        assert_eq!(reparsed["future"], true);
+        let mut doc = Document::for_change(Zeroizing::new(text.to_vec()), "test").unwrap();
+        doc.set("D", SecretString::from("d".to_string()), None, "now")
+            .unwrap();
+        let out = String::from_utf8(doc.to_json().unwrap().to_vec()).unwrap();
+        assert!(
+            out.contains(r#""A":{ "updated":"u", "value":"a\u0041", "x":[1,{"y":null}] },"B":{"value":"b","created":"c","updated":"u"},"C":{"value":"c"},"D":"#),
+            "{out}"
+        );
+    }
+
+    /// A secret that is JSON but not a secret (no value) is found when it is used, and
+    /// named; the others still read.
+    #[test]
+    fn a_broken_secret_is_named_when_it_is_used() {
+        let text = br#"{"format":"secretsd-vault","version":1,"recipients":[],
+            "secrets":{"A":{"value":"a"},"B":{"created":"c"}}}"#;
+        let doc = Document::for_change(Zeroizing::new(text.to_vec()), "the vault v").unwrap();
+        assert_eq!(doc.get("A").unwrap().unwrap().value().expose_secret(), "a");
+        let error = doc.get("B").unwrap_err().to_string();
+        assert!(error.contains("secret B is not valid"), "{error}");
     }
 }

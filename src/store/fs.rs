@@ -139,11 +139,11 @@ pub fn write_atomic_as(
     let resolved = resolve_links(path);
     let path = resolved.as_path();
     let dir = parent_dir(path);
-    match anonymous_file(&dir) {
-        Some(file) => {
-            let mut file = file.map_err(|e| Error::io("create a temporary file in", &dir, e))?;
-            fill(&mut file, bytes, mode, owner, path)?;
-            link_into_place(&file, path, &dir, no_clobber)?;
+    match PreparedFile::create(&dir)? {
+        Some(mut file) => {
+            file.write(bytes, path)?;
+            file.finish(mode, owner, path)?;
+            file.persist(path, no_clobber)
         }
         None => {
             let mut temp = tempfile::Builder::new()
@@ -159,9 +159,57 @@ pub fn write_atomic_as(
                 temp.persist(path)
             }
             .map_err(|e| Error::io("replace", path, e.error))?;
+            sync_dir(&dir)
         }
     }
-    sync_dir(&dir)
+}
+
+/// A file being written in a directory without a name there yet (`O_TMPFILE`): whole and
+/// durable before [`PreparedFile::persist`] names it, gone without a trace if it is
+/// dropped instead — also when the writer is killed. This lets a change write its backup
+/// and its new vault while it is still working out whether it will commit.
+pub struct PreparedFile {
+    file: File,
+    dir: PathBuf,
+}
+
+impl PreparedFile {
+    /// A new empty file in `dir`; `None` where the filesystem cannot make anonymous files
+    /// (then callers write a named temp file as before).
+    pub fn create(dir: &Path) -> Result<Option<PreparedFile>> {
+        match anonymous_file(dir) {
+            Some(file) => Ok(Some(PreparedFile {
+                file: file.map_err(|e| Error::io("create a temporary file in", dir, e))?,
+                dir: dir.to_path_buf(),
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends `bytes`; `path` is the file's future name, for errors.
+    pub fn write(&mut self, bytes: &[u8], path: &Path) -> Result<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(|e| Error::io("write the new", path, e))
+    }
+
+    /// The file to stream into.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Gives the file its owner and exact mode (not reduced by the umask) and makes its
+    /// content durable.
+    pub fn finish(&mut self, mode: u32, owner: Option<(u32, u32)>, path: &Path) -> Result<()> {
+        fill(&mut self.file, &[], mode, owner, path)
+    }
+
+    /// Names the file `path` (replacing what is there unless `no_clobber`) and makes the
+    /// name durable.
+    pub fn persist(self, path: &Path, no_clobber: bool) -> Result<()> {
+        link_into_place(&self.file, path, &self.dir, no_clobber)?;
+        sync_dir(&self.dir)
+    }
 }
 
 /// A file in `dir` with no name (`O_TMPFILE`, mode 0600), so a writer killed while

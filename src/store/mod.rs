@@ -9,7 +9,10 @@ pub mod fs;
 pub mod identity;
 pub mod recipients;
 
+use std::cell::RefCell;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
@@ -64,6 +67,9 @@ pub struct Change<'a> {
 pub struct Vault {
     path: PathBuf,
     lock_wait: fs::LockWait,
+    /// Changes will be backed up: a transaction starts writing the backup as soon as it
+    /// has read the vault, on another thread, while it decrypts and changes it.
+    backups: bool,
 }
 
 impl Vault {
@@ -73,7 +79,15 @@ impl Vault {
         Vault {
             path: fs::resolve_links(&path.into()),
             lock_wait: fs::LockWait::default(),
+            backups: false,
         }
+    }
+
+    /// Whether changes are backed up (`[backup] enabled`), so transactions can start
+    /// writing the backup early. Without it backups are still made, only later.
+    pub fn with_backups(mut self, enabled: bool) -> Self {
+        self.backups = enabled;
+        self
     }
 
     /// How long a write waits for another writer's lock, and whom it tells.
@@ -196,19 +210,31 @@ impl Vault {
         // are what killed writers left (plaintext, in the case of other files' temps).
         fs::remove_stale_temp_files(&self.path);
         backup::remove_leftovers(&self.path);
-        let ciphertext = self.read_ciphertext()?;
+        let ciphertext = Arc::new(self.read_ciphertext()?);
+        // The backup is the ciphertext as read: written (unnamed, so a change that does not
+        // happen leaves nothing) while this thread decrypts, changes and encrypts.
+        let early_backup = self.backups.then(|| {
+            let path = self.path.clone();
+            let data = Arc::clone(&ciphertext);
+            std::thread::spawn(move || backup::prepare(&path, &data))
+        });
         let Decrypted {
             plaintext,
             protection,
             armored,
             key,
         } = self.decrypt(&ciphertext, keys)?;
-        let opened = self.parse(&plaintext, protection, armored)?;
-        drop(plaintext);
+        // Read for a change: each secret stays text until it is used (see `Document`).
+        let opened = Opened {
+            document: Document::for_change(plaintext, &self.describe())?,
+            protection,
+            armored,
+        };
         Ok(Transaction {
             vault: self,
             _lock: lock,
             ciphertext,
+            early_backup: RefCell::new(early_backup),
             opened,
             key,
         })
@@ -239,7 +265,7 @@ impl Vault {
                 ..Default::default()
             },
         )?;
-        transaction.write(&sealed)?;
+        transaction.write_sealed(sealed)?;
         Ok((result, backup.map(|b| b.path)))
     }
 }
@@ -252,6 +278,21 @@ fn encrypt_as(
     plaintext: &[u8],
     armor: bool,
 ) -> Result<Vec<u8>> {
+    let mut output = Vec::with_capacity(plaintext.len() + 1024);
+    encrypt_as_into(protection, recipients, armor, &mut output, &mut |w| {
+        w.write_all(plaintext)
+    })?;
+    Ok(output)
+}
+
+/// Like [`encrypt_as`], for a plaintext written by `write_plaintext` into `output`.
+fn encrypt_as_into(
+    protection: &Protection,
+    recipients: &[String],
+    armor: bool,
+    output: &mut dyn Write,
+    write_plaintext: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     match protection {
         Protection::Recipients => {
             if recipients.is_empty() {
@@ -260,20 +301,39 @@ fn encrypt_as(
                 ));
             }
             let recipients = recipients::parse_all(recipients)?;
-            crypto::encrypt(plaintext, Lock::Recipients(&recipients), armor)
+            crypto::encrypt_into(
+                output,
+                Lock::Recipients(&recipients),
+                armor,
+                write_plaintext,
+            )
         }
         Protection::Passphrase(passphrase) => {
-            crypto::encrypt(plaintext, Lock::Passphrase(passphrase), armor)
+            crypto::encrypt_into(output, Lock::Passphrase(passphrase), armor, write_plaintext)
         }
     }
 }
+
+/// A new vault, encrypted and durable but not yet in place (see [`Transaction::write_sealed`]).
+pub struct Sealed(SealedAs);
+
+enum SealedAs {
+    /// Streamed into an unnamed file beside the vault.
+    File(fs::PreparedFile),
+    /// In memory, where the filesystem has no unnamed files or the bytes are checked.
+    Bytes(Vec<u8>),
+}
+
+type EarlyBackup = std::thread::JoinHandle<Result<Option<fs::PreparedFile>>>;
 
 /// A vault opened for a change, holding the writer lock until dropped.
 pub struct Transaction<'v> {
     vault: &'v Vault,
     _lock: fs::WriterLock,
     /// The vault as it is on disk, which a backup copies.
-    ciphertext: Vec<u8>,
+    ciphertext: Arc<Vec<u8>>,
+    /// That copy, being written ahead (see [`Vault::with_backups`]).
+    early_backup: RefCell<Option<EarlyBackup>>,
     opened: Opened,
     key: Key,
 }
@@ -315,20 +375,42 @@ impl Transaction<'_> {
         Document::from_json(&plaintext, what)
     }
 
-    /// The document encrypted as the vault will be written. With `keep_access`, refuses a
-    /// result that none of the identities that opened the vault could open.
-    pub fn seal_document(&self, keep_access: bool) -> Result<Vec<u8>> {
+    /// The document encrypted as the vault will be written, durable but not yet in place.
+    /// With `keep_access`, refuses a result that none of the identities that opened the
+    /// vault could open.
+    pub fn seal_document(&self, keep_access: bool) -> Result<Sealed> {
         let opened = &self.opened;
-        let sealed = Vault::seal(&opened.document, &opened.protection, opened.armored)?;
-        if keep_access
-            && matches!(opened.protection, Protection::Recipients)
-            && crypto::decrypt(&sealed, &self.key, &self.vault.describe()).is_err()
-        {
-            return Err(Error::LockedOut(
-                "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
-            ));
-        }
-        Ok(sealed)
+        let checked = keep_access && matches!(opened.protection, Protection::Recipients);
+        let prepared = if checked {
+            None
+        } else {
+            fs::PreparedFile::create(&fs::parent_dir(&self.vault.path))?
+        };
+        let Some(mut file) = prepared else {
+            let sealed = Vault::seal(&opened.document, &opened.protection, opened.armored)?;
+            if checked && crypto::decrypt(&sealed, &self.key, &self.vault.describe()).is_err() {
+                return Err(Error::LockedOut(
+                    "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
+                ));
+            }
+            return Ok(Sealed(SealedAs::Bytes(sealed)));
+        };
+        // Streamed: the document is encrypted as it is written out, with no copy of the
+        // whole plaintext or ciphertext in memory.
+        let mut output = std::io::BufWriter::with_capacity(64 * 1024, file.file());
+        encrypt_as_into(
+            &opened.protection,
+            &opened.document.recipients,
+            opened.armored,
+            &mut output,
+            &mut |w| opened.document.write_json(w),
+        )?;
+        output
+            .flush()
+            .map_err(|e| Error::io("write the new", &self.vault.path, e))?;
+        drop(output);
+        file.finish(0o600, None, &self.vault.path)?;
+        Ok(Sealed(SealedAs::File(file)))
     }
 
     /// Saves the vault as it was when the transaction began, with `record`, unless backups
@@ -338,11 +420,25 @@ impl Transaction<'_> {
         policy: &BackupPolicy,
         record: &backup::Record<'_>,
     ) -> Result<Option<backup::Saved>> {
-        backup::save(&self.vault.path, &self.ciphertext, record, policy)
+        let early = self.early_backup.borrow_mut().take();
+        let data = match early.map(|writer| writer.join()) {
+            Some(Ok(Ok(Some(file)))) => backup::Data::Prepared(file),
+            // Not written ahead, or that failed: write it now, and report a failure then.
+            _ => backup::Data::Bytes(&self.ciphertext),
+        };
+        backup::save(&self.vault.path, data, record, policy)
     }
 
     /// Replaces the vault with `ciphertext` (atomically).
     pub fn write(&self, ciphertext: &[u8]) -> Result<()> {
         fs::write_atomic(&self.vault.path, ciphertext, false)
+    }
+
+    /// Puts the sealed document in place of the vault (atomically).
+    pub fn write_sealed(&self, sealed: Sealed) -> Result<()> {
+        match sealed.0 {
+            SealedAs::File(file) => file.persist(&self.vault.path, false),
+            SealedAs::Bytes(bytes) => self.write(&bytes),
+        }
     }
 }
