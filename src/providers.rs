@@ -57,20 +57,20 @@ pub fn discover() -> BTreeMap<String, PathBuf> {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        let mut names: Vec<_> = entries.flatten().collect();
-        names.sort_by_key(|e| e.file_name());
-        for entry in names {
-            let file_name = entry.file_name();
-            let Some(name) = file_name
-                .to_str()
-                .and_then(|n| n.strip_prefix("secretsd-provider-"))
-            else {
-                continue;
-            };
-            if is_provider_name(name) && is_executable(&entry.path()) {
-                found
-                    .entry(name.to_string())
-                    .or_insert_with(|| entry.path());
+        // Only providers' names are kept (and sorted): a directory such as /usr/bin holds
+        // thousands of others, and completion runs this on every TAB.
+        let mut names: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let file_name = entry.file_name();
+                let name = file_name.to_str()?.strip_prefix("secretsd-provider-")?;
+                is_provider_name(name).then(|| (name.to_string(), entry.path()))
+            })
+            .collect();
+        names.sort();
+        for (name, path) in names {
+            if is_executable(&path) {
+                found.entry(name).or_insert(path);
             }
         }
     }
