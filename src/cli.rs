@@ -94,8 +94,14 @@ pub enum Command {
     /// "secret:NAME" (the vault), "env:VAR", "file:/path", "PROVIDER:KEY", a URL or any other
     /// literal ("literal:..." forces one), or to a table { from = "...", description = "...",
     /// required = false, default = "..." }. Without --manifest, secretsd.toml is looked for in
-    /// this directory and the ones above. Every reference is resolved before the command
-    /// starts; if one fails, nothing starts (exit 125).
+    /// this directory and the ones above. `[profiles.NAME.env]` overrides `[env]` under
+    /// --profile NAME. Every reference is resolved before the command starts; if one fails,
+    /// nothing starts (exit 125), and the message names the variable and the provider.
+    ///
+    /// A manifest for trying a provider of your own (secretsd-provider-jsonfile):
+    /// `command = ["/usr/bin/env"]`, then `[env]` with `TOKEN = "jsonfile:api/token"` and
+    /// `DB = "secret:DB_PASSWORD"`; `vault run -m that.toml` prints the environment the
+    /// command gets.
     Run(RunArgs),
     /// List every variable of the manifest with where its value comes from (masked);
     /// exit 3 naming every required variable that has none

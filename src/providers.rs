@@ -111,7 +111,17 @@ impl Providers {
 
     fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {
         let path = find(name)?;
-        ProviderProcess::spawn(name, &path, options.clone()).map_err(client_error)
+        let process = ProviderProcess::spawn(name, &path, options.clone()).map_err(client_error)?;
+        // An executable that says it is another provider is misinstalled or misnamed; its
+        // answers would be taken for the wrong backend's.
+        if process.hello().provider != name {
+            return Err(Error::Provider(format!(
+                "{} introduced itself as provider {}, not {name}; a provider's hello must name it as its executable does (secretsd-provider-NAME)",
+                path.display(),
+                crate::names::printable(&process.hello().provider, true)
+            )));
+        }
+        Ok(process)
     }
 
     /// The running process of `name`, started on first use.
@@ -211,20 +221,25 @@ impl Providers {
     }
 
     /// Closes every provider's stdin, then waits for each to exit (so they exit in
-    /// parallel, and none is left for a command that replaces vault to inherit).
-    pub fn close(&mut self) {
+    /// parallel, and none is left for a command that replaces vault to inherit). Returns
+    /// what providers did wrong on the way out — exiting non-zero, or lingering past the
+    /// grace and being stopped. Their answers were complete and checked already, so that
+    /// fails nothing; the caller says so (SPEC §5).
+    pub fn close(&mut self) -> Vec<String> {
         let mut running = std::mem::take(&mut self.running);
         for process in running.values_mut() {
             process.close_stdin();
         }
-        for (_, process) in running {
-            let _ = process.close();
-        }
+        running
+            .into_values()
+            .filter_map(|process| process.close().err())
+            .map(|error| format!("{error} (its answers were complete and were used)"))
+            .collect()
     }
 }
 
 impl Drop for Providers {
     fn drop(&mut self) {
-        self.close();
+        let _ = self.close();
     }
 }

@@ -84,7 +84,7 @@ fn secret_service_provider_passes_the_conformance_kit() {
         stderr(&output)
     );
     assert!(
-        stdout(&output).contains("10 passed, 0 failed"),
+        stdout(&output).contains("15 passed, 0 failed"),
         "{}",
         stdout(&output)
     );

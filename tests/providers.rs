@@ -107,7 +107,7 @@ cat >/dev/null
     assert!(text.contains("recorder") && text.contains("1.0"), "{text}");
     assert!(text.contains("get,list,set,delete"), "{text}");
     assert!(
-        text.contains("future") && text.contains("BROKEN") && text.contains("[99]"),
+        text.contains("future") && text.contains("BROKEN") && text.contains("versions 99,"),
         "{text}"
     );
 }
@@ -341,8 +341,9 @@ cat > /dev/null
         .vault(&["run", "-m", &manifest, "--", "true"])
         .assert()
         .code(125)
-        .stderr(predicate::str::contains("versions [99]"))
-        .stderr(predicate::str::contains("[1]"));
+        .stderr(predicate::str::contains(
+            "speaks protocol versions 99, this vault speaks 1",
+        ));
 }
 
 #[test]
@@ -555,7 +556,7 @@ fn the_spec_example_provider_passes_the_conformance_kit() {
         .and_then(|rest| rest.split("```").next())
         .expect("SPEC.md has a python example");
     assert!(
-        code.lines().count() <= 60,
+        code.lines().count() <= 80,
         "the worked example should stay short"
     );
     install(&setup.providers, "jsonfile", code);
@@ -578,7 +579,7 @@ fn the_spec_example_provider_passes_the_conformance_kit() {
             .lines()
             .filter(|l| l.starts_with("ok "))
             .count(),
-        10,
+        15,
         "{}",
         stdout(&output)
     );
@@ -607,4 +608,156 @@ fn provider_bin_path() -> String {
         binary.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     )
+}
+
+#[test]
+fn a_provider_that_leaves_a_key_out_of_its_answer_is_broken() {
+    assert_provider_failure(
+        "forgets",
+        "    print(json.dumps({'id': req['id'], 'ok': {'values': {}, 'errors': {}}} if req['op'] == 'get' else {'id': req['id'], 'err': {'kind': 'unavailable'}}), flush=True)",
+        &["leaves out the key \"key\""],
+    );
+}
+
+/// An answer of the wrong shape is described by field and type, never by quoting it: the
+/// number could be a value.
+#[test]
+fn a_mistyped_answer_names_the_field_and_its_type_not_the_value() {
+    assert_provider_failure(
+        "mistypes",
+        "    print(json.dumps({'id': req['id'], 'ok': {'values': {'key': 424242}}} if req['op'] == 'get' else {'id': req['id'], 'err': {'kind': 'unavailable'}}), flush=True)",
+        &["the value of \"key\" is a number, not a string"],
+    );
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "badid",
+        &misbehaving("    print(json.dumps({'id': 'one', 'ok': {}}), flush=True)"),
+    );
+    let output = setup.vault(&["get", "badid:key"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    assert!(
+        stderr(&output).contains("\"id\" is a string, not a whole number"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("Some("), "{}", stderr(&output));
+}
+
+#[test]
+fn a_provider_that_names_itself_wrongly_is_refused() {
+    let setup = setup("");
+    let script = RECORDER.replace("\"provider\": name", "\"provider\": \"someone-else\"");
+    assert_ne!(script, RECORDER, "the fixture's hello names it");
+    install(&setup.providers, "impostor", &script);
+    let output = setup.vault(&["get", "impostor:key"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    assert!(
+        stderr(&output).contains("introduced itself as provider someone-else, not impostor"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Complete answers are used even when the provider then exits badly or lingers; vault
+/// stops it and says so (SPEC §5).
+#[test]
+fn a_provider_that_misbehaves_after_answering_is_warned_about() {
+    let setup = setup("");
+    let answer = "    print(json.dumps({'id': req['id'], 'ok': {'values': {k: 'v-' + k for k in req['keys']}}}), flush=True)";
+    install(
+        &setup.providers,
+        "exits-badly",
+        &format!("{}sys.exit(1)\n", misbehaving(answer)),
+    );
+    install(
+        &setup.providers,
+        "lingers",
+        &format!(
+            "{}import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(3600)\n",
+            misbehaving(answer)
+        ),
+    );
+    let output = setup
+        .vault(&["get", "--reveal", "exits-badly:key"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim_end(), "v-key");
+    assert!(
+        stderr(&output).contains("warning: provider exits-badly exited with status 1"),
+        "{}",
+        stderr(&output)
+    );
+    let started = Instant::now();
+    let output = setup.vault(&["get", "lingers:key"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: provider lingers"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Answers over `max_line` (here 1 MiB): a batch is asked again in halves; one value that
+/// does not fit alone is `too-large`, named, exit 5 — through a Rust provider, where the
+/// protocol crate does the splitting.
+#[test]
+fn answers_over_the_line_limit_are_split_or_refused() {
+    let setup = setup("");
+    let store = setup.home.path().join("shared.env");
+    // Ten values of 120 KiB: together over 1 MiB, each small enough for the environment.
+    let mut text: String = (0..10)
+        .map(|i| {
+            format!(
+                "K{i}={}\n",
+                char::from(b'a' + i).to_string().repeat(120 * 1024)
+            )
+        })
+        .collect();
+    text.push_str(&format!("HUGE={}\n", "h".repeat(1100 * 1024)));
+    std::fs::write(&store, text).unwrap();
+    common::chmod(&store, 0o600);
+    setup.add_config(&format!(
+        "\n[providers.shared-file]\npath = \"{}\"\n",
+        store.display()
+    ));
+    let config = setup.home.path().join("config/secretsd/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "timeout_seconds = 2",
+        "timeout_seconds = 10\nmax_response_mib = 1",
+    );
+    std::fs::write(&config, text).unwrap();
+    let manifest: String = (0..10)
+        .map(|i| format!("K{i} = \"shared-file:K{i}\"\n"))
+        .collect();
+    let manifest = setup.manifest(&format!("[env]\n{manifest}"));
+    let output = setup
+        .vault(&[
+            "run",
+            "-m",
+            &manifest,
+            "--",
+            "sh",
+            "-c",
+            "echo ${#K0} ${#K9}",
+        ])
+        .env("PATH", provider_bin_path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{0} {0}\n", 120 * 1024));
+    let output = setup
+        .vault(&["get", "shared-file:HUGE"])
+        .env("PATH", provider_bin_path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("too-large"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("hhhh"), "no value in the message");
 }

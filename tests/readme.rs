@@ -167,7 +167,7 @@ fn howto_team_vault() {
 #[test]
 fn howto_writing_a_provider() {
     let output = Sandbox::new().run(&howto("write-a-provider"));
-    assert!(output.contains("10 passed, 0 failed"), "{output}");
+    assert!(output.contains("15 passed, 0 failed"), "{output}");
     assert!(output.ends_with("s3cr3t"), "{output}");
 }
 

@@ -138,6 +138,121 @@ impl ClientError {
 }
 
 /// An answer's id as a person reads it: the number, or "none".
+/// What a line from a provider should have been.
+#[derive(Clone, Copy)]
+enum Expected {
+    Hello,
+    Answer,
+    /// The `ok` payload of an answer to this operation.
+    Ok(Op),
+}
+
+/// What JSON type a value is, for messages that must not show the value.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Says which field of a provider's line has which wrong type — by path and type only,
+/// because the line may carry secret values.
+fn describe_bad_line(text: &str, error: &serde_json::Error, expected: Expected) -> String {
+    use serde_json::Value;
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return format!(
+            "a line that is not JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        );
+    };
+    let Some(object) = value.as_object() else {
+        return format!("{} where a JSON object belongs", json_type(&value));
+    };
+    let field = |name: &str, wanted: &str, ok: &dyn Fn(&Value) -> bool| -> Option<String> {
+        match object.get(name) {
+            Some(v) if !ok(v) => Some(format!("\"{name}\" is {}, not {wanted}", json_type(v))),
+            _ => None,
+        }
+    };
+    let is_string_map = |v: &Value| {
+        v.as_object()
+            .is_some_and(|m| m.values().all(Value::is_string))
+    };
+    let problem = match expected {
+        Expected::Hello => field("v", "an array of version numbers", &|v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().all(|n| n.as_u64().is_some()))
+        })
+        .or_else(|| field("provider", "a string", &Value::is_string))
+        .or_else(|| field("version", "a string", &Value::is_string))
+        .or_else(|| {
+            field("ops", "an array of strings", &|v| {
+                v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+            })
+        })
+        .or_else(|| {
+            ["v", "provider", "version"]
+                .iter()
+                .find(|f| !object.contains_key(**f))
+                .map(|f| format!("the hello has no \"{f}\""))
+        }),
+        Expected::Answer => field("id", "a whole number from 0 (or null)", &|v| {
+            v.is_null() || v.as_u64().is_some()
+        })
+        .or_else(|| field("ok", "an object", &Value::is_object))
+        .or_else(|| field("err", "an object", &Value::is_object))
+        .or_else(|| {
+            let kind = object.get("err").and_then(|e| e.get("kind"));
+            match kind {
+                Some(k) if !k.is_string() => Some(format!(
+                    "\"err\".\"kind\" is {}, not a string",
+                    json_type(k)
+                )),
+                None if object.contains_key("err") => Some("\"err\" has no \"kind\"".into()),
+                _ => None,
+            }
+        }),
+        Expected::Ok(Op::Get) => field("values", "an object of key to string", &is_string_map)
+            .map(|problem| {
+                // Name the first key whose value is not a string; keys are not secret.
+                let bad = object
+                    .get("values")
+                    .and_then(Value::as_object)
+                    .and_then(|m| {
+                        m.iter().find(|(_, v)| !v.is_string()).map(|(k, v)| {
+                            format!("the value of \"{k}\" is {}, not a string", json_type(v))
+                        })
+                    });
+                bad.unwrap_or(problem)
+            })
+            .or_else(|| {
+                field("errors", "an object of key to error", &|v| {
+                    v.as_object().is_some_and(|m| {
+                        m.values()
+                            .all(|e| e.get("kind").is_some_and(Value::is_string))
+                    })
+                })
+            }),
+        Expected::Ok(Op::List) => field("keys", "an array of strings", &|v| {
+            v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+        }),
+        Expected::Ok(_) => None,
+    };
+    problem.unwrap_or_else(|| {
+        format!(
+            "a line that does not follow the protocol (line {}, column {})",
+            error.line(),
+            error.column()
+        )
+    })
+}
+
 pub fn describe_id(id: Option<u64>) -> String {
     id.map_or_else(|| "none".to_string(), |id| id.to_string())
 }
@@ -209,7 +324,9 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Version { provider, offered } => write!(
                 f,
-                "provider {provider} speaks protocol versions {offered:?}, this vault speaks {VERSIONS:?}; upgrade whichever is older"
+                "provider {provider} speaks protocol versions {}, this vault speaks {}; upgrade whichever is older",
+                crate::versions_text(offered),
+                crate::versions_text(VERSIONS)
             ),
             ClientError::Unsupported { provider, op } => {
                 write!(f, "provider {provider} does not support '{op}'")
@@ -379,8 +496,8 @@ impl ProviderProcess {
             next_id: 1,
         };
         let line = process.receive("its hello")?;
-        let hello: Hello =
-            serde_json::from_str(&line).map_err(|e| process.garbage("its hello", &e))?;
+        let hello: Hello = serde_json::from_str(&line)
+            .map_err(|e| process.garbage("its hello", &line, &e, Expected::Hello))?;
         let Some(version) = hello
             .v
             .iter()
@@ -418,16 +535,20 @@ impl ProviderProcess {
         kill_group(&mut self.child);
     }
 
-    fn garbage(&mut self, during: &str, error: &serde_json::Error) -> ClientError {
+    /// The error for a line that is not the message expected; `text` is the line (or the
+    /// `ok` payload of `op`), described by shape, never quoted: it may hold values.
+    fn garbage(
+        &mut self,
+        during: &str,
+        text: &str,
+        error: &serde_json::Error,
+        expected: Expected,
+    ) -> ClientError {
         self.stop();
         ClientError::Garbage {
             provider: self.name.clone(),
             during: during.to_string(),
-            detail: format!(
-                "invalid JSON at line {}, column {}",
-                error.line(),
-                error.column()
-            ),
+            detail: describe_bad_line(text, error, expected),
         }
     }
 
@@ -521,7 +642,8 @@ impl ProviderProcess {
                 }));
         }
         let text = self.receive(during)?;
-        serde_json::from_str::<Response>(&text).map_err(|e| self.garbage(during, &e))
+        serde_json::from_str::<Response>(&text)
+            .map_err(|e| self.garbage(during, &text, &e, Expected::Answer))
     }
 
     /// Sends a request and returns the raw `ok` payload, or the provider's error.
@@ -544,6 +666,7 @@ impl ProviderProcess {
             id,
             body,
             config: config.clone(),
+            max_line: Some(self.options.max_line_bytes as u64),
         };
         let line =
             Zeroizing::new(
@@ -589,29 +712,47 @@ impl ProviderProcess {
         raw: &serde_json::value::RawValue,
         op: Op,
     ) -> Result<T, ClientError> {
-        serde_json::from_str(raw.get()).map_err(|e| self.garbage(&format!("'{op}'"), &e))
+        serde_json::from_str(raw.get())
+            .map_err(|e| self.garbage(&format!("'{op}'"), raw.get(), &e, Expected::Ok(op)))
     }
 
-    /// Values of many keys in one request.
+    /// Values of many keys in one request — or, when the provider says the answer would
+    /// not fit in one line (`too-large`), in halves, and halves of those (SPEC §2).
     pub fn get(&mut self, config: &Config, keys: &[String]) -> Result<GetOk, ClientError> {
-        let raw = self.call(
+        let result = self.call(
             RequestBody::Get {
                 keys: keys.to_vec(),
             },
             config,
-        )?;
-        let mut answer: GetOk = self.typed(&raw, Op::Get)?;
-        // Every key must be answered one way or the other.
-        for key in keys {
-            if !answer.values.contains_key(key) && !answer.errors.contains_key(key) {
-                answer.errors.insert(
-                    key.clone(),
-                    KeyError {
-                        kind: ErrorKind::NotFound,
-                        message: Some("the provider did not answer for this key".into()),
-                    },
-                );
+        );
+        let raw = match result {
+            Err(ClientError::Failed { error, .. })
+                if error.kind == ErrorKind::TooLarge && keys.len() > 1 =>
+            {
+                let (first, second) = keys.split_at(keys.len() / 2);
+                let mut answer = self.get(config, first)?;
+                let rest = self.get(config, second)?;
+                answer.values.extend(rest.values);
+                answer.errors.extend(rest.errors);
+                return Ok(answer);
             }
+            other => other?,
+        };
+        let answer: GetOk = self.typed(&raw, Op::Get)?;
+        // Every key must be answered one way or the other: one left out is a broken
+        // promise, not a missing secret (SPEC §4).
+        if let Some(key) = keys
+            .iter()
+            .find(|k| !answer.values.contains_key(*k) && !answer.errors.contains_key(*k))
+        {
+            self.stop();
+            return Err(ClientError::Garbage {
+                provider: self.name.clone(),
+                during: "'get'".into(),
+                detail: format!(
+                    "the answer leaves out the key \"{key}\" (every key asked for belongs in \"values\" or \"errors\")"
+                ),
+            });
         }
         Ok(answer)
     }

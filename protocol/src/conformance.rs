@@ -48,54 +48,154 @@ impl Checker<'_> {
         format!("{}{suffix}", self.options.key_prefix)
     }
 
-    fn raw(&mut self, line: &str, during: &str) -> Result<Response, String> {
+    /// A request line written by hand, with `{config}` standing for the configuration:
+    /// sent with it, shown without it (it may hold resolved credentials).
+    fn probe(&mut self, template: &str) -> (u64, String, String) {
+        self.next_raw_id += 1;
+        let id = self.next_raw_id;
+        let config = serde_json::Value::Object(self.options.config.clone()).to_string();
+        let template = template.replace("{id}", &id.to_string());
+        (
+            id,
+            template.replace("{config}", &config),
+            template.replace("{config}", "{…}"),
+        )
+    }
+
+    /// Sends `line` and reads one answer; a failure says what was sent and what came back.
+    fn raw(&mut self, line: &str, shown: &str, during: &str) -> Result<(Response, String), String> {
         self.process
             .exchange_raw(line, during)
-            .map_err(|e| e.to_string())
+            .map(|response| {
+                let got = describe_response(&response);
+                (response, got)
+            })
+            .map_err(|e| format!("sent {shown}; got no answer: {e}"))
+    }
+
+    /// Whether the provider still answers: any answer with the right id will do (with an
+    /// empty configuration most providers answer `invalid`, which is serving all the same).
+    fn still_serving(&mut self, after: &str) -> Result<(), String> {
+        let (id, line, shown) = self.probe(
+            r#"{"v":1,"id":{id},"op":"get","config":{config},"keys":["SECRETSD_CHECK_ALIVE"]}"#,
+        );
+        let (response, got) = self
+            .raw(&line, &shown, "a request after a bad one")
+            .map_err(|e| format!("stopped serving after {after}: {e}"))?;
+        if response.id != Some(id) {
+            return Err(format!("after {after}: sent {shown}; got {got}"));
+        }
+        Ok(())
+    }
+
+    /// A line that is not a request is answered `invalid` — with the request's id when it
+    /// was readable, else null — and the provider keeps serving.
+    fn refused(&mut self, template: &str, readable_id: bool, what: &str) -> Result<String, String> {
+        let (id, line, shown) = self.probe(template);
+        let (response, got) = self.raw(&line, &shown, what)?;
+        let expected = readable_id.then_some(id);
+        let fail = |why: &str| Err(format!("{why}: sent {shown}; got {got}"));
+        match &response.err {
+            None => return fail("answered without an error"),
+            Some(error) if error.kind != ErrorKind::Invalid => {
+                return fail("answered another kind than invalid");
+            }
+            Some(_) if response.id != expected => {
+                return fail(&format!(
+                    "answered with id {} instead of {}",
+                    crate::client::describe_id(response.id),
+                    crate::client::describe_id(expected)
+                ));
+            }
+            Some(_) => {}
+        }
+        self.still_serving(what)?;
+        Ok(format!(
+            "answered invalid with id {} and kept serving",
+            crate::client::describe_id(expected)
+        ))
     }
 
     fn version_mismatch(&mut self) -> Result<String, String> {
-        self.next_raw_id += 1;
-        let id = self.next_raw_id;
-        let config = serde_json::Value::Object(self.options.config.clone());
-        let line = format!(r#"{{"v":99,"id":{id},"op":"get","config":{config},"keys":["x"]}}"#);
-        let response = self.raw(&line, "a request of protocol version 99")?;
-        match (response.id, response.err) {
-            (Some(got), Some(error)) if got == id => Ok(format!("answered {}", error.kind)),
-            (_, None) => Err("answered a version-99 request as if it understood it".into()),
-            (got, _) => Err(format!(
-                "answered with id {} instead of {id}",
-                crate::client::describe_id(got)
+        let (id, line, shown) =
+            self.probe(r#"{"v":99,"id":{id},"op":"get","config":{config},"keys":["x"]}"#);
+        let (response, got) = self.raw(&line, &shown, "a request of protocol version 99")?;
+        match (response.id, &response.err) {
+            (Some(answered), Some(error))
+                if answered == id && error.kind == ErrorKind::Unsupported =>
+            {
+                Ok("answered unsupported".into())
+            }
+            _ => Err(format!(
+                "a version-99 request must be answered unsupported with its id: sent {shown}; got {got}"
             )),
         }
     }
 
-    fn malformed(&mut self) -> Result<String, String> {
-        let response = self.raw("this is not JSON", "a malformed request")?;
-        let Some(error) = response.err else {
-            return Err("answered a malformed request without an error".into());
-        };
-        // It must still be serving.
-        let missing = self.key("MISSING_AFTER_MALFORMED");
-        let config = self.options.config.clone();
-        self.process
-            .get(&config, &[missing])
-            .map_err(|e| format!("stopped serving after a malformed request: {e}"))?;
-        Ok(format!("answered {} and kept serving", error.kind))
+    fn unknown_op(&mut self) -> Result<String, String> {
+        let (id, line, shown) =
+            self.probe(r#"{"v":1,"id":{id},"op":"frobnicate","config":{config}}"#);
+        let (response, got) = self.raw(&line, &shown, "an unknown operation")?;
+        match (&response.err, response.id) {
+            (Some(error), Some(answered))
+                if error.kind == ErrorKind::Unsupported && answered == id =>
+            {
+                Ok("answered unsupported".into())
+            }
+            _ => Err(format!(
+                "an unknown op must be answered unsupported with its id: sent {shown}; got {got}"
+            )),
+        }
     }
 
-    fn unknown_op(&mut self) -> Result<String, String> {
-        self.next_raw_id += 1;
-        let id = self.next_raw_id;
-        let config = serde_json::Value::Object(self.options.config.clone());
-        let line = format!(r#"{{"v":1,"id":{id},"op":"frobnicate","config":{config}}}"#);
-        let response = self.raw(&line, "an unknown operation")?;
-        match response.err {
-            Some(error) if matches!(error.kind, ErrorKind::Unsupported | ErrorKind::Invalid) => {
-                Ok(format!("answered {}", error.kind))
+    /// `delete` of a key that is not there answers `not-found`.
+    fn delete_missing(&mut self) -> Result<String, String> {
+        let key = self.key("NEVER_SET");
+        let config = self.options.config.clone();
+        match self.process.delete(&config, &key) {
+            Err(ClientError::Failed { error, .. }) if error.kind == ErrorKind::NotFound => {
+                Ok("answered not-found".into())
             }
-            Some(error) => Err(format!("answered {} instead of unsupported", error.kind)),
-            None => Err("answered an unknown operation with ok".into()),
+            Ok(()) => Err(format!(
+                "sent delete of {key}, which was never set; got ok instead of not-found"
+            )),
+            Err(e) => Err(format!(
+                "sent delete of {key}, which was never set; got {e}"
+            )),
+        }
+    }
+
+    /// `list` without a prefix lists everything (here: at least what the checks wrote).
+    fn list_everything(&mut self) -> Result<String, String> {
+        let config = self.options.config.clone();
+        match self.process.list(&config, None) {
+            Ok(listed) => {
+                let present = self.key("PRESENT");
+                if !self.process.supports(Op::Set) {
+                    return Ok(format!("{} keys", listed.keys.len()));
+                }
+                // Without a prefix the provider spells keys its own way (`/NAME` for
+                // `NAME`, say); what matters is that a listed key reads back the value set.
+                let spellings: Vec<String> = listed
+                    .keys
+                    .iter()
+                    .filter(|k| k.ends_with(present.trim_start_matches('/')))
+                    .cloned()
+                    .collect();
+                for key in &spellings {
+                    if self.get_one(key)?.as_deref() == Some("present-value") {
+                        return Ok(format!("{} keys, {key} among them", listed.keys.len()));
+                    }
+                }
+                Err(format!(
+                    "sent list without a prefix; got {} keys, none of which reads back {present}, which was set",
+                    listed.keys.len()
+                ))
+            }
+            Err(ClientError::Failed { error, .. }) if error.kind == ErrorKind::Unsupported => Ok(
+                format!("unsupported with this configuration: {}", error.message),
+            ),
+            Err(e) => Err(format!("sent list without a prefix; got {e}")),
         }
     }
 
@@ -130,16 +230,28 @@ impl Checker<'_> {
                 .map_err(|e| e.to_string())?;
         }
         let config = self.options.config.clone();
+        let sent = format!("sent get of {present} and {missing}");
         let answer = self
             .process
             .get(&config, &[present.clone(), missing.clone()])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{sent}; got {e}"))?;
+        let got = |key: &str| match (answer.values.get(key), answer.errors.get(key)) {
+            (Some(value), _) => format!("a value of {} bytes", value.expose().len()),
+            (None, Some(error)) => format!("{}", error.kind),
+            (None, None) => "nothing".into(),
+        };
         if answer.errors.get(&missing).map(|e| e.kind) != Some(ErrorKind::NotFound) {
-            return Err(format!("{missing} was not answered as not-found"));
+            return Err(format!(
+                "{sent}; got {} for {missing}, which must be not-found",
+                got(&missing)
+            ));
         }
         if can_set && answer.values.get(&present).map(SecretValue::expose) != Some("present-value")
         {
-            return Err(format!("{present} did not come back as it was set"));
+            return Err(format!(
+                "{sent}; got {} for {present}, which was set to present-value",
+                got(&present)
+            ));
         }
         Ok(if can_set {
             "one key found, one not-found, in one request".into()
@@ -183,8 +295,12 @@ impl Checker<'_> {
         }
         match self.get_one(&key)? {
             Some(read) if read == value => Ok(format!("{} bytes round-tripped", value.len())),
-            Some(_) => Err("the value read back differs from the value set".into()),
-            None => Err("the value set is not found".into()),
+            Some(read) => Err(format!(
+                "sent set of {key} ({} bytes), then get; got a different value ({} bytes)",
+                value.len(),
+                read.len()
+            )),
+            None => Err(format!("sent set of {key}, then get; got not-found")),
         }
     }
 
@@ -215,6 +331,17 @@ impl Checker<'_> {
     }
 }
 
+/// An answer in words, for a failed case: its id, and `ok` or the error's kind and message
+/// (never the payload, which may be large).
+fn describe_response(response: &Response) -> String {
+    let id = crate::client::describe_id(response.id);
+    match (&response.ok, &response.err) {
+        (Some(ok), None) => format!("ok (id {id}, {} bytes)", ok.get().len()),
+        (None, Some(error)) => format!("err {error} (id {id})"),
+        _ => format!("an answer with both or neither of ok and err (id {id})"),
+    }
+}
+
 /// Runs every case against the provider binary at `path`.
 pub fn check(name: &str, path: &Path, options: &CheckOptions) -> Vec<Case> {
     let process = match ProviderProcess::spawn(name, path, options.client.clone()) {
@@ -237,15 +364,15 @@ pub fn check(name: &str, path: &Path, options: &CheckOptions) -> Vec<Case> {
     let hello_outcome = if hello.provider == name {
         let ops: Vec<String> = hello.ops.iter().map(Op::to_string).collect();
         Ok(format!(
-            "{} {}, versions {:?}, ops {}",
+            "{} {}, versions {}, ops {}",
             hello.provider,
             hello.version,
-            hello.v,
+            crate::versions_text(&hello.v),
             ops.join(",")
         ))
     } else {
         Err(format!(
-            "the hello names provider {:?}, not {name:?}",
+            "the hello names provider \"{}\", not \"{name}\" (the name in secretsd-provider-NAME)",
             hello.provider
         ))
     };
@@ -269,8 +396,30 @@ pub fn check(name: &str, path: &Path, options: &CheckOptions) -> Vec<Case> {
         let outcome = checker.round_trip("ONE_MIB", &big);
         checker.record("1 MiB value", outcome);
     }
-    let outcome = checker.malformed();
+    if hello.ops.contains(&Op::List) {
+        let outcome = checker.list_everything();
+        checker.record("list without a prefix", outcome);
+    }
+    if hello.ops.contains(&Op::Delete) {
+        let outcome = checker.delete_missing();
+        checker.record("delete of a missing key", outcome);
+    }
+    let outcome = checker.refused("this is not JSON", false, "a line that is not JSON");
     checker.record("malformed request", outcome);
+    let outcome = checker.refused("[]", false, "JSON that is not an object");
+    checker.record("JSON that is not an object", outcome);
+    let outcome = checker.refused(
+        r#"{"v":1,"id":{id},"op":"get","config":{config}}"#,
+        true,
+        "a get without keys",
+    );
+    checker.record("invalid request with a readable id", outcome);
+    let outcome = checker.refused(
+        r#"{"id":{id},"op":"get","config":{config},"keys":["x"]}"#,
+        true,
+        "a request without v",
+    );
+    checker.record("request without v", outcome);
     let outcome = checker.unknown_op();
     checker.record("unknown operation", outcome);
     checker.cleanup();

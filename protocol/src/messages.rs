@@ -119,7 +119,15 @@ pub struct Request {
     /// The provider's configuration.
     #[serde(default)]
     pub config: Config,
+    /// The longest answer line vault reads, in bytes without the `\n` (SPEC §2); absent
+    /// means [`MAX_LINE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_line: Option<u64>,
 }
+
+/// The longest line either side writes unless a request says otherwise: 16 MiB, not
+/// counting the `\n`.
+pub const MAX_LINE: u64 = 16 * 1024 * 1024;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +175,8 @@ pub enum ErrorKind {
     Unsupported,
     /// A bug or unexpected state in the provider.
     Internal,
+    /// The answer would be longer than the request's `max_line` (SPEC §2).
+    TooLarge,
     /// A kind from a newer protocol revision.
     #[serde(other)]
     Unknown,
@@ -181,6 +191,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Invalid => "invalid",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Internal => "internal",
+            ErrorKind::TooLarge => "too-large",
             ErrorKind::Unknown => "unknown",
         })
     }

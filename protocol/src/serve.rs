@@ -55,9 +55,13 @@ pub fn serve(provider: impl Provider) -> ExitCode {
 }
 
 fn write_line<T: Serialize>(out: &mut impl Write, message: &T) -> std::io::Result<()> {
-    let mut line = Zeroizing::new(serde_json::to_vec(message).map_err(std::io::Error::other)?);
-    line.push(b'\n');
-    out.write_all(&line)?;
+    let line = Zeroizing::new(serde_json::to_vec(message).map_err(std::io::Error::other)?);
+    write_bytes(out, &line)
+}
+
+fn write_bytes(out: &mut impl Write, line: &[u8]) -> std::io::Result<()> {
+    out.write_all(line)?;
+    out.write_all(b"\n")?;
     out.flush()
 }
 
@@ -86,6 +90,152 @@ fn answer<T: Serialize>(
     }
 }
 
+/// Answers within `max_line` (SPEC §2): an answer that would be longer is not sent. A `get`
+/// of several keys is answered `too-large` as a whole, and vault asks again in smaller
+/// batches; a `get` of one key whose value alone is too long answers that key `too-large`;
+/// anything else is `too-large` as a whole.
+fn answer_within<T: Serialize + TooLargeKeys>(
+    out: &mut impl Write,
+    id: Option<u64>,
+    result: Result<T, ProviderError>,
+    max_line: u64,
+    keys: &[String],
+) -> std::io::Result<()> {
+    let Ok(payload) = &result else {
+        return answer(out, id, result);
+    };
+    let response = ResponseRef {
+        id,
+        ok: Some(payload),
+        err: None,
+    };
+    let line = Zeroizing::new(serde_json::to_vec(&response).map_err(std::io::Error::other)?);
+    if line.len() as u64 <= max_line {
+        return write_bytes(out, &line);
+    }
+    let message = format!(
+        "the answer is {} bytes, over the {max_line} bytes of one line",
+        line.len()
+    );
+    if let [key] = keys
+        && let Some(single) = T::one_too_large(key, &message)
+    {
+        return answer(out, id, Ok(single));
+    }
+    answer::<Empty>(
+        out,
+        id,
+        Err(ProviderError::new(ErrorKind::TooLarge, message)),
+    )
+}
+
+/// How an answer says that one key's value is too large to send.
+trait TooLargeKeys: Sized {
+    fn one_too_large(_key: &str, _message: &str) -> Option<Self> {
+        None
+    }
+}
+
+impl TooLargeKeys for GetOk {
+    fn one_too_large(key: &str, message: &str) -> Option<Self> {
+        let mut answer = GetOk::default();
+        answer.errors.insert(
+            key.to_string(),
+            KeyError {
+                kind: ErrorKind::TooLarge,
+                message: Some(message.to_string()),
+            },
+        );
+        Some(answer)
+    }
+}
+
+impl TooLargeKeys for ListOk {}
+
+/// Why a line is not a request, said without quoting it (a `set` carries a value), and the
+/// id to answer with when the line has a readable one.
+fn refuse(line: &str, error: &serde_json::Error) -> (Option<u64>, ProviderError) {
+    use serde_json::Value;
+    let invalid = |message: String| ProviderError::new(ErrorKind::Invalid, message);
+    let value = match serde_json::from_str::<Value>(line) {
+        Ok(value) => value,
+        Err(_) => {
+            return (
+                None,
+                invalid(format!(
+                    "the line is not JSON (line {}, column {})",
+                    error.line(),
+                    error.column()
+                )),
+            );
+        }
+    };
+    let Some(object) = value.as_object() else {
+        return (None, invalid("the request is not a JSON object".into()));
+    };
+    let id = object.get("id").and_then(Value::as_u64);
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let problem = match (object.get("v"), object.get("id"), object.get("op")) {
+        (None, ..) => "the request has no \"v\"".to_string(),
+        (Some(v), ..) if v.as_u64().is_none_or(|v| v > u64::from(u32::MAX)) => {
+            format!("\"v\" is {}, not a protocol version number", kind(v))
+        }
+        (_, None, _) => "the request has no \"id\"".to_string(),
+        (_, Some(v), _) if id.is_none() => {
+            format!("\"id\" is {}, not a whole number from 0", kind(v))
+        }
+        (_, _, Some(Value::String(op)))
+            if !["get", "list", "set", "delete"].contains(&op.as_str()) =>
+        {
+            return (
+                id,
+                ProviderError::new(ErrorKind::Unsupported, format!("unknown operation '{op}'")),
+            );
+        }
+        (_, _, None) => "the request has no \"op\"".to_string(),
+        (_, _, Some(op)) if !op.is_string() => format!("\"op\" is {}, not a string", kind(op)),
+        _ => {
+            // The fields of the operation itself: name the first that is missing or of
+            // the wrong type.
+            let op = object["op"].as_str().unwrap_or_default();
+            let fields: &[(&str, &str)] = match op {
+                "get" => &[("keys", "an array of strings")],
+                "set" => &[("key", "a string"), ("value", "a string")],
+                "delete" => &[("key", "a string")],
+                _ => &[],
+            };
+            let wrong = fields.iter().find_map(|(field, wanted)| {
+                let ok = match (object.get(*field), *wanted) {
+                    (Some(Value::String(_)), "a string") => true,
+                    (Some(Value::Array(items)), _) => items.iter().all(Value::is_string),
+                    _ => false,
+                };
+                (!ok).then(|| match object.get(*field) {
+                    None => format!("'{op}' needs \"{field}\" ({wanted})"),
+                    Some(v) => format!("\"{field}\" is {}; '{op}' needs {wanted}", kind(v)),
+                })
+            });
+            wrong.unwrap_or_else(|| match (object.get("prefix"), object.get("config")) {
+                (Some(p), _) if !p.is_string() && !p.is_null() => {
+                    format!("\"prefix\" is {}, not a string", kind(p))
+                }
+                (_, Some(c)) if !c.is_object() => {
+                    format!("\"config\" is {}, not an object", kind(c))
+                }
+                _ => "the request does not follow the protocol".to_string(),
+            })
+        }
+    };
+    (id, invalid(problem))
+}
+
 /// The protocol loop over any reader and writer (tests use buffers).
 pub fn serve_io(
     mut provider: impl Provider,
@@ -111,32 +261,7 @@ pub fn serve_io(
         let request: Request = match serde_json::from_str(&line) {
             Ok(request) => request,
             Err(e) => {
-                // Answer what can be answered: the id, if the line has one.
-                let value = serde_json::from_str::<serde_json::Value>(&line).ok();
-                let id = value
-                    .as_ref()
-                    .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64));
-                let op = value.as_ref().and_then(|v| {
-                    v.get("op")
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_string)
-                });
-                let error = match op {
-                    Some(op) if !["get", "list", "set", "delete"].contains(&op.as_str()) => {
-                        ProviderError::new(
-                            ErrorKind::Unsupported,
-                            format!("unknown operation '{op}'"),
-                        )
-                    }
-                    _ => ProviderError::new(
-                        ErrorKind::Invalid,
-                        format!(
-                            "malformed request (line {}, column {})",
-                            e.line(),
-                            e.column()
-                        ),
-                    ),
-                };
+                let (id, error) = refuse(&line, &e);
                 answer::<Empty>(&mut output, id, Err(error))?;
                 continue;
             }
@@ -146,18 +271,24 @@ pub fn serve_io(
             let error = ProviderError::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "protocol version {} is not spoken here (only {VERSIONS:?})",
-                    request.v
+                    "protocol version {} is not spoken here (only {})",
+                    request.v,
+                    crate::versions_text(VERSIONS)
                 ),
             );
             answer::<Empty>(&mut output, id, Err(error))?;
             continue;
         }
         let config = &request.config;
+        let max_line = request.max_line.unwrap_or(MAX_LINE);
         match &request.body {
-            RequestBody::Get { keys } => answer(&mut output, id, provider.get(config, keys))?,
+            RequestBody::Get { keys } => {
+                let result = provider.get(config, keys);
+                answer_within(&mut output, id, result, max_line, keys)?
+            }
             RequestBody::List { prefix } => {
-                answer(&mut output, id, provider.list(config, prefix.as_deref()))?
+                let result = provider.list(config, prefix.as_deref());
+                answer_within(&mut output, id, result, max_line, &[])?
             }
             RequestBody::Set { key, value } => answer(
                 &mut output,

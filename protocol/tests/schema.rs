@@ -63,6 +63,7 @@ fn requests_written_by_the_types_validate() {
             id: id as u64,
             body,
             config: Config::new(),
+            max_line: Some(1024),
         };
         let value = serde_json::to_value(&request).unwrap();
         assert_valid(&validator, &value);

@@ -87,3 +87,90 @@ fn bad_input_is_answered_and_survived() {
     );
     assert_eq!(lines[5]["ok"]["errors"]["a"]["kind"], "not-found");
 }
+
+/// Each kind of bad line gets `invalid`, with the id when it is readable, a message that
+/// names the field and its type — never the value, which a `set` carries — and the loop
+/// goes on. Empty lines and CRLF endings are not requests and not errors.
+#[test]
+fn bad_requests_are_named_by_field_and_type_without_their_values() {
+    let lines = run(concat!(
+        "[]\n",
+        "\n",
+        r#"{"id":3,"op":"get","keys":["a"]}"#,
+        "\n",
+        r#"{"v":"1","id":4,"op":"get","keys":["a"]}"#,
+        "\n",
+        r#"{"v":1,"id":5,"op":"set","key":"a","value":987654321}"#,
+        "\n",
+        r#"{"v":1,"id":6,"op":"get"}"#,
+        "\r\n",
+        r#"{"v":1,"id":7,"op":"get","keys":["a"],"config":[]}"#,
+        "\n",
+        r#"{"v":1,"id":8,"op":"get","keys":["a"]}"#,
+        "\r\n",
+    ));
+    let answers: Vec<(Option<u64>, String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_u64(),
+                l["err"]["kind"].as_str().unwrap_or("ok").to_string(),
+                l["err"]["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (None, "invalid", "the request is not a JSON object"),
+        (Some(3), "invalid", "the request has no \"v\""),
+        (
+            Some(4),
+            "invalid",
+            "\"v\" is a string, not a protocol version number",
+        ),
+        (
+            Some(5),
+            "invalid",
+            "\"value\" is a number; 'set' needs a string",
+        ),
+        (
+            Some(6),
+            "invalid",
+            "'get' needs \"keys\" (an array of strings)",
+        ),
+        (Some(7), "invalid", "\"config\" is an array, not an object"),
+        (Some(8), "ok", ""),
+    ];
+    assert_eq!(answers.len(), expected.len(), "{answers:?}");
+    for (got, want) in answers.iter().zip(expected) {
+        assert_eq!((got.0, got.1.as_str(), got.2.as_str()), want);
+    }
+    assert!(!lines.iter().any(|l| l.to_string().contains("987654321")));
+}
+
+/// An answer longer than the request's `max_line` is never written: a batch is refused
+/// `too-large` as a whole, one key alone gets `too-large` in `errors`.
+#[test]
+fn answers_over_max_line_are_too_large() {
+    let value = "x".repeat(300);
+    let lines = run(&format!(
+        concat!(
+            r#"{{"v":1,"id":1,"op":"set","key":"a","value":"{v}"}}"#,
+            "\n",
+            r#"{{"v":1,"id":2,"op":"set","key":"b","value":"{v}"}}"#,
+            "\n",
+            r#"{{"v":1,"id":3,"op":"get","keys":["a","b"],"max_line":500}}"#,
+            "\n",
+            r#"{{"v":1,"id":4,"op":"get","keys":["a"],"max_line":500}}"#,
+            "\n",
+            r#"{{"v":1,"id":5,"op":"get","keys":["a"],"max_line":100}}"#,
+            "\n",
+        ),
+        v = value
+    ));
+    assert_eq!(lines[3]["err"]["kind"], "too-large");
+    assert_eq!(lines[4]["ok"]["values"]["a"], value.as_str());
+    assert_eq!(lines[5]["ok"]["errors"]["a"]["kind"], "too-large");
+    for line in &lines {
+        assert!(line.to_string().len() <= 500 || line["id"].as_u64() < Some(3));
+    }
+}

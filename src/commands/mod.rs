@@ -165,7 +165,11 @@ impl Context {
         let mut open_vault = || self.vault().open(self).map(|opened| opened.document);
         let mut resolver =
             crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
-        work(&mut resolver)
+        let result = work(&mut resolver);
+        for warning in resolver.providers().close() {
+            print_stderr(&format!("warning: {warning}"));
+        }
+        result
     }
 
     /// Whether the lookup chain is the default: the vault alone.

@@ -6,8 +6,11 @@
 //! `project_id`, `environment` (default `prod`), `recursive` (list subfolders too, default
 //! false), `include_imports` (default true), `timeout_seconds` (default 20).
 //!
-//! Keys are `/<folder path>/<NAME>`; a bare `NAME` is in the root folder `/`. A `get` reads
-//! each folder once, however many of its names are asked for.
+//! Keys are `/<folder path>/<NAME>`; the leading `/` may be left out (`app/db/PASSWORD`,
+//! and a bare `NAME` is in the root folder `/`). `list` answers in the spelling of its
+//! prefix — with the leading `/` when the prefix has one or there is none, without it
+//! otherwise — so every listed key reads back as listed. A `get` reads each folder once,
+//! however many of its names are asked for.
 
 mod api;
 
@@ -48,12 +51,14 @@ fn full_key(folder: &str, name: &str) -> String {
     }
 }
 
-/// The keys of `visible` that start with `wanted`, sorted, once each.
-fn listing(visible: &[api::Visible], wanted: &str) -> ListOk {
+/// The keys of `visible` that start with `wanted` (absolute), sorted, once each; without
+/// their leading `/` unless `absolute`.
+fn listing(visible: &[api::Visible], wanted: &str, absolute: bool) -> ListOk {
     let mut keys: Vec<String> = visible
         .iter()
         .map(|v| full_key(&v.folder, &v.name))
         .filter(|k| k.starts_with(wanted))
+        .map(|k| if absolute { k } else { k[1..].to_string() })
         .collect();
     keys.sort();
     keys.dedup();
@@ -123,7 +128,8 @@ impl Provider for Infisical {
 
     fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
         let prefix = prefix.unwrap_or("");
-        let absolute = if prefix.starts_with('/') || prefix.is_empty() {
+        let spelled_absolute = prefix.is_empty() || prefix.starts_with('/');
+        let absolute = if spelled_absolute {
             prefix.to_string()
         } else {
             format!("/{prefix}")
@@ -137,14 +143,14 @@ impl Provider for Infisical {
             && let Ok(visible) = client.folder(&absolute, recursive)
             && !visible.is_empty()
         {
-            return Ok(listing(&visible, &format!("{absolute}/")));
+            return Ok(listing(&visible, &format!("{absolute}/"), spelled_absolute));
         }
         let folder = match absolute.rsplit_once('/') {
             Some(("", _)) | None => "/".to_string(),
             Some((folder, _)) => folder.to_string(),
         };
         let visible = client.folder(&folder, recursive)?;
-        Ok(listing(&visible, &absolute))
+        Ok(listing(&visible, &absolute, spelled_absolute))
     }
 
     fn set(

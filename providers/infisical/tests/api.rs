@@ -125,7 +125,8 @@ fn passes_the_conformance_kit() {
     let server = Server::start(&[]);
     let options = CheckOptions {
         config: server.config(),
-        key_prefix: "/SECRETSD_CHECK_".into(),
+        // vault provider check's default: keys in the root folder, without a leading /.
+        key_prefix: "SECRETSD_CHECK_".into(),
         client: ClientOptions::default(),
     };
     let cases = check("infisical", Path::new(BINARY), &options);
@@ -184,6 +185,45 @@ fn lists_a_folder_and_optionally_its_subfolders() {
             "/app/db/USER"
         ]
     );
+}
+
+/// A prefix that names a folder, without the trailing slash, lists that folder; one that
+/// ends inside a name filters names; keys come back spelled as the prefix is, so each
+/// one reads back as listed.
+#[test]
+fn a_folder_named_without_a_slash_is_listed_and_keys_read_back_as_listed() {
+    let server = Server::start(&[]);
+    let mut provider = start_provider();
+    let config = server.config();
+    let listed = provider.list(&config, Some("/app/db")).unwrap();
+    assert_eq!(
+        listed.keys,
+        [
+            "/app/db/PASSWORD",
+            "/app/db/SHARED",
+            "/app/db/SMTP",
+            "/app/db/USER"
+        ]
+    );
+    let listed = provider.list(&config, Some("app/db/P")).unwrap();
+    assert_eq!(listed.keys, ["app/db/PASSWORD"]);
+    let listed = provider.list(&config, Some("ROOT")).unwrap();
+    assert_eq!(listed.keys, ["ROOT_KEY"]);
+    let everything = provider.list(&config, None).unwrap();
+    assert!(
+        everything.keys.contains(&"/ROOT_KEY".to_string()),
+        "{:?}",
+        everything.keys
+    );
+    for keys in [listed.keys, everything.keys, vec!["app/db/PASSWORD".into()]] {
+        let answer = provider.get(&config, &keys).unwrap();
+        assert!(
+            answer.errors.is_empty(),
+            "{keys:?}: {:?}",
+            answer.errors.keys()
+        );
+        assert_eq!(answer.values.len(), keys.len());
+    }
 }
 
 #[test]
