@@ -416,6 +416,18 @@ pub struct ExecArgs {
     #[arg(long)]
     pub redact: bool,
 
+    /// Give the secret NAME to the command as a file: VAR is set to a path
+    /// (/proc/self/fd/N) of a sealed in-memory file holding the value; nothing is written
+    /// to disk (repeatable)
+    #[arg(long = "file", value_name = "VAR=NAME", value_parser = parse_file_mapping)]
+    pub files: Vec<(String, String)>,
+
+    /// Write --file secrets into a new private directory inside DIR instead (files 0400,
+    /// removed when the command exits), for programs that need a real path; vault stays
+    /// as the command's parent
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub file_dir: Option<PathBuf>,
+
     /// The command and its arguments ('--' before it is optional, and needed only when the
     /// command starts with '-'); options after the command are the command's
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
@@ -430,9 +442,27 @@ pub struct RunArgs {
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub manifest: Option<PathBuf>,
 
+    /// Write the manifest's [files] into a new private directory inside DIR instead of
+    /// sealed in-memory files (files 0400, removed when the command exits), for programs
+    /// that need a real path; vault stays as the command's parent
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub file_dir: Option<PathBuf>,
+
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// `VAR=NAME` of `--file`.
+fn parse_file_mapping(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((variable, name)) if !variable.is_empty() && !name.is_empty() => {
+            Ok((variable.to_string(), name.to_string()))
+        }
+        _ => Err(format!(
+            "write VAR=NAME (the variable that gets the path, the secret that fills the file), not {text:?}"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

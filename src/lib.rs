@@ -20,6 +20,7 @@ pub mod providers;
 pub mod redact;
 pub mod resolve;
 pub mod rotation;
+pub mod secret_files;
 pub mod store;
 pub mod sync;
 pub mod value;

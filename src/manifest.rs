@@ -53,10 +53,16 @@ impl Manifest {
         let mut command = Vec::new();
         let mut bindings = Vec::new();
         let mut profiles = std::collections::BTreeMap::new();
-        let add = |name: &str, value: &toml::Value, bindings: &mut Vec<Binding>| -> Result<()> {
+        let add = |name: &str,
+                   value: &toml::Value,
+                   bindings: &mut Vec<Binding>,
+                   as_file: bool|
+         -> Result<()> {
             validate_name(name).map_err(|e| bad(e.to_string()))?;
             if bindings.iter().any(|b: &Binding| b.variable == name) {
-                return Err(bad(format!("{name} is given twice")));
+                return Err(bad(format!(
+                    "{name} is given twice (a variable is in [env] or in [files], once)"
+                )));
             }
             let binding = match value {
                 toml::Value::String(reference) => {
@@ -70,7 +76,7 @@ impl Manifest {
                     )));
                 }
             };
-            bindings.push(binding);
+            bindings.push(Binding { as_file, ..binding });
             Ok(())
         };
         for (key, value) in &table {
@@ -91,7 +97,12 @@ impl Manifest {
                 }
                 ("env", toml::Value::Table(variables)) => {
                     for (name, value) in variables {
-                        add(name, value, &mut bindings)?;
+                        add(name, value, &mut bindings, false)?;
+                    }
+                }
+                ("files", toml::Value::Table(variables)) => {
+                    for (name, value) in variables {
+                        add(name, value, &mut bindings, true)?;
                     }
                 }
                 ("profiles", toml::Value::Table(named)) => {
@@ -106,12 +117,12 @@ impl Manifest {
                         };
                         let mut overrides = Vec::new();
                         for (name, value) in variables {
-                            add(name, value, &mut overrides)?;
+                            add(name, value, &mut overrides, false)?;
                         }
                         profiles.insert(profile.clone(), overrides);
                     }
                 }
-                (name, value) => add(name, value, &mut bindings)?,
+                (name, value) => add(name, value, &mut bindings, false)?,
             }
         }
         Ok(Manifest {

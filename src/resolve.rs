@@ -132,6 +132,9 @@ pub struct Binding {
     pub default: Option<String>,
     /// What the variable is for, from the manifest.
     pub description: Option<String>,
+    /// From the manifest's `[files]`: the value is the content of a file, and the
+    /// variable its path (see `secret_files`).
+    pub as_file: bool,
 }
 
 impl Binding {
@@ -143,6 +146,7 @@ impl Binding {
             required: true,
             default: None,
             description: None,
+            as_file: false,
         }
     }
 }

@@ -159,6 +159,14 @@ fn howto_systemd_service() {
 }
 
 #[test]
+fn howto_secret_files() {
+    let output = Sandbox::new().run(&howto("secret-files"));
+    assert!(output.contains("apiVersion: v1\nkind: Config"), "{output}");
+    assert!(output.contains("/memfd:secretsd:KUBECONFIG"), "{output}");
+    assert!(output.ends_with("1\n400") || output.ends_with("1\n400\n"), "{output}");
+}
+
+#[test]
 fn howto_team_vault() {
     let output = Sandbox::new().run(&howto("team-vault"));
     assert!(output.ends_with("correct horse"), "{output}");

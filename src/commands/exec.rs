@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
 use crate::redact::Redactor;
+use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
 
 /// What to start and with which environment.
@@ -27,7 +29,41 @@ struct Launch<'a> {
     command: Vec<OsString>,
     /// Variables to set, in order; later ones win.
     variables: Vec<(&'a str, &'a str)>,
+    /// Secrets given as files: the variable that gets the path, and the content.
+    files: Vec<(&'a str, &'a str)>,
+    /// Write those files here (a new private directory inside it) rather than in memory.
+    file_dir: Option<PathBuf>,
     inherit: Inherit,
+}
+
+/// What holds a launch's secret files open or on disk until the command is done with them.
+enum FileHolder {
+    Sealed(#[allow(dead_code)] Vec<SealedFile>),
+    Dir(#[allow(dead_code)] FileDir),
+}
+
+/// Makes the launch's secret files and returns the `VAR=path` pairs that name them.
+fn make_files(launch: &Launch) -> Result<(FileHolder, Vec<(String, String)>)> {
+    let mut paths = Vec::with_capacity(launch.files.len());
+    match &launch.file_dir {
+        None => {
+            let mut sealed = Vec::with_capacity(launch.files.len());
+            for (variable, content) in &launch.files {
+                let file = SealedFile::new(variable, content.as_bytes())?;
+                paths.push((variable.to_string(), file.path()));
+                sealed.push(file);
+            }
+            Ok((FileHolder::Sealed(sealed), paths))
+        }
+        Some(parent) => {
+            let mut dir = FileDir::create(parent)?;
+            for (variable, content) in &launch.files {
+                let path = dir.add(variable, content.as_bytes())?;
+                paths.push((variable.to_string(), path.display().to_string()));
+            }
+            Ok((FileHolder::Dir(dir), paths))
+        }
+    }
 }
 
 /// The vault secrets `vault exec` passes on, under the names they get, borrowed from the
@@ -79,24 +115,68 @@ fn select_secrets<'p>(
     Ok(selected)
 }
 
+/// The secrets `--file VAR=NAME` names, in the order given, each found in the vault.
+fn file_secrets<'p>(
+    plaintext: &'p Plaintext,
+    context: &Context,
+    args: &ExecArgs,
+) -> Result<Vec<(Cow<'p, str>, SecretText<'p>)>> {
+    if args.files.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (variable, name) in &args.files {
+        validate_name(variable)?;
+        validate_name(name)?;
+    }
+    let wanted: BTreeSet<&str> = args.files.iter().map(|(_, n)| n.as_str()).collect();
+    let found = plaintext.values(&|name| wanted.contains(name))?;
+    if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|(n, _)| n == *w)) {
+        return Err(Error::NotFound(format!(
+            "--file names {missing}, but the vault {} has no secret by that name",
+            context.vault_location.path.display()
+        )));
+    }
+    Ok(found)
+}
+
 pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
     let plaintext = context.vault().read(context)?;
     let secrets = select_secrets(&plaintext, context, args)?;
+    let file_secrets = file_secrets(&plaintext, context, args)?;
     context.explain(&format!("passing {} secrets to the command", secrets.len()));
+    let content_of = |name: &str| {
+        file_secrets
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
     let launch = Launch {
         command: args.command.clone(),
         variables: secrets
             .iter()
             .map(|(name, value)| (name.as_ref(), value.as_str()))
             .collect(),
+        files: args
+            .files
+            .iter()
+            .map(|(variable, name)| (variable.as_str(), content_of(name)))
+            .collect(),
+        file_dir: args.file_dir.clone(),
         inherit: Inherit {
             clean: args.clean_env,
             keep_path: !args.no_path,
             no_override: args.no_override,
         },
     };
-    if args.redact {
-        run_redacted(launch)
+    start(launch, args.redact)
+}
+
+/// Replaces vault with the command, or — to filter its output, or to remove files written
+/// for it — runs it as a child.
+fn start(launch: Launch, redact: bool) -> Result<u8> {
+    if redact || launch.file_dir.is_some() {
+        run_child(launch, redact)
     } else {
         replace_process(launch)
     }
@@ -121,23 +201,30 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     let bindings = manifest.bindings_for(context.profile.as_deref());
     let resolved = context.with_resolver(|resolver| resolver.resolve_all(&bindings))?;
     context.explain(&format!("resolved {} references", resolved.len()));
-    replace_process(Launch {
-        command,
-        variables: resolved
-            .iter()
-            .map(|r| (r.variable.as_str(), r.value.expose_secret()))
-            .collect(),
-        inherit: Inherit {
-            clean: false,
-            keep_path: true,
-            no_override: false,
+    let is_file = |variable: &str| bindings.iter().any(|b| b.as_file && b.variable == variable);
+    let (files, variables): (Vec<_>, Vec<_>) = resolved
+        .iter()
+        .map(|r| (r.variable.as_str(), r.value.expose_secret()))
+        .partition(|(variable, _)| is_file(variable));
+    start(
+        Launch {
+            command,
+            variables,
+            files,
+            file_dir: args.file_dir.clone(),
+            inherit: Inherit {
+                clean: false,
+                keep_path: true,
+                no_override: false,
+            },
         },
-    })
+        false,
+    )
 }
 
 /// The command with its environment set up, not yet started (for `--redact`, which keeps
 /// vault as its parent).
-fn build_command(launch: &Launch) -> Result<Command> {
+fn build_command(launch: &Launch, file_paths: &[(String, String)]) -> Result<Command> {
     use std::os::unix::ffi::OsStrExt;
     let (program, arguments) = launch
         .command
@@ -146,7 +233,9 @@ fn build_command(launch: &Launch) -> Result<Command> {
     let mut command = Command::new(program);
     command.args(arguments).env_clear();
     crate::process::restore_core_limit(&mut command);
-    let environment = ChildEnvironment::build(&launch.variables, &launch.inherit)?;
+    let mut variables = launch.variables.clone();
+    variables.extend(file_paths.iter().map(|(v, p)| (v.as_str(), p.as_str())));
+    let environment = ChildEnvironment::build(&variables, &launch.inherit)?;
     for (name, value) in environment.pairs() {
         command.env(
             std::ffi::OsStr::from_bytes(name),
@@ -209,9 +298,13 @@ fn replace_process(launch: Launch) -> Result<u8> {
     if argv.is_empty() {
         return Err(Error::Usage("no command given after --".into()));
     }
+    // The files stay open across execve: the command finds them at the paths it is given.
+    let (_files, paths) = make_files(&launch)?;
+    let mut variables = launch.variables.clone();
+    variables.extend(paths.iter().map(|(v, p)| (v.as_str(), p.as_str())));
     // The secrets' entries are in a zeroizing buffer, so a failed exec leaves no copy of a
     // value behind.
-    let environment = ChildEnvironment::build(&launch.variables, &launch.inherit)?;
+    let environment = ChildEnvironment::build(&variables, &launch.inherit)?;
     let argv_pointers: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
@@ -244,7 +337,9 @@ const FORWARDED: [libc::c_int; 7] = [
     libc::SIGWINCH,
 ];
 
-fn run_redacted(launch: Launch) -> Result<u8> {
+/// Runs the command as vault's child: its output filtered through the redactor when
+/// `redact`, its secret files removed when it is done.
+fn run_child(launch: Launch, redact: bool) -> Result<u8> {
     use signal_hook::iterator::SignalsInfo;
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::low_level::siginfo::Cause;
@@ -252,13 +347,16 @@ fn run_redacted(launch: Launch) -> Result<u8> {
     let values: Vec<SecretString> = launch
         .variables
         .iter()
+        .chain(&launch.files)
         .map(|(_, v)| SecretString::from(v.to_string()))
         .collect();
-    let mut command = build_command(&launch)?;
+    let (files, paths) = make_files(&launch)?;
+    let mut command = build_command(&launch, &paths)?;
+    let output = if redact { Stdio::piped } else { Stdio::inherit };
     command
         .stdin(Stdio::inherit())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(output())
+        .stderr(output());
     crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
@@ -277,18 +375,23 @@ fn run_redacted(launch: Launch) -> Result<u8> {
             }
         }
     });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let out_pump = spawn_pump(stdout, std::io::stdout(), &values);
-    let err_pump = spawn_pump(stderr, std::io::stderr(), &values);
+    let pumps: Vec<_> = match (child.stdout.take(), child.stderr.take()) {
+        (Some(stdout), Some(stderr)) => vec![
+            spawn_pump(stdout, std::io::stdout(), &values),
+            spawn_pump(stderr, std::io::stderr(), &values),
+        ],
+        _ => Vec::new(),
+    };
     drop(values);
     let status = child
         .wait()
         .map_err(|e| Error::Failed(format!("cannot wait for the command: {e}")))?;
-    let _ = out_pump.join();
-    let _ = err_pump.join();
+    for pump in pumps {
+        let _ = pump.join();
+    }
     signals_handle.close();
     let _ = forwarder.join();
+    drop(files);
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),
         (None, Some(signal)) => 128u8.saturating_add(signal as u8),
