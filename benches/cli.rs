@@ -472,6 +472,101 @@ fn fnox_command(dir: &Path) -> Command {
     command
 }
 
+/// `exec --redact` on 100 MiB of output: through the pipe path (stdout not a terminal)
+/// against `cat | cat`, and through the pseudo-terminal (under `script`) against `cat`
+/// under `script`.
+fn redact_benchmark(runs: usize) -> Vec<Verdict> {
+    let bench = prepare(10);
+    let data = bench.home.join("output.bin");
+    let line =
+        "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+    let text = line.repeat(100 * 1024 * 1024 / line.len() + 1);
+    std::fs::write(&data, &text.as_bytes()[..100 * 1024 * 1024]).unwrap();
+    let runs = runs.min(5);
+    let vault = env!("CARGO_BIN_EXE_vault");
+    let piped = time(runs, None, || {
+        shell(
+            &format!(
+                "VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}' > /dev/null",
+                bench.vault.display(),
+                bench.identity.display(),
+                data.display()
+            ),
+            &bench.home,
+        )
+    });
+    let piped_floor = time(runs, None, || {
+        shell(
+            &format!("cat '{}' | cat > /dev/null", data.display()),
+            &bench.home,
+        )
+    });
+    let on_terminal = time(runs, None, || {
+        shell(
+            &format!(
+                "script -qec \"VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}'\" /dev/null > /dev/null",
+                bench.vault.display(),
+                bench.identity.display(),
+                data.display()
+            ),
+            &bench.home,
+        )
+    });
+    let terminal_floor = time(runs, None, || {
+        shell(
+            &format!(
+                "script -qec \"cat '{}'\" /dev/null > /dev/null",
+                data.display()
+            ),
+            &bench.home,
+        )
+    });
+    let rate = |d: Duration| 100.0 / d.as_secs_f64();
+    for (name, ours, floor, floor_name) in [
+        (
+            "exec --redact, 100 MiB through the pipe path",
+            piped,
+            piped_floor,
+            "cat | cat",
+        ),
+        (
+            "exec --redact, 100 MiB through a pseudo-terminal",
+            on_terminal,
+            terminal_floor,
+            "cat under script",
+        ),
+    ] {
+        println!(
+            "| {name} | redact | {} | {} | {:.2}x | {floor_name} |",
+            ms(ours),
+            ms(floor),
+            ours.as_secs_f64() / floor.as_secs_f64()
+        );
+    }
+    vec![
+        Verdict {
+            metric: "exec --redact throughput, pipe path".into(),
+            figure: format!(
+                "{:.0} MiB/s ({:.0} MiB/s for cat | cat)",
+                rate(piped),
+                rate(piped_floor)
+            ),
+            target: ">= 200 MiB/s".into(),
+            met: Some(rate(piped) >= 200.0),
+        },
+        Verdict {
+            metric: "exec --redact throughput, pseudo-terminal".into(),
+            figure: format!(
+                "{:.0} MiB/s ({:.0} MiB/s for cat under script)",
+                rate(on_terminal),
+                rate(terminal_floor)
+            ),
+            target: "-".into(),
+            met: None,
+        },
+    ]
+}
+
 fn main() {
     // `cargo bench` passes --bench; there are no filters to honour.
     let runs: usize = std::env::var("VAULT_BENCH_RUNS")
@@ -679,6 +774,7 @@ fn main() {
     println!("| workload | command | vault | floor | ratio | floor command |");
     println!("|----------|---------|------:|------:|------:|---------------|");
     verdicts.push(provider_benchmark(runs));
+    verdicts.extend(redact_benchmark(runs));
     println!();
     println!("| lifecycle | command | vault | floor | ratio | floor command |");
     println!("|-----------|---------|------:|------:|------:|---------------|");

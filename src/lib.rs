@@ -17,6 +17,7 @@ pub mod names;
 pub mod paths;
 pub mod process;
 pub mod providers;
+pub mod pty;
 pub mod redact;
 pub mod resolve;
 pub mod rotation;

@@ -159,11 +159,22 @@ fn howto_systemd_service() {
 }
 
 #[test]
+fn howto_redact_terminal() {
+    let output = Sandbox::new().run(&howto("redact-terminal"));
+    assert!(output.contains("on a terminal\r\nkey=********"), "{output:?}");
+    assert!(output.ends_with("key=********") || output.ends_with("key=********\n"), "{output:?}");
+    assert!(!output.contains("sk-live"), "{output:?}");
+}
+
+#[test]
 fn howto_secret_files() {
     let output = Sandbox::new().run(&howto("secret-files"));
     assert!(output.contains("apiVersion: v1\nkind: Config"), "{output}");
     assert!(output.contains("/memfd:secretsd:KUBECONFIG"), "{output}");
-    assert!(output.ends_with("1\n400") || output.ends_with("1\n400\n"), "{output}");
+    assert!(
+        output.ends_with("1\n400") || output.ends_with("1\n400\n"),
+        "{output}"
+    );
 }
 
 #[test]

@@ -133,3 +133,69 @@ fn export_to_a_terminal_warns_that_it_prints_plaintext() {
     let output = home.vault(&["export"]).output().unwrap();
     assert!(!common::stderr(&output).contains("warning"));
 }
+
+/// `exec --redact` on a terminal gives the command a terminal of its own: colours pass,
+/// `isatty` is true, values are masked.
+#[test]
+fn redaction_on_a_terminal_keeps_colours_and_the_terminal() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let shown = on_terminal(
+        &home,
+        r#"exec --redact -- sh -c 'printf "\033[31mred %s\033[0m\n" "$PW"; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo ALL-TTY'"#,
+        &[],
+    );
+    assert!(
+        shown.contains("\u{1b}[31mred ********\u{1b}[0m"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("ALL-TTY"), "{shown:?}");
+    assert!(!shown.contains("hunter2-redact-me"), "{shown:?}");
+}
+
+/// A password prompt works through the redacting terminal: typed keys reach the command,
+/// unechoed.
+#[test]
+fn a_hidden_prompt_works_through_redaction() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let shown = on_terminal(
+        &home,
+        r#"exec --redact -- bash -c 'read -r -s -p "Password: " typed; echo; echo "got:$typed"'"#,
+        &[("Password:", "typed-answer")],
+    );
+    assert!(shown.contains("got:typed-answer"), "{shown:?}");
+    assert_eq!(
+        shown.matches("typed-answer").count(),
+        1,
+        "echoed while hidden: {shown:?}"
+    );
+}
+
+/// The user's terminal comes back as it was (canonical mode, echo) even when the command
+/// is killed, and a stream redirected away from the terminal keeps the pipe path.
+#[test]
+fn terminal_modes_come_back_and_redirected_streams_stay_pipes() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let shown = on_terminal(
+        &home,
+        r#"exec --redact -- sh -c 'kill -KILL $$'; echo "status $?"; stty -a | tr ' ;' '\n\n' | grep -x -e icanon -e echo"#,
+        &[],
+    );
+    assert!(shown.contains("status 137"), "{shown:?}");
+    assert!(
+        shown.contains("icanon") && shown.contains("\necho"),
+        "the terminal stayed raw: {shown:?}"
+    );
+    let out = home.path().join("out.txt");
+    on_terminal(
+        &home,
+        &format!(
+            r#"exec --redact -- sh -c '[ -t 1 ] && echo STDOUT-TTY; echo "$PW"; [ -t 2 ] && echo STDERR-TTY >&2' > {}"#,
+            out.display()
+        ),
+        &[],
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "********\n");
+}

@@ -20,6 +20,7 @@ use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
+use crate::pty::{self, Pty};
 use crate::redact::Redactor;
 use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
@@ -343,6 +344,8 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
     use signal_hook::iterator::SignalsInfo;
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::low_level::siginfo::Cause;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
 
     let values: Vec<SecretString> = launch
         .variables
@@ -352,36 +355,103 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
         .collect();
     let (files, paths) = make_files(&launch)?;
     let mut command = build_command(&launch, &paths)?;
-    let output = if redact { Stdio::piped } else { Stdio::inherit };
+    // Redacting output that goes to a terminal: the command gets a terminal of its own
+    // (see `pty`), or colours, prompts and `isatty` would break. A stream redirected
+    // elsewhere keeps the pipe, and goes on to where it was going.
+    let stdout_tty = redact && pty::is_terminal(1);
+    let stderr_tty = redact && pty::is_terminal(2);
+    let terminal = if stdout_tty || stderr_tty {
+        Some(Pty::open(if stdout_tty { 1 } else { 2 })?)
+    } else {
+        None
+    };
+    let stdin_tty = terminal.is_some() && pty::is_terminal(0);
+    let slave = |terminal: &Option<Pty>| -> Result<Stdio> {
+        let pty = terminal.as_ref().expect("a terminal was opened");
+        pty.slave
+            .try_clone()
+            .map(Stdio::from)
+            .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))
+    };
+    let stream = |on_terminal: bool| -> Result<Stdio> {
+        Ok(match (on_terminal, redact) {
+            (true, _) => slave(&terminal)?,
+            (false, true) => Stdio::piped(),
+            (false, false) => Stdio::inherit(),
+        })
+    };
     command
-        .stdin(Stdio::inherit())
-        .stdout(output())
-        .stderr(output());
+        .stdin(if stdin_tty {
+            slave(&terminal)?
+        } else {
+            Stdio::inherit()
+        })
+        .stdout(stream(stdout_tty)?)
+        .stderr(stream(stderr_tty)?);
+    if terminal.is_some() {
+        let controlling = if stdout_tty { 1 } else { 2 };
+        // SAFETY: take_terminal makes only async-signal-safe calls.
+        unsafe { command.pre_exec(move || pty::take_terminal(controlling)) };
+    }
     crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
         .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
     let signals_handle = signals.handle();
     let mut child = command.spawn().map_err(|e| start_error(&launch, e))?;
+    // Our copies of the terminal's slave side close here: reading the master ends when
+    // the command and what it started have closed theirs.
     drop(command);
+    let master = terminal.map(|pty| pty.master);
+    let master_fd = master.as_ref().map(|m| m.as_raw_fd());
     let child_pid = child.id() as libc::pid_t;
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
-            // A terminal's ^C or resize reaches the whole foreground process group, the
-            // command included; pass on only what was sent to vault alone.
-            if origin.cause != Cause::Kernel {
+            if origin.signal == libc::SIGWINCH
+                && let Some(master) = master_fd
+            {
+                // The real terminal was resized: so is the command's, and the kernel
+                // tells the command.
+                pty::copy_size(master, if stdout_tty { 1 } else { 2 });
+            } else if origin.cause != Cause::Kernel {
+                // A terminal's ^C or resize reaches the whole foreground process group,
+                // the command included; pass on only what was sent to vault alone.
                 // SAFETY: kill(2) with a PID we spawned and have not reaped yet.
                 unsafe { libc::kill(child_pid, origin.signal) };
             }
         }
     });
-    let pumps: Vec<_> = match (child.stdout.take(), child.stderr.take()) {
-        (Some(stdout), Some(stderr)) => vec![
-            spawn_pump(stdout, std::io::stdout(), &values),
-            spawn_pump(stderr, std::io::stderr(), &values),
-        ],
-        _ => Vec::new(),
+    // Keys typed go to the command's terminal as they are; the modes come back when this
+    // guard drops, however the command ends.
+    let raw_mode = if stdin_tty {
+        pty::RawMode::enter(0)
+    } else {
+        None
     };
+    let mut pumps = Vec::new();
+    if let Some(master) = master {
+        let reader = master
+            .try_clone()
+            .map_err(|e| Error::Failed(format!("cannot read the pseudo-terminal: {e}")))?;
+        pumps.push(if stdout_tty {
+            spawn_pump(reader, std::io::stdout(), &values)
+        } else {
+            spawn_pump(reader, std::io::stderr(), &values)
+        });
+        if stdin_tty {
+            // Not joined: it waits on the user's next key, which may never come.
+            let mut writer = master;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+            });
+        }
+    }
+    if let Some(stdout) = child.stdout.take() {
+        pumps.push(spawn_pump(stdout, std::io::stdout(), &values));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        pumps.push(spawn_pump(stderr, std::io::stderr(), &values));
+    }
     drop(values);
     let status = child
         .wait()
@@ -389,6 +459,7 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
     for pump in pumps {
         let _ = pump.join();
     }
+    drop(raw_mode);
     signals_handle.close();
     let _ = forwarder.join();
     drop(files);
