@@ -442,6 +442,28 @@ pub struct RunArgs {
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub manifest: Option<PathBuf>,
 
+    /// Stay as a supervisor: re-resolve every reference each --interval, on SIGHUP and when
+    /// the vault file changes, and restart (or signal) the command when a value changed
+    #[arg(long)]
+    pub watch: bool,
+
+    /// With --watch: how often to re-resolve ("30s", "5m")
+    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "watch",
+          value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// With --watch: what a changed value does: "restart" (SIGTERM, --grace, SIGKILL, start
+    /// again with the new values) or "signal:NAME" (e.g. signal:HUP, for a command that
+    /// re-reads its secrets itself)
+    #[arg(long, value_name = "ACTION", default_value = "restart", requires = "watch",
+          value_parser = parse_on_change)]
+    pub on_change: OnChange,
+
+    /// With --watch: how long a restart waits after SIGTERM before SIGKILL
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "watch",
+          value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+
     /// Write the manifest's [files] into a new private directory inside DIR instead of
     /// sealed in-memory files (files 0400, removed when the command exits), for programs
     /// that need a real path; vault stays as the command's parent
@@ -451,6 +473,48 @@ pub struct RunArgs {
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// What `vault run --watch` does when a value changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    Restart,
+    /// Send this signal to the command.
+    Signal(i32),
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; write a duration like 30s, 5m or 500ms"))?;
+    if duration < std::time::Duration::from_millis(100) {
+        return Err("a duration of at least 100ms".into());
+    }
+    Ok(duration)
+}
+
+fn parse_on_change(text: &str) -> Result<OnChange, String> {
+    if text == "restart" {
+        return Ok(OnChange::Restart);
+    }
+    let name = text
+        .strip_prefix("signal:")
+        .ok_or_else(|| format!("{text:?}: write restart or signal:NAME (signal:HUP)"))?;
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    let signal = match name.to_ascii_uppercase().as_str() {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "TERM" => libc::SIGTERM,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "WINCH" => libc::SIGWINCH,
+        _ => {
+            return Err(format!(
+                "{name:?} is not a signal vault sends; use HUP, INT, QUIT, TERM, USR1, USR2 or WINCH"
+            ));
+        }
+    };
+    Ok(OnChange::Signal(signal))
 }
 
 /// `VAR=NAME` of `--file`.
@@ -778,6 +842,12 @@ pub struct SystemdUnitArgs {
     /// A description for the unit
     #[arg(long)]
     pub description: Option<String>,
+
+    /// Run it under 'vault run --watch': the service restarts its command when a secret
+    /// changes, reads the vault itself (so --user must own it) and re-resolves on
+    /// 'systemctl reload'
+    #[arg(long, requires = "user")]
+    pub watch: bool,
 
     /// The command the service runs, and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]

@@ -161,9 +161,24 @@ fn howto_systemd_service() {
 #[test]
 fn howto_redact_terminal() {
     let output = Sandbox::new().run(&howto("redact-terminal"));
-    assert!(output.contains("on a terminal\r\nkey=********"), "{output:?}");
-    assert!(output.ends_with("key=********") || output.ends_with("key=********\n"), "{output:?}");
+    assert!(
+        output.contains("on a terminal\r\nkey=********"),
+        "{output:?}"
+    );
+    assert!(
+        output.ends_with("key=********") || output.ends_with("key=********\n"),
+        "{output:?}"
+    );
     assert!(!output.contains("sk-live"), "{output:?}");
+}
+
+#[test]
+fn howto_watch() {
+    let output = Sandbox::new().run(&howto("watch"));
+    assert!(
+        output.ends_with("started with v1\nstarted with v2\n"),
+        "{output:?}"
+    );
 }
 
 #[test]

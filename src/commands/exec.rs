@@ -26,7 +26,7 @@ use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
 
 /// What to start and with which environment.
-struct Launch<'a> {
+pub(super) struct Launch<'a> {
     command: Vec<OsString>,
     /// Variables to set, in order; later ones win.
     variables: Vec<(&'a str, &'a str)>,
@@ -38,13 +38,13 @@ struct Launch<'a> {
 }
 
 /// What holds a launch's secret files open or on disk until the command is done with them.
-enum FileHolder {
+pub(super) enum FileHolder {
     Sealed(#[allow(dead_code)] Vec<SealedFile>),
     Dir(#[allow(dead_code)] FileDir),
 }
 
 /// Makes the launch's secret files and returns the `VAR=path` pairs that name them.
-fn make_files(launch: &Launch) -> Result<(FileHolder, Vec<(String, String)>)> {
+pub(super) fn make_files(launch: &Launch) -> Result<(FileHolder, Vec<(String, String)>)> {
     let mut paths = Vec::with_capacity(launch.files.len());
     match &launch.file_dir {
         None => {
@@ -202,30 +202,44 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     let bindings = manifest.bindings_for(context.profile.as_deref());
     let resolved = context.with_resolver(|resolver| resolver.resolve_all(&bindings))?;
     context.explain(&format!("resolved {} references", resolved.len()));
+    if args.watch {
+        return super::watch::supervise(context, args, command, &bindings, resolved);
+    }
+    start(
+        launch_of(command, &resolved, &bindings, args.file_dir.clone()),
+        false,
+    )
+}
+
+/// What `vault run` starts: the resolved values as variables, or as files for the
+/// manifest's `[files]`, on top of vault's own environment.
+pub(super) fn launch_of<'a>(
+    command: Vec<OsString>,
+    resolved: &'a [crate::resolve::Resolved],
+    bindings: &[crate::resolve::Binding],
+    file_dir: Option<PathBuf>,
+) -> Launch<'a> {
     let is_file = |variable: &str| bindings.iter().any(|b| b.as_file && b.variable == variable);
     let (files, variables): (Vec<_>, Vec<_>) = resolved
         .iter()
         .map(|r| (r.variable.as_str(), r.value.expose_secret()))
         .partition(|(variable, _)| is_file(variable));
-    start(
-        Launch {
-            command,
-            variables,
-            files,
-            file_dir: args.file_dir.clone(),
-            inherit: Inherit {
-                clean: false,
-                keep_path: true,
-                no_override: false,
-            },
+    Launch {
+        command,
+        variables,
+        files,
+        file_dir,
+        inherit: Inherit {
+            clean: false,
+            keep_path: true,
+            no_override: false,
         },
-        false,
-    )
+    }
 }
 
 /// The command with its environment set up, not yet started (for `--redact`, which keeps
 /// vault as its parent).
-fn build_command(launch: &Launch, file_paths: &[(String, String)]) -> Result<Command> {
+pub(super) fn build_command(launch: &Launch, file_paths: &[(String, String)]) -> Result<Command> {
     use std::os::unix::ffi::OsStrExt;
     let (program, arguments) = launch
         .command
@@ -254,7 +268,7 @@ fn program_name(launch: &Launch) -> String {
         .unwrap_or_default()
 }
 
-fn start_error(launch: &Launch, error: std::io::Error) -> Error {
+pub(super) fn start_error(launch: &Launch, error: std::io::Error) -> Error {
     let program = program_name(launch);
     match error.kind() {
         std::io::ErrorKind::NotFound => {

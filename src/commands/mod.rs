@@ -11,6 +11,7 @@ pub mod rotate;
 pub mod status;
 pub mod sync;
 pub mod systemd;
+pub mod watch;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;

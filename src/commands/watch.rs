@@ -1,0 +1,285 @@
+//! `vault run --watch`: vault stays as the command's supervisor and restarts (or signals)
+//! it when a secret it was started with changes — without an agent or a server.
+//!
+//! Every reference is resolved again each `--interval`, on SIGHUP (systemd's
+//! `ExecReload=`), and when the vault file is replaced (inotify on its directory). Values
+//! are compared in memory; only a change acts. A re-resolve that fails keeps the running
+//! command and says why (never a value). SIGTERM, SIGINT and SIGQUIT are passed on, and
+//! vault exits with the command's status once it ends. `NOTIFY_SOCKET` stays in the
+//! command's environment, so a `Type=notify` command reports its own readiness (the unit
+//! sets `NotifyAccess=all`, since the command is not the main process).
+
+use std::ffi::{CString, OsString};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use age::secrecy::ExposeSecret;
+use signal_hook::iterator::Signals;
+
+use crate::cli::{OnChange, RunArgs};
+use crate::commands::exec::{FileHolder, build_command, launch_of, make_files, start_error};
+use crate::commands::{Context, print_stderr};
+use crate::error::{Error, Result};
+use crate::resolve::{Binding, Resolved};
+
+/// What the supervisor reacts to.
+enum Event {
+    /// SIGHUP: re-resolve now.
+    Reload,
+    /// The vault file was replaced or written.
+    VaultChanged,
+    /// A signal to pass on, after which vault ends with the command.
+    Stop(i32),
+    /// A command vault started ended (its PID, its status as an exit code).
+    Exited(u32, u8),
+}
+
+/// The exit code for a command's status: its code, or 128 + the signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => 128u8.saturating_add(signal as u8),
+        (None, None) => 1,
+    }
+}
+
+/// The running command, and what keeps its secret files alive.
+struct Running {
+    pid: u32,
+    _files: FileHolder,
+}
+
+fn start(
+    command: &[OsString],
+    resolved: &[Resolved],
+    bindings: &[Binding],
+    args: &RunArgs,
+    events: &Sender<Event>,
+) -> Result<Running> {
+    let launch = launch_of(command.to_vec(), resolved, bindings, args.file_dir.clone());
+    let (files, paths) = make_files(&launch)?;
+    let mut child_command = build_command(&launch, &paths)?;
+    crate::process::die_with_parent(&mut child_command);
+    let mut child = child_command.spawn().map_err(|e| start_error(&launch, e))?;
+    let pid = child.id();
+    let events = events.clone();
+    // Reaped here only: until then the PID stays a zombie, so signalling it can never
+    // reach a process that reused the number.
+    std::thread::spawn(move || {
+        let code = child.wait().map(exit_code).unwrap_or(1);
+        let _ = events.send(Event::Exited(pid, code));
+    });
+    Ok(Running { pid, _files: files })
+}
+
+fn signal(pid: u32, signal: i32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) on a child that has not been reaped (see `start`).
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Whether two resolutions give every variable the same value.
+fn same_values(a: &[Resolved], b: &[Resolved]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.variable == y.variable && x.value.expose_secret() == y.value.expose_secret()
+        })
+}
+
+/// Watches the vault's directory for the vault being replaced (vault writes by rename) or
+/// written in place. Best effort: without inotify, the interval still catches changes.
+fn watch_vault(path: &Path, events: Sender<Event>) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = crate::store::fs::parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
+    let dir_c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| Error::Usage("the vault path holds a NUL byte".into()))?;
+    // SAFETY: inotify_init1 has no preconditions; the result is checked.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::Failed(format!(
+            "cannot watch the vault for changes: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_CREATE;
+    // SAFETY: a valid inotify descriptor and NUL-terminated path.
+    if unsafe { libc::inotify_add_watch(fd, dir_c.as_ptr(), mask) } < 0 {
+        let error = std::io::Error::last_os_error();
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(fd) };
+        return Err(Error::Failed(format!(
+            "cannot watch {} for changes to the vault: {error}",
+            dir.display()
+        )));
+    }
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        loop {
+            // SAFETY: read into a live buffer of the given length.
+            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            if n <= 0 {
+                if n < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
+                    continue;
+                }
+                return;
+            }
+            let mut offset = 0;
+            let header = std::mem::size_of::<libc::inotify_event>();
+            let mut changed = false;
+            while offset + header <= n as usize {
+                // SAFETY: the kernel wrote whole events; read_unaligned copes with the
+                // byte buffer's alignment.
+                let event: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buffer[offset..].as_ptr().cast()) };
+                let start = offset + header;
+                let end = (start + event.len as usize).min(n as usize);
+                let event_name = &buffer[start..end];
+                let event_name = &event_name[..event_name
+                    .iter()
+                    .position(|b| *b == 0)
+                    .unwrap_or(event_name.len())];
+                changed |= event_name == name.as_slice();
+                offset = end;
+            }
+            if changed && events.send(Event::VaultChanged).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Waits for the command `pid` to end after asking it to (SIGTERM, then SIGKILL after
+/// `grace`). Returns its exit code, and whether vault was told to stop meanwhile.
+fn stop(pid: u32, grace: Duration, events: &Receiver<Event>) -> (u8, Option<i32>) {
+    signal(pid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    let mut killed = false;
+    let mut stopping = None;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(if killed {
+            Duration::from_secs(3600)
+        } else {
+            wait
+        }) {
+            Ok(Event::Exited(exited, code)) if exited == pid => return (code, stopping),
+            Ok(Event::Stop(signal)) => stopping = Some(signal),
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                signal(pid, libc::SIGKILL);
+                killed = true;
+            }
+            Err(RecvTimeoutError::Disconnected) => return (1, stopping),
+        }
+    }
+}
+
+pub fn supervise(
+    context: &Context,
+    args: &RunArgs,
+    command: Vec<OsString>,
+    bindings: &[Binding],
+    resolved: Vec<Resolved>,
+) -> Result<u8> {
+    let (sender, events) = channel();
+    let mut signals = Signals::new([libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGQUIT])
+        .map_err(|e| Error::Failed(format!("cannot set up signal handling: {e}")))?;
+    let signal_sender = sender.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let event = if signal == libc::SIGHUP {
+                Event::Reload
+            } else {
+                Event::Stop(signal)
+            };
+            if signal_sender.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    if let Err(e) = watch_vault(&context.vault_location.path, sender.clone()) {
+        print_stderr(&format!(
+            "{e}; changes are found every {:?} instead",
+            args.interval
+        ));
+    }
+    let mut values = resolved;
+    let mut running = start(&command, &values, bindings, args, &sender)?;
+    context.note(&format!(
+        "watching {} references; the command runs as PID {}",
+        values.len(),
+        running.pid
+    ));
+    let mut next_check = Instant::now() + args.interval;
+    loop {
+        let event = events.recv_timeout(next_check.saturating_duration_since(Instant::now()));
+        let recheck = match event {
+            Ok(Event::Exited(pid, code)) if pid == running.pid => return Ok(code),
+            Ok(Event::Exited(..)) => false,
+            Ok(Event::Stop(signal_number)) => {
+                // Passed on; vault ends with the command.
+                signal(running.pid, signal_number);
+                false
+            }
+            Ok(Event::Reload) | Ok(Event::VaultChanged) => true,
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => return Ok(1),
+        };
+        if !recheck {
+            continue;
+        }
+        next_check = Instant::now() + args.interval;
+        let fresh = match context.with_resolver(|resolver| resolver.resolve_all(bindings)) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                print_stderr(&format!(
+                    "re-resolving the references failed, so the command keeps running with the values it has: {e}"
+                ));
+                continue;
+            }
+        };
+        if same_values(&fresh, &values) {
+            continue;
+        }
+        let changed: Vec<String> = fresh
+            .iter()
+            .filter(|f| {
+                !values.iter().any(|v| {
+                    v.variable == f.variable && v.value.expose_secret() == f.value.expose_secret()
+                })
+            })
+            .map(|f| f.variable.clone())
+            .collect();
+        values = fresh;
+        match args.on_change {
+            OnChange::Signal(signal_number) => {
+                context.note(&format!(
+                    "{} changed: sent signal {signal_number} to the command",
+                    changed.join(", ")
+                ));
+                signal(running.pid, signal_number);
+            }
+            OnChange::Restart => {
+                context.note(&format!(
+                    "{} changed: restarting the command",
+                    changed.join(", ")
+                ));
+                let (code, stopping) = stop(running.pid, args.grace, &events);
+                if stopping.is_some() {
+                    return Ok(code);
+                }
+                running = start(&command, &values, bindings, args, &sender)?;
+            }
+        }
+    }
+}
