@@ -156,6 +156,13 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Look for the vault's values in files and git history (exit 1 if any is found)
+    ///
+    /// Every value is looked for as it is and as base64, base64url, hex and URL-encoded,
+    /// all at once. Findings print as PATH:LINE: NAME (FORM) -- the secret's name, never
+    /// its value. With --git, the added lines of every commit (git log -p --all) of the
+    /// repository at each PATH are searched too.
+    Scan(ScanArgs),
     /// Print the completion script for a shell (secret and provider names complete too)
     ///
     /// Turn it on for yourself: bash: vault completions bash >
@@ -236,6 +243,22 @@ pub enum ProviderCommand {
         #[arg(long, default_value = "SECRETSD_CHECK_")]
         key_prefix: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to search (default: the current directory); .git directories
+    /// and the vault's own files are skipped
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+
+    /// Search the history of the git repository at each PATH too
+    #[arg(long)]
+    pub git: bool,
+
+    /// Leave out values shorter than this many bytes (too short to tell from other text)
+    #[arg(long, value_name = "BYTES", default_value_t = 8)]
+    pub min_length: usize,
 }
 
 #[derive(Debug, Args)]

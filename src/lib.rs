@@ -21,6 +21,7 @@ pub mod pty;
 pub mod redact;
 pub mod resolve;
 pub mod rotation;
+pub mod scan;
 pub mod secret_files;
 pub mod store;
 pub mod sync;

@@ -8,6 +8,7 @@ pub mod io;
 pub mod provider;
 pub mod recipients;
 pub mod rotate;
+pub mod scan;
 pub mod status;
 pub mod sync;
 pub mod systemd;
@@ -66,6 +67,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),
+        Command::Scan(args) => scan::scan(&context, &args),
         Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
     }
 }
