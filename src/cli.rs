@@ -156,6 +156,22 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Keep the vault in git: `vault git setup` turns on readable diffs and the merge driver
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// What changed in the vault since a git revision (names and masked values; default
+    /// HEAD)
+    Diff {
+        /// The revision to compare the vault file with
+        #[arg(default_value = "HEAD", value_name = "REF")]
+        reference: String,
+    },
+    /// Finish a git merge of the vault that stopped on secrets changed on both sides
+    ///
+    /// Without options, lists the secrets in conflict. --resolve NAME with --ours,
+    /// --theirs or --value-from-stdin settles one; once none is left, the merged vault is
+    /// written in place, ready for git add.
+    Merge(MergeArgs),
     /// Look for the vault's values in files and git history (exit 1 if any is found)
     ///
     /// Every value is looked for as it is and as base64, base64url, hex and URL-encoded,
@@ -243,6 +259,43 @@ pub enum ProviderCommand {
         #[arg(long, default_value = "SECRETSD_CHECK_")]
         key_prefix: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Write the .gitattributes entry and the git config for diffs and merges of the vault
+    /// (the repository's config, or with --global yours)
+    Setup {
+        #[arg(long)]
+        global: bool,
+    },
+    /// git's textconv: a vault file as text (names, masked values, recipients)
+    #[command(hide = true)]
+    Textconv { file: PathBuf },
+    /// git's merge driver: BASE OURS THEIRS PATH (%O %A %B %P)
+    #[command(hide = true)]
+    MergeDriver {
+        base: PathBuf,
+        ours: PathBuf,
+        theirs: PathBuf,
+        path: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The secret to settle
+    #[arg(long, value_name = "NAME")]
+    pub resolve: Option<String>,
+    /// Keep this branch's version
+    #[arg(long, requires = "resolve", conflicts_with_all = ["theirs", "value_from_stdin"])]
+    pub ours: bool,
+    /// Take the other branch's version
+    #[arg(long, requires = "resolve", conflicts_with = "value_from_stdin")]
+    pub theirs: bool,
+    /// A new value, read from stdin
+    #[arg(long, requires = "resolve")]
+    pub value_from_stdin: bool,
 }
 
 #[derive(Debug, Args)]

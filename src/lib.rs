@@ -13,6 +13,7 @@ pub mod error;
 pub mod formats;
 pub mod manifest;
 pub mod manpages;
+pub mod merge;
 pub mod names;
 pub mod paths;
 pub mod process;

@@ -182,6 +182,19 @@ fn howto_watch() {
 }
 
 #[test]
+fn howto_git() {
+    let output = Sandbox::new().run(&howto("git"));
+    assert!(output.contains("-DATABASE_URL = po"), "{output}");
+    assert!(output.contains("+DATABASE_URL = po"), "{output}");
+    assert!(output.contains("change    DATABASE_URL"), "{output}");
+    assert!(
+        output.ends_with("no value found in the tree or its history\n"),
+        "{output}"
+    );
+    assert!(!output.contains("rotated"), "{output}");
+}
+
+#[test]
 fn howto_secret_files() {
     let output = Sandbox::new().run(&howto("secret-files"));
     assert!(output.contains("apiVersion: v1\nkind: Config"), "{output}");

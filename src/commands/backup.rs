@@ -138,7 +138,7 @@ pub struct Restored {
 }
 
 /// Which secrets differ between the vault now and a backup.
-struct Difference {
+pub(super) struct Difference {
     added: Vec<String>,
     changed: Vec<String>,
     removed: Vec<String>,
@@ -147,7 +147,8 @@ struct Difference {
 }
 
 impl Difference {
-    fn between(now: &Document, then: &Document) -> Result<Difference> {
+    /// What going from `now` to `then` changes.
+    pub(super) fn between(now: &Document, then: &Document) -> Result<Difference> {
         let now_names: BTreeSet<&str> = now.names().collect();
         let then_names: BTreeSet<&str> = then.names().collect();
         let recipients = |a: &Document, b: &Document| -> Vec<String> {
@@ -192,14 +193,14 @@ impl Difference {
         names
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.names().is_empty()
             && self.recipients_added.is_empty()
             && self.recipients_removed.is_empty()
     }
 
     /// One line per difference, values masked.
-    fn report(&self, then: &Document) -> String {
+    pub(super) fn report(&self, then: &Document) -> String {
         let masked = |name: &str| {
             then.get(name)
                 .ok()

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod crud;
 pub mod exec;
+pub mod git;
 pub mod init;
 pub mod io;
 pub mod provider;
@@ -68,6 +69,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),
         Command::Scan(args) => scan::scan(&context, &args),
+        Command::Git(command) => git::run(&context, &command),
+        Command::Diff { reference } => git::diff(&context, &reference),
+        Command::Merge(args) => git::resolve(&context, &args),
         Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
     }
 }

@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 
 pub const FORMAT: &str = "secretsd-vault";
 pub const VERSION: u64 = 1;
+/// The top-level field holding the key of [`Document::fingerprint`].
+pub const DIFF_KEY_FIELD: &str = "diff_key";
 
 /// The decrypted vault.
 ///
@@ -320,6 +322,50 @@ impl Document {
         };
         self.secrets.insert(name.to_string(), Slot::decoded(entry));
         Ok(())
+    }
+
+    /// A keyed fingerprint of a secret's value for diffs: it changes when the value does,
+    /// and, keyed by a random key kept inside the encrypted document, tells nothing about
+    /// the value to someone who only sees the diff. `None` for a document written before
+    /// vaults had the key.
+    pub fn fingerprint(&self, name: &str, value: &SecretString) -> Option<String> {
+        use hmac::Mac;
+        let key = self.extra.get(DIFF_KEY_FIELD)?.as_str()?;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).ok()?;
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.expose_secret().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        Some(digest[..4].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Gives the document its fingerprint key if it has none (see [`Document::fingerprint`]).
+    pub fn ensure_fingerprint_key(&mut self) -> Result<()> {
+        if self.extra.contains_key(DIFF_KEY_FIELD) {
+            return Ok(());
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| Error::Failed(format!("no randomness for the diff key: {e}")))?;
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        self.extra.insert(DIFF_KEY_FIELD.into(), Value::String(hex));
+        Ok(())
+    }
+
+    /// Stores `entry` under `name` as it is (times and fields included): what a merge
+    /// takes from one side.
+    pub fn put(&mut self, name: &str, entry: Entry) {
+        self.secrets.insert(name.to_string(), Slot::decoded(entry));
+    }
+
+    /// A new document with this one's recipients and unknown top-level fields, and no
+    /// secrets.
+    pub fn empty_like(&self) -> Document {
+        Document {
+            recipients: self.recipients.clone(),
+            extra: self.extra.clone(),
+            ..Document::new(Vec::new())
+        }
     }
 
     pub fn remove(&mut self, name: &str) -> Result<Option<Entry>> {

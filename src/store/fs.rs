@@ -23,8 +23,34 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// Refuses a key or vault file that group or others may access, or that another user
 /// could replace (see [`check_not_replaceable`]), as ssh does.
 pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
+    check_file_mode(path, what, false)
+}
+
+/// The directory of the git work tree `path` is in, if any (a `.git` directory or file
+/// in it or above it).
+pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
+    let real = fs::canonicalize(path).ok()?;
+    real.ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// Like [`check_private_file`], for the vault: inside a git work tree it may also be
+/// readable by others, as git checks files out (0644) — it is ciphertext, and what
+/// protects it there is that nobody else can write it (and its signature). Never
+/// writable by group or others.
+pub fn check_vault_file(path: &Path) -> Result<()> {
+    check_file_mode(path, "vault", true)
+}
+
+fn check_file_mode(path: &Path, what: &str, readable_in_git: bool) -> Result<()> {
     let metadata = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
     let mode = metadata.mode() & 0o777;
+    let only_read = mode & 0o033 == 0;
+    if mode & 0o077 != 0 && readable_in_git && only_read && git_work_tree(path).is_some() {
+        return check_not_replaceable(path, what);
+    }
     if mode & 0o077 != 0 {
         return Err(Error::LockedOut(format!(
             "the {what} {} is accessible by group or others (mode {mode:04o}); vault refuses to use it. Fix it with: chmod 600 {}",

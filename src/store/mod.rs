@@ -120,7 +120,7 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
-        fs::check_private_file(&self.path, "vault")?;
+        fs::check_vault_file(&self.path)?;
         std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
     }
 
@@ -166,6 +166,41 @@ impl Vault {
         )
     }
 
+    /// Decrypts `ciphertext` as a version of this vault (another side of a git merge, a
+    /// file git handed to textconv) with the keys from `keys`; no file checks.
+    pub fn open_ciphertext(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Opened> {
+        let decrypted = self.decrypt(ciphertext, keys)?;
+        self.parse(
+            &decrypted.plaintext,
+            decrypted.protection,
+            decrypted.armored,
+        )
+    }
+
+    /// Encrypts `plaintext` the way a vault with `recipients` and `protection` is
+    /// encrypted (what a pending merge keeps beside the repository).
+    pub fn seal_plaintext(
+        plaintext: &[u8],
+        recipients: &[String],
+        protection: &Protection,
+    ) -> Result<Vec<u8>> {
+        encrypt_as(protection, recipients, plaintext, false)
+    }
+
+    /// Decrypts bytes sealed by [`Vault::seal_plaintext`] with the keys from `keys`.
+    pub fn unseal_plaintext(
+        &self,
+        ciphertext: &[u8],
+        keys: &dyn KeySource,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(self.decrypt(ciphertext, keys)?.plaintext)
+    }
+
+    /// Encrypts `document` as a vault protected by `protection` (a merge's result).
+    pub fn seal_as(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
+        Vault::seal(document, protection, armor)
+    }
+
     /// Decrypts the vault for a reader that parses only what it needs of it (one secret,
     /// the names, the values without their metadata).
     pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
@@ -185,6 +220,9 @@ impl Vault {
 
     /// Writes a new vault; fails if one exists already.
     pub fn create(&self, document: &Document, protection: &Protection, armor: bool) -> Result<()> {
+        let mut document = Document::from_json(&document.to_json()?, "the new vault")?;
+        document.ensure_fingerprint_key()?;
+        let document = &document;
         fs::ensure_private_dir(&fs::parent_dir(&self.path))?;
         let _lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         if self.path.exists() {
@@ -225,8 +263,10 @@ impl Vault {
             key,
         } = self.decrypt(&ciphertext, keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
+        let mut document = Document::for_change(plaintext, &self.describe())?;
+        document.ensure_fingerprint_key()?;
         let opened = Opened {
-            document: Document::for_change(plaintext, &self.describe())?,
+            document,
             protection,
             armored,
         };

@@ -1,0 +1,211 @@
+//! The vault in a git repository, with real git: setup, the checkout mode, readable diffs,
+//! and merges of two branches — clean ones by the driver, a conflict settled with
+//! `vault merge`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{TestHome, chmod, stderr, stdout};
+
+struct Repo {
+    home: TestHome,
+    dir: PathBuf,
+}
+
+impl Repo {
+    /// A repository holding the vault (A, B, C set), committed on main.
+    fn new() -> Repo {
+        let home = TestHome::initialised();
+        let dir = home.path().join("repo");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::rename(home.vault_file(), dir.join("vault.age")).unwrap();
+        let repo = Repo { home, dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        for (name, value) in [("A", "a-value-0"), ("B", "b-value-0"), ("C", "c-value-0")] {
+            repo.set(name, value);
+        }
+        repo.vault(&["git", "setup"]);
+        repo.git(&["add", "."]);
+        repo.git(&["commit", "-q", "-m", "vault"]);
+        repo
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let template = self.home.vault_std(&[]);
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .envs(
+                template
+                    .get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .env("VAULT_FILE", self.dir.join("vault.age"))
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .current_dir(&self.dir)
+            .args(args);
+        command
+    }
+
+    fn git_output(&self, args: &[&str]) -> std::process::Output {
+        self.command("git", args).output().unwrap()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let output = self.git_output(args);
+        assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+
+    fn vault_output(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        let binary = assert_cmd::cargo::cargo_bin("vault");
+        let mut command = self.command(binary.to_str().unwrap(), args);
+        if let Some(input) = stdin {
+            use std::io::Write;
+            let mut child = command
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            return child.wait_with_output().unwrap();
+        }
+        command.output().unwrap()
+    }
+
+    fn vault(&self, args: &[&str]) -> String {
+        let output = self.vault_output(args, None);
+        assert!(
+            output.status.success(),
+            "vault {args:?}: {}",
+            stderr(&output)
+        );
+        stdout(&output)
+    }
+
+    fn set(&self, name: &str, value: &str) {
+        let output = self.vault_output(&["set", name], Some(value));
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+
+    fn reveal(&self, name: &str) -> String {
+        self.vault(&["get", "--reveal", name])
+    }
+}
+
+#[test]
+fn setup_writes_the_attributes_and_a_checked_out_vault_is_accepted() {
+    let repo = Repo::new();
+    let attributes = std::fs::read_to_string(repo.dir.join(".gitattributes")).unwrap();
+    assert_eq!(attributes, "/vault.age diff=secretsd merge=secretsd\n");
+    let ignored = std::fs::read_to_string(repo.dir.join(".gitignore")).unwrap();
+    assert_eq!(ignored, "/vault.age.lock\n/backups/\n");
+    let config = repo.git(&["config", "--get", "merge.secretsd.driver"]);
+    assert!(config.contains("git merge-driver %O %A %B %P"), "{config}");
+    // As git checks files out: 0644. Ciphertext in a work tree is fine to read...
+    chmod(&repo.dir.join("vault.age"), 0o644);
+    assert_eq!(repo.reveal("A"), "a-value-0");
+    // ...but never writable by others, and the identity stays private.
+    chmod(&repo.dir.join("vault.age"), 0o664);
+    let output = repo.vault_output(&["get", "A"], None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    chmod(&repo.dir.join("vault.age"), 0o644);
+    chmod(&repo.home.identity_file(), 0o644);
+    let output = repo.vault_output(&["get", "A"], None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+}
+
+#[test]
+fn diffs_show_names_and_masked_values_never_whole_values() {
+    let repo = Repo::new();
+    repo.set("A", "a-value-changed-and-long");
+    repo.set("D", "d-value-new");
+    repo.vault(&["rm", "C"]);
+    let git_diff = repo.git(&["diff"]);
+    assert!(git_diff.contains("+D = "), "{git_diff}");
+    assert!(git_diff.contains("-C = "), "{git_diff}");
+    assert!(
+        git_diff.contains("+A = a-…ng") || git_diff.contains("+A = "),
+        "{git_diff}"
+    );
+    let ours = repo.vault(&["diff"]);
+    assert!(ours.contains("add       D"), "{ours}");
+    assert!(ours.contains("change    A"), "{ours}");
+    assert!(ours.contains("remove    C"), "{ours}");
+    for text in [&git_diff, &ours] {
+        for value in ["a-value-changed-and-long", "d-value-new", "c-value-0"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+    }
+    // Without the identity, the diff says why it shows nothing.
+    let output = repo
+        .command("git", &["diff"])
+        .env("VAULT_IDENTITY", repo.home.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(stdout(&output).contains("not shown"), "{}", stdout(&output));
+}
+
+#[test]
+fn branches_merge_secret_by_secret_and_a_conflict_is_settled() {
+    let repo = Repo::new();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.set("A", "a-from-feature");
+    repo.set("D", "d-from-feature");
+    repo.git(&["commit", "-q", "-am", "feature"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("B", "b-from-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(repo.reveal("A"), "a-from-feature");
+    assert_eq!(repo.reveal("B"), "b-from-main");
+    assert_eq!(repo.reveal("C"), "c-value-0");
+    assert_eq!(repo.reveal("D"), "d-from-feature");
+    // The real age CLI opens the merged file.
+    let plain = common::age_decrypt(&repo.dir.join("vault.age"), &repo.home.identity_file());
+    assert_eq!(plain["secrets"]["D"]["value"], "d-from-feature");
+
+    // Both branches change C: git stops, and nothing secret is in the work tree.
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.set("C", "c-from-other");
+    repo.git(&["commit", "-q", "-am", "other"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("C", "c-from-main");
+    repo.git(&["commit", "-q", "-am", "main again"]);
+    let stopped = repo.git_output(&["merge", "-q", "--no-edit", "other"]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("secrets changed on both branches: C"),
+        "{}",
+        stderr(&stopped)
+    );
+    let grep = repo
+        .command("grep", &["-r", "c-from-", "."])
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "plaintext in the tree: {}",
+        stdout(&grep)
+    );
+    assert_eq!(repo.vault(&["merge"]), "C\n");
+    repo.vault(&["merge", "--resolve", "C", "--theirs"]);
+    assert_eq!(repo.reveal("C"), "c-from-other");
+    repo.git(&["add", "vault.age"]);
+    repo.git(&["commit", "-q", "--no-edit"]);
+    assert_eq!(repo.reveal("A"), "a-from-feature");
+    let output = repo.vault_output(&["merge"], None);
+    assert_eq!(output.status.code(), Some(3), "nothing left to settle");
+}
