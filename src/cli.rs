@@ -156,6 +156,9 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Your identity's recovery phrase: show it, or rebuild the identity from it
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Keep the vault in git: `vault git setup` turns on readable diffs and the merge driver
     #[command(subcommand)]
     Git(GitCommand),
@@ -258,6 +261,23 @@ pub enum ProviderCommand {
         /// Keys the checks write start with this (and are deleted afterwards)
         #[arg(long, default_value = "SECRETSD_CHECK_")]
         key_prefix: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Show the 24-word recovery phrase (BIP39) of your X25519 identity, after you confirm
+    /// on a terminal (or with --yes); write it on paper and keep it away from the computer
+    ExportPhrase {
+        /// Show it without asking (for scripts; the phrase is your identity)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rebuild your identity from its recovery phrase (typed on a terminal, or on stdin)
+    Recover {
+        /// Where to write the identity [default: the identity path, which must not exist]
+        #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        output: Option<PathBuf>,
     },
 }
 

@@ -199,3 +199,27 @@ fn terminal_modes_come_back_and_redirected_streams_stay_pipes() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "********\n");
 }
+
+/// On a terminal the recovery phrase is shown only after the user types yes.
+#[test]
+fn the_recovery_phrase_is_shown_after_confirming_on_a_terminal() {
+    let home = TestHome::initialised();
+    let shown = on_terminal(
+        &home,
+        "identity export-phrase",
+        &[("Show it? Type yes:", "yes")],
+    );
+    let last = shown
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(last.split_whitespace().count(), 24, "{shown:?}");
+    let shown = on_terminal(
+        &home,
+        "identity export-phrase",
+        &[("Show it? Type yes:", "no")],
+    );
+    assert!(shown.contains("not shown"), "{shown:?}");
+}

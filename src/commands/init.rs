@@ -80,7 +80,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         }
         if created {
             context.note(&format!(
-                "keep a copy of {} somewhere safe: without it the vault cannot be opened",
+                "keep a copy of {} somewhere safe: without it the vault cannot be opened; 'vault identity export-phrase' shows it as 24 words to write on paper",
                 location.path.display()
             ));
         }
@@ -165,4 +165,67 @@ fn project(context: &Context) -> Result<u8> {
         crate::manifest::PROJECT_MANIFEST
     ));
     SUCCESS
+}
+
+/// `vault identity export-phrase` and `vault identity recover`.
+pub fn identity(context: &Context, command: &crate::cli::IdentityCommand) -> Result<u8> {
+    use crate::cli::IdentityCommand;
+    match command {
+        IdentityCommand::ExportPhrase { yes } => {
+            let location = context.identity_location()?;
+            crate::store::fs::check_private_file(&location.path, "identity file")?;
+            let contents = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&location.path)
+                    .map_err(|e| Error::io("read", &location.path, e))?,
+            );
+            let Some(found) = identity::x25519_identity(&contents) else {
+                return Err(Error::Usage(format!(
+                    "{} holds no age X25519 identity; a recovery phrase exists only for those (an SSH or plugin identity has its own backup)",
+                    location.path.display()
+                )));
+            };
+            if !yes {
+                if !context.can_prompt() {
+                    return Err(Error::Usage(format!(
+                        "the recovery phrase is your identity; vault shows it only after you confirm on a terminal ({}), or with --yes",
+                        context.why_no_prompt()
+                    )));
+                }
+                let answer = context.prompt_line(
+                    "The recovery phrase opens everything this identity opens. Show it? Type yes: ",
+                )?;
+                if answer.trim() != "yes" {
+                    context.note("not shown");
+                    return SUCCESS;
+                }
+            }
+            let phrase = identity::recovery_phrase(&found)?;
+            print_stdout(&format!("{}\n", phrase.as_str()))?;
+            SUCCESS
+        }
+        IdentityCommand::Recover { output } => {
+            let path = match output {
+                Some(path) => path.clone(),
+                None => context.identity_location()?.path,
+            };
+            let phrase = if context.can_prompt() {
+                zeroize::Zeroizing::new(
+                    context
+                        .prompt_hidden("Recovery phrase (24 words): ")?
+                        .expose_secret()
+                        .to_string(),
+                )
+            } else {
+                let bytes = crate::commands::read_stdin_limited(4096)?;
+                zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+            };
+            let recovered = identity::from_recovery_phrase(&phrase)?;
+            let recipient = identity::write(&path, &recovered)?;
+            print_stdout(&format!(
+                "identity: {} (recovered)\nrecipient: {recipient}\n",
+                path.display()
+            ))?;
+            SUCCESS
+        }
+    }
 }

@@ -70,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Provider(command) => provider::run(&context, &command),
         Command::Scan(args) => scan::scan(&context, &args),
         Command::Git(command) => git::run(&context, &command),
+        Command::Identity(command) => init::identity(&context, &command),
         Command::Diff { reference } => git::diff(&context, &reference),
         Command::Merge(args) => git::resolve(&context, &args),
         Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
@@ -203,6 +204,19 @@ impl Context {
         rpassword::prompt_password(prompt)
             .map(SecretString::from)
             .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))
+    }
+
+    /// Asks for a visible one-line answer on the terminal (stderr carries the question).
+    pub fn prompt_line(&self, prompt: &str) -> Result<String> {
+        use std::io::{BufRead, Write};
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{prompt}").and_then(|()| err.flush());
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))?;
+        Ok(answer)
     }
 
     /// A passphrase from `VAULT_PASSPHRASE_FILE`, if set.

@@ -74,6 +74,61 @@ pub fn parse(contents: &[u8], what: &str, filename: Option<String>) -> Result<Id
 /// Creates a new X25519 identity file at `path` (0600, in a 0700 directory) in the format
 /// of `age-keygen`, and returns its public recipient. Never overwrites an existing file.
 pub fn create(path: &Path) -> Result<age::x25519::Recipient> {
+    write(path, &age::x25519::Identity::generate())
+}
+
+/// The X25519 identity in an identity file's text (its first `AGE-SECRET-KEY-1…` line).
+pub fn x25519_identity(contents: &str) -> Option<age::x25519::Identity> {
+    contents
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
+        .and_then(|line| age::x25519::Identity::from_str(line).ok())
+}
+
+/// The 24 BIP39 words (English list) that encode an X25519 identity's 32-byte secret: what
+/// a person can write on paper and type back in.
+pub fn recovery_phrase(identity: &age::x25519::Identity) -> Result<Zeroizing<String>> {
+    let encoded = identity.to_string();
+    let (_, key) = bech32::decode(encoded.expose_secret())
+        .map_err(|e| Error::Failed(format!("the identity does not decode: {e}")))?;
+    let key = Zeroizing::new(key);
+    let mnemonic = bip39::Mnemonic::from_entropy(&key)
+        .map_err(|e| Error::Failed(format!("cannot make a recovery phrase: {e}")))?;
+    Ok(Zeroizing::new(mnemonic.to_string()))
+}
+
+/// The identity a recovery phrase encodes; errors say what is wrong with the words, never
+/// repeat them.
+pub fn from_recovery_phrase(phrase: &str) -> Result<age::x25519::Identity> {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
+    if words.len() != 24 {
+        return Err(Error::BadData(format!(
+            "a recovery phrase is 24 words; this one has {}",
+            words.len()
+        )));
+    }
+    let normalized = Zeroizing::new(words.join(" ").to_lowercase());
+    let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized)
+        .map_err(|e| {
+            Error::BadData(format!(
+                "the recovery phrase is not valid ({e}); check each word and their order"
+            ))
+        })?;
+    let key = Zeroizing::new(mnemonic.to_entropy());
+    let hrp = bech32::Hrp::parse("age-secret-key-")
+        .map_err(|e| Error::Failed(format!("internal: {e}")))?;
+    let encoded = Zeroizing::new(
+        bech32::encode::<bech32::Bech32>(hrp, &key)
+            .map_err(|e| Error::Failed(format!("cannot encode the identity: {e}")))?
+            .to_uppercase(),
+    );
+    age::x25519::Identity::from_str(&encoded)
+        .map_err(|e| Error::Failed(format!("the recovered key is not an identity: {e}")))
+}
+
+/// Writes `identity` as a new identity file at `path`, as [`create`] does.
+pub fn write(path: &Path, identity: &age::x25519::Identity) -> Result<age::x25519::Recipient> {
     if path.exists() {
         return Err(Error::Failed(format!(
             "an identity already exists at {}; vault never overwrites one",
@@ -81,7 +136,6 @@ pub fn create(path: &Path) -> Result<age::x25519::Recipient> {
         )));
     }
     ensure_private_dir(&parent_dir(path))?;
-    let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public();
     let contents = Zeroizing::new(format!(
         "# created: {}\n# public key: {recipient}\n{}\n",
