@@ -477,6 +477,21 @@ pub enum RecipientsCommand {
         /// Remove it even when none of your identities could open the vault afterwards
         #[arg(long, short)]
         force: bool,
+
+        /// Then rotate every secret that has a rotation policy (--policy FILE, or [rotate]
+        /// in the configuration), and name those that cannot be rotated here: someone who
+        /// leaves the team may have copied every secret they could read
+        #[arg(long)]
+        rotate: bool,
+
+        /// With --rotate: the rotation policy file
+        #[arg(long, value_name = "FILE", requires = "rotate",
+              value_hint = clap::ValueHint::FilePath)]
+        policy: Option<PathBuf>,
+
+        /// With --rotate: also restart the policy's services
+        #[arg(long, requires = "rotate")]
+        restart: bool,
     },
 }
 

@@ -182,6 +182,24 @@ fn howto_watch() {
 }
 
 #[test]
+fn howto_offboarding() {
+    let output = Sandbox::new().run(&howto("offboarding"));
+    assert!(
+        output.contains("rotated SESSION_SECRET (random)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("\nDB_PASSWORD\n"),
+        "not rotated, and named: {output}"
+    );
+    assert!(
+        output.ends_with("carol can no longer open the vault\n"),
+        "{output}"
+    );
+    assert!(!output.contains("session-secret-carol-saw"), "{output}");
+}
+
+#[test]
 fn howto_git() {
     let output = Sandbox::new().run(&howto("git"));
     assert!(output.contains("-DATABASE_URL = po"), "{output}");

@@ -9,7 +9,28 @@ pub fn run(context: &Context, command: &RecipientsCommand) -> Result<u8> {
     match command {
         RecipientsCommand::List => list(context),
         RecipientsCommand::Add { recipient } => add(context, recipient),
-        RecipientsCommand::Remove { recipient, force } => remove(context, recipient, *force),
+        RecipientsCommand::Remove {
+            recipient,
+            force,
+            rotate,
+            policy,
+            restart,
+        } => {
+            // The policy is read first: a removal that cannot then rotate is refused whole.
+            let rotatable = if *rotate {
+                Some(crate::commands::rotate::rotatable_names(
+                    context,
+                    policy.as_deref(),
+                )?)
+            } else {
+                None
+            };
+            remove(context, recipient, *force)?;
+            if let Some(rotatable) = rotatable {
+                offboard(context, policy.clone(), *restart, &rotatable)?;
+            }
+            SUCCESS
+        }
     }
 }
 
@@ -70,6 +91,44 @@ fn add(context: &Context, recipient: &str) -> Result<u8> {
         ));
     }
     SUCCESS
+}
+
+/// After a recipient is removed: rotate what a policy can rotate, and name the rest, which
+/// the departed person may still hold.
+fn offboard(
+    context: &Context,
+    policy: Option<std::path::PathBuf>,
+    restart: bool,
+    rotatable: &[String],
+) -> Result<()> {
+    let args = crate::cli::RotateArgs {
+        policy,
+        secrets: Vec::new(),
+        dry_run: false,
+        skip_backup: false,
+        restart,
+        rollback_on_failure: false,
+        restart_only: false,
+        all: false,
+        no_health: false,
+    };
+    crate::commands::rotate::rotate(context, &args)?;
+    let opened = context.vault().open(context)?;
+    let left: Vec<&str> = opened
+        .document
+        .names()
+        .filter(|name| !rotatable.iter().any(|r| r == name))
+        .collect();
+    if left.is_empty() {
+        context.note("every secret in the vault was rotated");
+    } else {
+        print_stdout(&left.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+        context.note(&format!(
+            "not rotated (static, or without a rotation policy), so the removed recipient may still hold them: {}; change them where they are issued, then 'vault set' them. Older copies of the vault (backups, git history) still open with the removed key",
+            left.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn remove(context: &Context, recipient: &str, force: bool) -> Result<u8> {

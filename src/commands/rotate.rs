@@ -73,6 +73,17 @@ fn describe(plan: &Plan, policy: &Policy) -> String {
     out
 }
 
+/// The secrets a policy generates (random and jwt), which a rotation renews.
+pub fn rotatable_names(context: &Context, policy: Option<&Path>) -> Result<Vec<String>> {
+    let policy = load_policy(context, policy)?;
+    Ok(policy
+        .secrets
+        .iter()
+        .filter(|(_, secret)| secret.kind != Kind::Static)
+        .map(|(name, _)| name.clone())
+        .collect())
+}
+
 pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
     let policy = load_policy(context, args.policy.as_deref())?;
     if args.restart_only {
