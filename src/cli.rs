@@ -156,6 +156,18 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Check the vault's signature and recipients against what this machine has seen
+    ///
+    /// Every write signs the vault with a key derived from the writer's identity. A vault
+    /// whose recipients changed without a known writer's signature, signed by an unknown
+    /// key, or whose signature does not match is suspect: reads warn and changes are
+    /// refused. Exit 1 when suspect; --accept (after reading what changed) makes this
+    /// machine trust the vault as it is.
+    Verify {
+        /// Trust the recipients and the writer shown from now on
+        #[arg(long)]
+        accept: bool,
+    },
     /// Your identity's recovery phrase: show it, or rebuild the identity from it
     #[command(subcommand)]
     Identity(IdentityCommand),

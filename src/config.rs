@@ -24,6 +24,18 @@ pub struct Config {
     pub sync: std::collections::BTreeMap<String, SyncProfile>,
     /// `[profiles.NAME]`: settings `--profile NAME` (or `VAULT_PROFILE`) selects.
     pub profiles: std::collections::BTreeMap<String, Profile>,
+    /// `[security]`: how strictly signatures are held.
+    pub security: SecurityConfig,
+}
+
+/// `[security]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Refuse to read, not only to write, a vault that is not signed by a known writer.
+    pub require_signed: bool,
+    /// Writers (signing keys, as `vault verify` prints them) known without being seen.
+    pub trusted_writers: Vec<String>,
 }
 
 /// `[profiles.NAME]`: what a profile changes — which vault, where names are looked up, and

@@ -16,6 +16,8 @@ fn unknown_fields_survive_a_rewrite() {
     document["written_by"] = serde_json::json!({"tool": "vault 9.0", "flags": [1, 2]});
     document["secrets"]["A"]["rotation"] = serde_json::json!({"every": "30d"});
     home.age_encrypt(&document);
+    // Written by something other than vault: accepted deliberately (see tests/tamper.rs).
+    home.vault(&["verify", "--accept"]).assert().success();
     home.set("B", "b-value");
     home.set("A", "a-value-2");
     let after = home.age_decrypt();

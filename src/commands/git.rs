@@ -245,7 +245,7 @@ fn merge_driver(
         &timestamp_now(),
     )?;
     if merged.conflicts.is_empty() {
-        let sealed = Vault::seal_as(
+        let sealed = vault.seal_as(
             &merged.document,
             &ours_opened.protection,
             ours_opened.armored,
@@ -387,7 +387,7 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         ));
         return SUCCESS;
     }
-    let sealed = Vault::seal_as(&merged.document, &ours.protection, ours.armored)?;
+    let sealed = vault.seal_as(&merged.document, &ours.protection, ours.armored)?;
     write_atomic(&root.join(&pending.path), &sealed, false)?;
     let _ = std::fs::remove_dir_all(&dir);
     context.note(&format!(

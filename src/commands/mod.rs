@@ -13,6 +13,7 @@ pub mod scan;
 pub mod status;
 pub mod sync;
 pub mod systemd;
+pub mod trust;
 pub mod watch;
 
 use std::io::{IsTerminal, Read, Write};
@@ -70,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Provider(command) => provider::run(&context, &command),
         Command::Scan(args) => scan::scan(&context, &args),
         Command::Git(command) => git::run(&context, &command),
+        Command::Verify { accept } => trust::verify(&context, accept),
         Command::Identity(command) => init::identity(&context, &command),
         Command::Diff { reference } => git::diff(&context, &reference),
         Command::Merge(args) => git::resolve(&context, &args),
@@ -128,6 +130,7 @@ impl Context {
         Vault::new(&self.vault_location.path)
             .with_lock_wait(self.lock_wait())
             .with_backups(self.config.backup.enabled)
+            .with_guard(trust::Trust::new(self))
     }
 
     /// How writes wait for another writer: `[lock] timeout_seconds`, saying so after a

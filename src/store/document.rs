@@ -213,6 +213,12 @@ impl Document {
 
     /// Writes the document as JSON. Secrets still in their text are copied as they are.
     pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.write_json_open(out)?;
+        out.write_all(b"}")
+    }
+
+    /// The JSON without its closing brace, for a signature to follow.
+    pub fn write_json_open(&self, out: &mut dyn Write) -> std::io::Result<()> {
         if self.partial {
             return Err(std::io::Error::other(
                 "internal error: a vault read in part cannot be written back",
@@ -246,7 +252,7 @@ impl Document {
             out.write_all(b":")?;
             serde_json::to_writer(&mut *out, value)?;
         }
-        out.write_all(b"}")
+        Ok(())
     }
 
     /// The secret `name`, decoded on first use (which fails for a secret that is valid
@@ -322,6 +328,11 @@ impl Document {
         };
         self.secrets.insert(name.to_string(), Slot::decoded(entry));
         Ok(())
+    }
+
+    /// The plaintext a document read for a change was parsed from.
+    pub fn source(&self) -> &[u8] {
+        &self.source
     }
 
     /// A keyed fingerprint of a secret's value for diffs: it changes when the value does,
@@ -577,12 +588,38 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
 pub struct Plaintext {
     bytes: Zeroizing<Vec<u8>>,
     what: String,
+    /// Asked about the recipients the first pass finds, before anything is returned.
+    vet: Option<Box<Vet>>,
 }
+
+type Vet = dyn Fn(&[String], &[u8]) -> Result<()>;
 
 impl Plaintext {
     /// `bytes` decrypted from the file `what` names ("the vault /path").
     pub fn new(bytes: Zeroizing<Vec<u8>>, what: String) -> Self {
-        Plaintext { bytes, what }
+        Plaintext {
+            bytes,
+            what,
+            vet: None,
+        }
+    }
+
+    /// Makes every reader check the recipients with `vet` before it returns anything.
+    pub fn vetted_by(mut self, vet: Box<Vet>) -> Self {
+        self.vet = Some(vet);
+        self
+    }
+
+    /// The decrypted bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn vet(&self, recipients: &[String]) -> Result<()> {
+        match &self.vet {
+            Some(vet) => vet(recipients, &self.bytes),
+            None => Ok(()),
+        }
     }
 
     /// The whole document, as a write needs it.
@@ -594,6 +631,7 @@ impl Plaintext {
     /// cannot be written back.
     pub fn select(&self, keep: &dyn Fn(&str) -> bool) -> Result<Document> {
         let mut document = Document::decode(&self.bytes, &self.what, keep, false)?;
+        self.vet(&document.recipients)?;
         document.partial = true;
         Ok(document)
     }
@@ -601,7 +639,8 @@ impl Plaintext {
     /// The names of all secrets, in order, without decoding any value.
     pub fn names(&self) -> Result<Vec<String>> {
         let mut names = Names(Vec::new());
-        scan(&self.bytes, &self.what, &mut names, false)?;
+        let (recipients, _) = scan(&self.bytes, &self.what, &mut names, false)?;
+        self.vet(&recipients)?;
         Ok(names.0)
     }
 
@@ -617,7 +656,8 @@ impl Plaintext {
             keep,
             values: Vec::new(),
         };
-        scan(&self.bytes, &self.what, &mut values, false)?;
+        let (recipients, _) = scan(&self.bytes, &self.what, &mut values, false)?;
+        self.vet(&recipients)?;
         let mut values = values.values;
         // As the full parse has them: sorted (a no-op for a vault that vault wrote), and of a
         // repeated name the last.
@@ -666,6 +706,10 @@ impl<'p> Visitor<'p> for DocumentSeed<'_, 'p> {
                 "secrets" => {
                     map.next_value_seed(SecretsSeed { sink: self.sink })?;
                     saw_secrets = true;
+                }
+                // Checked by `signature::check` on the bytes; a rewrite signs anew.
+                "signature" => {
+                    map.next_value::<IgnoredAny>()?;
                 }
                 _ if self.keep_extra => {
                     let value = map.next_value()?;

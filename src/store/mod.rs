@@ -8,6 +8,7 @@ pub mod files;
 pub mod fs;
 pub mod identity;
 pub mod recipients;
+pub mod signature;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::store::crypto::{Key, Lock};
 use crate::store::document::{Document, Plaintext};
 use crate::store::identity::Identities;
+use crate::store::signature::Signed;
 
 /// Where the keys to a vault come from. Commands implement it, because getting a key may
 /// mean asking the user, and the store never talks to the user.
@@ -30,6 +32,63 @@ pub trait KeySource {
     fn identities(&self) -> Result<Identities>;
     /// The passphrase of a passphrase vault.
     fn passphrase(&self) -> Result<SecretString>;
+}
+
+/// Who signs writes, and whether a version of the vault as read may be trusted: decided
+/// above the store (`commands::trust`), from what this machine has seen of the vault.
+pub trait Guard: Send + Sync {
+    /// The key this writer signs with, if it has one (an X25519 identity).
+    fn signing_key(&self) -> Option<&signature::SigningKey>;
+    /// Called with the vault as read: its recipients and what its signature says, and
+    /// whether a change will follow. An error refuses the read or the change.
+    fn vet(
+        &self,
+        vault: &Path,
+        recipients: &[String],
+        signed: &Signed,
+        plaintext: &[u8],
+        writing: bool,
+    ) -> Result<()>;
+    /// Called once a change this writer signed is in place.
+    fn wrote(&self, vault: &Path, recipients: &[String]);
+    /// Called once a version was put back as it was (a restore): this content is trusted.
+    fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]);
+}
+
+/// The document as JSON, signed when `key` is given (see `signature`).
+fn signed_json(
+    document: &Document,
+    key: Option<&signature::SigningKey>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let mut json = document.to_json()?;
+    if let Some(key) = key {
+        json.pop();
+        let mut hasher = signature::start();
+        sha2::Digest::update(&mut hasher, &json[..]);
+        let suffix = key.suffix(hasher);
+        let mut signed = Zeroizing::new(Vec::with_capacity(json.len() + suffix.len()));
+        signed.extend_from_slice(&json);
+        signed.extend_from_slice(suffix.as_bytes());
+        return Ok(signed);
+    }
+    Ok(json)
+}
+
+/// A writer that also feeds what it writes to a hasher.
+struct Hashing<'w> {
+    inner: &'w mut dyn Write,
+    hasher: sha2::Sha256,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        sha2::Digest::update(&mut self.hasher, &bytes[..written]);
+        Ok(written)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// How a vault is protected, remembered from opening it so a rewrite keeps it.
@@ -67,6 +126,7 @@ pub struct Change<'a> {
 pub struct Vault {
     path: PathBuf,
     lock_wait: fs::LockWait,
+    guard: Option<Arc<dyn Guard>>,
     /// Changes will be backed up: a transaction starts writing the backup as soon as it
     /// has read the vault, on another thread, while it decrypts and changes it.
     backups: bool,
@@ -80,6 +140,30 @@ impl Vault {
             path: fs::resolve_links(&path.into()),
             lock_wait: fs::LockWait::default(),
             backups: false,
+            guard: None,
+        }
+    }
+
+    /// Signs writes and vets reads with `guard`.
+    pub fn with_guard(mut self, guard: Arc<dyn Guard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    fn signing_key(&self) -> Option<&signature::SigningKey> {
+        self.guard.as_deref().and_then(|g| g.signing_key())
+    }
+
+    fn vet(
+        &self,
+        recipients: &[String],
+        signed: &Signed,
+        plaintext: &[u8],
+        writing: bool,
+    ) -> Result<()> {
+        match &self.guard {
+            Some(guard) => guard.vet(&self.path, recipients, signed, plaintext, writing),
+            None => Ok(()),
         }
     }
 
@@ -159,11 +243,24 @@ impl Vault {
         let decrypted = self.decrypt(&ciphertext, keys)?;
         // Not needed any more: free it before the parse allocates the document.
         drop(ciphertext);
-        self.parse(
+        let signed = self
+            .guard
+            .as_ref()
+            .map(|_| signature::check(&decrypted.plaintext));
+        let opened = self.parse(
             &decrypted.plaintext,
             decrypted.protection,
             decrypted.armored,
-        )
+        )?;
+        if let Some(signed) = signed {
+            self.vet(
+                &opened.document.recipients,
+                &signed,
+                &decrypted.plaintext,
+                false,
+            )?;
+        }
+        Ok(opened)
     }
 
     /// Decrypts `ciphertext` as a version of this vault (another side of a git merge, a
@@ -196,9 +293,15 @@ impl Vault {
         Ok(self.decrypt(ciphertext, keys)?.plaintext)
     }
 
-    /// Encrypts `document` as a vault protected by `protection` (a merge's result).
-    pub fn seal_as(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
-        Vault::seal(document, protection, armor)
+    /// Encrypts `document` as a vault protected by `protection`, signed by this writer (a
+    /// merge's result).
+    pub fn seal_as(
+        &self,
+        document: &Document,
+        protection: &Protection,
+        armor: bool,
+    ) -> Result<Vec<u8>> {
+        self.seal(document, protection, armor)
     }
 
     /// Decrypts the vault for a reader that parses only what it needs of it (one secret,
@@ -206,14 +309,26 @@ impl Vault {
     pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
         let ciphertext = self.read_ciphertext()?;
         let decrypted = self.decrypt(&ciphertext, keys)?;
-        Ok(Plaintext::new(decrypted.plaintext, self.describe()))
+        let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
+        // Vetted with the recipients, which a reader's one pass over the document finds.
+        Ok(match &self.guard {
+            Some(guard) => {
+                let signed = signature::check(plaintext.bytes());
+                let guard = Arc::clone(guard);
+                let path = self.path.clone();
+                plaintext.vetted_by(Box::new(move |recipients: &[String], bytes: &[u8]| {
+                    guard.vet(&path, recipients, &signed, bytes, false)
+                }))
+            }
+            None => plaintext,
+        })
     }
 
-    fn seal(document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
+    fn seal(&self, document: &Document, protection: &Protection, armor: bool) -> Result<Vec<u8>> {
         encrypt_as(
             protection,
             &document.recipients,
-            &document.to_json()?,
+            &signed_json(document, self.signing_key())?,
             armor,
         )
     }
@@ -231,8 +346,12 @@ impl Vault {
                 self.path.display()
             )));
         }
-        let ciphertext = Self::seal(document, protection, armor)?;
-        fs::write_atomic(&self.path, &ciphertext, true)
+        let ciphertext = self.seal(document, protection, armor)?;
+        fs::write_atomic(&self.path, &ciphertext, true)?;
+        if let Some(guard) = &self.guard {
+            guard.wrote(&self.path, &document.recipients);
+        }
+        Ok(())
     }
 
     /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
@@ -263,7 +382,11 @@ impl Vault {
             key,
         } = self.decrypt(&ciphertext, keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
+        let signed = self.guard.as_ref().map(|_| signature::check(&plaintext));
         let mut document = Document::for_change(plaintext, &self.describe())?;
+        if let Some(signed) = signed {
+            self.vet(&document.recipients, &signed, document.source(), true)?;
+        }
         document.ensure_fingerprint_key()?;
         let opened = Opened {
             document,
@@ -427,7 +550,9 @@ impl Transaction<'_> {
             fs::PreparedFile::create(&fs::parent_dir(&self.vault.path))?
         };
         let Some(mut file) = prepared else {
-            let sealed = Vault::seal(&opened.document, &opened.protection, opened.armored)?;
+            let sealed = self
+                .vault
+                .seal(&opened.document, &opened.protection, opened.armored)?;
             if checked && crypto::decrypt(&sealed, &self.key, &self.vault.describe()).is_err() {
                 return Err(Error::LockedOut(
                     "after this change none of your identities could open the vault; nothing was changed (use --force if that is what you want)".into(),
@@ -438,12 +563,24 @@ impl Transaction<'_> {
         // Streamed: the document is encrypted as it is written out, with no copy of the
         // whole plaintext or ciphertext in memory.
         let mut output = std::io::BufWriter::with_capacity(64 * 1024, file.file());
+        let key = self.vault.signing_key();
         encrypt_as_into(
             &opened.protection,
             &opened.document.recipients,
             opened.armored,
             &mut output,
-            &mut |w| opened.document.write_json(w),
+            &mut |w| match key {
+                Some(key) => {
+                    let mut hashing = Hashing {
+                        inner: w,
+                        hasher: signature::start(),
+                    };
+                    opened.document.write_json_open(&mut hashing)?;
+                    let suffix = key.suffix(hashing.hasher);
+                    w.write_all(suffix.as_bytes())
+                }
+                None => opened.document.write_json(w),
+            },
         )?;
         output
             .flush()
@@ -469,16 +606,29 @@ impl Transaction<'_> {
         backup::save(&self.vault.path, data, record, policy)
     }
 
-    /// Replaces the vault with `ciphertext` (atomically).
+    /// Replaces the vault with `ciphertext` (atomically): a version put back as it was.
     pub fn write(&self, ciphertext: &[u8]) -> Result<()> {
+        if let Some(guard) = &self.vault.guard {
+            // Its signature is whatever it was; this machine chose it, so it trusts it —
+            // before it is in place, so a crash in between cannot leave it suspect.
+            if let Ok(plaintext) = crypto::decrypt(ciphertext, &self.key, &self.vault.describe())
+                && let Ok(document) = Document::from_json(&plaintext, "the restored vault")
+            {
+                guard.restored(&self.vault.path, &document.recipients, &plaintext);
+            }
+        }
         fs::write_atomic(&self.vault.path, ciphertext, false)
     }
 
     /// Puts the sealed document in place of the vault (atomically).
     pub fn write_sealed(&self, sealed: Sealed) -> Result<()> {
         match sealed.0 {
-            SealedAs::File(file) => file.persist(&self.vault.path, false),
-            SealedAs::Bytes(bytes) => self.write(&bytes),
+            SealedAs::File(file) => file.persist(&self.vault.path, false)?,
+            SealedAs::Bytes(bytes) => fs::write_atomic(&self.vault.path, &bytes, false)?,
         }
+        if let Some(guard) = &self.vault.guard {
+            guard.wrote(&self.vault.path, &self.opened.document.recipients);
+        }
+        Ok(())
     }
 }
