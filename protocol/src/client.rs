@@ -147,19 +147,6 @@ enum Expected {
     Ok(Op),
 }
 
-/// What JSON type a value is, for messages that must not show the value.
-fn json_type(value: &serde_json::Value) -> &'static str {
-    use serde_json::Value;
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Says which field of a provider's line has which wrong type — by path and type only,
 /// because the line may carry secret values.
 fn describe_bad_line(text: &str, error: &serde_json::Error, expected: Expected) -> String {
@@ -172,11 +159,14 @@ fn describe_bad_line(text: &str, error: &serde_json::Error, expected: Expected) 
         );
     };
     let Some(object) = value.as_object() else {
-        return format!("{} where a JSON object belongs", json_type(&value));
+        return format!("{} where a JSON object belongs", crate::json_type(&value));
     };
     let field = |name: &str, wanted: &str, ok: &dyn Fn(&Value) -> bool| -> Option<String> {
         match object.get(name) {
-            Some(v) if !ok(v) => Some(format!("\"{name}\" is {}, not {wanted}", json_type(v))),
+            Some(v) if !ok(v) => Some(format!(
+                "\"{name}\" is {}, not {wanted}",
+                crate::json_type(v)
+            )),
             _ => None,
         }
     };
@@ -212,7 +202,7 @@ fn describe_bad_line(text: &str, error: &serde_json::Error, expected: Expected) 
             match kind {
                 Some(k) if !k.is_string() => Some(format!(
                     "\"err\".\"kind\" is {}, not a string",
-                    json_type(k)
+                    crate::json_type(k)
                 )),
                 None if object.contains_key("err") => Some("\"err\" has no \"kind\"".into()),
                 _ => None,
@@ -226,7 +216,10 @@ fn describe_bad_line(text: &str, error: &serde_json::Error, expected: Expected) 
                     .and_then(Value::as_object)
                     .and_then(|m| {
                         m.iter().find(|(_, v)| !v.is_string()).map(|(k, v)| {
-                            format!("the value of \"{k}\" is {}, not a string", json_type(v))
+                            format!(
+                                "the value of \"{k}\" is {}, not a string",
+                                crate::json_type(v)
+                            )
                         })
                     });
                 bad.unwrap_or(problem)

@@ -66,3 +66,17 @@ pub fn versions_text(versions: &[u32]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// What JSON type a value is ("a string", "a number", …), for messages about a line that
+/// must not show its values: both sides describe bad lines this way.
+pub fn json_type(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -174,14 +174,7 @@ fn refuse(line: &str, error: &serde_json::Error) -> (Option<u64>, ProviderError)
         return (None, invalid("the request is not a JSON object".into()));
     };
     let id = object.get("id").and_then(Value::as_u64);
-    let kind = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
+    let kind = crate::json_type;
     let problem = match (object.get("v"), object.get("id"), object.get("op")) {
         (None, ..) => "the request has no \"v\"".to_string(),
         (Some(v), ..) if v.as_u64().is_none_or(|v| v > u64::from(u32::MAX)) => {
