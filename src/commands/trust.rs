@@ -36,7 +36,9 @@ struct Seen {
 
 pub struct Trust {
     dir: PathBuf,
-    identity_text: Option<zeroize::Zeroizing<String>>,
+    /// Where the signing key comes from, read only when a signature is made or checked
+    /// against this writer's own key.
+    identity_path: Option<PathBuf>,
     signing: OnceLock<Option<SigningKey>>,
     trusted: Vec<String>,
     require_signed: bool,
@@ -53,17 +55,10 @@ impl Trust {
         // The signing key comes from the identity's text: an identity file, or the key
         // given in VAULT_IDENTITY_KEY. (Identities from a command, SSH keys and plugins
         // write unsigned.)
-        let identity_text = crate::process::identity_key()
-            .map(|k| zeroize::Zeroizing::new(k.to_string()))
-            .or_else(|| {
-                let location = context.identity_location().ok()?;
-                std::fs::read_to_string(location.path)
-                    .ok()
-                    .map(zeroize::Zeroizing::new)
-            });
+        let identity_path = context.identity_location().ok().map(|l| l.path);
         Arc::new(Trust {
             dir,
-            identity_text,
+            identity_path,
             signing: OnceLock::new(),
             trusted: context.config.security.trusted_writers.clone(),
             require_signed: context.config.security.require_signed,
@@ -97,13 +92,12 @@ impl Trust {
         }
     }
 
-    fn known_writers(&self, seen: Option<&Seen>) -> BTreeSet<String> {
-        let mut known: BTreeSet<String> = self.trusted.iter().cloned().collect();
-        known.extend(self.own_writer());
-        if let Some(seen) = seen {
-            known.extend(seen.writers.iter().cloned());
-        }
-        known
+    /// Whether `writer` is known: accepted before, trusted by configuration, or one's own
+    /// (derived only when the others do not answer).
+    fn is_known(&self, writer: &str, seen: Option<&Seen>) -> bool {
+        seen.is_some_and(|s| s.writers.contains(writer))
+            || self.trusted.iter().any(|t| t == writer)
+            || self.own_writer().as_deref() == Some(writer)
     }
 
     /// What is wrong with this version of the vault, by what this machine has seen.
@@ -114,18 +108,23 @@ impl Trust {
         signed: &Signed,
         plaintext: &[u8],
     ) -> Option<String> {
-        let problem = self.problem_of(vault, recipients, signed)?;
+        let seen = self.seen(vault);
+        let problem = self.problem_of(seen.as_ref(), recipients, signed)?;
         // Content accepted as it is, byte for byte, is no longer a problem.
-        let accepted = self.seen(vault).and_then(|s| s.accepted);
+        let accepted = seen.and_then(|s| s.accepted);
         if accepted.is_some_and(|a| a == crate::store::signature::digest(plaintext)) {
             return None;
         }
         Some(problem)
     }
 
-    fn problem_of(&self, vault: &Path, recipients: &[String], signed: &Signed) -> Option<String> {
-        let seen = self.seen(vault);
-        let known = self.known_writers(seen.as_ref());
+    fn problem_of(
+        &self,
+        seen: Option<&Seen>,
+        recipients: &[String],
+        signed: &Signed,
+    ) -> Option<String> {
+        let known = |writer: &str| self.is_known(writer, seen);
         let now: BTreeSet<String> = recipients.iter().cloned().collect();
         match signed {
             Signed::Invalid { writer } => {
@@ -137,7 +136,7 @@ impl Trust {
                         .unwrap_or_default()
                 ));
             }
-            Signed::Valid { writer } if !known.contains(writer) => {
+            Signed::Valid { writer } if !known(writer) => {
                 let change = seen
                     .as_ref()
                     .map(|s| recipient_change(&s.recipients, &now))
@@ -153,9 +152,7 @@ impl Trust {
         }
         // With require_signed, even a first sight must be signed by a known writer (one's
         // own, or [security] trusted_writers).
-        if self.require_signed
-            && !matches!(signed, Signed::Valid { writer } if known.contains(writer))
-        {
+        if self.require_signed && !matches!(signed, Signed::Valid { writer } if known(writer)) {
             return Some(
                 "it is not signed by a writer this machine knows ([security] require_signed)"
                     .into(),
@@ -168,8 +165,7 @@ impl Trust {
             );
         }
         if seen.recipients != now {
-            let signed_by_known =
-                matches!(signed, Signed::Valid { writer } if known.contains(writer));
+            let signed_by_known = matches!(signed, Signed::Valid { writer } if known(writer));
             if !signed_by_known {
                 return Some(format!(
                     "its recipients changed since this machine last saw it{} without the signature of a writer it knows",
@@ -238,8 +234,13 @@ impl Guard for Trust {
     fn signing_key(&self) -> Option<&SigningKey> {
         self.signing
             .get_or_init(|| {
-                let text = self.identity_text.as_ref()?;
-                let identity = crate::store::identity::x25519_identity(text)?;
+                let text = match crate::process::identity_key() {
+                    Some(key) => zeroize::Zeroizing::new(key.to_string()),
+                    None => zeroize::Zeroizing::new(
+                        std::fs::read_to_string(self.identity_path.as_ref()?).ok()?,
+                    ),
+                };
+                let identity = crate::store::identity::x25519_identity(&text)?;
                 SigningKey::from_identity(&identity).ok()
             })
             .as_ref()
