@@ -105,6 +105,7 @@ fn setup() -> TestHome {
         "format": "secretsd-vault", "version": 1,
         "recipients": [home.public_key()], "secrets": secrets,
     }));
+    home.forget_trust();
     fs::write(home.path().join("app.env"), ENV).unwrap();
     chmod(&home.path().join("app.env"), 0o640);
     fs::write(home.path().join("policy.toml"), POLICY).unwrap();

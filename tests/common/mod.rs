@@ -109,6 +109,13 @@ impl TestHome {
         chmod(&self.vault_file(), 0o600);
     }
 
+    /// Forgets what this machine remembered of its vaults (who wrote them, to whom they
+    /// were encrypted): a vault written by hand is then seen for the first time, as one
+    /// from before vault signed its writes would be.
+    pub fn forget_trust(&self) {
+        let _ = fs::remove_dir_all(self.path().join(".local/state/secretsd/trust"));
+    }
+
     /// Decrypts the vault with the real `age` CLI and parses the JSON inside.
     pub fn age_decrypt(&self) -> serde_json::Value {
         age_decrypt(&self.vault_file(), &self.identity_file())
