@@ -32,6 +32,10 @@ struct Seen {
     /// The digest of content accepted as it is (`vault verify --accept`, a restore).
     #[serde(default)]
     accepted: Option<String>,
+    /// The stamp of the vault file last found in order, so reading it again skips the
+    /// check (see `store::Vault::read_stamped`).
+    #[serde(default)]
+    vetted: Option<String>,
 }
 
 pub struct Trust {
@@ -42,6 +46,8 @@ pub struct Trust {
     signing: OnceLock<Option<SigningKey>>,
     trusted: Vec<String>,
     require_signed: bool,
+    /// A check warned: nothing it saw is remembered as in order.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl Trust {
@@ -62,6 +68,7 @@ impl Trust {
             signing: OnceLock::new(),
             trusted: context.config.security.trusted_writers.clone(),
             require_signed: context.config.security.require_signed,
+            warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -265,8 +272,28 @@ impl Guard for Trust {
         if writing || self.require_signed {
             return Err(Error::LockedOut(format!("{message}; nothing was changed")));
         }
+        self.warned
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         print_stderr(&format!("warning: {message}"));
         Ok(())
+    }
+
+    fn vetted(&self, vault: &Path) -> Option<String> {
+        self.seen(vault)?.vetted
+    }
+
+    fn vetted_as(&self, vault: &Path, stamp: &str) {
+        // Only a check that found nothing wrong counts: a warning must come again.
+        let Some(mut seen) = self.seen(vault) else {
+            return;
+        };
+        if self.warned.load(std::sync::atomic::Ordering::Relaxed)
+            || seen.vetted.as_deref() == Some(stamp)
+        {
+            return;
+        }
+        seen.vetted = Some(stamp.to_string());
+        self.remember(vault, &seen);
     }
 
     fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]) {

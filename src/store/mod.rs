@@ -53,6 +53,11 @@ pub trait Guard: Send + Sync {
     fn wrote(&self, vault: &Path, recipients: &[String]);
     /// Called once a version was put back as it was (a restore): this content is trusted.
     fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]);
+    /// The stamp of the vault file last vetted with nothing wrong (see `read_stamped`).
+    fn vetted(&self, vault: &Path) -> Option<String>;
+    /// Remembers that the file with `stamp` was vetted with nothing wrong. Only called
+    /// after [`Guard::vet`] accepted it without a warning.
+    fn vetted_as(&self, vault: &Path, stamp: &str);
 }
 
 /// The document as JSON, signed when `key` is given (see `signature`).
@@ -201,11 +206,46 @@ impl Vault {
     }
 
     fn read_ciphertext(&self) -> Result<Vec<u8>> {
+        self.read_stamped().map(|(bytes, _)| bytes)
+    }
+
+    /// The vault's bytes, and a stamp of the very file they were read from (device, inode,
+    /// size, modification and change times): the same stamp means the same, unmodified file
+    /// — ctime cannot be set back by anyone.
+    fn read_stamped(&self) -> Result<(Vec<u8>, String)> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
         if !self.path.exists() {
             return Err(self.missing());
         }
         fs::check_vault_file(&self.path)?;
-        std::fs::read(&self.path).map_err(|e| Error::io("read", &self.path, e))
+        let mut file =
+            std::fs::File::open(&self.path).map_err(|e| Error::io("read", &self.path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        let stamp = format!(
+            "{}:{}:{}:{}.{}:{}.{}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        );
+        let mut bytes = Vec::with_capacity(meta.size() as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        Ok((bytes, stamp))
+    }
+
+    /// Whether the guard vetted this very file before and found nothing wrong: then a read
+    /// need not hash and check it again.
+    fn vetted(&self, stamp: &str) -> bool {
+        self.guard
+            .as_deref()
+            .is_some_and(|g| g.vetted(&self.path).as_deref() == Some(stamp))
     }
 
     /// Decrypts `ciphertext` with the keys from `keys`.
@@ -239,13 +279,14 @@ impl Vault {
 
     /// Decrypts the vault for reading.
     pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
-        let ciphertext = self.read_ciphertext()?;
+        let (ciphertext, stamp) = self.read_stamped()?;
         let decrypted = self.decrypt(&ciphertext, keys)?;
         // Not needed any more: free it before the parse allocates the document.
         drop(ciphertext);
         let signed = self
             .guard
             .as_ref()
+            .filter(|_| !self.vetted(&stamp))
             .map(|_| signature::check(&decrypted.plaintext));
         let opened = self.parse(
             &decrypted.plaintext,
@@ -259,6 +300,9 @@ impl Vault {
                 &decrypted.plaintext,
                 false,
             )?;
+            if let Some(guard) = &self.guard {
+                guard.vetted_as(&self.path, &stamp);
+            }
         }
         Ok(opened)
     }
@@ -307,20 +351,23 @@ impl Vault {
     /// Decrypts the vault for a reader that parses only what it needs of it (one secret,
     /// the names, the values without their metadata).
     pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
-        let ciphertext = self.read_ciphertext()?;
+        let (ciphertext, stamp) = self.read_stamped()?;
         let decrypted = self.decrypt(&ciphertext, keys)?;
         let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
-        // Vetted with the recipients, which a reader's one pass over the document finds.
+        // Vetted with the recipients, which a reader's one pass over the document finds —
+        // unless this very file was vetted before.
         Ok(match &self.guard {
-            Some(guard) => {
+            Some(guard) if !self.vetted(&stamp) => {
                 let signed = signature::check(plaintext.bytes());
                 let guard = Arc::clone(guard);
                 let path = self.path.clone();
                 plaintext.vetted_by(Box::new(move |recipients: &[String], bytes: &[u8]| {
-                    guard.vet(&path, recipients, &signed, bytes, false)
+                    guard.vet(&path, recipients, &signed, bytes, false)?;
+                    guard.vetted_as(&path, &stamp);
+                    Ok(())
                 }))
             }
-            None => plaintext,
+            _ => plaintext,
         })
     }
 
