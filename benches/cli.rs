@@ -88,6 +88,9 @@ fn prepare(count: usize) -> Bench {
     Vault::new(&bench.vault)
         .create(&document, &Protection::Recipients, false)
         .unwrap();
+    // Written here, unsigned, where `vault init` had written a signed vault: this machine
+    // would take it for a downgrade. It is a first sight.
+    let _ = std::fs::remove_dir_all(bench.home.join(".local/state/secretsd/trust"));
     // Keep backups from growing without bound while benchmarking.
     std::fs::create_dir_all(bench.home.join(".config/secretsd")).unwrap();
     std::fs::write(
