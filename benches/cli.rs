@@ -86,7 +86,7 @@ fn prepare(count: usize) -> Bench {
     }
     bench.plaintext_bytes = document.to_json().unwrap().len();
     Vault::new(&bench.vault)
-        .create(&document, &Protection::Recipients, false)
+        .create(document, &Protection::Recipients, false)
         .unwrap();
     // Written here, unsigned, where `vault init` had written a signed vault: this machine
     // would take it for a downgrade. It is a first sight.

@@ -37,7 +37,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     if args.passphrase {
         let passphrase = new_passphrase(context)?;
         vault.create(
-            &Document::new(Vec::new()),
+            Document::new(Vec::new()),
             &Protection::Passphrase(passphrase),
             args.armor,
         )?;
@@ -65,7 +65,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             )));
         }
         vault.create(
-            &Document::new(all.clone()),
+            Document::new(all.clone()),
             &Protection::Recipients,
             args.armor,
         )?;

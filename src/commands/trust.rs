@@ -186,17 +186,22 @@ impl Trust {
     /// Trusts this exact content, whatever its signature says.
     fn accept_content(&self, vault: &Path, recipients: &[String], plaintext: &[u8]) {
         let signed = crate::store::signature::check(plaintext);
-        let mut seen = self.seen(vault).unwrap_or_default();
-        seen.vault = vault.display().to_string();
-        seen.recipients = recipients.iter().cloned().collect();
-        if let Signed::Valid { writer } = &signed {
-            seen.writers.insert(writer.clone());
-        }
-        seen.accepted = Some(crate::store::signature::digest(plaintext));
-        self.remember(vault, &seen);
+        let digest = crate::store::signature::digest(plaintext);
+        self.record(vault, recipients, &signed, Some(digest));
     }
 
     fn accept(&self, vault: &Path, recipients: &[String], signed: &Signed) {
+        self.record(vault, recipients, signed, None);
+    }
+
+    /// Remembers these recipients and the writer (and, given, content accepted as it is).
+    fn record(
+        &self,
+        vault: &Path,
+        recipients: &[String],
+        signed: &Signed,
+        accepted: Option<String>,
+    ) {
         let before = self.seen(vault);
         let mut seen = before.clone().unwrap_or_default();
         seen.vault = vault.display().to_string();
@@ -204,6 +209,9 @@ impl Trust {
         if let Signed::Valid { writer } = signed {
             seen.writers.insert(writer.clone());
             seen.signed = true;
+        }
+        if accepted.is_some() {
+            seen.accepted = accepted;
         }
         // Reads change nothing here, and write nothing.
         if before.as_ref() != Some(&seen) {

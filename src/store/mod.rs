@@ -381,8 +381,12 @@ impl Vault {
     }
 
     /// Writes a new vault; fails if one exists already.
-    pub fn create(&self, document: &Document, protection: &Protection, armor: bool) -> Result<()> {
-        let mut document = Document::from_json(&document.to_json()?, "the new vault")?;
+    pub fn create(
+        &self,
+        mut document: Document,
+        protection: &Protection,
+        armor: bool,
+    ) -> Result<()> {
         document.ensure_fingerprint_key()?;
         let document = &document;
         fs::ensure_private_dir(&fs::parent_dir(&self.path))?;
