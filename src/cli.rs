@@ -65,6 +65,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create an identity (if none exists) and an empty vault encrypted to it
     Init(InitArgs),
@@ -257,6 +258,7 @@ impl Shell {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ProviderCommand {
     /// Every secretsd-provider-* on VAULT_PROVIDER_PATH and PATH, with version and operations
     List {
@@ -277,6 +279,7 @@ pub enum ProviderCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum IdentityCommand {
     /// Show the 24-word recovery phrase (BIP39) of your X25519 identity, after you confirm
     /// on a terminal (or with --yes); write it on paper and keep it away from the computer
@@ -294,6 +297,7 @@ pub enum IdentityCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum GitCommand {
     /// Write the .gitattributes entry and the git config for diffs and merges of the vault
     /// (the repository's config, or with --global yours)
@@ -473,6 +477,7 @@ pub struct MvArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RecipientsCommand {
     /// Print the recipients, one per line
     List,
@@ -902,6 +907,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemdCommand {
     /// Print a hardened service unit that runs COMMAND under 'vault run'
     Unit(SystemdUnitArgs),
