@@ -202,18 +202,33 @@ fn require_signed_refuses_reads_of_an_unsigned_vault() {
     home.age_encrypt(&document);
     // A machine that has never seen this vault: nothing to compare with.
     std::fs::remove_dir_all(home.path().join(".local/state")).unwrap();
+    // Read once without the policy: a first sight, found in order and remembered so (the
+    // next read of this very file would skip the check)...
+    home.vault(&["get", "A"]).assert().success();
     std::fs::write(
         home.path().join("config/secretsd/config.toml"),
         "[security]\nrequire_signed = true\n",
     )
     .unwrap();
+    // ...which must not let the unsigned file past the policy set since, nor a write.
+    for args in [&["get", "A"][..], &["set", "B"][..]] {
+        let output = home.vault(args).write_stdin("b").output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("require_signed"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // And on a machine that never saw it at all.
+    std::fs::remove_dir_all(home.path().join(".local/state")).unwrap();
     let output = home.vault(&["get", "A"]).output().unwrap();
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("require_signed"),
-        "{}",
-        stderr(&output)
-    );
 }
 
 #[test]

@@ -187,20 +187,22 @@ impl Trust {
     fn accept_content(&self, vault: &Path, recipients: &[String], plaintext: &[u8]) {
         let signed = crate::store::signature::check(plaintext);
         let digest = crate::store::signature::digest(plaintext);
-        self.record(vault, recipients, &signed, Some(digest));
+        self.record(vault, recipients, &signed, Some(digest), None);
     }
 
     fn accept(&self, vault: &Path, recipients: &[String], signed: &Signed) {
-        self.record(vault, recipients, signed, None);
+        self.record(vault, recipients, signed, None, None);
     }
 
-    /// Remembers these recipients and the writer (and, given, content accepted as it is).
+    /// Remembers these recipients and the writer (and, given, content accepted as it is,
+    /// and the stamp of a file known to be in order: one this writer just wrote).
     fn record(
         &self,
         vault: &Path,
         recipients: &[String],
         signed: &Signed,
         accepted: Option<String>,
+        vetted: Option<&str>,
     ) {
         let before = self.seen(vault);
         let mut seen = before.clone().unwrap_or_default();
@@ -212,6 +214,9 @@ impl Trust {
         }
         if accepted.is_some() {
             seen.accepted = accepted;
+        }
+        if let Some(stamp) = vetted {
+            seen.vetted = Some(stamp.to_string());
         }
         // Reads change nothing here, and write nothing.
         if before.as_ref() != Some(&seen) {
@@ -287,6 +292,11 @@ impl Guard for Trust {
     }
 
     fn vetted(&self, vault: &Path) -> Option<String> {
+        // A file found in order before `require_signed` was set may be unsigned: under
+        // that policy every read checks.
+        if self.require_signed {
+            return None;
+        }
         self.seen(vault)?.vetted
     }
 
@@ -308,12 +318,12 @@ impl Guard for Trust {
         self.accept_content(vault, recipients, plaintext);
     }
 
-    fn wrote(&self, vault: &Path, recipients: &[String]) {
+    fn wrote(&self, vault: &Path, recipients: &[String], stamp: Option<&str>) {
         let signed = match self.own_writer() {
             Some(writer) => Signed::Valid { writer },
             None => Signed::Unsigned,
         };
-        self.accept(vault, recipients, &signed);
+        self.record(vault, recipients, &signed, None, stamp);
     }
 }
 

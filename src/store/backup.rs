@@ -287,7 +287,7 @@ pub fn save(
         .map_err(|e| Error::Failed(format!("cannot describe the backup: {e}")))?;
     match data {
         Data::Bytes(ciphertext) => write_atomic(&path, ciphertext, true)?,
-        Data::Prepared(file) => file.persist(&path, true)?,
+        Data::Prepared(file) => drop(file.persist(&path, true)?),
     }
     if let Some(files) = &record.files {
         write_atomic(&files_path(&path), files.ciphertext, true)?;

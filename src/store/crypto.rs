@@ -2,14 +2,18 @@
 //!
 //! Plaintext only ever lives in memory, in buffers that are zeroed on drop.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::{Read, Write};
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
-use age::secrecy::SecretString;
-use age::{DecryptError, Decryptor, Encryptor};
+use age::secrecy::{ExposeSecret, SecretString};
+use age::{DecryptError, Decryptor, EncryptError, Encryptor};
+use age_core::format::{FileKey, Stanza};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::store::payload::{self, NONCE_LEN, PayloadKey};
 
 /// What opens a vault.
 pub enum Key {
@@ -58,56 +62,168 @@ pub fn encrypt(plaintext: &[u8], lock: Lock<'_>, armor: bool) -> Result<Vec<u8>>
 
 /// Encrypts what `write_plaintext` writes, straight into `output`: no buffer holds the
 /// whole plaintext or the whole ciphertext.
+///
+/// The age crate makes the file key, wraps it for each recipient and writes the header
+/// (stanzas and MAC) and the payload nonce; the payload is sealed by [`payload`].
 pub fn encrypt_into(
     output: &mut dyn Write,
     lock: Lock<'_>,
     armor: bool,
     write_plaintext: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let encryptor = match lock {
-        Lock::Recipients(recipients) => {
-            Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-                .map_err(|e| Error::BadData(format!("cannot encrypt to these recipients: {e}")))?
+    let caught = FileKeyCatch::default();
+    let passphrase_recipient;
+    let recipients: Vec<&dyn age::Recipient> = match lock {
+        Lock::Recipients(recipients) => recipients.iter().map(|r| r.as_ref() as _).collect(),
+        Lock::Passphrase(passphrase) => {
+            passphrase_recipient = age::scrypt::Recipient::new(passphrase.clone());
+            vec![&passphrase_recipient]
         }
-        Lock::Passphrase(passphrase) => Encryptor::with_user_passphrase(passphrase.clone()),
     };
+    let catching: Vec<Catching<'_, &dyn age::Recipient>> = recipients
+        .into_iter()
+        .map(|inner| Catching {
+            inner,
+            caught: &caught,
+        })
+        .collect();
+    let encryptor =
+        Encryptor::with_recipients(catching.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| Error::BadData(format!("cannot encrypt to these recipients: {e}")))?;
+    let failed = |e: std::io::Error| Error::Failed(format!("encryption failed: {e}"));
+    let mut head = Vec::with_capacity(1024);
+    // age's own payload writer is dropped unused: nothing was written to it.
+    drop(encryptor.wrap_output(&mut head).map_err(failed)?);
+    let (file_key, nonce) = caught.key_and_nonce(&head)?;
     let format = if armor {
         Format::AsciiArmor
     } else {
         Format::Binary
     };
-    let failed = |e: std::io::Error| Error::Failed(format!("encryption failed: {e}"));
-    let armored = ArmoredWriter::wrap_output(output, format).map_err(failed)?;
-    let mut writer = encryptor.wrap_output(armored).map_err(failed)?;
+    let mut armored = ArmoredWriter::wrap_output(output, format).map_err(failed)?;
+    armored.write_all(&head).map_err(failed)?;
+    let mut writer = payload::SealingWriter::new(PayloadKey::derive(&file_key, &nonce), armored);
     write_plaintext(&mut writer).map_err(failed)?;
     writer.finish().and_then(|a| a.finish()).map_err(failed)?;
     Ok(())
 }
 
 /// Decrypts `ciphertext`; `what` names the file in errors ("the vault /path").
+///
+/// The age crate reads the header, finds the identity that unwraps the file key and checks
+/// the header's MAC with it; the payload is opened by [`payload`], in place.
 pub fn decrypt(ciphertext: &[u8], key: &Key, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext))
-        .map_err(|e| decrypt_error(e, what))?;
+    let corrupt = |detail: &dyn std::fmt::Display| {
+        Error::BadData(format!(
+            "{what} is corrupt or truncated: {detail}; restore it from a backup"
+        ))
+    };
+    let dearmored;
+    let binary = if is_armored(ciphertext) {
+        let mut bytes = Vec::with_capacity(ciphertext.len());
+        ArmoredReader::new(ciphertext)
+            .read_to_end(&mut bytes)
+            .map_err(|e| corrupt(&e))?;
+        dearmored = bytes;
+        &dearmored[..]
+    } else {
+        ciphertext
+    };
+    let mut payload = binary;
+    let decryptor = Decryptor::new_buffered(&mut payload).map_err(|e| decrypt_error(e, what))?;
     let scrypt_identity;
-    let mut reader = match key {
-        Key::Identities(identities) => decryptor
-            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| decrypt_error(e, what))?,
+    let identities: Vec<&dyn age::Identity> = match key {
+        Key::Identities(identities) => identities.iter().map(|i| i.as_ref() as _).collect(),
         Key::Passphrase(passphrase) => {
             scrypt_identity = age::scrypt::Identity::new(passphrase.clone());
-            decryptor
-                .decrypt(std::iter::once(&scrypt_identity as &dyn age::Identity))
-                .map_err(|e| decrypt_error(e, what))?
+            vec![&scrypt_identity]
         }
     };
-    // Reserve up front so the plaintext is not copied into reallocated (unzeroed) buffers.
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
-    reader.read_to_end(&mut plaintext).map_err(|e| {
-        Error::BadData(format!(
-            "{what} is corrupt or truncated: {e}; restore it from a backup"
-        ))
-    })?;
+    let caught = FileKeyCatch::default();
+    let catching: Vec<Catching<'_, &dyn age::Identity>> = identities
+        .into_iter()
+        .map(|inner| Catching {
+            inner,
+            caught: &caught,
+        })
+        .collect();
+    // age's own payload reader is dropped unread; what it leaves of the input is the payload.
+    drop(
+        decryptor
+            .decrypt(catching.iter().map(|i| i as &dyn age::Identity))
+            .map_err(|e| decrypt_error(e, what))?,
+    );
+    let head = &binary[..binary.len() - payload.len()];
+    let (file_key, nonce) = caught.key_and_nonce(head)?;
+    // Reserved up front so the plaintext is never copied into reallocated (unzeroed) buffers.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(payload.len()));
+    plaintext.extend_from_slice(payload);
+    payload::open(&PayloadKey::derive(&file_key, &nonce), &mut plaintext)
+        .map_err(|e| corrupt(&e))?;
     Ok(plaintext)
+}
+
+/// The file key an identity unwrapped or a recipient wrapped, kept for the payload.
+#[derive(Default)]
+struct FileKeyCatch(RefCell<Option<Zeroizing<[u8; 16]>>>);
+
+impl FileKeyCatch {
+    fn catch(&self, file_key: &FileKey) {
+        *self.0.borrow_mut() = Some(Zeroizing::new(*file_key.expose_secret()));
+    }
+
+    /// The caught file key, and the payload nonce that ends `head` (header and nonce).
+    fn key_and_nonce(&self, head: &[u8]) -> Result<(Zeroizing<[u8; 16]>, [u8; NONCE_LEN])> {
+        let file_key = self.0.borrow_mut().take();
+        let nonce = head
+            .len()
+            .checked_sub(NONCE_LEN)
+            .and_then(|start| head[start..].try_into().ok());
+        match (file_key, nonce) {
+            (Some(file_key), Some(nonce)) => Ok((file_key, nonce)),
+            _ => Err(Error::Failed(
+                "the age library used a file key vault did not see; nothing was changed".into(),
+            )),
+        }
+    }
+}
+
+/// An identity or recipient that lets [`FileKeyCatch`] see the file key passing through.
+struct Catching<'a, T> {
+    inner: T,
+    caught: &'a FileKeyCatch,
+}
+
+impl age::Identity for Catching<'_, &dyn age::Identity> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<std::result::Result<FileKey, DecryptError>> {
+        let unwrapped = self.inner.unwrap_stanza(stanza);
+        if let Some(Ok(file_key)) = &unwrapped {
+            self.caught.catch(file_key);
+        }
+        unwrapped
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[Stanza],
+    ) -> Option<std::result::Result<FileKey, DecryptError>> {
+        // The inner identity's own rule for a whole header (an scrypt stanza must be alone).
+        let unwrapped = self.inner.unwrap_stanzas(stanzas);
+        if let Some(Ok(file_key)) = &unwrapped {
+            self.caught.catch(file_key);
+        }
+        unwrapped
+    }
+}
+
+impl age::Recipient for Catching<'_, &dyn age::Recipient> {
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> std::result::Result<(Vec<Stanza>, HashSet<String>), EncryptError> {
+        self.caught.catch(file_key);
+        self.inner.wrap_file_key(file_key)
+    }
 }
 
 fn decrypt_error(error: DecryptError, what: &str) -> Error {
@@ -127,5 +243,144 @@ fn decrypt_error(error: DecryptError, what: &str) -> Error {
         other => Error::BadData(format!(
             "{what} is not a valid age file or is corrupt ({other}); restore it from a backup"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The payload is sealed and opened here, not by the age crate: each direction is held
+    //! to the age crate's own reader and writer, at every chunk edge.
+    use super::*;
+
+    const SIZES: [usize; 7] = [0, 1, 65_535, 65_536, 65_537, 131_072, 200_000];
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 253) as u8).collect()
+    }
+
+    fn identity() -> age::x25519::Identity {
+        age::x25519::Identity::generate()
+    }
+
+    fn age_crate_decrypt(ciphertext: &[u8], identity: &age::x25519::Identity) -> Vec<u8> {
+        let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext)).unwrap();
+        let mut reader = decryptor
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .unwrap();
+        let mut plaintext = Vec::new();
+        reader.read_to_end(&mut plaintext).unwrap();
+        plaintext
+    }
+
+    fn age_crate_encrypt(
+        plaintext: &[u8],
+        recipient: &age::x25519::Recipient,
+        armor: bool,
+    ) -> Vec<u8> {
+        let encryptor =
+            Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient)).unwrap();
+        let format = if armor {
+            Format::AsciiArmor
+        } else {
+            Format::Binary
+        };
+        let mut output = Vec::new();
+        let armored = ArmoredWriter::wrap_output(&mut output, format).unwrap();
+        let mut writer = encryptor.wrap_output(armored).unwrap();
+        writer.write_all(plaintext).unwrap();
+        writer.finish().unwrap().finish().unwrap();
+        output
+    }
+
+    fn key_of(identity: &age::x25519::Identity) -> Key {
+        Key::Identities(vec![Box::new(identity.clone())])
+    }
+
+    #[test]
+    fn what_vault_writes_the_age_crate_reads() {
+        let identity = identity();
+        let recipients: Vec<Box<dyn age::Recipient + Send>> = vec![Box::new(identity.to_public())];
+        for armor in [false, true] {
+            for len in SIZES {
+                let plaintext = sample(len);
+                let ciphertext = encrypt(&plaintext, Lock::Recipients(&recipients), armor).unwrap();
+                assert_eq!(is_armored(&ciphertext), armor);
+                assert_eq!(
+                    age_crate_decrypt(&ciphertext, &identity),
+                    plaintext,
+                    "{len} bytes, armor {armor}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_the_age_crate_writes_vault_reads() {
+        let identity = identity();
+        for armor in [false, true] {
+            for len in SIZES {
+                let plaintext = sample(len);
+                let ciphertext = age_crate_encrypt(&plaintext, &identity.to_public(), armor);
+                let opened = decrypt(&ciphertext, &key_of(&identity), "the vault").unwrap();
+                assert_eq!(*opened, plaintext, "{len} bytes, armor {armor}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_passphrase_file_round_trips_both_ways() {
+        let passphrase = SecretString::from("correct horse battery staple".to_string());
+        let plaintext = sample(70_000);
+        let ours = encrypt(&plaintext, Lock::Passphrase(&passphrase), false).unwrap();
+        let mut identity = age::scrypt::Identity::new(passphrase.clone());
+        identity.set_max_work_factor(22);
+        let mut reader = Decryptor::new_buffered(&ours[..])
+            .unwrap()
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap();
+        let mut theirs_read = Vec::new();
+        reader.read_to_end(&mut theirs_read).unwrap();
+        assert_eq!(theirs_read, plaintext);
+        let key = Key::Passphrase(passphrase.clone());
+        assert_eq!(*decrypt(&ours, &key, "the vault").unwrap(), plaintext);
+        let wrong = Key::Passphrase(SecretString::from("wrong".to_string()));
+        assert!(matches!(
+            decrypt(&ours, &wrong, "the vault"),
+            Err(Error::LockedOut(_))
+        ));
+    }
+
+    #[test]
+    fn cut_or_flipped_payloads_are_refused_as_corrupt() {
+        let identity = identity();
+        let ciphertext = age_crate_encrypt(&sample(150_000), &identity.to_public(), false);
+        let key = key_of(&identity);
+        // Cut at the boundary after the first full chunk: what is left is a valid chunk
+        // sealed as "not last", which must not pass for a shorter file.
+        let header_and_nonce = ciphertext.len() - (150_000 + 3 * 16);
+        for cut in [
+            ciphertext.len() - 1,
+            header_and_nonce + 65_536 + 16,
+            header_and_nonce + 2 * (65_536 + 16),
+            header_and_nonce,
+        ] {
+            let error = decrypt(&ciphertext[..cut], &key, "the vault /v").unwrap_err();
+            assert!(matches!(error, Error::BadData(_)), "cut at {cut}: {error}");
+            assert!(
+                error.to_string().contains("corrupt or truncated"),
+                "{error}"
+            );
+        }
+        let mut flipped = ciphertext.clone();
+        flipped[header_and_nonce + 100_000] ^= 0x40;
+        assert!(matches!(
+            decrypt(&flipped, &key, "the vault"),
+            Err(Error::BadData(_))
+        ));
+        let other = age::x25519::Identity::generate();
+        assert!(matches!(
+            decrypt(&ciphertext, &key_of(&other), "the vault"),
+            Err(Error::LockedOut(_))
+        ));
     }
 }

@@ -169,7 +169,7 @@ pub fn write_atomic_as(
         Some(mut file) => {
             file.write(bytes, path)?;
             file.finish(mode, owner, path)?;
-            file.persist(path, no_clobber)
+            file.persist(path, no_clobber).map(drop)
         }
         None => {
             let mut temp = tempfile::Builder::new()
@@ -231,10 +231,11 @@ impl PreparedFile {
     }
 
     /// Names the file `path` (replacing what is there unless `no_clobber`) and makes the
-    /// name durable.
-    pub fn persist(self, path: &Path, no_clobber: bool) -> Result<()> {
+    /// name durable. Returns the file, still open.
+    pub fn persist(self, path: &Path, no_clobber: bool) -> Result<File> {
         link_into_place(&self.file, path, &self.dir, no_clobber)?;
-        sync_dir(&self.dir)
+        sync_dir(&self.dir)?;
+        Ok(self.file)
     }
 }
 

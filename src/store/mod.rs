@@ -7,6 +7,7 @@ pub mod document;
 pub mod files;
 pub mod fs;
 pub mod identity;
+mod payload;
 pub mod recipients;
 pub mod signature;
 
@@ -49,8 +50,9 @@ pub trait Guard: Send + Sync {
         plaintext: &[u8],
         writing: bool,
     ) -> Result<()>;
-    /// Called once a change this writer signed is in place.
-    fn wrote(&self, vault: &Path, recipients: &[String]);
+    /// Called once a change this writer signed is in place; `stamp` is the new file's
+    /// (see `read_stamped`), taken from the very file written, when known.
+    fn wrote(&self, vault: &Path, recipients: &[String], stamp: Option<&str>);
     /// Called once a version was put back as it was (a restore): this content is trusted.
     fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]);
     /// The stamp of the vault file last vetted with nothing wrong (see `read_stamped`).
@@ -77,6 +79,22 @@ fn signed_json(
         return Ok(signed);
     }
     Ok(json)
+}
+
+/// What identifies one unmodified version of a file (device, inode, size, modification
+/// and change times); ctime cannot be set back by anyone.
+fn stamp_of(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}:{}:{}:{}.{}:{}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
 }
 
 /// A writer that also feeds what it writes to a hasher.
@@ -205,10 +223,6 @@ impl Vault {
         ))
     }
 
-    fn read_ciphertext(&self) -> Result<Vec<u8>> {
-        self.read_stamped().map(|(bytes, _)| bytes)
-    }
-
     /// The vault's bytes, and a stamp of the very file they were read from (device, inode,
     /// size, modification and change times): the same stamp means the same, unmodified file
     /// — ctime cannot be set back by anyone.
@@ -224,16 +238,7 @@ impl Vault {
         let meta = file
             .metadata()
             .map_err(|e| Error::io("read", &self.path, e))?;
-        let stamp = format!(
-            "{}:{}:{}:{}.{}:{}.{}",
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec()
-        );
+        let stamp = stamp_of(&meta);
         let mut bytes = Vec::with_capacity(meta.size() as usize);
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io("read", &self.path, e))?;
@@ -400,7 +405,7 @@ impl Vault {
         let ciphertext = self.seal(document, protection, armor)?;
         fs::write_atomic(&self.path, &ciphertext, true)?;
         if let Some(guard) = &self.guard {
-            guard.wrote(&self.path, &document.recipients);
+            guard.wrote(&self.path, &document.recipients, None);
         }
         Ok(())
     }
@@ -418,7 +423,8 @@ impl Vault {
         // are what killed writers left (plaintext, in the case of other files' temps).
         fs::remove_stale_temp_files(&self.path);
         backup::remove_leftovers(&self.path);
-        let ciphertext = Arc::new(self.read_ciphertext()?);
+        let (ciphertext, stamp) = self.read_stamped()?;
+        let ciphertext = Arc::new(ciphertext);
         // The backup is the ciphertext as read: written (unnamed, so a change that does not
         // happen leaves nothing) while this thread decrypts, changes and encrypts.
         let early_backup = self.backups.then(|| {
@@ -433,7 +439,13 @@ impl Vault {
             key,
         } = self.decrypt(&ciphertext, keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
-        let signed = self.guard.as_ref().map(|_| signature::check(&plaintext));
+        // A file vetted before with nothing wrong (one this writer wrote, most often) is
+        // the same content, so the same check would pass.
+        let signed = self
+            .guard
+            .as_ref()
+            .filter(|_| !self.vetted(&stamp))
+            .map(|_| signature::check(&plaintext));
         let mut document = Document::for_change(plaintext, &self.describe())?;
         if let Some(signed) = signed {
             self.vet(&document.recipients, &signed, document.source(), true)?;
@@ -673,12 +685,25 @@ impl Transaction<'_> {
 
     /// Puts the sealed document in place of the vault (atomically).
     pub fn write_sealed(&self, sealed: Sealed) -> Result<()> {
-        match sealed.0 {
-            SealedAs::File(file) => file.persist(&self.vault.path, false)?,
-            SealedAs::Bytes(bytes) => fs::write_atomic(&self.vault.path, &bytes, false)?,
-        }
+        let stamp = match sealed.0 {
+            // Stamped through the file itself, not its name, which another process could
+            // have replaced already: the next read need not check what this one signed.
+            SealedAs::File(file) => file
+                .persist(&self.vault.path, false)?
+                .metadata()
+                .ok()
+                .map(|meta| stamp_of(&meta)),
+            SealedAs::Bytes(bytes) => {
+                fs::write_atomic(&self.vault.path, &bytes, false)?;
+                None
+            }
+        };
         if let Some(guard) = &self.vault.guard {
-            guard.wrote(&self.vault.path, &self.opened.document.recipients);
+            guard.wrote(
+                &self.vault.path,
+                &self.opened.document.recipients,
+                stamp.as_deref(),
+            );
         }
         Ok(())
     }
