@@ -22,7 +22,7 @@ fn main() {
         let _: serde::de::IgnoredAny = serde_json::from_slice(&pt).unwrap();
         let t1 = Instant::now();
         let doc = secretsd::store::document::Document::for_change(
-            zeroize::Zeroizing::new(pt.clone()),
+            secretsd::store::secret_bytes::SecretBytes::new(pt.clone()),
             "x",
         )
         .unwrap();

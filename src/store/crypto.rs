@@ -2,6 +2,7 @@
 //!
 //! Plaintext only ever lives in memory, in buffers that are zeroed on drop.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -14,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::store::payload::{self, NONCE_LEN, PayloadKey};
+use crate::store::secret_bytes::SecretBytes;
 
 /// What opens a vault.
 pub enum Key {
@@ -108,27 +110,54 @@ pub fn encrypt_into(
     Ok(())
 }
 
-/// Decrypts `ciphertext`; `what` names the file in errors ("the vault /path").
+/// Decrypts `ciphertext`; `what` names the file in errors ("the vault /path"). Given the
+/// bytes by value (a file just read), it opens them in place, with no second buffer.
 ///
 /// The age crate reads the header, finds the identity that unwraps the file key and checks
-/// the header's MAC with it; the payload is opened by [`payload`], in place.
-pub fn decrypt(ciphertext: &[u8], key: &Key, what: &str) -> Result<Zeroizing<Vec<u8>>> {
+/// the header's MAC with it; the payload is opened by [`payload`].
+pub fn decrypt<'c>(
+    ciphertext: impl Into<Cow<'c, [u8]>>,
+    key: &Key,
+    what: &str,
+) -> Result<SecretBytes> {
+    let ciphertext = ciphertext.into();
     let corrupt = |detail: &dyn std::fmt::Display| {
         Error::BadData(format!(
             "{what} is corrupt or truncated: {detail}; restore it from a backup"
         ))
     };
-    let dearmored;
-    let binary = if is_armored(ciphertext) {
+    let binary = if is_armored(&ciphertext) {
         let mut bytes = Vec::with_capacity(ciphertext.len());
-        ArmoredReader::new(ciphertext)
+        ArmoredReader::new(&ciphertext[..])
             .read_to_end(&mut bytes)
             .map_err(|e| corrupt(&e))?;
-        dearmored = bytes;
-        &dearmored[..]
+        Cow::Owned(bytes)
     } else {
         ciphertext
     };
+    let (file_key, nonce, payload_start) = unwrap_file_key(&binary, key, what)?;
+    let (mut buffer, start) = match binary {
+        Cow::Owned(bytes) => (SecretBytes::new(bytes), payload_start),
+        Cow::Borrowed(bytes) => {
+            // Reserved up front: the plaintext is never copied into a reallocated (unwiped)
+            // buffer.
+            let mut copy = SecretBytes::with_capacity(bytes.len() - payload_start);
+            copy.extend_from_slice(&bytes[payload_start..]);
+            (copy, 0)
+        }
+    };
+    payload::open(&PayloadKey::derive(&file_key, &nonce), &mut buffer, start)
+        .map_err(|e| corrupt(&e))?;
+    Ok(buffer)
+}
+
+/// Reads and checks the header of the binary age file `binary` with age: the file key one of
+/// the identities unwraps, the payload nonce, and where the payload starts.
+fn unwrap_file_key(
+    binary: &[u8],
+    key: &Key,
+    what: &str,
+) -> Result<(Zeroizing<[u8; 16]>, [u8; NONCE_LEN], usize)> {
     let mut payload = binary;
     let decryptor = Decryptor::new_buffered(&mut payload).map_err(|e| decrypt_error(e, what))?;
     let scrypt_identity;
@@ -153,14 +182,9 @@ pub fn decrypt(ciphertext: &[u8], key: &Key, what: &str) -> Result<Zeroizing<Vec
             .decrypt(catching.iter().map(|i| i as &dyn age::Identity))
             .map_err(|e| decrypt_error(e, what))?,
     );
-    let head = &binary[..binary.len() - payload.len()];
-    let (file_key, nonce) = caught.key_and_nonce(head)?;
-    // Reserved up front so the plaintext is never copied into reallocated (unzeroed) buffers.
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(payload.len()));
-    plaintext.extend_from_slice(payload);
-    payload::open(&PayloadKey::derive(&file_key, &nonce), &mut plaintext)
-        .map_err(|e| corrupt(&e))?;
-    Ok(plaintext)
+    let payload_start = binary.len() - payload.len();
+    let (file_key, nonce) = caught.key_and_nonce(&binary[..payload_start])?;
+    Ok((file_key, nonce, payload_start))
 }
 
 /// The file key an identity unwrapped or a recipient wrapped, kept for the payload.

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::store::secret_bytes::SecretBytes;
 
 pub const FORMAT: &str = "secretsd-vault";
 pub const VERSION: u64 = 1;
@@ -39,7 +40,7 @@ pub struct Document {
     secrets: BTreeMap<String, Slot>,
     extra: Map<String, Value>,
     /// The plaintext the spans point into (empty for a document read whole or new).
-    source: Zeroizing<Vec<u8>>,
+    source: SecretBytes,
     /// Which file, for errors about a secret decoded late.
     what: String,
     /// Read with only some of its secrets ([`Plaintext::select`]): never written back.
@@ -105,7 +106,7 @@ impl Document {
             recipients,
             secrets: BTreeMap::new(),
             extra: Map::new(),
-            source: Zeroizing::new(Vec::new()),
+            source: SecretBytes::default(),
             what: String::new(),
             partial: false,
         }
@@ -118,7 +119,7 @@ impl Document {
 
     /// Reads a decrypted vault for a change: checked as JSON and as a vault document, its
     /// secrets left as text until they are asked for (see [`Document`]).
-    pub fn for_change(plaintext: Zeroizing<Vec<u8>>, what: &str) -> Result<Self> {
+    pub fn for_change(plaintext: SecretBytes, what: &str) -> Result<Self> {
         let mut spans = Spans {
             base: plaintext.as_ptr() as usize,
             spans: Vec::new(),
@@ -166,7 +167,7 @@ impl Document {
                 .map(|(name, entry)| (name, Slot::decoded(entry)))
                 .collect(),
             extra,
-            source: Zeroizing::new(Vec::new()),
+            source: SecretBytes::default(),
             what: what.to_string(),
             partial: false,
         })
@@ -189,7 +190,7 @@ impl Document {
     }
 
     /// Serializes into a buffer that is zeroed on drop.
-    pub fn to_json(&self) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn to_json(&self) -> Result<SecretBytes> {
         let estimate = self.source.len()
             + 256
             + self
@@ -205,7 +206,7 @@ impl Document {
                 })
                 .sum::<usize>();
         // Sized once, so no part of the plaintext is left behind in a reallocated buffer.
-        let mut out = Zeroizing::new(Vec::with_capacity(estimate));
+        let mut out = SecretBytes::with_capacity(estimate);
         self.write_json(&mut *out)
             .map_err(|e| Error::Failed(format!("cannot serialize the vault: {e}")))?;
         Ok(out)
@@ -586,7 +587,7 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
 
 /// The decrypted plaintext of a vault, parsed only as far as a reader asks.
 pub struct Plaintext {
-    bytes: Zeroizing<Vec<u8>>,
+    bytes: SecretBytes,
     what: String,
     /// Asked about the recipients the first pass finds, before anything is returned.
     vet: Option<Box<Vet>>,
@@ -596,7 +597,7 @@ type Vet = dyn Fn(&[String], &[u8]) -> Result<()>;
 
 impl Plaintext {
     /// `bytes` decrypted from the file `what` names ("the vault /path").
-    pub fn new(bytes: Zeroizing<Vec<u8>>, what: String) -> Self {
+    pub fn new(bytes: SecretBytes, what: String) -> Self {
         Plaintext {
             bytes,
             what,
@@ -926,7 +927,7 @@ mod tests {
         let text = br#"{"format":"secretsd-vault","version":1,"recipients":["age1x"],
             "secrets":{"A":{ "updated":"u", "value":"a\u0041", "x":[1,{"y":null}] },
             "B":{"value":"b","created":"c","updated":"u"},"C":{"value":"c"}},"future":true}"#;
-        let mut doc = Document::for_change(Zeroizing::new(text.to_vec()), "test").unwrap();
+        let mut doc = Document::for_change(SecretBytes::new(text.to_vec()), "test").unwrap();
         doc.set("B", SecretString::from("b2".to_string()), None, "now")
             .unwrap();
         assert!(doc.remove("C").unwrap().is_some());
@@ -941,7 +942,7 @@ mod tests {
         assert_eq!(reparsed["secrets"]["Z"]["value"], "aA");
         assert_eq!(reparsed["secrets"]["Z"]["x"][1]["y"], Value::Null);
         assert_eq!(reparsed["future"], true);
-        let mut doc = Document::for_change(Zeroizing::new(text.to_vec()), "test").unwrap();
+        let mut doc = Document::for_change(SecretBytes::new(text.to_vec()), "test").unwrap();
         doc.set("D", SecretString::from("d".to_string()), None, "now")
             .unwrap();
         let out = String::from_utf8(doc.to_json().unwrap().to_vec()).unwrap();
@@ -957,7 +958,7 @@ mod tests {
     fn a_broken_secret_is_named_when_it_is_used() {
         let text = br#"{"format":"secretsd-vault","version":1,"recipients":[],
             "secrets":{"A":{"value":"a"},"B":{"created":"c"}}}"#;
-        let doc = Document::for_change(Zeroizing::new(text.to_vec()), "the vault v").unwrap();
+        let doc = Document::for_change(SecretBytes::new(text.to_vec()), "the vault v").unwrap();
         assert_eq!(doc.get("A").unwrap().unwrap().value().expose_secret(), "a");
         let error = doc.get("B").unwrap_err().to_string();
         assert!(error.contains("secret B is not valid"), "{error}");

@@ -9,21 +9,23 @@ pub mod fs;
 pub mod identity;
 mod payload;
 pub mod recipients;
+pub mod secret_bytes;
 pub mod signature;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use age::secrecy::SecretString;
-use zeroize::Zeroizing;
 
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
 use crate::store::crypto::{Key, Lock};
 use crate::store::document::{Document, Plaintext};
 use crate::store::identity::Identities;
+use crate::store::secret_bytes::SecretBytes;
 use crate::store::signature::Signed;
 
 /// Where the keys to a vault come from. Commands implement it, because getting a key may
@@ -63,17 +65,14 @@ pub trait Guard: Send + Sync {
 }
 
 /// The document as JSON, signed when `key` is given (see `signature`).
-fn signed_json(
-    document: &Document,
-    key: Option<&signature::SigningKey>,
-) -> Result<Zeroizing<Vec<u8>>> {
+fn signed_json(document: &Document, key: Option<&signature::SigningKey>) -> Result<SecretBytes> {
     let mut json = document.to_json()?;
     if let Some(key) = key {
         json.pop();
         let mut hasher = signature::start();
         sha2::Digest::update(&mut hasher, &json[..]);
         let suffix = key.suffix(hasher);
-        let mut signed = Zeroizing::new(Vec::with_capacity(json.len() + suffix.len()));
+        let mut signed = SecretBytes::with_capacity(json.len() + suffix.len());
         signed.extend_from_slice(&json);
         signed.extend_from_slice(suffix.as_bytes());
         return Ok(signed);
@@ -131,7 +130,7 @@ pub struct Opened {
 
 /// A vault just decrypted, with the key that opened it.
 struct Decrypted {
-    plaintext: Zeroizing<Vec<u8>>,
+    plaintext: SecretBytes,
     protection: Protection,
     armored: bool,
     key: Key,
@@ -253,10 +252,16 @@ impl Vault {
             .is_some_and(|g| g.vetted(&self.path).as_deref() == Some(stamp))
     }
 
-    /// Decrypts `ciphertext` with the keys from `keys`.
-    fn decrypt(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Decrypted> {
+    /// Decrypts `ciphertext` with the keys from `keys`; in place when given it by value.
+    fn decrypt<'c>(
+        &self,
+        ciphertext: impl Into<Cow<'c, [u8]>>,
+        keys: &dyn KeySource,
+    ) -> Result<Decrypted> {
+        let ciphertext = ciphertext.into();
         let what = self.describe();
-        let (key, protection) = if crypto::is_passphrase_protected(ciphertext, &what)? {
+        let armored = crypto::is_armored(&ciphertext);
+        let (key, protection) = if crypto::is_passphrase_protected(&ciphertext, &what)? {
             let passphrase = keys.passphrase()?;
             (
                 Key::Passphrase(passphrase.clone()),
@@ -269,7 +274,7 @@ impl Vault {
         Ok(Decrypted {
             plaintext,
             protection,
-            armored: crypto::is_armored(ciphertext),
+            armored,
             key,
         })
     }
@@ -285,9 +290,8 @@ impl Vault {
     /// Decrypts the vault for reading.
     pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
         let (ciphertext, stamp) = self.read_stamped()?;
-        let decrypted = self.decrypt(&ciphertext, keys)?;
-        // Not needed any more: free it before the parse allocates the document.
-        drop(ciphertext);
+        // Opened in place: the ciphertext's buffer becomes the plaintext's.
+        let decrypted = self.decrypt(ciphertext, keys)?;
         let signed = self
             .guard
             .as_ref()
@@ -334,11 +338,7 @@ impl Vault {
     }
 
     /// Decrypts bytes sealed by [`Vault::seal_plaintext`] with the keys from `keys`.
-    pub fn unseal_plaintext(
-        &self,
-        ciphertext: &[u8],
-        keys: &dyn KeySource,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn unseal_plaintext(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<SecretBytes> {
         Ok(self.decrypt(ciphertext, keys)?.plaintext)
     }
 
@@ -357,7 +357,7 @@ impl Vault {
     /// the names, the values without their metadata).
     pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
         let (ciphertext, stamp) = self.read_stamped()?;
-        let decrypted = self.decrypt(&ciphertext, keys)?;
+        let decrypted = self.decrypt(ciphertext, keys)?;
         let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
         // Vetted with the recipients, which a reader's one pass over the document finds —
         // unless this very file was vetted before.
@@ -437,7 +437,7 @@ impl Vault {
             protection,
             armored,
             key,
-        } = self.decrypt(&ciphertext, keys)?;
+        } = self.decrypt(&ciphertext[..], keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
         // A file vetted before with nothing wrong (one this writer wrote, most often) is
         // the same content, so the same check would pass.
@@ -591,7 +591,7 @@ impl Transaction<'_> {
     }
 
     /// Decrypts bytes sealed for this vault (a backup) with the key that opened it.
-    pub fn unseal_bytes(&self, ciphertext: &[u8], what: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn unseal_bytes(&self, ciphertext: &[u8], what: &str) -> Result<SecretBytes> {
         crypto::decrypt(ciphertext, &self.key, what)
     }
 

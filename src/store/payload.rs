@@ -16,6 +16,8 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::store::secret_bytes::SecretBytes;
+
 /// Plaintext bytes in every chunk but the last.
 const CHUNK: usize = 64 * 1024;
 /// The Poly1305 tag after each chunk.
@@ -66,11 +68,11 @@ fn chunk_nonce(index: u64, last: bool) -> Nonce {
     Nonce::assume_unique_for_key(nonce)
 }
 
-/// Opens the payload in `buffer` (everything after the header and nonce) in place: on
-/// success `buffer` holds the plaintext. On failure it holds nothing worth reading and is
-/// zeroed when dropped.
-pub fn open(key: &PayloadKey, buffer: &mut Zeroizing<Vec<u8>>) -> Result<(), PayloadError> {
-    let sealed_len = buffer.len();
+/// Opens the payload that fills `buffer` from `start` (everything after the header and
+/// nonce) in place: on success `buffer` holds the plaintext alone. On failure it holds
+/// nothing worth reading (and is wiped when dropped, being a [`SecretBytes`]).
+pub fn open(key: &PayloadKey, buffer: &mut SecretBytes, start: usize) -> Result<(), PayloadError> {
+    let sealed_len = buffer.len().saturating_sub(start);
     if sealed_len < TAG {
         // Not even the one (possibly empty) last chunk every payload has.
         return Err(PayloadError::Truncated);
@@ -86,15 +88,15 @@ pub fn open(key: &PayloadKey, buffer: &mut Zeroizing<Vec<u8>>) -> Result<(), Pay
     }
     let mut plaintext_len = 0;
     for index in 0..chunks {
-        let sealed_start = index * SEALED_CHUNK;
+        let sealed_start = start + index * SEALED_CHUNK;
         let last = index + 1 == chunks;
         let sealed_end = if last {
-            sealed_len
+            buffer.len()
         } else {
             sealed_start + SEALED_CHUNK
         };
-        // Each chunk's plaintext moves down over the tags before it, so the buffer ends
-        // up holding the plaintext alone, with no second buffer.
+        // Each chunk's plaintext moves down over the header and the tags before it, so the
+        // buffer ends up holding the plaintext alone, with no second buffer.
         let opened = key
             .0
             .open_within(
@@ -117,7 +119,7 @@ pub struct SealingWriter<W: Write> {
     output: W,
     /// The chunk being filled; room for its tag too, so sealing never reallocates (and
     /// never leaves plaintext in a freed, unzeroed buffer).
-    chunk: Zeroizing<Vec<u8>>,
+    chunk: SecretBytes,
     index: u64,
 }
 
@@ -126,7 +128,7 @@ impl<W: Write> SealingWriter<W> {
         SealingWriter {
             key,
             output,
-            chunk: Zeroizing::new(Vec::with_capacity(SEALED_CHUNK)),
+            chunk: SecretBytes::with_capacity(SEALED_CHUNK),
             index: 0,
         }
     }
@@ -191,8 +193,11 @@ mod tests {
     }
 
     fn open_vec(sealed: &[u8]) -> Result<Vec<u8>, PayloadError> {
-        let mut buffer = Zeroizing::new(sealed.to_vec());
-        open(&key(), &mut buffer)?;
+        // Behind a header's worth of other bytes, as in a file read whole.
+        let mut buffer = SecretBytes::new(b"age-encryption.org/v1 and the rest".to_vec());
+        let start = buffer.len();
+        buffer.extend_from_slice(sealed);
+        open(&key(), &mut buffer, start)?;
         Ok(buffer.to_vec())
     }
 
