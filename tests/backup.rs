@@ -303,3 +303,24 @@ fn a_change_that_does_not_happen_leaves_no_backup() {
         "data and record"
     );
 }
+
+#[test]
+fn a_backup_holds_the_vault_byte_for_byte_as_it_was_before_the_change() {
+    let home = TestHome::initialised();
+    // Over a few age chunks, so the copy is more than one read's worth.
+    let big = "v".repeat(200_000);
+    home.set("BIG", &big);
+    let before = fs::read(home.vault_file()).unwrap();
+    home.set("A", "a-value");
+    let backups: Vec<String> = backup_files(&home)
+        .into_iter()
+        .filter(|name| name.ends_with(".age"))
+        .collect();
+    assert!(
+        backups
+            .iter()
+            .any(|name| fs::read(home.backup_dir().join(name)).unwrap() == before),
+        "no backup holds the vault as it was: {backups:?}"
+    );
+    assert!(fs::read(home.vault_file()).unwrap() != before);
+}

@@ -7,7 +7,8 @@
 //! `<stem>-<ID>.files.age`. A backup is the vault exactly as it was, so it opens with the
 //! same identity or `age -d`. The record is written last, so a backup is whole or absent.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -211,18 +212,28 @@ fn compact(rfc3339: &str) -> String {
     rfc3339.chars().filter(|c| *c != '-' && *c != ':').collect()
 }
 
-/// Saves `ciphertext` (the vault before the change `record` describes) and prunes old
-/// backups. Called with the writer lock held, so no other writer is in the directory.
-/// The vault's ciphertext, written into an unnamed file in the backups directory ahead
-/// of the change (see [`save`]). `None` where the filesystem has no unnamed files.
-pub fn prepare(vault_path: &Path, ciphertext: &[u8]) -> Result<Option<PreparedFile>> {
+/// The first `len` bytes of the open vault file `source` (all of it, as read), copied by
+/// the kernel into an unnamed file in the backups directory ahead of the change (see
+/// [`save`]). `None` where the filesystem has no unnamed files.
+pub fn prepare(vault_path: &Path, mut source: File, len: u64) -> Result<Option<PreparedFile>> {
     let dir = backup_dir(vault_path);
     ensure_private_dir(&dir)?;
     let Some(mut file) = PreparedFile::create(&dir)? else {
         return Ok(None);
     };
     let what = dir.join(format!("{}-ID.age", stem(vault_path)));
-    file.write(ciphertext, &what)?;
+    source
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("read", vault_path, e))?;
+    // File to file: std copies with copy_file_range, no buffer of ours in between.
+    let copied = std::io::copy(&mut (&mut source).take(len), file.file())
+        .map_err(|e| Error::io("write the new", &what, e))?;
+    if copied != len {
+        return Err(Error::Failed(format!(
+            "{} changed while it was being backed up",
+            vault_path.display()
+        )));
+    }
     file.finish(0o600, None, &what)?;
     Ok(Some(file))
 }

@@ -222,10 +222,14 @@ impl Vault {
         ))
     }
 
-    /// The vault's bytes, and a stamp of the very file they were read from (device, inode,
-    /// size, modification and change times): the same stamp means the same, unmodified file
-    /// — ctime cannot be set back by anyone.
+    /// The vault's bytes, and a stamp of the very file they were read from (see
+    /// [`stamp_of`]).
     fn read_stamped(&self) -> Result<(Vec<u8>, String)> {
+        self.open_stamped().map(|(_, bytes, stamp)| (bytes, stamp))
+    }
+
+    /// [`Vault::read_stamped`], keeping the file open (a backup copies it).
+    fn open_stamped(&self) -> Result<(std::fs::File, Vec<u8>, String)> {
         use std::io::Read;
         use std::os::unix::fs::MetadataExt;
         if !self.path.exists() {
@@ -241,7 +245,7 @@ impl Vault {
         let mut bytes = Vec::with_capacity(meta.size() as usize);
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io("read", &self.path, e))?;
-        Ok((bytes, stamp))
+        Ok((file, bytes, stamp))
     }
 
     /// Whether the guard vetted this very file before and found nothing wrong: then a read
@@ -423,21 +427,26 @@ impl Vault {
         // are what killed writers left (plaintext, in the case of other files' temps).
         fs::remove_stale_temp_files(&self.path);
         backup::remove_leftovers(&self.path);
-        let (ciphertext, stamp) = self.read_stamped()?;
-        let ciphertext = Arc::new(ciphertext);
-        // The backup is the ciphertext as read: written (unnamed, so a change that does not
-        // happen leaves nothing) while this thread decrypts, changes and encrypts.
-        let early_backup = self.backups.then(|| {
-            let path = self.path.clone();
-            let data = Arc::clone(&ciphertext);
-            std::thread::spawn(move || backup::prepare(&path, &data))
-        });
+        let (source, ciphertext, stamp) = self.open_stamped()?;
+        let source_len = ciphertext.len() as u64;
+        // The backup is the file as read, copied by the kernel from the open file (the same
+        // inode, whatever now has its name) into an unnamed file — so a change that does not
+        // happen leaves nothing — while this thread decrypts, changes and encrypts.
+        let early_backup = self
+            .backups
+            .then(|| source.try_clone().ok())
+            .flatten()
+            .map(|copy| {
+                let path = self.path.clone();
+                std::thread::spawn(move || backup::prepare(&path, copy, source_len))
+            });
+        // Opened in place: the ciphertext's buffer becomes the plaintext's.
         let Decrypted {
             plaintext,
             protection,
             armored,
             key,
-        } = self.decrypt(&ciphertext[..], keys)?;
+        } = self.decrypt(ciphertext, keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
         // A file vetted before with nothing wrong (one this writer wrote, most often) is
         // the same content, so the same check would pass.
@@ -459,7 +468,8 @@ impl Vault {
         Ok(Transaction {
             vault: self,
             _lock: lock,
-            ciphertext,
+            source,
+            source_len,
             early_backup: RefCell::new(early_backup),
             opened,
             key,
@@ -556,8 +566,9 @@ type EarlyBackup = std::thread::JoinHandle<Result<Option<fs::PreparedFile>>>;
 pub struct Transaction<'v> {
     vault: &'v Vault,
     _lock: fs::WriterLock,
-    /// The vault as it is on disk, which a backup copies.
-    ciphertext: Arc<Vec<u8>>,
+    /// The vault file as it was opened, which a backup copies, and its length then.
+    source: std::fs::File,
+    source_len: u64,
     /// That copy, being written ahead (see [`Vault::with_backups`]).
     early_backup: RefCell<Option<EarlyBackup>>,
     opened: Opened,
@@ -661,12 +672,26 @@ impl Transaction<'_> {
         record: &backup::Record<'_>,
     ) -> Result<Option<backup::Saved>> {
         let early = self.early_backup.borrow_mut().take();
-        let data = match early.map(|writer| writer.join()) {
-            Some(Ok(Ok(Some(file)))) => backup::Data::Prepared(file),
-            // Not written ahead, or that failed: write it now, and report a failure then.
-            _ => backup::Data::Bytes(&self.ciphertext),
-        };
-        backup::save(&self.vault.path, data, record, policy)
+        if let Some(Ok(Ok(Some(file)))) = early.map(|writer| writer.join()) {
+            return backup::save(
+                &self.vault.path,
+                backup::Data::Prepared(file),
+                record,
+                policy,
+            );
+        }
+        // Not written ahead, or that failed: write it now, and report a failure then.
+        use std::os::unix::fs::FileExt;
+        let mut ciphertext = vec![0; self.source_len as usize];
+        self.source
+            .read_exact_at(&mut ciphertext, 0)
+            .map_err(|e| Error::io("read", &self.vault.path, e))?;
+        backup::save(
+            &self.vault.path,
+            backup::Data::Bytes(&ciphertext),
+            record,
+            policy,
+        )
     }
 
     /// Replaces the vault with `ciphertext` (atomically): a version put back as it was.
