@@ -107,34 +107,52 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Runs `make()` `runs` times (after one warm-up) and returns the median wall time.
-fn time(runs: usize, stdin: Option<&str>, mut make: impl FnMut() -> Command) -> Duration {
-    let mut samples = Vec::with_capacity(runs);
-    for run in 0..=runs {
-        let mut command = make();
-        command.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let started = Instant::now();
-        let mut child = command.spawn().unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let status = child.wait().unwrap();
-        let elapsed = started.elapsed();
-        assert!(status.success(), "{command:?} failed");
-        if run > 0 {
-            samples.push(elapsed);
+fn time(runs: usize, stdin: Option<&str>, make: impl FnMut() -> Command) -> Duration {
+    time_interleaved(runs, vec![(stdin, Box::new(make))])[0]
+}
+
+/// A command to time, and what to write to its stdin.
+type Timed<'a> = (Option<&'a str>, Box<dyn FnMut() -> Command + 'a>);
+
+/// Times several commands in turn — one run of each, then the next round — and returns
+/// each one's median wall time. Compared with each other (a contender and its floor), they
+/// share whatever the machine was doing, so drift over the minutes of a benchmark moves
+/// both sides of a ratio alike.
+fn time_interleaved(runs: usize, mut commands: Vec<Timed<'_>>) -> Vec<Duration> {
+    let mut samples = vec![Vec::with_capacity(runs); commands.len()];
+    // Round 0 warms up (page cache, first sights) and is not counted.
+    for round in 0..=runs {
+        for ((stdin, make), samples) in commands.iter_mut().zip(samples.iter_mut()) {
+            let elapsed = run_once(make(), *stdin);
+            if round > 0 {
+                samples.push(elapsed);
+            }
         }
     }
-    median(samples)
+    samples.into_iter().map(median).collect()
+}
+
+fn run_once(mut command: Command, stdin: Option<&str>) -> Duration {
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let started = Instant::now();
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let status = child.wait().unwrap();
+    let elapsed = started.elapsed();
+    assert!(status.success(), "{command:?} failed");
+    elapsed
 }
 
 /// Peak resident memory (KiB) of one run of `vault ARGS`, measured by GNU time. Not with
@@ -659,26 +677,39 @@ fn main() {
             bench.vault.display()
         );
         let mut rows: Vec<(String, Duration, Duration, String)> = Vec::new();
-        // age itself, not through a shell: the floor pays for nothing but the decryption.
-        let get_floor = time(runs, None, || {
-            let mut command = Command::new("age");
-            command
-                .arg("-d")
-                .arg("-i")
-                .arg(&bench.identity)
-                .arg(&bench.vault)
-                .stdout(Stdio::null());
-            command
-        });
-        let get = time(runs, None, || {
-            vault_command(&bench, &["get", "--reveal", "SECRET_5"])
-        });
-        rows.push(("get --reveal".into(), get, get_floor, "age -d".into()));
         let reencrypt = format!("{decrypt} | age -e -r {} -o next.age", bench.recipient);
-        let set_floor = time(runs, None, || shell(&reencrypt, &bench.home));
-        let set = time(runs, Some("new-value-0123456789"), || {
-            vault_command(&bench, &["set", "SECRET_5"])
-        });
+        let [get_floor, get, set_floor, set] = time_interleaved(
+            runs,
+            vec![
+                // age itself, not through a shell: the floor pays for nothing but the
+                // decryption.
+                (
+                    None,
+                    Box::new(|| {
+                        let mut command = Command::new("age");
+                        command
+                            .arg("-d")
+                            .arg("-i")
+                            .arg(&bench.identity)
+                            .arg(&bench.vault)
+                            .stdout(Stdio::null());
+                        command
+                    }),
+                ),
+                (
+                    None,
+                    Box::new(|| vault_command(&bench, &["get", "--reveal", "SECRET_5"])),
+                ),
+                (None, Box::new(|| shell(&reencrypt, &bench.home))),
+                (
+                    Some("new-value-0123456789"),
+                    Box::new(|| vault_command(&bench, &["set", "SECRET_5"])),
+                ),
+            ],
+        )[..] else {
+            unreachable!("four commands, four times")
+        };
+        rows.push(("get --reveal".into(), get, get_floor, "age -d".into()));
         set_times.push((count, set, set_floor));
         rows.push((
             "set".into(),
@@ -728,34 +759,51 @@ fn main() {
         // sourced a .env has — never on argv, where GNU env's own setenv loop is quadratic —
         // and vault gets the same environment, so both pay for inheriting it.
         let inherited = inherited(&bench);
-        let env_floor = time(runs, None, || {
-            let mut command = Command::new("env");
-            command.arg("/bin/true").envs(inherited.iter().cloned());
-            command
-        });
-        let exec = time(runs, None, || {
-            let mut command = vault_command(&bench, &["exec", "--", "/bin/true"]);
-            command.envs(inherited.iter().cloned());
-            command
-        });
-        // And with nothing inherited: vault delivers the N variables itself, against the
-        // same floor (a program that starts with those N variables).
-        let exec_empty = time(runs, None, || {
-            vault_command(&bench, &["exec", "--", "/bin/true"])
-        });
         let pipeline_file = shell_pipeline_file(&bench);
-        let pipeline = time(runs, None, || {
-            let mut command = shell(
-                &format!(
-                    "eval \"$(age -d -i '{}' '{}')\" && exec /bin/true",
-                    bench.identity.display(),
-                    pipeline_file.display()
+        let [env_floor, exec, exec_empty, pipeline] = time_interleaved(
+            runs,
+            vec![
+                (
+                    None,
+                    Box::new(|| {
+                        let mut command = Command::new("env");
+                        command.arg("/bin/true").envs(inherited.iter().cloned());
+                        command
+                    }),
                 ),
-                &bench.home,
-            );
-            command.envs(inherited.iter().cloned());
-            command
-        });
+                (
+                    None,
+                    Box::new(|| {
+                        let mut command = vault_command(&bench, &["exec", "--", "/bin/true"]);
+                        command.envs(inherited.iter().cloned());
+                        command
+                    }),
+                ),
+                // And with nothing inherited: vault delivers the N variables itself, against
+                // the same floor (a program that starts with those N variables).
+                (
+                    None,
+                    Box::new(|| vault_command(&bench, &["exec", "--", "/bin/true"])),
+                ),
+                (
+                    None,
+                    Box::new(|| {
+                        let mut command = shell(
+                            &format!(
+                                "eval \"$(age -d -i '{}' '{}')\" && exec /bin/true",
+                                bench.identity.display(),
+                                pipeline_file.display()
+                            ),
+                            &bench.home,
+                        );
+                        command.envs(inherited.iter().cloned());
+                        command
+                    }),
+                ),
+            ],
+        )[..] else {
+            unreachable!("four commands, four times")
+        };
         rows.push((
             "exec -- /bin/true, N inherited".into(),
             exec,
