@@ -53,11 +53,11 @@ pub trait Guard: Send + Sync {
         writing: bool,
     ) -> Result<()>;
     /// Called once a change this writer signed is in place; `stamp` is the new file's
-    /// (see `read_stamped`), taken from the very file written, when known.
+    /// (see `stamp_of`), taken from the very file written, when known.
     fn wrote(&self, vault: &Path, recipients: &[String], stamp: Option<&str>);
     /// Called once a version was put back as it was (a restore): this content is trusted.
     fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]);
-    /// The stamp of the vault file last vetted with nothing wrong (see `read_stamped`).
+    /// The stamp of the vault file last vetted with nothing wrong (see `stamp_of`).
     fn vetted(&self, vault: &Path) -> Option<String>;
     /// Remembers that the file with `stamp` was vetted with nothing wrong. Only called
     /// after [`Guard::vet`] accepted it without a warning.
