@@ -636,7 +636,8 @@ impl Transaction<'_> {
         };
         // Streamed: the document is encrypted as it is written out, with no copy of the
         // whole plaintext or ciphertext in memory.
-        let mut output = std::io::BufWriter::with_capacity(64 * 1024, file.file());
+        let mut output =
+            std::io::BufWriter::with_capacity(64 * 1024, fs::EarlyWriteback::new(file.file()));
         let key = self.vault.signing_key();
         encrypt_as_into(
             &opened.protection,
