@@ -82,13 +82,7 @@ pub fn encrypt_into(
             vec![&passphrase_recipient]
         }
     };
-    let catching: Vec<Catching<'_, &dyn age::Recipient>> = recipients
-        .into_iter()
-        .map(|inner| Catching {
-            inner,
-            caught: &caught,
-        })
-        .collect();
+    let catching = caught.around(recipients);
     let encryptor =
         Encryptor::with_recipients(catching.iter().map(|r| r as &dyn age::Recipient))
             .map_err(|e| Error::BadData(format!("cannot encrypt to these recipients: {e}")))?;
@@ -169,13 +163,7 @@ fn unwrap_file_key(
         }
     };
     let caught = FileKeyCatch::default();
-    let catching: Vec<Catching<'_, &dyn age::Identity>> = identities
-        .into_iter()
-        .map(|inner| Catching {
-            inner,
-            caught: &caught,
-        })
-        .collect();
+    let catching = caught.around(identities);
     // age's own payload reader is dropped unread; what it leaves of the input is the payload.
     drop(
         decryptor
@@ -192,6 +180,17 @@ fn unwrap_file_key(
 struct FileKeyCatch(RefCell<Option<Zeroizing<[u8; 16]>>>);
 
 impl FileKeyCatch {
+    /// Each identity or recipient of `inner`, wrapped so this sees the file key it handles.
+    fn around<T>(&self, inner: Vec<T>) -> Vec<Catching<'_, T>> {
+        inner
+            .into_iter()
+            .map(|inner| Catching {
+                inner,
+                caught: self,
+            })
+            .collect()
+    }
+
     fn catch(&self, file_key: &FileKey) {
         *self.0.borrow_mut() = Some(Zeroizing::new(*file_key.expose_secret()));
     }
