@@ -275,7 +275,7 @@ mod tests {
     //! to the age crate's own reader and writer, at every chunk edge.
     use super::*;
 
-    const SIZES: [usize; 7] = [0, 1, 65_535, 65_536, 65_537, 131_072, 200_000];
+    const SIZES: [usize; 8] = [0, 1, 65_535, 65_536, 65_537, 131_072, 200_000, 1_300_000];
 
     fn sample(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 % 253) as u8).collect()

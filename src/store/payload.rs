@@ -207,7 +207,16 @@ mod tests {
 
     #[test]
     fn round_trips_at_every_chunk_edge() {
-        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 5] {
+        for len in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+            3 * CHUNK + 5,
+            21 * CHUNK + 999,
+        ] {
             let plaintext = sample(len);
             for write_size in [1000, CHUNK, 3 * CHUNK] {
                 let sealed = seal(&plaintext, write_size);
