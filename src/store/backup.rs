@@ -245,6 +245,8 @@ pub enum Data<'a> {
     Prepared(PreparedFile),
 }
 
+/// Saves `data` (the vault before the change `record` describes) and prunes old backups.
+/// Called with the writer lock held, so no other writer is in the directory.
 pub fn save(
     vault_path: &Path,
     data: Data<'_>,
