@@ -45,7 +45,21 @@ impl std::fmt::Display for PayloadError {
 }
 
 /// The key that seals the chunks of one file.
-pub struct PayloadKey(LessSafeKey);
+pub struct PayloadKey(std::mem::ManuallyDrop<LessSafeKey>);
+
+impl Drop for PayloadKey {
+    fn drop(&mut self) {
+        // ring's keys are plain data with no Drop of their own; wiped here as the age crate
+        // wipes its payload key, and never used (or dropped) again.
+        // SAFETY: the pointer covers exactly the key's bytes, which are ours to write.
+        unsafe {
+            libc::explicit_bzero(
+                (&mut *self.0 as *mut LessSafeKey).cast(),
+                std::mem::size_of::<LessSafeKey>(),
+            );
+        }
+    }
+}
 
 impl PayloadKey {
     /// HKDF-SHA256 of the file key, salted with the payload nonce, for "payload".
@@ -56,7 +70,7 @@ impl PayloadKey {
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         let key = UnboundKey::new(&CHACHA20_POLY1305, key.as_ref())
             .expect("a 32-byte key is a ChaCha20-Poly1305 key");
-        PayloadKey(LessSafeKey::new(key))
+        PayloadKey(std::mem::ManuallyDrop::new(LessSafeKey::new(key)))
     }
 }
 
