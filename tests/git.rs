@@ -64,22 +64,10 @@ impl Repo {
 
     fn vault_output(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         let binary = assert_cmd::cargo::cargo_bin("vault");
-        let mut command = self.command(binary.to_str().unwrap(), args);
+        let mut command =
+            assert_cmd::Command::from_std(self.command(binary.to_str().unwrap(), args));
         if let Some(input) = stdin {
-            use std::io::Write;
-            let mut child = command
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            return child.wait_with_output().unwrap();
+            command.write_stdin(input);
         }
         command.output().unwrap()
     }

@@ -25,41 +25,26 @@ fn a_vault_replaced_with_one_encrypted_to_an_extra_key_is_refused() {
     let attacker_key = attacker.path().join("attacker.key");
     let attacker_public = age_keygen(&attacker_key);
     let forged = attacker.path().join("forged.age");
-    attacker
-        .vault(&[
+    // vault as the attacker runs it: their own key, the forged file.
+    let as_attacker = |args: &[&str]| {
+        let mut all = vec![
             "--vault",
             forged.to_str().unwrap(),
             "--identity",
             attacker_key.to_str().unwrap(),
-            "init",
-            "--recipient",
-            &victim.public_key(),
-        ])
+        ];
+        all.extend_from_slice(args);
+        attacker.vault(&all)
+    };
+    as_attacker(&["init", "--recipient", &victim.public_key()])
         .assert()
         .success();
-    attacker
-        .vault(&[
-            "--vault",
-            forged.to_str().unwrap(),
-            "--identity",
-            attacker_key.to_str().unwrap(),
-            "set",
-            "DB_PASSWORD",
-        ])
+    as_attacker(&["set", "DB_PASSWORD"])
         .write_stdin("planted")
         .assert()
         .success();
     let attacker_writer = {
-        let output = attacker
-            .vault(&[
-                "--vault",
-                forged.to_str().unwrap(),
-                "--identity",
-                attacker_key.to_str().unwrap(),
-                "verify",
-            ])
-            .output()
-            .unwrap();
+        let output = as_attacker(&["verify"]).output().unwrap();
         stdout(&output)
             .lines()
             .find_map(|l| l.strip_prefix("you sign as: "))
@@ -146,14 +131,7 @@ fn an_unsigned_vault_is_accepted_once_and_signed_on_its_next_write() {
 fn content_changed_under_a_signature_is_refused_for_writes() {
     let home = TestHome::initialised();
     home.set("A", "a-value");
-    let plaintext = std::process::Command::new("age")
-        .args(["-d", "-i"])
-        .arg(home.identity_file())
-        .arg(home.vault_file())
-        .output()
-        .unwrap()
-        .stdout;
-    let text = String::from_utf8(plaintext).unwrap();
+    let text = home.age_decrypt_text();
     // Someone edits a value under the signature, byte for byte in place...
     home.age_encrypt_text(&text.replace("\"a-value\"", "\"edited!\""));
     let output = home.vault(&["set", "B"]).write_stdin("b").output().unwrap();
@@ -169,16 +147,7 @@ fn content_changed_under_a_signature_is_refused_for_writes() {
         .write_stdin("b")
         .assert()
         .success();
-    let text = String::from_utf8(
-        std::process::Command::new("age")
-            .args(["-d", "-i"])
-            .arg(home.identity_file())
-            .arg(home.vault_file())
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let text = home.age_decrypt_text();
     // ...or rewrites the document without the signature: a downgrade.
     let mut document: serde_json::Value = serde_json::from_str(&text).unwrap();
     document["secrets"]["A"]["value"] = "edited".into();

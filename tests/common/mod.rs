@@ -120,9 +120,19 @@ impl TestHome {
     pub fn age_decrypt(&self) -> serde_json::Value {
         age_decrypt(&self.vault_file(), &self.identity_file())
     }
+
+    /// The vault's plaintext as the real `age` CLI decrypts it, byte for byte.
+    pub fn age_decrypt_text(&self) -> String {
+        String::from_utf8(age_decrypt_bytes(&self.vault_file(), &self.identity_file()))
+            .expect("vault plaintext is UTF-8")
+    }
 }
 
 pub fn age_decrypt(file: &Path, identity: &Path) -> serde_json::Value {
+    serde_json::from_slice(&age_decrypt_bytes(file, identity)).expect("vault plaintext is JSON")
+}
+
+fn age_decrypt_bytes(file: &Path, identity: &Path) -> Vec<u8> {
     let output = std::process::Command::new("age")
         .arg("-d")
         .arg("-i")
@@ -135,7 +145,7 @@ pub fn age_decrypt(file: &Path, identity: &Path) -> serde_json::Value {
         "age -d failed: {}",
         stderr(&output)
     );
-    serde_json::from_slice(&output.stdout).expect("vault plaintext is JSON")
+    output.stdout
 }
 
 pub fn stderr(output: &Output) -> String {
