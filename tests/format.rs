@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{TestHome, chmod, stderr};
+use common::{TestHome, chmod, stderr, stdout};
 use predicates::prelude::*;
 
 #[test]
@@ -320,6 +320,35 @@ fn every_reader_agrees_on_a_document_written_by_hand() {
     assert_eq!(exported["ESCAPED"], "line1\nline2 \"q\" \\ \u{e9} /");
     assert_eq!(exported["TWICE"], "second");
     assert_eq!(exported.as_object().unwrap().len(), 3);
+}
+
+/// A vault this machine has read once is remembered as checked, and a later `get` stops
+/// at the secret it wants — but only for a document whose names are in order, each once,
+/// as vault writes them. One written by hand out of order, or with a name twice, reads
+/// the same every time.
+#[test]
+fn a_document_out_of_order_reads_the_same_every_time() {
+    let home = TestHome::initialised();
+    let recipient = home.public_key();
+    home.age_encrypt_text(&format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{
+    "B":{{"value":"b"}},"A":{{"value":"a"}},"C":{{"value":"first"}},"C":{{"value":"second"}}}}}}"#
+    ));
+    // Seen for the first time, as a vault from before vault signed its writes: read
+    // without a warning, so a reading that found it in order would be remembered.
+    home.forget_trust();
+    for round in 0..3 {
+        for (name, value) in [("A", "a"), ("C", "second"), ("B", "b")] {
+            let output = home.vault(&["get", "--reveal", name]).output().unwrap();
+            assert!(
+                output.status.success(),
+                "round {round}: {name}: {}",
+                stderr(&output)
+            );
+            assert_eq!(stderr(&output), "", "round {round}: {name}");
+            assert_eq!(stdout(&output), value, "round {round}");
+        }
+    }
 }
 
 /// What follows the document, or a broken value anywhere in it, is an error for every

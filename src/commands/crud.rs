@@ -201,10 +201,7 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
         }
         Address::Vault(name) if context.vault_only_lookup() => {
             // Only this secret is decoded; the others are skipped over.
-            let document = context
-                .vault()
-                .read(context)?
-                .select(&|n| n == name.as_str())?;
+            let document = context.vault().read(context)?.select_one(name)?;
             let entry = document
                 .get(name)?
                 .ok_or_else(|| not_found(context, name))?;

@@ -33,8 +33,10 @@ struct Seen {
     #[serde(default)]
     accepted: Option<String>,
     /// The stamp of the vault file last found in order, so reading it again skips the
-    /// check (see `store::Vault::read_stamped`).
-    #[serde(default)]
+    /// check (see `store::Vault::read_stamped`) and may stop at the secret it wants. A
+    /// new name: a stamp recorded before "in order" included the names' order is not
+    /// taken as saying it.
+    #[serde(default, rename = "vetted_sorted")]
     vetted: Option<String>,
 }
 

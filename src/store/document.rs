@@ -45,12 +45,18 @@ pub struct Document {
     what: String,
     /// Read with only some of its secrets ([`Plaintext::select`]): never written back.
     partial: bool,
+    /// Its names were read in order, each once, as vault writes them (a document built
+    /// here is). See [`Plaintext::known_in_order`].
+    names_in_order: bool,
 }
 
 /// One secret of a document: its text in the source, decoded on first use, or decoded
 /// (or set) already — then without a span, because the text no longer says what it holds.
 struct Slot {
     span: Option<Range<usize>>,
+    /// The span follows the one before it in the source with exactly `,"NAME":` between
+    /// them, as vault writes it: a run of such secrets is copied back in one piece.
+    joined: bool,
     /// Boxed: a slot is moved as the map is built, and most are never decoded.
     entry: OnceCell<Box<Entry>>,
 }
@@ -59,6 +65,7 @@ impl Slot {
     fn decoded(entry: Entry) -> Slot {
         Slot {
             span: None,
+            joined: false,
             entry: OnceCell::from(Box::new(entry)),
         }
     }
@@ -109,56 +116,64 @@ impl Document {
             source: SecretBytes::default(),
             what: String::new(),
             partial: false,
+            names_in_order: true,
         }
     }
 
     /// Parses a decrypted vault whole, refusing other formats and newer versions.
     pub fn from_json(plaintext: &[u8], what: &str) -> Result<Self> {
-        Document::decode(plaintext, what, &|_| true, true)
+        Document::decode(plaintext, what, &|_| true, None, true)
     }
 
     /// Reads a decrypted vault for a change: checked as JSON and as a vault document, its
     /// secrets left as text until they are asked for (see [`Document`]).
     pub fn for_change(plaintext: SecretBytes, what: &str) -> Result<Self> {
         let mut spans = Spans {
-            base: plaintext.as_ptr() as usize,
+            source: &plaintext,
             spans: Vec::new(),
         };
-        let (recipients, extra) = scan(&plaintext, what, &mut spans, true)?;
+        let found = scan(&plaintext, what, &mut spans, true)?;
         let secrets = spans
             .spans
             .into_iter()
-            .map(|(name, span)| {
+            .map(|(name, span, joined)| {
                 let slot = Slot {
                     span: Some(span),
+                    joined,
                     entry: OnceCell::new(),
                 };
                 (name, slot)
             })
             .collect();
         Ok(Document {
-            recipients,
+            recipients: found.recipients,
             secrets,
-            extra,
+            extra: found.extra,
             source: plaintext,
             what: what.to_string(),
             partial: false,
+            names_in_order: found.names_in_order,
         })
     }
 
+    /// Decodes the secrets whose names pass `keep`; given `last`, of a document whose names
+    /// are known to be in order, the pass ends at the first name at or after `last`.
     fn decode(
         plaintext: &[u8],
         what: &str,
         keep: &dyn Fn(&str) -> bool,
+        last: Option<&str>,
         keep_extra: bool,
     ) -> Result<Self> {
         let mut entries = Entries {
             keep,
+            last,
+            reached: false,
             entries: Vec::new(),
         };
-        let (recipients, extra) = scan(plaintext, what, &mut entries, keep_extra)?;
+        let found = scan(plaintext, what, &mut entries, keep_extra)?;
         Ok(Document {
-            recipients,
+            recipients: found.recipients,
             // Built in bulk from the (written sorted) entries rather than one insert at a
             // time; a repeated name keeps its last entry, as JSON parsers do.
             secrets: entries
@@ -166,11 +181,17 @@ impl Document {
                 .into_iter()
                 .map(|(name, entry)| (name, Slot::decoded(entry)))
                 .collect(),
-            extra,
+            extra: found.extra,
             source: SecretBytes::default(),
             what: what.to_string(),
             partial: false,
+            names_in_order: found.names_in_order,
         })
+    }
+
+    /// Whether the names were read in order, each once (see [`Plaintext::known_in_order`]).
+    pub fn names_in_order(&self) -> bool {
+        self.names_in_order
     }
 
     /// Decodes a slot's entry if that has not happened yet.
@@ -230,14 +251,27 @@ impl Document {
         write!(out, ",\"version\":{VERSION},\"recipients\":")?;
         serde_json::to_writer(&mut *out, &self.recipients)?;
         out.write_all(b",\"secrets\":{")?;
+        // Source text not yet copied: the span of an untouched secret and of those joined
+        // to it, which follow it in the source as they follow it here.
+        let mut run: Option<Range<usize>> = None;
         for (index, (name, slot)) in self.secrets.iter().enumerate() {
+            if let (Some(span), Some(pending)) = (&slot.span, &mut run)
+                && slot.joined
+                && pending.end + name.len() + 4 == span.start
+            {
+                pending.end = span.end;
+                continue;
+            }
+            if let Some(pending) = run.take() {
+                out.write_all(&self.source[pending])?;
+            }
             if index > 0 {
                 out.write_all(b",")?;
             }
             serde_json::to_writer(&mut *out, name)?;
             out.write_all(b":")?;
             match (&slot.span, slot.entry.get()) {
-                (Some(span), _) => out.write_all(&self.source[span.clone()])?,
+                (Some(span), _) => run = Some(span.clone()),
                 (None, Some(entry)) => serde_json::to_writer(&mut *out, entry)?,
                 (None, None) => {
                     return Err(std::io::Error::other(format!(
@@ -245,6 +279,9 @@ impl Document {
                     )));
                 }
             }
+        }
+        if let Some(pending) = run {
+            out.write_all(&self.source[pending])?;
         }
         out.write_all(b"}")?;
         for (key, value) in &self.extra {
@@ -456,34 +493,60 @@ trait Sink<'p> {
     fn entry(&mut self, _name: Cow<'p, str>, _entry: Entry) {}
     fn value(&mut self, _name: Cow<'p, str>, _value: SecretText<'p>) {}
     fn span(&mut self, _name: Cow<'p, str>, _text: &'p str) {}
+    /// Whether the pass may end after the secret just handed over: asked only when the
+    /// document's fields before `secrets` were all met, and answered yes only by a reader
+    /// told the names are in order.
+    fn stop(&self) -> bool {
+        false
+    }
 }
 
-/// Keeps every secret as its span of the plaintext (see [`Document::for_change`]).
-struct Spans {
-    /// Where the plaintext starts in memory, to turn borrowed text into offsets.
-    base: usize,
-    spans: Vec<(String, Range<usize>)>,
+/// Keeps every secret as its span of the plaintext (see [`Document::for_change`]), and
+/// whether it is joined to the one before (see [`Slot::joined`]).
+struct Spans<'p> {
+    source: &'p [u8],
+    spans: Vec<(String, Range<usize>, bool)>,
 }
 
-impl<'p> Sink<'p> for Spans {
+impl<'p> Sink<'p> for Spans<'p> {
     fn take(&mut self, _name: &str) -> Take {
         Take::Span
     }
     fn span(&mut self, name: Cow<'p, str>, text: &'p str) {
-        let start = text.as_ptr() as usize - self.base;
+        let base = self.source.as_ptr() as usize;
+        let start = text.as_ptr() as usize - base;
+        // A name borrowed from the source holds no escapes, so it is written as it reads.
+        let joined = match (&name, self.spans.last()) {
+            (Cow::Borrowed(borrowed), Some((_, previous, _))) => {
+                let name_at = borrowed.as_ptr() as usize - base;
+                let name_end = name_at + borrowed.len();
+                name_at == previous.end + 2
+                    && start == name_end + 2
+                    && self.source[previous.end..name_at] == *b",\""
+                    && self.source[name_end..start] == *b"\":"
+            }
+            _ => false,
+        };
         self.spans
-            .push((name.into_owned(), start..start + text.len()));
+            .push((name.into_owned(), start..start + text.len(), joined));
     }
 }
 
 /// Keeps whole entries whose name passes a filter (every entry, for a full document).
 struct Entries<'f> {
     keep: &'f dyn Fn(&str) -> bool,
+    /// In a document whose names are in order, each once: no name at or after this one
+    /// is wanted, so the pass ends there.
+    last: Option<&'f str>,
+    reached: bool,
     entries: Vec<(String, Entry)>,
 }
 
 impl<'p> Sink<'p> for Entries<'_> {
     fn take(&mut self, name: &str) -> Take {
+        if self.last.is_some_and(|last| name >= last) {
+            self.reached = true;
+        }
         if (self.keep)(name) {
             Take::Entry
         } else {
@@ -492,6 +555,9 @@ impl<'p> Sink<'p> for Entries<'_> {
     }
     fn entry(&mut self, name: Cow<'p, str>, entry: Entry) {
         self.entries.push((name.into_owned(), entry));
+    }
+    fn stop(&self) -> bool {
+        self.reached
     }
 }
 
@@ -524,13 +590,27 @@ impl<'p> Sink<'p> for Names {
     }
 }
 
-/// What one pass over a document found, checked by [`scan`].
+/// What one pass over a document met, checked by [`scan`].
 struct Scanned {
     format: Option<String>,
     version: Option<u64>,
     recipients: Vec<String>,
     extra: Map<String, Value>,
+    /// Each secret's name was greater than the one before (so none came twice).
+    names_in_order: bool,
+    /// The sink ended the pass early (see [`Sink::stop`]).
+    stopped: bool,
 }
+
+/// What a reader gets from [`scan`] besides what it handed the sink.
+struct Found {
+    recipients: Vec<String>,
+    extra: Map<String, Value>,
+    names_in_order: bool,
+}
+
+/// The error a pass ends with when its sink stops it; never shown.
+const STOPPED: &str = "stopped early";
 
 /// Parses a decrypted vault, feeding its secrets to `sink` and refusing other formats and
 /// newer versions. Unknown top-level fields are kept only with `keep_extra` (for a
@@ -540,16 +620,27 @@ fn scan<'p>(
     what: &str,
     sink: &mut dyn Sink<'p>,
     keep_extra: bool,
-) -> Result<(Vec<String>, Map<String, Value>)> {
+) -> Result<Found> {
+    let mut scanned = Scanned {
+        format: None,
+        version: None,
+        recipients: Vec::new(),
+        extra: Map::new(),
+        names_in_order: true,
+        stopped: false,
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(plaintext);
-    let parsed = DocumentSeed { sink, keep_extra }
-        .deserialize(&mut deserializer)
-        .and_then(|scanned| deserializer.end().map(|()| scanned));
-    let scanned = match parsed {
-        Ok(scanned) => {
-            check_header(scanned.format.as_deref(), scanned.version, what)?;
-            scanned
-        }
+    let parsed = DocumentSeed {
+        sink,
+        keep_extra,
+        scanned: &mut scanned,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|()| deserializer.end());
+    match parsed {
+        Ok(()) => {}
+        // Stopped on purpose: the reader has what it needs of a document vetted before.
+        Err(_) if scanned.stopped => {}
         Err(error) => {
             // One pass in the common case; the header is read on its own only to explain
             // a failure, because a newer format may not parse as this one.
@@ -562,8 +653,13 @@ fn scan<'p>(
                 "{what} decrypts but its content is not a valid vault document ({error})"
             )));
         }
-    };
-    Ok((scanned.recipients, scanned.extra))
+    }
+    check_header(scanned.format.as_deref(), scanned.version, what)?;
+    Ok(Found {
+        recipients: scanned.recipients,
+        extra: scanned.extra,
+        names_in_order: scanned.names_in_order,
+    })
 }
 
 /// Refuses a document of another format or a newer version.
@@ -589,11 +685,14 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
 pub struct Plaintext {
     bytes: SecretBytes,
     what: String,
-    /// Asked about the recipients the first pass finds, before anything is returned.
+    /// Asked about the recipients the first pass finds (and whether its names were in
+    /// order), before anything is returned.
     vet: Option<Box<Vet>>,
+    /// See [`Plaintext::known_in_order`].
+    known_in_order: bool,
 }
 
-type Vet = dyn Fn(&[String], &[u8]) -> Result<()>;
+type Vet = dyn Fn(&[String], &[u8], bool) -> Result<()>;
 
 impl Plaintext {
     /// `bytes` decrypted from the file `what` names ("the vault /path").
@@ -602,7 +701,16 @@ impl Plaintext {
             bytes,
             what,
             vet: None,
+            known_in_order: false,
         }
+    }
+
+    /// Says the document is known to be as vault writes it: checked before by this
+    /// machine, names in order, each once. A reader of one secret then stops where that
+    /// secret is, or would be, instead of reading 10,000 it does not want.
+    pub fn known_in_order(mut self) -> Self {
+        self.known_in_order = true;
+        self
     }
 
     /// Makes every reader check the recipients with `vet` before it returns anything.
@@ -616,9 +724,9 @@ impl Plaintext {
         &self.bytes
     }
 
-    fn vet(&self, recipients: &[String]) -> Result<()> {
+    fn vet(&self, recipients: &[String], names_in_order: bool) -> Result<()> {
         match &self.vet {
-            Some(vet) => vet(recipients, &self.bytes),
+            Some(vet) => vet(recipients, &self.bytes, names_in_order),
             None => Ok(()),
         }
     }
@@ -631,8 +739,18 @@ impl Plaintext {
     /// A document holding only the secrets whose names pass `keep`, for reading: it
     /// cannot be written back.
     pub fn select(&self, keep: &dyn Fn(&str) -> bool) -> Result<Document> {
-        let mut document = Document::decode(&self.bytes, &self.what, keep, false)?;
-        self.vet(&document.recipients)?;
+        self.select_until(keep, None)
+    }
+
+    /// A document holding at most the secret `name`, for reading, as [`Plaintext::select`].
+    pub fn select_one(&self, name: &str) -> Result<Document> {
+        self.select_until(&|n| n == name, Some(name))
+    }
+
+    fn select_until(&self, keep: &dyn Fn(&str) -> bool, last: Option<&str>) -> Result<Document> {
+        let last = last.filter(|_| self.known_in_order);
+        let mut document = Document::decode(&self.bytes, &self.what, keep, last, false)?;
+        self.vet(&document.recipients, document.names_in_order)?;
         document.partial = true;
         Ok(document)
     }
@@ -640,8 +758,8 @@ impl Plaintext {
     /// The names of all secrets, in order, without decoding any value.
     pub fn names(&self) -> Result<Vec<String>> {
         let mut names = Names(Vec::new());
-        let (recipients, _) = scan(&self.bytes, &self.what, &mut names, false)?;
-        self.vet(&recipients)?;
+        let found = scan(&self.bytes, &self.what, &mut names, false)?;
+        self.vet(&found.recipients, found.names_in_order)?;
         Ok(names.0)
     }
 
@@ -657,8 +775,8 @@ impl Plaintext {
             keep,
             values: Vec::new(),
         };
-        let (recipients, _) = scan(&self.bytes, &self.what, &mut values, false)?;
-        self.vet(&recipients)?;
+        let found = scan(&self.bytes, &self.what, &mut values, false)?;
+        self.vet(&found.recipients, found.names_in_order)?;
         let mut values = values.values;
         // As the full parse has them: sorted (a no-op for a vault that vault wrote), and of a
         // repeated name the last.
@@ -674,38 +792,48 @@ impl Plaintext {
     }
 }
 
+/// The whole document; what it meets goes into `scanned` (kept when a sink stops the
+/// pass), the secrets to the sink.
 struct DocumentSeed<'s, 'p> {
     sink: &'s mut dyn Sink<'p>,
     keep_extra: bool,
+    scanned: &'s mut Scanned,
 }
 
 impl<'p> DeserializeSeed<'p> for DocumentSeed<'_, 'p> {
-    type Value = Scanned;
-    fn deserialize<D: Deserializer<'p>>(self, deserializer: D) -> Result<Scanned, D::Error> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'p>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'p> Visitor<'p> for DocumentSeed<'_, 'p> {
-    type Value = Scanned;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a vault document (a JSON object)")
     }
-    fn visit_map<A: MapAccess<'p>>(self, mut map: A) -> Result<Scanned, A::Error> {
-        let mut scanned = Scanned {
-            format: None,
-            version: None,
-            recipients: Vec::new(),
-            extra: Map::new(),
-        };
+    fn visit_map<A: MapAccess<'p>>(self, mut map: A) -> Result<(), A::Error> {
+        let scanned = self.scanned;
+        let mut saw_recipients = false;
         let mut saw_secrets = false;
         while let Some(key) = map.next_key_seed(NameSeed)? {
             match &*key {
                 "format" => scanned.format = map.next_value()?,
                 "version" => scanned.version = map.next_value()?,
-                "recipients" => scanned.recipients = map.next_value()?,
+                "recipients" => {
+                    scanned.recipients = map.next_value()?;
+                    saw_recipients = true;
+                }
                 "secrets" => {
-                    map.next_value_seed(SecretsSeed { sink: self.sink })?;
+                    // A pass may end within the secrets only if nothing a reader needs
+                    // can come after them (vault writes these fields first).
+                    let may_stop =
+                        scanned.format.is_some() && scanned.version.is_some() && saw_recipients;
+                    map.next_value_seed(SecretsSeed {
+                        sink: &mut *self.sink,
+                        may_stop,
+                        scanned: &mut *scanned,
+                    })?;
                     saw_secrets = true;
                 }
                 // Checked by `signature::check` on the bytes; a rewrite signs anew.
@@ -724,7 +852,7 @@ impl<'p> Visitor<'p> for DocumentSeed<'_, 'p> {
         if !saw_secrets {
             return Err(de::Error::missing_field("secrets"));
         }
-        Ok(scanned)
+        Ok(())
     }
 }
 
@@ -777,6 +905,8 @@ impl<'p> Visitor<'p> for TextSeed {
 /// The `secrets` object, each entry handed to the sink as far as it asks.
 struct SecretsSeed<'s, 'p> {
     sink: &'s mut dyn Sink<'p>,
+    may_stop: bool,
+    scanned: &'s mut Scanned,
 }
 
 impl<'p> DeserializeSeed<'p> for SecretsSeed<'_, 'p> {
@@ -792,7 +922,12 @@ impl<'p> Visitor<'p> for SecretsSeed<'_, 'p> {
         f.write_str("the secrets (a JSON object of names to secrets)")
     }
     fn visit_map<A: MapAccess<'p>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut previous: Option<Cow<'p, str>> = None;
         while let Some(name) = map.next_key_seed(NameSeed)? {
+            if previous.as_ref().is_some_and(|previous| *previous >= name) {
+                self.scanned.names_in_order = false;
+            }
+            previous = Some(name.clone());
             match self.sink.take(&name) {
                 Take::Skip => {
                     map.next_value::<IgnoredAny>()?;
@@ -809,6 +944,12 @@ impl<'p> Visitor<'p> for SecretsSeed<'_, 'p> {
                     let text = map.next_value::<&'p RawValue>()?;
                     self.sink.span(name, text.get());
                 }
+            }
+            if self.may_stop && self.sink.stop() {
+                // serde has no way to leave a map half read but an error; `scan` knows it
+                // by the flag.
+                self.scanned.stopped = true;
+                return Err(de::Error::custom(STOPPED));
             }
         }
         Ok(())
@@ -950,6 +1091,99 @@ mod tests {
             out.contains(r#""A":{ "updated":"u", "value":"a\u0041", "x":[1,{"y":null}] },"B":{"value":"b","created":"c","updated":"u"},"C":{"value":"c"},"D":"#),
             "{out}"
         );
+    }
+
+    /// A document read for a change copies runs of untouched secrets in one piece: after
+    /// any change, the bytes are those of the same change made to the document decoded
+    /// whole and written entry by entry.
+    #[test]
+    fn runs_of_untouched_secrets_are_copied_as_the_whole_document_would_write_them() {
+        let value = |v: &str| SecretString::from(v.to_string());
+        let mut written = Document::new(vec!["age1x".into()]);
+        for name in ["A", "B", "C", "D", "E", "F\u{e9}"] {
+            written.set(name, value(name), None, "t0").unwrap();
+        }
+        let text = written.to_json().unwrap();
+        type Change = fn(&mut Document);
+        let changes: [(&str, Change); 8] = [
+            ("nothing", |_| {}),
+            ("set the first", |d| {
+                d.set("A", SecretString::from("a".to_string()), None, "t1")
+                    .unwrap()
+            }),
+            ("set one between", |d| {
+                d.set("C", SecretString::from("c".to_string()), None, "t1")
+                    .unwrap()
+            }),
+            ("set the last", |d| {
+                d.set("F\u{e9}", SecretString::from("f".to_string()), None, "t1")
+                    .unwrap()
+            }),
+            ("remove the first", |d| drop(d.remove("A").unwrap())),
+            ("remove one between", |d| drop(d.remove("C").unwrap())),
+            ("add between", |d| {
+                d.set("BB", SecretString::from("bb".to_string()), None, "t1")
+                    .unwrap()
+            }),
+            ("rename", |d| assert!(d.rename("B", "Z", "t1").unwrap())),
+        ];
+        for (what, change) in changes {
+            let mut spans = Document::for_change(SecretBytes::new(text.to_vec()), "v").unwrap();
+            let mut whole = Document::from_json(&text, "v").unwrap();
+            change(&mut spans);
+            change(&mut whole);
+            assert_eq!(
+                String::from_utf8(spans.to_json().unwrap().to_vec()).unwrap(),
+                String::from_utf8(whole.to_json().unwrap().to_vec()).unwrap(),
+                "{what}"
+            );
+        }
+    }
+
+    /// A reader of one secret of a document known to be in order stops where that secret
+    /// is or would be: what follows is not read (here, not even valid), while the same
+    /// read of a document not known to be in order reads, and refuses, all of it.
+    #[test]
+    fn a_reader_of_one_secret_stops_in_a_document_known_in_order() {
+        let head = br#"{"format":"secretsd-vault","version":1,"recipients":["age1x"],"secrets":{"A":{"value":"a"},"C":{"value":"c"},"#;
+        let text = [&head[..], b"\"E\":{\"value\":broken}}}"].concat();
+        let read = |known: bool, name: &str| {
+            let plaintext = Plaintext::new(SecretBytes::new(text.clone()), "v".into());
+            let plaintext = if known {
+                plaintext.known_in_order()
+            } else {
+                plaintext
+            };
+            plaintext.select_one(name).map(|document| {
+                document
+                    .get(name)
+                    .unwrap()
+                    .map(|entry| entry.value().expose_secret().to_string())
+            })
+        };
+        assert_eq!(read(true, "A").unwrap().as_deref(), Some("a"));
+        assert_eq!(read(true, "C").unwrap().as_deref(), Some("c"));
+        assert_eq!(read(true, "B").unwrap(), None);
+        assert!(read(true, "D").is_err(), "E comes after D and is read");
+        assert!(read(false, "A").is_err());
+    }
+
+    #[test]
+    fn names_out_of_order_or_repeated_are_noticed() {
+        for (secrets, in_order) in [
+            (r#"{}"#, true),
+            (r#"{"A":{"value":"a"},"B":{"value":"b"}}"#, true),
+            (r#"{"B":{"value":"b"},"A":{"value":"a"}}"#, false),
+            (r#"{"A":{"value":"a"},"A":{"value":"b"}}"#, false),
+        ] {
+            let text = format!(
+                r#"{{"format":"secretsd-vault","version":1,"recipients":[],"secrets":{secrets}}}"#
+            );
+            let document = Document::from_json(text.as_bytes(), "v").unwrap();
+            assert_eq!(document.names_in_order(), in_order, "{secrets}");
+            let document = Document::for_change(SecretBytes::new(text.into_bytes()), "v").unwrap();
+            assert_eq!(document.names_in_order(), in_order, "{secrets}");
+        }
     }
 
     /// A secret that is JSON but not a secret (no value) is found when it is used, and

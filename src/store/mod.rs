@@ -60,7 +60,9 @@ pub trait Guard: Send + Sync {
     /// The stamp of the vault file last vetted with nothing wrong (see `stamp_of`).
     fn vetted(&self, vault: &Path) -> Option<String>;
     /// Remembers that the file with `stamp` was vetted with nothing wrong. Only called
-    /// after [`Guard::vet`] accepted it without a warning.
+    /// after [`Guard::vet`] accepted it without a warning, for a document whose names
+    /// were in order, each once, as vault writes them: a later read of this file may stop
+    /// at the secret it wants.
     fn vetted_as(&self, vault: &Path, stamp: &str);
 }
 
@@ -94,23 +96,6 @@ fn stamp_of(meta: &std::fs::Metadata) -> String {
         meta.ctime(),
         meta.ctime_nsec()
     )
-}
-
-/// A writer that also feeds what it writes to a hasher.
-struct Hashing<'w> {
-    inner: &'w mut dyn Write,
-    hasher: sha2::Sha256,
-}
-
-impl Write for Hashing<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let written = self.inner.write(bytes)?;
-        sha2::Digest::update(&mut self.hasher, &bytes[..written]);
-        Ok(written)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// How a vault is protected, remembered from opening it so a rewrite keeps it.
@@ -313,7 +298,9 @@ impl Vault {
                 &decrypted.plaintext,
                 false,
             )?;
-            if let Some(guard) = &self.guard {
+            if let Some(guard) = &self.guard
+                && opened.document.names_in_order()
+            {
                 guard.vetted_as(&self.path, &stamp);
             }
         }
@@ -364,19 +351,25 @@ impl Vault {
         let decrypted = self.decrypt(ciphertext, keys)?;
         let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
         // Vetted with the recipients, which a reader's one pass over the document finds —
-        // unless this very file was vetted before.
+        // unless this very file was vetted before, and is then known to be as vault
+        // writes it (a vetting remembers only a document whose names were in order).
         Ok(match &self.guard {
             Some(guard) if !self.vetted(&stamp) => {
                 let signed = signature::check(plaintext.bytes());
                 let guard = Arc::clone(guard);
                 let path = self.path.clone();
-                plaintext.vetted_by(Box::new(move |recipients: &[String], bytes: &[u8]| {
-                    guard.vet(&path, recipients, &signed, bytes, false)?;
-                    guard.vetted_as(&path, &stamp);
-                    Ok(())
-                }))
+                plaintext.vetted_by(Box::new(
+                    move |recipients: &[String], bytes: &[u8], names_in_order: bool| {
+                        guard.vet(&path, recipients, &signed, bytes, false)?;
+                        if names_in_order {
+                            guard.vetted_as(&path, &stamp);
+                        }
+                        Ok(())
+                    },
+                ))
             }
-            _ => plaintext,
+            Some(_) => plaintext.known_in_order(),
+            None => plaintext,
         })
     }
 
@@ -644,18 +637,7 @@ impl Transaction<'_> {
             &opened.document.recipients,
             opened.armored,
             &mut output,
-            &mut |w| match key {
-                Some(key) => {
-                    let mut hashing = Hashing {
-                        inner: w,
-                        hasher: signature::start(),
-                    };
-                    opened.document.write_json_open(&mut hashing)?;
-                    let suffix = key.suffix(hashing.hasher);
-                    w.write_all(suffix.as_bytes())
-                }
-                None => opened.document.write_json(w),
-            },
+            &mut |w| signature::write_document(w, key, |w| opened.document.write_json_open(w)),
         )?;
         output
             .flush()
