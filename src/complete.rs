@@ -29,11 +29,12 @@ fn silent_context() -> Option<Context> {
     .ok()
 }
 
-fn vault_names(context: &Context) -> Vec<String> {
+/// The vault's secret names that start with `prefix`.
+fn vault_names(context: &Context, prefix: &str) -> Vec<String> {
     context
         .vault()
         .read(context)
-        .and_then(|plaintext| plaintext.names())
+        .and_then(|plaintext| plaintext.names_starting_with(prefix))
         .unwrap_or_default()
 }
 
@@ -90,8 +91,13 @@ pub fn addresses(current: &OsStr) -> Vec<CompletionCandidate> {
         }
         return Vec::new();
     }
-    let mut values = vault_names(&context);
-    values.extend(provider_prefixes());
+    let mut values = vault_names(&context, &current);
+    // `NAME:` starts with what was typed (no colon in it) only if a provider's name does,
+    // and a start of a provider's name is one itself: anything else (`DB_PA`) spares the
+    // search of every PATH directory.
+    if current.is_empty() || providers::is_provider_name(&current) {
+        values.extend(provider_prefixes());
+    }
     candidates(values, &current)
 }
 
@@ -101,7 +107,7 @@ pub fn secret_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(context) = silent_context() else {
         return Vec::new();
     };
-    candidates(vault_names(&context), &current)
+    candidates(vault_names(&context, &current), &current)
 }
 
 /// Provider names (for `vault provider check`).

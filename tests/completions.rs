@@ -138,6 +138,10 @@ fn bash_completes_commands_flags_values_and_names() {
         ["API_KEY,API_KEY", "API_KEY,API_URL"]
     );
     assert_eq!(bash(&home, &["vault", "get", "de"]), ["demo:"]);
+    let everything = bash(&home, &["vault", "get", ""]);
+    for offered in ["API_KEY", "API_URL", "DB_PASSWORD", "demo:", "--reveal"] {
+        assert!(everything.contains(&offered.to_string()), "{everything:?}");
+    }
     assert_eq!(
         bash(&home, &["vault", "get", "demo:app/d"]),
         ["demo:app/db"]

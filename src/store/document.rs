@@ -580,13 +580,28 @@ impl<'p> Sink<'p> for Values<'p, '_> {
     }
 }
 
-/// Keeps only the names.
-struct Names(Vec<String>);
+/// Keeps only the names that start with a prefix.
+struct Names<'f> {
+    prefix: &'f str,
+    /// The names are in order, each once: those with the prefix come together.
+    in_order: bool,
+    past: bool,
+    names: Vec<String>,
+}
 
-impl<'p> Sink<'p> for Names {
+impl<'p> Sink<'p> for Names<'_> {
     fn take(&mut self, name: &str) -> Take {
-        self.0.push(name.to_string());
+        if name.starts_with(self.prefix) {
+            self.names.push(name.to_string());
+        } else if self.in_order && name > self.prefix {
+            // Greater than the prefix without starting with it: greater than every name
+            // that does, and so is every name after it.
+            self.past = true;
+        }
         Take::Skip
+    }
+    fn stop(&self) -> bool {
+        self.past
     }
 }
 
@@ -755,12 +770,18 @@ impl Plaintext {
         Ok(document)
     }
 
-    /// The names of all secrets, in order, without decoding any value.
-    pub fn names(&self) -> Result<Vec<String>> {
-        let mut names = Names(Vec::new());
+    /// The names of the secrets that start with `prefix`, in order, without decoding any
+    /// value (what completion offers).
+    pub fn names_starting_with(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut names = Names {
+            prefix,
+            in_order: self.known_in_order,
+            past: false,
+            names: Vec::new(),
+        };
         let found = scan(&self.bytes, &self.what, &mut names, false)?;
         self.vet(&found.recipients, found.names_in_order)?;
-        Ok(names.0)
+        Ok(names.names)
     }
 
     /// Names and values of the secrets whose names pass `keep`, in name order, borrowed
