@@ -113,11 +113,10 @@ impl ChildEnvironment {
                 entries.push(Entry::Inherited(pointer));
             }
         }
-        let passed: Vec<bool> = variables
-            .iter()
-            .enumerate()
-            .map(|(index, (name, _))| chosen.get(name.as_bytes()) == Some(&index))
-            .collect();
+        let mut passed = vec![false; variables.len()];
+        for &index in chosen.values() {
+            passed[index] = true;
+        }
         let size: usize = variables
             .iter()
             .zip(&passed)

@@ -92,7 +92,11 @@ fn select_secrets<'p>(
         return Ok(selected);
     }
     let prefix = args.prefix.as_deref().unwrap_or("");
-    let mut selected = plaintext.values(&|name| name.starts_with(prefix))?;
+    let mut selected = if prefix.is_empty() {
+        plaintext.values(&|_| true)?
+    } else {
+        plaintext.values(&|name| name.starts_with(prefix))?
+    };
     if !args.strip_prefix {
         return Ok(selected);
     }

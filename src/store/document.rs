@@ -644,7 +644,15 @@ fn scan<'p>(
         names_in_order: true,
         stopped: false,
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(plaintext);
+    // Checked as UTF-8 once, in one fast pass (JSON is UTF-8): the parser then need not
+    // check each name, value and span it borrows again.
+    let text = std::str::from_utf8(plaintext).map_err(|error| {
+        Error::BadData(format!(
+            "{what} decrypts but its content is not a valid vault document (not UTF-8 at byte {})",
+            error.valid_up_to()
+        ))
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let parsed = DocumentSeed {
         sink,
         keep_extra,
@@ -799,8 +807,10 @@ impl Plaintext {
         let found = scan(&self.bytes, &self.what, &mut values, false)?;
         self.vet(&found.recipients, found.names_in_order)?;
         let mut values = values.values;
-        // As the full parse has them: sorted (a no-op for a vault that vault wrote), and of a
-        // repeated name the last.
+        if found.names_in_order {
+            return Ok(values);
+        }
+        // As the full parse has them: sorted, and of a repeated name the last.
         values.sort_by(|a, b| a.0.cmp(&b.0));
         values.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
@@ -1062,6 +1072,21 @@ mod tests {
         assert_eq!(reparsed["future"]["a"], 1);
         assert_eq!(reparsed["secrets"]["A"]["labels"][0], "x");
         assert_eq!(reparsed["secrets"]["A"]["value"], "v");
+    }
+
+    #[test]
+    fn a_document_that_is_not_utf8_is_refused_naming_where() {
+        let text = b"{\"format\":\"secretsd-vault\",\"version\":1,\"recipients\":[],\"secrets\":{\"A\":{\"value\":\"\xff\"}}}";
+        let at = text.iter().position(|&b| b == 0xff).unwrap();
+        let error = Document::from_json(text, "the vault v")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!(
+                "not a valid vault document (not UTF-8 at byte {at})"
+            )),
+            "{error}"
+        );
     }
 
     #[test]
