@@ -597,10 +597,13 @@ impl<'p> Sink<'p> for Spans<'p> {
             (Cow::Borrowed(borrowed), Some((_, previous, _))) => {
                 let name_at = borrowed.as_ptr() as usize - base;
                 let name_end = name_at + borrowed.len();
+                // Byte by byte: a slice comparison would call memcmp for each secret.
                 name_at == previous.end + 2
                     && start == name_end + 2
-                    && self.source[previous.end..name_at] == *b",\""
-                    && self.source[name_end..start] == *b"\":"
+                    && self.source[previous.end] == b','
+                    && self.source[previous.end + 1] == b'"'
+                    && self.source[name_end] == b'"'
+                    && self.source[name_end + 1] == b':'
             }
             _ => false,
         };
