@@ -260,8 +260,15 @@ fn provider_benchmark(runs: usize) -> Verdict {
         command
     };
     let runs = runs.min(7);
-    let together = time(runs, None, || run(&all));
-    let alone = time(runs, None, || run(&slowest));
+    let [together, alone] = time_interleaved(
+        runs,
+        vec![
+            (None, Box::new(|| run(&all))),
+            (None, Box::new(|| run(&slowest))),
+        ],
+    )[..] else {
+        unreachable!("two commands, two times")
+    };
     let _ = std::fs::remove_file(&log);
     let status = run(&all).status().unwrap();
     assert!(status.success());

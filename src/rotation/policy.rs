@@ -241,8 +241,9 @@ impl Policy {
                     if !(1..=4096).contains(&length) {
                         return Err(invalid(name, "length must be 1 to 4096".into()));
                     }
-                    let bits = length as f64 * (secret.alphabet(name)?.len() as f64).log2();
-                    if bits < 64.0 {
+                    let size = secret.alphabet(name)?.len();
+                    if !reaches_64_bits(length, size) {
+                        let bits = approximate_bits(length, size);
                         return Err(invalid(
                             name,
                             format!(
@@ -402,9 +403,56 @@ fn topological(
     Ok(out)
 }
 
+/// Whether `length` characters drawn from `size` give at least 64 bits: `size^length >=
+/// 2^64`, in integers. (`f64::log2` was the one call that linked libm into vault, loaded at
+/// every start for this check.)
+fn reaches_64_bits(length: usize, size: usize) -> bool {
+    let mut combinations: u128 = 1;
+    for _ in 0..length {
+        combinations = combinations.saturating_mul(size as u128);
+        if combinations >= 1 << 64 {
+            return true;
+        }
+    }
+    false
+}
+
+/// About how many bits `length` characters drawn from `size` give, for the message that
+/// says why a length is too short: log2(size) as ilog2(size^p) / p, with the largest p that
+/// fits in 128 bits (within 1/p bit of it).
+fn approximate_bits(length: usize, size: usize) -> f64 {
+    if size < 2 {
+        return 0.0;
+    }
+    let (mut power, mut exponent) = (size as u128, 1u32);
+    while let Some(next) = power.checked_mul(size as u128) {
+        power = next;
+        exponent += 1;
+    }
+    length as f64 * f64::from(power.ilog2()) / f64::from(exponent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sixty_four_bits_are_counted_exactly() {
+        // 62^10 < 2^64 < 62^11; 2^64 itself counts; a one-letter alphabet gives nothing.
+        assert!(!reaches_64_bits(10, 62));
+        assert!(reaches_64_bits(11, 62));
+        assert!(!reaches_64_bits(63, 2));
+        assert!(reaches_64_bits(64, 2));
+        assert!(reaches_64_bits(16, 16));
+        assert!(!reaches_64_bits(4096, 1));
+        assert!(!reaches_64_bits(4096, 0));
+        assert!(!reaches_64_bits(1, usize::MAX));
+        assert!(reaches_64_bits(2, 1 << 32));
+        assert_eq!(approximate_bits(10, 62).round(), 60.0);
+        assert_eq!(approximate_bits(32, 2), 32.0);
+        assert_eq!(approximate_bits(4, 1), 0.0);
+        assert!(approximate_bits(2, 1 << 40) >= 80.0);
+    }
 
     fn policy(text: &str) -> Result<Policy> {
         Policy::from_table(
