@@ -16,7 +16,12 @@ use secretsd::store::{Protection, Vault};
 const SIZES: [usize; 4] = [10, 1_000, 10_000, 100_000];
 /// The largest size whose environment fits the kernel's ARG_MAX at an 8 MiB stack.
 const MAX_EXEC_SIZE: usize = 10_000;
+/// `vault set` at 10,000 secrets: 12 ms was asked for where `age -d | age -e` of the same
+/// vault (its floor) took 6.1 ms. This machine's speed drifts by tens of percent over
+/// minutes (the floor alone measures 6 to 10 ms), so the target is held as that ratio to
+/// the floor timed alongside, and the figure in milliseconds is shown with it.
 const TARGET_SET_10K: Duration = Duration::from_millis(12);
+const SET_FLOOR_10K_AT_TARGET: Duration = Duration::from_micros(6_100);
 const TARGET_GET_RATIO_10K: f64 = 1.0;
 const TARGET_COMPLETE_10K: Duration = Duration::from_millis(10);
 /// `vault exec -- true` against `env /bin/true` with the same variables: at most these
@@ -730,6 +735,8 @@ fn main() {
                 get.as_secs_f64() / get_floor.as_secs_f64(),
                 TARGET_GET_RATIO_10K,
             ));
+            let set_target_ratio =
+                TARGET_SET_10K.as_secs_f64() / SET_FLOOR_10K_AT_TARGET.as_secs_f64();
             verdicts.push(Verdict {
                 metric: "set NAME at 10,000 secrets (backup, fsyncs and all)".into(),
                 figure: format!(
@@ -737,8 +744,13 @@ fn main() {
                     ms(set),
                     set.as_secs_f64() / set_floor.as_secs_f64()
                 ),
-                target: format!("<= {} ms", TARGET_SET_10K.as_millis()),
-                met: Some(set <= TARGET_SET_10K),
+                target: format!(
+                    "<= {} ms at a {} ms floor: <= {:.2}x",
+                    TARGET_SET_10K.as_millis(),
+                    ms(SET_FLOOR_10K_AT_TARGET),
+                    set_target_ratio
+                ),
+                met: Some(set.as_secs_f64() / set_floor.as_secs_f64() <= set_target_ratio),
             });
         }
         if count > MAX_EXEC_SIZE {
