@@ -130,9 +130,6 @@ impl fmt::Debug for Name {
 /// (or set) already — then without a span, because the text no longer says what it holds.
 struct Slot {
     span: Option<Range<usize>>,
-    /// The span follows the one before it in the source with exactly `,"NAME":` between
-    /// them, as vault writes it: a run of such secrets is copied back in one piece.
-    joined: bool,
     /// Boxed: a slot is moved as the map is built, and most are never decoded.
     entry: OnceCell<Box<Entry>>,
 }
@@ -141,7 +138,6 @@ impl Slot {
     fn decoded(entry: Entry) -> Slot {
         Slot {
             span: None,
-            joined: false,
             entry: OnceCell::from(Box::new(entry)),
         }
     }
@@ -212,10 +208,9 @@ impl Document {
         let secrets = spans
             .spans
             .into_iter()
-            .map(|(name, span, joined)| {
+            .map(|(name, span)| {
                 let slot = Slot {
                     span: Some(span),
-                    joined,
                     entry: OnceCell::new(),
                 };
                 (name, slot)
@@ -327,13 +322,16 @@ impl Document {
         write!(out, ",\"version\":{VERSION},\"recipients\":")?;
         serde_json::to_writer(&mut *out, &self.recipients)?;
         out.write_all(b",\"secrets\":{")?;
-        // Source text not yet copied: the span of an untouched secret and of those joined
-        // to it, which follow it in the source as they follow it here.
+        // Source text not yet copied: the span of an untouched secret and of those that
+        // follow it in the source as they follow it here, with exactly the separator this
+        // loop would write between them — a run of them is copied back in one piece.
         let mut run: Option<Range<usize>> = None;
         for (index, (name, slot)) in self.secrets.iter().enumerate() {
             if let (Some(span), Some(pending)) = (&slot.span, &mut run)
-                && slot.joined
-                && pending.end + name.len() + 4 == span.start
+                && self
+                    .source
+                    .get(pending.end..span.start)
+                    .is_some_and(|between| is_separator(between, name))
             {
                 pending.end = span.end;
                 continue;
@@ -578,11 +576,19 @@ trait Sink<'p> {
     }
 }
 
-/// Keeps every secret as its span of the plaintext (see [`Document::for_change`]), and
-/// whether it is joined to the one before (see [`Slot::joined`]).
+/// Whether `between` is exactly `,"NAME":`, the separator vault writes before a secret (a
+/// name written with escapes never matches, so it is written anew).
+fn is_separator(between: &[u8], name: &str) -> bool {
+    between.len() == name.len() + 4
+        && between.starts_with(b",\"")
+        && between.ends_with(b"\":")
+        && &between[2..between.len() - 2] == name.as_bytes()
+}
+
+/// Keeps every secret as its span of the plaintext (see [`Document::for_change`]).
 struct Spans<'p> {
     source: &'p [u8],
-    spans: Vec<(Name, Range<usize>, bool)>,
+    spans: Vec<(Name, Range<usize>)>,
 }
 
 impl<'p> Sink<'p> for Spans<'p> {
@@ -592,21 +598,6 @@ impl<'p> Sink<'p> for Spans<'p> {
     fn span(&mut self, name: Cow<'p, str>, text: &'p str) {
         let base = self.source.as_ptr() as usize;
         let start = text.as_ptr() as usize - base;
-        // A name borrowed from the source holds no escapes, so it is written as it reads.
-        let joined = match (&name, self.spans.last()) {
-            (Cow::Borrowed(borrowed), Some((_, previous, _))) => {
-                let name_at = borrowed.as_ptr() as usize - base;
-                let name_end = name_at + borrowed.len();
-                // Byte by byte: a slice comparison would call memcmp for each secret.
-                name_at == previous.end + 2
-                    && start == name_end + 2
-                    && self.source[previous.end] == b','
-                    && self.source[previous.end + 1] == b'"'
-                    && self.source[name_end] == b'"'
-                    && self.source[name_end + 1] == b':'
-            }
-            _ => false,
-        };
         let name = match name {
             Cow::Borrowed(name) => Name::InSource {
                 at: name.as_ptr(),
@@ -614,7 +605,7 @@ impl<'p> Sink<'p> for Spans<'p> {
             },
             Cow::Owned(name) => Name::Owned(name.into_boxed_str()),
         };
-        self.spans.push((name, start..start + text.len(), joined));
+        self.spans.push((name, start..start + text.len()));
     }
 }
 
