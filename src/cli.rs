@@ -157,19 +157,39 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
-    /// Check the vault's signature and recipients against what this machine has seen
+    /// Show who owns, writes and reads the vault, and whether this machine trusts it
     ///
-    /// Every write signs the vault with a key derived from the writer's identity. A vault
-    /// whose recipients changed without a known writer's signature, signed by an unknown
-    /// key, or whose signature does not match is suspect: reads warn and changes are
-    /// refused. Exit 1 when suspect; --accept (after reading what changed) makes this
-    /// machine trust the vault as it is.
+    /// A vault carries a membership block signed by an owner: its id, label, epoch, owners,
+    /// members (recipient, writer key, name) and read-only recipients. Every write is
+    /// signed by a member. This machine trusts a vault whose owners it pinned (at init, by
+    /// --accept, or by [security] vaults / VAULT_TRUST=ID:OWNER,...) and remembers the
+    /// highest epoch it saw. A vault seen for the first time, or suspect (forged, signed by
+    /// a non-member, its membership not signed by a trusted owner, an older epoch), is not
+    /// used: no value is read, nothing is written. Exit 0 when trusted, 1 otherwise.
     Verify {
-        /// Trust the recipients and the writer shown from now on
+        /// Trust it: pin the owners of a vault seen for the first time; write a suspect
+        /// version forward, signed by you, under the newest membership this machine knows
         #[arg(long)]
         accept: bool,
     },
-    /// Your identity's recovery phrase: show it, or rebuild the identity from it
+    /// Who may change the vault's membership: list, add or remove owners (owners only)
+    #[command(subcommand)]
+    Owners(OwnersCommand),
+    /// Sign the membership again so it does not expire (owners only); --max-age sets how
+    /// long a renewal lasts, --no-expiry ends expiry
+    ///
+    /// With a max age, the membership carries a signed expiry: past it, reads warn and
+    /// writes are refused until an owner renews. This stops a server that keeps serving an
+    /// old vault from doing so for longer than the max age.
+    Renew {
+        /// How long the membership holds after each renewal ("30d", "12h")
+        #[arg(long, value_name = "DURATION", conflicts_with = "no_expiry")]
+        max_age: Option<String>,
+        /// The membership no longer expires
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Your identity: the line others add you with, a new one, its recovery phrase
     #[command(subcommand)]
     Identity(IdentityCommand),
     /// Keep the vault in git: `vault git setup` turns on readable diffs and the merge driver
@@ -281,6 +301,23 @@ pub enum ProviderCommand {
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum IdentityCommand {
+    /// Print the line an owner adds you to a vault with ('vault recipients add LINE'):
+    /// your recipient, your writer key, your name and a fingerprint to compare aloud
+    Public {
+        /// The name in the line [default: $USER]
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The recipient your identity opens, for an SSH or plugin identity (an age X25519
+        /// identity knows its own)
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: Option<String>,
+    },
+    /// Make an identity where none is (without a vault), and print its line
+    New {
+        /// The name in the line [default: $USER]
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
     /// Show the 24-word recovery phrase (BIP39) of your X25519 identity, after you confirm
     /// on a terminal (or with --yes); write it on paper and keep it away from the computer
     ExportPhrase {
@@ -294,6 +331,17 @@ pub enum IdentityCommand {
         #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum OwnersCommand {
+    /// Print the owners, one per line: name, fingerprint, writer key
+    List,
+    /// Make a member an owner (by name, writer key or line)
+    Add { member: String },
+    /// Make an owner a member only (by name or writer key); the last owner stays
+    Remove { member: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -378,6 +426,16 @@ pub struct InitArgs {
     /// With --new-identity: make it although it cannot open the existing vault
     #[arg(long, requires = "new_identity")]
     pub force: bool,
+
+    /// The vault's label, shown with its id wherever it is trusted [default: the file's
+    /// name without .age]
+    #[arg(long, value_name = "LABEL", conflicts_with_all = ["project", "new_identity"])]
+    pub label: Option<String>,
+
+    /// Start a new, independent vault with the secrets of this one (a copy made for
+    /// another use): a new id, epoch 1, you its owner, its members kept
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["project", "new_identity", "passphrase"])]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -481,14 +539,17 @@ pub struct MvArgs {
 pub enum RecipientsCommand {
     /// Print the recipients, one per line
     List,
-    /// Add a recipient and re-encrypt the vault
+    /// Add a member (the line 'vault identity public' prints: they read and write) or a
+    /// read-only recipient, and re-encrypt the vault (owners only)
     Add {
-        /// age1... or an SSH ed25519/RSA public key ("ssh-ed25519 AAAA...")
+        /// A member's line ("age1... writer:KEY name:NAME fp:FINGERPRINT"), or a recipient
+        /// alone: age1..., age1PLUGIN1..., or an SSH ed25519/RSA public key, read-only
         recipient: String,
     },
-    /// Remove a recipient and re-encrypt the vault
+    /// Remove a member or recipient and re-encrypt the vault (owners only)
     Remove {
-        /// The recipient as 'vault recipients list' prints it
+        /// The recipient as 'vault recipients list' prints it, or a member's name or
+        /// writer key
         recipient: String,
 
         /// Remove it even when none of your identities could open the vault afterwards

@@ -32,7 +32,7 @@ fn silent_context() -> Option<Context> {
 /// The vault's secret names that start with `prefix`.
 fn vault_names(context: &Context, prefix: &str) -> Vec<String> {
     context
-        .vault()
+        .vault_for_names()
         .read(context)
         .and_then(|plaintext| plaintext.names_starting_with(prefix))
         .unwrap_or_default()

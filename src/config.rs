@@ -24,7 +24,7 @@ pub struct Config {
     pub sync: std::collections::BTreeMap<String, SyncProfile>,
     /// `[profiles.NAME]`: settings `--profile NAME` (or `VAULT_PROFILE`) selects.
     pub profiles: std::collections::BTreeMap<String, Profile>,
-    /// `[security]`: how strictly signatures are held.
+    /// `[security]`: owners trusted before a vault is first seen.
     pub security: SecurityConfig,
 }
 
@@ -32,9 +32,15 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
-    /// Refuse to read, not only to write, a vault that is not signed by a known writer.
+    /// `[security.vaults]`: vault id = [owner writer keys], trusted at a vault's first
+    /// sight on this machine (as `VAULT_TRUST` is); after that, what the machine saw.
+    pub vaults: std::collections::BTreeMap<String, Vec<String>>,
+    /// Ignored since membership blocks: every vault read must be signed. Kept so that a
+    /// configuration that sets it still loads.
     pub require_signed: bool,
-    /// Writers (signing keys, as `vault verify` prints them) known without being seen.
+    /// Ignored since membership blocks (a writer is trusted as a member of a block an
+    /// owner signed; pin owners with `vaults`). Kept so that a configuration that sets it
+    /// still loads.
     pub trusted_writers: Vec<String>,
 }
 

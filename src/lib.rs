@@ -26,4 +26,5 @@ pub mod scan;
 pub mod secret_files;
 pub mod store;
 pub mod sync;
+pub mod trust;
 pub mod value;

@@ -2,8 +2,9 @@
 //!
 //! A secret changed on one side only takes that side; changed on both sides to the same
 //! value takes it once; changed on both sides to different values (or changed on one
-//! and removed on the other) is a conflict, settled by a [`Resolution`]. Recipients merge
-//! the same way, one recipient at a time.
+//! and removed on the other) is a conflict, settled by a [`Resolution`]. Who the result
+//! is for (its membership block and recipients) is the caller's decision: it is a
+//! question of trust, not of secrets (`commands::git`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,7 +46,6 @@ pub fn merge(
     now: &str,
 ) -> Result<Merged> {
     let mut document = ours.empty_like();
-    document.recipients = merge_recipients(base, ours, theirs);
     let names: BTreeSet<&str> = base
         .names()
         .chain(ours.names())
@@ -86,35 +86,6 @@ pub fn merge(
     })
 }
 
-/// Recipients one by one: kept where both sides have it, added where one side added it,
-/// dropped where one side removed it and the other left it alone.
-fn merge_recipients(base: &Document, ours: &Document, theirs: &Document) -> Vec<String> {
-    let has = |d: &Document, r: &String| d.recipients.contains(r);
-    let mut all: Vec<&String> = Vec::new();
-    for r in ours
-        .recipients
-        .iter()
-        .chain(&theirs.recipients)
-        .chain(&base.recipients)
-    {
-        if !all.contains(&r) {
-            all.push(r);
-        }
-    }
-    all.into_iter()
-        .filter(|r| {
-            let (b, o, t) = (has(base, r), has(ours, r), has(theirs, r));
-            match (o, t) {
-                (true, true) => true,
-                (false, false) => false,
-                // Present on one side only: added there (keep) or removed on the other.
-                _ => !b,
-            }
-        })
-        .cloned()
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +123,6 @@ mod tests {
             [("A", "a2"), ("B", "b3"), ("D", "d"), ("E", "e")]
                 .map(|(n, v)| (n.to_string(), v.to_string()))
         );
-        assert_eq!(merged.document.recipients, ["r1", "r3"]);
         let theirs = doc(&["r1", "r2"], &[("A", "a3"), ("B", "b"), ("C", "c")]);
         let merged = merge(&base, &ours, &theirs, &BTreeMap::new(), "t1").unwrap();
         assert_eq!(merged.conflicts, ["A"]);

@@ -109,6 +109,11 @@ pub fn config_file(flag: Option<&Path>) -> Result<Located> {
     })
 }
 
+/// Where the writer key of an identity that is not an age X25519 key is kept.
+pub fn writer_key_file() -> Result<PathBuf> {
+    Ok(config_dir()?.join("writer.key"))
+}
+
 /// The default identity path, where `vault init` creates one.
 pub fn default_identity_file() -> Result<PathBuf> {
     Ok(config_dir()?.join("identity.txt"))

@@ -16,7 +16,8 @@ fn unknown_fields_survive_a_rewrite() {
     document["written_by"] = serde_json::json!({"tool": "vault 9.0", "flags": [1, 2]});
     document["secrets"]["A"]["rotation"] = serde_json::json!({"every": "30d"});
     home.age_encrypt(&document);
-    // Written by something other than vault: accepted deliberately (see tests/tamper.rs).
+    // Written by something other than vault: accepted deliberately (see tests/trust.rs),
+    // which writes it forward, signed by its owner.
     home.vault(&["verify", "--accept"]).assert().success();
     home.set("B", "b-value");
     home.set("A", "a-value-2");
@@ -122,6 +123,7 @@ fn recipients_add_and_remove_reencrypt_for_a_team() {
     let alice = TestHome::initialised();
     let bob = TestHome::initialised();
     let bob_key = bob.public_key();
+    let bob_line = bob.line();
     alice.set("TEAM", "team-secret");
     let as_bob = |args: &[&str]| {
         let mut command = alice.vault(args);
@@ -130,11 +132,11 @@ fn recipients_add_and_remove_reencrypt_for_a_team() {
     };
     as_bob(&["get", "TEAM"]).assert().code(4);
     alice
-        .vault(&["recipients", "add", &bob_key])
+        .vault(&["recipients", "add", &bob_line])
         .assert()
         .success();
     alice
-        .vault(&["recipients", "add", &bob_key])
+        .vault(&["recipients", "add", &bob_line])
         .assert()
         .success()
         .stderr(predicate::str::contains("already"));
@@ -147,7 +149,7 @@ fn recipients_add_and_remove_reencrypt_for_a_team() {
         .assert()
         .success()
         .stdout("team-secret");
-    // Bob can write too, and the vault stays encrypted to both.
+    // Bob, a member, can write too, and the vault stays encrypted to both.
     as_bob(&["set", "FROM_BOB"])
         .write_stdin("b")
         .assert()
@@ -166,18 +168,19 @@ fn recipients_guard_against_locking_everyone_out() {
     let home = TestHome::initialised();
     let other = TestHome::initialised();
     let own = home.public_key();
+    // The owner stays: removing them would leave nobody to change the membership.
     home.vault(&["recipients", "remove", &own])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("last recipient"));
-    home.vault(&["recipients", "add", &other.public_key()])
+        .code(2)
+        .stderr(predicate::str::contains("is an owner"));
+    home.vault(&["recipients", "add", &other.line()])
         .assert()
         .success();
     let before = std::fs::read(home.vault_file()).unwrap();
-    home.vault(&["recipients", "remove", &own])
+    home.vault(&["owners", "remove", &home.writer()])
         .assert()
-        .code(4)
-        .stderr(predicate::str::contains("--force"));
+        .code(2)
+        .stderr(predicate::str::contains("last owner"));
     assert_eq!(std::fs::read(home.vault_file()).unwrap(), before);
     home.vault(&["recipients", "remove", "age1notarecipient"])
         .assert()
@@ -186,10 +189,13 @@ fn recipients_guard_against_locking_everyone_out() {
         .assert()
         .code(6)
         .stderr(predicate::str::contains("age1"));
-    home.vault(&["recipients", "remove", &own, "--force"])
+    home.vault(&["recipients", "remove", &other.name()])
         .assert()
         .success();
-    home.vault(&["list"]).assert().code(4);
+    assert_eq!(
+        stdout_of(&home, &["recipients", "list"]),
+        format!("{own}\n")
+    );
 }
 
 #[test]
@@ -283,8 +289,9 @@ fn vault_file_comes_from_flag_then_environment() {
 fn every_reader_agrees_on_a_document_written_by_hand() {
     let home = TestHome::initialised();
     let recipient = home.public_key();
-    home.age_encrypt_text(&format!(
-        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],
+    let membership = home.membership();
+    home.age_encrypt_text(&home.sign(&format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":9,"recipients":["{recipient}"],
   "decoy":{{"secrets":{{"FAKE":{{"value":"not-a-secret"}}}}}},
   "secrets":{{
     "PLAIN":{{"value":"plain-value","created":"c","updated":"u","labels":{{"PLAIN":{{"value":"nested"}}}}}},
@@ -294,7 +301,7 @@ fn every_reader_agrees_on_a_document_written_by_hand() {
   }},
   "trailer":[null,true,1.5e3]}}
 "#
-    ));
+    )));
     let reveal = |name: &str| stdout_of(&home, &["get", "--reveal", name]);
     assert_eq!(reveal("PLAIN"), "plain-value");
     assert_eq!(reveal("ESCAPED"), "line1\nline2 \"q\" \\ \u{e9} /");
@@ -322,21 +329,17 @@ fn every_reader_agrees_on_a_document_written_by_hand() {
     assert_eq!(exported.as_object().unwrap().len(), 3);
 }
 
-/// A vault this machine has read once is remembered as checked, and a later `get` stops
-/// at the secret it wants — but only for a document whose names are in order, each once,
-/// as vault writes them. One written by hand out of order, or with a name twice, reads
-/// the same every time.
+/// A document written by hand (and signed by a member) out of order, or with a name
+/// twice, reads the same every time, as the full parse reads it.
 #[test]
 fn a_document_out_of_order_reads_the_same_every_time() {
     let home = TestHome::initialised();
     let recipient = home.public_key();
-    home.age_encrypt_text(&format!(
-        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{
+    let membership = home.membership();
+    home.age_encrypt_text(&home.sign(&format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":9,"recipients":["{recipient}"],"secrets":{{
     "B":{{"value":"b"}},"A":{{"value":"a"}},"C":{{"value":"first"}},"C":{{"value":"second"}}}}}}"#
-    ));
-    // Seen for the first time, as a vault from before vault signed its writes: read
-    // without a warning, so a reading that found it in order would be remembered.
-    home.forget_trust();
+    )));
     for round in 0..3 {
         for (name, value) in [("A", "a"), ("C", "second"), ("B", "b")] {
             let output = home.vault(&["get", "--reveal", name]).output().unwrap();

@@ -83,12 +83,7 @@ fn setup() -> TestHome {
     .unwrap();
     // Padding makes each write long enough that kills land inside it.
     let padding: serde_json::Map<String, serde_json::Value> = (0..300)
-        .map(|i| {
-            (
-                format!("PAD_{i}"),
-                serde_json::json!({"value": "p".repeat(400), "created": "", "updated": ""}),
-            )
-        })
+        .map(|i| (format!("PAD_{i}"), serde_json::json!("p".repeat(400))))
         .collect();
     let mut secrets = padding;
     for (name, value) in [
@@ -96,16 +91,9 @@ fn setup() -> TestHome {
         ("SIGNING_KEY", "initial-signing-key-0123456789ab"),
         ("TOKEN", "initial"),
     ] {
-        secrets.insert(
-            name.into(),
-            serde_json::json!({"value": value, "created": "", "updated": ""}),
-        );
+        secrets.insert(name.into(), serde_json::json!(value));
     }
-    home.age_encrypt(&serde_json::json!({
-        "format": "secretsd-vault", "version": 1,
-        "recipients": [home.public_key()], "secrets": secrets,
-    }));
-    home.forget_trust();
+    home.import_json(&serde_json::Value::Object(secrets));
     fs::write(home.path().join("app.env"), ENV).unwrap();
     chmod(&home.path().join("app.env"), 0o640);
     fs::write(home.path().join("policy.toml"), POLICY).unwrap();
@@ -279,14 +267,11 @@ fn export_killed_at_any_moment_leaves_no_plaintext_temp_file() {
         .map(|i| {
             (
                 format!("PAD_{i}"),
-                serde_json::json!({"value": format!("secret-padding-{i}-{}", "p".repeat(200)), "created": "", "updated": ""}),
+                serde_json::json!(format!("secret-padding-{i}-{}", "p".repeat(200))),
             )
         })
         .collect();
-    home.age_encrypt(&serde_json::json!({
-        "format": "secretsd-vault", "version": 1,
-        "recipients": [home.public_key()], "secrets": padding,
-    }));
+    home.import_json(&serde_json::Value::Object(padding));
     let args = ["export", "-o", "out.env"];
     let started = Instant::now();
     assert!(home.vault_std(&args).output().unwrap().status.success());

@@ -232,12 +232,12 @@ fn group_readable_vault_or_identity_is_refused_with_the_fix() {
 fn a_newer_vault_format_is_refused() {
     let home = TestHome::initialised();
     let mut document = home.age_decrypt();
-    document["version"] = serde_json::json!(2);
+    document["version"] = serde_json::json!(3);
     home.age_encrypt(&document);
     home.vault(&["list"])
         .assert()
         .code(6)
-        .stderr(predicate::str::contains("version 2"))
+        .stderr(predicate::str::contains("version 3"))
         .stderr(predicate::str::contains("upgrade vault"));
 }
 

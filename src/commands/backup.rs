@@ -193,6 +193,13 @@ impl Difference {
         names
     }
 
+    /// The same without recipients: what a restore changes, which keeps the membership.
+    fn secrets_only(mut self) -> Difference {
+        self.recipients_added.clear();
+        self.recipients_removed.clear();
+        self
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.names().is_empty()
             && self.recipients_added.is_empty()
@@ -228,18 +235,22 @@ impl Difference {
     }
 }
 
-/// Puts `backup` back: its vault (verbatim) and, with `with_files`, the files it holds,
-/// each atomically with its mode and owner. The current vault and files are backed up
-/// first, so a restore can be undone. A backup that does not open with the current key
-/// is refused and nothing changes.
+/// Puts `backup` back: its secrets and, with `with_files`, the files it holds, each
+/// atomically with its mode and owner. The secrets are written as a new generation of the
+/// vault under its current membership — never the backup's, which may list someone
+/// removed since. The current vault and files are backed up first, so a restore can be
+/// undone. A backup that does not open with the current key, or is not a genuine version
+/// of this vault, is refused and nothing changes.
 pub fn restore_backup(
     context: &Context,
     backup: &Backup,
     with_files: bool,
     dry_run: bool,
 ) -> Result<Restored> {
-    let vault = context.vault();
-    let transaction = vault.begin(context)?;
+    let trust =
+        crate::commands::trust::Trust::new(context, crate::commands::trust::Purpose::Values);
+    let vault = context.vault_with(trust.clone());
+    let mut transaction = vault.begin(context)?;
     let what = format!("the backup {}", backup.id);
     let ciphertext =
         std::fs::read(&backup.path).map_err(|e| Error::io("read the backup", &backup.path, e))?;
@@ -252,6 +263,21 @@ pub fn restore_backup(
         other => other,
     };
     let then = transaction.open_bytes(&ciphertext, &what).map_err(refuse)?;
+    let vault_id = transaction
+        .document()
+        .membership()
+        .and_then(|json| crate::store::membership::Membership::parse(json).ok())
+        .map(|block| block.body.vault_id);
+    trust
+        .check_history(&then.version(), vault_id.as_deref())
+        .map_err(|why| {
+            Error::LockedOut(format!(
+                "the backup {} ({}) is not a genuine version of this vault: {why}; nothing was changed",
+                backup.id,
+                backup.path.display()
+            ))
+        })?;
+    let then = then.document;
     let saved_files: Vec<SavedFile> = match backup.files_path().filter(|_| with_files) {
         Some(path) => {
             let sealed =
@@ -261,7 +287,7 @@ pub fn restore_backup(
         }
         None => Vec::new(),
     };
-    let difference = Difference::between(transaction.document(), &then)?;
+    let difference = Difference::between(transaction.document(), &then)?.secrets_only();
     let paths: Vec<PathBuf> = saved_files.iter().map(|f| PathBuf::from(&f.path)).collect();
     let current = LockedFiles::lock(&paths, true, transaction.lock_wait())?;
     let stale: Vec<&SavedFile> = saved_files
@@ -304,6 +330,9 @@ pub fn restore_backup(
     // What is about to be replaced, files included, goes into a backup of its own.
     let replaced_paths: Vec<String> = current.files.iter().map(|f| f.path.clone()).collect();
     let sealed_current = transaction.seal_bytes(&backup::files_to_json(&current.files)?)?;
+    // Sealed before anything is saved: a restore this writer may not make leaves nothing.
+    transaction.document_mut().replace_secrets(&then)?;
+    let sealed = transaction.seal_document(false)?;
     let names = difference.names();
     let note = format!("before restoring {}", backup.id);
     let undo = transaction.backup(
@@ -319,7 +348,7 @@ pub fn restore_backup(
             ..Default::default()
         },
     )?;
-    transaction.write(&ciphertext)?;
+    transaction.write_sealed(sealed)?;
     let mut restored_files = Vec::new();
     for file in stale {
         files::replace(file, &file.content).map_err(|e| {

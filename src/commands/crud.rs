@@ -232,7 +232,7 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     if let Some(address) = &args.address {
         return list_provider(context, address, args.json);
     }
-    let opened = context.vault().open(context)?;
+    let opened = context.vault_for_names().open(context)?;
     let secrets = opened.document.entries().collect::<Result<Vec<_>>>()?;
     if args.json {
         let items: Vec<_> = secrets

@@ -15,13 +15,17 @@ use zeroize::Zeroizing;
 
 use crate::cli::{GitCommand, MergeArgs};
 use crate::commands::backup::Difference;
+use crate::commands::trust::{Purpose, Trust};
 use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::merge::{Resolution, merge};
 use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
 use crate::store::document::{Document, timestamp_now};
 use crate::store::fs::{parent_dir, write_atomic};
+use crate::store::membership::Membership;
+use crate::store::signature::Signed;
 use crate::store::{Opened, Vault};
+use crate::trust::policy::Authenticity;
 use crate::value::mask;
 
 pub fn run(context: &Context, command: &GitCommand) -> Result<u8> {
@@ -138,13 +142,38 @@ fn add_lines(path: &Path, lines: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A vault as text for git's diff: recipients and one line per secret, values masked.
+/// A vault as text for git's diff: who it is for, and one line per secret, values masked.
 fn as_text(document: &Document) -> Result<String> {
     let mut out = format!(
         "secretsd vault: {} secrets, {} recipients\n",
         document.len(),
         document.recipients.len()
     );
+    if let Some(block) = document
+        .membership()
+        .and_then(|j| Membership::parse(j).ok())
+    {
+        let body = &block.body;
+        out.push_str(&format!(
+            "vault {} ({}), epoch {}, generation {}\n",
+            body.vault_id,
+            crate::names::printable(&body.label, false),
+            body.epoch,
+            document.generation
+        ));
+        for member in &body.members {
+            out.push_str(&format!(
+                "{} {} fp:{}\n",
+                if body.is_owner(&member.writer) {
+                    "owner"
+                } else {
+                    "member"
+                },
+                member.name,
+                member.fingerprint()
+            ));
+        }
+    }
     for recipient in &document.recipients {
         out.push_str(&format!("recipient {recipient}\n"));
     }
@@ -163,13 +192,30 @@ fn as_text(document: &Document) -> Result<String> {
     Ok(out)
 }
 
+/// git's textconv: a version as text, once it is known to be genuine (by every owner
+/// this machine has known for it; nothing is remembered of it).
 fn textconv(context: &Context, file: &Path) -> Result<u8> {
     let ciphertext = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
     let text = if ciphertext.is_empty() {
         "secretsd vault: none\n".to_string()
     } else {
-        match context.vault().open_ciphertext(&ciphertext, context) {
-            Ok(opened) => as_text(&opened.document)?,
+        let trust = Trust::new(context, Purpose::Values);
+        match context
+            .vault_with(trust.clone())
+            .open_ciphertext(&ciphertext, context)
+        {
+            Ok(opened) => match trust.authenticity(&opened.version(), None)? {
+                Authenticity::Genuine => as_text(&opened.document)?,
+                Authenticity::Version1 => format!(
+                    "secretsd vault: version 1, from before membership blocks: who wrote it is not verified\n{}",
+                    as_text(&opened.document)?
+                ),
+                Authenticity::Not(why) => format!(
+                    "secretsd vault: {} bytes of ciphertext; NOT GENUINE, not shown: {}\n",
+                    ciphertext.len(),
+                    crate::names::printable(&why, false)
+                ),
+            },
             // git needs text either way; say why there is nothing to show.
             Err(e) => format!(
                 "secretsd vault: {} bytes of ciphertext; not shown: {e}\n",
@@ -183,12 +229,22 @@ fn textconv(context: &Context, file: &Path) -> Result<u8> {
 
 pub fn diff(context: &Context, reference: &str) -> Result<u8> {
     let (root, relative) = repository(context)?;
-    let now = context.vault().open(context)?;
+    let trust = Trust::new(context, Purpose::Values);
+    let vault = context.vault_with(trust.clone());
+    let now = vault.open(context)?;
     let old = git(&root, &["show", &format!("{reference}:{relative}")]).unwrap_or_default();
     let then = if old.is_empty() {
         now.document.empty_like()
     } else {
-        context.vault().open_ciphertext(&old, context)?.document
+        let then = vault.open_ciphertext(&old, context)?;
+        trust
+            .check_history(&then.version(), vault_id(&now.document).as_deref())
+            .map_err(|why| {
+                Error::LockedOut(format!(
+                    "{relative} at {reference} is not a genuine version of this vault: {why}"
+                ))
+            })?;
+        then.document
     };
     let difference = Difference::between(&then, &now.document)?;
     if difference.is_empty() {
@@ -197,6 +253,14 @@ pub fn diff(context: &Context, reference: &str) -> Result<u8> {
     }
     print_stdout(&difference.report(&now.document))?;
     SUCCESS
+}
+
+/// The id a document's membership block names.
+fn vault_id(document: &Document) -> Option<String> {
+    document
+        .membership()
+        .and_then(|j| Membership::parse(j).ok())
+        .map(|b| b.body.vault_id)
 }
 
 /// A merge that stopped, kept under `.git/secretsd-merge/`.
@@ -214,14 +278,178 @@ fn pending_dir(root: &Path) -> Result<PathBuf> {
     Ok(PathBuf::from(git_dir).join("secretsd-merge"))
 }
 
-fn open_side(context: &Context, ciphertext: &[u8], template: &Opened) -> Result<Document> {
-    if ciphertext.is_empty() {
-        return Ok(template.document.empty_like());
+/// The three versions a merge starts from, each found genuine, and who the result is for.
+struct Sides {
+    base: Document,
+    ours: Opened,
+    theirs: Document,
+    /// The membership block of the result (as stored), and its recipients.
+    membership: Option<(String, Vec<String>)>,
+    /// The result's generation: one more than any side's.
+    generation: u64,
+}
+
+/// Opens the three sides of a merge of the vault at `path` in the work tree at `root`,
+/// and decides who the result is for. Each side must be a genuine version of the vault
+/// that location holds (by its id, not the configured vault's); a side may change the
+/// membership only with a higher epoch that an owner this machine trusts signed, and only
+/// one side may; a side that changed secrets must have been written by a member of the
+/// result. Anything else stops the merge as a conflict (a `LockedOut` error) for an owner
+/// to settle: nothing is merged or signed. Nothing here moves a floor.
+fn open_sides(
+    context: &Context,
+    root: &Path,
+    path: &str,
+    (base, ours, theirs): (&[u8], &[u8], &[u8]),
+) -> Result<Sides> {
+    let trust = Trust::new(context, Purpose::Values);
+    let vault = context.vault_with(trust.clone());
+    let ours = vault.open_ciphertext(ours, context)?;
+    let here = crate::trust::state::location_key(&root.join(path));
+    let expected = trust.vault_at(&here)?.or_else(|| vault_id(&ours.document));
+    let genuine = |name: &str, opened: &Opened| -> Result<()> {
+        trust
+            .check_history(&opened.version(), expected.as_deref())
+            .map_err(|why| {
+                conflict(
+                    path,
+                    &format!("{name} side is not a genuine version of the vault: {why}"),
+                )
+            })
+    };
+    genuine("our", &ours)?;
+    let side = |name: &str, ciphertext: &[u8]| -> Result<Option<Opened>> {
+        if ciphertext.is_empty() {
+            return Ok(None);
+        }
+        let opened = vault.open_ciphertext(ciphertext, context)?;
+        genuine(name, &opened)?;
+        Ok(Some(opened))
+    };
+    let base = side("the base", base)?;
+    let theirs = side("their", theirs)?;
+    let block_of = |d: &Document| d.membership().map(str::to_string);
+    let base_block = match &base {
+        Some(base) => block_of(&base.document),
+        None => block_of(&ours.document),
+    };
+    let ours_block = block_of(&ours.document);
+    let theirs_block = match &theirs {
+        Some(theirs) => block_of(&theirs.document),
+        None => base_block.clone(),
+    };
+    let epoch = |json: &Option<String>| {
+        json.as_deref()
+            .and_then(|j| Membership::parse(j).ok())
+            .map(|b| b.body.epoch)
+    };
+    let ours_changed = ours_block != base_block;
+    let theirs_changed = theirs_block != base_block;
+    let membership = if ours_changed && theirs_changed && ours_block != theirs_block {
+        return Err(conflict(
+            path,
+            "both branches changed who the vault is for; an owner settles it: take one side (git checkout --ours or --theirs), then make the other side's change again",
+        ));
+    } else if theirs_changed && !ours_changed {
+        if epoch(&theirs_block) <= epoch(&base_block) {
+            return Err(conflict(
+                path,
+                "their side changed who the vault is for without a higher epoch",
+            ));
+        }
+        let block = theirs_block
+            .as_deref()
+            .and_then(|j| Membership::parse(j).ok())
+            .ok_or_else(|| conflict(path, "their side has no valid membership block"))?;
+        trust.trusts_membership(&block).map_err(|why| {
+            conflict(
+                path,
+                &format!("their side changed who the vault is for: {why}"),
+            )
+        })?;
+        theirs_block
+    } else {
+        ours_block
+    };
+    let block = membership
+        .as_deref()
+        .and_then(|j| Membership::parse(j).ok());
+    let base = match base {
+        Some(base) => base.document,
+        None => ours.document.empty_like(),
+    };
+    let (theirs, theirs_signed) = match theirs {
+        Some(theirs) => (theirs.document, theirs.signed),
+        None => (base.empty_like(), Signed::Unsigned),
+    };
+    if let Some(block) = &block {
+        for (name, document, signed) in [
+            ("our", &ours.document, &ours.signed),
+            ("their", &theirs, &theirs_signed),
+        ] {
+            let writer = match signed {
+                Signed::Valid { writer } => writer.as_str(),
+                _ => "",
+            };
+            if block.body.member_by_writer(writer).is_none()
+                && !Difference::between(&base, document)?.is_empty()
+            {
+                return Err(conflict(
+                    path,
+                    &format!(
+                        "{name} side changed secrets, written by {}, who is not a member of the merged vault",
+                        if writer.is_empty() {
+                            "nobody known"
+                        } else {
+                            writer
+                        }
+                    ),
+                ));
+            }
+        }
     }
-    Ok(context
-        .vault()
-        .open_ciphertext(ciphertext, context)?
-        .document)
+    let generation = [base.generation, ours.document.generation, theirs.generation]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        + 1;
+    Ok(Sides {
+        membership: block.map(|b| (b.to_json(), b.body.recipients())),
+        base,
+        ours,
+        theirs,
+        generation,
+    })
+}
+
+/// A merge stopped for a reason of trust: nothing is written or signed.
+fn conflict(path: &str, why: &str) -> Error {
+    Error::LockedOut(format!(
+        "{path}: not merged: {why}; nothing was written or signed"
+    ))
+}
+
+impl Sides {
+    /// The merged document, for the membership and generation decided, encrypted as ours
+    /// is and signed by this user, who must be a member of it.
+    fn seal(&self, context: &Context, mut merged: Document, path: &str) -> Result<Vec<u8>> {
+        if let Some((json, recipients)) = &self.membership {
+            merged.set_membership(json.clone(), recipients.clone());
+            let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
+            let member =
+                Membership::parse(json).is_ok_and(|b| b.body.member_by_writer(&own).is_some());
+            if !member {
+                return Err(conflict(
+                    path,
+                    "you are not a member of the merged vault, so you cannot sign the merge; a member merges it",
+                ));
+            }
+        }
+        merged.generation = self.generation;
+        context
+            .vault()
+            .seal_as(&merged, &self.ours.protection, self.ours.armored)
+    }
 }
 
 fn merge_driver(
@@ -233,29 +461,37 @@ fn merge_driver(
 ) -> Result<u8> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io("read", p, e));
     let (base_text, ours_text, theirs_text) = (read(base)?, read(ours)?, read(theirs)?);
-    let vault = context.vault();
-    let ours_opened = vault.open_ciphertext(&ours_text, context)?;
-    let base_doc = open_side(context, &base_text, &ours_opened)?;
-    let theirs_doc = open_side(context, &theirs_text, &ours_opened)?;
-    let merged = merge(
-        &base_doc,
-        &ours_opened.document,
-        &theirs_doc,
-        &BTreeMap::new(),
-        &timestamp_now(),
-    )?;
-    if merged.conflicts.is_empty() {
-        let sealed = vault.seal_as(
-            &merged.document,
-            &ours_opened.protection,
-            ours_opened.armored,
-        )?;
-        write_atomic(ours, &sealed, false)?;
-        return SUCCESS;
-    }
-    // Stopped: keep the three ciphertexts (nothing in plaintext), leave ours in place.
     let here = std::env::current_dir().unwrap_or_default();
     let root = PathBuf::from(git_text(&here, &["rev-parse", "--show-toplevel"])?);
+    let sealed = open_sides(context, &root, path, (&base_text, &ours_text, &theirs_text)).and_then(
+        |sides| {
+            let merged = merge(
+                &sides.base,
+                &sides.ours.document,
+                &sides.theirs,
+                &BTreeMap::new(),
+                &timestamp_now(),
+            )?;
+            if !merged.conflicts.is_empty() {
+                return Ok(Err(merged.conflicts));
+            }
+            sides.seal(context, merged.document, path).map(Ok)
+        },
+    );
+    let conflicts = match sealed {
+        Ok(Ok(sealed)) => {
+            write_atomic(ours, &sealed, false)?;
+            return SUCCESS;
+        }
+        Ok(Err(conflicts)) => conflicts,
+        // Stopped for a reason of trust: said, and git sees a conflict.
+        Err(Error::LockedOut(message)) => {
+            crate::commands::print_stderr(&message);
+            return Ok(exit::ERROR);
+        }
+        Err(e) => return Err(e),
+    };
+    // Stopped: keep the three ciphertexts (nothing in plaintext), leave ours in place.
     let dir = pending_dir(&root)?;
     crate::store::fs::ensure_private_dir(&dir)?;
     write_atomic(&dir.join("base.age"), &base_text, false)?;
@@ -264,7 +500,7 @@ fn merge_driver(
     let _ = std::fs::remove_file(dir.join("values.age"));
     let pending = Pending {
         path: path.to_string(),
-        conflicts: merged.conflicts.clone(),
+        conflicts: conflicts.clone(),
         resolutions: BTreeMap::new(),
     };
     write_atomic(
@@ -274,7 +510,7 @@ fn merge_driver(
     )?;
     crate::commands::print_stderr(&format!(
         "{path}: secrets changed on both branches: {}; settle each with 'vault merge --resolve NAME --ours|--theirs|--value-from-stdin'",
-        merged.conflicts.join(", ")
+        conflicts.join(", ")
     ));
     Ok(exit::ERROR)
 }
@@ -297,9 +533,13 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         std::fs::read(&p).map_err(|e| Error::io("read", &p, e))
     };
     let vault = context.vault();
-    let ours = vault.open_ciphertext(&read("ours.age")?, context)?;
-    let base = open_side(context, &read("base.age")?, &ours)?;
-    let theirs = open_side(context, &read("theirs.age")?, &ours)?;
+    // Judged again as the driver judged them: these files sat in .git between calls.
+    let sides = open_sides(
+        context,
+        &root,
+        &pending.path,
+        (&read("base.age")?, &read("ours.age")?, &read("theirs.age")?),
+    )?;
     // Values typed for earlier conflicts, kept encrypted between calls.
     let mut typed: BTreeMap<String, String> = match std::fs::read(dir.join("values.age")) {
         Ok(sealed) => {
@@ -364,9 +604,9 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         );
     }
     let merged = merge(
-        &base,
-        &ours.document,
-        &theirs,
+        &sides.base,
+        &sides.ours.document,
+        &sides.theirs,
         &resolutions,
         &timestamp_now(),
     )?;
@@ -374,7 +614,11 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         // Keep the choice for the next call: sides in the state, values encrypted.
         let json =
             Zeroizing::new(serde_json::to_vec(&typed).map_err(|e| Error::Failed(e.to_string()))?);
-        let sealed = Vault::seal_plaintext(&json, &ours.document.recipients, &ours.protection)?;
+        let sealed = Vault::seal_plaintext(
+            &json,
+            &sides.ours.document.recipients,
+            &sides.ours.protection,
+        )?;
         write_atomic(&dir.join("values.age"), &sealed, false)?;
         write_atomic(
             &state_path,
@@ -387,7 +631,7 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         ));
         return SUCCESS;
     }
-    let sealed = vault.seal_as(&merged.document, &ours.protection, ours.armored)?;
+    let sealed = sides.seal(context, merged.document, &pending.path)?;
     write_atomic(&root.join(&pending.path), &sealed, false)?;
     let _ = std::fs::remove_dir_all(&dir);
     context.note(&format!(

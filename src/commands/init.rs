@@ -3,9 +3,11 @@
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::InitArgs;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_stdout, trust};
 use crate::error::{Error, Result};
 use crate::store::document::Document;
+use crate::store::identity::Own;
+use crate::store::membership::{self, Joining, Member, Membership};
 use crate::store::{Protection, identity, recipients};
 
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
@@ -17,7 +19,12 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         return project(context);
     }
     if vault.exists() {
-        if args.recipients.is_empty() && !args.passphrase && !args.armor {
+        if args.recipients.is_empty()
+            && !args.passphrase
+            && !args.armor
+            && args.label.is_none()
+            && args.from.is_none()
+        {
             // Like `git init`: asking again for what exists is not an error.
             context.note(&format!(
                 "a vault already exists at {}; nothing changed",
@@ -30,63 +37,184 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             vault.path().display()
         )));
     }
+    let label = match &args.label {
+        Some(label) => {
+            membership::check_label(label).map_err(|why| Error::Usage(format!("--label {why}")))?;
+            label.clone()
+        }
+        None => trust::default_label(vault.path()),
+    };
+    let mut joining = Vec::new();
     for recipient in &args.recipients {
-        recipients::parse(recipient)?;
+        joining.push(
+            Joining::parse(recipient)
+                .map_err(|why| Error::Usage(format!("--recipient {recipient:?}: {why}")))?,
+        );
+        if let Some(Joining::ReadOnly(plain)) = joining.last() {
+            recipients::parse(plain)?;
+        }
     }
     let mut report = String::new();
     if args.passphrase {
         let passphrase = new_passphrase(context)?;
-        vault.create(
-            Document::new(Vec::new()),
-            &Protection::Passphrase(passphrase),
-            args.armor,
-        )?;
-        report.push_str(&format!("vault: {}\n", vault.path().display()));
-        report.push_str("protection: passphrase (scrypt)\n");
-    } else {
-        let location = context.identity_location()?;
-        let (own, created) = if location.path.exists() {
-            // An identity every later command would refuse is no identity to build on.
-            crate::store::fs::check_private_file(&location.path, "identity file")?;
-            (identity::public_recipient(&location.path), false)
-        } else {
-            (Some(identity::create(&location.path)?.to_string()), true)
-        };
-        let mut all: Vec<String> = own.iter().cloned().collect();
-        for recipient in &args.recipients {
-            if !all.iter().any(|r| recipients::same_key(r, recipient)) {
-                all.push(recipient.trim().to_string());
-            }
-        }
-        if own.is_none() && args.recipients.is_empty() {
-            return Err(Error::Failed(format!(
-                "the identity {} holds no age X25519 key to derive a recipient from; pass the matching public key with --recipient",
-                location.path.display()
-            )));
-        }
-        vault.create(
-            Document::new(all.clone()),
-            &Protection::Recipients,
-            args.armor,
-        )?;
-        let state = if created { "created" } else { "existing" };
-        report.push_str(&format!("vault: {}\n", vault.path().display()));
+        let mut document = Document::new(Vec::new());
+        let block = Membership::for_passphrase(&label).map_err(Error::Failed)?;
+        document.set_membership(block.to_json(), Vec::new());
+        vault.create(document, &Protection::Passphrase(passphrase), args.armor)?;
         report.push_str(&format!(
-            "identity: {} ({state})\n",
+            "vault: {}
+",
+            vault.path().display()
+        ));
+        report.push_str(&format!(
+            "id: {} ({label})
+",
+            block.body.vault_id
+        ));
+        report.push_str(
+            "protection: passphrase (scrypt)
+",
+        );
+        print_stdout(&report)?;
+        return SUCCESS;
+    }
+    let location = context.identity_location()?;
+    let created = if location.path.exists() {
+        // An identity every later command would refuse is no identity to build on.
+        crate::store::fs::check_private_file(&location.path, "identity file")?;
+        false
+    } else {
+        identity::create(&location.path)?;
+        true
+    };
+    let (own, owner_recipient) = owner_of(context, &location.path, &mut joining)?;
+    let owner = Member {
+        recipient: owner_recipient,
+        writer: own.key.writer(),
+        name: trust::default_name(),
+    };
+    let from = match &args.from {
+        Some(path) => Some(open_to_fork(context, path)?),
+        None => None,
+    };
+    let (mut others, mut read_only) = (Vec::new(), Vec::new());
+    if let Some(old) = from.as_ref().and_then(|d| d.membership()) {
+        let old = Membership::parse(old).map_err(|why| Error::BadData(format!("--from: {why}")))?;
+        others.extend(old.body.members.into_iter().filter(|m| {
+            m.writer != owner.writer && !recipients::same_key(&m.recipient, &owner.recipient)
+        }));
+        read_only.extend(old.body.read_only);
+    } else if let Some(old) = &from {
+        read_only.extend(
+            old.recipients
+                .iter()
+                .filter(|r| !recipients::same_key(r, &owner.recipient))
+                .cloned(),
+        );
+    }
+    for joined in joining {
+        match joined {
+            Joining::Member(member) => others.push(member),
+            Joining::ReadOnly(recipient) => read_only.push(recipient.trim().to_string()),
+        }
+    }
+    others.retain(|m| !recipients::same_key(&m.recipient, &owner.recipient));
+    read_only.retain(|r| {
+        !recipients::same_key(r, &owner.recipient)
+            && !others.iter().any(|m| recipients::same_key(&m.recipient, r))
+    });
+    read_only.dedup_by(|a, b| recipients::same_key(a, b));
+    let forked_from = from
+        .as_ref()
+        .and_then(|d| d.membership())
+        .and_then(|json| Membership::parse(json).ok())
+        .map(|block| block.body.vault_id);
+    let block = Membership::genesis(&label, owner, others, read_only, forked_from, &own.key)
+        .map_err(|why| Error::Usage(format!("the vault cannot be made: {why}")))?;
+    let mut document = Document::new(Vec::new());
+    if let Some(old) = &from {
+        document.replace_secrets(old)?;
+    }
+    document.set_membership(block.to_json(), block.body.recipients());
+    vault.create(document, &Protection::Recipients, args.armor)?;
+    let state = if created { "created" } else { "existing" };
+    report.push_str(&format!(
+        "vault: {}
+",
+        vault.path().display()
+    ));
+    report.push_str(&format!(
+        "id: {} ({label})
+",
+        block.body.vault_id
+    ));
+    report.push_str(&format!(
+        "identity: {} ({state})
+",
+        location.path.display()
+    ));
+    for recipient in block.body.recipients() {
+        report.push_str(&format!(
+            "recipient: {recipient}
+"
+        ));
+    }
+    if created {
+        context.note(&format!(
+            "keep a copy of {} somewhere safe: without it the vault cannot be opened; 'vault identity export-phrase' shows it as 24 words to write on paper",
             location.path.display()
         ));
-        for recipient in &all {
-            report.push_str(&format!("recipient: {recipient}\n"));
-        }
-        if created {
-            context.note(&format!(
-                "keep a copy of {} somewhere safe: without it the vault cannot be opened; 'vault identity export-phrase' shows it as 24 words to write on paper",
-                location.path.display()
-            ));
-        }
     }
     print_stdout(&report)?;
     SUCCESS
+}
+
+/// The owner of a new vault: this user's writer, and the recipient that is theirs — their
+/// X25519 identity's, or for an SSH or plugin identity the first `--recipient` (a writer
+/// key is then kept in `writer.key`).
+fn owner_of(
+    context: &Context,
+    identity: &std::path::Path,
+    joining: &mut Vec<Joining>,
+) -> Result<(Own, String)> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(identity).map_err(|e| Error::io("read", identity, e))?,
+    );
+    if let Some(own) = identity::own_from_text(&text) {
+        let recipient = own.recipient.clone().unwrap_or_default();
+        return Ok((own, recipient));
+    }
+    let first = match joining.first() {
+        Some(Joining::ReadOnly(recipient)) => recipient.trim().to_string(),
+        _ => {
+            return Err(Error::Failed(format!(
+                "the identity {} holds no age X25519 key to derive a recipient from; pass the matching public key with --recipient",
+                identity.display()
+            )));
+        }
+    };
+    joining.remove(0);
+    let path = crate::paths::writer_key_file()?;
+    let own = match identity::writer_key_from_file(&path)? {
+        Some(own) => own,
+        None => {
+            let own = identity::create_writer_key(&path)?;
+            context.note(&format!(
+                "your identity is not an age X25519 key, so your writes are signed with a new writer key in {}: keep it with your identity",
+                path.display()
+            ));
+            own
+        }
+    };
+    Ok((own, first))
+}
+
+/// The secrets of the vault at `path`, for `vault init --from`: opened and judged as
+/// any vault read for its values is.
+fn open_to_fork(context: &Context, path: &std::path::Path) -> Result<Document> {
+    let old = crate::store::Vault::new(path)
+        .with_guard(trust::Trust::new(context, trust::Purpose::Values));
+    Ok(old.open(context)?.document)
 }
 
 fn new_passphrase(context: &Context) -> Result<SecretString> {
@@ -144,6 +272,61 @@ fn new_identity(context: &Context, vault_exists: bool, force: bool) -> Result<u8
     SUCCESS
 }
 
+/// `vault identity public`: the line an owner adds this user with, and its fingerprint.
+fn public_line(context: &Context, name: Option<&str>, recipient: Option<&str>) -> Result<u8> {
+    let name = match name {
+        Some(name) => {
+            membership::check_name(name).map_err(|why| Error::Usage(format!("--name {why}")))?;
+            name.to_string()
+        }
+        None => trust::default_name(),
+    };
+    let location = context.identity_location();
+    let (writer, own_recipient) = match context.own() {
+        Some(own) => (own.key.writer(), own.recipient.clone()),
+        None => {
+            let identity_exists = location.as_ref().is_ok_and(|l| l.path.exists())
+                || crate::process::identity_key().is_some();
+            if !identity_exists {
+                return Err(Error::LockedOut(
+                    "you have no identity yet; 'vault identity new' makes one and prints its line"
+                        .into(),
+                ));
+            }
+            let path = crate::paths::writer_key_file()?;
+            let own = identity::create_writer_key(&path)?;
+            context.note(&format!(
+                "your identity is not an age X25519 key, so your writes are signed with a new writer key in {}: keep it with your identity",
+                path.display()
+            ));
+            (own.key.writer(), None)
+        }
+    };
+    let recipient = match (recipient, own_recipient) {
+        (Some(given), _) => {
+            recipients::parse(given)?;
+            given.trim().to_string()
+        }
+        (None, Some(mine)) => mine,
+        (None, None) => {
+            return Err(Error::Usage(
+                "your identity is not an age X25519 key, so vault cannot tell its recipient: give it with --recipient".into(),
+            ));
+        }
+    };
+    let member = Member {
+        recipient,
+        writer,
+        name,
+    };
+    print_stdout(&format!("{}\n", member.line()))?;
+    context.note(&format!(
+        "send this line to an owner of the vault; before they add it, compare the fingerprint {} aloud",
+        member.fingerprint()
+    ));
+    SUCCESS
+}
+
 /// `vault init --project`: a commented secretsd.toml here, never over an existing one.
 fn project(context: &Context) -> Result<u8> {
     let path = std::path::Path::new(crate::manifest::PROJECT_MANIFEST);
@@ -171,6 +354,24 @@ fn project(context: &Context) -> Result<u8> {
 pub fn identity(context: &Context, command: &crate::cli::IdentityCommand) -> Result<u8> {
     use crate::cli::IdentityCommand;
     match command {
+        IdentityCommand::Public { name, recipient } => {
+            public_line(context, name.as_deref(), recipient.as_deref())
+        }
+        IdentityCommand::New { name } => {
+            let location = context.identity_location()?;
+            if location.path.exists() {
+                return Err(Error::Failed(format!(
+                    "an identity already exists at {}; 'vault identity public' prints its line",
+                    location.path.display()
+                )));
+            }
+            identity::create(&location.path)?;
+            context.note(&format!(
+                "created {}; keep a copy of it somewhere safe",
+                location.path.display()
+            ));
+            public_line(context, name.as_deref(), None)
+        }
         IdentityCommand::ExportPhrase { yes } => {
             let location = context.identity_location()?;
             crate::store::fs::check_private_file(&location.path, "identity file")?;

@@ -72,6 +72,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Scan(args) => scan::scan(&context, &args),
         Command::Git(command) => git::run(&context, &command),
         Command::Verify { accept } => trust::verify(&context, accept),
+        Command::Owners(command) => trust::owners(&context, &command),
+        Command::Renew { max_age, no_expiry } => {
+            trust::renew(&context, max_age.as_deref(), no_expiry)
+        }
         Command::Identity(command) => init::identity(&context, &command),
         Command::Diff { reference } => git::diff(&context, &reference),
         Command::Merge(args) => git::resolve(&context, &args),
@@ -87,6 +91,8 @@ pub struct Context {
     pub config: Config,
     /// The active profile (`--profile`, `VAULT_PROFILE`), already applied to `config`.
     pub profile: Option<String>,
+    /// This user as a writer, once known (see [`Context::own`]).
+    pub own: trust::OwnSlot,
 }
 
 impl Context {
@@ -117,6 +123,7 @@ impl Context {
             config_location,
             config,
             profile,
+            own: Default::default(),
         };
         context.explain(&format!(
             "vault file {} (from {})",
@@ -126,11 +133,33 @@ impl Context {
         Ok(context)
     }
 
+    /// The vault, for a command that reads values or writes: only a version this machine
+    /// trusts is used (see `commands::trust`).
     pub fn vault(&self) -> Vault {
+        self.vault_with(trust::Trust::new(self, trust::Purpose::Values))
+    }
+
+    /// The vault, for a command that reads only names (`list`, `exists`, completion): a
+    /// version this machine does not trust is read with a warning.
+    pub fn vault_for_names(&self) -> Vault {
+        self.vault_with(trust::Trust::new(self, trust::Purpose::Names))
+    }
+
+    pub fn vault_with(&self, guard: std::sync::Arc<trust::Trust>) -> Vault {
         Vault::new(&self.vault_location.path)
             .with_lock_wait(self.lock_wait())
             .with_backups(self.config.backup.enabled)
-            .with_guard(trust::Trust::new(self))
+            .with_guard(guard)
+    }
+
+    /// This user as a writer: the key their writes are signed with, and their recipient.
+    pub fn own(&self) -> Option<&crate::store::identity::Own> {
+        self.own
+            .get_or_init(|| {
+                let identity = self.identity_location().ok().map(|l| l.path);
+                trust::load_own(identity.as_deref())
+            })
+            .as_ref()
     }
 
     /// How writes wait for another writer: `[lock] timeout_seconds`, saying so after a
@@ -278,6 +307,16 @@ impl KeySource for Context {
             ),
             paths::IdentitySource::Command(command) => {
                 let output = self.secret_command(&command, "VAULT_IDENTITY_COMMAND")?;
+                // The identity is in hand now: this user's writer comes from it, so the
+                // command is not run a second time to sign.
+                if let Ok(text) = std::str::from_utf8(&output) {
+                    let own = identity::own_from_text(text).or_else(|| {
+                        paths::writer_key_file()
+                            .ok()
+                            .and_then(|p| identity::writer_key_from_file(&p).ok().flatten())
+                    });
+                    let _ = self.own.set(own);
+                }
                 identity::parse(
                     output.trim_ascii(),
                     "the identity from $VAULT_IDENTITY_COMMAND",

@@ -1,9 +1,11 @@
 //! `vault recipients list|add|remove`: who can open the vault.
 
 use crate::cli::RecipientsCommand;
+use crate::commands::trust::{self, Changed};
 use crate::commands::{Context, SUCCESS, print_stdout};
 use crate::error::{Error, Result};
-use crate::store::{Change, Protection, recipients};
+use crate::store::membership::Joining;
+use crate::store::{Protection, recipients};
 
 pub fn run(context: &Context, command: &RecipientsCommand) -> Result<u8> {
     match command {
@@ -34,15 +36,8 @@ pub fn run(context: &Context, command: &RecipientsCommand) -> Result<u8> {
     }
 }
 
-fn passphrase_vault(context: &Context) -> Error {
-    Error::Usage(format!(
-        "the vault {} is protected by a passphrase, not by recipients",
-        context.vault_location.path.display()
-    ))
-}
-
 fn list(context: &Context) -> Result<u8> {
-    let opened = context.vault().open(context)?;
+    let opened = context.vault_for_names().open(context)?;
     if let Protection::Passphrase(_) = opened.protection {
         context.note("this vault is protected by a passphrase and has no recipients");
         return SUCCESS;
@@ -56,41 +51,66 @@ fn list(context: &Context) -> Result<u8> {
     SUCCESS
 }
 
-fn add(context: &Context, recipient: &str) -> Result<u8> {
-    recipients::parse(recipient)?;
-    let recipient = recipient.trim().to_string();
-    let (added, _) = context.vault().update(
-        context,
-        &context.config.backup,
-        Change {
-            operation: "recipients-add",
-            keep_access: false,
-        },
-        |document| {
-            if document.recipients.is_empty() {
-                return Err(passphrase_vault(context));
-            }
-            if document
-                .recipients
-                .iter()
-                .any(|r| recipients::same_key(r, &recipient))
-            {
-                return Ok((false, None));
-            }
-            document.recipients.push(recipient.clone());
-            Ok((true, Some(Vec::new())))
-        },
-    )?;
-    if added {
-        context.note(&format!(
-            "added {recipient}; the vault is re-encrypted to every recipient"
-        ));
-    } else {
-        context.note(&format!(
-            "{recipient} is a recipient already; nothing changed"
-        ));
+/// Adds a member (a line from `vault identity public`) or a read-only recipient.
+fn add(context: &Context, line: &str) -> Result<u8> {
+    let joining = Joining::parse(line).map_err(|why| Error::Usage(format!("{line:?}: {why}")))?;
+    if let Joining::ReadOnly(recipient) = &joining {
+        recipients::parse(recipient)?;
     }
-    SUCCESS
+    trust::change_membership(context, "recipients-add", true, |body| {
+        let taken = |recipient: &str| {
+            body.recipients()
+                .iter()
+                .any(|r| recipients::same_key(r, recipient))
+        };
+        match &joining {
+            Joining::Member(member) => {
+                if let Some(known) = body.member_by_writer(&member.writer) {
+                    if recipients::same_key(&known.recipient, &member.recipient) {
+                        return Ok(Changed::No(format!(
+                            "{} is a member already; nothing changed",
+                            known.name
+                        )));
+                    }
+                    return Err(Error::Usage(format!(
+                        "the writer key {} is {}'s already, with another recipient; each writer key belongs to one member",
+                        member.writer, known.name
+                    )));
+                }
+                if taken(&member.recipient) {
+                    return Err(Error::Usage(format!(
+                        "{} is a recipient of this vault already; remove it first to bind it to a writer key (each recipient appears once)",
+                        recipients::key_part(&member.recipient)
+                    )));
+                }
+                if body.members.iter().any(|m| m.name == member.name) {
+                    return Err(Error::Usage(format!(
+                        "a member is named {} already; ask for a line with another name ('vault identity public --name NAME')",
+                        member.name
+                    )));
+                }
+                body.members.push(member.clone());
+                Ok(Changed::Yes(format!(
+                    "added {} (fp:{}) as a member: they read and write; the vault is re-encrypted to every recipient",
+                    member.name,
+                    member.fingerprint()
+                )))
+            }
+            Joining::ReadOnly(recipient) => {
+                if taken(recipient) {
+                    return Ok(Changed::No(format!(
+                        "{} is a recipient already; nothing changed",
+                        recipients::key_part(recipient)
+                    )));
+                }
+                body.read_only.push(recipient.trim().to_string());
+                Ok(Changed::Yes(format!(
+                    "added {} as a read-only recipient; the vault is re-encrypted to every recipient",
+                    recipients::key_part(recipient)
+                )))
+            }
+        }
+    })
 }
 
 /// After a recipient is removed: rotate what a policy can rotate, and name the rest, which
@@ -131,38 +151,37 @@ fn offboard(
     Ok(())
 }
 
-fn remove(context: &Context, recipient: &str, force: bool) -> Result<u8> {
-    let recipient = recipient.trim().to_string();
-    context.vault().update(
-        context,
-        &context.config.backup,
-        Change {
-            operation: "recipients-remove",
-            keep_access: !force,
-        },
-        |document| {
-            if document.recipients.is_empty() {
-                return Err(passphrase_vault(context));
-            }
-            let before = document.recipients.len();
-            document
-                .recipients
-                .retain(|r| !recipients::same_key(r, &recipient));
-            if document.recipients.len() == before {
-                return Err(Error::NotFound(format!(
-                    "{recipient} is not a recipient of this vault; see 'vault recipients list'"
+fn remove(context: &Context, who: &str, force: bool) -> Result<u8> {
+    let who = who.trim();
+    trust::change_membership(context, "recipients-remove", !force, |body| {
+        if let Some(member) = body
+            .members
+            .iter()
+            .find(|m| recipients::same_key(&m.recipient, who) || m.writer == who || m.name == who)
+            .cloned()
+        {
+            if body.is_owner(&member.writer) {
+                return Err(Error::Usage(format!(
+                    "{} is an owner; make them a member only first ('vault owners remove {}')",
+                    member.name, member.name
                 )));
             }
-            if document.recipients.is_empty() {
-                return Err(Error::Failed(
-                    "refusing to remove the last recipient: nobody could open the vault".into(),
-                ));
-            }
-            Ok(((), Some(Vec::new())))
-        },
-    )?;
-    context.note(&format!(
-        "removed {recipient}; the vault is re-encrypted. Backups made before now can still be opened by it, and it may have copied the secrets: rotate any it could read"
-    ));
+            body.members.retain(|m| m.writer != member.writer);
+            return Ok(Changed::Yes(format!(
+                "removed {} (their recipient and writer key); the vault is re-encrypted. Backups made before now can still be opened by them, and they may have copied the secrets: rotate any they could read",
+                member.name
+            )));
+        }
+        let before = body.read_only.len();
+        body.read_only.retain(|r| !recipients::same_key(r, who));
+        if body.read_only.len() == before {
+            return Err(Error::NotFound(format!(
+                "{who} is not a recipient or member of this vault; see 'vault recipients list' and 'vault verify'"
+            )));
+        }
+        Ok(Changed::Yes(format!(
+            "removed {who}; the vault is re-encrypted. Backups made before now can still be opened by it, and it may have copied the secrets: rotate any it could read"
+        )))
+    })?;
     SUCCESS
 }

@@ -1,372 +1,917 @@
-//! Whom this machine trusts to write each vault, remembered from what it has seen
-//! (`$XDG_STATE_HOME/secretsd/trust/`), and `vault verify`.
+//! The store's guard and the commands around trust: `vault verify [--accept]`, `vault
+//! owners`, `vault renew`.
 //!
-//! The first time a vault is read, its recipients and writer are remembered. Later, a
-//! version whose recipients changed without the signature of a known writer, one signed by
-//! an unknown key, or one whose signature does not match its content is suspect: reads go
-//! on with a warning, changes are refused (they would encrypt new secrets to whoever was
-//! added) until `vault verify --accept`. `[security] require_signed` refuses reads too.
-//! Known writers: this user's own key, every writer accepted before, and `[security]
-//! trusted_writers`.
+//! Every version the store reads is judged by `trust::policy` against what this machine
+//! remembers (`trust::state`). A trusted version moves the floors up; a version seen for
+//! the first time is not used until the user trusts its owners (on a terminal, asked;
+//! elsewhere `vault verify --accept` or `VAULT_TRUST`); a suspect one is not used at all.
+//! Readers of names only (`list`, `exists`, completion) go on with a warning, so the user
+//! can look; nothing that reads a value or writes does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
+use crate::cli::OwnersCommand;
 use crate::commands::{Context, SUCCESS, print_stderr, print_stdout};
 use crate::error::{Error, Result, exit};
-use crate::store::Guard;
+use crate::store::document::Document;
+use crate::store::identity::Own;
+use crate::store::membership::{Joining, Membership};
 use crate::store::signature::{Signed, SigningKey};
+use crate::store::{Change, Guard, Version};
+use crate::trust::policy::{self, Facts, Judgment, Seen, Verdict};
+use crate::trust::state::{Place, State, TrustFile, location_key};
 
-/// What this machine saw of one vault.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Seen {
-    vault: String,
-    recipients: BTreeSet<String>,
-    writers: BTreeSet<String>,
-    /// It has been seen signed: an unsigned version now is a downgrade.
-    #[serde(default)]
-    signed: bool,
-    /// The digest of content accepted as it is (`vault verify --accept`, a restore).
-    #[serde(default)]
-    accepted: Option<String>,
-    /// The stamp of the vault file last found in order, so reading it again skips the
-    /// check (see `store::Vault::read_stamped`) and may stop at the secret it wants. A
-    /// new name: a stamp recorded before "in order" included the names' order is not
-    /// taken as saying it.
-    #[serde(default, rename = "vetted_sorted")]
-    vetted: Option<String>,
+/// What a command does with the vault it opens: a reader of names may look at a vault
+/// that is not trusted (with a warning); a reader of values or a writer may not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Names,
+    Values,
+    /// `vault verify --accept`: the caller decides.
+    Accept,
 }
 
+/// This user's writer, loaded once: from the identity the context loaded, or from the
+/// identity file (or the writer key file) when the vault needed no identity (a
+/// passphrase vault).
+pub type OwnSlot = Arc<OnceLock<Option<Own>>>;
+
+/// The guard of one command's vault.
 pub struct Trust {
-    dir: PathBuf,
-    /// Where the signing key comes from, read only when a signature is made or checked
-    /// against this writer's own key.
-    identity_path: Option<PathBuf>,
-    signing: OnceLock<Option<SigningKey>>,
-    trusted: Vec<String>,
-    require_signed: bool,
-    /// A check warned: nothing it saw is remembered as in order.
-    warned: std::sync::atomic::AtomicBool,
+    file: std::result::Result<TrustFile, String>,
+    own: OwnSlot,
+    identity: Option<PathBuf>,
+    /// Owners named in `[security] vaults` and `VAULT_TRUST`, by vault id.
+    configured: BTreeMap<String, BTreeSet<String>>,
+    purpose: Purpose,
+    can_prompt: bool,
+    quiet: bool,
 }
 
 impl Trust {
-    pub fn new(context: &Context) -> Arc<Trust> {
-        let dir = std::env::var_os("XDG_STATE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-            .unwrap_or_else(|| PathBuf::from(".local/state"))
-            .join("secretsd/trust");
-        // The signing key comes from the identity's text: an identity file, or the key
-        // given in VAULT_IDENTITY_KEY. (Identities from a command, SSH keys and plugins
-        // write unsigned.)
-        let identity_path = context.identity_location().ok().map(|l| l.path);
+    pub fn new(context: &Context, purpose: Purpose) -> Arc<Trust> {
         Arc::new(Trust {
-            dir,
-            identity_path,
-            signing: OnceLock::new(),
-            trusted: context.config.security.trusted_writers.clone(),
-            require_signed: context.config.security.require_signed,
-            warned: std::sync::atomic::AtomicBool::new(false),
+            file: TrustFile::locate().map_err(|e| e.to_string()),
+            own: Arc::clone(&context.own),
+            identity: context.identity_location().ok().map(|l| l.path),
+            configured: configured_owners(context),
+            purpose,
+            can_prompt: context.can_prompt(),
+            quiet: context.global.quiet,
         })
     }
 
+    fn file(&self) -> Result<&TrustFile> {
+        self.file
+            .as_ref()
+            .map_err(|message| Error::LockedOut(message.clone()))
+    }
+
+    fn own(&self) -> Option<&Own> {
+        self.own
+            .get_or_init(|| load_own(self.identity.as_deref()))
+            .as_ref()
+    }
+
     fn own_writer(&self) -> Option<String> {
-        self.signing_key().map(SigningKey::writer)
+        self.own().map(|o| o.key.writer())
     }
 
-    fn record_path(&self, vault: &Path) -> PathBuf {
-        use sha2::Digest;
-        let real = std::fs::canonicalize(vault).unwrap_or_else(|_| vault.to_path_buf());
-        let digest = sha2::Sha256::digest(real.display().to_string().as_bytes());
-        let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{name}.json"))
-    }
-
-    fn seen(&self, vault: &Path) -> Option<Seen> {
-        let bytes = std::fs::read(self.record_path(vault)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    fn remember(&self, vault: &Path, seen: &Seen) {
-        // Best effort: failing to remember only means asking again next time.
-        if crate::store::fs::ensure_private_dir(&self.dir).is_err() {
-            return;
-        }
-        if let Ok(json) = serde_json::to_vec_pretty(seen) {
-            let _ = crate::store::fs::write_atomic(&self.record_path(vault), &json, false);
+    fn tell(&self, message: &str) {
+        if !self.quiet {
+            print_stderr(message);
         }
     }
 
-    /// Whether `writer` is known: accepted before, trusted by configuration, or one's own
-    /// (derived only when the others do not answer).
-    fn is_known(&self, writer: &str, seen: Option<&Seen>) -> bool {
-        seen.is_some_and(|s| s.writers.contains(writer))
-            || self.trusted.iter().any(|t| t == writer)
-            || self.own_writer().as_deref() == Some(writer)
+    /// What this machine knows that bears on `facts`, read at `here`.
+    fn seen<'s>(
+        &'s self,
+        state: &'s State,
+        facts: &Facts<'_>,
+        here: &str,
+        own: Option<&'s str>,
+    ) -> Seen<'s> {
+        let id = facts.vault_id();
+        Seen {
+            record: id.and_then(|id| state.vaults.get(id)),
+            bound_to: state.locations.get(here).map(|p| p.vault_id.as_str()),
+            configured: id.and_then(|id| self.configured.get(id)),
+            own,
+            now: SystemTime::now(),
+        }
     }
 
-    /// What is wrong with this version of the vault, by what this machine has seen.
-    fn problem(
+    /// Judges `version`, read from `vault`, by what this machine remembers.
+    fn judge(&self, vault: &Path, version: &Version<'_>) -> Result<(Judgment, State, String)> {
+        let facts = facts_of(version);
+        let state = self.file()?.load()?;
+        let here = location_key(vault);
+        let own = self.own_writer();
+        let judgment = policy::judge(&facts, &self.seen(&state, &facts, &here, own.as_deref()));
+        Ok((judgment, state, here))
+    }
+
+    /// Remembers a trusted version: its floors, its owners, where it was read.
+    fn remember(&self, vault: &Path, here: &str, version: &Version<'_>) -> Result<()> {
+        let facts = facts_of(version);
+        let Some(block) = facts.block() else {
+            return Ok(());
+        };
+        let id = block.body.vault_id.clone();
+        let generation = facts.generation;
+        let place = Place {
+            vault_id: id.clone(),
+            path: vault.display().to_string(),
+        };
+        self.file()?.update(|state| {
+            let next = policy::advance(state.vaults.get(&id), block, generation);
+            state.vaults.insert(id.clone(), next);
+            state.locations.insert(here.to_string(), place);
+        })
+    }
+
+    fn first_sight(
         &self,
         vault: &Path,
-        recipients: &[String],
-        signed: &Signed,
-        plaintext: &[u8],
-    ) -> Option<String> {
-        let seen = self.seen(vault);
-        let problem = self.problem_of(seen.as_ref(), recipients, signed)?;
-        // Content accepted as it is, byte for byte, is no longer a problem.
-        let accepted = seen.and_then(|s| s.accepted);
-        if accepted.is_some_and(|a| a == crate::store::signature::digest(plaintext)) {
-            return None;
+        here: &str,
+        version: &Version<'_>,
+        what: &str,
+        writing: bool,
+    ) -> Result<()> {
+        if self.purpose == Purpose::Names && !writing {
+            self.tell(&format!(
+                "warning: {what}. Its values are not used until you trust it: see 'vault verify {}'",
+                vault_flag(vault)
+            ));
+            return Ok(());
         }
-        Some(problem)
-    }
-
-    fn problem_of(
-        &self,
-        seen: Option<&Seen>,
-        recipients: &[String],
-        signed: &Signed,
-    ) -> Option<String> {
-        let known = |writer: &str| self.is_known(writer, seen);
-        let now: BTreeSet<String> = recipients.iter().cloned().collect();
-        match signed {
-            Signed::Invalid { writer } => {
-                return Some(format!(
-                    "its signature{} does not match its content",
-                    writer
-                        .as_deref()
-                        .map(|w| format!(" (by {w})"))
-                        .unwrap_or_default()
-                ));
-            }
-            Signed::Valid { writer } if !known(writer) => {
-                let change = seen
-                    .as_ref()
-                    .map(|s| recipient_change(&s.recipients, &now))
-                    .unwrap_or_default();
-                // The first sight of a vault is trusted as it is (trust on first use).
-                if seen.is_some() {
-                    return Some(format!(
-                        "it is signed by an unknown writer {writer}{change}"
-                    ));
-                }
-            }
-            _ => {}
-        }
-        // With require_signed, even a first sight must be signed by a known writer (one's
-        // own, or [security] trusted_writers).
-        if self.require_signed && !matches!(signed, Signed::Valid { writer } if known(writer)) {
-            return Some(
-                "it is not signed by a writer this machine knows ([security] require_signed)"
-                    .into(),
-            );
-        }
-        let seen = seen?;
-        if seen.signed && *signed == Signed::Unsigned {
-            return Some(
-                "it was signed when this machine last saw it and is not signed now".into(),
-            );
-        }
-        if seen.recipients != now {
-            let signed_by_known = matches!(signed, Signed::Valid { writer } if known(writer));
-            if !signed_by_known {
-                return Some(format!(
-                    "its recipients changed since this machine last saw it{} without the signature of a writer it knows",
-                    recipient_change(&seen.recipients, &now)
-                ));
+        let facts = facts_of(version);
+        if self.can_prompt {
+            let mut question = describe(vault, &facts, self.own_writer().as_deref());
+            question.push_str(&format!(
+                "{what}.\nTrust this vault and its owners? Type yes: "
+            ));
+            let answer = ask(&question)?;
+            if answer.trim() == "yes" {
+                return self.remember(vault, here, version);
             }
         }
-        None
+        let hint = match facts.block() {
+            Some(block) => format!(
+                " (in CI: VAULT_TRUST={}:{})",
+                block.body.vault_id,
+                block.body.owners.join(",")
+            ),
+            None => String::new(),
+        };
+        Err(Error::LockedOut(format!(
+            "the vault {} is not trusted on this machine yet: {what}. Nothing was read or changed. Look at it with 'vault verify', and trust it with 'vault verify --accept'{hint}",
+            vault.display()
+        )))
     }
-
-    /// Trusts this exact content, whatever its signature says.
-    fn accept_content(&self, vault: &Path, recipients: &[String], plaintext: &[u8]) {
-        let signed = crate::store::signature::check(plaintext);
-        let digest = crate::store::signature::digest(plaintext);
-        self.record(vault, recipients, &signed, Some(digest), None);
-    }
-
-    fn accept(&self, vault: &Path, recipients: &[String], signed: &Signed) {
-        self.record(vault, recipients, signed, None, None);
-    }
-
-    /// Remembers these recipients and the writer (and, given, content accepted as it is,
-    /// and the stamp of a file known to be in order: one this writer just wrote).
-    fn record(
-        &self,
-        vault: &Path,
-        recipients: &[String],
-        signed: &Signed,
-        accepted: Option<String>,
-        vetted: Option<&str>,
-    ) {
-        let before = self.seen(vault);
-        let mut seen = before.clone().unwrap_or_default();
-        seen.vault = vault.display().to_string();
-        seen.recipients = recipients.iter().cloned().collect();
-        if let Signed::Valid { writer } = signed {
-            seen.writers.insert(writer.clone());
-            seen.signed = true;
-        }
-        if accepted.is_some() {
-            seen.accepted = accepted;
-        }
-        if let Some(stamp) = vetted {
-            seen.vetted = Some(stamp.to_string());
-        }
-        // Reads change nothing here, and write nothing.
-        if before.as_ref() != Some(&seen) {
-            self.remember(vault, &seen);
-        }
-    }
-}
-
-fn recipient_change(before: &BTreeSet<String>, now: &BTreeSet<String>) -> String {
-    let added: Vec<&String> = now.difference(before).collect();
-    let removed: Vec<&String> = before.difference(now).collect();
-    let mut parts = Vec::new();
-    if !added.is_empty() {
-        parts.push(format!("added {}", join(&added)));
-    }
-    if !removed.is_empty() {
-        parts.push(format!("removed {}", join(&removed)));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", parts.join("; "))
-    }
-}
-
-fn join(items: &[&String]) -> String {
-    items
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Guard for Trust {
     fn signing_key(&self) -> Option<&SigningKey> {
-        self.signing
-            .get_or_init(|| {
-                let text = match crate::process::identity_key() {
-                    Some(key) => zeroize::Zeroizing::new(key.to_string()),
-                    None => zeroize::Zeroizing::new(
-                        std::fs::read_to_string(self.identity_path.as_ref()?).ok()?,
-                    ),
-                };
-                let identity = crate::store::identity::x25519_identity(&text)?;
-                SigningKey::from_identity(&identity).ok()
-            })
-            .as_ref()
+        self.own().map(|o| &o.key)
     }
 
-    fn vet(
-        &self,
-        vault: &Path,
-        recipients: &[String],
-        signed: &Signed,
-        plaintext: &[u8],
-        writing: bool,
-    ) -> Result<()> {
-        let Some(problem) = self.problem(vault, recipients, signed, plaintext) else {
-            self.accept(vault, recipients, signed);
-            return Ok(());
-        };
-        let message = format!(
-            "the vault {} may have been tampered with: {problem}. See it with 'vault verify', and accept it with 'vault verify --accept' only if you know why",
-            vault.display()
-        );
-        if writing || self.require_signed {
-            return Err(Error::LockedOut(format!("{message}; nothing was changed")));
+    fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()> {
+        let (judgment, _, here) = self.judge(vault, version)?;
+        match judgment.verdict {
+            Verdict::Trusted => {
+                for notice in &judgment.notices {
+                    self.tell(&format!("note: {notice}"));
+                }
+                if self.purpose != Purpose::Accept {
+                    self.remember(vault, &here, version)?;
+                }
+                Ok(())
+            }
+            _ if self.purpose == Purpose::Accept => Ok(()),
+            Verdict::FirstSight(what) => self.first_sight(vault, &here, version, &what, writing),
+            Verdict::Suspect(why) => {
+                let message = format!(
+                    "the vault {} may have been tampered with: {why}",
+                    vault.display()
+                );
+                if self.purpose == Purpose::Names && !writing {
+                    self.tell(&format!(
+                        "warning: {message}. No value is used and nothing is written until this is settled: see 'vault verify'"
+                    ));
+                    return Ok(());
+                }
+                Err(Error::LockedOut(format!(
+                    "{message}. Nothing was read or changed; see it with 'vault verify', and write it forward under the membership you trust with 'vault verify --accept' only if you know why"
+                )))
+            }
         }
-        self.warned
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        print_stderr(&format!("warning: {message}"));
+    }
+
+    fn prepare_write(&self, vault: &Path, document: &mut Document, passphrase: bool) -> Result<()> {
+        let state = self.file()?.load()?;
+        match document.membership() {
+            None => self.give_membership(vault, document, passphrase)?,
+            Some(json) if !passphrase => {
+                let block = Membership::parse(json).map_err(|why| {
+                    Error::LockedOut(format!(
+                        "the vault {}'s membership block is not valid ({why}); nothing was changed",
+                        vault.display()
+                    ))
+                })?;
+                self.may_write(vault, &block, document, &state)?;
+            }
+            Some(_) => {}
+        }
+        let seen_generation = document
+            .membership()
+            .and_then(|json| Membership::parse(json).ok())
+            .and_then(|block| state.vaults.get(&block.body.vault_id).map(|r| r.generation))
+            .unwrap_or(0);
+        document.generation = document.generation.max(seen_generation) + 1;
         Ok(())
     }
 
-    fn vetted(&self, vault: &Path) -> Option<String> {
-        // A file found in order before `require_signed` was set may be unsigned: under
-        // that policy every read checks.
-        if self.require_signed {
-            return None;
-        }
-        self.seen(vault)?.vetted
+    fn wrote(&self, vault: &Path, document: &Document) -> Result<()> {
+        let Some(block) = document
+            .membership()
+            .and_then(|j| Membership::parse(j).ok())
+        else {
+            return Ok(());
+        };
+        let id = block.body.vault_id.clone();
+        let here = location_key(vault);
+        let place = Place {
+            vault_id: id.clone(),
+            path: vault.display().to_string(),
+        };
+        self.file()?
+            .update(|state| {
+                let next = policy::advance(state.vaults.get(&id), &block, document.generation);
+                state.vaults.insert(id.clone(), next);
+                state.locations.insert(here, place);
+            })
+            .map_err(|e| {
+                Error::Failed(format!(
+                    "the vault {} was written, but this machine could not remember it: {e}",
+                    vault.display()
+                ))
+            })
+    }
+}
+
+impl Trust {
+    /// Whether a version of history (a git revision, a side of a merge, a backup) is
+    /// genuine, by every owner this machine has known for the vault `expected_id`;
+    /// nothing is remembered of it.
+    pub fn authenticity(
+        &self,
+        version: &Version<'_>,
+        expected_id: Option<&str>,
+    ) -> Result<policy::Authenticity> {
+        let facts = facts_of(version);
+        let state = self.file()?.load()?;
+        let own = self.own_writer();
+        let id = expected_id.or(facts.vault_id());
+        let seen = Seen {
+            record: id.and_then(|id| state.vaults.get(id)),
+            bound_to: None,
+            configured: id.and_then(|id| self.configured.get(id)),
+            own: own.as_deref(),
+            now: SystemTime::now(),
+        };
+        Ok(policy::authenticity(&facts, &seen, expected_id))
     }
 
-    fn vetted_as(&self, vault: &Path, stamp: &str) {
-        // Only a check that found nothing wrong counts: a warning must come again.
-        let Some(mut seen) = self.seen(vault) else {
-            return;
+    /// The id of the vault this machine last read at location `here`, if any.
+    pub fn vault_at(&self, here: &str) -> Result<Option<String>> {
+        Ok(self
+            .file()?
+            .load()?
+            .locations
+            .get(here)
+            .map(|p| p.vault_id.clone()))
+    }
+
+    /// Whether this machine trusts a membership block now (its owners, its epoch): what a
+    /// side of a merge that changes the membership must pass. Nothing is remembered.
+    pub fn trusts_membership(&self, block: &Membership) -> std::result::Result<(), String> {
+        let state = self
+            .file()
+            .and_then(|f| f.load())
+            .map_err(|e| e.to_string())?;
+        let own = self.own_writer();
+        let seen = Seen {
+            record: state.vaults.get(&block.body.vault_id),
+            bound_to: None,
+            configured: self.configured.get(&block.body.vault_id),
+            own: own.as_deref(),
+            now: SystemTime::now(),
         };
-        if self.warned.load(std::sync::atomic::Ordering::Relaxed)
-            || seen.vetted.as_deref() == Some(stamp)
+        policy::membership_trusted(block, &seen)
+    }
+
+    /// [`Trust::authenticity`], where only a genuine version will do (a version-1 one
+    /// only if this user signed it); the error says why not.
+    pub fn check_history(
+        &self,
+        version: &Version<'_>,
+        expected_id: Option<&str>,
+    ) -> std::result::Result<(), String> {
+        match self.authenticity(version, expected_id) {
+            Ok(policy::Authenticity::Genuine) => Ok(()),
+            Ok(policy::Authenticity::Version1) if matches!(version.signed, Signed::Valid { writer } if Some(writer) == self.own_writer().as_ref()) => {
+                Ok(())
+            }
+            Ok(policy::Authenticity::Version1) => Err(
+                "it is a version-1 vault from before membership blocks, not signed by you".into(),
+            ),
+            Ok(policy::Authenticity::Not(why)) => Err(why),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A membership block for a vault that has none yet (version 1): the writer owns it,
+    /// and the other recipients stay, read-only until their lines are added.
+    fn give_membership(
+        &self,
+        vault: &Path,
+        document: &mut Document,
+        passphrase: bool,
+    ) -> Result<()> {
+        let label = default_label(vault);
+        if passphrase {
+            let block = Membership::for_passphrase(&label).map_err(Error::Failed)?;
+            document.set_membership(block.to_json(), Vec::new());
+            return Ok(());
+        }
+        let own = self.own().ok_or_else(no_writer_key)?;
+        let recipient = own.recipient.clone().ok_or_else(|| {
+            Error::LockedOut(format!(
+                "the vault {} has no membership block yet, and your identity is not an age X25519 key, so vault cannot tell which recipient is yours; upgrade it with an X25519 identity ('vault init' makes one)",
+                vault.display()
+            ))
+        })?;
+        if !document
+            .recipients
+            .iter()
+            .any(|r| crate::store::recipients::same_key(r, &recipient))
         {
-            return;
+            return Err(Error::LockedOut(format!(
+                "the vault {} has no membership block yet, and your recipient {recipient} is not among its recipients",
+                vault.display()
+            )));
         }
-        seen.vetted = Some(stamp.to_string());
-        self.remember(vault, &seen);
-    }
-
-    fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]) {
-        self.accept_content(vault, recipients, plaintext);
-    }
-
-    fn wrote(&self, vault: &Path, recipients: &[String], stamp: Option<&str>) {
-        let signed = match self.own_writer() {
-            Some(writer) => Signed::Valid { writer },
-            None => Signed::Unsigned,
+        let member = crate::store::membership::Member {
+            recipient: recipient.clone(),
+            writer: own.key.writer(),
+            name: default_name(),
         };
-        self.record(vault, recipients, &signed, None, stamp);
+        let read_only: Vec<String> = document
+            .recipients
+            .iter()
+            .filter(|r| !crate::store::recipients::same_key(r, &recipient))
+            .cloned()
+            .collect();
+        let others = read_only.len();
+        let block = Membership::genesis(&label, member, Vec::new(), read_only, None, &own.key)
+            .map_err(Error::Failed)?;
+        document.set_membership(block.to_json(), block.body.recipients());
+        self.tell(&format!(
+            "the vault {} now has a membership block (id {}): you own it{}",
+            vault.display(),
+            block.body.vault_id,
+            if others > 0 {
+                format!(
+                    "; its {others} other recipient(s) read it, and write again once you add their lines ('vault identity public' prints one; 'vault recipients add LINE')"
+                )
+            } else {
+                String::new()
+            }
+        ));
+        Ok(())
     }
+
+    /// Refuses a version this writer may not write: not a member, a membership this
+    /// machine does not trust or older than it has seen, an expired one.
+    fn may_write(
+        &self,
+        vault: &Path,
+        block: &Membership,
+        document: &Document,
+        state: &State,
+    ) -> Result<()> {
+        let own = self.own().ok_or_else(no_writer_key)?;
+        let writer = own.key.writer();
+        let body = &block.body;
+        if body.member_by_writer(&writer).is_none() {
+            return Err(Error::LockedOut(format!(
+                "you are not a member of the vault {} (your writer key {writer} is not in its membership: a read-only recipient reads, members write); ask an owner to add the line 'vault identity public' prints; nothing was changed",
+                vault.display()
+            )));
+        }
+        let seen = Seen {
+            record: state.vaults.get(&body.vault_id),
+            bound_to: None,
+            configured: self.configured.get(&body.vault_id),
+            own: Some(&writer),
+            now: SystemTime::now(),
+        };
+        policy::membership_trusted(block, &seen).map_err(|why| {
+            Error::LockedOut(format!(
+                "the vault {}'s membership is not one this machine trusts ({why}); nothing was changed",
+                vault.display()
+            ))
+        })?;
+        if let Some(expired) = policy::expired(block, SystemTime::now()) {
+            return Err(Error::LockedOut(format!(
+                "the vault {}'s membership expired at {expired}; an owner renews it with 'vault renew'; nothing was changed",
+                vault.display()
+            )));
+        }
+        let listed: Vec<String> = document
+            .recipients
+            .iter()
+            .map(|r| crate::store::recipients::key_part(r))
+            .collect();
+        let members: Vec<String> = body
+            .recipients()
+            .iter()
+            .map(|r| crate::store::recipients::key_part(r))
+            .collect();
+        if listed != members {
+            return Err(Error::Failed(
+                "internal error: the recipients differ from the membership block; nothing was changed".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn no_writer_key() -> Error {
+    Error::LockedOut(
+        "you have no writer key to sign with: vault derives it from an age X25519 identity, or keeps one in writer.key beside your configuration for other identities ('vault identity public' makes it); nothing was changed".into(),
+    )
+}
+
+/// The facts of a version as the policy reads them.
+pub fn facts_of<'a>(version: &Version<'a>) -> Facts<'a> {
+    Facts {
+        passphrase: version.header.stanzas.iter().any(|s| s.kind == "scrypt"),
+        header: version.header,
+        recipients: version.said.recipients,
+        membership: version.said.membership.map(Membership::parse),
+        signed: version.signed,
+        generation: version.said.generation,
+    }
+}
+
+/// Loads this user's writer from an identity file (or `VAULT_IDENTITY_KEY`), or the
+/// writer key file for identities that are not X25519 keys.
+pub fn load_own(identity: Option<&Path>) -> Option<Own> {
+    let text = match crate::process::identity_key() {
+        Some(key) => zeroize::Zeroizing::new(key.to_string()),
+        None => zeroize::Zeroizing::new(std::fs::read_to_string(identity?).ok()?),
+    };
+    crate::store::identity::own_from_text(&text).or_else(|| {
+        crate::paths::writer_key_file().ok().and_then(|path| {
+            crate::store::identity::writer_key_from_file(&path)
+                .ok()
+                .flatten()
+        })
+    })
+}
+
+/// Owners pinned by configuration: `[security] vaults`, then `VAULT_TRUST=ID:KEY,…`
+/// (several separated by spaces or `;`).
+fn configured_owners(context: &Context) -> BTreeMap<String, BTreeSet<String>> {
+    let mut owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, keys) in &context.config.security.vaults {
+        owners
+            .entry(id.clone())
+            .or_default()
+            .extend(keys.iter().cloned());
+    }
+    if let Ok(text) = std::env::var("VAULT_TRUST") {
+        for entry in text.split([';', ' ', '\n']).filter(|e| !e.is_empty()) {
+            if let Some((id, keys)) = entry.split_once(':') {
+                owners.entry(id.to_string()).or_default().extend(
+                    keys.split(',')
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_string),
+                );
+            }
+        }
+    }
+    owners
+}
+
+/// A new vault's label: its file name without `.age`.
+pub fn default_label(vault: &Path) -> String {
+    let stem = vault
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if crate::store::membership::check_label(&stem).is_ok() {
+        stem
+    } else {
+        "vault".into()
+    }
+}
+
+/// The name in this user's line: `$USER`, when it is a valid name.
+pub fn default_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|n| crate::store::membership::check_name(n).is_ok())
+        .unwrap_or_else(|| "me".into())
+}
+
+fn vault_flag(vault: &Path) -> String {
+    format!("--vault {}", vault.display())
+}
+
+fn ask(question: &str) -> Result<String> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{}", crate::names::printable(question, true)).and_then(|()| err.flush());
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))?;
+    Ok(answer)
+}
+
+/// The vault as `vault verify` shows it: id, label, epoch, owners, members with their
+/// fingerprints, who wrote it.
+fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
+    let mut out = format!("vault: {}\n", vault.display());
+    match &facts.membership {
+        None => {
+            out.push_str("membership: none (a version-1 vault, from before membership blocks)\n")
+        }
+        Some(Err(why)) => out.push_str(&format!("membership: NOT VALID: {why}\n")),
+        Some(Ok(block)) => {
+            let body = &block.body;
+            out.push_str(&format!(
+                "id: {}\nlabel: {}\nepoch: {}\ngeneration: {}\n",
+                body.vault_id,
+                crate::names::printable(&body.label, false),
+                body.epoch,
+                facts.generation
+            ));
+            if let Some(expires) = &body.expires {
+                out.push_str(&format!("expires: {expires}\n"));
+            }
+            if body.passphrase {
+                out.push_str("protection: passphrase (whoever knows it reads and writes)\n");
+            }
+            for member in &body.members {
+                let role = if body.is_owner(&member.writer) {
+                    "owner"
+                } else {
+                    "member"
+                };
+                out.push_str(&format!(
+                    "{role}: {} {} fp:{} writer:{}\n",
+                    member.name,
+                    crate::store::recipients::key_part(&member.recipient),
+                    member.fingerprint(),
+                    member.writer
+                ));
+            }
+            for recipient in &body.read_only {
+                out.push_str(&format!(
+                    "read-only: {}\n",
+                    crate::store::recipients::key_part(recipient)
+                ));
+            }
+            if let Some(signer) = &block.signer {
+                out.push_str(&format!("membership signed by: {}\n", body.who(signer)));
+            }
+        }
+    }
+    match facts.signed {
+        Signed::Unsigned => out.push_str("signature: none\n"),
+        Signed::Valid { writer } => {
+            let who = facts
+                .block()
+                .map(|b| b.body.who(writer))
+                .unwrap_or_else(|| writer.clone());
+            out.push_str(&format!("signature: valid, written by {who}\n"));
+        }
+        Signed::Invalid { .. } => out.push_str("signature: DOES NOT MATCH the content\n"),
+    }
+    if let Some(own) = own {
+        out.push_str(&format!("you sign as: {own}\n"));
+    }
+    out
 }
 
 /// `vault verify [--accept]`.
 pub fn verify(context: &Context, accept: bool) -> Result<u8> {
-    let vault = crate::store::Vault::new(&context.vault_location.path);
-    let plaintext = vault.read(context)?;
-    let signed = crate::store::signature::check(plaintext.bytes());
-    let document = plaintext.select(&|_| false)?;
-    let trust = Trust::new(context);
-    let path = vault.path();
-    let mut out = String::new();
-    match &signed {
-        Signed::Unsigned => out.push_str(
-            "signature: none (written before vault signed, or without an X25519 identity)\n",
-        ),
-        Signed::Valid { writer } => out.push_str(&format!("signature: valid, writer {writer}\n")),
-        Signed::Invalid { .. } => out.push_str("signature: DOES NOT MATCH the content\n"),
+    let trust = Trust::new(context, Purpose::Accept);
+    let vault = context.vault_with(trust.clone());
+    let opened = vault.open(context)?;
+    let version = opened.version();
+    let (judgment, state, here) = trust.judge(vault.path(), &version)?;
+    let facts = facts_of(&version);
+    let mut out = describe(vault.path(), &facts, trust.own_writer().as_deref());
+    if let Some(block) = facts.block()
+        && let Some(record) = state.vaults.get(&block.body.vault_id)
+    {
+        out.push_str(&format!(
+            "this machine has seen: epoch {}, generation {}\n",
+            record.epoch, record.generation
+        ));
     }
-    if let Some(own) = trust.own_writer() {
-        out.push_str(&format!("you sign as: {own}\n"));
+    for notice in &judgment.notices {
+        out.push_str(&format!("note: {notice}\n"));
     }
-    for recipient in &document.recipients {
-        out.push_str(&format!("recipient: {recipient}\n"));
+    match &judgment.verdict {
+        Verdict::Trusted => out.push_str("state: trusted\n"),
+        Verdict::FirstSight(what) => out.push_str(&format!("state: NOT YET TRUSTED: {what}\n")),
+        Verdict::Suspect(why) => out.push_str(&format!("state: SUSPECT: {why}\n")),
     }
-    let problem = trust.problem(path, &document.recipients, &signed, plaintext.bytes());
-    match &problem {
-        None => out.push_str("state: as this machine knows it\n"),
-        Some(problem) => out.push_str(&format!("state: SUSPECT: {problem}\n")),
+    if let Some(block) = facts.block().filter(|b| !b.body.passphrase) {
+        out.push_str(&format!(
+            "pin it elsewhere with: VAULT_TRUST={}:{}\n",
+            block.body.vault_id,
+            block.body.owners.join(",")
+        ));
     }
     print_stdout(&out)?;
-    match (problem, accept) {
-        (None, _) => {
-            trust.accept(path, &document.recipients, &signed);
+    match (&judgment.verdict, accept) {
+        (Verdict::Trusted, _) => {
+            trust.remember(vault.path(), &here, &version)?;
             SUCCESS
         }
-        (Some(_), true) => {
-            trust.accept_content(path, &document.recipients, plaintext.bytes());
-            context.note("accepted: this machine now knows these recipients and this writer");
+        (_, false) => Ok(exit::ERROR),
+        (Verdict::FirstSight(_), true) if facts.block().is_some() => {
+            trust.remember(vault.path(), &here, &version)?;
+            context.note("accepted: this machine now trusts this vault's owners");
             SUCCESS
         }
-        (Some(_), false) => Ok(exit::ERROR),
+        (_, true) => {
+            drop(opened);
+            write_forward(context, &trust, &state, &here)
+        }
     }
+}
+
+/// `vault verify --accept` of a version that cannot simply be pinned: its content,
+/// signed by you, written forward as a new generation under the newest membership this
+/// machine trusts for it — never an older one, so a floor never moves down. A location
+/// that held another vault, now holding one this machine trusts, is only rebound.
+fn write_forward(context: &Context, trust: &Arc<Trust>, state: &State, here: &str) -> Result<u8> {
+    let vault = context.vault_with(trust.clone());
+    let path = vault.path().to_path_buf();
+    let mut transaction = vault.begin(context)?;
+    let version_block = transaction
+        .document()
+        .membership()
+        .and_then(|j| Membership::parse(j).ok());
+    let bound = state.locations.get(here).map(|p| p.vault_id.clone());
+    let own = trust.own_writer();
+    let trusted = |block: &Membership| {
+        let seen = Seen {
+            record: state.vaults.get(&block.body.vault_id),
+            bound_to: None,
+            configured: trust.configured.get(&block.body.vault_id),
+            own: own.as_deref(),
+            now: SystemTime::now(),
+        };
+        policy::membership_trusted(block, &seen).is_ok()
+    };
+    if let (Some(bound), Some(block)) = (&bound, &version_block)
+        && *bound != block.body.vault_id
+        && trusted(block)
+    {
+        let version = transaction.version();
+        trust.remember(&path, here, &version)?;
+        context.note(&format!(
+            "accepted: {} now holds the vault {} ({})",
+            path.display(),
+            block.body.vault_id,
+            block.body.label
+        ));
+        return SUCCESS;
+    }
+    let keep = version_block
+        .as_ref()
+        .is_some_and(|b| trusted(b) && bound.as_ref().is_none_or(|id| *id == b.body.vault_id));
+    let id = bound.or_else(|| version_block.as_ref().map(|b| b.body.vault_id.clone()));
+    let newest = id
+        .and_then(|id| state.vaults.get(&id))
+        .and_then(|r| r.membership.clone());
+    let document = transaction.document_mut();
+    match (keep, newest) {
+        (true, _) => {}
+        (false, Some(json)) => {
+            let block = Membership::parse(&json).map_err(Error::Failed)?;
+            let recipients = block.body.recipients();
+            document.set_membership(json, recipients);
+        }
+        // A version-1 vault: the write gives it a block, and you own it.
+        (false, None) if document.membership().is_none() => {}
+        (false, None) => {
+            return Err(Error::LockedOut(format!(
+                "the vault {} has a membership this machine does not trust, and none it trusts to put in its place; nothing was changed. To trust its owners as they are, copy it to a new place and 'vault verify --accept' its first sight there",
+                path.display()
+            )));
+        }
+    }
+    let sealed = transaction.seal_document(true)?;
+    transaction.backup(
+        &context.config.backup,
+        &crate::store::backup::Record {
+            operation: "accept",
+            names: &[],
+            ..Default::default()
+        },
+    )?;
+    transaction.write_sealed(sealed)?;
+    context.note(&format!(
+        "accepted: {} is written forward, signed by you, under the membership this machine trusts",
+        path.display()
+    ));
+    SUCCESS
+}
+
+/// `vault owners list|add|remove`.
+pub fn owners(context: &Context, command: &OwnersCommand) -> Result<u8> {
+    match command {
+        OwnersCommand::List => {
+            let opened = context.vault().open(context)?;
+            let block = block_of(context, &opened.document)?;
+            let mut out = String::new();
+            for owner in &block.body.owners {
+                match block.body.member_by_writer(owner) {
+                    Some(m) => out.push_str(&format!(
+                        "{} fp:{} writer:{}\n",
+                        m.name,
+                        m.fingerprint(),
+                        owner
+                    )),
+                    None => out.push_str(&format!("writer:{owner}\n")),
+                }
+            }
+            print_stdout(&out)?;
+            SUCCESS
+        }
+        OwnersCommand::Add { member } | OwnersCommand::Remove { member } => {
+            let adding = matches!(command, OwnersCommand::Add { .. });
+            change_membership(
+                context,
+                if adding {
+                    "owners-add"
+                } else {
+                    "owners-remove"
+                },
+                true,
+                |body| {
+                    let writer = find_member(body, member)?;
+                    if adding {
+                        if body.is_owner(&writer) {
+                            return Ok(Changed::No(format!(
+                                "{} is an owner already; nothing changed",
+                                body.who(&writer)
+                            )));
+                        }
+                        body.owners.push(writer.clone());
+                    } else {
+                        if !body.is_owner(&writer) {
+                            return Ok(Changed::No(format!(
+                                "{} is not an owner; nothing changed",
+                                body.who(&writer)
+                            )));
+                        }
+                        if body.owners.len() == 1 {
+                            return Err(Error::Usage(
+                            "refusing to remove the last owner: nobody could change the membership again".into(),
+                        ));
+                        }
+                        body.owners.retain(|o| *o != writer);
+                    }
+                    Ok(Changed::Yes(format!(
+                        "{} is {} an owner",
+                        body.who(&writer),
+                        if adding { "now" } else { "no longer" }
+                    )))
+                },
+            )
+        }
+    }
+}
+
+/// `vault renew [--max-age D | --no-expiry]`.
+pub fn renew(context: &Context, max_age: Option<&str>, no_expiry: bool) -> Result<u8> {
+    if let Some(text) = max_age {
+        humantime::parse_duration(text)
+            .map_err(|e| Error::Usage(format!("--max-age {text}: {e}")))?;
+    }
+    change_membership(context, "renew", true, |body| {
+        if no_expiry {
+            body.max_age = None;
+        } else if let Some(text) = max_age {
+            body.max_age = Some(text.to_string());
+        }
+        body.expires = match &body.max_age {
+            Some(text) => {
+                let age = humantime::parse_duration(text)
+                    .map_err(|e| Error::BadData(format!("the max age {text}: {e}")))?;
+                Some(humantime::format_rfc3339_seconds(SystemTime::now() + age).to_string())
+            }
+            None => None,
+        };
+        Ok(Changed::Yes(match &body.expires {
+            Some(expires) => format!("the membership is renewed until {expires}"),
+            None => "the membership no longer expires".to_string(),
+        }))
+    })
+}
+
+/// The vault's membership block, or why it has none to change.
+pub fn block_of(context: &Context, document: &Document) -> Result<Membership> {
+    let json = document.membership().ok_or_else(|| {
+        Error::Usage(format!(
+            "the vault {} has no membership block yet (a version-1 vault); any write gives it one",
+            context.vault_location.path.display()
+        ))
+    })?;
+    Membership::parse(json).map_err(|why| Error::BadData(format!("the membership block: {why}")))
+}
+
+/// A member's writer key, by name, writer key or line.
+pub fn find_member(body: &crate::store::membership::Body, text: &str) -> Result<String> {
+    let wanted = match Joining::parse(text) {
+        Ok(Joining::Member(member)) => member.writer,
+        _ => text.trim().to_string(),
+    };
+    body.members
+        .iter()
+        .find(|m| m.writer == wanted || m.name == wanted)
+        .map(|m| m.writer.clone())
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "{wanted} is not a member of this vault (by name or writer key); see 'vault verify'"
+            ))
+        })
+}
+
+/// What a change of membership did, said for the user.
+pub enum Changed {
+    Yes(String),
+    /// Nothing to do: the vault is not written.
+    No(String),
+}
+
+/// Changes the membership block (as an owner: signed by you, the epoch one higher) with
+/// `change`, which says what it did.
+pub fn change_membership(
+    context: &Context,
+    operation: &str,
+    keep_access: bool,
+    change: impl FnOnce(&mut crate::store::membership::Body) -> Result<Changed>,
+) -> Result<u8> {
+    let (said, _) = context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation,
+            keep_access,
+        },
+        |document| {
+            // Asked once the vault is open: an identity from a command is loaded then.
+            let key = &context.own().ok_or_else(no_writer_key)?.key;
+            let block = block_of(context, document)?;
+            if block.body.passphrase {
+                return Err(Error::Usage(
+                    "a passphrase vault has no owners or members: whoever knows the passphrase reads and writes it".into(),
+                ));
+            }
+            if !block.body.is_owner(&key.writer()) {
+                return Err(Error::LockedOut(format!(
+                    "only an owner can change the vault's membership; its owners are {}",
+                    policy::owners_of(&block)
+                )));
+            }
+            let mut body = block.body.clone();
+            let said = match change(&mut body)? {
+                Changed::No(said) => return Ok((said, None)),
+                Changed::Yes(said) => said,
+            };
+            let next = block.next(body, key).map_err(Error::BadData)?;
+            let recipients = next.body.recipients();
+            document.set_membership(next.to_json(), recipients);
+            Ok((said, Some(Vec::new())))
+        },
+    )?;
+    context.note(&said);
+    SUCCESS
 }

@@ -33,6 +33,40 @@ pub enum Lock<'a> {
 
 const ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 
+/// What an age file's header says of whom it is encrypted to: each stanza's type and, for
+/// SSH stanzas, the tag of the key it is for. X25519 stanzas name no key, so only their
+/// number can be checked against the recipients a vault lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    pub stanzas: Vec<StanzaKind>,
+}
+
+/// One stanza of an age header, as much as it says without a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StanzaKind {
+    pub kind: String,
+    /// The key tag of an `ssh-ed25519` or `ssh-rsa` stanza.
+    pub tag: Option<String>,
+}
+
+impl Header {
+    fn of(stanzas: &[Stanza]) -> Header {
+        Header {
+            stanzas: stanzas
+                .iter()
+                .map(|stanza| StanzaKind {
+                    kind: stanza.tag.clone(),
+                    tag: stanza
+                        .tag
+                        .starts_with("ssh-")
+                        .then(|| stanza.args.first().cloned())
+                        .flatten(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Whether an age file is ASCII-armored, so a rewrite keeps the form the user chose.
 pub fn is_armored(ciphertext: &[u8]) -> bool {
     let start = ciphertext
@@ -114,6 +148,15 @@ pub fn decrypt<'c>(
     key: &Key,
     what: &str,
 ) -> Result<SecretBytes> {
+    decrypt_with_header(ciphertext, key, what).map(|(plaintext, _)| plaintext)
+}
+
+/// [`decrypt`], with what the header says of whom the file is encrypted to.
+pub fn decrypt_with_header<'c>(
+    ciphertext: impl Into<Cow<'c, [u8]>>,
+    key: &Key,
+    what: &str,
+) -> Result<(SecretBytes, Header)> {
     let ciphertext = ciphertext.into();
     let corrupt = |detail: &dyn std::fmt::Display| {
         Error::BadData(format!(
@@ -129,7 +172,12 @@ pub fn decrypt<'c>(
     } else {
         ciphertext
     };
-    let (file_key, nonce, payload_start) = unwrap_file_key(&binary, key, what)?;
+    let Unwrapped {
+        file_key,
+        nonce,
+        payload_start,
+        header,
+    } = unwrap_file_key(&binary, key, what)?;
     let (mut buffer, start) = match binary {
         Cow::Owned(bytes) => (SecretBytes::new(bytes), payload_start),
         Cow::Borrowed(bytes) => {
@@ -142,16 +190,21 @@ pub fn decrypt<'c>(
     };
     payload::open(&PayloadKey::derive(&file_key, &nonce), &mut buffer, start)
         .map_err(|e| corrupt(&e))?;
-    Ok(buffer)
+    Ok((buffer, header))
+}
+
+/// What reading an age header gives the payload's reader.
+struct Unwrapped {
+    file_key: Zeroizing<[u8; 16]>,
+    nonce: [u8; NONCE_LEN],
+    /// Where the payload starts.
+    payload_start: usize,
+    header: Header,
 }
 
 /// Reads and checks the header of the binary age file `binary` with age: the file key one of
-/// the identities unwraps, the payload nonce, and where the payload starts.
-fn unwrap_file_key(
-    binary: &[u8],
-    key: &Key,
-    what: &str,
-) -> Result<(Zeroizing<[u8; 16]>, [u8; NONCE_LEN], usize)> {
+/// the identities unwraps, the payload nonce, where the payload starts, and the stanzas.
+fn unwrap_file_key(binary: &[u8], key: &Key, what: &str) -> Result<Unwrapped> {
     let mut payload = binary;
     let decryptor = Decryptor::new_buffered(&mut payload).map_err(|e| decrypt_error(e, what))?;
     let scrypt_identity;
@@ -172,12 +225,22 @@ fn unwrap_file_key(
     );
     let payload_start = binary.len() - payload.len();
     let (file_key, nonce) = caught.key_and_nonce(&binary[..payload_start])?;
-    Ok((file_key, nonce, payload_start))
+    let header = caught.header.take();
+    Ok(Unwrapped {
+        file_key,
+        nonce,
+        payload_start,
+        header,
+    })
 }
 
-/// The file key an identity unwrapped or a recipient wrapped, kept for the payload.
+/// The file key an identity unwrapped or a recipient wrapped, kept for the payload, and
+/// the header's stanzas as an identity saw them.
 #[derive(Default)]
-struct FileKeyCatch(RefCell<Option<Zeroizing<[u8; 16]>>>);
+struct FileKeyCatch {
+    key: RefCell<Option<Zeroizing<[u8; 16]>>>,
+    header: RefCell<Header>,
+}
 
 impl FileKeyCatch {
     /// Each identity or recipient of `inner`, wrapped so this sees the file key it handles.
@@ -192,12 +255,12 @@ impl FileKeyCatch {
     }
 
     fn catch(&self, file_key: &FileKey) {
-        *self.0.borrow_mut() = Some(Zeroizing::new(*file_key.expose_secret()));
+        *self.key.borrow_mut() = Some(Zeroizing::new(*file_key.expose_secret()));
     }
 
     /// The caught file key, and the payload nonce that ends `head` (header and nonce).
     fn key_and_nonce(&self, head: &[u8]) -> Result<(Zeroizing<[u8; 16]>, [u8; NONCE_LEN])> {
-        let file_key = self.0.borrow_mut().take();
+        let file_key = self.key.borrow_mut().take();
         let nonce = head
             .len()
             .checked_sub(NONCE_LEN)
@@ -230,6 +293,10 @@ impl age::Identity for Catching<'_, &dyn age::Identity> {
         &self,
         stanzas: &[Stanza],
     ) -> Option<std::result::Result<FileKey, DecryptError>> {
+        // Every identity is shown the whole header; the first one to see it says what it is.
+        if self.caught.header.borrow().stanzas.is_empty() {
+            *self.caught.header.borrow_mut() = Header::of(stanzas);
+        }
         // The inner identity's own rule for a whole header (an scrypt stanza must be alone).
         let unwrapped = self.inner.unwrap_stanzas(stanzas);
         if let Some(Ok(file_key)) = &unwrapped {

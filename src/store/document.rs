@@ -25,7 +25,9 @@ use crate::error::{Error, Result};
 use crate::store::secret_bytes::SecretBytes;
 
 pub const FORMAT: &str = "secretsd-vault";
-pub const VERSION: u64 = 1;
+/// The version vault writes: 2 has a membership block (`store::membership`) and a
+/// generation. Version 1, without them, is still read.
+pub const VERSION: u64 = 2;
 /// The top-level field holding the key of [`Document::fingerprint`].
 pub const DIFF_KEY_FIELD: &str = "diff_key";
 
@@ -37,6 +39,10 @@ pub const DIFF_KEY_FIELD: &str = "diff_key";
 /// 10,000 therefore costs one pass over the text, not 10,000 decodes, encodes and frees.
 pub struct Document {
     pub recipients: Vec<String>,
+    /// The membership block as stored (see `store::membership`), if the document has one.
+    membership: Option<String>,
+    /// How many writes made this version: one more than the version it was written over.
+    pub generation: u64,
     /// Declared before `source`, so dropped before it: names may point into it.
     secrets: BTreeMap<Name, Slot>,
     extra: Map<String, Value>,
@@ -48,7 +54,7 @@ pub struct Document {
     /// Read with only some of its secrets ([`Plaintext::select`]): never written back.
     partial: bool,
     /// Its names were read in order, each once, as vault writes them (a document built
-    /// here is). See [`Plaintext::known_in_order`].
+    /// here is).
     names_in_order: bool,
 }
 
@@ -183,6 +189,8 @@ impl Document {
     pub fn new(recipients: Vec<String>) -> Self {
         Document {
             recipients,
+            membership: None,
+            generation: 0,
             secrets: BTreeMap::new(),
             extra: Map::new(),
             source: SecretBytes::default(),
@@ -194,7 +202,7 @@ impl Document {
 
     /// Parses a decrypted vault whole, refusing other formats and newer versions.
     pub fn from_json(plaintext: &[u8], what: &str) -> Result<Self> {
-        Document::decode(plaintext, what, &|_| true, None, true)
+        Document::decode(plaintext, what, &|_| true, true)
     }
 
     /// Reads a decrypted vault for a change: checked as JSON and as a vault document, its
@@ -218,6 +226,8 @@ impl Document {
             .collect();
         Ok(Document {
             recipients: found.recipients,
+            membership: found.membership,
+            generation: found.generation,
             secrets,
             extra: found.extra,
             source: plaintext,
@@ -227,24 +237,22 @@ impl Document {
         })
     }
 
-    /// Decodes the secrets whose names pass `keep`; given `last`, of a document whose names
-    /// are known to be in order, the pass ends at the first name at or after `last`.
+    /// Decodes the secrets whose names pass `keep`.
     fn decode(
         plaintext: &[u8],
         what: &str,
         keep: &dyn Fn(&str) -> bool,
-        last: Option<&str>,
         keep_extra: bool,
     ) -> Result<Self> {
         let mut entries = Entries {
             keep,
-            last,
-            reached: false,
             entries: Vec::new(),
         };
         let found = scan(plaintext, what, &mut entries, keep_extra)?;
         Ok(Document {
             recipients: found.recipients,
+            membership: found.membership,
+            generation: found.generation,
             // Built in bulk from the (written sorted) entries rather than one insert at a
             // time; a repeated name keeps its last entry, as JSON parsers do.
             secrets: entries
@@ -319,7 +327,16 @@ impl Document {
         }
         out.write_all(b"{\"format\":")?;
         serde_json::to_writer(&mut *out, FORMAT)?;
-        write!(out, ",\"version\":{VERSION},\"recipients\":")?;
+        match &self.membership {
+            Some(membership) => write!(
+                out,
+                ",\"version\":{VERSION},\"membership\":{membership},\"generation\":{}",
+                self.generation
+            )?,
+            // A document without a block is written as version 1, which has none.
+            None => out.write_all(b",\"version\":1")?,
+        }
+        out.write_all(b",\"recipients\":")?;
         serde_json::to_writer(&mut *out, &self.recipients)?;
         out.write_all(b",\"secrets\":{")?;
         // Source text not yet copied: the span of an untouched secret and of those that
@@ -482,11 +499,34 @@ impl Document {
         self.secrets.insert(Name::owned(name), Slot::decoded(entry));
     }
 
-    /// A new document with this one's recipients and unknown top-level fields, and no
-    /// secrets.
+    /// The membership block as stored, if any (see `store::membership`).
+    pub fn membership(&self) -> Option<&str> {
+        self.membership.as_deref()
+    }
+
+    /// Puts a membership block (as stored) and the recipients it lists in place.
+    pub fn set_membership(&mut self, membership: String, recipients: Vec<String>) {
+        self.membership = Some(membership);
+        self.recipients = recipients;
+    }
+
+    /// Replaces every secret with `other`'s, entries as they are (a restore).
+    pub fn replace_secrets(&mut self, other: &Document) -> Result<()> {
+        let entries = other
+            .entries()
+            .map(|e| e.map(|(name, entry)| (Name::owned(name), Slot::decoded(entry.clone()))))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        self.secrets = entries;
+        Ok(())
+    }
+
+    /// A new document with this one's recipients, membership, generation and unknown
+    /// top-level fields, and no secrets.
     pub fn empty_like(&self) -> Document {
         Document {
             recipients: self.recipients.clone(),
+            membership: self.membership.clone(),
+            generation: self.generation,
             extra: self.extra.clone(),
             ..Document::new(Vec::new())
         }
@@ -568,12 +608,6 @@ trait Sink<'p> {
     fn entry(&mut self, _name: Cow<'p, str>, _entry: Entry) {}
     fn value(&mut self, _name: Cow<'p, str>, _value: SecretText<'p>) {}
     fn span(&mut self, _name: Cow<'p, str>, _text: &'p str) {}
-    /// Whether the pass may end after the secret just handed over: asked only when the
-    /// document's fields before `secrets` were all met, and answered yes only by a reader
-    /// told the names are in order.
-    fn stop(&self) -> bool {
-        false
-    }
 }
 
 /// Whether `between` is exactly `,"NAME":`, the separator vault writes before a secret (a
@@ -612,18 +646,11 @@ impl<'p> Sink<'p> for Spans<'p> {
 /// Keeps whole entries whose name passes a filter (every entry, for a full document).
 struct Entries<'f> {
     keep: &'f dyn Fn(&str) -> bool,
-    /// In a document whose names are in order, each once: no name at or after this one
-    /// is wanted, so the pass ends there.
-    last: Option<&'f str>,
-    reached: bool,
     entries: Vec<(String, Entry)>,
 }
 
 impl<'p> Sink<'p> for Entries<'_> {
     fn take(&mut self, name: &str) -> Take {
-        if self.last.is_some_and(|last| name >= last) {
-            self.reached = true;
-        }
         if (self.keep)(name) {
             Take::Entry
         } else {
@@ -632,9 +659,6 @@ impl<'p> Sink<'p> for Entries<'_> {
     }
     fn entry(&mut self, name: Cow<'p, str>, entry: Entry) {
         self.entries.push((name.into_owned(), entry));
-    }
-    fn stop(&self) -> bool {
-        self.reached
     }
 }
 
@@ -660,9 +684,6 @@ impl<'p> Sink<'p> for Values<'p, '_> {
 /// Keeps only the names that start with a prefix.
 struct Names<'f> {
     prefix: &'f str,
-    /// The names are in order, each once: those with the prefix come together.
-    in_order: bool,
-    past: bool,
     names: Vec<String>,
 }
 
@@ -670,15 +691,8 @@ impl<'p> Sink<'p> for Names<'_> {
     fn take(&mut self, name: &str) -> Take {
         if name.starts_with(self.prefix) {
             self.names.push(name.to_string());
-        } else if self.in_order && name > self.prefix {
-            // Greater than the prefix without starting with it: greater than every name
-            // that does, and so is every name after it.
-            self.past = true;
         }
         Take::Skip
-    }
-    fn stop(&self) -> bool {
-        self.past
     }
 }
 
@@ -687,22 +701,23 @@ struct Scanned {
     format: Option<String>,
     version: Option<u64>,
     recipients: Vec<String>,
+    membership: Option<String>,
+    generation: u64,
     extra: Map<String, Value>,
     /// Each secret's name was greater than the one before (so none came twice).
     names_in_order: bool,
-    /// The sink ended the pass early (see [`Sink::stop`]).
-    stopped: bool,
 }
 
-/// What a reader gets from [`scan`] besides what it handed the sink.
-struct Found {
-    recipients: Vec<String>,
+/// What a reader gets from [`scan`] besides what it handed the sink: what the document
+/// says about itself, which the trust check reads.
+pub struct Found {
+    pub recipients: Vec<String>,
+    /// The membership block as stored.
+    pub membership: Option<String>,
+    pub generation: u64,
     extra: Map<String, Value>,
     names_in_order: bool,
 }
-
-/// The error a pass ends with when its sink stops it; never shown.
-const STOPPED: &str = "stopped early";
 
 /// Parses a decrypted vault, feeding its secrets to `sink` and refusing other formats and
 /// newer versions. Unknown top-level fields are kept only with `keep_extra` (for a
@@ -717,9 +732,10 @@ fn scan<'p>(
         format: None,
         version: None,
         recipients: Vec::new(),
+        membership: None,
+        generation: 0,
         extra: Map::new(),
         names_in_order: true,
-        stopped: false,
     };
     // Checked as UTF-8 once, in one fast pass (JSON is UTF-8): the parser then need not
     // check each name, value and span it borrows again.
@@ -739,8 +755,6 @@ fn scan<'p>(
     .and_then(|()| deserializer.end());
     match parsed {
         Ok(()) => {}
-        // Stopped on purpose: the reader has what it needs of a document vetted before.
-        Err(_) if scanned.stopped => {}
         Err(error) => {
             // One pass in the common case; the header is read on its own only to explain
             // a failure, because a newer format may not parse as this one.
@@ -757,6 +771,8 @@ fn scan<'p>(
     check_header(scanned.format.as_deref(), scanned.version, what)?;
     Ok(Found {
         recipients: scanned.recipients,
+        membership: scanned.membership,
+        generation: scanned.generation,
         extra: scanned.extra,
         names_in_order: scanned.names_in_order,
     })
@@ -770,7 +786,7 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
         )));
     }
     match version {
-        Some(VERSION) => Ok(()),
+        Some(1..=VERSION) => Ok(()),
         Some(v) if v > VERSION => Err(Error::BadData(format!(
             "{what} uses vault format version {v}, newer than this vault {} understands (version {VERSION}); upgrade vault",
             env!("CARGO_PKG_VERSION")
@@ -781,18 +797,46 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
     }
 }
 
+/// What a document says about itself, which the trust layer checks before a reader
+/// returns anything.
+#[derive(Clone, Copy)]
+pub struct Said<'a> {
+    pub recipients: &'a [String],
+    /// The membership block as stored.
+    pub membership: Option<&'a str>,
+    pub generation: u64,
+}
+
+impl Found {
+    fn said(&self) -> Said<'_> {
+        Said {
+            recipients: &self.recipients,
+            membership: self.membership.as_deref(),
+            generation: self.generation,
+        }
+    }
+}
+
+impl Document {
+    /// What this document says about itself.
+    pub fn said(&self) -> Said<'_> {
+        Said {
+            recipients: &self.recipients,
+            membership: self.membership.as_deref(),
+            generation: self.generation,
+        }
+    }
+}
+
 /// The decrypted plaintext of a vault, parsed only as far as a reader asks.
 pub struct Plaintext {
     bytes: SecretBytes,
     what: String,
-    /// Asked about the recipients the first pass finds (and whether its names were in
-    /// order), before anything is returned.
+    /// Asked about what the first pass finds, before anything is returned.
     vet: Option<Box<Vet>>,
-    /// See [`Plaintext::known_in_order`].
-    known_in_order: bool,
 }
 
-type Vet = dyn Fn(&[String], &[u8], bool) -> Result<()>;
+type Vet = dyn Fn(&Said<'_>) -> Result<()>;
 
 impl Plaintext {
     /// `bytes` decrypted from the file `what` names ("the vault /path").
@@ -801,19 +845,11 @@ impl Plaintext {
             bytes,
             what,
             vet: None,
-            known_in_order: false,
         }
     }
 
-    /// Says the document is known to be as vault writes it: checked before by this
-    /// machine, names in order, each once. A reader of one secret then stops where that
-    /// secret is, or would be, instead of reading 10,000 it does not want.
-    pub fn known_in_order(mut self) -> Self {
-        self.known_in_order = true;
-        self
-    }
-
-    /// Makes every reader check the recipients with `vet` before it returns anything.
+    /// Makes every reader check what the document says about itself with `vet` before it
+    /// returns anything.
     pub fn vetted_by(mut self, vet: Box<Vet>) -> Self {
         self.vet = Some(vet);
         self
@@ -824,35 +860,32 @@ impl Plaintext {
         &self.bytes
     }
 
-    fn vet(&self, recipients: &[String], names_in_order: bool) -> Result<()> {
+    fn vet(&self, said: &Said<'_>) -> Result<()> {
         match &self.vet {
-            Some(vet) => vet(recipients, &self.bytes, names_in_order),
+            Some(vet) => vet(said),
             None => Ok(()),
         }
     }
 
     /// The whole document, as a write needs it.
     pub fn document(&self) -> Result<Document> {
-        Document::from_json(&self.bytes, &self.what)
+        let document = Document::from_json(&self.bytes, &self.what)?;
+        self.vet(&document.said())?;
+        Ok(document)
     }
 
     /// A document holding only the secrets whose names pass `keep`, for reading: it
     /// cannot be written back.
     pub fn select(&self, keep: &dyn Fn(&str) -> bool) -> Result<Document> {
-        self.select_until(keep, None)
+        let mut document = Document::decode(&self.bytes, &self.what, keep, false)?;
+        self.vet(&document.said())?;
+        document.partial = true;
+        Ok(document)
     }
 
     /// A document holding at most the secret `name`, for reading, as [`Plaintext::select`].
     pub fn select_one(&self, name: &str) -> Result<Document> {
-        self.select_until(&|n| n == name, Some(name))
-    }
-
-    fn select_until(&self, keep: &dyn Fn(&str) -> bool, last: Option<&str>) -> Result<Document> {
-        let last = last.filter(|_| self.known_in_order);
-        let mut document = Document::decode(&self.bytes, &self.what, keep, last, false)?;
-        self.vet(&document.recipients, document.names_in_order)?;
-        document.partial = true;
-        Ok(document)
+        self.select(&|n| n == name)
     }
 
     /// The names of the secrets that start with `prefix`, in order, without decoding any
@@ -860,13 +893,16 @@ impl Plaintext {
     pub fn names_starting_with(&self, prefix: &str) -> Result<Vec<String>> {
         let mut names = Names {
             prefix,
-            in_order: self.known_in_order,
-            past: false,
             names: Vec::new(),
         };
         let found = scan(&self.bytes, &self.what, &mut names, false)?;
-        self.vet(&found.recipients, found.names_in_order)?;
-        Ok(names.names)
+        self.vet(&found.said())?;
+        let mut names = names.names;
+        if !found.names_in_order {
+            names.sort();
+            names.dedup();
+        }
+        Ok(names)
     }
 
     /// Names and values of the secrets whose names pass `keep`, in name order, borrowed
@@ -882,7 +918,7 @@ impl Plaintext {
             values: Vec::new(),
         };
         let found = scan(&self.bytes, &self.what, &mut values, false)?;
-        self.vet(&found.recipients, found.names_in_order)?;
+        self.vet(&found.said())?;
         let mut values = values.values;
         if found.names_in_order {
             return Ok(values);
@@ -900,8 +936,7 @@ impl Plaintext {
     }
 }
 
-/// The whole document; what it meets goes into `scanned` (kept when a sink stops the
-/// pass), the secrets to the sink.
+/// The whole document; what it meets goes into `scanned`, the secrets to the sink.
 struct DocumentSeed<'s, 'p> {
     sink: &'s mut dyn Sink<'p>,
     keep_extra: bool,
@@ -922,27 +957,40 @@ impl<'p> Visitor<'p> for DocumentSeed<'_, 'p> {
     }
     fn visit_map<A: MapAccess<'p>>(self, mut map: A) -> Result<(), A::Error> {
         let scanned = self.scanned;
-        let mut saw_recipients = false;
         let mut saw_secrets = false;
+        // The fields that say what the document is, and whom it is for, may come once: a
+        // second would let two readers disagree about what was signed.
+        let mut seen: [bool; 5] = [false; 5];
+        const ONCE: [&str; 5] = [
+            "format",
+            "version",
+            "recipients",
+            "membership",
+            "generation",
+        ];
         while let Some(key) = map.next_key_seed(NameSeed)? {
+            if let Some(index) = ONCE.iter().position(|field| *field == &*key)
+                && std::mem::replace(&mut seen[index], true)
+            {
+                return Err(de::Error::duplicate_field(ONCE[index]));
+            }
             match &*key {
                 "format" => scanned.format = map.next_value()?,
                 "version" => scanned.version = map.next_value()?,
-                "recipients" => {
-                    scanned.recipients = map.next_value()?;
-                    saw_recipients = true;
+                "recipients" => scanned.recipients = map.next_value()?,
+                "membership" => {
+                    let block: &'p RawValue = map.next_value()?;
+                    scanned.membership = Some(block.get().to_string());
                 }
+                "generation" => scanned.generation = map.next_value()?,
                 "secrets" => {
-                    // A pass may end within the secrets only if nothing a reader needs
-                    // can come after them (vault writes these fields first).
-                    let may_stop =
-                        scanned.format.is_some() && scanned.version.is_some() && saw_recipients;
+                    if std::mem::replace(&mut saw_secrets, true) {
+                        return Err(de::Error::duplicate_field("secrets"));
+                    }
                     map.next_value_seed(SecretsSeed {
                         sink: &mut *self.sink,
-                        may_stop,
                         scanned: &mut *scanned,
                     })?;
-                    saw_secrets = true;
                 }
                 // Checked by `signature::check` on the bytes; a rewrite signs anew.
                 "signature" => {
@@ -1013,7 +1061,6 @@ impl<'p> Visitor<'p> for TextSeed {
 /// The `secrets` object, each entry handed to the sink as far as it asks.
 struct SecretsSeed<'s, 'p> {
     sink: &'s mut dyn Sink<'p>,
-    may_stop: bool,
     scanned: &'s mut Scanned,
 }
 
@@ -1052,12 +1099,6 @@ impl<'p> Visitor<'p> for SecretsSeed<'_, 'p> {
                     let text = map.next_value::<&'p RawValue>()?;
                     self.sink.span(name, text.get());
                 }
-            }
-            if self.may_stop && self.sink.stop() {
-                // serde has no way to leave a map half read but an error; `scan` knows it
-                // by the flag.
-                self.scanned.stopped = true;
-                return Err(de::Error::custom(STOPPED));
             }
         }
         Ok(())
@@ -1195,9 +1236,9 @@ mod tests {
 
     #[test]
     fn newer_versions_are_refused() {
-        let json = br#"{"format":"secretsd-vault","version":2,"secrets":{}}"#;
+        let json = br#"{"format":"secretsd-vault","version":3,"secrets":{}}"#;
         let err = Document::from_json(json, "test").unwrap_err();
-        assert!(err.to_string().contains("version 2"), "{err}");
+        assert!(err.to_string().contains("version 3"), "{err}");
     }
 
     #[test]
@@ -1290,32 +1331,25 @@ mod tests {
         }
     }
 
-    /// A reader of one secret of a document known to be in order stops where that secret
-    /// is or would be: what follows is not read (here, not even valid), while the same
-    /// read of a document not known to be in order reads, and refuses, all of it.
+    /// Every reader reads the whole document, so what follows the secret it wants is
+    /// checked too; and the fields that say whom the document is for come once.
     #[test]
-    fn a_reader_of_one_secret_stops_in_a_document_known_in_order() {
+    fn readers_read_it_all_and_refuse_a_field_given_twice() {
         let head = br#"{"format":"secretsd-vault","version":1,"recipients":["age1x"],"secrets":{"A":{"value":"a"},"C":{"value":"c"},"#;
-        let text = [&head[..], b"\"E\":{\"value\":broken}}}"].concat();
-        let read = |known: bool, name: &str| {
-            let plaintext = Plaintext::new(SecretBytes::new(text.clone()), "v".into());
-            let plaintext = if known {
-                plaintext.known_in_order()
-            } else {
-                plaintext
-            };
-            plaintext.select_one(name).map(|document| {
-                document
-                    .get(name)
-                    .unwrap()
-                    .map(|entry| entry.value().expose_secret().to_string())
-            })
-        };
-        assert_eq!(read(true, "A").unwrap().as_deref(), Some("a"));
-        assert_eq!(read(true, "C").unwrap().as_deref(), Some("c"));
-        assert_eq!(read(true, "B").unwrap(), None);
-        assert!(read(true, "D").is_err(), "E comes after D and is read");
-        assert!(read(false, "A").is_err());
+        let broken = [&head[..], b"\"E\":{\"value\":broken}}}"].concat();
+        let plaintext = Plaintext::new(SecretBytes::new(broken), "v".into());
+        assert!(plaintext.select_one("A").is_err());
+        assert!(plaintext.names_starting_with("A").is_err());
+        for twice in [
+            r#""recipients":["age1x"],"recipients":["age1y"]"#,
+            r#""generation":3,"generation":9"#,
+            r#""membership":{},"membership":{}"#,
+        ] {
+            let text =
+                format!(r#"{{"format":"secretsd-vault","version":2,{twice},"secrets":{{}}}}"#);
+            let error = Document::from_json(text.as_bytes(), "v").unwrap_err();
+            assert!(error.to_string().contains("duplicate field"), "{error}");
+        }
     }
 
     #[test]

@@ -66,8 +66,7 @@ fn check_file_mode(path: &Path, what: &str, readable_in_git: bool) -> Result<()>
 /// (root excepted) or writable by group or others. A root-owned sticky directory such as
 /// `/tmp` is fine: others may add files there but not replace ours.
 pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     let real = fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?;
     let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
     for (index, place) in real.ancestors().enumerate() {

@@ -189,3 +189,68 @@ impl age::Callbacks for PluginUi {
             .map(age::secrecy::SecretString::from)
     }
 }
+
+/// This user as a writer: the key their writes are signed with (see `signature`) and,
+/// when it comes from an age X25519 identity, the recipient that identity opens.
+pub struct Own {
+    pub key: crate::store::signature::SigningKey,
+    pub recipient: Option<String>,
+}
+
+/// The writer of an identity file's text, when it holds an age X25519 identity: its
+/// signing key is derived from the identity, so there is nothing else to keep.
+pub fn own_from_text(text: &str) -> Option<Own> {
+    let identity = x25519_identity(text)?;
+    let key = crate::store::signature::SigningKey::from_identity(&identity).ok()?;
+    Some(Own {
+        key,
+        recipient: Some(identity.to_public().to_string()),
+    })
+}
+
+/// The writer key kept in `path` for an identity that is not an X25519 key (SSH, a
+/// plugin): none if the file does not exist.
+pub fn writer_key_from_file(path: &Path) -> Result<Option<Own>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    check_private_file(path, "writer key file")?;
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?);
+    let seed = text
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix("SECRETSD-WRITER-KEY-"))
+        .and_then(crate::store::signature::unhex::<32>)
+        .map(Zeroizing::new)
+        .ok_or_else(|| {
+            Error::LockedOut(format!(
+                "the writer key file {} holds no SECRETSD-WRITER-KEY- line",
+                path.display()
+            ))
+        })?;
+    Ok(Some(Own {
+        key: crate::store::signature::SigningKey::from_seed(&seed),
+        recipient: None,
+    }))
+}
+
+/// Makes a new writer key file at `path` (0600), for an identity that is not an X25519 key;
+/// never over an existing one.
+pub fn create_writer_key(path: &Path) -> Result<Own> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *seed)
+        .map_err(|e| Error::Failed(format!("no randomness for a writer key: {e}")))?;
+    let key = crate::store::signature::SigningKey::from_seed(&seed);
+    ensure_private_dir(&parent_dir(path))?;
+    let contents = Zeroizing::new(format!(
+        "# created: {}\n# the key vault signs your writes with (your identity is not an age X25519 key)\n# public: {}\nSECRETSD-WRITER-KEY-{}\n",
+        timestamp_now(),
+        key.writer(),
+        crate::store::signature::hex(&*seed)
+    ));
+    write_atomic(path, contents.as_bytes(), true)?;
+    Ok(Own {
+        key,
+        recipient: None,
+    })
+}

@@ -7,6 +7,7 @@ pub mod document;
 pub mod files;
 pub mod fs;
 pub mod identity;
+pub mod membership;
 mod payload;
 pub mod recipients;
 pub mod secret_bytes;
@@ -22,8 +23,8 @@ use age::secrecy::SecretString;
 
 use crate::config::BackupPolicy;
 use crate::error::{Error, Result};
-use crate::store::crypto::{Key, Lock};
-use crate::store::document::{Document, Plaintext};
+use crate::store::crypto::{Header, Key, Lock};
+use crate::store::document::{Document, Plaintext, Said};
 use crate::store::identity::Identities;
 use crate::store::secret_bytes::SecretBytes;
 use crate::store::signature::Signed;
@@ -37,33 +38,31 @@ pub trait KeySource {
     fn passphrase(&self) -> Result<SecretString>;
 }
 
+/// One version of a vault as decrypted: what its age header, its signature and the
+/// document itself say. The trust layer judges it.
+pub struct Version<'a> {
+    pub header: &'a Header,
+    pub signed: &'a Signed,
+    pub said: Said<'a>,
+}
+
 /// Who signs writes, and whether a version of the vault as read may be trusted: decided
-/// above the store (`commands::trust`), from what this machine has seen of the vault.
+/// above the store (`commands::trust`, by `trust::policy`), from what the version says
+/// and what this machine has seen. The store asks it on every read and every write:
+/// nothing is read unchecked.
 pub trait Guard: Send + Sync {
-    /// The key this writer signs with, if it has one (an X25519 identity).
+    /// The key this writer signs with, if it has one.
     fn signing_key(&self) -> Option<&signature::SigningKey>;
-    /// Called with the vault as read: its recipients and what its signature says, and
-    /// whether a change will follow. An error refuses the read or the change.
-    fn vet(
-        &self,
-        vault: &Path,
-        recipients: &[String],
-        signed: &Signed,
-        plaintext: &[u8],
-        writing: bool,
-    ) -> Result<()>;
-    /// Called once a change this writer signed is in place; `stamp` is the new file's
-    /// (see `stamp_of`), taken from the very file written, when known.
-    fn wrote(&self, vault: &Path, recipients: &[String], stamp: Option<&str>);
-    /// Called once a version was put back as it was (a restore): this content is trusted.
-    fn restored(&self, vault: &Path, recipients: &[String], plaintext: &[u8]);
-    /// The stamp of the vault file last vetted with nothing wrong (see `stamp_of`).
-    fn vetted(&self, vault: &Path) -> Option<String>;
-    /// Remembers that the file with `stamp` was vetted with nothing wrong. Only called
-    /// after [`Guard::vet`] accepted it without a warning, for a document whose names
-    /// were in order, each once, as vault writes them: a later read of this file may stop
-    /// at the secret it wants.
-    fn vetted_as(&self, vault: &Path, stamp: &str);
+    /// Judges a version read from the vault file, before anything of it is used;
+    /// `writing` when a change will follow. An error refuses the read or the change.
+    fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()>;
+    /// Readies `document` to be written over the version read (its generation, and a
+    /// membership block for a vault that has none yet), and refuses a version this writer
+    /// may not write. `passphrase`: the vault is protected by a passphrase.
+    fn prepare_write(&self, vault: &Path, document: &mut Document, passphrase: bool) -> Result<()>;
+    /// Called once a version this writer prepared is in place. An error says the
+    /// version is written but this machine could not remember it.
+    fn wrote(&self, vault: &Path, document: &Document) -> Result<()>;
 }
 
 /// The document as JSON, signed when `key` is given (see `signature`).
@@ -82,22 +81,6 @@ fn signed_json(document: &Document, key: Option<&signature::SigningKey>) -> Resu
     Ok(json)
 }
 
-/// What identifies one unmodified version of a file (device, inode, size, modification
-/// and change times); ctime cannot be set back by anyone.
-fn stamp_of(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "{}:{}:{}:{}.{}:{}.{}",
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec()
-    )
-}
-
 /// How a vault is protected, remembered from opening it so a rewrite keeps it.
 pub enum Protection {
     /// Encrypted to the recipients listed inside the document.
@@ -111,6 +94,21 @@ pub struct Opened {
     pub document: Document,
     pub protection: Protection,
     pub armored: bool,
+    /// What its age header says (to whom it is encrypted).
+    pub header: Header,
+    /// What its signature says.
+    pub signed: Signed,
+}
+
+impl Opened {
+    /// This version, for the trust layer to judge.
+    pub fn version(&self) -> Version<'_> {
+        Version {
+            header: &self.header,
+            signed: &self.signed,
+            said: self.document.said(),
+        }
+    }
 }
 
 /// A vault just decrypted, with the key that opened it.
@@ -119,6 +117,7 @@ struct Decrypted {
     protection: Protection,
     armored: bool,
     key: Key,
+    header: Header,
 }
 
 /// What a change is, for the backup record and its safety checks.
@@ -161,15 +160,9 @@ impl Vault {
         self.guard.as_deref().and_then(|g| g.signing_key())
     }
 
-    fn vet(
-        &self,
-        recipients: &[String],
-        signed: &Signed,
-        plaintext: &[u8],
-        writing: bool,
-    ) -> Result<()> {
+    fn vet(&self, version: &Version<'_>, writing: bool) -> Result<()> {
         match &self.guard {
-            Some(guard) => guard.vet(&self.path, recipients, signed, plaintext, writing),
+            Some(guard) => guard.vet(&self.path, version, writing),
             None => Ok(()),
         }
     }
@@ -207,14 +200,9 @@ impl Vault {
         ))
     }
 
-    /// The vault's bytes, and a stamp of the very file they were read from (see
-    /// [`stamp_of`]).
-    fn read_stamped(&self) -> Result<(Vec<u8>, String)> {
-        self.open_stamped().map(|(_, bytes, stamp)| (bytes, stamp))
-    }
-
-    /// [`Vault::read_stamped`], keeping the file open (a backup copies it).
-    fn open_stamped(&self) -> Result<(std::fs::File, Vec<u8>, String)> {
+    /// The vault's bytes, and the file they were read from, still open (a backup copies
+    /// it).
+    fn read_file(&self) -> Result<(std::fs::File, Vec<u8>)> {
         use std::io::Read;
         use std::os::unix::fs::MetadataExt;
         if !self.path.exists() {
@@ -223,22 +211,14 @@ impl Vault {
         fs::check_vault_file(&self.path)?;
         let mut file =
             std::fs::File::open(&self.path).map_err(|e| Error::io("read", &self.path, e))?;
-        let meta = file
+        let size = file
             .metadata()
-            .map_err(|e| Error::io("read", &self.path, e))?;
-        let stamp = stamp_of(&meta);
-        let mut bytes = Vec::with_capacity(meta.size() as usize);
+            .map_err(|e| Error::io("read", &self.path, e))?
+            .size();
+        let mut bytes = Vec::with_capacity(size as usize);
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io("read", &self.path, e))?;
-        Ok((file, bytes, stamp))
-    }
-
-    /// Whether the guard vetted this very file before and found nothing wrong: then a read
-    /// need not hash and check it again.
-    fn vetted(&self, stamp: &str) -> bool {
-        self.guard
-            .as_deref()
-            .is_some_and(|g| g.vetted(&self.path).as_deref() == Some(stamp))
+        Ok((file, bytes))
     }
 
     /// Decrypts `ciphertext` with the keys from `keys`; in place when given it by value.
@@ -259,63 +239,42 @@ impl Vault {
         } else {
             (Key::Identities(keys.identities()?), Protection::Recipients)
         };
-        let plaintext = crypto::decrypt(ciphertext, &key, &what)?;
+        let (plaintext, header) = crypto::decrypt_with_header(ciphertext, &key, &what)?;
         Ok(Decrypted {
             plaintext,
             protection,
             armored,
             key,
+            header,
         })
     }
 
-    fn parse(&self, plaintext: &[u8], protection: Protection, armored: bool) -> Result<Opened> {
+    /// Parses a decrypted version whole, with what its signature says.
+    fn parse(&self, decrypted: Decrypted) -> Result<Opened> {
+        let signed = signature::check(&decrypted.plaintext);
         Ok(Opened {
-            document: Document::from_json(plaintext, &self.describe())?,
-            protection,
-            armored,
+            document: Document::from_json(&decrypted.plaintext, &self.describe())?,
+            protection: decrypted.protection,
+            armored: decrypted.armored,
+            header: decrypted.header,
+            signed,
         })
     }
 
-    /// Decrypts the vault for reading.
+    /// Decrypts the vault for reading, and has the guard judge it.
     pub fn open(&self, keys: &dyn KeySource) -> Result<Opened> {
-        let (ciphertext, stamp) = self.read_stamped()?;
+        let (_, ciphertext) = self.read_file()?;
         // Opened in place: the ciphertext's buffer becomes the plaintext's.
-        let decrypted = self.decrypt(ciphertext, keys)?;
-        let signed = self
-            .guard
-            .as_ref()
-            .filter(|_| !self.vetted(&stamp))
-            .map(|_| signature::check(&decrypted.plaintext));
-        let opened = self.parse(
-            &decrypted.plaintext,
-            decrypted.protection,
-            decrypted.armored,
-        )?;
-        if let Some(signed) = signed {
-            self.vet(
-                &opened.document.recipients,
-                &signed,
-                &decrypted.plaintext,
-                false,
-            )?;
-            if let Some(guard) = &self.guard
-                && opened.document.names_in_order()
-            {
-                guard.vetted_as(&self.path, &stamp);
-            }
-        }
+        let opened = self.parse(self.decrypt(ciphertext, keys)?)?;
+        self.vet(&opened.version(), false)?;
         Ok(opened)
     }
 
     /// Decrypts `ciphertext` as a version of this vault (another side of a git merge, a
-    /// file git handed to textconv) with the keys from `keys`; no file checks.
+    /// file git handed to textconv, a backup) with the keys from `keys`; no file checks,
+    /// and not judged: the caller judges it for what it is (see `Opened::version`).
     pub fn open_ciphertext(&self, ciphertext: &[u8], keys: &dyn KeySource) -> Result<Opened> {
-        let decrypted = self.decrypt(ciphertext, keys)?;
-        self.parse(
-            &decrypted.plaintext,
-            decrypted.protection,
-            decrypted.armored,
-        )
+        self.parse(self.decrypt(ciphertext, keys)?)
     }
 
     /// Encrypts `plaintext` the way a vault with `recipients` and `protection` is
@@ -345,30 +304,27 @@ impl Vault {
     }
 
     /// Decrypts the vault for a reader that parses only what it needs of it (one secret,
-    /// the names, the values without their metadata).
+    /// the names, the values without their metadata). Every reader has the guard judge
+    /// the version, with what its one pass over the document finds, before it returns.
     pub fn read(&self, keys: &dyn KeySource) -> Result<Plaintext> {
-        let (ciphertext, stamp) = self.read_stamped()?;
+        let (_, ciphertext) = self.read_file()?;
         let decrypted = self.decrypt(ciphertext, keys)?;
+        let header = decrypted.header;
         let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
-        // Vetted with the recipients, which a reader's one pass over the document finds —
-        // unless this very file was vetted before, and is then known to be as vault
-        // writes it (a vetting remembers only a document whose names were in order).
         Ok(match &self.guard {
-            Some(guard) if !self.vetted(&stamp) => {
+            Some(guard) => {
                 let signed = signature::check(plaintext.bytes());
                 let guard = Arc::clone(guard);
                 let path = self.path.clone();
-                plaintext.vetted_by(Box::new(
-                    move |recipients: &[String], bytes: &[u8], names_in_order: bool| {
-                        guard.vet(&path, recipients, &signed, bytes, false)?;
-                        if names_in_order {
-                            guard.vetted_as(&path, &stamp);
-                        }
-                        Ok(())
-                    },
-                ))
+                plaintext.vetted_by(Box::new(move |said: &Said<'_>| {
+                    let version = Version {
+                        header: &header,
+                        signed: &signed,
+                        said: *said,
+                    };
+                    guard.vet(&path, &version, false)
+                }))
             }
-            Some(_) => plaintext.known_in_order(),
             None => plaintext,
         })
     }
@@ -390,7 +346,6 @@ impl Vault {
         armor: bool,
     ) -> Result<()> {
         document.ensure_fingerprint_key()?;
-        let document = &document;
         fs::ensure_private_dir(&fs::parent_dir(&self.path))?;
         let _lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         if self.path.exists() {
@@ -399,12 +354,16 @@ impl Vault {
                 self.path.display()
             )));
         }
-        let ciphertext = self.seal(document, protection, armor)?;
-        fs::write_atomic(&self.path, &ciphertext, true)?;
         if let Some(guard) = &self.guard {
-            guard.wrote(&self.path, &document.recipients, None);
+            let passphrase = matches!(protection, Protection::Passphrase(_));
+            guard.prepare_write(&self.path, &mut document, passphrase)?;
         }
-        Ok(())
+        let ciphertext = self.seal(&document, protection, armor)?;
+        fs::write_atomic(&self.path, &ciphertext, true)?;
+        match &self.guard {
+            Some(guard) => guard.wrote(&self.path, &document),
+            None => Ok(()),
+        }
     }
 
     /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
@@ -420,7 +379,7 @@ impl Vault {
         // are what killed writers left (plaintext, in the case of other files' temps).
         fs::remove_stale_temp_files(&self.path);
         backup::remove_leftovers(&self.path);
-        let (source, ciphertext, stamp) = self.open_stamped()?;
+        let (source, ciphertext) = self.read_file()?;
         let source_len = ciphertext.len() as u64;
         // The backup is the file as read, copied by the kernel from the open file (the same
         // inode, whatever now has its name) into an unnamed file — so a change that does not
@@ -439,25 +398,28 @@ impl Vault {
             protection,
             armored,
             key,
+            header,
         } = self.decrypt(ciphertext, keys)?;
         // Read for a change: each secret stays text until it is used (see `Document`).
-        // A file vetted before with nothing wrong (one this writer wrote, most often) is
-        // the same content, so the same check would pass.
-        let signed = self
-            .guard
-            .as_ref()
-            .filter(|_| !self.vetted(&stamp))
-            .map(|_| signature::check(&plaintext));
+        let signed = signature::check(&plaintext);
         let mut document = Document::for_change(plaintext, &self.describe())?;
-        if let Some(signed) = signed {
-            self.vet(&document.recipients, &signed, document.source(), true)?;
-        }
-        document.ensure_fingerprint_key()?;
         let opened = Opened {
-            document,
+            document: Document::new(Vec::new()),
             protection,
             armored,
+            header,
+            signed,
         };
+        self.vet(
+            &Version {
+                header: &opened.header,
+                signed: &opened.signed,
+                said: document.said(),
+            },
+            true,
+        )?;
+        document.ensure_fingerprint_key()?;
+        let opened = Opened { document, ..opened };
         Ok(Transaction {
             vault: self,
             _lock: lock,
@@ -573,6 +535,11 @@ impl Transaction<'_> {
         &self.opened.document
     }
 
+    /// The version as read (and as changed so far), for the trust layer.
+    pub fn version(&self) -> Version<'_> {
+        self.opened.version()
+    }
+
     /// How this vault's writers wait for locks, for other files locked with it.
     pub fn lock_wait(&self) -> &fs::LockWait {
         &self.vault.lock_wait
@@ -599,16 +566,32 @@ impl Transaction<'_> {
         crypto::decrypt(ciphertext, &self.key, what)
     }
 
-    /// Decrypts and parses a vault file's bytes (a backup) with the key that opened this one.
-    pub fn open_bytes(&self, ciphertext: &[u8], what: &str) -> Result<Document> {
-        let plaintext = self.unseal_bytes(ciphertext, what)?;
-        Document::from_json(&plaintext, what)
+    /// Decrypts and parses a vault file's bytes (a backup) with the key that opened this
+    /// one; not judged (see [`Vault::open_ciphertext`]).
+    pub fn open_bytes(&self, ciphertext: &[u8], what: &str) -> Result<Opened> {
+        let (plaintext, header) = crypto::decrypt_with_header(ciphertext, &self.key, what)?;
+        let signed = signature::check(&plaintext);
+        Ok(Opened {
+            document: Document::from_json(&plaintext, what)?,
+            protection: match &self.opened.protection {
+                Protection::Recipients => Protection::Recipients,
+                Protection::Passphrase(p) => Protection::Passphrase(p.clone()),
+            },
+            armored: crypto::is_armored(ciphertext),
+            header,
+            signed,
+        })
     }
 
-    /// The document encrypted as the vault will be written, durable but not yet in place.
-    /// With `keep_access`, refuses a result that none of the identities that opened the
-    /// vault could open.
-    pub fn seal_document(&self, keep_access: bool) -> Result<Sealed> {
+    /// The document encrypted as the vault will be written, durable but not yet in place:
+    /// readied by the guard first (its generation, its membership), which refuses a
+    /// version this writer may not write. With `keep_access`, refuses a result that none
+    /// of the identities that opened the vault could open.
+    pub fn seal_document(&mut self, keep_access: bool) -> Result<Sealed> {
+        if let Some(guard) = &self.vault.guard {
+            let passphrase = matches!(self.opened.protection, Protection::Passphrase(_));
+            guard.prepare_write(&self.vault.path, &mut self.opened.document, passphrase)?;
+        }
         let opened = &self.opened;
         let checked = keep_access && matches!(opened.protection, Protection::Recipients);
         let prepared = if checked {
@@ -677,42 +660,15 @@ impl Transaction<'_> {
         )
     }
 
-    /// Replaces the vault with `ciphertext` (atomically): a version put back as it was.
-    pub fn write(&self, ciphertext: &[u8]) -> Result<()> {
-        if let Some(guard) = &self.vault.guard {
-            // Its signature is whatever it was; this machine chose it, so it trusts it —
-            // before it is in place, so a crash in between cannot leave it suspect.
-            if let Ok(plaintext) = crypto::decrypt(ciphertext, &self.key, &self.vault.describe())
-                && let Ok(document) = Document::from_json(&plaintext, "the restored vault")
-            {
-                guard.restored(&self.vault.path, &document.recipients, &plaintext);
-            }
-        }
-        fs::write_atomic(&self.vault.path, ciphertext, false)
-    }
-
     /// Puts the sealed document in place of the vault (atomically).
     pub fn write_sealed(&self, sealed: Sealed) -> Result<()> {
-        let stamp = match sealed.0 {
-            // Stamped through the file itself, not its name, which another process could
-            // have replaced already: the next read need not check what this one signed.
-            SealedAs::File(file) => file
-                .persist(&self.vault.path, false)?
-                .metadata()
-                .ok()
-                .map(|meta| stamp_of(&meta)),
-            SealedAs::Bytes(bytes) => {
-                fs::write_atomic(&self.vault.path, &bytes, false)?;
-                None
-            }
-        };
-        if let Some(guard) = &self.vault.guard {
-            guard.wrote(
-                &self.vault.path,
-                &self.opened.document.recipients,
-                stamp.as_deref(),
-            );
+        match sealed.0 {
+            SealedAs::File(file) => drop(file.persist(&self.vault.path, false)?),
+            SealedAs::Bytes(bytes) => fs::write_atomic(&self.vault.path, &bytes, false)?,
         }
-        Ok(())
+        match &self.vault.guard {
+            Some(guard) => guard.wrote(&self.vault.path, &self.opened.document),
+            None => Ok(()),
+        }
     }
 }

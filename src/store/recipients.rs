@@ -81,3 +81,76 @@ pub fn key_part(text: &str) -> String {
 pub fn same_key(a: &str, b: &str) -> bool {
     key_part(a) == key_part(b)
 }
+
+/// Whether an age header fits the recipients a vault lists: one `X25519` stanza per X25519
+/// recipient, an SSH stanza with the right key tag per SSH recipient, and other stanzas
+/// only for plugin recipients. An X25519 stanza names no key, so a file encrypted to one
+/// X25519 key in place of another passes; one encrypted to an extra key does not.
+pub fn header_matches(
+    recipients: &[String],
+    header: &crate::store::crypto::Header,
+) -> Result<(), String> {
+    let mut x25519 = 0;
+    let mut plugins = 0;
+    let mut ssh_tags: Vec<String> = Vec::new();
+    for recipient in recipients {
+        let text = recipient.trim();
+        if text.starts_with("ssh-") {
+            ssh_tags.push(
+                ssh_tag(text)
+                    .ok_or_else(|| format!("{} is not a valid SSH recipient", key_part(text)))?,
+            );
+        } else if age::x25519::Recipient::from_str(text).is_ok() {
+            x25519 += 1;
+        } else {
+            plugins += 1;
+        }
+    }
+    let stanzas = &header.stanzas;
+    let x25519_stanzas = stanzas.iter().filter(|s| s.kind == "X25519").count();
+    let mut ssh_stanzas: Vec<String> = stanzas
+        .iter()
+        .filter(|s| s.kind.starts_with("ssh-"))
+        .map(|s| s.tag.clone().unwrap_or_default())
+        .collect();
+    // The age library adds one stanza of random type ending in "-grease" to every file it
+    // encrypts to recipients (so parsers keep skipping unknown stanzas); it wraps nothing.
+    let grease = stanzas
+        .iter()
+        .filter(|s| s.kind.ends_with("-grease"))
+        .count()
+        .min(1);
+    let others = stanzas.len() - x25519_stanzas - ssh_stanzas.len() - grease;
+    ssh_tags.sort();
+    ssh_stanzas.sort();
+    if x25519_stanzas != x25519 || ssh_stanzas != ssh_tags || (plugins == 0 && others > 0) {
+        return Err(format!(
+            "it is encrypted to {} key(s) ({} X25519, {} SSH, {} other), but it lists {} recipient(s) ({} X25519, {} SSH, {} plugin): someone encrypted it to a key it does not list",
+            stanzas.len() - grease,
+            x25519_stanzas,
+            ssh_stanzas.len(),
+            others,
+            recipients.len(),
+            x25519,
+            ssh_tags.len(),
+            plugins
+        ));
+    }
+    if plugins > 0 && others == 0 {
+        return Err("it lists plugin recipients but is encrypted to none".into());
+    }
+    Ok(())
+}
+
+/// The tag age puts in an SSH stanza: the first four bytes of SHA-256 of the key's wire
+/// form, in base64 without padding.
+fn ssh_tag(text: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let blob = text.split_whitespace().nth(1)?;
+    let wire = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .ok()?;
+    let digest = sha2::Sha256::digest(&wire);
+    Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&digest[..4]))
+}

@@ -10,7 +10,7 @@
 //! keep safe or back up, and a recovery phrase brings it back with the identity. Who may
 //! write is decided above the store, by what this machine has seen (`commands::trust`).
 
-use ed25519_dalek::{Signer, Verifier};
+use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -38,9 +38,19 @@ impl SigningKey {
         Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
     }
 
-    /// The public half, as written in signatures and `[security] trusted_writers`.
+    /// The public half, as written in signatures and membership blocks.
     pub fn writer(&self) -> String {
         hex(self.0.verifying_key().as_bytes())
+    }
+
+    /// A key from its 32-byte seed (a writer key file, for identities without X25519).
+    pub fn from_seed(seed: &[u8; 32]) -> SigningKey {
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// The signature of a 32-byte digest, in hex.
+    pub fn sign_digest(&self, digest: &[u8]) -> String {
+        hex(&self.0.sign(digest).to_bytes())
     }
 
     /// The field that ends a signed document whose bytes before it (everything but the
@@ -179,11 +189,31 @@ pub fn start() -> Sha256 {
     hasher
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+/// Whether `sig` (hex) is `writer`'s (hex) signature of `digest`.
+pub fn verify_digest(writer: &str, digest: &[u8], sig: &str) -> bool {
+    let (Some(key), Some(signature)) = (unhex::<32>(writer), unhex::<64>(sig)) else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+        return false;
+    };
+    key.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(&signature))
+        .is_ok()
+}
+
+/// Whether `text` is a writer key: 64 hex digits of a valid Ed25519 public key.
+pub fn is_writer_key(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && unhex::<32>(text).is_some_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok())
+}
+
+pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != 2 * N {
         return None;
     }
@@ -245,7 +275,7 @@ pub fn check(plaintext: &[u8]) -> Signed {
     hasher.update(&plaintext[..at]);
     hasher.update(b"}");
     let digest = hasher.finalize();
-    match key.verify(&digest, &ed25519_dalek::Signature::from_bytes(&signature)) {
+    match key.verify_strict(&digest, &ed25519_dalek::Signature::from_bytes(&signature)) {
         Ok(()) => Signed::Valid {
             writer: field.writer,
         },

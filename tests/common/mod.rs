@@ -109,11 +109,60 @@ impl TestHome {
         chmod(&self.vault_file(), 0o600);
     }
 
-    /// Forgets what this machine remembered of its vaults (who wrote them, to whom they
-    /// were encrypted): a vault written by hand is then seen for the first time, as one
-    /// from before vault signed its writes would be.
+    /// Forgets what this machine remembered of its vaults (their owners, the highest
+    /// epochs seen, where they were read): every vault is then seen for the first time.
     pub fn forget_trust(&self) {
-        let _ = fs::remove_dir_all(self.path().join(".local/state/secretsd/trust"));
+        let _ = fs::remove_file(self.trust_file());
+    }
+
+    /// What this machine remembers of its vaults.
+    pub fn trust_file(&self) -> PathBuf {
+        self.path().join(".local/state/secretsd/trust.json")
+    }
+
+    /// The line `vault identity public` prints for this home's identity.
+    pub fn line(&self) -> String {
+        let output = self
+            .vault(&["identity", "public", "--name", &self.name()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output).trim().to_string()
+    }
+
+    /// This home's writer key, as `vault verify` shows it ("you sign as").
+    pub fn writer(&self) -> String {
+        let output = self.vault(&["verify"]).output().unwrap();
+        stdout(&output)
+            .lines()
+            .find_map(|l| l.strip_prefix("you sign as: "))
+            .expect("an X25519 identity signs")
+            .to_string()
+    }
+
+    /// A member name for this home: the last letters of its directory.
+    pub fn name(&self) -> String {
+        let dir = self.path().file_name().unwrap().to_string_lossy();
+        format!("m{}", dir.trim_start_matches(".tmp").to_lowercase())
+    }
+
+    /// Imports `secrets` (a JSON object of names to values) as vault writes them.
+    pub fn import_json(&self, secrets: &serde_json::Value) {
+        self.vault(&["import", "--json", "-"])
+            .write_stdin(secrets.to_string())
+            .assert()
+            .success();
+    }
+
+    /// The vault's membership block as stored in its plaintext.
+    pub fn membership(&self) -> String {
+        self.age_decrypt()["membership"].to_string()
+    }
+
+    /// `text` (a document written by hand, ending with its closing brace) signed as this
+    /// home's identity signs a write: what a member could write with another tool.
+    pub fn sign(&self, text: &str) -> String {
+        sign_with(&self.identity_file(), text)
     }
 
     /// Decrypts the vault with the real `age` CLI and parses the JSON inside.
@@ -146,6 +195,22 @@ fn age_decrypt_bytes(file: &Path, identity: &Path) -> Vec<u8> {
         stderr(&output)
     );
     output.stdout
+}
+
+/// `text` (a document ending with its closing brace) signed with the writer key of the
+/// X25519 identity in the file `identity`.
+pub fn sign_with(identity: &Path, text: &str) -> String {
+    use sha2::Digest;
+    let contents = fs::read_to_string(identity).unwrap();
+    let identity = secretsd::store::identity::x25519_identity(&contents).unwrap();
+    let key = secretsd::store::signature::SigningKey::from_identity(&identity).unwrap();
+    let open = text
+        .trim_end()
+        .strip_suffix('}')
+        .expect("a document ends with }");
+    let mut hasher = secretsd::store::signature::start();
+    hasher.update(open.as_bytes());
+    format!("{open}{}", key.suffix(hasher))
 }
 
 pub fn stderr(output: &Output) -> String {

@@ -1,0 +1,698 @@
+//! The trust verdict on one version of a vault: pure functions of what the version says
+//! about itself and what this machine has seen, with table tests. No I/O, no output.
+//!
+//! Two questions, kept apart as TUF keeps them: *is it genuine* — its content signed by a
+//! member of a membership block signed by an owner this machine trusts, encrypted to the
+//! recipients that block lists — and *is it the latest* — its membership epoch not below
+//! the highest this machine has seen (a lower epoch may put a removed member back). A
+//! lower content generation under the current epoch is only a notice: a `git revert` or
+//! a checkout of an older commit is normal.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use crate::store::crypto::Header;
+use crate::store::membership::Membership;
+use crate::store::recipients::{header_matches, key_part};
+use crate::store::signature::Signed;
+use crate::trust::state::VaultRecord;
+
+/// What one version of a vault says about itself.
+pub struct Facts<'a> {
+    /// Encrypted to a passphrase (an scrypt stanza) rather than to recipients.
+    pub passphrase: bool,
+    pub header: &'a Header,
+    pub recipients: &'a [String],
+    /// Its membership block: none in a version-1 document, an error when it does not
+    /// parse or is not consistent with itself.
+    pub membership: Option<Result<Membership, String>>,
+    pub signed: &'a Signed,
+    pub generation: u64,
+}
+
+impl Facts<'_> {
+    /// The vault id its membership block names, if it has a valid one.
+    pub fn vault_id(&self) -> Option<&str> {
+        match &self.membership {
+            Some(Ok(membership)) => Some(&membership.body.vault_id),
+            _ => None,
+        }
+    }
+
+    pub fn block(&self) -> Option<&Membership> {
+        self.membership.as_ref().and_then(|m| m.as_ref().ok())
+    }
+}
+
+/// What this machine knows that bears on a version.
+pub struct Seen<'a> {
+    /// The record of the vault the version names (by its id).
+    pub record: Option<&'a VaultRecord>,
+    /// The id of the vault this location held when last read here.
+    pub bound_to: Option<&'a str>,
+    /// Owners named for the version's vault id in configuration (`[security] vaults`,
+    /// `VAULT_TRUST`): a first answer, used only while there is no record.
+    pub configured: Option<&'a BTreeSet<String>>,
+    /// This user's writer key.
+    pub own: Option<&'a str>,
+    pub now: SystemTime,
+}
+
+/// What to do with a version.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Genuine and not older in membership than what this machine has seen.
+    Trusted,
+    /// Seen for the first time, with nothing to check its owners against: the user must
+    /// say whether to trust them (a terminal's question, `vault verify --accept`,
+    /// `VAULT_TRUST`). Values are not used, nothing is written, until then.
+    FirstSight(String),
+    /// Something is wrong, said for a person: nothing of it is used or written.
+    Suspect(String),
+}
+
+/// A verdict with notices worth telling (an older generation, an expired block).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Judgment {
+    pub verdict: Verdict,
+    pub notices: Vec<String>,
+}
+
+impl Judgment {
+    fn of(verdict: Verdict) -> Judgment {
+        Judgment {
+            verdict,
+            notices: Vec::new(),
+        }
+    }
+}
+
+fn suspect(why: impl Into<String>) -> Judgment {
+    Judgment::of(Verdict::Suspect(why.into()))
+}
+
+/// Judges a version read from a vault's location.
+pub fn judge(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
+    let membership = match &facts.membership {
+        None => return judge_version_1(facts, seen),
+        Some(Err(why)) => return suspect(format!("its membership block is not valid: {why}")),
+        Some(Ok(membership)) => membership,
+    };
+    let body = &membership.body;
+    if let Some(bound) = seen.bound_to
+        && bound != body.vault_id
+    {
+        return suspect(format!(
+            "this location held the vault {bound}, and now holds another one, {} ({}): copied over it, or a file moved in git",
+            body.vault_id,
+            printable(&body.label)
+        ));
+    }
+    if facts.passphrase != body.passphrase {
+        return suspect(if facts.passphrase {
+            "its membership block lists members, but it is encrypted to a passphrase"
+        } else {
+            "its membership block is a passphrase vault's, but it is encrypted to recipients"
+        });
+    }
+    if !facts.passphrase
+        && let Some(problem) = genuine_content(facts, membership)
+    {
+        return suspect(problem);
+    }
+    if !facts.passphrase
+        && seen.record.is_none()
+        && seen.configured.is_none()
+        && (seen.own.is_none() || membership.signer.as_deref() != seen.own)
+    {
+        return Judgment::of(Verdict::FirstSight(format!(
+            "this machine has not seen the vault {} ({}) before: it is owned by {}",
+            body.vault_id,
+            printable(&body.label),
+            owners_of(membership)
+        )));
+    }
+    if let Err(why) = membership_trusted(membership, seen) {
+        return suspect(why);
+    }
+    let mut notices = Vec::new();
+    if let Some(expires) = expired(membership, seen.now) {
+        notices.push(format!(
+            "the vault's membership expired at {expires}: writes are refused until an owner runs 'vault renew'"
+        ));
+    }
+    if let Some(record) = seen.record
+        && facts.generation < record.generation
+    {
+        notices.push(format!(
+            "this is an older version of the vault (generation {}; this machine has seen {}), as after a git checkout or revert; the next write goes on from generation {}",
+            facts.generation,
+            record.generation,
+            record.generation + 1
+        ));
+    }
+    Judgment {
+        verdict: Verdict::Trusted,
+        notices,
+    }
+}
+
+/// Whether this machine trusts a membership block (of a vault it has a record of, or
+/// owners configured for, or signed by this user): not older than the epoch it has seen,
+/// signed by an owner it can trace from the owners it trusts, and the very block it knows
+/// at that epoch. A passphrase vault's block needs nothing.
+pub fn membership_trusted(membership: &Membership, seen: &Seen<'_>) -> Result<(), String> {
+    let body = &membership.body;
+    if body.passphrase {
+        return Ok(());
+    }
+    if let Some(record) = seen.record
+        && body.epoch < record.epoch
+    {
+        return Err(rollback(membership, record));
+    }
+    let own_block = seen.own.is_some() && membership.signer.as_deref() == seen.own;
+    if !own_block {
+        let authorized = match (seen.record, seen.configured) {
+            (Some(record), _) => membership
+                .authorized_by(&record.owners.iter().cloned().collect(), Some(record.epoch)),
+            (None, Some(configured)) => membership.authorized_by(configured, None),
+            (None, None) => Err(format!(
+                "this machine has not pinned the owners of the vault {}",
+                body.vault_id
+            )),
+        };
+        authorized.map_err(|why| {
+            format!("its membership is not signed by an owner this machine trusts: {why}")
+        })?;
+    }
+    if let Some(record) = seen.record
+        && body.epoch == record.epoch
+        && record
+            .membership
+            .as_deref()
+            .and_then(|known| Membership::parse(known).ok())
+            .is_some_and(|known| known.canonical() != membership.canonical())
+    {
+        return Err(format!(
+            "its membership differs from the one this machine knows at the same epoch {}: two owners changed it apart",
+            body.epoch
+        ));
+    }
+    Ok(())
+}
+
+/// A version-1 document: no membership block, so no owners to pin.
+fn judge_version_1(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
+    if let Some(bound) = seen.bound_to {
+        return suspect(format!(
+            "it is a version-1 vault without a membership block where this machine has seen version 2 (the vault {bound}): an old copy put back"
+        ));
+    }
+    if facts.passphrase {
+        return Judgment::of(Verdict::Trusted);
+    }
+    match facts.signed {
+        Signed::Valid { writer } if Some(writer.as_str()) == seen.own => {
+            Judgment::of(Verdict::Trusted)
+        }
+        Signed::Invalid { .. } => suspect("its signature does not match its content"),
+        _ => Judgment::of(Verdict::FirstSight(
+            "it is a vault from before membership blocks (version 1), not written by you; if you trust it, 'vault verify --accept' makes you its owner"
+                .into(),
+        )),
+    }
+}
+
+/// What is wrong with the content of a version under its own (valid) membership block:
+/// recipients, age header, content signature.
+fn genuine_content(facts: &Facts<'_>, membership: &Membership) -> Option<String> {
+    let body = &membership.body;
+    let listed: Vec<String> = facts.recipients.iter().map(|r| key_part(r)).collect();
+    let members: Vec<String> = body.recipients().iter().map(|r| key_part(r)).collect();
+    if listed != members {
+        return Some("the recipients it lists are not those of its membership block".into());
+    }
+    if let Err(why) = header_matches(&body.recipients(), facts.header) {
+        return Some(why);
+    }
+    match facts.signed {
+        Signed::Unsigned => {
+            Some("it is not signed (made with the plain age CLI, or its signature stripped)".into())
+        }
+        Signed::Invalid { .. } => Some("its signature does not match its content".into()),
+        Signed::Valid { writer } if body.member_by_writer(writer).is_none() => Some(format!(
+            "it is signed by {writer}, who is not a member of the vault"
+        )),
+        Signed::Valid { .. } => None,
+    }
+}
+
+/// Why a lower epoch is suspect, naming who it would put back.
+fn rollback(membership: &Membership, record: &VaultRecord) -> String {
+    let back: Vec<String> = record
+        .membership
+        .as_deref()
+        .and_then(|json| Membership::parse(json).ok())
+        .map(|known| {
+            let now: BTreeSet<String> = known
+                .body
+                .recipients()
+                .iter()
+                .map(|r| key_part(r))
+                .collect();
+            membership
+                .body
+                .members
+                .iter()
+                .filter(|m| !now.contains(&key_part(&m.recipient)))
+                .map(|m| m.name.clone())
+                .chain(
+                    membership
+                        .body
+                        .read_only
+                        .iter()
+                        .filter(|r| !now.contains(&key_part(r)))
+                        .map(|r| key_part(r)),
+                )
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "its membership epoch {} is lower than epoch {} this machine has seen: an old copy put back{}",
+        membership.body.epoch,
+        record.epoch,
+        if back.is_empty() {
+            String::new()
+        } else {
+            format!(", which would give {} access again", back.join(", "))
+        }
+    )
+}
+
+/// When the block expired, if it has.
+pub fn expired(membership: &Membership, now: SystemTime) -> Option<String> {
+    let expires = membership.body.expires.as_deref()?;
+    let at = humantime::parse_rfc3339(expires).ok()?;
+    (at < now).then(|| expires.to_string())
+}
+
+/// The owners of a block, as people know them.
+pub fn owners_of(membership: &Membership) -> String {
+    membership
+        .body
+        .owners
+        .iter()
+        .map(|o| membership.body.who(o))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a version of history (a git revision, a side of a merge, a backup) is, judged
+/// for authenticity only: nothing about it moves a floor.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Authenticity {
+    /// Genuine: content signed by a member of a block an owner this machine knows signed.
+    Genuine,
+    /// A version-1 document, from before membership blocks: nothing to verify it by.
+    Version1,
+    /// Not genuine, said for a person.
+    Not(String),
+}
+
+/// Judges a version of history of the vault `expected_id` (when known), by the owners this
+/// machine has known for it at any time.
+pub fn authenticity(facts: &Facts<'_>, seen: &Seen<'_>, expected_id: Option<&str>) -> Authenticity {
+    let membership = match &facts.membership {
+        None => {
+            return match facts.signed {
+                Signed::Invalid { .. } => {
+                    Authenticity::Not("its signature does not match its content".into())
+                }
+                _ => Authenticity::Version1,
+            };
+        }
+        Some(Err(why)) => {
+            return Authenticity::Not(format!("its membership block is not valid: {why}"));
+        }
+        Some(Ok(membership)) => membership,
+    };
+    let body = &membership.body;
+    if let Some(expected) = expected_id
+        && expected != body.vault_id
+    {
+        return Authenticity::Not(format!(
+            "it is another vault ({}, {}), not {expected}",
+            body.vault_id,
+            printable(&body.label)
+        ));
+    }
+    if facts.passphrase != body.passphrase {
+        return Authenticity::Not("its protection does not match its membership block".into());
+    }
+    if facts.passphrase {
+        return Authenticity::Genuine;
+    }
+    if let Some(problem) = genuine_content(facts, membership) {
+        return Authenticity::Not(problem);
+    }
+    let mut known: BTreeSet<String> = seen.configured.cloned().unwrap_or_default();
+    if let Some(record) = seen.record {
+        known.extend(record.owners.iter().cloned());
+        known.extend(record.owners_ever.iter().cloned());
+    }
+    known.extend(seen.own.map(str::to_string));
+    match &membership.signer {
+        Some(signer) if known.contains(signer) => Authenticity::Genuine,
+        _ if known.is_empty() => Authenticity::Not(format!(
+            "this machine has not pinned the vault {} ({}): run 'vault verify' on it, or set VAULT_TRUST",
+            body.vault_id,
+            printable(&body.label)
+        )),
+        _ => Authenticity::Not(
+            "its membership is not signed by an owner this machine has known for it".into(),
+        ),
+    }
+}
+
+/// The record of a vault after trusting `membership` at `generation`: the floor and the
+/// owners move up, never down.
+pub fn advance(
+    record: Option<&VaultRecord>,
+    membership: &Membership,
+    generation: u64,
+) -> VaultRecord {
+    let mut next = record.cloned().unwrap_or_default();
+    let body = &membership.body;
+    if record.is_none() || body.epoch > next.epoch {
+        next.epoch = body.epoch;
+        next.owners = body.owners.clone();
+        next.membership = Some(membership.to_json());
+        next.label = body.label.clone();
+    } else if body.epoch == next.epoch && next.membership.is_none() {
+        next.membership = Some(membership.to_json());
+    }
+    next.passphrase = body.passphrase;
+    next.generation = next.generation.max(generation);
+    let mut ever: BTreeSet<String> = next.owners_ever.iter().cloned().collect();
+    ever.extend(membership.owners_ever());
+    next.owners_ever = ever.into_iter().collect();
+    next
+}
+
+fn printable(text: &str) -> String {
+    crate::names::printable(text, false).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::crypto::StanzaKind;
+    use crate::store::membership::Member;
+    use crate::store::signature::SigningKey;
+
+    struct Person {
+        key: SigningKey,
+        member: Member,
+    }
+
+    fn person(name: &str) -> Person {
+        let identity = age::x25519::Identity::generate();
+        let key = SigningKey::from_identity(&identity).unwrap();
+        let member = Member {
+            recipient: identity.to_public().to_string(),
+            writer: key.writer(),
+            name: name.into(),
+        };
+        Person { key, member }
+    }
+
+    fn header(x25519: usize) -> Header {
+        Header {
+            stanzas: (0..x25519)
+                .map(|_| StanzaKind {
+                    kind: "X25519".into(),
+                    tag: None,
+                })
+                .collect(),
+        }
+    }
+
+    struct Case {
+        block: Membership,
+        header: Header,
+        recipients: Vec<String>,
+        signed: Signed,
+        generation: u64,
+    }
+
+    impl Case {
+        fn written_by(block: &Membership, writer: &Person, generation: u64) -> Case {
+            let recipients = block.body.recipients();
+            Case {
+                header: header(recipients.len()),
+                recipients,
+                block: block.clone(),
+                signed: Signed::Valid {
+                    writer: writer.key.writer(),
+                },
+                generation,
+            }
+        }
+
+        fn facts(&self) -> Facts<'_> {
+            Facts {
+                passphrase: false,
+                header: &self.header,
+                recipients: &self.recipients,
+                membership: Some(Ok(self.block.clone())),
+                signed: &self.signed,
+                generation: self.generation,
+            }
+        }
+    }
+
+    fn seen<'a>(record: Option<&'a VaultRecord>, own: Option<&'a str>) -> Seen<'a> {
+        Seen {
+            record,
+            bound_to: None,
+            configured: None,
+            own,
+            now: SystemTime::now(),
+        }
+    }
+
+    fn kind(judgment: &Judgment) -> &'static str {
+        match judgment.verdict {
+            Verdict::Trusted => "trusted",
+            Verdict::FirstSight(_) => "first sight",
+            Verdict::Suspect(_) => "suspect",
+        }
+    }
+
+    /// The verdict for each attack of the "fails closed" issue, and for what must pass.
+    #[test]
+    fn the_verdict_table() {
+        let (alice, bob, carol, mallory) = (
+            person("alice"),
+            person("bob"),
+            person("carol"),
+            person("mallory"),
+        );
+        let e1 = Membership::genesis(
+            "team",
+            alice.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &alice.key,
+        )
+        .unwrap();
+        let mut body = e1.body.clone();
+        body.members.push(bob.member.clone());
+        body.members.push(carol.member.clone());
+        let e2 = e1.next(body, &alice.key).unwrap();
+        let mut body = e2.body.clone();
+        body.members.retain(|m| m.name != "carol");
+        let e3 = e2.next(body, &alice.key).unwrap();
+        let at_e3 = advance(None, &e3, 7);
+        let alice_key = alice.key.writer();
+
+        let bobs_write = Case::written_by(&e3, &bob, 8);
+        let carols_old = Case::written_by(&e2, &carol, 9);
+        let mut forged_unsigned = Case::written_by(&e3, &bob, 8);
+        forged_unsigned.signed = Signed::Unsigned;
+        let mut extra_stanza = Case::written_by(&e3, &bob, 8);
+        extra_stanza.header = header(3);
+        let mallorys = Case::written_by(&e3, &mallory, 8);
+        let mut forged_block = e3.body.clone();
+        forged_block.members.push(mallory.member.clone());
+        let mallory_block = Membership::genesis(
+            "team",
+            mallory.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &mallory.key,
+        )
+        .unwrap();
+        let mallory_owned = Case::written_by(&mallory_block, &mallory, 1);
+        let older_generation = Case::written_by(&e3, &alice, 5);
+
+        let rows: [(&str, &Case, Seen<'_>, &str); 10] = [
+            (
+                "a member's write",
+                &bobs_write,
+                seen(Some(&at_e3), Some(&alice_key)),
+                "trusted",
+            ),
+            (
+                "the owner's own block, first sight",
+                &older_generation,
+                seen(None, Some(&alice_key)),
+                "trusted",
+            ),
+            (
+                "a removed member's old copy",
+                &carols_old,
+                seen(Some(&at_e3), Some(&alice_key)),
+                "suspect",
+            ),
+            (
+                "unsigned",
+                &forged_unsigned,
+                seen(Some(&at_e3), None),
+                "suspect",
+            ),
+            (
+                "encrypted to an extra key",
+                &extra_stanza,
+                seen(Some(&at_e3), None),
+                "suspect",
+            ),
+            (
+                "signed by a non-member",
+                &mallorys,
+                seen(Some(&at_e3), None),
+                "suspect",
+            ),
+            (
+                "another owner's vault in its place",
+                &mallory_owned,
+                Seen {
+                    bound_to: Some(&e3.body.vault_id),
+                    ..seen(None, None)
+                },
+                "suspect",
+            ),
+            (
+                "first sight of someone else's vault",
+                &bobs_write,
+                seen(None, None),
+                "first sight",
+            ),
+            (
+                "first sight, a stranger's",
+                &mallory_owned,
+                seen(None, Some(&alice_key)),
+                "first sight",
+            ),
+            (
+                "an older generation",
+                &older_generation,
+                seen(Some(&at_e3), None),
+                "trusted",
+            ),
+        ];
+        for (what, case, seen, expected) in rows {
+            let judgment = judge(&case.facts(), &seen);
+            assert_eq!(kind(&judgment), expected, "{what}: {judgment:?}");
+        }
+        // The older generation is a notice, not a refusal.
+        let judgment = judge(&older_generation.facts(), &seen(Some(&at_e3), None));
+        assert!(
+            judgment.notices[0].contains("older version"),
+            "{judgment:?}"
+        );
+        // The rollback names who would be back.
+        let judgment = judge(&carols_old.facts(), &seen(Some(&at_e3), None));
+        assert!(
+            matches!(&judgment.verdict, Verdict::Suspect(why) if why.contains("carol")),
+            "{judgment:?}"
+        );
+        // Configured owners answer a first sight; the wrong ones refuse it.
+        let owners: BTreeSet<String> = [alice_key.clone()].into();
+        let strangers: BTreeSet<String> = [mallory.key.writer()].into();
+        for (configured, expected) in [(&owners, "trusted"), (&strangers, "suspect")] {
+            let seen = Seen {
+                configured: Some(configured),
+                ..seen(None, None)
+            };
+            assert_eq!(kind(&judge(&bobs_write.facts(), &seen)), expected);
+        }
+        // A location that held another vault.
+        let seen = Seen {
+            bound_to: Some("0123456789abcdef0123456789abcdef"),
+            ..seen(Some(&at_e3), None)
+        };
+        assert_eq!(kind(&judge(&bobs_write.facts(), &seen)), "suspect");
+    }
+
+    #[test]
+    fn history_is_judged_by_every_owner_ever_known_and_never_by_epoch() {
+        let (alice, bob) = (person("alice"), person("bob"));
+        let e1 = Membership::genesis(
+            "team",
+            alice.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &alice.key,
+        )
+        .unwrap();
+        let mut body = e1.body.clone();
+        body.members.push(bob.member.clone());
+        let e2 = e1.next(body, &alice.key).unwrap();
+        let record = advance(None, &e2, 4);
+        let old = Case::written_by(&e1, &alice, 1);
+        assert_eq!(
+            authenticity(
+                &old.facts(),
+                &seen(Some(&record), None),
+                Some(&e1.body.vault_id)
+            ),
+            Authenticity::Genuine
+        );
+        assert!(matches!(
+            authenticity(&old.facts(), &seen(None, None), None),
+            Authenticity::Not(_)
+        ));
+        assert!(matches!(
+            authenticity(
+                &old.facts(),
+                &seen(Some(&record), None),
+                Some("0".repeat(32).as_str())
+            ),
+            Authenticity::Not(_)
+        ));
+    }
+
+    #[test]
+    fn the_floor_never_moves_down() {
+        let alice = person("alice");
+        let e1 = Membership::genesis(
+            "team",
+            alice.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &alice.key,
+        )
+        .unwrap();
+        let e2 = e1.next(e1.body.clone(), &alice.key).unwrap();
+        let at_e2 = advance(None, &e2, 5);
+        let after = advance(Some(&at_e2), &e1, 9);
+        assert_eq!((after.epoch, after.generation), (2, 9));
+        assert_eq!(after.membership, Some(e2.to_json()));
+    }
+}
