@@ -197,3 +197,192 @@ fn branches_merge_secret_by_secret_and_a_conflict_is_settled() {
     let output = repo.vault_output(&["merge"], None);
     assert_eq!(output.status.code(), Some(3), "nothing left to settle");
 }
+
+/// The generation a version of the vault in the work tree carries.
+fn generation(repo: &Repo) -> u64 {
+    common::age_decrypt(&repo.dir.join("vault.age"), &repo.home.identity_file())["generation"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Two branches that each change a secret merge into a version one generation above
+/// both, signed by whoever merged.
+#[test]
+fn a_clean_merge_is_a_new_generation_above_both_sides() {
+    let repo = Repo::new();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    for i in 0..3 {
+        repo.set("A", &format!("a-feature-{i}"));
+    }
+    let feature = generation(&repo);
+    repo.git(&["commit", "-q", "-am", "feature"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("B", "b-main");
+    let main = generation(&repo);
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(generation(&repo), feature.max(main) + 1);
+    let shown = repo.vault(&["verify"]);
+    assert!(shown.contains("state: trusted"), "{shown}");
+}
+
+/// A branch whose vault was made with the plain age CLI (unsigned, encrypted to the
+/// attacker too) does not merge: git stops, nothing is written or signed as the user, and
+/// the attacker's key opens nothing in the work tree.
+#[test]
+fn a_hostile_branch_made_with_the_age_cli_does_not_merge() {
+    let repo = Repo::new();
+    let attacker = repo.dir.parent().unwrap().join("attacker.key");
+    let attacker_public = common::age_keygen(&attacker);
+    repo.git(&["checkout", "-q", "-b", "hostile"]);
+    let mut document = common::age_decrypt(&repo.dir.join("vault.age"), &repo.home.identity_file());
+    document["recipients"]
+        .as_array_mut()
+        .unwrap()
+        .push(attacker_public.clone().into());
+    document["secrets"]["A"]["value"] = "planted".into();
+    document.as_object_mut().unwrap().remove("signature");
+    let plain = repo.dir.parent().unwrap().join("plain.json");
+    std::fs::write(&plain, document.to_string()).unwrap();
+    let status = Command::new("age")
+        .args([
+            "-e",
+            "-r",
+            &repo.home.public_key(),
+            "-r",
+            &attacker_public,
+            "-o",
+        ])
+        .arg(repo.dir.join("vault.age"))
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    repo.git(&["commit", "-q", "-am", "add a recipient"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("B", "b-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let ours = std::fs::read(repo.dir.join("vault.age")).unwrap();
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "hostile"]);
+    assert!(!merged.status.success(), "the hostile branch merged");
+    assert!(
+        stderr(&merged).contains("not merged: their side is not a genuine version"),
+        "{}",
+        stderr(&merged)
+    );
+    assert_eq!(std::fs::read(repo.dir.join("vault.age")).unwrap(), ours);
+    assert_eq!(
+        repo.git(&["rev-parse", "HEAD"]),
+        head,
+        "nothing was committed"
+    );
+    let opened = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&attacker)
+        .arg(repo.dir.join("vault.age"))
+        .output()
+        .unwrap();
+    assert!(
+        !opened.status.success(),
+        "the merge encrypted the vault to the attacker"
+    );
+    // Its diff says so instead of showing the planted content as a change.
+    let shown = repo.git(&["diff", "HEAD", "hostile"]);
+    assert!(shown.contains("NOT GENUINE"), "{shown}");
+}
+
+/// Two vaults in one repository are each judged as what they are: a branch that puts
+/// staging's vault in prod's place does not merge, while changes to both merge.
+#[test]
+fn two_vaults_in_one_repository_are_judged_each_on_its_own() {
+    let repo = Repo::new();
+    let staging = repo.dir.join("staging.age");
+    let at_staging = |args: &[&str]| {
+        let binary = assert_cmd::cargo::cargo_bin("vault");
+        let output = repo
+            .command(binary.to_str().unwrap(), args)
+            .env("VAULT_FILE", &staging)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    };
+    at_staging(&["init", "--label", "staging"]);
+    at_staging(&["git", "setup"]);
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "staging"]);
+    repo.git(&["checkout", "-q", "-b", "swap"]);
+    std::fs::copy(&staging, repo.dir.join("vault.age")).unwrap();
+    repo.git(&["commit", "-q", "-am", "staging in prod's place"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("A", "a-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "swap"]);
+    assert!(!merged.status.success());
+    assert!(
+        stderr(&merged).contains("another vault"),
+        "{}",
+        stderr(&merged)
+    );
+    repo.git(&["merge", "--abort"]);
+    // A branch that changes both merges both.
+    repo.git(&["checkout", "-q", "-b", "both"]);
+    repo.set("C", "c-both");
+    at_staging(&["set", "S", "s-both"]);
+    repo.git(&["commit", "-q", "-am", "both"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("B", "b-main");
+    repo.git(&["commit", "-q", "-am", "main again"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "both"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(repo.reveal("C"), "c-both");
+}
+
+/// History is normal: checking out an older commit, reverting, bisecting, rebasing and
+/// reading `git log -p` all work, with at most a notice that a version is older.
+#[test]
+fn history_works_with_at_most_a_notice() {
+    let repo = Repo::new();
+    for i in 1..=4 {
+        repo.set("A", &format!("a-{i}"));
+        repo.git(&["commit", "-q", "-am", &format!("a {i}")]);
+    }
+    // An older commit: readable, with a notice; a write goes on from the newest
+    // generation.
+    repo.git(&["checkout", "-q", "HEAD~2"]);
+    let output = repo.vault_output(&["get", "--reveal", "A"], None);
+    assert_eq!(stdout(&output), "a-2", "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("older version"),
+        "{}",
+        stderr(&output)
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    let newest = generation(&repo);
+    // git revert of the last change.
+    repo.git(&["revert", "--no-edit", "HEAD"]);
+    assert_eq!(repo.reveal("A"), "a-3");
+    repo.set("A", "a-5");
+    assert_eq!(generation(&repo), newest + 1);
+    repo.git(&["commit", "-q", "-am", "a 5"]);
+    // bisect: every step reads.
+    repo.git(&["bisect", "start", "HEAD", "HEAD~4"]);
+    let output = repo.vault_output(&["get", "--reveal", "A"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    repo.git(&["bisect", "reset"]);
+    // rebase a branch onto a newer main.
+    repo.git(&["checkout", "-q", "-b", "topic", "HEAD~1"]);
+    repo.set("D", "d-topic");
+    repo.git(&["commit", "-q", "-am", "topic"]);
+    let rebased = repo.git_output(&["rebase", "main"]);
+    assert!(rebased.status.success(), "{}", stderr(&rebased));
+    assert_eq!(repo.reveal("D"), "d-topic");
+    assert_eq!(repo.reveal("A"), "a-5");
+    // git log -p reads every version through textconv.
+    let log = repo.git(&["log", "-p", "--", "vault.age"]);
+    assert!(log.contains("+A = "), "{log}");
+    assert!(!log.contains("NOT GENUINE"), "{log}");
+    assert!(!log.contains("a-5"), "no value in the log");
+}

@@ -11,8 +11,19 @@ use std::time::Duration;
 use common::TestHome;
 
 /// Runs `vault ARGS` on a pseudo-terminal, typing each answer after its prompt appears.
-/// Returns everything the terminal showed.
+/// Returns everything the terminal showed; vault must succeed.
 fn on_terminal(home: &TestHome, args: &str, dialogue: &[(&str, &str)]) -> String {
+    let (shown, status) = on_terminal_ending(home, args, dialogue);
+    assert!(status.success(), "vault {args} failed: {shown}");
+    shown
+}
+
+/// [`on_terminal`], however vault ends.
+fn on_terminal_ending(
+    home: &TestHome,
+    args: &str,
+    dialogue: &[(&str, &str)],
+) -> (String, std::process::ExitStatus) {
     let binary = assert_cmd::cargo::cargo_bin("vault");
     // The environment of an ordinary `vault` call in this home, given to `script` instead.
     let template = home.vault_std(&[]);
@@ -59,8 +70,7 @@ fn on_terminal(home: &TestHome, args: &str, dialogue: &[(&str, &str)]) -> String
     while let Ok(chunk) = receiver.recv_timeout(Duration::from_millis(500)) {
         shown.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(status.success(), "vault {args} failed: {shown}");
-    shown
+    (shown, status)
 }
 
 #[test]
@@ -222,4 +232,38 @@ fn the_recovery_phrase_is_shown_after_confirming_on_a_terminal() {
         &[("Show it? Type yes:", "no")],
     );
     assert!(shown.contains("not shown"), "{shown:?}");
+}
+
+/// A vault seen for the first time asks, on a terminal, whether to trust its owners —
+/// showing them with their fingerprints — and remembers the answer; declined, nothing is
+/// read.
+#[test]
+fn a_first_sight_is_asked_about_on_a_terminal() {
+    let owner = TestHome::initialised();
+    owner.set("SHARED", "for-the-newcomer");
+    let newcomer = TestHome::new();
+    let line = {
+        let output = newcomer
+            .vault(&["identity", "new", "--name", "newcomer"])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    };
+    owner
+        .vault(&["recipients", "add", &line])
+        .assert()
+        .success();
+    std::fs::create_dir_all(newcomer.vault_file().parent().unwrap()).unwrap();
+    std::fs::copy(owner.vault_file(), newcomer.vault_file()).unwrap();
+    let question = "Trust this vault and its owners? Type yes:";
+    let (shown, status) = on_terminal_ending(&newcomer, "get --reveal SHARED", &[(question, "no")]);
+    assert!(!status.success());
+    assert!(!shown.contains("for-the-newcomer"), "{shown}");
+    assert!(shown.contains("verify --accept"), "{shown}");
+    let shown = on_terminal(&newcomer, "get --reveal SHARED", &[(question, "yes")]);
+    assert!(shown.contains("owner: "), "the owners are shown: {shown}");
+    assert!(shown.contains("fp:"), "{shown}");
+    assert!(shown.contains("for-the-newcomer"), "{shown}");
+    assert_eq!(newcomer.reveal("SHARED"), "for-the-newcomer");
 }

@@ -99,6 +99,30 @@ LockPersonality=yes\n\
 SystemCallArchitectures=native\n\
 UMask=0077\n";
 
+/// The lines that let a unit's vault check the vault it reads: a state directory of its
+/// own for what it has seen (vault refuses to check a vault without one, and a service
+/// has no home), and the vault's id and owners as this machine trusts them
+/// (`VAULT_TRUST`), so its first start needs no one to accept the vault. The vault is
+/// opened to read them: a unit is generated only for a vault this machine trusts.
+fn trust_settings(context: &Context, unit: &str) -> Result<String> {
+    let opened = context.vault().open(context)?;
+    let mut lines =
+        format!("StateDirectory=secretsd-{unit}\nEnvironment=XDG_STATE_HOME=%S/secretsd-{unit}\n");
+    if let Some(block) = opened
+        .document
+        .membership()
+        .and_then(|json| crate::store::membership::Membership::parse(json).ok())
+        .filter(|block| !block.body.passphrase)
+    {
+        lines.push_str(&format!(
+            "Environment=VAULT_TRUST={}:{}\n",
+            block.body.vault_id,
+            block.body.owners.join(",")
+        ));
+    }
+    Ok(lines)
+}
+
 /// `name` without `suffix`, checked as a unit name.
 fn unit_name<'a>(name: &'a str, suffix: &str) -> Result<&'a str> {
     let name = name.strip_suffix(suffix).unwrap_or(name);
@@ -133,6 +157,7 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     }
     let manifest = absolute(&args.manifest, "manifest")?;
     let vault_file = absolute(&context.vault_location.path, "vault")?;
+    let trust = trust_settings(context, name)?;
     let identity = context.identity_location()?;
     let identity = absolute(&identity.path, "identity")?;
     let description = args
@@ -203,6 +228,7 @@ ExecStart={exec_start}\n\
 LoadCredential={CREDENTIAL_NAME}:{identity}\n\
 LoadCredential=vault-manifest:{manifest}\n\
 {vault_setting}\
+{trust}\
 {user}\n\
 ProtectSystem=strict\n\
 {HARDENING}\
@@ -263,6 +289,7 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
         words[0] = vault_binary.display().to_string();
     }
     let exec_start: Vec<String> = words.iter().map(|w| exec_word(w)).collect();
+    let trust = trust_settings(context, name)?;
     let description = match &args.description {
         Some(d) => one_line(d, "--description")?,
         None => format!("{name} (vault)"),
@@ -312,6 +339,7 @@ After=network-online.target\n\
 Type=oneshot\n\
 ExecStart={exec_start}\n\
 {environment}\
+{trust}\
 {user}\
 ProtectSystem=strict\n\
 ProtectHome=read-only\n\

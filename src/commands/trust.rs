@@ -180,11 +180,21 @@ impl Guard for Trust {
     }
 
     fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()> {
-        let (judgment, _, here) = self.judge(vault, version)?;
+        let (judgment, state, here) = self.judge(vault, version)?;
         match judgment.verdict {
             Verdict::Trusted => {
                 for notice in &judgment.notices {
                     self.tell(&format!("note: {notice}"));
+                }
+                if let Some(id) = facts_of(version).vault_id() {
+                    let copies = state.other_locations(id, &here);
+                    if !copies.is_empty() {
+                        self.tell(&format!(
+                            "note: the vault {} is also at {}: a copy of the same vault (the same id). To make an independent vault of a copy, use 'vault init --from'",
+                            vault.display(),
+                            copies.join(", ")
+                        ));
+                    }
                 }
                 if self.purpose != Purpose::Accept {
                     self.remember(vault, &here, version)?;

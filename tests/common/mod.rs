@@ -130,13 +130,12 @@ impl TestHome {
         stdout(&output).trim().to_string()
     }
 
-    /// This home's writer key, as `vault verify` shows it ("you sign as").
+    /// This home's writer key, from the line `vault identity public` prints.
     pub fn writer(&self) -> String {
-        let output = self.vault(&["verify"]).output().unwrap();
-        stdout(&output)
-            .lines()
-            .find_map(|l| l.strip_prefix("you sign as: "))
-            .expect("an X25519 identity signs")
+        self.line()
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("writer:"))
+            .expect("a line names its writer key")
             .to_string()
     }
 

@@ -1,0 +1,830 @@
+//! Tamper evidence that fails closed, tried as an attacker would: with only the victim's
+//! public key, an old copy of the vault, or a seat in the team they were removed from.
+//! Each person has a home of their own (their identity, configuration and what their
+//! machine remembers) and reaches one shared vault file, as a team does through git.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{TestHome, age_keygen, chmod, stderr, stdout};
+
+/// One person on their own machine, using the vault at `vault`.
+struct Person {
+    home: TestHome,
+    vault: PathBuf,
+}
+
+impl Person {
+    /// The owner: makes the vault at `vault`.
+    fn owner(vault: &Path) -> Person {
+        let person = Person {
+            home: TestHome::new(),
+            vault: vault.to_path_buf(),
+        };
+        person.ok(&["init", "--label", "team"]);
+        person
+    }
+
+    /// Someone with an identity of their own and no vault yet.
+    fn joining(vault: &Path) -> Person {
+        let person = Person {
+            home: TestHome::new(),
+            vault: vault.to_path_buf(),
+        };
+        let name = person.home.name();
+        person.ok(&["identity", "new", "--name", &name]);
+        person
+    }
+
+    fn vault(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut command = self.home.vault(args);
+        command.env("VAULT_FILE", &self.vault);
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        self.vault(args).write_stdin(stdin).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args, "");
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+
+    /// Fails with `code`, saying `words`; returns stderr.
+    fn refused(&self, args: &[&str], code: i32, words: &str) -> String {
+        let output = self.run(args, "x");
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {said}");
+        assert!(said.contains(words), "{args:?}: {words:?} not in {said}");
+        said
+    }
+
+    fn set(&self, name: &str, value: &str) {
+        let output = self.run(&["set", name], value);
+        assert!(output.status.success(), "set {name}: {}", stderr(&output));
+    }
+
+    fn reveal(&self, name: &str) -> String {
+        self.ok(&["get", "--reveal", name])
+    }
+
+    fn line(&self) -> String {
+        self.ok(&["identity", "public", "--name", &self.home.name()])
+            .trim()
+            .to_string()
+    }
+
+    /// Whether this person's identity opens `file` with the real age CLI.
+    fn can_decrypt(&self, file: &Path) -> bool {
+        std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(self.home.identity_file())
+            .arg(file)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+}
+
+fn shared_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Alice owns; Bob and Carol join by their lines; Dave reads only. Bob's writes are
+/// accepted everywhere with no `--accept`; Carol, removed, cannot come back with her old
+/// copy re-signed: every machine that saw her removal refuses it, nothing is written, and
+/// no program gets its values.
+#[test]
+fn four_people_share_a_vault_and_a_removed_member_stays_out() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let (bob, carol) = (Person::joining(&file), Person::joining(&file));
+    let dave = Person {
+        home: TestHome::new(),
+        vault: file.clone(),
+    };
+    std::fs::create_dir_all(dave.home.identity_file().parent().unwrap()).unwrap();
+    let dave_public = age_keygen(&dave.home.identity_file());
+    for line in [bob.line(), carol.line(), dave_public] {
+        alice.ok(&["recipients", "add", &line]);
+    }
+    alice.set("DB_PASSWORD", "db-v1");
+    // Each newcomer sees the vault for the first time: no value until they trust it.
+    for person in [&bob, &carol, &dave] {
+        let said = person.refused(
+            &["get", "--reveal", "DB_PASSWORD"],
+            4,
+            "not trusted on this machine yet",
+        );
+        assert!(said.contains("VAULT_TRUST="), "{said}");
+        assert!(!said.contains("db-v1"), "{said}");
+        let shown = person.ok(&["verify", "--accept"]);
+        assert!(shown.contains("label: team"), "{shown}");
+        assert!(shown.contains("owner: "), "{shown}");
+        assert_eq!(person.reveal("DB_PASSWORD"), "db-v1");
+    }
+    // Bob, a member, writes: everyone reads it, with no question and no warning.
+    bob.set("API_KEY", "from-bob");
+    for person in [&alice, &carol, &dave] {
+        let output = person.run(&["get", "--reveal", "API_KEY"], "");
+        assert_eq!(stdout(&output), "from-bob");
+        assert_eq!(stderr(&output), "", "a member's write needs no --accept");
+    }
+    // Dave reads only.
+    dave.refused(&["set", "X"], 4, "not a member");
+    // Carol keeps a copy, and is removed.
+    let old_copy = carol.home.path().join("old.age");
+    std::fs::copy(&file, &old_copy).unwrap();
+    alice.ok(&["recipients", "remove", &carol.home.name()]);
+    assert!(!carol.can_decrypt(&file));
+    assert!(alice.ok(&["verify"]).contains("epoch: 5"));
+    // Everyone else reads once after it: their machines saw epoch 5.
+    bob.ok(&["get", "DB_PASSWORD"]);
+    dave.ok(&["get", "DB_PASSWORD"]);
+    // She re-signs her old copy (epoch 4, which lists her) and puts it back.
+    let as_carol_on_copy = Person {
+        home: carol.home,
+        vault: old_copy.clone(),
+    };
+    as_carol_on_copy.set("PLANTED", "carol-was-here");
+    std::fs::copy(&old_copy, &file).unwrap();
+    chmod(&file, 0o600);
+    let planted = std::fs::read(&file).unwrap();
+    for person in [&alice, &bob, &dave] {
+        let said = person.refused(
+            &["get", "--reveal", "DB_PASSWORD"],
+            4,
+            "epoch 4 is lower than epoch 5",
+        );
+        assert!(
+            said.contains(&as_carol_on_copy.home.name()),
+            "names who would be back: {said}"
+        );
+        person.refused(&["exec", "--", "true"], 125, "may have been tampered with");
+        person.refused(
+            &["export", "--format", "json"],
+            4,
+            "may have been tampered with",
+        );
+        let shown = stdout(&person.run(&["verify"], ""));
+        assert!(shown.contains("state: SUSPECT"), "{shown}");
+    }
+    alice.refused(&["set", "NEW_SECRET"], 4, "Nothing was read or changed");
+    bob.refused(&["set", "NEW_SECRET"], 4, "Nothing was read or changed");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        planted,
+        "nothing was written"
+    );
+    // Alice settles it: the old content is written forward under the membership she
+    // trusts (epoch 5, without Carol), never the old one.
+    alice.ok(&["verify", "--accept"]);
+    assert!(!as_carol_on_copy.can_decrypt(&file));
+    assert!(alice.ok(&["verify"]).contains("state: trusted"));
+    assert_eq!(bob.reveal("DB_PASSWORD"), "db-v1");
+}
+
+/// A vault forged with the plain age CLI and the victim's public key, holding a
+/// `BASH_ENV` that would run the attacker's script, feeds no program and takes no write;
+/// `list` still shows the names, with a warning, so the victim can look.
+#[test]
+fn a_forged_vault_feeds_no_program() {
+    let victim = TestHome::initialised();
+    victim.set("DB_PASSWORD", "real");
+    let evil = victim.path().join("evil.sh");
+    let marker = victim.path().join("evil-ran");
+    std::fs::write(&evil, format!("touch {}\n", marker.display())).unwrap();
+    let membership = victim.membership();
+    let recipient = victim.public_key();
+    let bash_env = evil.display().to_string();
+    // Unsigned; with the victim's own (genuine) membership block copied in; with none.
+    for forged in [
+        format!(
+            r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":99,"recipients":["{recipient}"],"secrets":{{"BASH_ENV":{{"value":"{bash_env}"}}}}}}"#
+        ),
+        format!(
+            r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{"BASH_ENV":{{"value":"{bash_env}"}}}}}}"#
+        ),
+    ] {
+        victim.age_encrypt_text(&forged);
+        let manifest = victim.path().join("app.toml");
+        std::fs::write(&manifest, "[env]\nBASH_ENV = \"secret:BASH_ENV\"\n").unwrap();
+        for (args, code) in [
+            (&["exec", "--", "bash", "-c", "true"][..], 125),
+            (
+                &["run", "--manifest", "app.toml", "--", "bash", "-c", "true"],
+                125,
+            ),
+            (&["get", "--reveal", "BASH_ENV"], 4),
+            (&["get", "BASH_ENV"], 4),
+            (&["export", "--format", "shell"], 4),
+            (&["sync", "--from", "vault", "--to", "dotenv:out.env"], 4),
+            (&["set", "OTHER"], 4),
+        ] {
+            let output = victim.vault(args).write_stdin("x").output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(
+                stderr(&output).contains("tampered with"),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(!stderr(&output).contains(&bash_env), "no value in messages");
+        }
+        assert!(!marker.exists(), "the forged BASH_ENV ran");
+        assert!(!victim.path().join("out.env").exists());
+        let output = victim.vault(&["list"]).output().unwrap();
+        assert!(output.status.success());
+        assert!(stdout(&output).contains("BASH_ENV"));
+        assert!(stderr(&output).contains("warning"), "{}", stderr(&output));
+    }
+    // Signed, but by a key that is not a member's.
+    let attacker = victim.path().join("attacker.key");
+    age_keygen(&attacker);
+    let forged = format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":99,"recipients":["{recipient}"],"secrets":{{"BASH_ENV":{{"value":"{bash_env}"}}}}}}"#
+    );
+    victim.age_encrypt_text(&common::sign_with(&attacker, &forged));
+    let output = victim
+        .vault(&["exec", "--", "bash", "-c", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    assert!(
+        stderr(&output).contains("who is not a member"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!marker.exists());
+}
+
+/// Encrypted to one key more than its membership lists (a member re-encrypting content
+/// to an outsider): refused.
+#[test]
+fn a_vault_encrypted_to_an_extra_key_is_refused() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    let text = home.age_decrypt_text();
+    let outsider = home.path().join("outsider.key");
+    let outsider_public = age_keygen(&outsider);
+    let plain = home.path().join("plain.json");
+    std::fs::write(&plain, text).unwrap();
+    let status = std::process::Command::new("age")
+        .args(["-e", "-r", &home.public_key(), "-r", &outsider_public, "-o"])
+        .arg(home.vault_file())
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(plain).unwrap();
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stderr(&output).contains("encrypted it to a key it does not list"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Every read is checked: a file rewritten in place (same inode, size and times) after a
+/// read that found it genuine is checked again, and refused.
+#[test]
+fn a_file_rewritten_in_place_is_checked_again() {
+    use std::io::{Seek, Write};
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    assert_eq!(home.reveal("A"), "a-value");
+    let before = std::fs::metadata(home.vault_file()).unwrap();
+    // The same plaintext with one value changed (same length) and the signature
+    // stripped, padded with spaces until its ciphertext is exactly as long as the vault.
+    let text = home.age_decrypt_text();
+    let at = text.find(",\"signature\"").unwrap();
+    let forged = text[..at].replace("a-value", "b-value") + "}";
+    let plain = home.path().join("plain.json");
+    let encrypt = |padding: usize| {
+        std::fs::write(&plain, format!("{forged}{}", " ".repeat(padding))).unwrap();
+        let output = std::process::Command::new("age")
+            .args(["-e", "-r", &home.public_key()])
+            .arg(&plain)
+            .output()
+            .unwrap();
+        output.stdout
+    };
+    let short = encrypt(0);
+    let ciphertext = encrypt(before.len() as usize - short.len());
+    assert_eq!(ciphertext.len() as u64, before.len());
+    let output = std::process::Output {
+        stdout: ciphertext,
+        ..home.vault(&["--version"]).output().unwrap()
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(home.vault_file())
+        .unwrap();
+    file.rewind().unwrap();
+    file.write_all(&output.stdout).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    drop(file);
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not signed"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// With no place for what it has seen, vault checks nothing and so uses nothing; a
+/// record it cannot read, or that another could have written, is an error too.
+#[test]
+fn trust_fails_closed_without_a_record() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    // As another (unprivileged) user, in a home of theirs, with neither HOME nor
+    // XDG_STATE_HOME (a cron job, a root-less timer).
+    std::fs::write(home.path().join("empty.toml"), "").unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(home.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for xdg_state_home in [None, Some("relative/state")] {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(assert_cmd::cargo::cargo_bin("vault"))
+            .args(["get", "--reveal", "A"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("VAULT_FILE", home.vault_file())
+            .env("VAULT_IDENTITY", home.identity_file())
+            .env("VAULT_CONFIG", home.path().join("empty.toml"))
+            .current_dir(home.path());
+        if let Some(dir) = xdg_state_home {
+            command.env("XDG_STATE_HOME", dir);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("XDG_STATE_HOME"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty());
+    }
+    let status = std::process::Command::new("chown")
+        .args(["-R", "0:0"])
+        .arg(home.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A record that does not parse.
+    let record = home.trust_file();
+    let kept = std::fs::read(&record).unwrap();
+    std::fs::write(&record, "{ not json").unwrap();
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stderr(&output).contains(&record.display().to_string()),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(&record, &kept).unwrap();
+    // A record in a directory others may write.
+    let dir = record.parent().unwrap();
+    chmod(dir, 0o777);
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stderr(&output).contains("chmod go-w"),
+        "{}",
+        stderr(&output)
+    );
+    chmod(dir, 0o700);
+    assert_eq!(home.reveal("A"), "a-value");
+}
+
+/// A restore puts back a backup's secrets as a new version under the current membership,
+/// never the backup's: a member removed since stays removed.
+#[test]
+fn a_restore_keeps_the_current_membership() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let carol = Person::joining(&file);
+    alice.ok(&["recipients", "add", &carol.line()]);
+    alice.set("SESSION", "old-session");
+    alice.ok(&["recipients", "remove", &carol.home.name()]);
+    alice.set("SESSION", "new-session");
+    let listed = alice.ok(&["restore", "--list"]);
+    // The newest backups: before the last set (Carol already gone), before her removal
+    // (Carol still in it), before the set of the old value.
+    let ids: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect();
+    let with_carol = ids
+        .iter()
+        .find(|id| {
+            let backup = shared.path().join(format!("backups/vault-{id}.age"));
+            carol.can_decrypt(&backup)
+                && common::age_decrypt(&backup, &alice.home.identity_file())["secrets"]["SESSION"]
+                    ["value"]
+                    == "old-session"
+        })
+        .expect("a backup from when Carol was a member, holding the old value");
+    let epoch = |p: &Person| {
+        p.ok(&["verify"])
+            .lines()
+            .find(|l| l.starts_with("epoch:"))
+            .unwrap()
+            .to_string()
+    };
+    let before = epoch(&alice);
+    alice.ok(&["restore", "--backup", with_carol]);
+    assert_eq!(alice.reveal("SESSION"), "old-session");
+    assert!(
+        !carol.can_decrypt(&file),
+        "the restore let a removed member back"
+    );
+    assert_eq!(epoch(&alice), before);
+}
+
+/// A vault seen for the first time (a fresh clone, a CI runner) uses no value and writes
+/// nothing until its owners are trusted: by `VAULT_TRUST`, `[security] vaults`, or
+/// `vault verify --accept`. Owners that do not match refuse it.
+#[test]
+fn a_first_sight_is_not_trusted_silently() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let ci = Person::joining(&file);
+    alice.ok(&["recipients", "add", &ci.line()]);
+    alice.set("TOKEN", "ci-token");
+    let id = alice
+        .ok(&["verify"])
+        .lines()
+        .find_map(|l| l.strip_prefix("id: ").map(str::to_string))
+        .unwrap();
+    let owner = alice.home.writer();
+    // Names only, with a warning.
+    let output = ci.run(&["list"], "");
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("not seen the vault"),
+        "{}",
+        stderr(&output)
+    );
+    ci.refused(&["exec", "--", "true"], 125, "VAULT_TRUST=");
+    ci.refused(&["set", "X"], 4, "not trusted on this machine yet");
+    // The wrong owner.
+    let stranger = TestHome::initialised().writer();
+    let output = ci
+        .vault(&["get", "--reveal", "TOKEN"])
+        .env("VAULT_TRUST", format!("{id}:{stranger}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not signed by an owner this machine trusts"));
+    // The right one, from the environment, then from the configuration.
+    let output = ci
+        .vault(&["get", "--reveal", "TOKEN"])
+        .env("VAULT_TRUST", format!("{id}:{owner}"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "ci-token", "{}", stderr(&output));
+    ci.home.forget_trust();
+    std::fs::write(
+        ci.home.path().join("config/secretsd/config.toml"),
+        format!("[security.vaults]\n\"{id}\" = [\"{owner}\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(ci.reveal("TOKEN"), "ci-token");
+    // Remembered from then on.
+    std::fs::remove_file(ci.home.path().join("config/secretsd/config.toml")).unwrap();
+    assert_eq!(ci.reveal("TOKEN"), "ci-token");
+}
+
+/// A member cannot change who the vault is for: not with vault, and not by forging a
+/// block that binds another member's recipient to a key of their own, which every other
+/// machine refuses. An owner cannot bind a recipient twice either.
+#[test]
+fn a_member_cannot_bind_another_members_recipient_to_their_own_key() {
+    use secretsd::store::membership::{Member, Membership};
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let (bob, carol) = (Person::joining(&file), Person::joining(&file));
+    alice.ok(&["recipients", "add", &bob.line()]);
+    alice.ok(&["recipients", "add", &carol.line()]);
+    for person in [&bob, &carol] {
+        person.ok(&["verify", "--accept"]);
+    }
+    let carol_recipient = carol.home.public_key();
+    let bob_second = bob.home.path().join("second.key");
+    age_keygen(&bob_second);
+    let second_identity =
+        secretsd::store::identity::x25519_identity(&std::fs::read_to_string(&bob_second).unwrap())
+            .unwrap();
+    let second_key =
+        secretsd::store::signature::SigningKey::from_identity(&second_identity).unwrap();
+    let pair = Member {
+        recipient: carol_recipient.clone(),
+        writer: second_key.writer(),
+        name: "carol2".into(),
+    };
+    // With vault: only an owner changes membership; a recipient appears once.
+    bob.refused(&["recipients", "add", &pair.line()], 4, "only an owner");
+    alice.refused(
+        &["recipients", "add", &pair.line()],
+        2,
+        "a recipient of this vault already",
+    );
+    // By hand: Bob builds the block himself and signs the content.
+    let document = common::age_decrypt(&file, &alice.home.identity_file());
+    let block = Membership::parse(&document["membership"].to_string()).unwrap();
+    let mut body = block.body.clone();
+    body.members.push(pair);
+    body.epoch += 1;
+    let bob_identity = secretsd::store::identity::x25519_identity(
+        &std::fs::read_to_string(bob.home.identity_file()).unwrap(),
+    )
+    .unwrap();
+    let bob_key = secretsd::store::signature::SigningKey::from_identity(&bob_identity).unwrap();
+    assert!(
+        block.next(body, &bob_key).is_err(),
+        "the library refuses too"
+    );
+    let mut forged = document.clone();
+    let mut stored: serde_json::Value = document["membership"].clone();
+    let members = stored["body"]["members"].as_array_mut().unwrap();
+    members.push(serde_json::json!({"recipient": carol_recipient, "writer": second_key.writer(), "name": "carol2"}));
+    stored["body"]["epoch"] = serde_json::json!(block.body.epoch + 1);
+    forged["membership"] = stored;
+    forged.as_object_mut().unwrap().remove("signature");
+    let forged = common::sign_with(&bob.home.identity_file(), &forged.to_string());
+    let plain = shared.path().join("plain.json");
+    std::fs::write(&plain, forged).unwrap();
+    let recipients: Vec<String> = block.body.recipients();
+    let mut age = std::process::Command::new("age");
+    age.arg("-e");
+    for recipient in &recipients {
+        age.args(["-r", recipient]);
+    }
+    assert!(
+        age.arg("-o")
+            .arg(&file)
+            .arg(&plain)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for person in [&alice, &carol] {
+        person.refused(
+            &["get", "--reveal", "X"],
+            4,
+            "membership block is not valid",
+        );
+    }
+}
+
+/// Owners change by the chain: a machine that trusted Alice follows her handing the vault
+/// to Bob. An expiring membership refuses writes once expired, until an owner renews it.
+#[test]
+fn owners_change_by_the_chain_and_a_membership_can_expire() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let (bob, carol) = (Person::joining(&file), Person::joining(&file));
+    alice.ok(&["recipients", "add", &bob.line()]);
+    alice.ok(&["recipients", "add", &carol.line()]);
+    carol.ok(&["verify", "--accept"]);
+    alice.ok(&["owners", "add", &bob.home.name()]);
+    bob.ok(&["verify", "--accept"]);
+    bob.ok(&["owners", "remove", &alice.home.writer()]);
+    bob.ok(&["recipients", "remove", &alice.home.writer()]);
+    bob.set("AFTER", "handed-over");
+    // Carol pinned Alice; she follows the chain to Bob without being asked.
+    let output = carol.run(&["get", "--reveal", "AFTER"], "");
+    assert_eq!(stdout(&output), "handed-over", "{}", stderr(&output));
+    assert!(carol.ok(&["owners", "list"]).starts_with(&bob.home.name()));
+    carol.refused(&["owners", "add", &carol.home.name()], 4, "only an owner");
+    // Expiry.
+    bob.ok(&["renew", "--max-age", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let said = carol.refused(&["set", "X"], 4, "expired");
+    assert!(said.contains("vault renew"), "{said}");
+    let output = carol.run(&["get", "--reveal", "AFTER"], "");
+    assert!(output.status.success());
+    assert!(stderr(&output).contains("expired"), "{}", stderr(&output));
+    bob.ok(&["renew", "--no-expiry"]);
+    carol.set("X", "after-renewal");
+}
+
+/// `vault init --from` starts an independent vault (a new id) from a copy; a plain copy
+/// keeps the id, which is noticed; a copy put over another vault's place is refused
+/// until accepted there.
+#[test]
+fn copies_forks_and_places() {
+    let shared = shared_dir();
+    let prod = shared.path().join("prod.age");
+    let staging = shared.path().join("staging.age");
+    let alice = Person::owner(&prod);
+    alice.set("DB", "prod-db");
+    let copy = shared.path().join("copy.age");
+    std::fs::copy(&prod, &copy).unwrap();
+    let at_copy = Person {
+        home: alice.home,
+        vault: copy.clone(),
+    };
+    let output = at_copy.run(&["get", "--reveal", "DB"], "");
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains(&prod.display().to_string()),
+        "the same vault at two places: {}",
+        stderr(&output)
+    );
+    let at_staging = Person {
+        home: at_copy.home,
+        vault: staging.clone(),
+    };
+    at_staging.ok(&[
+        "init",
+        "--from",
+        copy.to_str().unwrap(),
+        "--label",
+        "staging",
+    ]);
+    assert_eq!(at_staging.reveal("DB"), "prod-db");
+    let shown = at_staging.ok(&["verify"]);
+    assert!(shown.contains("label: staging"), "{shown}");
+    // staging.age copied over prod.age: the place held another vault.
+    std::fs::copy(&staging, &prod).unwrap();
+    let at_prod = Person {
+        home: at_staging.home,
+        vault: prod.clone(),
+    };
+    at_prod.refused(&["get", "--reveal", "DB"], 4, "now holds another one");
+    at_prod.ok(&["verify", "--accept"]);
+    assert_eq!(at_prod.reveal("DB"), "prod-db");
+}
+
+/// A vault from before membership blocks (version 1): read as it is when its writer
+/// signed it, given a block (its writer the owner, the other recipients read-only) by the
+/// next write; not written by you, seen for the first time; put back where version 2 was
+/// seen, suspect.
+#[test]
+fn a_version_1_vault_is_upgraded_by_its_writer() {
+    let home = TestHome::initialised();
+    let teammate = home.path().join("teammate.key");
+    let teammate_public = age_keygen(&teammate);
+    let recipient = home.public_key();
+    let version_1 = format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}","{teammate_public}"],"secrets":{{"OLD":{{"value":"from-v1","created":"c","updated":"u"}}}}}}"#
+    );
+    let plain = home.path().join("plain.json");
+    let encrypt = |text: &str| {
+        std::fs::write(&plain, text).unwrap();
+        let status = std::process::Command::new("age")
+            .args(["-e", "-r", &recipient, "-r", &teammate_public, "-o"])
+            .arg(home.vault_file())
+            .arg(&plain)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // Put back where version 2 was seen: suspect.
+    encrypt(&home.sign(&version_1));
+    let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(stderr(&output).contains("version-1"), "{}", stderr(&output));
+    // A machine that never saw version 2 there: its own writer's vault reads.
+    home.forget_trust();
+    assert_eq!(home.reveal("OLD"), "from-v1");
+    home.set("NEW", "written");
+    let document = home.age_decrypt();
+    assert_eq!(document["version"], 2);
+    assert_eq!(
+        document["membership"]["body"]["read_only"][0],
+        teammate_public.as_str()
+    );
+    assert!(common::age_decrypt(&home.vault_file(), &teammate)["secrets"]["NEW"].is_object());
+    // Not written by you, on a machine that never saw it: a first sight; accepting it
+    // makes you its owner.
+    encrypt(&version_1);
+    home.forget_trust();
+    let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(stderr(&output).contains("from before membership blocks"));
+    home.vault(&["verify", "--accept"]).assert().success();
+    assert_eq!(home.reveal("OLD"), "from-v1");
+    assert_eq!(home.age_decrypt()["version"], 2);
+}
+
+/// A generated unit keeps what its vault has seen in a state directory of its own and
+/// pins the vault's owners: its first start needs nobody to accept the vault, and an
+/// older copy handed to it after it saw a newer one is refused.
+#[test]
+fn a_service_keeps_its_record_across_starts() {
+    let home = TestHome::initialised();
+    home.set("DB", "db-1");
+    let manifest = home.path().join("app.toml");
+    std::fs::write(&manifest, "[env]\nDB = \"secret:DB\"\n").unwrap();
+    let output = home
+        .vault(&[
+            "systemd",
+            "unit",
+            "app",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "/usr/bin/env",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let unit = stdout(&output);
+    let setting = |prefix: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {unit}"))
+            .to_string()
+    };
+    assert_eq!(setting("StateDirectory="), "secretsd-app");
+    assert_eq!(setting("Environment=XDG_STATE_HOME="), "%S/secretsd-app");
+    let pinned = setting("Environment=VAULT_TRUST=");
+    assert!(pinned.ends_with(&home.writer()), "{pinned}");
+    let file = home.path().join("app.service");
+    std::fs::write(&file, &unit).unwrap();
+    common::assert_systemd_verifies(&[&file]);
+    // Started as systemd starts it: no HOME, its credentials, its state directory (%S).
+    let state = tempfile::tempdir().unwrap();
+    let credentials = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        home.identity_file(),
+        credentials.path().join("vault-identity"),
+    )
+    .unwrap();
+    std::fs::copy(&manifest, credentials.path().join("vault-manifest")).unwrap();
+    let start = |vault: &Path| {
+        std::fs::copy(vault, credentials.path().join("vault-file")).unwrap();
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("vault"))
+            .args(["run", "--manifest"])
+            .arg(credentials.path().join("vault-manifest"))
+            .args(["--", "/usr/bin/env"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CREDENTIALS_DIRECTORY", credentials.path())
+            .env("VAULT_FILE", credentials.path().join("vault-file"))
+            .env("VAULT_CONFIG", credentials.path().join("none.toml"))
+            .env("XDG_STATE_HOME", state.path().join("secretsd-app"))
+            .env("VAULT_TRUST", &pinned)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(credentials.path().join("none.toml"), "").unwrap();
+    let old = home.path().join("epoch-1.age");
+    std::fs::copy(home.vault_file(), &old).unwrap();
+    let output = start(&home.vault_file());
+    assert!(stdout(&output).contains("DB=db-1"), "{}", stderr(&output));
+    assert!(
+        state
+            .path()
+            .join("secretsd-app/secretsd/trust.json")
+            .exists()
+    );
+    // The owner changes the membership (epoch 2); the service starts with it...
+    let reader = home.path().join("reader.key");
+    home.vault(&["recipients", "add", &age_keygen(&reader)])
+        .assert()
+        .success();
+    assert!(start(&home.vault_file()).status.success());
+    // ...and is then handed the older copy: refused, nothing started.
+    let output = start(&old);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("epoch 1 is lower than epoch 2"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stdout(&output).contains("DB="));
+}
