@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use age::secrecy::SecretString;
-use secretsd::store::document::{Document, timestamp_now};
-use secretsd::store::{Protection, Vault};
-
 const SIZES: [usize; 4] = [10, 1_000, 10_000, 100_000];
 /// The largest size whose environment fits the kernel's ARG_MAX at an 8 MiB stack.
 const MAX_EXEC_SIZE: usize = 10_000;
@@ -78,24 +74,22 @@ fn prepare(count: usize) -> Bench {
         .lines()
         .find_map(|l| l.strip_prefix("recipient: ").map(str::to_string))
         .unwrap();
-    std::fs::remove_file(&bench.vault).unwrap();
-    let mut document = Document::new(vec![bench.recipient.clone()]);
-    let now = timestamp_now();
+    // Filled as a user would: one import, written and signed by vault.
+    let mut secrets = serde_json::Map::new();
     for i in 0..count {
         let value = format!("{i:08}-abcdefghijklmnopqrstuvwxyz-0123");
         bench.pairs.push(format!("SECRET_{i}={value}"));
-        let name = format!("SECRET_{i}");
-        document
-            .set(&name, SecretString::from(value), None, &now)
-            .unwrap();
+        secrets.insert(format!("SECRET_{i}"), value.into());
     }
-    bench.plaintext_bytes = document.to_json().unwrap().len();
-    Vault::new(&bench.vault)
-        .create(document, &Protection::Recipients, false)
+    let json = bench.home.join("secrets.json");
+    std::fs::write(&json, serde_json::Value::Object(secrets).to_string()).unwrap();
+    let imported = vault_command(&bench, &["import", "--json", json.to_str().unwrap()])
+        .status()
         .unwrap();
-    // Written here, unsigned, where `vault init` had written a signed vault: this machine
-    // would take it for a downgrade. It is a first sight.
-    let _ = std::fs::remove_dir_all(bench.home.join(".local/state/secretsd/trust"));
+    assert!(imported.success());
+    std::fs::remove_file(&json).unwrap();
+    // The file's size: its plaintext's, and an age header and 16 bytes a 64 KiB chunk.
+    bench.plaintext_bytes = std::fs::metadata(&bench.vault).unwrap().len() as usize;
     // Keep backups from growing without bound while benchmarking.
     std::fs::create_dir_all(bench.home.join(".config/secretsd")).unwrap();
     std::fs::write(

@@ -169,8 +169,13 @@ pub enum Command {
     Verify {
         /// Trust it: pin the owners of a vault seen for the first time; write a suspect
         /// version forward, signed by you, under the newest membership this machine knows
+        /// (only content a member wrote: see --accept-content)
         #[arg(long)]
         accept: bool,
+        /// As --accept, and write forward content no current member wrote (edited with the
+        /// age CLI, or by someone removed since): you vouch for every value in it
+        #[arg(long)]
+        accept_content: bool,
     },
     /// Who may change the vault's membership: list, add or remove owners (owners only)
     #[command(subcommand)]

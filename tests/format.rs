@@ -17,8 +17,11 @@ fn unknown_fields_survive_a_rewrite() {
     document["secrets"]["A"]["rotation"] = serde_json::json!({"every": "30d"});
     home.age_encrypt(&document);
     // Written by something other than vault: accepted deliberately (see tests/trust.rs),
-    // which writes it forward, signed by its owner.
-    home.vault(&["verify", "--accept"]).assert().success();
+    // which writes it forward, signed by its owner, who vouches for content nobody signed.
+    home.vault(&["verify", "--accept"]).assert().code(4);
+    home.vault(&["verify", "--accept-content"])
+        .assert()
+        .success();
     home.set("B", "b-value");
     home.set("A", "a-value-2");
     let after = home.age_decrypt();

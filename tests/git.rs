@@ -386,3 +386,131 @@ fn history_works_with_at_most_a_notice() {
     assert!(!log.contains("NOT GENUINE"), "{log}");
     assert!(!log.contains("a-5"), "no value in the log");
 }
+
+/// A removed member's branch does not merge — not even one that changes only a
+/// description, which a reader would still follow.
+#[test]
+fn a_removed_members_branch_does_not_merge_even_for_metadata() {
+    let repo = Repo::new();
+    let carol = TestHome::new();
+    let in_repo = |args: &[&str], stdin: &str| {
+        carol
+            .vault(args)
+            .env("VAULT_FILE", repo.dir.join("vault.age"))
+            .current_dir(&repo.dir)
+            .write_stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    let line = stdout(&in_repo(&["identity", "new", "--name", "carol"], ""));
+    repo.vault(&["recipients", "add", line.trim()]);
+    repo.git(&["commit", "-q", "-am", "carol joins"]);
+    assert!(in_repo(&["verify", "--accept"], "").status.success());
+    repo.git(&["checkout", "-q", "-b", "carol"]);
+    let output = in_repo(
+        &[
+            "set",
+            "A",
+            "--description",
+            "moved: use https://evil.example/db",
+        ],
+        "a-value-0",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    repo.git(&["commit", "-q", "-am", "only a description"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.vault(&["recipients", "remove", "carol"]);
+    repo.git(&["commit", "-q", "-am", "carol leaves"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "carol"]);
+    assert!(
+        !merged.status.success(),
+        "the removed member's change merged"
+    );
+    assert!(
+        stderr(&merged).contains("not a member of the merged vault"),
+        "{}",
+        stderr(&merged)
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+}
+
+/// What a stopped merge keeps in .git/secretsd-merge/ is checked before it is used: its
+/// state must be of this vault, and values kept there must be signed by this user.
+#[test]
+fn a_stopped_merge_cannot_be_steered_through_its_files() {
+    let repo = Repo::new();
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.set("C", "c-from-other");
+    repo.git(&["commit", "-q", "-am", "other"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("C", "c-from-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    assert!(
+        !repo
+            .git_output(&["merge", "-q", "--no-edit", "other"])
+            .status
+            .success()
+    );
+    let pending = repo.dir.join(".git/secretsd-merge");
+    let state_path = pending.join("state.json");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let target = repo.dir.parent().unwrap().join("elsewhere.txt");
+    std::fs::write(
+        &state_path,
+        state.replace(
+            "\"vault.age\"",
+            &format!("{:?}", target.display().to_string()),
+        ),
+    )
+    .unwrap();
+    let output = repo.vault_output(&["merge", "--resolve", "C", "--theirs"], None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not of this vault"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!target.exists());
+    std::fs::write(&state_path, &state).unwrap();
+    // Values for the conflict, encrypted to the vault's recipients by anyone.
+    let plain = repo.dir.parent().unwrap().join("values.json");
+    std::fs::write(&plain, r#"{"values":{"C":"chosen-by-someone-else"}}"#).unwrap();
+    let status = Command::new("age")
+        .args(["-e", "-r", &repo.home.public_key(), "-o"])
+        .arg(pending.join("values.age"))
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = repo.vault_output(&["merge", "--resolve", "C", "--ours"], None);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not signed by you"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Past its expiry, a membership takes no merge either: an owner renews it first.
+#[test]
+fn an_expired_membership_takes_no_merge() {
+    let repo = Repo::new();
+    repo.vault(&["renew", "--max-age", "2s"]);
+    repo.git(&["commit", "-q", "-am", "expiring"]);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.set("A", "a-feature");
+    repo.git(&["commit", "-q", "-am", "feature"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("B", "b-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(!merged.status.success());
+    assert!(stderr(&merged).contains("expired"), "{}", stderr(&merged));
+    repo.git(&["merge", "--abort"]);
+    repo.vault(&["renew", "--no-expiry"]);
+    repo.git(&["commit", "-q", "-am", "renewed"]);
+    let merged = repo.git_output(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+}

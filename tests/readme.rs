@@ -224,6 +224,8 @@ fn howto_secret_files() {
 #[test]
 fn howto_team_vault() {
     let output = Sandbox::new().run(&howto("team-vault"));
+    assert!(output.contains("member: bob "), "{output}");
+    assert!(output.contains("from-bob\n"), "{output}");
     assert!(output.ends_with("correct horse"), "{output}");
 }
 

@@ -182,12 +182,20 @@ fn four_people_share_a_vault_and_a_removed_member_stays_out() {
         planted,
         "nothing was written"
     );
-    // Alice settles it: the old content is written forward under the membership she
-    // trusts (epoch 5, without Carol), never the old one.
-    alice.ok(&["verify", "--accept"]);
+    // Accepting it would sign Carol's content as Alice's: refused. Alice restores the
+    // latest backup instead, written under the membership she trusts (epoch 5, without
+    // Carol), never the old one.
+    alice.refused(&["verify", "--accept"], 4, "not by a member of the vault");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        planted,
+        "nothing was written"
+    );
+    alice.ok(&["restore", "--latest"]);
     assert!(!as_carol_on_copy.can_decrypt(&file));
     assert!(alice.ok(&["verify"]).contains("state: trusted"));
     assert_eq!(bob.reveal("DB_PASSWORD"), "db-v1");
+    assert!(!alice.ok(&["list"]).contains("PLANTED"));
 }
 
 /// A vault forged with the plain age CLI and the victim's public key, holding a
@@ -522,6 +530,34 @@ fn a_first_sight_is_not_trusted_silently() {
     // Remembered from then on.
     std::fs::remove_file(ci.home.path().join("config/secretsd/config.toml")).unwrap();
     assert_eq!(ci.reveal("TOKEN"), "ci-token");
+    // The pin `vault verify` prints carries the epoch: a fresh runner given an older copy
+    // (one from before a change of membership) refuses it.
+    let old = shared.path().join("old.age");
+    std::fs::copy(&file, &old).unwrap();
+    let reader = shared.path().join("reader.key");
+    alice.ok(&["recipients", "add", &age_keygen(&reader)]);
+    let pin = alice
+        .ok(&["verify"])
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("pin it elsewhere with: VAULT_TRUST=")
+                .map(str::to_string)
+        })
+        .unwrap();
+    assert!(pin.starts_with(&format!("{id}@")), "{pin}");
+    std::fs::copy(&old, &file).unwrap();
+    ci.home.forget_trust();
+    let output = ci
+        .vault(&["get", "--reveal", "TOKEN"])
+        .env("VAULT_TRUST", &pin)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("configured for it"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// A member cannot change who the vault is for: not with vault, and not by forging a
@@ -827,4 +863,194 @@ fn a_service_keeps_its_record_across_starts() {
         stderr(&output)
     );
     assert!(!stdout(&output).contains("DB="));
+}
+
+/// A restore takes only what a current member (or you) wrote, and only files your own
+/// vault recorded: a backup of a version a removed member wrote, or a files bundle anyone
+/// could have encrypted to the recipients (a backups directory can arrive through git),
+/// is refused and nothing changes.
+#[test]
+fn a_restore_takes_only_what_members_and_you_wrote() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    let carol = Person::joining(&file);
+    alice.ok(&["recipients", "add", &carol.line()]);
+    carol.ok(&["verify", "--accept"]);
+    carol.set("FROM_CAROL", "carol-wrote-this");
+    alice.set("AFTER", "alice-wrote-this");
+    alice.ok(&["recipients", "remove", &carol.home.name()]);
+    let carol_writer = carol.home.writer();
+    let backups = shared.path().join("backups");
+    let written_by = |backup: &Path| {
+        let text = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(alice.home.identity_file())
+            .arg(backup)
+            .output()
+            .unwrap()
+            .stdout;
+        let document: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        document["signature"]["writer"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let carols = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "age")
+                && !p.to_string_lossy().ends_with(".files.age")
+                && written_by(p) == carol_writer
+        })
+        .expect("a backup of the version Carol wrote");
+    let id = carols
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("vault-")
+        .to_string();
+    let before = std::fs::read(&file).unwrap();
+    alice.refused(
+        &["restore", "--backup", &id],
+        4,
+        "not a member of the vault now",
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    // A files bundle encrypted to Alice by anyone: it would overwrite any file, as any
+    // owner. Refused; the vault alone can still be restored.
+    let mine = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "age")
+                && !p.to_string_lossy().ends_with(".files.age")
+                && written_by(p) == alice.home.writer()
+        })
+        .unwrap();
+    let target = alice.home.path().join("victim.txt");
+    let bundle = serde_json::json!({"format": "secretsd-backup-files", "version": 1,
+        "files": [{"path": target.display().to_string(), "mode": 0o4755, "uid": 0, "gid": 0, "content": "planted"}]});
+    let plain = shared.path().join("bundle.json");
+    std::fs::write(&plain, bundle.to_string()).unwrap();
+    let planted = mine.with_extension("files.age");
+    let record = mine.with_extension("json");
+    let mut metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    metadata["files"] = serde_json::json!([".env"]);
+    std::fs::write(&record, metadata.to_string()).unwrap();
+    let status = std::process::Command::new("age")
+        .args(["-e", "-r", &alice.home.public_key(), "-o"])
+        .arg(&planted)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let id = mine
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("vault-")
+        .to_string();
+    alice.refused(&["restore", "--backup", &id], 4, "not signed by you");
+    assert!(!target.exists());
+    alice.ok(&["restore", "--backup", &id, "--no-files"]);
+    assert!(!target.exists());
+}
+
+/// A passphrase vault made with the id of a vault this machine knows encrypted to its
+/// members — by whoever can guess or learn a passphrase the user has set in
+/// VAULT_PASSPHRASE_FILE — is refused; so is an empty passphrase at a prompt.
+#[test]
+fn a_passphrase_vault_in_a_members_vaults_place_is_refused() {
+    use std::io::Write;
+    let home = TestHome::initialised();
+    home.set("DB", "real");
+    let id = home.age_decrypt()["membership"]["body"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forged = format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{{"body":{{"vault_id":"{id}","label":"vault","epoch":9,"passphrase":true}}}},"generation":99,"recipients":[],"secrets":{{"DB":{{"value":"attacker"}}}}}}"#
+    );
+    let passphrase = age::secrecy::SecretString::from("known-to-the-attacker".to_string());
+    let encryptor = age::Encryptor::with_user_passphrase(passphrase);
+    let mut ciphertext = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut ciphertext).unwrap();
+    writer.write_all(forged.as_bytes()).unwrap();
+    writer.finish().unwrap();
+    std::fs::write(home.vault_file(), &ciphertext).unwrap();
+    let passphrase_file = home.path().join("passphrase");
+    std::fs::write(&passphrase_file, "known-to-the-attacker\n").unwrap();
+    chmod(&passphrase_file, 0o600);
+    for args in [&["get", "--reveal", "DB"][..], &["set", "NEW"]] {
+        let output = home
+            .vault(args)
+            .env("VAULT_PASSPHRASE_FILE", &passphrase_file)
+            .write_stdin("x")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("passphrase vault where this machine knows"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!stdout(&output).contains("attacker"));
+    }
+}
+
+/// A member can sign a generation at the very end of the range: nobody's reads or writes
+/// stop for it.
+#[test]
+fn a_generation_at_the_limit_stops_nobody() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    let recipient = home.public_key();
+    let membership = home.membership();
+    home.age_encrypt_text(&home.sign(&format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":18446744073709551615,"recipients":["{recipient}"],"secrets":{{"A":{{"value":"a-value"}}}}}}"#
+    )));
+    assert_eq!(home.reveal("A"), "a-value");
+    home.set("B", "b-value");
+    home.vault(&["list"]).assert().success();
+    assert_eq!(home.reveal("B"), "b-value");
+}
+
+/// Nothing a vault not trusted yet says about itself drives the terminal: names,
+/// recipients and members with control characters are shown escaped, or refused.
+#[test]
+fn untrusted_text_never_drives_the_terminal() {
+    let home = TestHome::initialised();
+    let recipient = home.public_key();
+    let membership = home.membership();
+    home.age_encrypt_text(&format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{"A\u001b[2J":{{"value":"x"}}}}}}"#
+    ));
+    home.forget_trust();
+    for args in [&["list"][..], &["verify"], &["recipients", "list"]] {
+        let output = home.vault(args).output().unwrap();
+        assert!(
+            !output.stdout.contains(&0x1b) && !output.stderr.contains(&0x1b),
+            "{args:?}: {:?}",
+            stdout(&output)
+        );
+    }
+    // A membership block naming a recipient with an escape in it is not valid.
+    let escaped = membership.replacen(&recipient, &format!("{recipient}\\u001b[C"), 1);
+    home.age_encrypt_text(&home.sign(&format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{escaped},"generation":1,"recipients":["{recipient}"],"secrets":{{}}}}"#
+    )));
+    let output = home.vault(&["verify"]).output().unwrap();
+    assert!(!output.stdout.contains(&0x1b), "{}", stdout(&output));
+    assert!(stdout(&output).contains("NOT VALID"), "{}", stdout(&output));
 }

@@ -235,6 +235,31 @@ impl Difference {
     }
 }
 
+/// Whether the secrets of `then` (a backup) were written by someone who is a member of the
+/// vault `now`, or by this user: a member removed since may have written what is there.
+fn written_by_a_member(
+    now: &Document,
+    then: &crate::store::Opened,
+    own: Option<&crate::store::signature::SigningKey>,
+) -> std::result::Result<(), String> {
+    if matches!(then.protection, crate::store::Protection::Passphrase(_)) {
+        return Ok(());
+    }
+    let crate::store::signature::Signed::Valid { writer } = &then.signed else {
+        return Err("it is not signed".into());
+    };
+    let member = now
+        .membership()
+        .and_then(|json| crate::store::membership::Membership::parse(json).ok())
+        .is_some_and(|block| block.body.member_by_writer(writer).is_some());
+    if member || own.is_some_and(|key| key.writer() == *writer) {
+        return Ok(());
+    }
+    Err(format!(
+        "it was written by {writer}, who is not a member of the vault now"
+    ))
+}
+
 /// Puts `backup` back: its secrets and, with `with_files`, the files it holds, each
 /// atomically with its mode and owner. The secrets are written as a new generation of the
 /// vault under its current membership — never the backup's, which may list someone
@@ -247,10 +272,14 @@ pub fn restore_backup(
     with_files: bool,
     dry_run: bool,
 ) -> Result<Restored> {
+    // The vault as it is now may be suspect — an old copy put back over it is what a
+    // restore is for: its content goes, and the backup's is written under the newest
+    // membership this machine trusts.
     let trust =
-        crate::commands::trust::Trust::new(context, crate::commands::trust::Purpose::Values);
+        crate::commands::trust::Trust::new(context, crate::commands::trust::Purpose::Accept);
     let vault = context.vault_with(trust.clone());
     let mut transaction = vault.begin(context)?;
+    trust.put_trusted_membership(vault.path(), transaction.document_mut())?;
     let what = format!("the backup {}", backup.id);
     let ciphertext =
         std::fs::read(&backup.path).map_err(|e| Error::io("read the backup", &backup.path, e))?;
@@ -270,6 +299,7 @@ pub fn restore_backup(
         .map(|block| block.body.vault_id);
     trust
         .check_history(&then.version(), vault_id.as_deref())
+        .and_then(|()| written_by_a_member(transaction.document(), &then, transaction.signing_key()))
         .map_err(|why| {
             Error::LockedOut(format!(
                 "the backup {} ({}) is not a genuine version of this vault: {why}; nothing was changed",
@@ -283,6 +313,20 @@ pub fn restore_backup(
             let sealed =
                 std::fs::read(&path).map_err(|e| Error::io("read the backup", &path, e))?;
             let plaintext = transaction.unseal_bytes(&sealed, &what).map_err(refuse)?;
+            // Files are this machine's, not the team's: only a bundle this user's vault
+            // signed is put back (anyone can encrypt a bundle to the recipients, and a
+            // backups directory can arrive through git).
+            let own = transaction.signing_key().map(|k| k.writer());
+            match own {
+                Some(own) if crate::store::signature::signed_by(&plaintext, &own) => {}
+                _ => {
+                    return Err(Error::LockedOut(format!(
+                        "the files in backup {} ({}) are not signed by you (written by an older vault, or put there by someone else); nothing was changed. Restore the vault alone with --no-files",
+                        backup.id,
+                        path.display()
+                    )));
+                }
+            }
             backup::files_from_json(&plaintext, &what)?
         }
         None => Vec::new(),
@@ -329,7 +373,8 @@ pub fn restore_backup(
     }
     // What is about to be replaced, files included, goes into a backup of its own.
     let replaced_paths: Vec<String> = current.files.iter().map(|f| f.path.clone()).collect();
-    let sealed_current = transaction.seal_bytes(&backup::files_to_json(&current.files)?)?;
+    let bundle = backup::files_to_json(&current.files, transaction.signing_key())?;
+    let sealed_current = transaction.seal_bytes(&bundle)?;
     // Sealed before anything is saved: a restore this writer may not make leaves nothing.
     transaction.document_mut().replace_secrets(&then)?;
     let sealed = transaction.seal_document(false)?;

@@ -269,7 +269,8 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     );
     for (name, entry) in &secrets {
         let line = format!(
-            "{name:width$}  {:20}  {:20}  {}",
+            "{:width$}  {:20}  {:20}  {}",
+            crate::names::printable(name, false),
             crate::names::printable(&entry.created, false),
             crate::names::printable(&entry.updated, false),
             crate::names::printable(entry.description.as_deref().unwrap_or(""), false)

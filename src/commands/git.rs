@@ -175,7 +175,10 @@ fn as_text(document: &Document) -> Result<String> {
         }
     }
     for recipient in &document.recipients {
-        out.push_str(&format!("recipient {recipient}\n"));
+        out.push_str(&format!(
+            "recipient {}\n",
+            crate::names::printable(recipient, false)
+        ));
     }
     for entry in document.entries() {
         let (name, entry) = entry?;
@@ -184,7 +187,8 @@ fn as_text(document: &Document) -> Result<String> {
             .map(|f| format!("fingerprint {f}, "))
             .unwrap_or_default();
         out.push_str(&format!(
-            "{name} = {} ({fingerprint}updated {})\n",
+            "{} = {} ({fingerprint}updated {})\n",
+            crate::names::printable(name, false),
             mask(entry.value()),
             crate::names::printable(&entry.updated, false)
         ));
@@ -271,6 +275,12 @@ struct Pending {
     conflicts: Vec<String>,
     /// Settled so far: "ours" or "theirs" (values typed are in `values.age`).
     resolutions: BTreeMap<String, String>,
+}
+
+/// Values typed to settle conflicts, kept (encrypted, signed by this user) between calls.
+#[derive(Serialize, Deserialize)]
+struct Typed {
+    values: BTreeMap<String, String>,
 }
 
 fn pending_dir(root: &Path) -> Result<PathBuf> {
@@ -391,9 +401,7 @@ fn open_sides(
                 Signed::Valid { writer } => writer.as_str(),
                 _ => "",
             };
-            if block.body.member_by_writer(writer).is_none()
-                && !Difference::between(&base, document)?.is_empty()
-            {
+            if block.body.member_by_writer(writer).is_none() && !base.same_content(document)? {
                 return Err(conflict(
                     path,
                     &format!(
@@ -412,7 +420,7 @@ fn open_sides(
         .into_iter()
         .max()
         .unwrap_or(0)
-        + 1;
+        .saturating_add(1);
     Ok(Sides {
         membership: block.map(|b| (b.to_json(), b.body.recipients())),
         base,
@@ -436,12 +444,21 @@ impl Sides {
         if let Some((json, recipients)) = &self.membership {
             merged.set_membership(json.clone(), recipients.clone());
             let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
-            let member =
-                Membership::parse(json).is_ok_and(|b| b.body.member_by_writer(&own).is_some());
-            if !member {
+            let block = Membership::parse(json).map_err(|why| conflict(path, &why))?;
+            if block.body.member_by_writer(&own).is_none() {
                 return Err(conflict(
                     path,
                     "you are not a member of the merged vault, so you cannot sign the merge; a member merges it",
+                ));
+            }
+            if let Some(expired) =
+                crate::trust::policy::expired(&block, std::time::SystemTime::now())
+            {
+                return Err(conflict(
+                    path,
+                    &format!(
+                        "the vault's membership expired at {expired}; an owner renews it ('vault renew') first"
+                    ),
                 ));
             }
         }
@@ -528,6 +545,14 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             )));
         }
     };
+    // The stopped merge must be of this vault: the state names where its result goes.
+    if pending.path != relative {
+        return Err(Error::LockedOut(format!(
+            "the stopped merge in {} is of {:?}, not of this vault ({relative}); nothing was changed",
+            dir.display(),
+            pending.path
+        )));
+    }
     let read = |name: &str| {
         let p = dir.join(name);
         std::fs::read(&p).map_err(|e| Error::io("read", &p, e))
@@ -541,11 +566,20 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         (&read("base.age")?, &read("ours.age")?, &read("theirs.age")?),
     )?;
     // Values typed for earlier conflicts, kept encrypted between calls.
+    // Signed by this user when kept: anyone can encrypt to the vault's recipients.
+    let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
     let mut typed: BTreeMap<String, String> = match std::fs::read(dir.join("values.age")) {
         Ok(sealed) => {
             let plain = vault.unseal_plaintext(&sealed, context)?;
-            serde_json::from_slice(&plain)
+            if !crate::store::signature::signed_by(&plain, &own) {
+                return Err(Error::LockedOut(format!(
+                    "the values typed for the stopped merge ({}) are not signed by you; start the merge again (git merge --abort)",
+                    dir.join("values.age").display()
+                )));
+            }
+            serde_json::from_slice::<Typed>(&plain)
                 .map_err(|e| Error::BadData(format!("the values typed for the merge: {e}")))?
+                .values
         }
         Err(_) => BTreeMap::new(),
     };
@@ -612,8 +646,12 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
     )?;
     if !merged.conflicts.is_empty() {
         // Keep the choice for the next call: sides in the state, values encrypted.
-        let json =
-            Zeroizing::new(serde_json::to_vec(&typed).map_err(|e| Error::Failed(e.to_string()))?);
+        let json = Zeroizing::new(
+            serde_json::to_vec(&Typed { values: typed })
+                .map_err(|e| Error::Failed(e.to_string()))?,
+        );
+        let json = crate::store::signature::sign_object(context.own().map(|o| &o.key), &json)
+            .map_err(|e| Error::Failed(format!("cannot sign the values typed: {e}")))?;
         let sealed = Vault::seal_plaintext(
             &json,
             &sides.ours.document.recipients,

@@ -71,7 +71,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Provider(command) => provider::run(&context, &command),
         Command::Scan(args) => scan::scan(&context, &args),
         Command::Git(command) => git::run(&context, &command),
-        Command::Verify { accept } => trust::verify(&context, accept),
+        Command::Verify {
+            accept,
+            accept_content,
+        } => trust::verify(&context, accept, accept_content),
         Command::Owners(command) => trust::owners(&context, &command),
         Command::Renew { max_age, no_expiry } => {
             trust::renew(&context, max_age.as_deref(), no_expiry)
@@ -353,7 +356,15 @@ impl KeySource for Context {
                 self.why_no_prompt()
             )));
         }
-        self.prompt_hidden("Vault passphrase: ")
+        let passphrase = self.prompt_hidden("Vault passphrase: ")?;
+        // An empty passphrase protects nothing, and pressing Enter at a prompt nobody
+        // expected must not open a file someone encrypted to it.
+        if age::secrecy::ExposeSecret::expose_secret(&passphrase).is_empty() {
+            return Err(Error::LockedOut(
+                "an empty passphrase opens no vault".into(),
+            ));
+        }
+        Ok(passphrase)
     }
 }
 

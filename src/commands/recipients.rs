@@ -44,7 +44,8 @@ fn list(context: &Context) -> Result<u8> {
     }
     let mut out = String::new();
     for recipient in &opened.document.recipients {
-        out.push_str(recipient);
+        // A vault read with a warning may have been written by anyone.
+        out.push_str(&crate::names::printable(recipient, false));
         out.push('\n');
     }
     print_stdout(&out)?;

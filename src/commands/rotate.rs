@@ -185,7 +185,8 @@ fn write_rotation(
         None
     } else {
         let paths: Vec<String> = locked.files.iter().map(|f| f.path.clone()).collect();
-        let sealed = transaction.seal_bytes(&backup::files_to_json(&locked.files)?)?;
+        let bundle = backup::files_to_json(&locked.files, transaction.signing_key())?;
+        let sealed = transaction.seal_bytes(&bundle)?;
         transaction
             .backup(
                 &context.config.backup,

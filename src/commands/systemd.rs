@@ -115,9 +115,8 @@ fn trust_settings(context: &Context, unit: &str) -> Result<String> {
         .filter(|block| !block.body.passphrase)
     {
         lines.push_str(&format!(
-            "Environment=VAULT_TRUST={}:{}\n",
-            block.body.vault_id,
-            block.body.owners.join(",")
+            "Environment=VAULT_TRUST={}\n",
+            crate::commands::trust::pin_line(&block)
         ));
     }
     Ok(lines)

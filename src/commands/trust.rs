@@ -8,7 +8,7 @@
 //! Readers of names only (`list`, `exists`, completion) go on with a warning, so the user
 //! can look; nothing that reads a value or writes does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -21,7 +21,7 @@ use crate::store::identity::Own;
 use crate::store::membership::{Joining, Membership};
 use crate::store::signature::{Signed, SigningKey};
 use crate::store::{Change, Guard, Version};
-use crate::trust::policy::{self, Facts, Judgment, Seen, Verdict};
+use crate::trust::policy::{self, Configured, Facts, Judgment, Seen, Verdict};
 use crate::trust::state::{Place, State, TrustFile, location_key};
 
 /// What a command does with the vault it opens: a reader of names may look at a vault
@@ -45,7 +45,7 @@ pub struct Trust {
     own: OwnSlot,
     identity: Option<PathBuf>,
     /// Owners named in `[security] vaults` and `VAULT_TRUST`, by vault id.
-    configured: BTreeMap<String, BTreeSet<String>>,
+    configured: BTreeMap<String, Configured>,
     purpose: Purpose,
     can_prompt: bool,
     quiet: bool,
@@ -104,19 +104,29 @@ impl Trust {
         }
     }
 
-    /// Judges `version`, read from `vault`, by what this machine remembers.
-    fn judge(&self, vault: &Path, version: &Version<'_>) -> Result<(Judgment, State, String)> {
-        let facts = facts_of(version);
+    /// Judges a version read from `vault`, by what this machine remembers.
+    fn judge(&self, vault: &Path, facts: &Facts<'_>) -> Result<(Judgment, State, String)> {
         let state = self.file()?.load()?;
-        let here = location_key(vault);
-        let own = self.own_writer();
-        let judgment = policy::judge(&facts, &self.seen(&state, &facts, &here, own.as_deref()));
+        let (judgment, here) = self.judge_by(vault, facts, &state);
         Ok((judgment, state, here))
     }
 
-    /// Remembers a trusted version: its floors, its owners, where it was read.
-    fn remember(&self, vault: &Path, here: &str, version: &Version<'_>) -> Result<()> {
-        let facts = facts_of(version);
+    /// [`Trust::judge`] by `state`, as loaded; also the location key of `vault`.
+    fn judge_by(&self, vault: &Path, facts: &Facts<'_>, state: &State) -> (Judgment, String) {
+        let here = location_key(vault);
+        // This user's key matters only where the machine has no record of the vault: it
+        // is derived from the identity (two scalar multiplications) only then.
+        let known = facts
+            .vault_id()
+            .is_some_and(|id| state.vaults.contains_key(id));
+        let own = if known { None } else { self.own_writer() };
+        let judgment = policy::judge(facts, &self.seen(state, facts, &here, own.as_deref()));
+        (judgment, here)
+    }
+
+    /// Remembers a trusted version: its floors, its owners, where it was read. Nothing is
+    /// written when `known` (the state it was judged by) says it all already.
+    fn remember(&self, vault: &Path, here: &str, facts: &Facts<'_>, known: &State) -> Result<()> {
         let Some(block) = facts.block() else {
             return Ok(());
         };
@@ -126,6 +136,12 @@ impl Trust {
             vault_id: id.clone(),
             path: vault.display().to_string(),
         };
+        let record = known.vaults.get(&id);
+        if record.is_some_and(|r| *r == policy::advance(Some(r), block, generation))
+            && known.locations.get(here) == Some(&place)
+        {
+            return Ok(());
+        }
         self.file()?.update(|state| {
             let next = policy::advance(state.vaults.get(&id), block, generation);
             state.vaults.insert(id.clone(), next);
@@ -136,8 +152,8 @@ impl Trust {
     fn first_sight(
         &self,
         vault: &Path,
-        here: &str,
-        version: &Version<'_>,
+        (here, known): (&str, &State),
+        facts: &Facts<'_>,
         what: &str,
         writing: bool,
     ) -> Result<()> {
@@ -148,27 +164,20 @@ impl Trust {
             ));
             return Ok(());
         }
-        let facts = facts_of(version);
         if self.can_prompt {
-            let mut question = describe(vault, &facts, self.own_writer().as_deref());
+            let mut question = describe(vault, facts, self.own_writer().as_deref());
             question.push_str(&format!(
                 "{what}.\nTrust this vault and its owners? Type yes: "
             ));
             let answer = ask(&question)?;
             if answer.trim() == "yes" {
-                return self.remember(vault, here, version);
+                return self.remember(vault, here, facts, known);
             }
         }
-        let hint = match facts.block() {
-            Some(block) => format!(
-                " (in CI: VAULT_TRUST={}:{})",
-                block.body.vault_id,
-                block.body.owners.join(",")
-            ),
-            None => String::new(),
-        };
+        // Which owners to pin is not said here: this file is not trusted yet, and its
+        // owners are only worth pinning once someone has checked them.
         Err(Error::LockedOut(format!(
-            "the vault {} is not trusted on this machine yet: {what}. Nothing was read or changed. Look at it with 'vault verify', and trust it with 'vault verify --accept'{hint}",
+            "the vault {} is not trusted on this machine yet: {what}. Nothing was read or changed. Look at it, with its owners' fingerprints, with 'vault verify', and trust it with 'vault verify --accept' — or pin the owners you know in advance with VAULT_TRUST=ID@EPOCH:OWNERS (CI) or [security.vaults]",
             vault.display()
         )))
     }
@@ -180,13 +189,15 @@ impl Guard for Trust {
     }
 
     fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()> {
-        let (judgment, state, here) = self.judge(vault, version)?;
+        let state = self.file()?.load()?;
+        let facts = self.facts_known(version, &state);
+        let (judgment, here) = self.judge_by(vault, &facts, &state);
         match judgment.verdict {
             Verdict::Trusted => {
                 for notice in &judgment.notices {
                     self.tell(&format!("note: {notice}"));
                 }
-                if let Some(id) = facts_of(version).vault_id() {
+                if let Some(id) = facts.vault_id() {
                     let copies = state.other_locations(id, &here);
                     if !copies.is_empty() {
                         self.tell(&format!(
@@ -197,12 +208,14 @@ impl Guard for Trust {
                     }
                 }
                 if self.purpose != Purpose::Accept {
-                    self.remember(vault, &here, version)?;
+                    self.remember(vault, &here, &facts, &state)?;
                 }
                 Ok(())
             }
             _ if self.purpose == Purpose::Accept => Ok(()),
-            Verdict::FirstSight(what) => self.first_sight(vault, &here, version, &what, writing),
+            Verdict::FirstSight(what) => {
+                self.first_sight(vault, (&here, &state), &facts, &what, writing)
+            }
             Verdict::Suspect(why) => {
                 let message = format!(
                     "the vault {} may have been tampered with: {why}",
@@ -241,7 +254,9 @@ impl Guard for Trust {
             .and_then(|json| Membership::parse(json).ok())
             .and_then(|block| state.vaults.get(&block.body.vault_id).map(|r| r.generation))
             .unwrap_or(0);
-        document.generation = document.generation.max(seen_generation) + 1;
+        // Saturating: a member who signed a generation near the limit cannot make every
+        // later write fail (it stops counting up there; the notices say so).
+        document.generation = document.generation.max(seen_generation).saturating_add(1);
         Ok(())
     }
 
@@ -467,6 +482,41 @@ fn no_writer_key() -> Error {
     )
 }
 
+impl Trust {
+    /// [`facts_of`] by `state`, where a membership block that is the very text of the one this
+    /// machine recorded at its floor is not checked again: the same bytes were checked
+    /// when they were recorded, and the check depends on nothing else (its two or more
+    /// Ed25519 signatures were half of what a read of a small vault cost).
+    fn facts_known<'a>(&self, version: &Version<'a>, state: &State) -> Facts<'a> {
+        let Some(json) = version.said.membership else {
+            return facts_of(version);
+        };
+        let membership = Membership::parse_unchecked(json).and_then(|block| {
+            let recorded = state
+                .vaults
+                .get(&block.body.vault_id)
+                .and_then(|r| r.membership.as_deref());
+            if recorded == Some(json) {
+                return Ok(block);
+            }
+            match block.problem() {
+                Some(problem) => Err(problem),
+                None => Ok(block),
+            }
+        });
+        Facts {
+            membership: Some(membership),
+            ..facts_of(&Version {
+                said: crate::store::document::Said {
+                    membership: None,
+                    ..version.said
+                },
+                ..*version
+            })
+        }
+    }
+}
+
 /// The facts of a version as the policy reads them.
 pub fn facts_of<'a>(version: &Version<'a>) -> Facts<'a> {
     Facts {
@@ -495,28 +545,44 @@ pub fn load_own(identity: Option<&Path>) -> Option<Own> {
     })
 }
 
-/// Owners pinned by configuration: `[security] vaults`, then `VAULT_TRUST=ID:KEY,…`
-/// (several separated by spaces or `;`).
-fn configured_owners(context: &Context) -> BTreeMap<String, BTreeSet<String>> {
-    let mut owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (id, keys) in &context.config.security.vaults {
-        owners
-            .entry(id.clone())
-            .or_default()
-            .extend(keys.iter().cloned());
+/// Owners pinned by configuration: `[security.vaults]`, then `VAULT_TRUST=ID:KEY,…`
+/// (several separated by spaces or `;`); `ID@EPOCH` also names the epoch they own it at,
+/// below which no version is trusted. Entries that do not parse pin nothing.
+fn configured_owners(context: &Context) -> BTreeMap<String, Configured> {
+    let mut pins: BTreeMap<String, Configured> = BTreeMap::new();
+    let mut pin = |key: &str, owners: &mut dyn Iterator<Item = String>| {
+        let (id, epoch) = match key.split_once('@') {
+            Some((id, epoch)) => match epoch.parse::<u64>() {
+                Ok(epoch) => (id, Some(epoch)),
+                Err(_) => return,
+            },
+            None => (key, None),
+        };
+        let entry = pins.entry(id.to_string()).or_default();
+        entry.owners.extend(owners.filter(|k| !k.is_empty()));
+        entry.epoch = entry.epoch.max(epoch);
+    };
+    for (key, owners) in &context.config.security.vaults {
+        pin(key, &mut owners.iter().cloned());
     }
     if let Ok(text) = std::env::var("VAULT_TRUST") {
         for entry in text.split([';', ' ', '\n']).filter(|e| !e.is_empty()) {
-            if let Some((id, keys)) = entry.split_once(':') {
-                owners.entry(id.to_string()).or_default().extend(
-                    keys.split(',')
-                        .filter(|k| !k.is_empty())
-                        .map(str::to_string),
-                );
+            if let Some((key, owners)) = entry.split_once(':') {
+                pin(key, &mut owners.split(',').map(str::to_string));
             }
         }
     }
-    owners
+    pins
+}
+
+/// How to pin a vault's owners elsewhere (`VAULT_TRUST`), as of its epoch.
+pub fn pin_line(block: &Membership) -> String {
+    format!(
+        "{}@{}:{}",
+        block.body.vault_id,
+        block.body.epoch,
+        block.body.owners.join(",")
+    )
 }
 
 /// A new vault's label: its file name without `.age`.
@@ -624,13 +690,14 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
 }
 
 /// `vault verify [--accept]`.
-pub fn verify(context: &Context, accept: bool) -> Result<u8> {
+pub fn verify(context: &Context, accept: bool, accept_content: bool) -> Result<u8> {
+    let accept = accept || accept_content;
     let trust = Trust::new(context, Purpose::Accept);
     let vault = context.vault_with(trust.clone());
     let opened = vault.open(context)?;
     let version = opened.version();
-    let (judgment, state, here) = trust.judge(vault.path(), &version)?;
     let facts = facts_of(&version);
+    let (judgment, state, here) = trust.judge(vault.path(), &facts)?;
     let mut out = describe(vault.path(), &facts, trust.own_writer().as_deref());
     if let Some(block) = facts.block()
         && let Some(record) = state.vaults.get(&block.body.vault_id)
@@ -648,37 +715,100 @@ pub fn verify(context: &Context, accept: bool) -> Result<u8> {
         Verdict::FirstSight(what) => out.push_str(&format!("state: NOT YET TRUSTED: {what}\n")),
         Verdict::Suspect(why) => out.push_str(&format!("state: SUSPECT: {why}\n")),
     }
-    if let Some(block) = facts.block().filter(|b| !b.body.passphrase) {
+    if let Some(block) = facts.block().filter(|b| !b.body.passphrase)
+        && judgment.verdict == Verdict::Trusted
+    {
         out.push_str(&format!(
-            "pin it elsewhere with: VAULT_TRUST={}:{}\n",
-            block.body.vault_id,
-            block.body.owners.join(",")
+            "pin it elsewhere with: VAULT_TRUST={}\n",
+            pin_line(block)
         ));
     }
-    print_stdout(&out)?;
+    // A vault not trusted yet may say anything about itself: nothing of it drives the
+    // terminal.
+    print_stdout(&crate::names::printable(&out, true))?;
     match (&judgment.verdict, accept) {
         (Verdict::Trusted, _) => {
-            trust.remember(vault.path(), &here, &version)?;
+            trust.remember(vault.path(), &here, &facts, &state)?;
             SUCCESS
         }
         (_, false) => Ok(exit::ERROR),
         (Verdict::FirstSight(_), true) if facts.block().is_some() => {
-            trust.remember(vault.path(), &here, &version)?;
+            trust.remember(vault.path(), &here, &facts, &state)?;
             context.note("accepted: this machine now trusts this vault's owners");
             SUCCESS
         }
         (_, true) => {
+            drop(facts);
             drop(opened);
-            write_forward(context, &trust, &state, &here)
+            write_forward(context, &trust, (&state, &here), accept_content)
+        }
+    }
+}
+
+impl Trust {
+    /// Whether this machine trusts `block` now (its owners, its epoch), by `state`.
+    fn trusts_block(&self, block: &Membership, state: &State) -> bool {
+        let own = self.own_writer();
+        let seen = Seen {
+            record: state.vaults.get(&block.body.vault_id),
+            bound_to: None,
+            configured: self.configured.get(&block.body.vault_id),
+            own: own.as_deref(),
+            now: SystemTime::now(),
+        };
+        policy::membership_trusted(block, &seen).is_ok()
+    }
+
+    /// Gives `document` (read from the vault at `here`) the membership it may be written
+    /// forward under: its own when this machine trusts it for the vault that location
+    /// holds, else the newest this machine recorded for that vault — never an older one,
+    /// so no floor moves down and nobody removed comes back. A version-1 document seen for
+    /// the first time keeps none (its first write gives it one). An error when there is
+    /// no trusted membership to write under.
+    pub fn put_trusted_membership(&self, vault: &Path, document: &mut Document) -> Result<()> {
+        let state = self.file()?.load()?;
+        let here = location_key(vault);
+        let own_block = document
+            .membership()
+            .and_then(|j| Membership::parse(j).ok());
+        let bound = state.locations.get(&here).map(|p| p.vault_id.clone());
+        let keep = own_block.as_ref().is_some_and(|b| {
+            self.trusts_block(b, &state) && bound.as_ref().is_none_or(|id| *id == b.body.vault_id)
+        });
+        if keep {
+            return Ok(());
+        }
+        let id = bound.or_else(|| own_block.as_ref().map(|b| b.body.vault_id.clone()));
+        match id
+            .and_then(|id| state.vaults.get(&id))
+            .and_then(|r| r.membership.clone())
+        {
+            Some(json) => {
+                let block = Membership::parse(&json).map_err(Error::Failed)?;
+                let recipients = block.body.recipients();
+                document.set_membership(json, recipients);
+                Ok(())
+            }
+            None if own_block.is_none() && document.membership().is_none() => Ok(()),
+            None => Err(Error::LockedOut(format!(
+                "the vault {} has a membership this machine does not trust, and none it trusts to put in its place; nothing was changed. To trust its owners as they are, copy it to a new place and 'vault verify --accept' its first sight there",
+                vault.display()
+            ))),
         }
     }
 }
 
 /// `vault verify --accept` of a version that cannot simply be pinned: its content,
 /// signed by you, written forward as a new generation under the newest membership this
-/// machine trusts for it — never an older one, so a floor never moves down. A location
-/// that held another vault, now holding one this machine trusts, is only rebound.
-fn write_forward(context: &Context, trust: &Arc<Trust>, state: &State, here: &str) -> Result<u8> {
+/// machine trusts for it (see [`Trust::put_trusted_membership`]) — content a member of
+/// that membership wrote, unless `accept_content`. A location that held another vault,
+/// now holding one this machine trusts, is only rebound.
+fn write_forward(
+    context: &Context,
+    trust: &Arc<Trust>,
+    (state, here): (&State, &str),
+    accept_content: bool,
+) -> Result<u8> {
     let vault = context.vault_with(trust.clone());
     let path = vault.path().to_path_buf();
     let mut transaction = vault.begin(context)?;
@@ -686,24 +816,15 @@ fn write_forward(context: &Context, trust: &Arc<Trust>, state: &State, here: &st
         .document()
         .membership()
         .and_then(|j| Membership::parse(j).ok());
-    let bound = state.locations.get(here).map(|p| p.vault_id.clone());
-    let own = trust.own_writer();
-    let trusted = |block: &Membership| {
-        let seen = Seen {
-            record: state.vaults.get(&block.body.vault_id),
-            bound_to: None,
-            configured: trust.configured.get(&block.body.vault_id),
-            own: own.as_deref(),
-            now: SystemTime::now(),
-        };
-        policy::membership_trusted(block, &seen).is_ok()
-    };
-    if let (Some(bound), Some(block)) = (&bound, &version_block)
-        && *bound != block.body.vault_id
-        && trusted(block)
+    if let Some(block) = &version_block
+        && state
+            .locations
+            .get(here)
+            .is_some_and(|p| p.vault_id != block.body.vault_id)
+        && trust.trusts_block(block, state)
     {
         let version = transaction.version();
-        trust.remember(&path, here, &version)?;
+        trust.remember(&path, here, &facts_of(&version), state)?;
         context.note(&format!(
             "accepted: {} now holds the vault {} ({})",
             path.display(),
@@ -712,29 +833,39 @@ fn write_forward(context: &Context, trust: &Arc<Trust>, state: &State, here: &st
         ));
         return SUCCESS;
     }
-    let keep = version_block
-        .as_ref()
-        .is_some_and(|b| trusted(b) && bound.as_ref().is_none_or(|id| *id == b.body.vault_id));
-    let id = bound.or_else(|| version_block.as_ref().map(|b| b.body.vault_id.clone()));
-    let newest = id
-        .and_then(|id| state.vaults.get(&id))
-        .and_then(|r| r.membership.clone());
-    let document = transaction.document_mut();
-    match (keep, newest) {
-        (true, _) => {}
-        (false, Some(json)) => {
-            let block = Membership::parse(&json).map_err(Error::Failed)?;
-            let recipients = block.body.recipients();
-            document.set_membership(json, recipients);
-        }
-        // A version-1 vault: the write gives it a block, and you own it.
-        (false, None) if document.membership().is_none() => {}
-        (false, None) => {
-            return Err(Error::LockedOut(format!(
-                "the vault {} has a membership this machine does not trust, and none it trusts to put in its place; nothing was changed. To trust its owners as they are, copy it to a new place and 'vault verify --accept' its first sight there",
-                path.display()
-            )));
-        }
+    let writer = match &transaction.version().signed {
+        Signed::Valid { writer } => Some(writer.clone()),
+        _ => None,
+    };
+    trust.put_trusted_membership(&path, transaction.document_mut())?;
+    let first_sight_of_version_1 = transaction.document().membership().is_none();
+    // The content, written forward, is signed by you: vouch for it only if a member of the
+    // membership it goes under wrote it (or you did), unless told to vouch for it anyway.
+    let block = transaction
+        .document()
+        .membership()
+        .and_then(|j| Membership::parse(j).ok());
+    let own = trust.own_writer();
+    let by_a_member = writer.as_ref().is_some_and(|w| {
+        own.as_ref() == Some(w)
+            || block
+                .as_ref()
+                .is_some_and(|b| b.body.member_by_writer(w).is_some())
+    });
+    if !by_a_member && !first_sight_of_version_1 && !accept_content {
+        let names: Vec<&str> = transaction.document().names().collect();
+        return Err(Error::LockedOut(format!(
+            "the content of {} was written by {}, not by a member of the vault: vault will not sign it as yours. Its secrets: {}. Get a version you trust back ('vault restore --latest', or from git), or, if you know every value in it, 'vault verify --accept-content'; nothing was changed",
+            path.display(),
+            writer
+                .as_deref()
+                .unwrap_or("nobody it can name (it is not signed)"),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
     }
     let sealed = transaction.seal_document(true)?;
     transaction.backup(

@@ -131,16 +131,21 @@ pub const FILES_FORMAT: &str = "secretsd-backup-files";
 
 /// The files a backup holds, as JSON in a buffer zeroed on drop: the plaintext sealed
 /// into `<backup>.files.age`. Contents are secrets; only paths go into the metadata.
-pub fn files_to_json(files: &[SavedFile]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+/// Signed by `key` when given (see `signature`): a restore puts back only files this
+/// user's own vault recorded.
+pub fn files_to_json(
+    files: &[SavedFile],
+    key: Option<&crate::store::signature::SigningKey>,
+) -> Result<crate::store::secret_bytes::SecretBytes> {
     #[derive(Serialize)]
     struct Bundle<'a> {
         format: &'static str,
         version: u32,
         files: &'a [SavedFile],
     }
-    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let mut json = zeroize::Zeroizing::new(Vec::new());
     serde_json::to_writer(
-        &mut *out,
+        &mut *json,
         &Bundle {
             format: FILES_FORMAT,
             version: 1,
@@ -148,7 +153,8 @@ pub fn files_to_json(files: &[SavedFile]) -> Result<zeroize::Zeroizing<Vec<u8>>>
         },
     )
     .map_err(|e| Error::Failed(format!("cannot describe the backed-up files: {e}")))?;
-    Ok(out)
+    crate::store::signature::sign_object(key, &json)
+        .map_err(|e| Error::Failed(format!("cannot sign the backed-up files: {e}")))
 }
 
 /// Reads what [`files_to_json`] wrote; `what` names the backup in errors.
@@ -166,7 +172,12 @@ pub fn files_from_json(plaintext: &[u8], what: &str) -> Result<Vec<SavedFile>> {
             "{what} is a backup of files in a format this vault does not understand"
         )));
     }
-    Ok(bundle.files)
+    // Permissions only: set-user-ID, set-group-ID and sticky bits are never put back.
+    let mut files = bundle.files;
+    for file in &mut files {
+        file.mode &= 0o777;
+    }
+    Ok(files)
 }
 
 /// One file name in the backups directory, ordered by time then sequence.

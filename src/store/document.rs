@@ -268,7 +268,7 @@ impl Document {
         })
     }
 
-    /// Whether the names were read in order, each once (see [`Plaintext::known_in_order`]).
+    /// Whether the names were read in order, each once, as vault writes them.
     pub fn names_in_order(&self) -> bool {
         self.names_in_order
     }
@@ -508,6 +508,26 @@ impl Document {
     pub fn set_membership(&mut self, membership: String, recipients: Vec<String>) {
         self.membership = Some(membership);
         self.recipients = recipients;
+    }
+
+    /// Whether `other` holds the same secrets, each with the same value, times,
+    /// description and other fields, and the same unknown top-level fields: nothing a
+    /// writer put there differs.
+    pub fn same_content(&self, other: &Document) -> Result<bool> {
+        if self.extra != other.extra || !self.names().eq(other.names()) {
+            return Ok(false);
+        }
+        let text = |entry: &Entry| {
+            serde_json::to_vec(entry)
+                .map(Zeroizing::new)
+                .map_err(|e| Error::Failed(format!("cannot compare secrets: {e}")))
+        };
+        for (mine, theirs) in self.entries().zip(other.entries()) {
+            if text(mine?.1)? != text(theirs?.1)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Replaces every secret with `other`'s, entries as they are (a restore).

@@ -186,8 +186,6 @@ struct Stored<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
     raw_body: String,
-    /// The body's canonical form: what the signature covers.
-    canonical_body: String,
     pub body: Body,
     pub signer: Option<String>,
     pub sig: Option<String>,
@@ -198,24 +196,28 @@ impl Membership {
     /// Parses a block as stored, and checks that it is consistent with itself (see
     /// [`Membership::problem`]). The error says what is wrong, for a person.
     pub fn parse(json: &str) -> Result<Membership, String> {
-        let stored: Stored<'_> =
-            serde_json::from_str(json).map_err(|e| format!("it does not parse ({e})"))?;
-        let body: Body = serde_json::from_str(stored.body.get())
-            .map_err(|e| format!("its body does not parse ({e})"))?;
-        let value: serde_json::Value = serde_json::from_str(stored.body.get())
-            .map_err(|e| format!("its body does not parse ({e})"))?;
-        let membership = Membership {
-            raw_body: stored.body.get().to_string(),
-            canonical_body: canonical(&value),
-            body,
-            signer: stored.signer,
-            sig: stored.sig,
-            chain: stored.chain,
-        };
+        let membership = Membership::parse_unchecked(json)?;
         match membership.problem() {
             Some(problem) => Err(problem),
             None => Ok(membership),
         }
+    }
+
+    /// Parses a block as stored without checking it: for a block known to have been
+    /// checked (the very text of one this machine trusted), or to be checked with
+    /// [`Membership::problem`] next.
+    pub fn parse_unchecked(json: &str) -> Result<Membership, String> {
+        let stored: Stored<'_> =
+            serde_json::from_str(json).map_err(|e| format!("it does not parse ({e})"))?;
+        let body: Body = serde_json::from_str(stored.body.get())
+            .map_err(|e| format!("its body does not parse ({e})"))?;
+        Ok(Membership {
+            raw_body: stored.body.get().to_string(),
+            body,
+            signer: stored.signer,
+            sig: stored.sig,
+            chain: stored.chain,
+        })
     }
 
     /// The block as the document stores it.
@@ -295,10 +297,8 @@ impl Membership {
             extra: Default::default(),
         };
         let raw_body = serde_json::to_string(&body).map_err(|e| e.to_string())?;
-        let canonical_body = canonical_of(&body)?;
         Ok(Membership {
             raw_body,
-            canonical_body,
             body,
             signer: None,
             sig: None,
@@ -313,7 +313,9 @@ impl Membership {
         if !self.body.is_owner(&signer) {
             return Err("only an owner of the vault can change its membership".into());
         }
-        body.epoch = self.body.epoch + 1;
+        body.epoch = self.body.epoch.checked_add(1).ok_or(
+            "its epoch cannot grow any further; start a new vault with 'vault init --from'",
+        )?;
         body.owners.sort();
         body.owners.dedup();
         let mut chain = self.chain.clone();
@@ -329,7 +331,6 @@ impl Membership {
         let sig = key.sign_digest(&Membership::body_digest(&canonical_body));
         let membership = Membership {
             raw_body,
-            canonical_body,
             body,
             signer: Some(key.writer()),
             sig: Some(sig),
@@ -497,7 +498,10 @@ impl Membership {
         let (Some(signer), Some(sig)) = (&self.signer, &self.sig) else {
             return Some("it is not signed".into());
         };
-        if !verify_digest(signer, &Membership::body_digest(&self.canonical_body), sig) {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&self.raw_body) else {
+            return Some("its body does not parse".into());
+        };
+        if !verify_digest(signer, &Membership::body_digest(&canonical(&value)), sig) {
             return Some("its signature does not match it".into());
         }
         // An owner signs, or the owner who handed ownership over in this very epoch.
@@ -511,10 +515,14 @@ impl Membership {
         None
     }
 
-    /// The owners a machine that trusted `pinned` as the owners at epoch `pinned_epoch`
-    /// (`None`: not known, as for owners named in configuration) must trust now, by
-    /// following the chain; an error when the chain does not lead from them to the
-    /// owners this block names.
+    /// Whether a machine that trusts `pinned` as the owners (at epoch `pinned_epoch`;
+    /// `None` when not known, as for owners named in configuration) must trust this block:
+    /// its chain must lead from them, each change of owners after that point signed by an
+    /// owner of the set before it, to the owners this block names, and the block must be
+    /// signed by one of those owners (or by the owner who handed over in a change of this
+    /// very epoch that the walk followed). Without an epoch, the walk starts at the last
+    /// link that names exactly `pinned`, signed by one of them: links signed by anyone
+    /// else are never followed. The error says why not.
     pub fn authorized_by(
         &self,
         pinned: &BTreeSet<String>,
@@ -523,25 +531,50 @@ impl Membership {
         if self.body.passphrase {
             return Ok(());
         }
-        let mut trusted = pinned.clone();
-        for link in &self.chain {
-            match pinned_epoch {
-                Some(epoch) if link.epoch <= epoch => continue,
-                Some(_) if !trusted.contains(&link.signer) => {
-                    return Err(format!(
-                        "its owners changed at epoch {} by {}, whom this machine does not know as an owner",
-                        link.epoch, link.signer
-                    ));
-                }
-                _ if trusted.contains(&link.signer) => trusted = link.owner_set(),
-                _ => {}
+        let names = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+        let start = match pinned_epoch {
+            Some(epoch) => self
+                .chain
+                .iter()
+                .position(|l| l.epoch > epoch)
+                .unwrap_or(self.chain.len()),
+            None => {
+                let anchor = self
+                    .chain
+                    .iter()
+                    .rposition(|l| l.owner_set() == *pinned && pinned.contains(&l.signer))
+                    .ok_or_else(|| {
+                        format!(
+                            "its chain of owners never names the owners this machine trusts for it ({}) in a change one of them signed",
+                            names(pinned)
+                        )
+                    })?;
+                anchor + 1
             }
+        };
+        let mut trusted = pinned.clone();
+        let mut handed_over_by = None;
+        for link in &self.chain[start..] {
+            if !trusted.contains(&link.signer) {
+                return Err(format!(
+                    "its owners changed at epoch {} by {}, whom this machine does not know as an owner",
+                    link.epoch, link.signer
+                ));
+            }
+            handed_over_by = (link.epoch == self.body.epoch).then(|| link.signer.clone());
+            trusted = link.owner_set();
         }
         if trusted != self.body.owner_set() {
             return Err(format!(
                 "its owners ({}) are not the owners this machine trusts for it ({})",
                 self.body.owners.join(", "),
-                pinned.iter().cloned().collect::<Vec<_>>().join(", ")
+                names(&trusted)
+            ));
+        }
+        let signer = self.signer.clone().unwrap_or_default();
+        if !trusted.contains(&signer) && handed_over_by.as_ref() != Some(&signer) {
+            return Err(format!(
+                "it is signed by {signer}, not by an owner this machine trusts for it"
             ));
         }
         Ok(())
@@ -701,9 +734,7 @@ pub fn check_label(label: &str) -> Result<(), String> {
 }
 
 fn is_recipient_text(text: &str) -> bool {
-    let text = text.trim();
-    (text.starts_with("age1") && !text.contains(char::is_whitespace))
-        || (text.starts_with("ssh-") && text.split_whitespace().count() >= 2)
+    crate::store::recipients::is_valid(text)
 }
 
 fn printable(text: &str) -> String {
@@ -834,6 +865,31 @@ mod tests {
                 block.authorized_by(&pinned, epoch).is_ok(),
                 ok,
                 "row {index}"
+            );
+        }
+        // A lineage of Mallory's own that ends by naming Alice the owner, its block signed
+        // by Mallory as the one who "handed over": consistent with itself, but no walk
+        // from Alice (pinned with or without an epoch) ever follows a link Mallory signed.
+        let mut lineage = Membership::genesis(
+            "team",
+            member(&carol, "mallory"),
+            vec![Member {
+                name: "alice".into(),
+                ..e3.body.member_by_writer(&alice.writer()).unwrap().clone()
+            }],
+            vec![],
+            None,
+            &carol,
+        )
+        .unwrap();
+        let mut body = lineage.body.clone();
+        body.owners = vec![alice.writer()];
+        lineage = lineage.next(body, &carol).unwrap();
+        assert_eq!(lineage.problem(), None, "consistent with itself");
+        for epoch in [None, Some(1)] {
+            assert!(
+                lineage.authorized_by(&owners(&[&alice]), epoch).is_err(),
+                "{epoch:?}"
             );
         }
         // A link forged into the chain by someone who is not an owner breaks it.

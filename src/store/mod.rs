@@ -535,6 +535,11 @@ impl Transaction<'_> {
         &self.opened.document
     }
 
+    /// The key this writer signs with (what it writes beside the vault is signed too).
+    pub fn signing_key(&self) -> Option<&signature::SigningKey> {
+        self.vault.signing_key()
+    }
+
     /// The version as read (and as changed so far), for the trust layer.
     pub fn version(&self) -> Version<'_> {
         self.opened.version()

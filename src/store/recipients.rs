@@ -60,6 +60,19 @@ pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
     )))
 }
 
+/// Whether `text` is a recipient as age writes them (X25519, a plugin's, or an SSH key with
+/// an optional comment of printable characters), checked without running any plugin.
+pub fn is_valid(text: &str) -> bool {
+    if text.chars().any(char::is_control) || text != text.trim() {
+        return false;
+    }
+    if text.starts_with("age1") {
+        return age::x25519::Recipient::from_str(text).is_ok()
+            || age::plugin::Recipient::from_str(text).is_ok();
+    }
+    text.starts_with("ssh-") && age::ssh::Recipient::from_str(text).is_ok()
+}
+
 pub fn parse_all(texts: &[String]) -> Result<Recipients> {
     texts.iter().map(|t| parse(t)).collect()
 }
@@ -153,4 +166,22 @@ fn ssh_tag(text: &str) -> Option<String> {
         .ok()?;
     let digest = sha2::Sha256::digest(&wire);
     Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&digest[..4]))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_recipient_with_control_characters_or_garbage_is_not_valid() {
+        let real = age::x25519::Identity::generate().to_public().to_string();
+        assert!(super::is_valid(&real));
+        for bad in [
+            format!("{real}\u{1b}[2J"),
+            "age1\u{1b}[Cowner".to_string(),
+            format!(" {real}"),
+            "age1notbech32".to_string(),
+            "ssh-ed25519 notbase64!".to_string(),
+        ] {
+            assert!(!super::is_valid(&bad), "{bad:?}");
+        }
+    }
 }

@@ -119,6 +119,23 @@ pub fn write_document(
     })
 }
 
+/// `object` (a whole JSON object, `{…}`) with a signature by `key` as its last field, as
+/// a vault document is signed; unsigned without a key. For what vault keeps beside the
+/// vault and must know it wrote itself (a backup's files, values typed in a merge).
+pub fn sign_object(key: Option<&SigningKey>, object: &[u8]) -> std::io::Result<SecretBytes> {
+    let open = object
+        .strip_suffix(b"}")
+        .ok_or_else(|| std::io::Error::other("not a JSON object"))?;
+    let mut out = SecretBytes::with_capacity(object.len() + 256);
+    write_document(&mut *out, key, |w| w.write_all(open))?;
+    Ok(out)
+}
+
+/// Whether `plaintext` ends with a valid signature by `writer`.
+pub fn signed_by(plaintext: &[u8], writer: &str) -> bool {
+    matches!(check(plaintext), Signed::Valid { writer: w } if w == writer)
+}
+
 /// Where the blocks of a document go besides the output.
 enum Hash {
     None,

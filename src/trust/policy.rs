@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use crate::store::crypto::Header;
-use crate::store::membership::Membership;
+use crate::store::membership::{Membership, canonical};
 use crate::store::recipients::{header_matches, key_part};
 use crate::store::signature::Signed;
 use crate::trust::state::VaultRecord;
@@ -52,10 +52,18 @@ pub struct Seen<'a> {
     pub bound_to: Option<&'a str>,
     /// Owners named for the version's vault id in configuration (`[security] vaults`,
     /// `VAULT_TRUST`): a first answer, used only while there is no record.
-    pub configured: Option<&'a BTreeSet<String>>,
+    pub configured: Option<&'a Configured>,
     /// This user's writer key.
     pub own: Option<&'a str>,
     pub now: SystemTime,
+}
+
+/// Owners pinned by configuration for one vault id, and the epoch they own it at, when
+/// given (`ID@EPOCH:KEYS`): no version below that epoch is trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Configured {
+    pub owners: BTreeSet<String>,
+    pub epoch: Option<u64>,
 }
 
 /// What to do with a version.
@@ -148,7 +156,7 @@ pub fn judge(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
             "this is an older version of the vault (generation {}; this machine has seen {}), as after a git checkout or revert; the next write goes on from generation {}",
             facts.generation,
             record.generation,
-            record.generation + 1
+            record.generation.saturating_add(1)
         ));
     }
     Judgment {
@@ -163,43 +171,64 @@ pub fn judge(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
 /// at that epoch. A passphrase vault's block needs nothing.
 pub fn membership_trusted(membership: &Membership, seen: &Seen<'_>) -> Result<(), String> {
     let body = &membership.body;
-    if body.passphrase {
-        return Ok(());
-    }
     if let Some(record) = seen.record
-        && body.epoch < record.epoch
+        && record.passphrase != body.passphrase
     {
-        return Err(rollback(membership, record));
+        return Err(if body.passphrase {
+            "it is a passphrase vault where this machine knows a vault encrypted to its members"
+                .into()
+        } else {
+            "it is encrypted to members where this machine knows a passphrase vault".into()
+        });
     }
-    let own_block = seen.own.is_some() && membership.signer.as_deref() == seen.own;
-    if !own_block {
-        let authorized = match (seen.record, seen.configured) {
-            (Some(record), _) => membership
-                .authorized_by(&record.owners.iter().cloned().collect(), Some(record.epoch)),
-            (None, Some(configured)) => membership.authorized_by(configured, None),
-            (None, None) => Err(format!(
-                "this machine has not pinned the owners of the vault {}",
-                body.vault_id
-            )),
-        };
-        authorized.map_err(|why| {
-            format!("its membership is not signed by an owner this machine trusts: {why}")
-        })?;
+    let floor = seen
+        .record
+        .map(|r| r.epoch)
+        .or(seen.configured.and_then(|c| c.epoch));
+    if let Some(floor) = floor
+        && body.epoch < floor
+    {
+        return Err(match seen.record {
+            Some(record) => rollback(membership, record),
+            None => format!(
+                "its membership epoch {} is lower than epoch {floor} configured for it: an old copy",
+                body.epoch
+            ),
+        });
     }
     if let Some(record) = seen.record
         && body.epoch == record.epoch
-        && record
-            .membership
-            .as_deref()
-            .and_then(|known| Membership::parse(known).ok())
-            .is_some_and(|known| known.canonical() != membership.canonical())
     {
-        return Err(format!(
-            "its membership differs from the one this machine knows at the same epoch {}: two owners changed it apart",
-            body.epoch
-        ));
+        // The very block this machine trusted at that epoch, or a rival to it.
+        let same = record.membership.as_deref().is_none_or(|known| {
+            known == membership.to_json()
+                || serde_json::from_str::<serde_json::Value>(known)
+                    .is_ok_and(|known| canonical(&known) == membership.canonical())
+        });
+        if !same {
+            return Err(format!(
+                "its membership differs from the one this machine knows at the same epoch {}: two owners changed it apart, or someone forged it",
+                body.epoch
+            ));
+        }
+        return Ok(());
     }
-    Ok(())
+    if body.passphrase || (seen.own.is_some() && membership.signer.as_deref() == seen.own) {
+        return Ok(());
+    }
+    let authorized = match (seen.record, seen.configured) {
+        (Some(record), _) => {
+            membership.authorized_by(&record.owners.iter().cloned().collect(), Some(record.epoch))
+        }
+        (None, Some(configured)) => membership.authorized_by(&configured.owners, configured.epoch),
+        (None, None) => Err(format!(
+            "this machine has not pinned the owners of the vault {}",
+            body.vault_id
+        )),
+    };
+    authorized.map_err(|why| {
+        format!("its membership is not signed by an owner this machine trusts: {why}")
+    })
 }
 
 /// A version-1 document: no membership block, so no owners to pin.
@@ -356,7 +385,10 @@ pub fn authenticity(facts: &Facts<'_>, seen: &Seen<'_>, expected_id: Option<&str
     if let Some(problem) = genuine_content(facts, membership) {
         return Authenticity::Not(problem);
     }
-    let mut known: BTreeSet<String> = seen.configured.cloned().unwrap_or_default();
+    let mut known: BTreeSet<String> = seen
+        .configured
+        .map(|c| c.owners.clone())
+        .unwrap_or_default();
     if let Some(record) = seen.record {
         known.extend(record.owners.iter().cloned());
         known.extend(record.owners_ever.iter().cloned());
@@ -621,14 +653,22 @@ mod tests {
             "{judgment:?}"
         );
         // Configured owners answer a first sight; the wrong ones refuse it.
-        let owners: BTreeSet<String> = [alice_key.clone()].into();
-        let strangers: BTreeSet<String> = [mallory.key.writer()].into();
-        for (configured, expected) in [(&owners, "trusted"), (&strangers, "suspect")] {
+        let pin = |keys: &[&str], epoch| Configured {
+            owners: keys.iter().map(|k| k.to_string()).collect(),
+            epoch,
+        };
+        for (configured, case, expected) in [
+            (pin(&[&alice_key], None), &bobs_write, "trusted"),
+            (pin(&[&mallory.key.writer()], None), &bobs_write, "suspect"),
+            // A configured epoch is a floor: a removed member's old version is refused.
+            (pin(&[&alice_key], Some(3)), &carols_old, "suspect"),
+            (pin(&[&alice_key], Some(3)), &bobs_write, "trusted"),
+        ] {
             let seen = Seen {
-                configured: Some(configured),
+                configured: Some(&configured),
                 ..seen(None, None)
             };
-            assert_eq!(kind(&judge(&bobs_write.facts(), &seen)), expected);
+            assert_eq!(kind(&judge(&case.facts(), &seen)), expected);
         }
         // A location that held another vault.
         let seen = Seen {
@@ -675,6 +715,40 @@ mod tests {
             ),
             Authenticity::Not(_)
         ));
+    }
+
+    /// A passphrase vault made with the id of a vault this machine knows encrypted to its
+    /// members (whoever knows a passphrase the user types can make one) is refused.
+    #[test]
+    fn a_passphrase_vault_never_stands_in_for_a_members_vault() {
+        let alice = person("alice");
+        let e1 = Membership::genesis(
+            "team",
+            alice.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &alice.key,
+        )
+        .unwrap();
+        let record = advance(None, &e1, 3);
+        let mut forged = Membership::for_passphrase("team").unwrap();
+        forged.body.vault_id = e1.body.vault_id.clone();
+        let header = Header {
+            stanzas: vec![StanzaKind {
+                kind: "scrypt".into(),
+                tag: None,
+            }],
+        };
+        let facts = Facts {
+            passphrase: true,
+            header: &header,
+            recipients: &[],
+            membership: Some(Ok(forged)),
+            signed: &Signed::Unsigned,
+            generation: 9,
+        };
+        assert_eq!(kind(&judge(&facts, &seen(Some(&record), None))), "suspect");
     }
 
     #[test]
