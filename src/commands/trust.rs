@@ -5,8 +5,8 @@
 //! remembers (`trust::state`). A trusted version moves the floors up; a version seen for
 //! the first time is not used until the user trusts its owners (on a terminal, asked;
 //! elsewhere `vault verify --accept` or `VAULT_TRUST`); a suspect one is not used at all.
-//! Readers of names only (`list`, `exists`, completion) go on with a warning, so the user
-//! can look; nothing that reads a value or writes does.
+//! Readers of names only (`list`, `recipients list`, completion) go on with a warning, so
+//! the user can look; nothing that reads a value or writes does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,8 @@ use crate::trust::state::{Place, State, TrustFile, location_key};
 pub enum Purpose {
     Names,
     Values,
-    /// `vault verify --accept`: the caller decides.
+    /// `vault verify --accept` and `vault restore`: the caller decides what to do with a
+    /// version that is not trusted (nothing is remembered of it here).
     Accept,
 }
 
@@ -86,6 +87,17 @@ impl Trust {
         }
     }
 
+    /// What this machine knows of the vault `id`, wherever it is read, by `state`.
+    fn seen_of<'s>(&'s self, state: &'s State, id: Option<&str>, own: Option<&'s str>) -> Seen<'s> {
+        Seen {
+            record: id.and_then(|id| state.vaults.get(id)),
+            bound_to: None,
+            configured: id.and_then(|id| self.configured.get(id)),
+            own,
+            now: SystemTime::now(),
+        }
+    }
+
     /// What this machine knows that bears on `facts`, read at `here`.
     fn seen<'s>(
         &'s self,
@@ -94,14 +106,20 @@ impl Trust {
         here: &str,
         own: Option<&'s str>,
     ) -> Seen<'s> {
-        let id = facts.vault_id();
         Seen {
-            record: id.and_then(|id| state.vaults.get(id)),
             bound_to: state.locations.get(here).map(|p| p.vault_id.as_str()),
-            configured: id.and_then(|id| self.configured.get(id)),
-            own,
-            now: SystemTime::now(),
+            ..self.seen_of(state, facts.vault_id(), own)
         }
+    }
+
+    /// Whether this machine trusts `block` now (its owners, its epoch), by `state`; why not.
+    fn check_block(
+        &self,
+        block: &Membership,
+        state: &State,
+        own: Option<&str>,
+    ) -> std::result::Result<(), String> {
+        policy::membership_trusted(block, &self.seen_of(state, Some(&block.body.vault_id), own))
     }
 
     /// Judges a version read from `vault`, by what this machine remembers.
@@ -301,13 +319,7 @@ impl Trust {
         let state = self.file()?.load()?;
         let own = self.own_writer();
         let id = expected_id.or(facts.vault_id());
-        let seen = Seen {
-            record: id.and_then(|id| state.vaults.get(id)),
-            bound_to: None,
-            configured: id.and_then(|id| self.configured.get(id)),
-            own: own.as_deref(),
-            now: SystemTime::now(),
-        };
+        let seen = self.seen_of(&state, id, own.as_deref());
         Ok(policy::authenticity(&facts, &seen, expected_id))
     }
 
@@ -329,14 +341,7 @@ impl Trust {
             .and_then(|f| f.load())
             .map_err(|e| e.to_string())?;
         let own = self.own_writer();
-        let seen = Seen {
-            record: state.vaults.get(&block.body.vault_id),
-            bound_to: None,
-            configured: self.configured.get(&block.body.vault_id),
-            own: own.as_deref(),
-            now: SystemTime::now(),
-        };
-        policy::membership_trusted(block, &seen)
+        self.check_block(block, &state, own.as_deref())
     }
 
     /// [`Trust::authenticity`], where only a genuine version will do (a version-1 one
@@ -438,14 +443,7 @@ impl Trust {
                 vault.display()
             )));
         }
-        let seen = Seen {
-            record: state.vaults.get(&body.vault_id),
-            bound_to: None,
-            configured: self.configured.get(&body.vault_id),
-            own: Some(&writer),
-            now: SystemTime::now(),
-        };
-        policy::membership_trusted(block, &seen).map_err(|why| {
+        self.check_block(block, state, Some(&writer)).map_err(|why| {
             Error::LockedOut(format!(
                 "the vault {}'s membership is not one this machine trusts ({why}); nothing was changed",
                 vault.display()
@@ -749,14 +747,7 @@ impl Trust {
     /// Whether this machine trusts `block` now (its owners, its epoch), by `state`.
     fn trusts_block(&self, block: &Membership, state: &State) -> bool {
         let own = self.own_writer();
-        let seen = Seen {
-            record: state.vaults.get(&block.body.vault_id),
-            bound_to: None,
-            configured: self.configured.get(&block.body.vault_id),
-            own: own.as_deref(),
-            now: SystemTime::now(),
-        };
-        policy::membership_trusted(block, &seen).is_ok()
+        self.check_block(block, state, own.as_deref()).is_ok()
     }
 
     /// Gives `document` (read from the vault at `here`) the membership it may be written

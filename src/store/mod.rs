@@ -313,13 +313,12 @@ impl Vault {
         let plaintext = Plaintext::new(decrypted.plaintext, self.describe());
         Ok(match &self.guard {
             Some(guard) => {
-                let signed = signature::check(plaintext.bytes());
                 let guard = Arc::clone(guard);
                 let path = self.path.clone();
-                plaintext.vetted_by(Box::new(move |said: &Said<'_>| {
+                plaintext.vetted_by(Box::new(move |said: &Said<'_>, signed: &Signed| {
                     let version = Version {
                         header: &header,
-                        signed: &signed,
+                        signed,
                         said: *said,
                     };
                     guard.vet(&path, &version, false)
