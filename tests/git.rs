@@ -243,22 +243,11 @@ fn a_hostile_branch_made_with_the_age_cli_does_not_merge() {
         .push(attacker_public.clone().into());
     document["secrets"]["A"]["value"] = "planted".into();
     document.as_object_mut().unwrap().remove("signature");
-    let plain = repo.dir.parent().unwrap().join("plain.json");
-    std::fs::write(&plain, document.to_string()).unwrap();
-    let status = Command::new("age")
-        .args([
-            "-e",
-            "-r",
-            &repo.home.public_key(),
-            "-r",
-            &attacker_public,
-            "-o",
-        ])
-        .arg(repo.dir.join("vault.age"))
-        .arg(&plain)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::age_encrypt_to(
+        &document.to_string(),
+        &[&repo.home.public_key(), &attacker_public],
+        &repo.dir.join("vault.age"),
+    );
     repo.git(&["commit", "-q", "-am", "add a recipient"]);
     repo.git(&["checkout", "-q", "main"]);
     repo.set("B", "b-main");
@@ -474,15 +463,11 @@ fn a_stopped_merge_cannot_be_steered_through_its_files() {
     assert!(!target.exists());
     std::fs::write(&state_path, &state).unwrap();
     // Values for the conflict, encrypted to the vault's recipients by anyone.
-    let plain = repo.dir.parent().unwrap().join("values.json");
-    std::fs::write(&plain, r#"{"values":{"C":"chosen-by-someone-else"}}"#).unwrap();
-    let status = Command::new("age")
-        .args(["-e", "-r", &repo.home.public_key(), "-o"])
-        .arg(pending.join("values.age"))
-        .arg(&plain)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::age_encrypt_to(
+        r#"{"values":{"C":"chosen-by-someone-else"}}"#,
+        &[&repo.home.public_key()],
+        &pending.join("values.age"),
+    );
     let output = repo.vault_output(&["merge", "--resolve", "C", "--ours"], None);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     assert!(

@@ -55,11 +55,7 @@ impl Person {
 
     /// Fails with `code`, saying `words`; returns stderr.
     fn refused(&self, args: &[&str], code: i32, words: &str) -> String {
-        let output = self.run(args, "x");
-        let said = stderr(&output);
-        assert_eq!(output.status.code(), Some(code), "{args:?}: {said}");
-        assert!(said.contains(words), "{args:?}: {words:?} not in {said}");
-        said
+        assert_refused(&self.run(args, "x"), code, words)
     }
 
     fn set(&self, name: &str, value: &str) {
@@ -89,6 +85,14 @@ impl Person {
             .status
             .success()
     }
+}
+
+/// `output` is of a command that failed with `code`, saying `words`; returns its stderr.
+fn assert_refused(output: &std::process::Output, code: i32, words: &str) -> String {
+    let said = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{said}");
+    assert!(said.contains(words), "{words:?} not in {said}");
+    said
 }
 
 fn shared_dir() -> tempfile::TempDir {
@@ -267,12 +271,7 @@ fn a_forged_vault_feeds_no_program() {
         .vault(&["exec", "--", "bash", "-c", "true"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(125));
-    assert!(
-        stderr(&output).contains("who is not a member"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 125, "who is not a member");
     assert!(!marker.exists());
 }
 
@@ -285,23 +284,13 @@ fn a_vault_encrypted_to_an_extra_key_is_refused() {
     let text = home.age_decrypt_text();
     let outsider = home.path().join("outsider.key");
     let outsider_public = age_keygen(&outsider);
-    let plain = home.path().join("plain.json");
-    std::fs::write(&plain, text).unwrap();
-    let status = std::process::Command::new("age")
-        .args(["-e", "-r", &home.public_key(), "-r", &outsider_public, "-o"])
-        .arg(home.vault_file())
-        .arg(&plain)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::remove_file(plain).unwrap();
-    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stderr(&output).contains("encrypted it to a key it does not list"),
-        "{}",
-        stderr(&output)
+    common::age_encrypt_to(
+        &text,
+        &[&home.public_key(), &outsider_public],
+        &home.vault_file(),
     );
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_refused(&output, 4, "encrypted it to a key it does not list");
 }
 
 /// Every read is checked: a file rewritten in place (same inode, size and times) after a
@@ -331,25 +320,16 @@ fn a_file_rewritten_in_place_is_checked_again() {
     let short = encrypt(0);
     let ciphertext = encrypt(before.len() as usize - short.len());
     assert_eq!(ciphertext.len() as u64, before.len());
-    let output = std::process::Output {
-        stdout: ciphertext,
-        ..home.vault(&["--version"]).output().unwrap()
-    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .open(home.vault_file())
         .unwrap();
     file.rewind().unwrap();
-    file.write_all(&output.stdout).unwrap();
+    file.write_all(&ciphertext).unwrap();
     file.set_modified(before.modified().unwrap()).unwrap();
     drop(file);
     let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("not signed"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 4, "not signed");
 }
 
 /// With no place for what it has seen, vault checks nothing and so uses nothing; a
@@ -390,12 +370,7 @@ fn trust_fails_closed_without_a_record() {
             command.env("XDG_STATE_HOME", dir);
         }
         let output = command.output().unwrap();
-        assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-        assert!(
-            stderr(&output).contains("XDG_STATE_HOME"),
-            "{}",
-            stderr(&output)
-        );
+        assert_refused(&output, 4, "XDG_STATE_HOME");
         assert!(output.stdout.is_empty());
     }
     let status = std::process::Command::new("chown")
@@ -409,23 +384,13 @@ fn trust_fails_closed_without_a_record() {
     let kept = std::fs::read(&record).unwrap();
     std::fs::write(&record, "{ not json").unwrap();
     let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stderr(&output).contains(&record.display().to_string()),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 4, &record.display().to_string());
     std::fs::write(&record, &kept).unwrap();
     // A record in a directory others may write.
     let dir = record.parent().unwrap();
     chmod(dir, 0o777);
     let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stderr(&output).contains("chmod go-w"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 4, "chmod go-w");
     chmod(dir, 0o700);
     assert_eq!(home.reveal("A"), "a-value");
 }
@@ -511,8 +476,7 @@ fn a_first_sight_is_not_trusted_silently() {
         .env("VAULT_TRUST", format!("{id}:{stranger}"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(stderr(&output).contains("not signed by an owner this machine trusts"));
+    assert_refused(&output, 4, "not signed by an owner this machine trusts");
     // The right one, from the environment, then from the configuration.
     let output = ci
         .vault(&["get", "--reveal", "TOKEN"])
@@ -552,12 +516,7 @@ fn a_first_sight_is_not_trusted_silently() {
         .env("VAULT_TRUST", &pin)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("configured for it"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 4, "configured for it");
 }
 
 /// A member cannot change who the vault is for: not with vault, and not by forging a
@@ -618,22 +577,9 @@ fn a_member_cannot_bind_another_members_recipient_to_their_own_key() {
     forged["membership"] = stored;
     forged.as_object_mut().unwrap().remove("signature");
     let forged = common::sign_with(&bob.home.identity_file(), &forged.to_string());
-    let plain = shared.path().join("plain.json");
-    std::fs::write(&plain, forged).unwrap();
     let recipients: Vec<String> = block.body.recipients();
-    let mut age = std::process::Command::new("age");
-    age.arg("-e");
-    for recipient in &recipients {
-        age.args(["-r", recipient]);
-    }
-    assert!(
-        age.arg("-o")
-            .arg(&file)
-            .arg(&plain)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let recipients: Vec<&str> = recipients.iter().map(String::as_str).collect();
+    common::age_encrypt_to(&forged, &recipients, &file);
     for person in [&alice, &carol] {
         person.refused(
             &["get", "--reveal", "X"],
@@ -737,22 +683,13 @@ fn a_version_1_vault_is_upgraded_by_its_writer() {
     let version_1 = format!(
         r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}","{teammate_public}"],"secrets":{{"OLD":{{"value":"from-v1","created":"c","updated":"u"}}}}}}"#
     );
-    let plain = home.path().join("plain.json");
     let encrypt = |text: &str| {
-        std::fs::write(&plain, text).unwrap();
-        let status = std::process::Command::new("age")
-            .args(["-e", "-r", &recipient, "-r", &teammate_public, "-o"])
-            .arg(home.vault_file())
-            .arg(&plain)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        common::age_encrypt_to(text, &[&recipient, &teammate_public], &home.vault_file());
     };
     // Put back where version 2 was seen: suspect.
     encrypt(&home.sign(&version_1));
     let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(stderr(&output).contains("version-1"), "{}", stderr(&output));
+    assert_refused(&output, 4, "version-1");
     // A machine that never saw version 2 there: its own writer's vault reads.
     home.forget_trust();
     assert_eq!(home.reveal("OLD"), "from-v1");
@@ -769,8 +706,7 @@ fn a_version_1_vault_is_upgraded_by_its_writer() {
     encrypt(&version_1);
     home.forget_trust();
     let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(stderr(&output).contains("from before membership blocks"));
+    assert_refused(&output, 4, "from before membership blocks");
     home.vault(&["verify", "--accept"]).assert().success();
     assert_eq!(home.reveal("OLD"), "from-v1");
     assert_eq!(home.age_decrypt()["version"], 2);
@@ -856,12 +792,7 @@ fn a_service_keeps_its_record_across_starts() {
     assert!(start(&home.vault_file()).status.success());
     // ...and is then handed the older copy: refused, nothing started.
     let output = start(&old);
-    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("epoch 1 is lower than epoch 2"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused(&output, 125, "epoch 1 is lower than epoch 2");
     assert!(!stdout(&output).contains("DB="));
 }
 
@@ -935,21 +866,13 @@ fn a_restore_takes_only_what_members_and_you_wrote() {
     let target = alice.home.path().join("victim.txt");
     let bundle = serde_json::json!({"format": "secretsd-backup-files", "version": 1,
         "files": [{"path": target.display().to_string(), "mode": 0o4755, "uid": 0, "gid": 0, "content": "planted"}]});
-    let plain = shared.path().join("bundle.json");
-    std::fs::write(&plain, bundle.to_string()).unwrap();
     let planted = mine.with_extension("files.age");
     let record = mine.with_extension("json");
     let mut metadata: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     metadata["files"] = serde_json::json!([".env"]);
     std::fs::write(&record, metadata.to_string()).unwrap();
-    let status = std::process::Command::new("age")
-        .args(["-e", "-r", &alice.home.public_key(), "-o"])
-        .arg(&planted)
-        .arg(&plain)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::age_encrypt_to(&bundle.to_string(), &[&alice.home.public_key()], &planted);
     let id = mine
         .file_stem()
         .unwrap()

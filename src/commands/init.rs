@@ -61,20 +61,9 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         let block = Membership::for_passphrase(&label).map_err(Error::Failed)?;
         document.set_membership(block.to_json(), Vec::new());
         vault.create(document, &Protection::Passphrase(passphrase), args.armor)?;
-        report.push_str(&format!(
-            "vault: {}
-",
-            vault.path().display()
-        ));
-        report.push_str(&format!(
-            "id: {} ({label})
-",
-            block.body.vault_id
-        ));
-        report.push_str(
-            "protection: passphrase (scrypt)
-",
-        );
+        report.push_str(&format!("vault: {}\n", vault.path().display()));
+        report.push_str(&format!("id: {} ({label})\n", block.body.vault_id));
+        report.push_str("protection: passphrase (scrypt)\n");
         print_stdout(&report)?;
         return SUCCESS;
     }
@@ -138,26 +127,14 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     document.set_membership(block.to_json(), block.body.recipients());
     vault.create(document, &Protection::Recipients, args.armor)?;
     let state = if created { "created" } else { "existing" };
+    report.push_str(&format!("vault: {}\n", vault.path().display()));
+    report.push_str(&format!("id: {} ({label})\n", block.body.vault_id));
     report.push_str(&format!(
-        "vault: {}
-",
-        vault.path().display()
-    ));
-    report.push_str(&format!(
-        "id: {} ({label})
-",
-        block.body.vault_id
-    ));
-    report.push_str(&format!(
-        "identity: {} ({state})
-",
+        "identity: {} ({state})\n",
         location.path.display()
     ));
     for recipient in block.body.recipients() {
-        report.push_str(&format!(
-            "recipient: {recipient}
-"
-        ));
+        report.push_str(&format!("recipient: {recipient}\n"));
     }
     if created {
         context.note(&format!(

@@ -243,15 +243,7 @@ impl Context {
 
     /// Asks for a visible one-line answer on the terminal (stderr carries the question).
     pub fn prompt_line(&self, prompt: &str) -> Result<String> {
-        use std::io::{BufRead, Write};
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{prompt}").and_then(|()| err.flush());
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))?;
-        Ok(answer)
+        ask(prompt)
     }
 
     /// A passphrase from `VAULT_PASSPHRASE_FILE`, if set.
@@ -412,6 +404,20 @@ impl Context {
             ))),
         }
     }
+}
+
+/// Asks `question` on stderr (control characters in it escaped: it may quote what an
+/// untrusted file says) and reads a one-line answer from stdin.
+pub fn ask(question: &str) -> Result<String> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{}", crate::names::printable(question, true)).and_then(|()| err.flush());
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))?;
+    Ok(answer)
 }
 
 /// Reads all of stdin, up to `limit` bytes, into a buffer zeroed on drop.

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::cli::OwnersCommand;
-use crate::commands::{Context, SUCCESS, print_stderr, print_stdout};
+use crate::commands::{Context, SUCCESS, ask, print_stderr, print_stdout};
 use crate::error::{Error, Result, exit};
 use crate::store::document::Document;
 use crate::store::identity::Own;
@@ -607,18 +607,6 @@ pub fn default_name() -> String {
 
 fn vault_flag(vault: &Path) -> String {
     format!("--vault {}", vault.display())
-}
-
-fn ask(question: &str) -> Result<String> {
-    use std::io::{BufRead, Write};
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "{}", crate::names::printable(question, true)).and_then(|()| err.flush());
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::Failed(format!("cannot read from the terminal: {e}")))?;
-    Ok(answer)
 }
 
 /// The vault as `vault verify` shows it: id, label, epoch, owners, members with their

@@ -757,6 +757,11 @@ mod tests {
         }
     }
 
+    /// A new vault's block, owned by `key` under `name`.
+    fn owned_by(key: &SigningKey, name: &str) -> Membership {
+        Membership::genesis("team", member(key, name), vec![], vec![], None, key).unwrap()
+    }
+
     fn owners(keys: &[&SigningKey]) -> BTreeSet<String> {
         keys.iter().map(|k| k.writer()).collect()
     }
@@ -764,15 +769,7 @@ mod tests {
     #[test]
     fn a_block_round_trips_and_any_change_to_it_breaks_it() {
         let alice = key();
-        let block = Membership::genesis(
-            "team",
-            member(&alice, "alice"),
-            vec![],
-            vec![],
-            None,
-            &alice,
-        )
-        .unwrap();
+        let block = owned_by(&alice, "alice");
         let json = block.to_json();
         assert_eq!(Membership::parse(&json).unwrap(), block);
         let tampered = json.replace("\"team\"", "\"tame\"");
@@ -797,15 +794,7 @@ mod tests {
     #[test]
     fn only_owners_sign_and_each_recipient_and_writer_appears_once() {
         let (alice, bob, mallory) = (key(), key(), key());
-        let block = Membership::genesis(
-            "team",
-            member(&alice, "alice"),
-            vec![],
-            vec![],
-            None,
-            &alice,
-        )
-        .unwrap();
+        let block = owned_by(&alice, "alice");
         let mut body = block.body.clone();
         body.members.push(member(&bob, "bob"));
         let with_bob = block.next(body.clone(), &alice).unwrap();
@@ -832,15 +821,7 @@ mod tests {
     #[test]
     fn the_chain_leads_from_earlier_owners_to_todays() {
         let (alice, bob, carol) = (key(), key(), key());
-        let e1 = Membership::genesis(
-            "team",
-            member(&alice, "alice"),
-            vec![],
-            vec![],
-            None,
-            &alice,
-        )
-        .unwrap();
+        let e1 = owned_by(&alice, "alice");
         let mut body = e1.body.clone();
         body.members.push(member(&bob, "bob"));
         body.owners.push(bob.writer());

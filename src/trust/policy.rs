@@ -459,6 +459,19 @@ mod tests {
         Person { key, member }
     }
 
+    /// A new vault's block, owned by `owner`.
+    fn owned_by(owner: &Person) -> Membership {
+        Membership::genesis(
+            "team",
+            owner.member.clone(),
+            vec![],
+            vec![],
+            None,
+            &owner.key,
+        )
+        .unwrap()
+    }
+
     fn header(x25519: usize) -> Header {
         Header {
             stanzas: (0..x25519)
@@ -531,15 +544,7 @@ mod tests {
             person("carol"),
             person("mallory"),
         );
-        let e1 = Membership::genesis(
-            "team",
-            alice.member.clone(),
-            vec![],
-            vec![],
-            None,
-            &alice.key,
-        )
-        .unwrap();
+        let e1 = owned_by(&alice);
         let mut body = e1.body.clone();
         body.members.push(bob.member.clone());
         body.members.push(carol.member.clone());
@@ -559,15 +564,7 @@ mod tests {
         let mallorys = Case::written_by(&e3, &mallory, 8);
         let mut forged_block = e3.body.clone();
         forged_block.members.push(mallory.member.clone());
-        let mallory_block = Membership::genesis(
-            "team",
-            mallory.member.clone(),
-            vec![],
-            vec![],
-            None,
-            &mallory.key,
-        )
-        .unwrap();
+        let mallory_block = owned_by(&mallory);
         let mallory_owned = Case::written_by(&mallory_block, &mallory, 1);
         let older_generation = Case::written_by(&e3, &alice, 5);
 
@@ -681,15 +678,7 @@ mod tests {
     #[test]
     fn history_is_judged_by_every_owner_ever_known_and_never_by_epoch() {
         let (alice, bob) = (person("alice"), person("bob"));
-        let e1 = Membership::genesis(
-            "team",
-            alice.member.clone(),
-            vec![],
-            vec![],
-            None,
-            &alice.key,
-        )
-        .unwrap();
+        let e1 = owned_by(&alice);
         let mut body = e1.body.clone();
         body.members.push(bob.member.clone());
         let e2 = e1.next(body, &alice.key).unwrap();
@@ -722,15 +711,7 @@ mod tests {
     #[test]
     fn a_passphrase_vault_never_stands_in_for_a_members_vault() {
         let alice = person("alice");
-        let e1 = Membership::genesis(
-            "team",
-            alice.member.clone(),
-            vec![],
-            vec![],
-            None,
-            &alice.key,
-        )
-        .unwrap();
+        let e1 = owned_by(&alice);
         let record = advance(None, &e1, 3);
         let mut forged = Membership::for_passphrase("team").unwrap();
         forged.body.vault_id = e1.body.vault_id.clone();
@@ -754,15 +735,7 @@ mod tests {
     #[test]
     fn the_floor_never_moves_down() {
         let alice = person("alice");
-        let e1 = Membership::genesis(
-            "team",
-            alice.member.clone(),
-            vec![],
-            vec![],
-            None,
-            &alice.key,
-        )
-        .unwrap();
+        let e1 = owned_by(&alice);
         let e2 = e1.next(e1.body.clone(), &alice.key).unwrap();
         let at_e2 = advance(None, &e2, 5);
         let after = advance(Some(&at_e2), &e1, 9);

@@ -96,17 +96,7 @@ impl TestHome {
     /// Replaces the vault with `text` as its plaintext, byte for byte (a document written
     /// by hand: escapes, repeated keys, whatever serde_json would normalise away).
     pub fn age_encrypt_text(&self, text: &str) {
-        let plaintext = self.path().join("plain.json");
-        fs::write(&plaintext, text).unwrap();
-        let status = std::process::Command::new("age")
-            .args(["-e", "-r", &self.public_key(), "-o"])
-            .arg(self.vault_file())
-            .arg(&plaintext)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::remove_file(plaintext).unwrap();
-        chmod(&self.vault_file(), 0o600);
+        age_encrypt_to(text, &[&self.public_key()], &self.vault_file());
     }
 
     /// Forgets what this machine remembered of its vaults (their owners, the highest
@@ -174,6 +164,25 @@ impl TestHome {
         String::from_utf8(age_decrypt_bytes(&self.vault_file(), &self.identity_file()))
             .expect("vault plaintext is UTF-8")
     }
+}
+
+/// Writes `text` encrypted by the real `age` CLI to each of `recipients` at `output`
+/// (0600): a file anyone who knows those public keys can make.
+pub fn age_encrypt_to(text: &str, recipients: &[&str], output: &Path) {
+    let mut age = std::process::Command::new("age");
+    age.arg("-e");
+    for recipient in recipients {
+        age.args(["-r", recipient]);
+    }
+    let mut child = age
+        .arg("-o")
+        .arg(output)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("the age CLI must be installed (scripts/test installs it)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "age -e failed");
+    chmod(output, 0o600);
 }
 
 pub fn age_decrypt(file: &Path, identity: &Path) -> serde_json::Value {
