@@ -176,6 +176,10 @@ pub enum Command {
         /// age CLI, or by someone removed since): you vouch for every value in it
         #[arg(long)]
         accept_content: bool,
+        /// With --accept: let this place hold the vault it holds now, when it held another
+        /// one before (another vault copied or moved over it)
+        #[arg(long)]
+        rebind: bool,
     },
     /// Who may change the vault's membership: list, add or remove owners (owners only)
     #[command(subcommand)]

@@ -499,3 +499,65 @@ fn an_expired_membership_takes_no_merge() {
     let merged = repo.git_output(&["merge", "-q", "--no-edit", "feature"]);
     assert!(merged.status.success(), "{}", stderr(&merged));
 }
+
+/// In a rebase git hands the driver the upstream branch as "ours": an upstream commit that
+/// puts back a removed member's copy (an older membership) stops the rebase, and nothing
+/// is signed or encrypted to them.
+#[test]
+fn a_rebase_onto_an_old_membership_stops() {
+    let repo = Repo::new();
+    let carol = TestHome::new();
+    let as_carol = |vault: &std::path::Path, args: &[&str], stdin: &str| {
+        carol
+            .vault(args)
+            .env("VAULT_FILE", vault)
+            .write_stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    let file = repo.dir.join("vault.age");
+    let line = stdout(&as_carol(
+        &file,
+        &["identity", "new", "--name", "carol"],
+        "",
+    ));
+    repo.vault(&["recipients", "add", line.trim()]);
+    repo.git(&["commit", "-q", "-am", "carol joins"]);
+    assert!(
+        as_carol(&file, &["verify", "--accept"], "")
+            .status
+            .success()
+    );
+    let copy = repo.dir.parent().unwrap().join("carols-copy.age");
+    std::fs::copy(&file, &copy).unwrap();
+    repo.vault(&["recipients", "remove", "carol"]);
+    repo.git(&["commit", "-q", "-am", "carol leaves"]);
+    // Upstream: Carol's old copy, written again by her, pushed on top of main.
+    repo.git(&["checkout", "-q", "-b", "upstream"]);
+    assert!(as_carol(&copy, &["set", "PLANTED"], "x").status.success());
+    std::fs::copy(&copy, &file).unwrap();
+    repo.git(&["commit", "-q", "-am", "carol's copy"]);
+    let planted = std::fs::read(&file).unwrap();
+    // Alice's local work on main, rebased onto upstream.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.set("API_KEY", "new-after-carol-left");
+    repo.git(&["commit", "-q", "-am", "api key"]);
+    let rebased = repo.git_output(&["rebase", "upstream"]);
+    assert!(!rebased.status.success(), "the rebase went on");
+    let said = format!("{}{}", stdout(&rebased), stderr(&rebased));
+    assert!(said.contains("without a higher epoch"), "{said}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        planted,
+        "nothing was written"
+    );
+    repo.git(&["rebase", "--abort"]);
+    let opened = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(carol.identity_file())
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!opened.status.success());
+}

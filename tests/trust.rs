@@ -611,6 +611,7 @@ fn owners_change_by_the_chain_and_a_membership_can_expire() {
     assert!(carol.ok(&["owners", "list"]).starts_with(&bob.home.name()));
     carol.refused(&["owners", "add", &carol.home.name()], 4, "only an owner");
     // Expiry.
+    bob.refused(&["renew", "--max-age", "5000000y"], 2, "at most 100 years");
     bob.ok(&["renew", "--max-age", "1s"]);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let said = carol.refused(&["set", "X"], 4, "expired");
@@ -666,16 +667,20 @@ fn copies_forks_and_places() {
         vault: prod.clone(),
     };
     at_prod.refused(&["get", "--reveal", "DB"], 4, "now holds another one");
-    at_prod.ok(&["verify", "--accept"]);
+    // Accepting it here is not enough: the place changes vault only when told so.
+    at_prod.refused(&["verify", "--accept"], 4, "--rebind");
+    at_prod.ok(&["verify", "--accept", "--rebind"]);
     assert_eq!(at_prod.reveal("DB"), "prod-db");
 }
 
-/// A vault from before membership blocks (version 1): read as it is when its writer
-/// signed it, given a block (its writer the owner, the other recipients read-only) by the
-/// next write; not written by you, seen for the first time; put back where version 2 was
-/// seen, suspect.
+/// A vault from before membership blocks (version 1): read as it is where this machine saw
+/// it before (vault kept a record per path then) with the same recipients and its writer
+/// is this user, and given a block (its writer the owner, the other recipients read-only)
+/// by the next write; anywhere else — a fresh clone, an old own-signed copy — a first
+/// sight, which shows its recipients; put back where version 2 was seen, suspect.
 #[test]
 fn a_version_1_vault_is_upgraded_by_its_writer() {
+    use sha2::Digest;
     let home = TestHome::initialised();
     let teammate = home.path().join("teammate.key");
     let teammate_public = age_keygen(&teammate);
@@ -690,8 +695,28 @@ fn a_version_1_vault_is_upgraded_by_its_writer() {
     encrypt(&home.sign(&version_1));
     let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
     assert_refused(&output, 4, "version-1");
-    // A machine that never saw version 2 there: its own writer's vault reads.
+    // A machine with nothing but an old record of it: its own writer's vault reads.
     home.forget_trust();
+    let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
+    let said = assert_refused(&output, 4, "from before membership blocks");
+    assert!(
+        said.contains(&teammate_public),
+        "the recipients are shown: {said}"
+    );
+    let real = std::fs::canonicalize(home.vault_file()).unwrap();
+    let digest = sha2::Sha256::digest(real.display().to_string().as_bytes());
+    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let old_records = home.path().join(".local/state/secretsd/trust");
+    std::fs::create_dir_all(&old_records).unwrap();
+    chmod(&old_records, 0o700);
+    let old_record = old_records.join(format!("{name}.json"));
+    std::fs::write(
+        &old_record,
+        serde_json::json!({"vault": real, "recipients": [recipient, teammate_public], "writers": [], "signed": true})
+            .to_string(),
+    )
+    .unwrap();
+    chmod(&old_record, 0o600);
     assert_eq!(home.reveal("OLD"), "from-v1");
     home.set("NEW", "written");
     let document = home.age_decrypt();
@@ -701,8 +726,8 @@ fn a_version_1_vault_is_upgraded_by_its_writer() {
         teammate_public.as_str()
     );
     assert!(common::age_decrypt(&home.vault_file(), &teammate)["secrets"]["NEW"].is_object());
-    // Not written by you, on a machine that never saw it: a first sight; accepting it
-    // makes you its owner.
+    // Not written by you: a first sight even with the old record; accepting it makes you
+    // its owner.
     encrypt(&version_1);
     home.forget_trust();
     let output = home.vault(&["get", "--reveal", "OLD"]).output().unwrap();
@@ -976,4 +1001,155 @@ fn untrusted_text_never_drives_the_terminal() {
     let output = home.vault(&["verify"]).output().unwrap();
     assert!(!output.stdout.contains(&0x1b), "{}", stdout(&output));
     assert!(stdout(&output).contains("NOT VALID"), "{}", stdout(&output));
+}
+
+/// A restore writes only under a membership this machine trusts, as that very vault: not
+/// into a version-1 file at a place it never saw (whose recipients someone else chose),
+/// nor into a file encrypted to a passphrase where the vault is its members'.
+#[test]
+fn a_restore_needs_the_membership_it_writes_under() {
+    use std::io::Write;
+    let home = TestHome::initialised();
+    home.set("DB", "prod-db-password");
+    home.set("OTHER", "x");
+    let attacker = home.path().join("attacker.key");
+    let attacker_public = age_keygen(&attacker);
+    // A fresh clone: the backups (as git could bring them) beside an unsigned version-1
+    // file encrypted to the victim and the attacker.
+    let clone = home.path().join("clone");
+    std::fs::create_dir(&clone).unwrap();
+    chmod(&clone, 0o700);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(home.backup_dir())
+        .arg(clone.join("backups"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for entry in std::fs::read_dir(clone.join("backups")).unwrap().flatten() {
+        let name = entry
+            .file_name()
+            .to_string_lossy()
+            .replace("vault-", "forged-");
+        std::fs::rename(entry.path(), clone.join("backups").join(name)).unwrap();
+    }
+    let forged = clone.join("forged.age");
+    let recipient = home.public_key();
+    common::age_encrypt_to(
+        &format!(
+            r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}","{attacker_public}"],"secrets":{{}}}}"#
+        ),
+        &[&recipient, &attacker_public],
+        &forged,
+    );
+    let output = home
+        .vault(&["--vault", forged.to_str().unwrap(), "restore", "--latest"])
+        .output()
+        .unwrap();
+    assert_refused(&output, 4, "no membership this machine trusts");
+    let opened = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&attacker)
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&opened.stdout).contains("prod-db-password"));
+    // The vault's own place, now holding a file encrypted to a passphrase the attacker
+    // knows (and the user has set), with the vault's id.
+    let id = home.age_decrypt()["membership"]["body"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let passphrase = age::secrecy::SecretString::from("shared-with-the-attacker".to_string());
+    let mut ciphertext = Vec::new();
+    let mut writer = age::Encryptor::with_user_passphrase(passphrase)
+        .wrap_output(&mut ciphertext)
+        .unwrap();
+    writer
+        .write_all(
+            format!(
+                r#"{{"format":"secretsd-vault","version":2,"membership":{{"body":{{"vault_id":"{id}","label":"vault","epoch":1,"passphrase":true}}}},"generation":1,"recipients":[],"secrets":{{}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    writer.finish().unwrap();
+    std::fs::write(home.vault_file(), &ciphertext).unwrap();
+    let passphrase_file = home.path().join("passphrase");
+    std::fs::write(&passphrase_file, "shared-with-the-attacker\n").unwrap();
+    chmod(&passphrase_file, 0o600);
+    // A backup of the vault's own (encrypted to its members) does not open with the
+    // passphrase; one encrypted to the passphrase is not a backup of a members' vault.
+    let planted = home.backup_dir().join("vault-20200101T000000Z.age");
+    std::fs::write(&planted, &ciphertext).unwrap();
+    std::fs::write(
+        planted.with_extension("json"),
+        r#"{"format":"secretsd-backup","version":1,"vault":"v","created":"2020","operation":"set","names":["DB"]}"#,
+    )
+    .unwrap();
+    for (args, why) in [
+        (&["restore", "--latest"][..], "does not open"),
+        (
+            &["restore", "--backup", "20200101T000000Z"],
+            "a passphrase vault where this machine knows a vault encrypted to members",
+        ),
+    ] {
+        let output = home
+            .vault(args)
+            .env("VAULT_PASSPHRASE_FILE", &passphrase_file)
+            .output()
+            .unwrap();
+        let said = assert_refused(&output, 4, "nothing was changed");
+        assert!(said.contains(why), "{said}");
+        assert_eq!(std::fs::read(home.vault_file()).unwrap(), ciphertext);
+    }
+}
+
+/// Backups named for a time to come (planted through git, say) are not the newest: they
+/// neither become what `--latest` restores nor push real backups out of retention, and
+/// what a record says never drives the terminal.
+#[test]
+fn backups_from_the_future_are_ignored() {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[backup]\nkeep = 3\n",
+    )
+    .unwrap();
+    home.set("A", "1");
+    home.set("A", "2");
+    let real: Vec<std::path::PathBuf> = std::fs::read_dir(home.backup_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "age"))
+        .collect();
+    let template = real[0].clone();
+    for year in 2990..2999 {
+        let data = home
+            .backup_dir()
+            .join(format!("vault-{year}1231T235959Z.age"));
+        std::fs::copy(&template, &data).unwrap();
+        std::fs::write(
+            data.with_extension("json"),
+            format!(
+                r#"{{"format":"secretsd-backup","version":1,"vault":"v","created":"{year}","operation":"set\u001b]52;c;ZXZpbA==\u0007","names":["A"]}}"#
+            ),
+        )
+        .unwrap();
+    }
+    home.set("A", "3");
+    home.set("A", "4");
+    let output = home.vault(&["restore", "--list"]).output().unwrap();
+    let listed = stdout(&output);
+    assert!(!listed.contains("2990"), "{listed}");
+    assert!(!output.stdout.contains(&0x1b));
+    assert_eq!(
+        listed.lines().count(),
+        3,
+        "the newest real backups are kept: {listed}"
+    );
+    home.vault(&["restore", "--latest"]).assert().success();
+    assert_eq!(home.reveal("A"), "3");
 }

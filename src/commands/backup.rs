@@ -121,11 +121,13 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
             out.push_str(&format!("  files: {}", b.metadata.files.join(",")));
         }
         if let Some(note) = &b.metadata.note {
-            out.push_str(&format!("  note: {}", crate::names::printable(note, false)));
+            out.push_str(&format!("  note: {note}"));
         }
         out.push('\n');
     }
-    print_stdout(&out)?;
+    // A record is a file anyone with write access to the directory (or a git branch) may
+    // have put there: nothing in it drives the terminal.
+    print_stdout(&crate::names::printable(&out, true))?;
     SUCCESS
 }
 
@@ -235,23 +237,26 @@ impl Difference {
     }
 }
 
-/// Whether the secrets of `then` (a backup) were written by someone who is a member of the
-/// vault `now`, or by this user: a member removed since may have written what is there.
+/// Whether the secrets of `then` (a backup) were written by someone who is a member of
+/// `block` (the membership the restore writes under), or by this user: a member removed
+/// since may have written what is there. A passphrase vault's backup (by its own header)
+/// restores only into a passphrase vault.
 fn written_by_a_member(
-    now: &Document,
+    block: &crate::store::membership::Membership,
     then: &crate::store::Opened,
     own: Option<&crate::store::signature::SigningKey>,
 ) -> std::result::Result<(), String> {
-    if matches!(then.protection, crate::store::Protection::Passphrase(_)) {
+    let passphrase = then.header.stanzas.iter().any(|s| s.kind == "scrypt");
+    if passphrase != block.body.passphrase {
+        return Err("it is protected otherwise than the vault (a passphrase where members are, or the other way)".into());
+    }
+    if passphrase {
         return Ok(());
     }
     let crate::store::signature::Signed::Valid { writer } = &then.signed else {
         return Err("it is not signed".into());
     };
-    let member = now
-        .membership()
-        .and_then(|json| crate::store::membership::Membership::parse(json).ok())
-        .is_some_and(|block| block.body.member_by_writer(writer).is_some());
+    let member = block.body.member_by_writer(writer).is_some();
     if member || own.is_some_and(|key| key.writer() == *writer) {
         return Ok(());
     }
@@ -292,14 +297,21 @@ pub fn restore_backup(
         other => other,
     };
     let then = transaction.open_bytes(&ciphertext, &what).map_err(refuse)?;
-    let vault_id = transaction
+    // Written under the membership this machine trusts, and only as a version of that very
+    // vault: a vault with none (a version-1 file at a place never seen) takes no restore.
+    let block = transaction
         .document()
         .membership()
         .and_then(|json| crate::store::membership::Membership::parse(json).ok())
-        .map(|block| block.body.vault_id);
+        .ok_or_else(|| {
+            Error::LockedOut(format!(
+                "the vault {} has no membership this machine trusts, so nothing can be restored into it; see 'vault verify'",
+                vault.path().display()
+            ))
+        })?;
     trust
-        .check_history(&then.version(), vault_id.as_deref())
-        .and_then(|()| written_by_a_member(transaction.document(), &then, transaction.signing_key()))
+        .check_history(&then.version(), Some(&block.body.vault_id))
+        .and_then(|()| written_by_a_member(&block, &then, transaction.signing_key()))
         .map_err(|why| {
             Error::LockedOut(format!(
                 "the backup {} ({}) is not a genuine version of this vault: {why}; nothing was changed",
@@ -318,7 +330,12 @@ pub fn restore_backup(
             // backups directory can arrive through git).
             let own = transaction.signing_key().map(|k| k.writer());
             match own {
-                Some(own) if crate::store::signature::signed_by(&plaintext, &own) => {}
+                Some(own)
+                    if crate::store::signature::signed_by(
+                        crate::store::signature::Domain::Files,
+                        &plaintext,
+                        &own,
+                    ) => {}
                 _ => {
                     return Err(Error::LockedOut(format!(
                         "the files in backup {} ({}) are not signed by you (written by an older vault, or put there by someone else); nothing was changed. Restore the vault alone with --no-files",
@@ -351,7 +368,7 @@ pub fn restore_backup(
         report.push_str(&format!("file      {}\n", file.path));
     }
     if dry_run {
-        print_stdout(&report)?;
+        print_stdout(&crate::names::printable(&report, true))?;
         return Ok(Restored {
             undo: None,
             files: Vec::new(),
@@ -406,7 +423,7 @@ pub fn restore_backup(
         })?;
         restored_files.push(file.path.clone());
     }
-    print_stdout(&report)?;
+    print_stdout(&crate::names::printable(&report, true))?;
     Ok(Restored {
         undo: undo.map(|u| u.id),
         files: restored_files,

@@ -294,7 +294,7 @@ struct Sides {
     ours: Opened,
     theirs: Document,
     /// The membership block of the result (as stored), and its recipients.
-    membership: Option<(String, Vec<String>)>,
+    membership: (String, Vec<String>),
     /// The result's generation: one more than any side's.
     generation: u64,
 }
@@ -355,35 +355,53 @@ fn open_sides(
     };
     let ours_changed = ours_block != base_block;
     let theirs_changed = theirs_block != base_block;
-    let membership = if ours_changed && theirs_changed && ours_block != theirs_block {
+    if ours_changed && theirs_changed && ours_block != theirs_block {
         return Err(conflict(
             path,
             "both branches changed who the vault is for; an owner settles it: take one side (git checkout --ours or --theirs), then make the other side's change again",
         ));
-    } else if theirs_changed && !ours_changed {
-        if epoch(&theirs_block) <= epoch(&base_block) {
+    }
+    for (name, side, changed) in [
+        ("our", &ours_block, ours_changed),
+        ("their", &theirs_block, theirs_changed),
+    ] {
+        if changed && epoch(side) <= epoch(&base_block) {
             return Err(conflict(
                 path,
-                "their side changed who the vault is for without a higher epoch",
+                &format!("{name} side changed who the vault is for without a higher epoch"),
             ));
         }
-        let block = theirs_block
-            .as_deref()
-            .and_then(|j| Membership::parse(j).ok())
-            .ok_or_else(|| conflict(path, "their side has no valid membership block"))?;
-        trust.trusts_membership(&block).map_err(|why| {
-            conflict(
-                path,
-                &format!("their side changed who the vault is for: {why}"),
-            )
-        })?;
+    }
+    let membership = if theirs_changed && !ours_changed {
         theirs_block
     } else {
         ours_block
     };
-    let block = membership
-        .as_deref()
-        .and_then(|j| Membership::parse(j).ok());
+    // Whichever side it comes from — in a rebase, "ours" is the upstream branch — the
+    // result is for a membership this machine trusts now, at or above its floor.
+    let block = match membership.as_deref().map(Membership::parse) {
+        Some(Ok(block)) => {
+            trust.trusts_membership(&block).map_err(|why| {
+                conflict(
+                    path,
+                    &format!("the merged vault would be for a membership this machine does not trust: {why}"),
+                )
+            })?;
+            block
+        }
+        Some(Err(why)) => {
+            return Err(conflict(
+                path,
+                &format!("a side's membership block is not valid: {why}"),
+            ));
+        }
+        None => {
+            return Err(conflict(
+                path,
+                "the vault has no membership block (version 1): write it once with this vault (any set), commit, and merge again",
+            ));
+        }
+    };
     let base = match base {
         Some(base) => base.document,
         None => ours.document.empty_like(),
@@ -392,7 +410,9 @@ fn open_sides(
         Some(theirs) => (theirs.document, theirs.signed),
         None => (base.empty_like(), Signed::Unsigned),
     };
-    if let Some(block) = &block {
+    // Whoever knows a passphrase vault's passphrase writes it: it has no members to hold
+    // a side to.
+    if !block.body.passphrase {
         for (name, document, signed) in [
             ("our", &ours.document, &ours.signed),
             ("their", &theirs, &theirs_signed),
@@ -422,7 +442,7 @@ fn open_sides(
         .unwrap_or(0)
         .saturating_add(1);
     Ok(Sides {
-        membership: block.map(|b| (b.to_json(), b.body.recipients())),
+        membership: (block.to_json(), block.body.recipients()),
         base,
         ours,
         theirs,
@@ -441,26 +461,23 @@ impl Sides {
     /// The merged document, for the membership and generation decided, encrypted as ours
     /// is and signed by this user, who must be a member of it.
     fn seal(&self, context: &Context, mut merged: Document, path: &str) -> Result<Vec<u8>> {
-        if let Some((json, recipients)) = &self.membership {
-            merged.set_membership(json.clone(), recipients.clone());
-            let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
-            let block = Membership::parse(json).map_err(|why| conflict(path, &why))?;
-            if block.body.member_by_writer(&own).is_none() {
-                return Err(conflict(
-                    path,
-                    "you are not a member of the merged vault, so you cannot sign the merge; a member merges it",
-                ));
-            }
-            if let Some(expired) =
-                crate::trust::policy::expired(&block, std::time::SystemTime::now())
-            {
-                return Err(conflict(
-                    path,
-                    &format!(
-                        "the vault's membership expired at {expired}; an owner renews it ('vault renew') first"
-                    ),
-                ));
-            }
+        let (json, recipients) = &self.membership;
+        merged.set_membership(json.clone(), recipients.clone());
+        let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
+        let block = Membership::parse(json).map_err(|why| conflict(path, &why))?;
+        if !block.body.passphrase && block.body.member_by_writer(&own).is_none() {
+            return Err(conflict(
+                path,
+                "you are not a member of the merged vault, so you cannot sign the merge; a member merges it",
+            ));
+        }
+        if let Some(expired) = crate::trust::policy::expired(&block, std::time::SystemTime::now()) {
+            return Err(conflict(
+                path,
+                &format!(
+                    "the vault's membership expired at {expired}; an owner renews it ('vault renew') first"
+                ),
+            ));
         }
         merged.generation = self.generation;
         context
@@ -571,7 +588,11 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
     let mut typed: BTreeMap<String, String> = match std::fs::read(dir.join("values.age")) {
         Ok(sealed) => {
             let plain = vault.unseal_plaintext(&sealed, context)?;
-            if !crate::store::signature::signed_by(&plain, &own) {
+            if !crate::store::signature::signed_by(
+                crate::store::signature::Domain::MergeValues,
+                &plain,
+                &own,
+            ) {
                 return Err(Error::LockedOut(format!(
                     "the values typed for the stopped merge ({}) are not signed by you; start the merge again (git merge --abort)",
                     dir.join("values.age").display()
@@ -650,8 +671,12 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             serde_json::to_vec(&Typed { values: typed })
                 .map_err(|e| Error::Failed(e.to_string()))?,
         );
-        let json = crate::store::signature::sign_object(context.own().map(|o| &o.key), &json)
-            .map_err(|e| Error::Failed(format!("cannot sign the values typed: {e}")))?;
+        let json = crate::store::signature::sign_object(
+            crate::store::signature::Domain::MergeValues,
+            context.own().map(|o| &o.key),
+            &json,
+        )
+        .map_err(|e| Error::Failed(format!("cannot sign the values typed: {e}")))?;
         let sealed = Vault::seal_plaintext(
             &json,
             &sides.ours.document.recipients,

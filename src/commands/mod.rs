@@ -74,7 +74,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Verify {
             accept,
             accept_content,
-        } => trust::verify(&context, accept, accept_content),
+            rebind,
+        } => trust::verify(
+            &context,
+            trust::Accepting {
+                accept: accept || accept_content || rebind,
+                content: accept_content,
+                rebind,
+            },
+        ),
         Command::Owners(command) => trust::owners(&context, &command),
         Command::Renew { max_age, no_expiry } => {
             trust::renew(&context, max_age.as_deref(), no_expiry)

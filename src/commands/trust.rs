@@ -95,6 +95,7 @@ impl Trust {
             configured: id.and_then(|id| self.configured.get(id)),
             own,
             now: SystemTime::now(),
+            version_1: None,
         }
     }
 
@@ -138,8 +139,16 @@ impl Trust {
             .vault_id()
             .is_some_and(|id| state.vaults.contains_key(id));
         let own = if known { None } else { self.own_writer() };
-        let judgment = policy::judge(facts, &self.seen(state, facts, &here, own.as_deref()));
-        (judgment, here)
+        let version_1 = facts
+            .membership
+            .is_none()
+            .then(|| self.file.as_ref().ok()?.version_1_recipients(vault))
+            .flatten();
+        let seen = Seen {
+            version_1: version_1.as_ref(),
+            ..self.seen(state, facts, &here, own.as_deref())
+        };
+        (policy::judge(facts, &seen), here)
     }
 
     /// Remembers a trusted version: its floors, its owners, where it was read. Nothing is
@@ -215,6 +224,14 @@ impl Guard for Trust {
                 for notice in &judgment.notices {
                     self.tell(&format!("note: {notice}"));
                 }
+                if let Some(id) = facts.vault_id()
+                    && !state.vaults.contains_key(id)
+                    && self.configured.get(id).is_some_and(|c| c.epoch.is_none())
+                {
+                    self.tell(&format!(
+                        "note: the owners of the vault {id} are pinned without an epoch: a version from before someone was removed would pass too. Pin them as 'vault verify' prints them (VAULT_TRUST=ID@EPOCH:OWNERS)"
+                    ));
+                }
                 if let Some(id) = facts.vault_id() {
                     let copies = state.other_locations(id, &here);
                     if !copies.is_empty() {
@@ -254,24 +271,46 @@ impl Guard for Trust {
 
     fn prepare_write(&self, vault: &Path, document: &mut Document, passphrase: bool) -> Result<()> {
         let state = self.file()?.load()?;
-        match document.membership() {
-            None => self.give_membership(vault, document, passphrase)?,
-            Some(json) if !passphrase => {
-                let block = Membership::parse(json).map_err(|why| {
-                    Error::LockedOut(format!(
-                        "the vault {}'s membership block is not valid ({why}); nothing was changed",
-                        vault.display()
-                    ))
-                })?;
-                self.may_write(vault, &block, document, &state)?;
-            }
-            Some(_) => {}
+        if document.membership().is_none() {
+            self.give_membership(vault, document, passphrase)?;
         }
-        let seen_generation = document
+        let block = document
             .membership()
-            .and_then(|json| Membership::parse(json).ok())
-            .and_then(|block| state.vaults.get(&block.body.vault_id).map(|r| r.generation))
-            .unwrap_or(0);
+            .map(Membership::parse)
+            .transpose()
+            .map_err(|why| {
+                Error::LockedOut(format!(
+                    "the vault {}'s membership block is not valid ({why}); nothing was changed",
+                    vault.display()
+                ))
+            })?
+            .ok_or_else(|| {
+                Error::Failed("internal error: a write without a membership block".into())
+            })?;
+        // Protected as the block says, and as this machine knows the vault: a block of
+        // members written to a passphrase, or the other way, is someone's trick.
+        let known = state.vaults.get(&block.body.vault_id);
+        if block.body.passphrase != passphrase || known.is_some_and(|r| r.passphrase != passphrase)
+        {
+            return Err(Error::LockedOut(format!(
+                "the vault {} would be written {} where its membership says {}; nothing was changed",
+                vault.display(),
+                if passphrase {
+                    "to a passphrase"
+                } else {
+                    "to members"
+                },
+                if block.body.passphrase || known.is_some_and(|r| r.passphrase) {
+                    "a passphrase"
+                } else {
+                    "members"
+                }
+            )));
+        }
+        if !passphrase {
+            self.may_write(vault, &block, document, &state)?;
+        }
+        let seen_generation = known.map_or(0, |r| r.generation);
         // Saturating: a member who signed a generation near the limit cannot make every
         // later write fail (it stops counting up there; the notices say so).
         document.generation = document.generation.max(seen_generation).saturating_add(1);
@@ -614,10 +653,20 @@ fn vault_flag(vault: &Path) -> String {
 fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
     let mut out = format!("vault: {}\n", vault.display());
     match &facts.membership {
-        None => {
-            out.push_str("membership: none (a version-1 vault, from before membership blocks)\n")
+        None | Some(Err(_)) => {
+            match &facts.membership {
+                Some(Err(why)) => out.push_str(&format!("membership: NOT VALID: {why}\n")),
+                _ => out.push_str(
+                    "membership: none (a version-1 vault, from before membership blocks)\n",
+                ),
+            }
+            for recipient in facts.recipients {
+                out.push_str(&format!(
+                    "recipient: {}\n",
+                    crate::store::recipients::key_part(recipient)
+                ));
+            }
         }
-        Some(Err(why)) => out.push_str(&format!("membership: NOT VALID: {why}\n")),
         Some(Ok(block)) => {
             let body = &block.body;
             out.push_str(&format!(
@@ -675,9 +724,18 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
     out
 }
 
-/// `vault verify [--accept]`.
-pub fn verify(context: &Context, accept: bool, accept_content: bool) -> Result<u8> {
-    let accept = accept || accept_content;
+/// What `vault verify` is to accept.
+pub struct Accepting {
+    pub accept: bool,
+    /// Content no current member wrote (`--accept-content`).
+    pub content: bool,
+    /// Another vault at this place than it held before (`--rebind`).
+    pub rebind: bool,
+}
+
+/// `vault verify [--accept [--accept-content] [--rebind]]`.
+pub fn verify(context: &Context, accepting: Accepting) -> Result<u8> {
+    let accept = accepting.accept;
     let trust = Trust::new(context, Purpose::Accept);
     let vault = context.vault_with(trust.clone());
     let opened = vault.open(context)?;
@@ -726,7 +784,7 @@ pub fn verify(context: &Context, accept: bool, accept_content: bool) -> Result<u
         (_, true) => {
             drop(facts);
             drop(opened);
-            write_forward(context, &trust, (&state, &here), accept_content)
+            write_forward(context, &trust, (&state, &here), &accepting)
         }
     }
 }
@@ -786,7 +844,7 @@ fn write_forward(
     context: &Context,
     trust: &Arc<Trust>,
     (state, here): (&State, &str),
-    accept_content: bool,
+    accepting: &Accepting,
 ) -> Result<u8> {
     let vault = context.vault_with(trust.clone());
     let path = vault.path().to_path_buf();
@@ -795,13 +853,31 @@ fn write_forward(
         .document()
         .membership()
         .and_then(|j| Membership::parse(j).ok());
+    let held = state.locations.get(here).map(|p| p.vault_id.clone());
     if let Some(block) = &version_block
-        && state
-            .locations
-            .get(here)
-            .is_some_and(|p| p.vault_id != block.body.vault_id)
-        && trust.trusts_block(block, state)
+        && let Some(held) = held.filter(|held| *held != block.body.vault_id)
     {
+        let label_of = |id: &str| {
+            state
+                .vaults
+                .get(id)
+                .map(|r| crate::names::printable(&r.label, false).into_owned())
+                .unwrap_or_default()
+        };
+        if !accepting.rebind || !trust.trusts_block(block, state) {
+            return Err(Error::LockedOut(format!(
+                "{} held the vault {held} ({}) and now holds {} ({}){}; nothing was changed. If this place is to hold the other vault from now on, 'vault verify --accept --rebind'; to get the vault it held back, restore it from git or a copy",
+                path.display(),
+                label_of(&held),
+                block.body.vault_id,
+                crate::names::printable(&block.body.label, false),
+                if trust.trusts_block(block, state) {
+                    ""
+                } else {
+                    ", which this machine does not trust either"
+                }
+            )));
+        }
         let version = transaction.version();
         trust.remember(&path, here, &facts_of(&version), state)?;
         context.note(&format!(
@@ -831,7 +907,7 @@ fn write_forward(
                 .as_ref()
                 .is_some_and(|b| b.body.member_by_writer(w).is_some())
     });
-    if !by_a_member && !first_sight_of_version_1 && !accept_content {
+    if !by_a_member && !first_sight_of_version_1 && !accepting.content {
         let names: Vec<&str> = transaction.document().names().collect();
         return Err(Error::LockedOut(format!(
             "the content of {} was written by {}, not by a member of the vault: vault will not sign it as yours. Its secrets: {}. Get a version you trust back ('vault restore --latest', or from git), or, if you know every value in it, 'vault verify --accept-content'; nothing was changed",
@@ -932,8 +1008,11 @@ pub fn owners(context: &Context, command: &OwnersCommand) -> Result<u8> {
 /// `vault renew [--max-age D | --no-expiry]`.
 pub fn renew(context: &Context, max_age: Option<&str>, no_expiry: bool) -> Result<u8> {
     if let Some(text) = max_age {
-        humantime::parse_duration(text)
+        let age = humantime::parse_duration(text)
             .map_err(|e| Error::Usage(format!("--max-age {text}: {e}")))?;
+        if age > crate::store::membership::MAX_AGE_LIMIT {
+            return Err(Error::Usage(format!("--max-age {text}: at most 100 years")));
+        }
     }
     change_membership(context, "renew", true, |body| {
         if no_expiry {

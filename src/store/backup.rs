@@ -153,7 +153,7 @@ pub fn files_to_json(
         },
     )
     .map_err(|e| Error::Failed(format!("cannot describe the backed-up files: {e}")))?;
-    crate::store::signature::sign_object(key, &json)
+    crate::store::signature::sign_object(crate::store::signature::Domain::Files, key, &json)
         .map_err(|e| Error::Failed(format!("cannot sign the backed-up files: {e}")))
 }
 
@@ -216,6 +216,15 @@ fn parse_backup_name(stem: &str, file_name: &str) -> Option<BackupName> {
         sequence,
         file_name: file_name.to_string(),
     })
+}
+
+/// Backups named for a time after this one (a day from now, for clocks that disagree) are
+/// not vault's: a name from the future would be "the newest" forever — what `--latest`
+/// restores, and what pushes every real backup out of retention — and a backups directory
+/// can arrive through a git branch.
+fn from_the_future(name: &BackupName) -> bool {
+    let tomorrow = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+    name.compact_time > compact(&humantime::format_rfc3339_seconds(tomorrow).to_string())
 }
 
 /// `2026-11-25T13:02:29Z` → `20261125T130229Z`.
@@ -318,7 +327,7 @@ pub fn save(
     }
     // Last: from here on the backup exists.
     write_atomic(&metadata_path(&path), &json, false)?;
-    prune(&dir, &stem, policy);
+    prune(&dir, &stem, policy, &id);
     Ok(Some(Saved { id, path }))
 }
 
@@ -334,6 +343,7 @@ pub fn list(vault_path: &Path) -> Result<Vec<Backup>> {
     let mut names: Vec<BackupName> = entries
         .flatten()
         .filter_map(|e| parse_backup_name(&stem, &e.file_name().to_string_lossy()))
+        .filter(|name| !from_the_future(name))
         .collect();
     names.sort_unstable_by(|a, b| b.cmp(a));
     let mut backups = Vec::with_capacity(names.len());
@@ -416,14 +426,17 @@ pub fn remove_leftovers(vault_path: &Path) {
 }
 
 /// Deletes backups beyond the newest `keep` and those older than `max_age_days`, never
-/// the newest. Best effort: a backup that cannot be deleted now is tried again next time.
-fn prune(dir: &Path, stem: &str, policy: &BackupPolicy) {
+/// the newest nor `just_made`, and never one named for a time to come (see
+/// [`from_the_future`]), which does not count either. Best effort: a backup that cannot
+/// be deleted now is tried again next time.
+fn prune(dir: &Path, stem: &str, policy: &BackupPolicy, just_made: &str) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     let mut backups: Vec<BackupName> = entries
         .flatten()
         .filter_map(|e| parse_backup_name(stem, &e.file_name().to_string_lossy()))
+        .filter(|name| !from_the_future(name) && name.id() != just_made)
         .collect();
     backups.sort_unstable_by(|a, b| b.cmp(a));
     // An age beyond what the clock can subtract means "no age limit", not "delete all".
@@ -434,7 +447,9 @@ fn prune(dir: &Path, stem: &str, policy: &BackupPolicy) {
             std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs(secs))
         })
         .map(|t| compact(&humantime::format_rfc3339_seconds(t).to_string()));
-    for (index, backup) in backups.iter().enumerate().skip(1) {
+    // The backup just made is the newest and is kept: the others are counted after it.
+    for (index, backup) in backups.iter().enumerate() {
+        let index = index + 1;
         let too_old = cutoff
             .as_deref()
             .is_some_and(|cutoff| backup.compact_time.as_str() < cutoff);

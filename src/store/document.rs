@@ -1398,7 +1398,12 @@ mod tests {
                     .unwrap();
             }
             let json = document.to_json().unwrap();
-            let signed = crate::store::signature::sign_object(Some(&key), &json).unwrap();
+            let signed = crate::store::signature::sign_object(
+                crate::store::signature::Domain::Vault,
+                Some(&key),
+                &json,
+            )
+            .unwrap();
             let mut tampered = signed.to_vec();
             let at = memchr::memmem::find(&tampered, b"v000").unwrap();
             tampered[at + 1] = b'9';

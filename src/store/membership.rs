@@ -36,6 +36,9 @@ const BLOCK_CONTEXT: &[u8] = b"secretsd membership v1\0";
 const LINK_CONTEXT: &[u8] = b"secretsd owners v1\0";
 const FINGERPRINT_CONTEXT: &[u8] = b"secretsd member v1\0";
 
+/// The longest a renewal may last: expiry times stay well inside what RFC 3339 can say.
+pub const MAX_AGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+
 /// Someone who reads and writes the vault: the age recipient the vault is encrypted to,
 /// bound to the writer key their writes are signed with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,11 +246,17 @@ impl Membership {
         }
     }
 
-    fn body_digest(canonical_body: &str) -> [u8; 32] {
+    /// What the owner signs: the body and the chain of owners, each in canonical form. The
+    /// chain is signed too, so nobody can swap in a history of owners of their own under a
+    /// genuine body (a rival block at the same epoch, and their key among "every owner").
+    fn signed_digest(canonical_body: &str, chain: &[Link]) -> Result<[u8; 32], String> {
+        let chain = serde_json::to_value(chain).map_err(|e| e.to_string())?;
         let mut hasher = Sha256::new();
         hasher.update(BLOCK_CONTEXT);
         hasher.update(canonical_body.as_bytes());
-        hasher.finalize().into()
+        hasher.update([0]);
+        hasher.update(canonical(&chain).as_bytes());
+        Ok(hasher.finalize().into())
     }
 
     /// The block of a new vault owned by `owner` (whose writer key is `key`'s), with
@@ -328,7 +337,7 @@ impl Membership {
     fn signed(body: Body, chain: Vec<Link>, key: &SigningKey) -> Result<Membership, String> {
         let raw_body = serde_json::to_string(&body).map_err(|e| e.to_string())?;
         let canonical_body = canonical_of(&body)?;
-        let sig = key.sign_digest(&Membership::body_digest(&canonical_body));
+        let sig = key.sign_digest(&Membership::signed_digest(&canonical_body, &chain)?);
         let membership = Membership {
             raw_body,
             body,
@@ -367,9 +376,9 @@ impl Membership {
             return Some("its expiry is not an RFC 3339 time".into());
         }
         if let Some(max_age) = &body.max_age
-            && humantime::parse_duration(max_age).is_err()
+            && humantime::parse_duration(max_age).map_or(true, |age| age > MAX_AGE_LIMIT)
         {
-            return Some("its max_age is not a duration".into());
+            return Some("its max_age is not a duration of at most 100 years".into());
         }
         if body.passphrase {
             if !body.owners.is_empty()
@@ -501,7 +510,10 @@ impl Membership {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&self.raw_body) else {
             return Some("its body does not parse".into());
         };
-        if !verify_digest(signer, &Membership::body_digest(&canonical(&value)), sig) {
+        let Ok(digest) = Membership::signed_digest(&canonical(&value), &self.chain) else {
+            return Some("its chain of owners does not encode".into());
+        };
+        if !verify_digest(signer, &digest, sig) {
             return Some("its signature does not match it".into());
         }
         // An owner signs, or the owner who handed ownership over in this very epoch.
@@ -727,7 +739,13 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// A vault's label: 1 to 64 printable characters.
 pub fn check_label(label: &str) -> Result<(), String> {
-    if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
+    // Control characters, and the format characters that reorder or hide text on a
+    // terminal (bidirectional overrides and isolates, zero-width marks).
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
+    };
+    if label.is_empty() || label.chars().count() > 64 || label.chars().any(hidden) {
         return Err("must be 1 to 64 printable characters".into());
     }
     Ok(())
@@ -873,6 +891,19 @@ mod tests {
                 "{epoch:?}"
             );
         }
+        // Under a genuine body, a history of owners of Mallory's own that also ends with
+        // today's owners: the owner's signature covers the chain, so it no longer matches.
+        let mut rechained = e3.clone();
+        let vault_id = &e3.body.vault_id;
+        rechained.chain = vec![
+            Link::signed(vault_id, 1, &[carol.writer()], &carol),
+            Link::signed(vault_id, 2, &[carol.writer(), bob.writer()], &carol),
+            Link::signed(vault_id, 3, &[bob.writer()], &carol),
+        ];
+        assert_eq!(
+            rechained.problem().as_deref(),
+            Some("its signature does not match it")
+        );
         // A link forged into the chain by someone who is not an owner breaks it.
         let mut forged = e3.clone();
         forged.chain.insert(
@@ -911,5 +942,10 @@ mod tests {
             Joining::ReadOnly(member.recipient.clone())
         );
         assert!(Joining::parse("age1x name:bob").is_err());
+        // Labels and names that would reorder or hide text on a terminal.
+        assert!(check_label("prod\u{202e}dorp").is_err());
+        assert!(check_label("a\u{200b}b").is_err());
+        assert!(check_label("prod (eu)").is_ok());
+        assert!(check_name("bob\u{202e}").is_err());
     }
 }

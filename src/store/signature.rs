@@ -17,7 +17,31 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::store::secret_bytes::SecretBytes;
 
-const CONTEXT: &[u8] = b"secretsd vault signature v1\0";
+/// What a signature is for. Its hash starts with a context of its own, so a signature
+/// made for one kind of object never passes for another (a vault signed by a member is no
+/// files bundle of the user's, even if it parses as one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Domain {
+    /// A vault document.
+    Vault,
+    /// The files a backup keeps (`store::backup`).
+    Files,
+    /// Values typed to settle a merge, kept between calls.
+    MergeValues,
+    /// A backup's record.
+    BackupRecord,
+}
+
+impl Domain {
+    fn context(self) -> &'static [u8] {
+        match self {
+            Domain::Vault => b"secretsd vault signature v1\0",
+            Domain::Files => b"secretsd backup files v1\0",
+            Domain::MergeValues => b"secretsd merge values v1\0",
+            Domain::BackupRecord => b"secretsd backup record v1\0",
+        }
+    }
+}
 const MARKER: &[u8] = b",\"signature\":{\"writer\":\"";
 
 /// A writer's signing key.
@@ -80,6 +104,16 @@ pub fn write_document(
     key: Option<&SigningKey>,
     open_document: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_document_in(Domain::Vault, out, key, open_document)
+}
+
+/// [`write_document`] for an object of another [`Domain`].
+fn write_document_in(
+    domain: Domain,
+    out: &mut dyn std::io::Write,
+    key: Option<&SigningKey>,
+    open_document: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let Some(key) = key else {
         let mut blocks = Blocks::new(out, Hash::None);
         open_document(&mut blocks)?;
@@ -91,7 +125,7 @@ pub fn write_document(
         let hasher = std::thread::Builder::new()
             .name("signature-hash".into())
             .spawn_scoped(scope, move || {
-                let mut hasher = start();
+                let mut hasher = start_in(domain);
                 for block in blocks_to_hash {
                     hasher.update(&block[..]);
                 }
@@ -100,7 +134,7 @@ pub fn write_document(
         // Without a thread (none left to start), the hash is taken here.
         let (mut blocks, hasher) = match hasher {
             Ok(hasher) => (Blocks::new(out, Hash::Aside(to_hasher)), Some(hasher)),
-            Err(_) => (Blocks::new(out, Hash::Here(start())), None),
+            Err(_) => (Blocks::new(out, Hash::Here(start_in(domain))), None),
         };
         open_document(&mut blocks)?;
         blocks.write_block()?;
@@ -122,18 +156,22 @@ pub fn write_document(
 /// `object` (a whole JSON object, `{…}`) with a signature by `key` as its last field, as
 /// a vault document is signed; unsigned without a key. For what vault keeps beside the
 /// vault and must know it wrote itself (a backup's files, values typed in a merge).
-pub fn sign_object(key: Option<&SigningKey>, object: &[u8]) -> std::io::Result<SecretBytes> {
+pub fn sign_object(
+    domain: Domain,
+    key: Option<&SigningKey>,
+    object: &[u8],
+) -> std::io::Result<SecretBytes> {
     let open = object
         .strip_suffix(b"}")
         .ok_or_else(|| std::io::Error::other("not a JSON object"))?;
     let mut out = SecretBytes::with_capacity(object.len() + 256);
-    write_document(&mut *out, key, |w| w.write_all(open))?;
+    write_document_in(domain, &mut *out, key, |w| w.write_all(open))?;
     Ok(out)
 }
 
-/// Whether `plaintext` ends with a valid signature by `writer`.
-pub fn signed_by(plaintext: &[u8], writer: &str) -> bool {
-    matches!(check(plaintext), Signed::Valid { writer: w } if w == writer)
+/// Whether `plaintext` ends with a valid signature by `writer`, made for `domain`.
+pub fn signed_by(domain: Domain, plaintext: &[u8], writer: &str) -> bool {
+    matches!(check_in(domain, plaintext), Signed::Valid { writer: w } if w == writer)
 }
 
 /// Where the blocks of a document go besides the output.
@@ -199,10 +237,14 @@ impl std::io::Write for Blocks<'_> {
     }
 }
 
-/// The hasher a signed document's bytes are fed to.
+/// The hasher a signed vault document's bytes are fed to.
 pub fn start() -> Sha256 {
+    start_in(Domain::Vault)
+}
+
+fn start_in(domain: Domain) -> Sha256 {
     let mut hasher = Sha256::new();
-    hasher.update(CONTEXT);
+    hasher.update(domain.context());
     hasher
 }
 
@@ -260,8 +302,13 @@ pub enum Signed {
     Invalid { writer: Option<String> },
 }
 
-/// Checks the signature that ends `plaintext`, if any.
+/// Checks the signature that ends `plaintext` (a vault document), if any.
 pub fn check(plaintext: &[u8]) -> Signed {
+    check_in(Domain::Vault, plaintext)
+}
+
+/// [`check`] for an object of another [`Domain`].
+fn check_in(domain: Domain, plaintext: &[u8]) -> Signed {
     let Some(at) = memchr::memmem::rfind(plaintext, MARKER) else {
         return Signed::Unsigned;
     };
@@ -288,7 +335,7 @@ pub fn check(plaintext: &[u8]) -> Signed {
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
         return invalid();
     };
-    let mut hasher = start();
+    let mut hasher = start_in(domain);
     hasher.update(&plaintext[..at]);
     hasher.update(b"}");
     let digest = hasher.finalize();
@@ -358,6 +405,22 @@ mod tests {
             let mut unsigned = Vec::new();
             write_document(&mut unsigned, None, |out| out.write_all(&body)).unwrap();
             assert_eq!(unsigned, [&body[..], b"}"].concat(), "{size}");
+        }
+    }
+
+    /// A signature made for one kind of object never passes for another.
+    #[test]
+    fn a_signature_is_for_one_kind_of_object() {
+        let key = SigningKey::from_identity(&age::x25519::Identity::generate()).unwrap();
+        let object = br#"{"values":{"A":"a"}}"#;
+        let vault = sign_object(Domain::Vault, Some(&key), object).unwrap();
+        let values = sign_object(Domain::MergeValues, Some(&key), object).unwrap();
+        let writer = key.writer();
+        assert!(signed_by(Domain::Vault, &vault, &writer));
+        assert!(!signed_by(Domain::MergeValues, &vault, &writer));
+        assert!(signed_by(Domain::MergeValues, &values, &writer));
+        for domain in [Domain::Vault, Domain::Files, Domain::BackupRecord] {
+            assert!(!signed_by(domain, &values, &writer), "{domain:?}");
         }
     }
 

@@ -55,6 +55,9 @@ pub struct Seen<'a> {
     pub configured: Option<&'a Configured>,
     /// This user's writer key.
     pub own: Option<&'a str>,
+    /// The recipients this machine remembered for this location before membership blocks
+    /// (the record vault kept then), if any.
+    pub version_1: Option<&'a BTreeSet<String>>,
     pub now: SystemTime,
 }
 
@@ -128,11 +131,9 @@ pub fn judge(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
     {
         return suspect(problem);
     }
-    if !facts.passphrase
-        && seen.record.is_none()
-        && seen.configured.is_none()
-        && (seen.own.is_none() || membership.signer.as_deref() != seen.own)
-    {
+    // Without a record or configured owners, even a block this user signed is a first
+    // sight: an old one may still list someone removed since.
+    if !facts.passphrase && seen.record.is_none() && seen.configured.is_none() {
         return Judgment::of(Verdict::FirstSight(format!(
             "this machine has not seen the vault {} ({}) before: it is owned by {}",
             body.vault_id,
@@ -241,15 +242,30 @@ fn judge_version_1(facts: &Facts<'_>, seen: &Seen<'_>) -> Judgment {
     if facts.passphrase {
         return Judgment::of(Verdict::Trusted);
     }
+    // Read as before only where this machine, before membership blocks, saw this very
+    // vault with these recipients, and its last writer was this user.
+    let listed: BTreeSet<String> = facts.recipients.iter().map(|r| key_part(r)).collect();
+    let seen_before = seen.version_1.is_some_and(|recipients| {
+        recipients
+            .iter()
+            .map(|r| key_part(r))
+            .collect::<BTreeSet<_>>()
+            == listed
+    });
     match facts.signed {
-        Signed::Valid { writer } if Some(writer.as_str()) == seen.own => {
+        Signed::Valid { writer } if seen_before && Some(writer.as_str()) == seen.own => {
             Judgment::of(Verdict::Trusted)
         }
         Signed::Invalid { .. } => suspect("its signature does not match its content"),
-        _ => Judgment::of(Verdict::FirstSight(
-            "it is a vault from before membership blocks (version 1), not written by you; if you trust it, 'vault verify --accept' makes you its owner"
-                .into(),
-        )),
+        _ => Judgment::of(Verdict::FirstSight(format!(
+            "it is a vault from before membership blocks (version 1), encrypted to {}; if you trust it, 'vault verify --accept' makes you its owner (the other recipients read it, and write once you add their lines)",
+            facts
+                .recipients
+                .iter()
+                .map(|r| printable(&key_part(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 
@@ -380,6 +396,12 @@ pub fn authenticity(facts: &Facts<'_>, seen: &Seen<'_>, expected_id: Option<&str
         return Authenticity::Not("its protection does not match its membership block".into());
     }
     if facts.passphrase {
+        if seen.record.is_some_and(|r| !r.passphrase) {
+            return Authenticity::Not(
+                "it is a passphrase vault where this machine knows a vault encrypted to members"
+                    .into(),
+            );
+        }
         return Authenticity::Genuine;
     }
     if let Some(problem) = genuine_content(facts, membership) {
@@ -524,6 +546,7 @@ mod tests {
             configured: None,
             own,
             now: SystemTime::now(),
+            version_1: None,
         }
     }
 
@@ -576,10 +599,11 @@ mod tests {
                 "trusted",
             ),
             (
-                "the owner's own block, first sight",
+                // An old block of one's own may still list someone removed since.
+                "the owner's own block, on a machine with no record",
                 &older_generation,
                 seen(None, Some(&alice_key)),
-                "trusted",
+                "first sight",
             ),
             (
                 "a removed member's old copy",

@@ -159,6 +159,30 @@ impl TrustFile {
     }
 }
 
+impl TrustFile {
+    /// The recipients this machine remembered for the vault at `vault` before membership
+    /// blocks: vault kept one small record per vault path then
+    /// (`secretsd/trust/<digest of the path>.json`). A vault from then, signed by this user
+    /// and still encrypted to the same recipients, is read as it was (see
+    /// `policy::judge`); anything else is a first sight.
+    pub fn version_1_recipients(&self, vault: &Path) -> Option<std::collections::BTreeSet<String>> {
+        use sha2::Digest;
+        #[derive(Deserialize)]
+        struct Version1Record {
+            recipients: std::collections::BTreeSet<String>,
+        }
+        let real = std::fs::canonicalize(vault).ok()?;
+        let digest = sha2::Sha256::digest(real.display().to_string().as_bytes());
+        let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let path = fs::parent_dir(&self.path)
+            .join("trust")
+            .join(format!("{name}.json"));
+        fs::check_private_file(&path, "trust record").ok()?;
+        let record: Version1Record = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        Some(record.recipients)
+    }
+}
+
 /// A key for where a vault file is: inside a git work tree, the repository's common
 /// directory and the path within the work tree (so every worktree of a repository agrees);
 /// elsewhere the file's canonical path.
