@@ -28,8 +28,6 @@ pub enum Domain {
     Files,
     /// Values typed to settle a merge, kept between calls.
     MergeValues,
-    /// A backup's record.
-    BackupRecord,
 }
 
 impl Domain {
@@ -38,7 +36,6 @@ impl Domain {
             Domain::Vault => b"secretsd vault signature v1\0",
             Domain::Files => b"secretsd backup files v1\0",
             Domain::MergeValues => b"secretsd merge values v1\0",
-            Domain::BackupRecord => b"secretsd backup record v1\0",
         }
     }
 }
@@ -419,7 +416,7 @@ mod tests {
         assert!(signed_by(Domain::Vault, &vault, &writer));
         assert!(!signed_by(Domain::MergeValues, &vault, &writer));
         assert!(signed_by(Domain::MergeValues, &values, &writer));
-        for domain in [Domain::Vault, Domain::Files, Domain::BackupRecord] {
+        for domain in [Domain::Vault, Domain::Files] {
             assert!(!signed_by(domain, &values, &writer), "{domain:?}");
         }
     }
