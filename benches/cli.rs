@@ -539,7 +539,8 @@ fn redact_benchmark(runs: usize) -> Vec<Verdict> {
     let piped = time(runs, None, || {
         shell(
             &format!(
-                "VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}' > /dev/null",
+                "HOME='{}' VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}' > /dev/null",
+                bench.home.display(),
                 bench.vault.display(),
                 bench.identity.display(),
                 data.display()
@@ -556,7 +557,8 @@ fn redact_benchmark(runs: usize) -> Vec<Verdict> {
     let on_terminal = time(runs, None, || {
         shell(
             &format!(
-                "script -qec \"VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}'\" /dev/null > /dev/null",
+                "script -qec \"HOME='{}' VAULT_FILE='{}' VAULT_IDENTITY='{}' '{vault}' exec --redact -- cat '{}'\" /dev/null > /dev/null",
+                bench.home.display(),
                 bench.vault.display(),
                 bench.identity.display(),
                 data.display()

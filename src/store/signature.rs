@@ -280,14 +280,6 @@ pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// A digest of a whole plaintext, which this machine can remember as accepted.
-pub fn digest(plaintext: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"secretsd accepted content v1\0");
-    hasher.update(plaintext);
-    hex(&hasher.finalize())
-}
-
 /// What a document's signature says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signed {
