@@ -942,18 +942,9 @@ fn a_passphrase_vault_in_a_members_vaults_place_is_refused() {
             .write_stdin("x")
             .output()
             .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(4),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains("passphrase vault where this machine knows"),
-            "{}",
-            stderr(&output)
-        );
+        assert_refused(&output, 4, "passphrase vault where this machine knows");
         assert!(!stdout(&output).contains("attacker"));
+        assert_eq!(std::fs::read(home.vault_file()).unwrap(), ciphertext);
     }
 }
 
