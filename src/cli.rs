@@ -165,7 +165,9 @@ pub enum Command {
     /// --accept, or by [security] vaults / VAULT_TRUST=ID:OWNER,...) and remembers the
     /// highest epoch it saw. A vault seen for the first time, or suspect (forged, signed by
     /// a non-member, its membership not signed by a trusted owner, an older epoch), is not
-    /// used: no value is read, nothing is written. Exit 0 when trusted, 1 otherwise.
+    /// used: no value is read, nothing is written. Exit 0 when trusted (or accepted), 1
+    /// when not trusted and nothing was accepted, 4 when accepting is refused or this
+    /// machine has no trust record to keep it in.
     Verify {
         /// Trust it: pin the owners of a vault seen for the first time; write a suspect
         /// version forward, signed by you, under the newest membership this machine knows
@@ -191,7 +193,8 @@ pub enum Command {
     /// writes are refused until an owner renews. This stops a server that keeps serving an
     /// old vault from doing so for longer than the max age.
     Renew {
-        /// How long the membership holds after each renewal ("30d", "12h")
+        /// How long the membership holds after each renewal ("30d", "12h"; 1 second to 100
+        /// years)
         #[arg(long, value_name = "DURATION", conflicts_with = "no_expiry")]
         max_age: Option<String>,
         /// The membership no longer expires

@@ -44,6 +44,21 @@ pub struct SecurityConfig {
     pub trusted_writers: Vec<String>,
 }
 
+impl SecurityConfig {
+    /// The retired settings this configuration still sets: they decide nothing now, and
+    /// whoever relied on them should hear so.
+    pub fn retired(&self) -> Vec<&'static str> {
+        let mut retired = Vec::new();
+        if self.require_signed {
+            retired.push("require_signed");
+        }
+        if !self.trusted_writers.is_empty() {
+            retired.push("trusted_writers");
+        }
+        retired
+    }
+}
+
 /// `[profiles.NAME]`: what a profile changes — which vault, where names are looked up, and
 /// provider settings (merged key by key over `[providers.NAME]`).
 #[derive(Debug, Clone, Default, Deserialize)]

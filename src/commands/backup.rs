@@ -277,6 +277,10 @@ pub fn restore_backup(
     with_files: bool,
     dry_run: bool,
 ) -> Result<Restored> {
+    if with_files && !dry_run {
+        // The files it puts back are kept with its own backup, signed by this user.
+        context.ensure_writer_key()?;
+    }
     // The vault as it is now may be suspect — an old copy put back over it is what a
     // restore is for: its content goes, and the backup's is written under the newest
     // membership this machine trusts.

@@ -550,6 +550,10 @@ fn merge_driver(
 }
 
 pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
+    if args.resolve.is_some() {
+        // Values typed here are kept for the next call, signed by this user.
+        context.ensure_writer_key()?;
+    }
     let (root, relative) = repository(context)?;
     let dir = pending_dir(&root)?;
     let state_path = dir.join("state.json");
@@ -677,11 +681,9 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             &json,
         )
         .map_err(|e| Error::Failed(format!("cannot sign the values typed: {e}")))?;
-        let sealed = Vault::seal_plaintext(
-            &json,
-            &sides.ours.document.recipients,
-            &sides.ours.protection,
-        )?;
+        // To the members of the result: a member the merge removes never gets values
+        // typed while it stood.
+        let sealed = Vault::seal_plaintext(&json, &sides.membership.1, &sides.ours.protection)?;
         write_atomic(&dir.join("values.age"), &sealed, false)?;
         write_atomic(
             &state_path,

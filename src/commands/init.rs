@@ -11,7 +11,8 @@ use crate::store::membership::{self, Joining, Member, Membership};
 use crate::store::{Protection, identity, recipients};
 
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
-    let vault = context.vault();
+    let trust = trust::Trust::new(context, trust::Purpose::Values);
+    let vault = context.vault_with(trust.clone());
     if args.new_identity {
         return new_identity(context, vault.exists(), args.force);
     }
@@ -86,7 +87,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         Some(path) => Some(open_to_fork(context, path)?),
         None => None,
     };
-    let (mut others, mut read_only) = (Vec::new(), Vec::new());
+    let (mut others, mut read_only): (Vec<Member>, Vec<String>) = (Vec::new(), Vec::new());
     if let Some(old) = from.as_ref().and_then(|d| d.membership()) {
         let old = Membership::parse(old).map_err(|why| Error::BadData(format!("--from: {why}")))?;
         others.extend(old.body.members.into_iter().filter(|m| {
@@ -108,11 +109,28 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         }
     }
     others.retain(|m| !recipients::same_key(&m.recipient, &owner.recipient));
+    // One entry a key, the first kept: a member of --from named again by --recipient, or
+    // a line given twice, is not a second member (which the block would refuse).
+    let mut unique: Vec<Member> = Vec::new();
+    for member in others {
+        if !unique.iter().any(|m| {
+            m.writer == member.writer || recipients::same_key(&m.recipient, &member.recipient)
+        }) {
+            unique.push(member);
+        }
+    }
+    let others = unique;
     read_only.retain(|r| {
         !recipients::same_key(r, &owner.recipient)
             && !others.iter().any(|m| recipients::same_key(&m.recipient, r))
     });
-    read_only.dedup_by(|a, b| recipients::same_key(a, b));
+    let mut unique: Vec<String> = Vec::new();
+    for recipient in read_only {
+        if !unique.iter().any(|r| recipients::same_key(r, &recipient)) {
+            unique.push(recipient);
+        }
+    }
+    let read_only = unique;
     let forked_from = from
         .as_ref()
         .and_then(|d| d.membership())
@@ -125,6 +143,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         document.replace_secrets(old)?;
     }
     document.set_membership(block.to_json(), block.body.recipients());
+    trust.made(&block);
     vault.create(document, &Protection::Recipients, args.armor)?;
     let state = if created { "created" } else { "existing" };
     report.push_str(&format!("vault: {}\n", vault.path().display()));
@@ -271,6 +290,8 @@ fn public_line(context: &Context, name: Option<&str>, recipient: Option<&str>) -
                 ));
             }
             let path = crate::paths::writer_key_file()?;
+            // One that is there but unusable is named, never replaced.
+            identity::writer_key_from_file(&path)?;
             let own = identity::create_writer_key(&path)?;
             context.note(&format!(
                 "your identity is not an age X25519 key, so your writes are signed with a new writer key in {}: keep it with your identity",

@@ -92,6 +92,10 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
     for name in &args.secrets {
         validate_name(name)?;
     }
+    if !args.dry_run {
+        // The files a rotation rewrites are kept with its backup, signed by this user.
+        context.ensure_writer_key()?;
+    }
     let asked = (!args.secrets.is_empty()).then_some(args.secrets.as_slice());
     if args.dry_run {
         let opened = context.vault().open(context)?;

@@ -366,7 +366,7 @@ impl Vault {
     }
 
     /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
-    /// [`Transaction::write`]; the lock is released when the transaction is dropped.
+    /// the transaction commits; the lock is released when the transaction is dropped.
     pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
         // Before the lock, which would otherwise leave a `.lock` file for a vault that
         // does not exist, or fail in a directory that does not.

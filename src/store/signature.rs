@@ -6,9 +6,12 @@
 //!
 //! What is signed is SHA-256 of a fixed context string and the document as it reads without
 //! that field (the bytes before `,"signature"` and the closing brace), so checking needs no
-//! re-serialization. The key is derived (HKDF-SHA256) rather than stored: nothing new to
-//! keep safe or back up, and a recovery phrase brings it back with the identity. Who may
-//! write is decided above the store, by what this machine has seen (`commands::trust`).
+//! re-serialization. For an age X25519 identity the key is derived from it (HKDF-SHA256):
+//! nothing new to keep safe, and a recovery phrase brings it back with the identity. SSH
+//! and plugin identities have no secret vault can derive from, so their writer key is kept
+//! in `writer.key` beside the configuration (`store::identity`). Who may write is decided
+//! above the store, by the vault's membership and what this machine has seen
+//! (`commands::trust`).
 
 use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
