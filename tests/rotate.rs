@@ -439,6 +439,11 @@ fn a_rotated_jwt_verifies_with_the_new_secret_in_pyjwt_and_not_with_the_old() {
     let claims = pyjwt_decode(anon, secret).unwrap();
     assert_eq!(claims["role"], "anon");
     assert_eq!(claims["iss"], "supabase");
+    // The header is byte for byte the one vault always wrote: {"typ":"JWT","alg":"HS256"}.
+    assert_eq!(
+        anon.split('.').next(),
+        Some("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9")
+    );
     let iat = claims["iat"].as_u64().unwrap();
     assert_eq!(claims["exp"].as_u64().unwrap(), iat + 1825 * 86_400);
     let service = pyjwt_decode(values["SERVICE_ROLE_KEY"].as_str().unwrap(), secret).unwrap();

@@ -1404,3 +1404,77 @@ fn places_are_remembered_wherever_they_were_read_from() {
         stderr(&output)
     );
 }
+
+/// A writer key has one spelling. The field naming the writer is not itself signed, so a
+/// vault whose writer is the same key spelled otherwise (capitals, or `+x` for `0x` as a
+/// lenient hex parser reads it), or whose signature is spelled in capitals, still carries a
+/// matching signature: it is refused all the same, as not signed the way vault signs, and
+/// never read as written by that key.
+#[test]
+fn a_writer_spelled_another_way_is_refused() {
+    use secretsd::store::signature::SigningKey;
+    // An identity whose writer key has a `0` starting a byte, so `+` can spell it.
+    let (identity, writer) = std::iter::repeat_with(age::x25519::Identity::generate)
+        .map(|identity| {
+            let writer = SigningKey::from_identity(&identity).unwrap().writer();
+            (identity, writer)
+        })
+        .find(|(_, writer)| (0..64).step_by(2).any(|i| writer.as_bytes()[i] == b'0'))
+        .unwrap();
+    let home = TestHome::new();
+    let dir = home.identity_file().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    chmod(&dir, 0o700);
+    {
+        use age::secrecy::ExposeSecret;
+        std::fs::write(
+            home.identity_file(),
+            format!(
+                "# public key: {}\n{}\n",
+                identity.to_public(),
+                identity.to_string().expose_secret()
+            ),
+        )
+        .unwrap();
+    }
+    chmod(&home.identity_file(), 0o600);
+    home.vault(&["init"]).assert().success();
+    home.set("A", "a-value");
+    let text = home.age_decrypt_text();
+    let field = format!(r#","signature":{{"writer":"{writer}","sig":""#);
+    let at = text
+        .rfind(&field)
+        .expect("signed by this home's writer key");
+    let sig_at = at + field.len();
+
+    // Encrypted anew by the age CLI, as it was: genuine, and read.
+    home.age_encrypt_text(&text);
+    assert_eq!(home.reveal("A"), "a-value");
+
+    let zero = (0..64)
+        .step_by(2)
+        .find(|&i| writer.as_bytes()[i] == b'0')
+        .unwrap();
+    let plus = format!("{}+{}", &writer[..zero], &writer[zero + 1..]);
+    let respelled = [
+        format!(
+            "{}{}",
+            &text[..at],
+            text[at..].replace(&writer, &writer.to_uppercase())
+        ),
+        format!("{}{}", &text[..at], text[at..].replace(&writer, &plus)),
+        format!("{}{}", &text[..sig_at], text[sig_at..].to_uppercase()),
+    ];
+    for forged in respelled {
+        home.age_encrypt_text(&forged);
+        let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+        let said = assert_refused(&output, 4, "its signature does not match its content");
+        assert!(!stdout(&output).contains("a-value"), "{said}");
+        let output = home
+            .vault(&["exec", "--", "sh", "-c", "echo $A"])
+            .output()
+            .unwrap();
+        assert_refused(&output, 125, "its signature does not match its content");
+        assert!(!stdout(&output).contains("a-value"));
+    }
+}

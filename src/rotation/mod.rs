@@ -2,6 +2,7 @@
 //! new values (random strings from the OS CSPRNG, HS256 JWTs signed with another secret).
 //! The command in `commands/rotate.rs` writes them through the store and restarts services.
 
+mod jwt;
 pub mod policy;
 pub mod services;
 
@@ -205,9 +206,5 @@ fn sign_jwt(name: &str, secret: &policy::SecretPolicy, key: &SecretString) -> Re
             })?;
         claims.insert("exp".into(), exp.into());
     }
-    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    let signing_key = jsonwebtoken::EncodingKey::from_secret(key.expose_secret().as_bytes());
-    let token = jsonwebtoken::encode(&header, &claims, &signing_key)
-        .map_err(|e| Error::Failed(format!("cannot sign the JWT {name}: {e}")))?;
-    Ok(SecretString::from(token))
+    Ok(jwt::sign_hs256(&claims, key.expose_secret().as_bytes()))
 }

@@ -2,6 +2,8 @@
 //! under the writer lock with an atomic replace and a backup (docs/DESIGN.md).
 
 pub mod backup;
+#[cfg(test)]
+mod cctv_vectors;
 pub mod crypto;
 pub mod document;
 pub mod files;
