@@ -2,7 +2,7 @@
 //! `vault` invocation — one process per provider, spawned on first use, several asked in
 //! parallel. The protocol itself lives in the `secretsd-protocol` crate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -89,6 +89,14 @@ pub fn client_error(error: ClientError) -> Error {
 pub struct Providers {
     options: ClientOptions,
     running: BTreeMap<String, ProviderProcess>,
+    /// Providers that broke off a request (hung, crashed, printed garbage): that failure
+    /// was the error, so how they end is no news.
+    broken: BTreeSet<String>,
+}
+
+/// Whether `error` means the provider broke off (rather than answering with an error).
+fn broke_off(error: &ClientError) -> bool {
+    error.kind().is_none()
 }
 
 /// How this vault runs providers, from `[providers]` in its configuration.
@@ -106,6 +114,7 @@ impl Providers {
         Providers {
             options: client_options(config, show_stderr),
             running: BTreeMap::new(),
+            broken: BTreeSet::new(),
         }
     }
 
@@ -139,6 +148,7 @@ impl Providers {
         &mut self,
         requests: BTreeMap<String, (Config, Vec<String>)>,
     ) -> std::result::Result<BTreeMap<String, GetOk>, (String, Error)> {
+        type Outcome = (String, Option<ProviderProcess>, Result<GetOk>, bool);
         let options = self.options.clone();
         let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
             .into_iter()
@@ -147,35 +157,38 @@ impl Providers {
                 (name, process, config, keys)
             })
             .collect();
-        let outcomes: Vec<(String, Option<ProviderProcess>, Result<GetOk>)> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = work
-                    .drain(..)
-                    .map(|(name, process, config, keys)| {
-                        let options = &options;
-                        scope.spawn(move || {
-                            let mut process = match process {
-                                Some(p) => p,
-                                None => match Self::spawn(&name, options) {
-                                    Ok(p) => p,
-                                    Err(e) => return (name, None, Err(e)),
-                                },
-                            };
-                            let result = process.get(&config, &keys).map_err(client_error);
-                            (name, Some(process), result)
-                        })
+        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .drain(..)
+                .map(|(name, process, config, keys)| {
+                    let options = &options;
+                    scope.spawn(move || {
+                        let mut process = match process {
+                            Some(p) => p,
+                            None => match Self::spawn(&name, options) {
+                                Ok(p) => p,
+                                Err(e) => return (name, None, Err(e), false),
+                            },
+                        };
+                        let result = process.get(&config, &keys);
+                        let broken = result.as_ref().is_err_and(broke_off);
+                        (name, Some(process), result.map_err(client_error), broken)
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a provider thread panicked"))
-                    .collect()
-            });
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a provider thread panicked"))
+                .collect()
+        });
         let mut answers = BTreeMap::new();
         let mut first_error = None;
-        for (name, process, result) in outcomes {
+        for (name, process, result, broken) in outcomes {
             if let Some(process) = process {
                 self.running.insert(name.clone(), process);
+            }
+            if broken {
+                self.broken.insert(name.clone());
             }
             match result {
                 Ok(answer) => {
@@ -192,14 +205,22 @@ impl Providers {
         }
     }
 
+    /// Notes a provider that broke off a request (see `broken`).
+    fn noted<T>(&mut self, name: &str, result: std::result::Result<T, ClientError>) -> Result<T> {
+        if result.as_ref().is_err_and(broke_off) {
+            self.broken.insert(name.to_string());
+        }
+        result.map_err(client_error)
+    }
+
     pub fn get(&mut self, name: &str, config: &Config, keys: &[String]) -> Result<GetOk> {
-        self.process(name)?.get(config, keys).map_err(client_error)
+        let result = self.process(name)?.get(config, keys);
+        self.noted(name, result)
     }
 
     pub fn list(&mut self, name: &str, config: &Config, prefix: Option<&str>) -> Result<ListOk> {
-        self.process(name)?
-            .list(config, prefix)
-            .map_err(client_error)
+        let result = self.process(name)?.list(config, prefix);
+        self.noted(name, result)
     }
 
     pub fn set(
@@ -209,31 +230,38 @@ impl Providers {
         key: &str,
         value: SecretValue,
     ) -> Result<()> {
-        self.process(name)?
-            .set(config, key, value)
-            .map_err(client_error)
+        let result = self.process(name)?.set(config, key, value);
+        self.noted(name, result)
     }
 
     pub fn delete(&mut self, name: &str, config: &Config, key: &str) -> Result<()> {
-        self.process(name)?
-            .delete(config, key)
-            .map_err(client_error)
+        let result = self.process(name)?.delete(config, key);
+        self.noted(name, result)
     }
 
     /// Closes every provider's stdin, then waits for each to exit (so they exit in
     /// parallel, and none is left for a command that replaces vault to inherit). Returns
-    /// what providers did wrong on the way out — exiting non-zero, or lingering past the
-    /// grace and being stopped. Their answers were complete and checked already, so that
-    /// fails nothing; the caller says so (SPEC §5).
+    /// what providers that answered every request did wrong on the way out — exiting
+    /// non-zero, or lingering past the grace and being stopped — which fails nothing
+    /// (SPEC §5); the caller says so. A provider that broke off a request was that
+    /// request's error already: how it then ends (usually stopped by vault) is no news,
+    /// and saying its answers were complete would be false.
     pub fn close(&mut self) -> Vec<String> {
         let mut running = std::mem::take(&mut self.running);
         for process in running.values_mut() {
             process.close_stdin();
         }
+        let broken = std::mem::take(&mut self.broken);
         running
-            .into_values()
-            .filter_map(|process| process.close().err())
-            .map(|error| format!("{error} (its answers were complete and were used)"))
+            .into_iter()
+            .filter_map(|(name, process)| {
+                let error = process.close().err()?;
+                (!broken.contains(&name)).then(|| {
+                    format!(
+                        "{error} (it had answered every request in full before, so this fails nothing)"
+                    )
+                })
+            })
             .collect()
     }
 }

@@ -266,6 +266,11 @@ fn assert_provider_failure(name: &str, behaviour: &str, expected: &[&str]) {
     for part in expected {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
+    // Its failure is the error; nothing claims that what it answered was complete.
+    assert!(
+        !text.contains("complete") && !text.contains("every request"),
+        "{text}"
+    );
     assert!(!marker.exists(), "the command started");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -287,6 +292,36 @@ fn assert_provider_failure(name: &str, behaviour: &str, expected: &[&str]) {
         .assert()
         .code(5);
     assert_eq!(std::fs::read(setup.home.vault_file()).unwrap(), before);
+}
+
+/// A provider that answered everything and only then misbehaves (exits non-zero once stdin
+/// closes) fails nothing, and the warning says why that is so.
+#[test]
+fn a_provider_misbehaving_after_its_last_answer_fails_nothing_and_says_why() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "sloppy",
+        &misbehaving(
+            "    print(json.dumps({'id': req['id'], 'ok': {'values': {k: 'v' for k in req['keys']}}}), flush=True)\nsys.exit(7)",
+        ),
+    );
+    let manifest = setup.manifest("[env]\nX = \"sloppy:key\"\n");
+    let output = setup
+        .vault(&["run", "-m", &manifest, "--", "sh", "-c", "echo $X"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "v\n");
+    let text = stderr(&output);
+    assert!(
+        text.contains("provider sloppy") && text.contains("status 7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("it had answered every request in full before, so this fails nothing"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -571,12 +571,14 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .iter()
             .map(|(b, ..)| b.variable.len())
             .max()
-            .unwrap_or(4);
+            .unwrap_or(4)
+            .min(crate::names::MAX_COLUMN);
         let from_width = rows
             .iter()
             .map(|(b, ..)| b.reference.to_string().chars().count())
             .max()
-            .unwrap_or(4);
+            .unwrap_or(4)
+            .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
         for (binding, state, shown) in &rows {
             let line = format!(

@@ -179,11 +179,9 @@ impl Context {
         let quiet = self.global.quiet;
         crate::store::fs::LockWait {
             timeout: std::time::Duration::from_secs(self.config.lock.timeout_seconds),
-            on_wait: Some(std::sync::Arc::new(move |holder: Option<u32>| {
+            on_wait: Some(std::sync::Arc::new(move |holder: &str| {
                 if !quiet {
-                    let who = holder
-                        .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
-                    print_stderr(&format!("waiting for the lock held by {who}…"));
+                    print_stderr(&format!("waiting for the lock held by {holder}…"));
                 }
             })),
         }
