@@ -9,6 +9,8 @@ use std::time::Duration;
 use secretsd_protocol::client::{ClientError, ClientOptions, ProviderProcess};
 use secretsd_protocol::{Config, ErrorKind, GetOk, ListOk, SecretValue, executable_name};
 
+use zeroize::Zeroizing;
+
 use crate::config::ProvidersConfig;
 use crate::error::{Error, Result};
 
@@ -85,10 +87,44 @@ pub fn client_error(error: ClientError) -> Error {
     }
 }
 
+/// The shortest text taken out of a provider's messages: shorter ones would garble every
+/// message they occur in, for little to hide.
+const REDACT_MIN_CHARS: usize = 4;
+
+/// Text sent to one provider that may be a secret, to take out of what it says back: a
+/// provider that echoes its request in an error ("no entry hunter2", "bad token ey…")
+/// would otherwise put it in vault's message, and from there in a terminal or a journal.
+#[derive(Default)]
+struct Sent(Vec<Zeroizing<String>>);
+
+impl Sent {
+    fn add(&mut self, text: &str) {
+        if text.chars().count() >= REDACT_MIN_CHARS {
+            self.0.push(Zeroizing::new(text.to_string()));
+        }
+    }
+
+    /// `text` with every occurrence of what was sent replaced by `…`, longest first.
+    fn redact(&self, text: &str) -> String {
+        let mut known: Vec<&str> = self.0.iter().map(|t| t.as_str()).collect();
+        known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        known.dedup();
+        let mut out = Zeroizing::new(text.to_string());
+        for secret in known {
+            if out.contains(secret) {
+                out = Zeroizing::new(out.replace(secret, "…"));
+            }
+        }
+        out.to_string()
+    }
+}
+
 /// The provider processes of one vault invocation.
 pub struct Providers {
     options: ClientOptions,
     running: BTreeMap<String, ProviderProcess>,
+    /// Per provider, what may be a secret among what it was sent (see [`Sent`]).
+    sent: BTreeMap<String, Sent>,
     /// Providers that broke off a request (hung, crashed, printed garbage): that failure
     /// was the error, so how they end is no news.
     broken: BTreeSet<String>,
@@ -114,6 +150,7 @@ impl Providers {
         Providers {
             options: client_options(config, show_stderr),
             running: BTreeMap::new(),
+            sent: BTreeMap::new(),
             broken: BTreeSet::new(),
         }
     }
@@ -133,6 +170,30 @@ impl Providers {
         Ok(process)
     }
 
+    /// Notes `text`, sent or about to be sent to provider `name`, as possibly secret: it is
+    /// taken out of that provider's messages. For configuration values that came from a
+    /// reference; keys and values of requests are noted by the requests themselves.
+    pub fn note_sent(&mut self, name: &str, text: &str) {
+        self.sent.entry(name.to_string()).or_default().add(text);
+    }
+
+    /// `text`, something provider `name` said, without what it was sent (see [`Sent`]).
+    pub fn redact(&self, name: &str, text: &str) -> String {
+        match self.sent.get(name) {
+            Some(sent) => sent.redact(text),
+            None => text.to_string(),
+        }
+    }
+
+    /// A client error as a vault error, with what the provider was sent taken out of it.
+    fn error(&self, name: &str, error: ClientError) -> Error {
+        match client_error(error) {
+            Error::NotFound(message) => Error::NotFound(self.redact(name, &message)),
+            Error::Provider(message) => Error::Provider(self.redact(name, &message)),
+            other => other,
+        }
+    }
+
     /// The running process of `name`, started on first use.
     pub fn process(&mut self, name: &str) -> Result<&mut ProviderProcess> {
         if !self.running.contains_key(name) {
@@ -148,7 +209,17 @@ impl Providers {
         &mut self,
         requests: BTreeMap<String, (Config, Vec<String>)>,
     ) -> std::result::Result<BTreeMap<String, GetOk>, (String, Error)> {
-        type Outcome = (String, Option<ProviderProcess>, Result<GetOk>, bool);
+        /// A provider's name, its process (if it started) and its answer.
+        type Outcome = (
+            String,
+            Option<ProviderProcess>,
+            std::result::Result<GetOk, ClientError>,
+        );
+        for (name, (_, keys)) in &requests {
+            for key in keys {
+                self.note_sent(name, key);
+            }
+        }
         let options = self.options.clone();
         let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
             .into_iter()
@@ -157,40 +228,44 @@ impl Providers {
                 (name, process, config, keys)
             })
             .collect();
-        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-            let handles: Vec<_> = work
-                .drain(..)
-                .map(|(name, process, config, keys)| {
-                    let options = &options;
-                    scope.spawn(move || {
-                        let mut process = match process {
-                            Some(p) => p,
-                            None => match Self::spawn(&name, options) {
-                                Ok(p) => p,
-                                Err(e) => return (name, None, Err(e), false),
-                            },
-                        };
-                        let result = process.get(&config, &keys);
-                        let broken = result.as_ref().is_err_and(broke_off);
-                        (name, Some(process), result.map_err(client_error), broken)
+        let outcomes: Vec<std::result::Result<Outcome, (String, Error)>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = work
+                    .drain(..)
+                    .map(|(name, process, config, keys)| {
+                        let options = &options;
+                        scope.spawn(move || {
+                            let mut process = match process {
+                                Some(p) => p,
+                                None => match Self::spawn(&name, options) {
+                                    Ok(p) => p,
+                                    Err(e) => return Err((name, e)),
+                                },
+                            };
+                            let result = process.get(&config, &keys);
+                            Ok((name, Some(process), result))
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a provider thread panicked"))
-                .collect()
-        });
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a provider thread panicked"))
+                    .collect()
+            });
         let mut answers = BTreeMap::new();
         let mut first_error = None;
-        for (name, process, result, broken) in outcomes {
+        for outcome in outcomes {
+            let (name, process, result) = match outcome {
+                Ok(outcome) => outcome,
+                Err(not_started) => {
+                    first_error.get_or_insert(not_started);
+                    continue;
+                }
+            };
             if let Some(process) = process {
                 self.running.insert(name.clone(), process);
             }
-            if broken {
-                self.broken.insert(name.clone());
-            }
-            match result {
+            match self.noted(&name, result) {
                 Ok(answer) => {
                     answers.insert(name, answer);
                 }
@@ -205,15 +280,21 @@ impl Providers {
         }
     }
 
-    /// Notes a provider that broke off a request (see `broken`).
+    /// A request's result as vault's: a provider that broke off is noted (see `broken`),
+    /// and what it was sent is taken out of its error.
     fn noted<T>(&mut self, name: &str, result: std::result::Result<T, ClientError>) -> Result<T> {
-        if result.as_ref().is_err_and(broke_off) {
-            self.broken.insert(name.to_string());
-        }
-        result.map_err(client_error)
+        result.map_err(|e| {
+            if broke_off(&e) {
+                self.broken.insert(name.to_string());
+            }
+            self.error(name, e)
+        })
     }
 
     pub fn get(&mut self, name: &str, config: &Config, keys: &[String]) -> Result<GetOk> {
+        for key in keys {
+            self.note_sent(name, key);
+        }
         let result = self.process(name)?.get(config, keys);
         self.noted(name, result)
     }
@@ -230,11 +311,14 @@ impl Providers {
         key: &str,
         value: SecretValue,
     ) -> Result<()> {
+        self.note_sent(name, key);
+        self.note_sent(name, value.expose());
         let result = self.process(name)?.set(config, key, value);
         self.noted(name, result)
     }
 
     pub fn delete(&mut self, name: &str, config: &Config, key: &str) -> Result<()> {
+        self.note_sent(name, key);
         let result = self.process(name)?.delete(config, key);
         self.noted(name, result)
     }
@@ -258,7 +342,8 @@ impl Providers {
                 let error = process.close().err()?;
                 (!broken.contains(&name)).then(|| {
                     format!(
-                        "{error} (it had answered every request in full before, so this fails nothing)"
+                        "{} (it had answered every request in full before, so this fails nothing)",
+                        self.redact(&name, &error.to_string())
                     )
                 })
             })
@@ -269,5 +354,22 @@ impl Providers {
 impl Drop for Providers {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_sent_is_taken_out_longest_first_and_short_text_is_left() {
+        let mut sent = Sent::default();
+        for text in ["hunter2", "hunter2-long", "ab"] {
+            sent.add(text);
+        }
+        assert_eq!(
+            sent.redact("no hunter2-long, no hunter2, ab"),
+            "no …, no …, ab"
+        );
     }
 }

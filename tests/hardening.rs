@@ -520,8 +520,8 @@ fn untrusted_text_reaches_the_terminal_without_control_characters() {
     let message = stderr(&output);
     // The failing provider is named with the variables that needed it.
     assert!(
-        message.contains("cannot resolve OTHER = refuser:OTHER")
-            || message.contains("cannot resolve TOKEN = refuser:KEY"),
+        message.contains("cannot resolve OTHER = refuser:…")
+            || message.contains("cannot resolve TOKEN = refuser:…"),
         "{message}"
     );
     assert!(

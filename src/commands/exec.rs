@@ -532,6 +532,13 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     let mut missing = Vec::new();
     let mut failed = Vec::new();
     for (binding, outcome) in bindings.iter().zip(outcomes) {
+        // Where the value came from, in full once it did: a reference that found nothing
+        // may be a literal with a colon (`admin:hunter2`), shown as errors show it.
+        let from = if outcome.is_ok() {
+            binding.reference.to_string()
+        } else {
+            binding.reference.for_error()
+        };
         let (state, shown) = match outcome {
             Ok(value) => ("ok", crate::value::mask(&value)),
             Err(Error::NotFound(_)) if binding.default.is_some() => {
@@ -547,15 +554,15 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 ("FAILED", e.to_string())
             }
         };
-        rows.push((binding, state, shown));
+        rows.push((binding, from, state, shown));
     }
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(b, state, shown)| {
+            .map(|(b, from, state, shown)| {
                 serde_json::json!({
                     "name": b.variable,
-                    "from": b.reference.to_string(),
+                    "from": from,
                     "description": b.description,
                     "required": b.required,
                     "state": state.to_lowercase(),
@@ -575,16 +582,16 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .min(crate::names::MAX_COLUMN);
         let from_width = rows
             .iter()
-            .map(|(b, ..)| b.reference.to_string().chars().count())
+            .map(|(_, from, ..)| from.chars().count())
             .max()
             .unwrap_or(4)
             .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
-        for (binding, state, shown) in &rows {
+        for (binding, from, state, shown) in &rows {
             let line = format!(
                 "{:width$}  {:from_width$}  {state:8} {shown}{}",
                 binding.variable,
-                binding.reference.to_string(),
+                from,
                 binding
                     .description
                     .as_deref()
