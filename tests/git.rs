@@ -623,3 +623,63 @@ fn a_removed_member_cannot_test_guesses_against_later_diffs() {
         Some("5678")
     );
 }
+
+/// A name with escapes, written by a member with another tool on two branches: git's
+/// merge stops on it, and neither the driver's message nor `vault merge`'s list of what is
+/// left to settle puts the escapes on the terminal.
+#[test]
+fn a_name_with_escapes_is_shown_escaped_in_diffs_and_merges() {
+    let repo = Repo::new();
+    // The membership block byte for byte, as the base holds it.
+    let decrypted = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(repo.home.identity_file())
+        .arg(repo.dir.join("vault.age"))
+        .output()
+        .unwrap();
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(&decrypted.stdout).unwrap();
+    let membership = fields["membership"].get().to_string();
+    let recipient = repo.home.public_key();
+    let write = |generation: u64, value: &str| {
+        let text = format!(
+            r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":{generation},"recipients":["{recipient}"],"secrets":{{"EVIL\u001b]0;owned\u0007\u001b[31m":{{"value":"{value}","created":"t","updated":"t"}}}}}}"#
+        );
+        common::age_encrypt_to(
+            &repo.home.sign(&text),
+            &[&recipient],
+            &repo.dir.join("vault.age"),
+        );
+    };
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    write(100, "from-other");
+    repo.git(&["commit", "-q", "-am", "other"]);
+    repo.git(&["checkout", "-q", "main"]);
+    write(101, "from-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let diff = repo.vault_output(&["diff", "HEAD~1"], None);
+    assert!(
+        stdout(&diff).contains("add       EVIL\\u{1b}]0;owned"),
+        "{}{}",
+        stdout(&diff),
+        stderr(&diff)
+    );
+    let stopped = repo.git_output(&["merge", "-q", "--no-edit", "other"]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("secrets changed on both branches: EVIL\\u{1b}]0;owned"),
+        "{}",
+        stderr(&stopped)
+    );
+    let listed = repo.vault_output(&["merge"], None);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed), "EVIL\\u{1b}]0;owned\\u{7}\\u{1b}[31m\n");
+    for output in [&diff, &stopped, &listed] {
+        assert!(
+            !output.stdout.contains(&0x1b) && !output.stderr.contains(&0x1b),
+            "{:?}",
+            stdout(output)
+        );
+    }
+}

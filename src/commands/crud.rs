@@ -6,7 +6,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
 use crate::resolve::Address;
@@ -304,7 +304,12 @@ fn list_provider(context: &Context, address: &str, as_json: bool) -> Result<u8> 
     } else {
         listed.keys.iter().map(|k| format!("{k}\n")).collect()
     };
-    print_stdout(&text)?;
+    // A provider's keys are its own text.
+    if as_json {
+        print_stdout(&text)?;
+    } else {
+        print_report(&text)?;
+    }
     SUCCESS
 }
 

@@ -16,7 +16,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::code_env::Allowed;
-use crate::commands::{Context, SUCCESS, print_stderr, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report, print_stderr, print_stdout};
 use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
@@ -653,7 +653,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             out.push_str(line.trim_end());
             out.push('\n');
         }
-        print_stdout(&out)?;
+        print_report(&out)?;
     }
     if !missing.is_empty() || !failed.is_empty() {
         let mut problems = Vec::new();

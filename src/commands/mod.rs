@@ -451,6 +451,15 @@ pub fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// Writes a report for a person to stdout — names, paths, states and messages, any of
+/// which may have come from outside (a vault another member wrote, a provider, a file) —
+/// with control characters escaped, line breaks and tabs kept, so none of it drives the
+/// terminal. Not for what must arrive byte for byte: values, exports, JSON (whose strings
+/// escape control characters themselves), unit files.
+pub fn print_report(text: &str) -> Result<()> {
+    print_stdout(&crate::names::printable(text, true))
+}
+
 /// `vault: MESSAGE` on stderr. A stderr that cannot be written (`2>/dev/full`, a closed
 /// pipe) is not worth failing for: what was asked has been done, or its error is the
 /// exit code.
