@@ -629,6 +629,13 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub file_dir: Option<PathBuf>,
 
+    /// Pass NAME from the vault although it makes programs load or run code (LD_*,
+    /// BASH_ENV, PYTHONPATH, NODE_OPTIONS, PATH and more: held back otherwise, see
+    /// SECURITY.md); comma-separated or repeated; also [exec] allow_env in the
+    /// configuration
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub allow_env: Vec<String>,
+
     /// The command and its arguments ('--' before it is optional, and needed only when the
     /// command starts with '-'); options after the command are the command's
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
@@ -670,6 +677,13 @@ pub struct RunArgs {
     /// that need a real path; vault stays as the command's parent
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub file_dir: Option<PathBuf>,
+
+    /// Pass NAME from the vault or a provider although it makes programs load or run code
+    /// (LD_*, BASH_ENV, PYTHONPATH, NODE_OPTIONS, PATH and more: held back otherwise, see
+    /// SECURITY.md; a literal in the manifest passes); comma-separated or repeated; also
+    /// [exec] allow_env in the configuration
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub allow_env: Vec<String>,
 
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]

@@ -26,6 +26,17 @@ pub struct Config {
     pub profiles: std::collections::BTreeMap<String, Profile>,
     /// `[security]`: owners trusted before a vault is first seen.
     pub security: SecurityConfig,
+    /// `[exec]`: what `vault exec` and `vault run` pass on.
+    pub exec: ExecConfig,
+}
+
+/// `[exec]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecConfig {
+    /// Variables passed from a vault or a provider although they make programs load code
+    /// (see `code_env`), as `--allow-env` does.
+    pub allow_env: Vec<String>,
 }
 
 /// `[security]`.

@@ -242,7 +242,9 @@ fn a_missing_provider_key_names_the_variable_and_nothing_starts() {
         ])
         .assert()
         .code(125)
-        .stderr(predicate::str::contains("BAD = recorder:missing-thing"))
+        // The variable and the scheme; the key could be a literal with a colon.
+        .stderr(predicate::str::contains("BAD = recorder:…"))
+        .stderr(predicate::str::contains("missing-thing").not())
         .stderr(predicate::str::contains("not-found"));
     assert!(!marker.exists());
 }
@@ -274,6 +276,11 @@ fn assert_provider_failure(name: &str, behaviour: &str, expected: &[&str]) {
     for part in expected {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
+    // Its failure is the error; nothing claims that what it answered was complete.
+    assert!(
+        !text.contains("complete") && !text.contains("every request"),
+        "{text}"
+    );
     assert!(!marker.exists(), "the command started");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -295,6 +302,107 @@ fn assert_provider_failure(name: &str, behaviour: &str, expected: &[&str]) {
         .assert()
         .code(5);
     assert_eq!(std::fs::read(setup.home.vault_file()).unwrap(), before);
+}
+
+/// A provider that answered everything and only then misbehaves (exits non-zero once stdin
+/// closes) fails nothing, and the warning says why that is so.
+#[test]
+fn a_provider_misbehaving_after_its_last_answer_fails_nothing_and_says_why() {
+    let setup = setup("");
+    install(
+        &setup.providers,
+        "sloppy",
+        &misbehaving(
+            "    print(json.dumps({'id': req['id'], 'ok': {'values': {k: 'v' for k in req['keys']}}}), flush=True)\nsys.exit(7)",
+        ),
+    );
+    let manifest = setup.manifest("[env]\nX = \"sloppy:key\"\n");
+    let output = setup
+        .vault(&["run", "-m", &manifest, "--", "sh", "-c", "echo $X"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "v\n");
+    let text = stderr(&output);
+    assert!(
+        text.contains("provider sloppy") && text.contains("status 7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("it had answered every request in full before, so this fails nothing"),
+        "{text}"
+    );
+}
+
+/// A provider's own messages that echo what it was sent — a key (which may be a literal
+/// with a colon), a token from its configuration, a value to store — reach the user with
+/// those taken out: in a per-key error, a whole-request error, its stderr when it exits,
+/// and the warning about how it ended.
+#[test]
+fn what_a_provider_was_sent_is_taken_out_of_what_it_says() {
+    let setup = setup("");
+    setup.add_config("\n[providers.echoer]\ntoken = \"env:ECHO_TOKEN\"\n");
+    install(
+        &setup.providers,
+        "echoer",
+        &misbehaving(
+            r#"    token = req['config'].get('token', '')
+    if req['op'] == 'get' and req['keys'][0].startswith('per-key'):
+        errors = {k: {'kind': 'denied', 'message': f'no entry {k} for token {token}'} for k in req['keys']}
+        print(json.dumps({'id': req['id'], 'ok': {'values': {}, 'errors': errors}}), flush=True)
+    elif req['op'] == 'get' and req['keys'][0].startswith('whole'):
+        print(json.dumps({'id': req['id'], 'err': {'kind': 'invalid', 'message': f'bad key {req["keys"][0]}, token {token}'}}), flush=True)
+    elif req['op'] == 'get':
+        print(f'crashing on {req["keys"][0]} with {token}', file=sys.stderr, flush=True)
+        sys.exit(4)
+    else:
+        print(json.dumps({'id': req['id'], 'err': {'kind': 'invalid', 'message': f'cannot store {req["value"]} under {req["key"]}'}}), flush=True)"#,
+        ),
+    );
+    let token = "tok-0123456789-secret";
+    for key in ["per-key-hunter2", "whole-hunter2", "crash-hunter2"] {
+        let manifest = setup.manifest(&format!("[env]\nX = \"echoer:{key}\"\n"));
+        let output = setup
+            .vault(&["run", "-m", &manifest, "--", "true"])
+            .env("ECHO_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.contains("cannot resolve X = echoer:…"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains(token), "{text}");
+        assert!(text.contains('…'), "{text}");
+    }
+    // `check` shows a reference that found nothing as errors do, in its table and JSON.
+    let manifest = setup.manifest("[env]\nX = \"echoer:per-key-hunter2\"\nY = \"recorder:fine\"\n");
+    for json in [false, true] {
+        let mut args = vec!["check", "-m", &manifest];
+        if json {
+            args.push("--json");
+        }
+        let output = setup
+            .vault(&args)
+            .env("ECHO_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!text.contains("hunter2") && !text.contains(token), "{text}");
+        assert!(
+            text.contains("echoer:…") && text.contains("recorder:fine"),
+            "{text}"
+        );
+    }
+    let output = setup
+        .vault(&["set", "echoer:store-hunter2"])
+        .env("ECHO_TOKEN", token)
+        .write_stdin("value-to-store-hunter5")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("cannot store … under …"), "{text}");
+    assert!(!text.contains("hunter") && !text.contains(token), "{text}");
 }
 
 #[test]

@@ -230,7 +230,18 @@ fn a_forged_vault_feeds_no_program() {
         for (args, code) in [
             (&["exec", "--", "bash", "-c", "true"][..], 125),
             (
-                &["run", "--manifest", "app.toml", "--", "bash", "-c", "true"],
+                // Allowed by name, so the vault is read and judged, not the name.
+                &[
+                    "run",
+                    "--allow-env",
+                    "BASH_ENV",
+                    "--manifest",
+                    "app.toml",
+                    "--",
+                    "bash",
+                    "-c",
+                    "true",
+                ],
                 125,
             ),
             (&["get", "--reveal", "BASH_ENV"], 4),

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::cli::{GitCommand, MergeArgs};
 use crate::commands::backup::Difference;
 use crate::commands::trust::{Purpose, Trust};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::merge::{Resolution, merge};
 use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
@@ -227,7 +227,8 @@ fn textconv(context: &Context, file: &Path) -> Result<u8> {
             ),
         }
     };
-    print_stdout(&text)?;
+    // git shows it in a terminal: names, member names and labels are any member's text.
+    print_report(&text)?;
     SUCCESS
 }
 
@@ -255,7 +256,7 @@ pub fn diff(context: &Context, reference: &str) -> Result<u8> {
         context.note(&format!("no change to {relative} since {reference}"));
         return SUCCESS;
     }
-    print_stdout(&difference.report(&now.document))?;
+    print_report(&difference.report(&now.document))?;
     SUCCESS
 }
 
@@ -615,7 +616,7 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             .filter(|c| !pending.resolutions.contains_key(*c) && !typed.contains_key(*c))
             .collect();
         let text: String = open.iter().map(|c| format!("{c}\n")).collect();
-        print_stdout(&text)?;
+        print_report(&text)?;
         return SUCCESS;
     };
     validate_name(name)?;

@@ -3,7 +3,7 @@
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::InitArgs;
-use crate::commands::{Context, SUCCESS, print_stdout, trust};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, trust};
 use crate::error::{Error, Result};
 use crate::store::document::Document;
 use crate::store::identity::Own;
@@ -65,7 +65,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         report.push_str(&format!("vault: {}\n", vault.path().display()));
         report.push_str(&format!("id: {} ({label})\n", block.body.vault_id));
         report.push_str("protection: passphrase (scrypt)\n");
-        print_stdout(&report)?;
+        print_report(&report)?;
         return SUCCESS;
     }
     let location = context.identity_location()?;
@@ -161,7 +161,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             location.path.display()
         ));
     }
-    print_stdout(&report)?;
+    print_report(&report)?;
     SUCCESS
 }
 

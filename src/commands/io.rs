@@ -7,7 +7,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::cli::{ExportArgs, ImportArgs};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result};
 use crate::formats::{self, dotenv};
 use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
@@ -165,7 +165,7 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
             };
             report.push_str(&format!("{verb:9} {name} {}\n", mask(value)));
         }
-        print_stdout(&report)?;
+        print_report(&report)?;
         context.note("dry run: nothing was changed");
         return SUCCESS;
     } else {

@@ -223,11 +223,9 @@ impl Context {
         let quiet = self.global.quiet;
         crate::store::fs::LockWait {
             timeout: std::time::Duration::from_secs(self.config.lock.timeout_seconds),
-            on_wait: Some(std::sync::Arc::new(move |holder: Option<u32>| {
+            on_wait: Some(std::sync::Arc::new(move |holder: &str| {
                 if !quiet {
-                    let who = holder
-                        .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
-                    print_stderr(&format!("waiting for the lock held by {who}…"));
+                    print_stderr(&format!("waiting for the lock held by {holder}…"));
                 }
             })),
         }
@@ -495,6 +493,15 @@ pub fn print_stdout(text: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Writes a report for a person to stdout — names, paths, states and messages, any of
+/// which may have come from outside (a vault another member wrote, a provider, a file) —
+/// with control characters escaped, line breaks and tabs kept, so none of it drives the
+/// terminal. Not for what must arrive byte for byte: values, exports, JSON (whose strings
+/// escape control characters themselves), unit files.
+pub fn print_report(text: &str) -> Result<()> {
+    print_stdout(&crate::names::printable(text, true))
 }
 
 /// `vault: MESSAGE` on stderr. A stderr that cannot be written (`2>/dev/full`, a closed

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{CheckServicesArgs, RotateArgs};
 use crate::commands::backup::restore_backup;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report};
 use crate::error::{Error, Result, exit};
 use crate::formats::dotenv;
 use crate::names::validate_name;
@@ -103,7 +103,7 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
         for warning in &plan.warnings {
             context.note(&format!("warning: {warning}"));
         }
-        print_stdout(&describe(&plan, &policy))?;
+        print_report(&describe(&plan, &policy))?;
         context.note("dry run: nothing was changed");
         return SUCCESS;
     }
@@ -265,7 +265,7 @@ fn write_rotation(
             "backup {id} (undo: vault restore --backup {id})\n"
         ));
     }
-    print_stdout(&report)?;
+    print_report(&report)?;
     Ok(Some(rotated))
 }
 
@@ -307,7 +307,7 @@ fn restart(
         Event::Restarting(name) => context.explain(&format!("restarting {name}")),
         Event::Healthy(name, took) => {
             let how = if health { "healthy after" } else { "took" };
-            let _ = print_stdout(&format!(
+            let _ = print_report(&format!(
                 "restarted {name} ({how} {:.1}s)\n",
                 took.as_secs_f32()
             ));
@@ -479,7 +479,7 @@ pub fn check_services(context: &Context, args: &CheckServicesArgs) -> Result<u8>
     if let Some(previous) = &previous {
         out.push_str(&compare(previous, &results));
     }
-    print_stdout(&out)?;
+    print_report(&out)?;
     if let Some(path) = &args.save {
         let snapshot = HealthSnapshot {
             format: HEALTH_FORMAT.into(),

@@ -9,7 +9,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::cli::SyncArgs;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report};
 use crate::config::SyncProfile;
 use crate::error::{Error, Result};
 use crate::formats::dotenv;
@@ -173,7 +173,7 @@ fn list(context: &Context) -> Result<u8> {
             }
         ));
     }
-    print_stdout(&out)?;
+    print_report(&out)?;
     SUCCESS
 }
 
@@ -208,7 +208,7 @@ fn report(
         };
         out.push_str(&format!("{word:9} {detail}\n"));
     }
-    print_stdout(&out)
+    print_report(&out)
 }
 
 fn changes(plan: &[(String, Action)]) -> Vec<String> {

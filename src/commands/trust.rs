@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::cli::OwnersCommand;
-use crate::commands::{Context, SUCCESS, ask, print_stderr, print_stdout};
+use crate::commands::{Context, SUCCESS, ask, print_report, print_stderr, print_stdout};
 use crate::error::{Error, Result, exit};
 use crate::store::document::Document;
 use crate::store::identity::Own;
@@ -1019,7 +1019,7 @@ pub fn owners(context: &Context, command: &OwnersCommand) -> Result<u8> {
                     None => out.push_str(&format!("writer:{owner}\n")),
                 }
             }
-            print_stdout(&out)?;
+            print_report(&out)?;
             SUCCESS
         }
         OwnersCommand::Add { member } | OwnersCommand::Remove { member } => {

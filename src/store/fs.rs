@@ -364,12 +364,15 @@ pub struct WriterLock {
     _file: File,
 }
 
+/// Told, once, who holds the lock a writer waits for (see [`lock_holder`]).
+pub type OnWait = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How long a writer waits for the lock, and whom to tell that it waits.
 #[derive(Clone)]
 pub struct LockWait {
     pub timeout: std::time::Duration,
-    /// Called once, after a second of waiting, with the holder's PID when known.
-    pub on_wait: Option<std::sync::Arc<dyn Fn(Option<u32>) + Send + Sync>>,
+    /// Called once, after a second of waiting.
+    pub on_wait: Option<OnWait>,
 }
 
 impl Default for LockWait {
@@ -387,14 +390,12 @@ impl WriterLock {
         Self::acquire_waiting(path, &LockWait::default())
     }
 
-    /// Takes the exclusive lock on `<path>.lock`, waiting at most `wait.timeout`. The
-    /// holder writes its PID into the lock file so a waiter can name it.
+    /// Takes the exclusive lock on `<path>.lock`, waiting at most `wait.timeout`.
     pub fn acquire_waiting(path: &Path, wait: &LockWait) -> Result<Self> {
-        use std::io::Read;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -412,35 +413,85 @@ impl WriterLock {
                     return Err(Error::io("lock", &lock_path, e));
                 }
             }
-            let holder = || {
-                let mut text = String::new();
-                let _ = (&file).read_to_string(&mut text);
-                let _ = std::io::Seek::rewind(&mut (&file));
-                text.trim().parse::<u32>().ok()
-            };
             let waited = started.elapsed();
             if waited >= wait.timeout {
-                let who = holder()
-                    .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
                 return Err(Error::Failed(format!(
-                    "{} is locked by {who}, which has held it for more than {} s; nothing was changed. Try again once it is done, or wait longer with [lock] timeout_seconds in the configuration",
+                    "{} is locked by {}, which has held it for more than {} s; nothing was changed. Try again once it is done, or wait longer with [lock] timeout_seconds in the configuration",
                     path.display(),
+                    lock_holder(&file),
                     wait.timeout.as_secs()
                 )));
             }
             if !told && waited >= std::time::Duration::from_secs(1) {
                 told = true;
                 if let Some(notify) = &wait.on_wait {
-                    notify(holder());
+                    notify(&lock_holder(&file));
                 }
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        // Ours now: say who holds it, for the next waiter.
-        let _ = file.set_len(0);
-        let _ = write!(file, "{}", std::process::id());
         Ok(WriterLock { _file: file })
     }
+}
+
+/// Who holds the lock on the open lock file `file`, for a message: "PID N (command)" when
+/// that can be checked, else "another process" (with what the kernel says, if anything).
+///
+/// The lock is flock(2) (std's `File::lock`), which — unlike a POSIX lock's `F_GETLK` —
+/// reports no holder, and what the lock file says is whatever its last writer put there.
+/// `/proc/locks` names the process that *took* each flock lock; it may have exited since,
+/// leaving the lock to a child that inherited the descriptor, and its PID may then belong
+/// to someone else. So a PID is claimed only when that process has this very file open
+/// (its `/proc/PID/fd`, readable for the same user's dumpable processes, or as root);
+/// otherwise the kernel's word is passed on as such.
+pub fn lock_holder(file: &File) -> String {
+    let unknown = "another process".to_string();
+    let Ok(ours) = file.metadata() else {
+        return unknown;
+    };
+    let Some(pid) = flock_taker(&ours) else {
+        return unknown;
+    };
+    let command = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| crate::names::printable(c.trim(), false).into_owned())
+        .ok();
+    let Some(command) = command else {
+        // Gone since it took the lock: a child that inherited the descriptor holds it.
+        return unknown;
+    };
+    let same_file = |m: &fs::Metadata| m.dev() == ours.dev() && m.ino() == ours.ino();
+    let has_it_open = fs::read_dir(format!("/proc/{pid}/fd")).map(|fds| {
+        fds.flatten()
+            .any(|fd| fs::metadata(fd.path()).is_ok_and(|m| same_file(&m)))
+    });
+    match has_it_open {
+        Ok(true) => format!("PID {pid} ({command})"),
+        // Its descriptors say it does not have the file open: its PID was reused.
+        Ok(false) => unknown,
+        Err(_) => format!(
+            "another process (the kernel's lock table says PID {pid}, {command}, took it; vault cannot check that it still holds it)"
+        ),
+    }
+}
+
+/// The PID `/proc/locks` gives for the flock lock held on the file `ours` describes.
+fn flock_taker(ours: &fs::Metadata) -> Option<u32> {
+    let table = fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5564645 0 EOF": major and minor in hex, the
+    // inode in decimal. A line with "->" is a request waiting for the lock, not a holder.
+    let device = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(ours.dev()),
+        libc::minor(ours.dev()),
+        ours.ino()
+    );
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, file, ..] if *file == device => pid.parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 /// A file being written whose pages the kernel starts writing to disk every few hundred
@@ -511,5 +562,23 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
         // Without clobbering, an existing file is an error, not a replacement.
         assert!(link_into_place(&file, &target, dir.path(), true).is_err());
+    }
+
+    #[test]
+    fn the_lock_holder_is_the_process_the_kernel_names_not_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.age.lock");
+        fs::write(&path, "4242").unwrap();
+        let waiter = File::open(&path).unwrap();
+        assert_eq!(lock_holder(&waiter), "another process");
+        let held = File::open(&path).unwrap();
+        held.lock().unwrap();
+        let named = lock_holder(&waiter);
+        assert!(
+            named.starts_with(&format!("PID {} (", std::process::id())),
+            "{named}"
+        );
+        drop(held);
+        assert_eq!(lock_holder(&waiter), "another process");
     }
 }
