@@ -12,6 +12,7 @@ mod payload;
 pub mod recipients;
 pub mod secret_bytes;
 pub mod signature;
+pub mod strict;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -208,7 +209,7 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
-        fs::check_vault_file(&self.path)?;
+        strict::check_vault_file(&self.path)?;
         let mut file =
             std::fs::File::open(&self.path).map_err(|e| Error::io("read", &self.path, e))?;
         let size = file
