@@ -550,6 +550,24 @@ fn a_shared_directory_is_no_place_for_a_vault_its_backups_or_its_trust_record() 
             stderr(&output)
         );
     }
+    // Not sticky: she swaps the lock file for a link to a file of the victim's, which a
+    // writer would truncate to write its PID in — were it not refused first.
+    chmod(&vault_dir, 0o777);
+    let precious = home.path().join("precious");
+    fs::write(&precious, "keep me\n").unwrap();
+    let lock = vault_dir.join("vault.age.lock");
+    as_user(
+        MALLORY,
+        &format!(
+            "rm -f {0} && ln -s {1} {0}",
+            lock.display(),
+            precious.display()
+        ),
+    );
+    let output = run(home.vault(&["set", "API_KEY", "x"]));
+    assert_refused(&output, 4, &[path_str(&vault_dir), "chmod go-w"]);
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "keep me\n");
+    fs::remove_file(&lock).unwrap();
     chmod(&vault_dir, 0o700);
     // Owned by her: refused even once the vault's directory is private again.
     let output = run(home.vault(&["restore", "--latest"]));

@@ -325,6 +325,8 @@ impl WriterLock {
             .read(true)
             .write(true)
             .mode(0o600)
+            // Never through a link: the holder truncates it to write its PID.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| Error::io("open the lock file", &lock_path, e))?;
         let started = std::time::Instant::now();

@@ -374,6 +374,9 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
+        // Before the lock and the clean-up of stale temp files: in a directory another
+        // user may write, the lock file could be their link to a file of ours.
+        strict::check_vault_file(&self.path)?;
         let lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         // With the lock held no other writer is mid-write: temp files and half backups
         // are what killed writers left (plaintext, in the case of other files' temps).

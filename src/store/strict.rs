@@ -50,38 +50,66 @@ enum Level {
     Used,
 }
 
+/// What is wrong with a place for vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    /// Another user (not root) owns it.
+    Owner(u32),
+    /// Group or others may write it.
+    Writable(u32),
+    /// A root-owned sticky directory where vault creates names.
+    Shared(u32),
+}
+
+/// The verdict on a place owned by `uid` with `mode`, for a process running as `me`.
+fn problem(uid: u32, mode: u32, is_dir: bool, level: Level, me: u32) -> Option<Problem> {
+    if uid != me && uid != 0 {
+        return Some(Problem::Owner(uid));
+    }
+    let mode = mode & 0o7777;
+    if mode & 0o022 == 0 {
+        return None;
+    }
+    let sticky_root = is_dir && mode & 0o1000 != 0 && uid == 0;
+    match (sticky_root, level) {
+        (true, Level::Above) => None,
+        (true, Level::Used) => Some(Problem::Shared(mode)),
+        (false, _) => Some(Problem::Writable(mode)),
+    }
+}
+
 /// Refuses `place` (described by `which`) if it belongs to someone else, or others may
 /// write it.
 fn check_place(place: &Path, which: &str, level: Level) -> Result<()> {
     let metadata = fs::metadata(place).map_err(|e| Error::io("inspect", place, e))?;
-    let uid = metadata.uid();
-    if !trusted(uid) {
-        return Err(Error::LockedOut(format!(
+    let found = problem(
+        metadata.uid(),
+        metadata.mode(),
+        metadata.is_dir(),
+        level,
+        me(),
+    );
+    let Some(found) = found else {
+        return Ok(());
+    };
+    Err(Error::LockedOut(match found {
+        Problem::Owner(uid) => format!(
             "{which} is owned by {}, not by you (uid {}), so another user could have written or replaced it; vault refuses it. If it is yours, fix it with: chown {} {}",
             describe_user(uid),
             me(),
             me(),
             place.display()
-        )));
-    }
-    let mode = metadata.mode() & 0o7777;
-    if mode & 0o022 == 0 {
-        return Ok(());
-    }
-    let sticky_root = metadata.is_dir() && mode & 0o1000 != 0 && uid == 0;
-    match (sticky_root, level) {
-        (true, Level::Above) => Ok(()),
-        (true, Level::Used) => Err(Error::LockedOut(format!(
-            "{which} is a shared directory (mode {:04o}): sticky, but others may still create there the names vault uses (a backup, a lock, a file it writes) before it does; vault refuses it. Use a directory of your own inside it (mkdir -m 700 {}/NAME)",
-            mode,
+        ),
+        Problem::Shared(mode) => format!(
+            "{which} is a shared directory (mode {mode:04o}): sticky, but others may still create there the names vault uses (a backup, a lock, a file it writes) before it does; vault refuses it. Use a directory of your own inside it (mkdir -m 700 {}/NAME)",
             place.display()
-        ))),
-        (false, _) => Err(Error::LockedOut(format!(
+        ),
+        Problem::Writable(mode) => format!(
             "{which} is writable by group or others (mode {:04o}), so another user could replace what vault reads; vault refuses it. Fix it with: chmod go-w {}",
             mode & 0o777,
             place.display()
-        ))),
-    }
+        ),
+    }))
 }
 
 /// Checks `path` and every directory above it up to the home directory (or `/`); the
@@ -368,6 +396,37 @@ pub fn secret_mode(mode: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verdict_on_a_place() {
+        use Level::{Above, Used};
+        let me = 1000;
+        let table = [
+            // uid, mode, directory, level: verdict
+            (1000, 0o700, true, Used, None),
+            (0, 0o755, true, Used, None),
+            (1000, 0o600, false, Used, None),
+            (1001, 0o700, true, Above, Some(Problem::Owner(1001))),
+            (1001, 0o644, false, Used, Some(Problem::Owner(1001))),
+            (1000, 0o770, true, Above, Some(Problem::Writable(0o770))),
+            (1000, 0o666, false, Used, Some(Problem::Writable(0o666))),
+            // /tmp: fine above what vault uses, not as the place it makes names in.
+            (0, 0o1777, true, Above, None),
+            (0, 0o1777, true, Used, Some(Problem::Shared(0o1777))),
+            // Sticky counts only for root's directories (their owner may rename).
+            (1000, 0o1777, true, Above, Some(Problem::Writable(0o1777))),
+            (0, 0o1777, false, Above, Some(Problem::Writable(0o1777))),
+        ];
+        for (uid, mode, is_dir, level, verdict) in table {
+            assert_eq!(
+                problem(uid, mode, is_dir, level, me),
+                verdict,
+                "uid {uid} mode {mode:o}"
+            );
+        }
+        // Root's own files are root's.
+        assert_eq!(problem(0, 0o600, false, Used, 0), None);
+    }
 
     #[test]
     fn others_lose_access_and_the_group_keeps_its_own() {
