@@ -228,8 +228,8 @@ fn check_file_mode(path: &Path, what: &str, vault: bool) -> Result<()> {
     let metadata = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
     let mode = metadata.mode() & 0o777;
     let only_read = mode & 0o033 == 0;
-    let readable_ok = vault && only_read && git_work_tree(path).is_some();
-    if mode & 0o077 != 0 && !readable_ok {
+    let accessible = mode & 0o077 != 0;
+    if accessible && !(vault && only_read && git_work_tree(path).is_some()) {
         return Err(Error::LockedOut(format!(
             "the {what} {} is accessible by group or others (mode {mode:04o}); vault refuses to use it. Fix it with: chmod 600 {}",
             path.display(),
