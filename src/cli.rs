@@ -144,10 +144,12 @@ pub enum Command {
     /// Sources and targets are vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:,
     /// infisical:/glitchtip/database, gopass:app/); a provider key becomes the variable named
     /// by its last path segment. A .env target is backed up first (.env-backups/ beside it,
-    /// 0600), rewritten atomically keeping comments, order and every other line, with mode
-    /// 0600 (or stricter) and its owner kept. Each run logs one line on stderr (time,
-    /// profile, counts; never values) for journalctl. Named syncs live in the configuration
-    /// file as [sync.NAME] tables with from, to, only, preserve, strict and keep_backups.
+    /// 0600), rewritten atomically keeping comments, order and every other line, its owner
+    /// and group, without others' access (a new one is 0600). A .env target another user
+    /// owns, or in a directory another user may write, is refused unless --owner names its
+    /// owner. Each run logs one line on stderr (time, profile, counts; never values) for
+    /// journalctl. Named syncs live in the configuration file as [sync.NAME] tables with
+    /// from, to, only, preserve, strict, keep_backups and owner.
     Sync(SyncArgs),
     /// Show where the vault and identity are, whether the vault opens, and what is wrong
     Status(StatusArgs),
@@ -804,9 +806,15 @@ pub struct ExportArgs {
           add = ArgValueCompleter::new(complete::secret_names))]
     pub only: Vec<String>,
 
-    /// Write to FILE (created 0600, replaced atomically) instead of stdout
+    /// Write to FILE (created 0600, replaced atomically) instead of stdout; refused in a
+    /// directory another user may write, or over their file
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
+
+    /// With --output: the user FILE belongs to on purpose (a service's env file written by
+    /// root); it is written owned by them
+    #[arg(long, value_name = "USER", requires = "output")]
+    pub owner: Option<String>,
 
     /// Export a manifest's variables, each reference resolved (vault, env, file, providers)
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath,
@@ -981,8 +989,14 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N")]
     pub keep_backups: Option<usize>,
 
+    /// With a .env target: the user it belongs to on purpose (a service's env file written
+    /// by root); it is written owned by them. Without it, a file another user owns is
+    /// refused
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+
     /// List the named syncs of the configuration file
-    #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run", "owner"])]
     pub list: bool,
 }
 

@@ -140,6 +140,8 @@ pub struct SyncProfile {
     pub strict: bool,
     /// .env backups kept beside a .env target (default 10).
     pub keep_backups: Option<usize>,
+    /// The user a .env target belongs to on purpose (`--owner`).
+    pub owner: Option<String>,
 }
 
 /// `[providers]`: vault's limits for provider processes, and one `[providers.<name>]`
@@ -219,7 +221,7 @@ impl Config {
             }
             Err(e) => return Err(Error::io("read the configuration file", path, e)),
         };
-        crate::store::fs::check_not_replaceable(path, "configuration file")?;
+        crate::store::strict::check_not_replaceable(path, "configuration file")?;
         toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the configuration file {} is invalid: {}",

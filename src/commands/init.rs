@@ -10,6 +10,21 @@ use crate::store::identity::Own;
 use crate::store::membership::{self, Joining, Member, Membership};
 use crate::store::{Protection, identity, recipients};
 
+/// Refuses, before anything is created, the places every later command would refuse:
+/// the vault's directory (its lock, backups and temp files go there too), the identity's
+/// and the trust record's.
+fn check_places(context: &Context, vault: &std::path::Path) -> Result<()> {
+    use crate::store::{fs::parent_dir, strict::check_future_dir};
+    check_future_dir(&parent_dir(vault), "vault directory")?;
+    if let Ok(location) = context.identity_location()
+        && !location.path.exists()
+    {
+        check_future_dir(&parent_dir(&location.path), "identity directory")?;
+    }
+    let trust = crate::trust::state::TrustFile::locate()?;
+    check_future_dir(&parent_dir(trust.path()), "trust record directory")
+}
+
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     let trust = trust::Trust::new(context, trust::Purpose::Values);
     let vault = context.vault_with(trust.clone());
@@ -38,6 +53,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             vault.path().display()
         )));
     }
+    check_places(context, vault.path())?;
     let label = match &args.label {
         Some(label) => {
             membership::check_label(label).map_err(|why| Error::Usage(format!("--label {why}")))?;
@@ -71,7 +87,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
     let location = context.identity_location()?;
     let created = if location.path.exists() {
         // An identity every later command would refuse is no identity to build on.
-        crate::store::fs::check_private_file(&location.path, "identity file")?;
+        crate::store::strict::check_private_file(&location.path, "identity file")?;
         false
     } else {
         identity::create(&location.path)?;
@@ -372,7 +388,7 @@ pub fn identity(context: &Context, command: &crate::cli::IdentityCommand) -> Res
         }
         IdentityCommand::ExportPhrase { yes } => {
             let location = context.identity_location()?;
-            crate::store::fs::check_private_file(&location.path, "identity file")?;
+            crate::store::strict::check_private_file(&location.path, "identity file")?;
             let contents = zeroize::Zeroizing::new(
                 std::fs::read_to_string(&location.path)
                     .map_err(|e| Error::io("read", &location.path, e))?,

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::paths::{self, Located};
 use crate::store::identity::{self, Identities};
-use crate::store::{KeySource, Vault, fs::check_private_file};
+use crate::store::{KeySource, Vault, strict::check_private_file};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {

@@ -63,7 +63,7 @@ fn describe(plan: &Plan, policy: &Policy) -> String {
     for file in &plan.files {
         out.push_str(&format!(
             "file      {} ({})\n",
-            file.path.display(),
+            file.target.path.display(),
             file.names.join(", ")
         ));
     }
@@ -181,7 +181,7 @@ fn write_rotation(
         );
         return Ok(None);
     }
-    let locked = LockedFiles::lock(&plan.file_paths(), false, transaction.lock_wait())?;
+    let locked = LockedFiles::lock(&plan.targets(), false, transaction.lock_wait())?;
     let values = rotation::generate(&plan, policy, transaction.document())?;
     let new_texts = rewrite_files(&plan, &locked, &values)?;
     let names = plan.names();
@@ -229,8 +229,18 @@ fn write_rotation(
         ));
     }
     let rotated = Rotated { plan, backup };
-    for (index, (file, text)) in locked.files.iter().zip(&new_texts).enumerate() {
-        if let Err(e) = files::replace(file, text) {
+    let targets = rotated.plan.files.iter().map(|f| &f.target);
+    for (index, ((target, file), text)) in targets.zip(&locked.files).zip(&new_texts).enumerate() {
+        let failed = match files::write(target, Some(file), text) {
+            Ok(written) => {
+                if let Some(notice) = written.notice(&target.path) {
+                    context.note(&notice);
+                }
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
             let done: Vec<&str> = locked.files[..index]
                 .iter()
                 .map(|f| f.path.as_str())
@@ -286,7 +296,7 @@ fn rewrite_files(
                 dotenv::set_in_text(&text, name, value.expose_secret()).map_err(|e| {
                     Error::BadData(format!(
                         "{} cannot be rewritten ({e}); nothing was changed",
-                        planned.path.display()
+                        planned.target.path.display()
                     ))
                 })?,
             );

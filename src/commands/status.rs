@@ -7,7 +7,7 @@ use crate::commands::{Context, print_report, print_stdout};
 use crate::error::{Result, exit};
 use crate::paths;
 use crate::resolve::LookupEntry;
-use crate::store::{Protection, backup::backup_dir, fs::check_private_file};
+use crate::store::{Protection, backup::backup_dir, strict::check_private_file};
 
 pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     let vault = context.vault();

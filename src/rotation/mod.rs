@@ -13,6 +13,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 use crate::store::document::Document;
+use crate::store::strict::{Owner, SecretTarget};
 use policy::{Kind, Policy};
 
 /// Why a secret is in a rotation.
@@ -37,8 +38,9 @@ pub struct Planned {
 /// A .env file a rotation rewrites, and the secrets it carries.
 #[derive(Debug, Clone)]
 pub struct PlannedFile {
-    /// The real path (links resolved: the target is written, the link kept).
-    pub path: PathBuf,
+    /// The file, checked; its path is the real one (links resolved: the target is
+    /// written, the link kept).
+    pub target: SecretTarget,
     pub names: Vec<String>,
 }
 
@@ -59,8 +61,8 @@ impl Plan {
         self.secrets.iter().map(|s| s.name.clone()).collect()
     }
 
-    pub fn file_paths(&self) -> Vec<PathBuf> {
-        self.files.iter().map(|f| f.path.clone()).collect()
+    pub fn targets(&self) -> Vec<SecretTarget> {
+        self.files.iter().map(|f| f.target.clone()).collect()
     }
 }
 
@@ -117,20 +119,34 @@ pub fn plan(policy: &Policy, asked: Option<&[String]>, document: &Document) -> R
             reason,
         });
     }
-    let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    let mut files: BTreeMap<PathBuf, PlannedFile> = BTreeMap::new();
     let mut services = BTreeSet::new();
     for planned in &secrets {
         let secret = &policy.secrets[&planned.name];
+        let owner = secret.owner.as_deref().map(Owner::named).transpose()?;
         for file in &secret.files {
             let path = policy.path(file);
-            let real = std::fs::canonicalize(&path).map_err(|e| {
-                Error::NotFound(format!(
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(Error::NotFound(format!(
                     "the file {} (listed for {} in {where_}) cannot be used: {e}; create it or fix the path",
                     path.display(),
                     planned.name
-                ))
-            })?;
-            files.entry(real).or_default().push(planned.name.clone());
+                )));
+            }
+            let target = SecretTarget::check(&path, owner.as_ref())?;
+            let entry = files
+                .entry(target.path.clone())
+                .or_insert_with(|| PlannedFile {
+                    target: target.clone(),
+                    names: Vec::new(),
+                });
+            if entry.target.owner != target.owner {
+                return Err(Error::BadData(format!(
+                    "{} is listed for secrets with different owners in {where_}; give them the same owner",
+                    path.display()
+                )));
+            }
+            entry.names.push(planned.name.clone());
         }
         services.extend(secret.restart.iter().cloned());
     }
@@ -142,10 +158,7 @@ pub fn plan(policy: &Policy, asked: Option<&[String]>, document: &Document) -> R
         .collect();
     Ok(Plan {
         secrets,
-        files: files
-            .into_iter()
-            .map(|(path, names)| PlannedFile { path, names })
-            .collect(),
+        files: files.into_values().collect(),
         services: policy.restart_order(services.into_iter().collect())?,
         warnings,
     })

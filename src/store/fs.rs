@@ -8,99 +8,22 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Creates `dir` and any missing parents with mode 0700.
+/// Creates `dir` and any missing parents with mode 0700, and refuses a directory another
+/// user could write files into, sticky or not (see `strict`): vault keeps files there.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !dir.is_dir() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("create directory", dir, e))?;
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("create directory", dir, e))
-}
-
-/// Refuses a key or vault file that group or others may access, or that another user
-/// could replace (see [`check_not_replaceable`]), as ssh does.
-pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
-    check_file_mode(path, what, false)
-}
-
-/// The directory of the git work tree `path` is in, if any (a `.git` directory or file
-/// in it or above it).
-pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
-    let real = fs::canonicalize(path).ok()?;
-    real.ancestors()
-        .skip(1)
-        .find(|dir| dir.join(".git").exists())
-        .map(Path::to_path_buf)
-}
-
-/// Like [`check_private_file`], for the vault: inside a git work tree it may also be
-/// readable by others, as git checks files out (0644) — it is ciphertext, and what
-/// protects it there is that nobody else can write it (and its signature). Never
-/// writable by group or others.
-pub fn check_vault_file(path: &Path) -> Result<()> {
-    check_file_mode(path, "vault", true)
-}
-
-fn check_file_mode(path: &Path, what: &str, readable_in_git: bool) -> Result<()> {
-    let metadata = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    let mode = metadata.mode() & 0o777;
-    let only_read = mode & 0o033 == 0;
-    if mode & 0o077 != 0 && readable_in_git && only_read && git_work_tree(path).is_some() {
-        return check_not_replaceable(path, what);
-    }
-    if mode & 0o077 != 0 {
-        return Err(Error::LockedOut(format!(
-            "the {what} {} is accessible by group or others (mode {mode:04o}); vault refuses to use it. Fix it with: chmod 600 {}",
-            path.display(),
-            path.display()
-        )));
-    }
-    check_not_replaceable(path, what)
-}
-
-/// Refuses, as ssh's StrictModes does, a file that another user could have replaced: the
-/// file, or a directory above it up to the home directory (or `/`), owned by another user
-/// (root excepted) or writable by group or others. A root-owned sticky directory such as
-/// `/tmp` is fine: others may add files there but not replace ours.
-pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
-    let real = fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?;
-    let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
-    for (index, place) in real.ancestors().enumerate() {
-        let metadata = fs::metadata(place).map_err(|e| Error::io("inspect", place, e))?;
-        let which = if index == 0 {
-            format!("the {what} {}", path.display())
-        } else {
-            format!(
-                "{}, a directory above the {what} {},",
-                place.display(),
-                path.display()
-            )
-        };
-        if metadata.uid() != me && metadata.uid() != 0 {
-            return Err(Error::LockedOut(format!(
-                "{which} is owned by uid {}, not by you (uid {me}), so another user could have replaced what vault reads; vault refuses it. If it is yours, fix it with: chown {me} {}",
-                metadata.uid(),
-                place.display()
-            )));
-        }
-        let mode = metadata.mode() & 0o7777;
-        let sticky_root = metadata.is_dir() && mode & 0o1000 != 0 && metadata.uid() == 0;
-        if mode & 0o022 != 0 && !sticky_root {
-            return Err(Error::LockedOut(format!(
-                "{which} is writable by group or others (mode {:04o}), so another user could replace what vault reads; vault refuses it. Fix it with: chmod go-w {}",
-                mode & 0o777,
-                place.display()
-            )));
-        }
-        if home.as_deref() == Some(place) {
-            break;
-        }
-    }
-    Ok(())
+    crate::store::strict::check_not_replaceable(dir, "directory")
 }
 
 /// `path` with symbolic links in its last component followed, as git and editors do: a
@@ -275,7 +198,9 @@ fn fill(
         if (current.uid(), current.gid()) != (uid, gid) {
             std::os::unix::fs::fchown(&*file, Some(uid), Some(gid)).map_err(|e| {
                 Error::io(
-                    &format!("give the owner {uid}:{gid} (as the file had) to the new"),
+                    &format!(
+                        "give the owner {uid}:{gid} (the file's, or the one named) to the new"
+                    ),
                     path,
                     e,
                 )
@@ -401,6 +326,8 @@ impl WriterLock {
             .read(true)
             .write(true)
             .mode(0o600)
+            // Never through a link: the holder truncates it to write its PID.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| Error::io("open the lock file", &lock_path, e))?;
         let started = std::time::Instant::now();

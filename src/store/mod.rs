@@ -14,6 +14,7 @@ mod payload;
 pub mod recipients;
 pub mod secret_bytes;
 pub mod signature;
+pub mod strict;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -210,7 +211,7 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
-        fs::check_vault_file(&self.path)?;
+        strict::check_vault_file(&self.path)?;
         let mut file =
             std::fs::File::open(&self.path).map_err(|e| Error::io("read", &self.path, e))?;
         let size = file
@@ -375,6 +376,9 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
+        // Before the lock and the clean-up of stale temp files: in a directory another
+        // user may write, the lock file could be their link to a file of ours.
+        strict::check_vault_file(&self.path)?;
         let lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         // With the lock held no other writer is mid-write: temp files and half backups
         // are what killed writers left (plaintext, in the case of other files' temps).
