@@ -11,11 +11,13 @@
 //! * Of a longer line, every run of at least `min_fragment` characters is masked wherever it
 //!   appears — the whole line, a prefix, a suffix or a piece from the middle (`%.20s`).
 //!
-//! How runs are found fast: each long line gives an *anchor* of `ANCHOR_CHARS` characters
-//! every `min_fragment - ANCHOR_CHARS + 1` characters, so that every run of `min_fragment`
-//! characters contains a whole anchor. One Aho-Corasick automaton finds anchors and short
-//! lines; each anchor found is extended left and right against the line it came from. A
-//! stream without pieces of values costs one pass of the automaton and nothing else.
+//! How runs are found fast, whatever the number of values: every `min_fragment - q + 1`
+//! bytes of the output, the `q` bytes there (`q` = 8, or `min_fragment` when smaller) are
+//! looked up in a table of every `q` bytes of every long line. A run of `min_fragment`
+//! characters has at least that many bytes, so it holds one of those samples whole; a
+//! sample found is extended left and right against the line it came from. Output without
+//! pieces of values costs one table probe per few bytes, mostly answered by a small bitmap.
+//! Short lines are found by an Aho-Corasick automaton (a few literals: SIMD-fast).
 //!
 //! Streaming: only the end of the data that could still become (or grow) a masked run is
 //! held back until the next read or the end of the stream: a run that reaches the end, or
@@ -50,12 +52,6 @@ impl Default for Settings {
     }
 }
 
-/// Anchors are pieces of this many characters (fewer when `min_fragment` is smaller): long
-/// enough that ordinary output rarely contains one, short enough that a line of `n`
-/// characters needs only about `n / 5` of them (with `min_fragment` 12), which keeps the
-/// automaton small and fast.
-const ANCHOR_CHARS: usize = 8;
-
 /// Whether a value has nothing the redactor masks: it is not empty, and no line of it has
 /// `min_length` characters.
 pub fn too_short(value: &str, settings: &Settings) -> bool {
@@ -63,20 +59,6 @@ pub fn too_short(value: &str, settings: &Settings) -> bool {
         && value
             .split(['\n', '\r'])
             .all(|line| line.chars().count() < settings.min_length)
-}
-
-/// What one pattern of the automaton stands for.
-#[derive(Default)]
-struct Pattern {
-    /// Its length in bytes.
-    len: usize,
-    /// It is a whole short line.
-    whole: bool,
-    /// Where it is an anchor: (line, byte offset).
-    anchors: Vec<(u32, u32)>,
-    /// The patterns that are proper prefixes of this one: they match wherever it does,
-    /// and the automaton reports only the longest at a position.
-    prefixes: Vec<u32>,
 }
 
 /// A place where a masked run can start: a line, a byte offset and the length of the text
@@ -90,19 +72,22 @@ struct Start {
 
 /// What a redactor looks for, built once per command and shared by its streams.
 pub struct Patterns {
-    /// The lines of the values that are masked (at least `min_length` characters).
+    /// The lines of the values that are masked (at least `min_length` characters): the
+    /// short ones first, then the long ones.
     lines: Vec<Zeroizing<Vec<u8>>>,
-    matcher: Option<AhoCorasick>,
-    patterns: Vec<Pattern>,
+    /// The short lines (fewer than `min_fragment` characters), by pattern id = line.
+    short: Option<AhoCorasick>,
+    /// For each short line, the other short lines that are its proper prefixes: they
+    /// match wherever it does, and the automaton reports only the longest at a position.
+    prefixes: Vec<Vec<u32>>,
+    /// Every `q` bytes of every long line.
+    samples: SampleTable,
     /// Every [`Start`], sorted by its text: which ends of the data could begin a run.
     starts: Vec<Start>,
     /// Which bytes some start begins with: a cheap filter before the search.
     first_bytes: [bool; 256],
     /// The longest start text, in bytes.
     longest_start: usize,
-    /// How far back from a run's end another run may still begin and go past it, in
-    /// bytes: the longest `min_fragment` characters of a line, or short line.
-    reach_back: usize,
     min_fragment: usize,
 }
 
@@ -110,88 +95,63 @@ impl Patterns {
     /// The patterns for `values`; empty values and lines too short to mask are left out.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>, settings: &Settings) -> Patterns {
         let fragment = settings.min_fragment.max(1);
-        let anchor_chars = ANCHOR_CHARS.min(fragment);
-        let step = fragment - anchor_chars + 1;
-        let mut lines: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        let mut lines: Vec<(bool, Zeroizing<Vec<u8>>)> = Vec::new();
         for value in values {
             for line in value.split(['\n', '\r']) {
-                if !line.is_empty() && line.chars().count() >= settings.min_length.max(1) {
-                    lines.push(Zeroizing::new(line.as_bytes().to_vec()));
+                let chars = line.chars().count();
+                if !line.is_empty() && chars >= settings.min_length.max(1) {
+                    lines.push((chars >= fragment, Zeroizing::new(line.as_bytes().to_vec())));
                 }
             }
         }
-        lines.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
-        lines.dedup_by(|a, b| a.as_slice() == b.as_slice());
+        lines.sort_unstable_by(|a, b| (a.0, a.1.as_slice()).cmp(&(b.0, b.1.as_slice())));
+        lines.dedup_by(|a, b| a.1.as_slice() == b.1.as_slice());
+        let short_count = lines.iter().take_while(|(long, _)| !long).count();
+        let lines: Vec<Zeroizing<Vec<u8>>> = lines.into_iter().map(|(_, line)| line).collect();
 
-        let mut index: HashMap<&[u8], u32> = HashMap::new();
-        let mut patterns: Vec<Pattern> = Vec::new();
-        let mut texts: Vec<&[u8]> = Vec::new();
+        let short_lines = &lines[..short_count];
+        let short = (short_count > 0).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(short_lines.iter().map(|l| l.as_slice()))
+                .expect("literal patterns always build")
+        });
+        // Looked up by text, not compared pairwise: thousands of short values stay cheap.
+        let by_text: HashMap<&[u8], u32> = short_lines
+            .iter()
+            .enumerate()
+            .map(|(id, line)| (line.as_slice(), id as u32))
+            .collect();
+        let prefixes = short_lines
+            .iter()
+            .map(|line| {
+                (1..line.len())
+                    .filter(|&cut| is_boundary(line, cut))
+                    .filter_map(|cut| by_text.get(&line[..cut]).copied())
+                    .collect()
+            })
+            .collect();
+        drop(by_text);
+
         let mut starts: Vec<Start> = Vec::new();
         for (number, line) in lines.iter().enumerate() {
-            let number = number as u32;
-            // Byte offsets of the line's characters, and its end.
-            let bounds: Vec<usize> = (0..=line.len())
-                .filter(|&i| i == line.len() || is_boundary(line, i))
-                .collect();
-            let chars = bounds.len() - 1;
-            if chars < fragment {
-                let id = *index.entry(line.as_slice()).or_insert_with(|| {
-                    texts.push(line.as_slice());
-                    patterns.push(Pattern {
-                        len: line.len(),
-                        ..Pattern::default()
-                    });
-                    (patterns.len() - 1) as u32
-                });
-                patterns[id as usize].whole = true;
+            if number < short_count {
                 starts.push(Start {
-                    line: number,
+                    line: number as u32,
                     offset: 0,
                     len: line.len() as u32,
                 });
                 continue;
             }
-            for first in 0..=chars - fragment {
+            let bounds: Vec<usize> = (0..=line.len()).filter(|&i| is_boundary(line, i)).collect();
+            for first in 0..bounds.len() - fragment {
                 starts.push(Start {
-                    line: number,
+                    line: number as u32,
                     offset: bounds[first] as u32,
                     len: (bounds[first + fragment] - bounds[first]) as u32,
                 });
             }
-            for first in (0..=chars - anchor_chars).step_by(step) {
-                let (from, to) = (bounds[first], bounds[first + anchor_chars]);
-                let text = &line[from..to];
-                let id = *index.entry(text).or_insert_with(|| {
-                    texts.push(text);
-                    patterns.push(Pattern {
-                        len: text.len(),
-                        ..Pattern::default()
-                    });
-                    (patterns.len() - 1) as u32
-                });
-                patterns[id as usize].anchors.push((number, from as u32));
-            }
         }
-        // A pattern's proper prefixes that are patterns too (few: short lines and anchors
-        // differ in length).
-        for (id, text) in texts.iter().enumerate() {
-            for cut in 1..text.len() {
-                if is_boundary(text, cut)
-                    && let Some(&other) = index.get(&text[..cut])
-                {
-                    patterns[id].prefixes.push(other);
-                }
-            }
-        }
-        let matcher = (!texts.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&texts)
-                .expect("literal patterns always build")
-        });
-        drop(index);
-        drop(texts);
-
         let text_of = |start: &Start| -> &[u8] {
             let line = &lines[start.line as usize];
             &line[start.offset as usize..(start.offset + start.len) as usize]
@@ -203,12 +163,13 @@ impl Patterns {
             first_bytes[usize::from(text_of(start)[0])] = true;
         }
         let longest_start = starts.iter().map(|s| s.len as usize).max().unwrap_or(0);
+        let samples = SampleTable::new(&lines, short_count, fragment);
         Patterns {
-            matcher,
-            patterns,
+            short,
+            prefixes,
+            samples,
             first_bytes,
             longest_start,
-            reach_back: longest_start,
             min_fragment: fragment,
             starts,
             lines,
@@ -241,42 +202,30 @@ impl Patterns {
         0
     }
 
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
     /// Every masked run in `data`, sorted and merged where they overlap. A run is open when
     /// it reaches the end of `data` and could go on.
     fn runs(&self, data: &[u8], runs: &mut Vec<Run>) {
         runs.clear();
-        let Some(matcher) = &self.matcher else {
-            return;
-        };
-        let mut at = 0;
-        while at < data.len() {
-            let Some(found) = matcher.find(Input::new(data).span(at..data.len())) else {
-                break;
-            };
-            let here = found.start();
-            let mut next = here + 1;
-            let id = found.pattern().as_usize();
-            let prefixes = self.patterns[id].prefixes.iter().map(|&p| p as usize);
-            for id in std::iter::once(id).chain(prefixes) {
-                let pattern = &self.patterns[id];
-                if pattern.whole {
+        if let Some(short) = &self.short {
+            let mut at = 0;
+            while let Some(found) = short.find(Input::new(data).span(at..data.len())) {
+                let here = found.start();
+                let id = found.pattern().as_usize();
+                for &line in std::iter::once(&(id as u32)).chain(&self.prefixes[id]) {
                     runs.push(Run {
                         start: here,
-                        end: here + pattern.len,
+                        end: here + self.lines[line as usize].len(),
                         open: false,
                     });
                 }
-                for &(line, offset) in &pattern.anchors {
-                    if let Some(run) = self.extend(data, here, pattern.len, line, offset) {
-                        // Another run that goes past this one ends with a whole anchor
-                        // within `reach_back` bytes of its end.
-                        next = next.max(run.end.saturating_sub(self.reach_back));
-                        runs.push(run);
-                    }
-                }
+                at = here + 1;
             }
-            at = next;
         }
+        self.sampled_runs(data, runs);
         runs.sort_unstable_by_key(|r| r.start);
         let mut merged = 0;
         for i in 0..runs.len() {
@@ -288,42 +237,231 @@ impl Patterns {
                     last.end = run.end;
                 }
             } else {
-                runs[merged] = runs[i];
+                runs[merged] = run;
                 merged += 1;
             }
         }
         runs.truncate(merged);
     }
 
-    /// The anchor found at `here` (`len` bytes), as far as `data` and the line agree on
-    /// both sides; a run if that is at least `min_fragment` characters.
-    fn extend(&self, data: &[u8], here: usize, len: usize, line: u32, offset: u32) -> Option<Run> {
+    /// The runs of long lines: found from samples every `step` bytes.
+    fn sampled_runs(&self, data: &[u8], runs: &mut Vec<Run>) {
+        let table = &self.samples;
+        if table.places.is_empty() {
+            return;
+        }
+        let (width, step) = (table.width, table.step);
+        // Where the runs found at the last sample that found any end: a run through a
+        // later sample that ends there too is inside them (it would have held that sample).
+        let mut covered = 0;
+        let mut at = 0;
+        while at + width <= data.len() {
+            let places = table.places_of(&data[at..at + width]);
+            let here = at;
+            at += step;
+            if places.is_empty() {
+                continue;
+            }
+            let mut furthest = 0;
+            for &(line, offset) in places {
+                if let Some(run) = self.extend(data, here, width, line, offset, covered) {
+                    furthest = furthest.max(run.end);
+                    runs.push(run);
+                }
+            }
+            if furthest == 0 {
+                continue;
+            }
+            covered = furthest;
+            // Another run that goes past these holds a sample within its last
+            // `min_fragment` bytes, so the samples in between can be skipped — and when
+            // the byte after them is in no line, no run goes past them at all.
+            let resume = match data.get(furthest) {
+                Some(&byte) if !table.in_lines[usize::from(byte)] => furthest + 1,
+                _ => furthest.saturating_sub(self.min_fragment),
+            };
+            at = at.max(resume.div_ceil(step) * step);
+        }
+    }
+
+    /// The sample at `here` (`len` bytes) as far as `data` and the line agree on both
+    /// sides; a run if that is at least `min_fragment` characters and does not end by
+    /// `covered` (a run that does is inside runs already found).
+    fn extend(
+        &self,
+        data: &[u8],
+        here: usize,
+        len: usize,
+        line: u32,
+        offset: u32,
+        covered: usize,
+    ) -> Option<Run> {
         let line = &self.lines[line as usize];
-        let (mut start, mut from) = (here, offset as usize);
-        while start > 0 && from > 0 && data[start - 1] == line[from - 1] {
-            start -= 1;
-            from -= 1;
-        }
-        // A run begins and ends on whole characters of the line.
-        while !is_boundary(line, from) {
-            start += 1;
-            from += 1;
-        }
         let (mut end, mut to) = (here + len, offset as usize + len);
         while end < data.len() && to < line.len() && data[end] == line[to] {
             end += 1;
             to += 1;
         }
         let open = end == data.len() && to < line.len();
+        // A run begins and ends on whole characters of the line.
         if !open {
-            while !is_boundary(line, to) {
+            while to > offset as usize && !is_boundary(line, to) {
                 end -= 1;
                 to -= 1;
             }
         }
+        if end <= covered {
+            return None;
+        }
+        let (mut start, mut from) = (here, offset as usize);
+        while start > 0 && from > 0 && data[start - 1] == line[from - 1] {
+            start -= 1;
+            from -= 1;
+        }
+        while from < to && !is_boundary(line, from) {
+            start += 1;
+            from += 1;
+        }
         let chars = line[from..to].iter().filter(|&&b| b & 0xC0 != 0x80).count();
         (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
+}
+
+/// Every `width` bytes at every offset of the long lines, found by their value: an open
+/// addressing table of the distinct ones, each pointing at its places, behind a bitmap
+/// that answers most probes from the output with a no.
+struct SampleTable {
+    /// Bytes per sample: 8, or fewer when `min_fragment` is smaller.
+    width: usize,
+    /// Bytes between two samples of the output: `min_fragment - width + 1`.
+    step: usize,
+    filter: Vec<u64>,
+    filter_shift: u32,
+    slots: Vec<Slot>,
+    slot_shift: u32,
+    /// (line, byte offset), grouped by sample.
+    places: Vec<(u32, u32)>,
+    /// Which bytes occur in the long lines: a run never holds another.
+    in_lines: [bool; 256],
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    first: u32,
+    /// 0: an empty slot.
+    count: u32,
+}
+
+impl SampleTable {
+    fn new(lines: &[Zeroizing<Vec<u8>>], first_long: usize, fragment: usize) -> SampleTable {
+        let width = fragment.min(8);
+        // Each sample as (its bytes, line, offset) packed into one number, so that sorting
+        // groups them and the pieces of values are wiped afterwards.
+        let mut all: Zeroizing<Vec<u128>> = Zeroizing::new(Vec::new());
+        for (number, line) in lines.iter().enumerate().skip(first_long) {
+            // A long line has at least `fragment` bytes, so at least `width`.
+            for offset in 0..=line.len() - width {
+                let sample = key(&line[offset..offset + width]);
+                all.push(
+                    u128::from(sample) << 64 | u128::from(number as u32) << 32 | offset as u128,
+                );
+            }
+        }
+        all.sort_unstable();
+        let sample_of = |packed: u128| (packed >> 64) as u64;
+        let distinct = all
+            .windows(2)
+            .filter(|w| sample_of(w[0]) != sample_of(w[1]))
+            .count()
+            + 1;
+        // About 16 bits of bitmap per sample (a probe of the output is a false yes
+        // about once in 16), at least 4 KiB, at most 8 MiB.
+        let filter_bits = (distinct * 16).next_power_of_two().clamp(1 << 15, 1 << 26);
+        let slot_count = (distinct * 2).next_power_of_two().max(2);
+        let mut table = SampleTable {
+            width,
+            step: fragment - width + 1,
+            filter: vec![0; filter_bits / 64],
+            filter_shift: 64 - filter_bits.trailing_zeros(),
+            slots: vec![Slot::default(); slot_count],
+            slot_shift: 64 - slot_count.trailing_zeros(),
+            places: Vec::with_capacity(all.len()),
+            in_lines: [false; 256],
+        };
+        for line in &lines[first_long..] {
+            for &byte in line.iter() {
+                table.in_lines[usize::from(byte)] = true;
+            }
+        }
+        let mut i = 0;
+        while i < all.len() {
+            let sample = sample_of(all[i]);
+            let first = table.places.len() as u32;
+            while i < all.len() && sample_of(all[i]) == sample {
+                table.places.push(((all[i] >> 32) as u32, all[i] as u32));
+                i += 1;
+            }
+            let hash = hash(sample);
+            let bit = (hash >> table.filter_shift) as usize;
+            table.filter[bit / 64] |= 1 << (bit % 64);
+            let mut slot = (hash >> table.slot_shift) as usize;
+            while table.slots[slot].count != 0 {
+                slot = (slot + 1) & (slot_count - 1);
+            }
+            table.slots[slot] = Slot {
+                key: sample,
+                first,
+                count: table.places.len() as u32 - first,
+            };
+        }
+        table
+    }
+
+    /// Where `sample` (`width` bytes) is in the long lines.
+    fn places_of(&self, sample: &[u8]) -> &[(u32, u32)] {
+        let sample = key(sample);
+        let hash = hash(sample);
+        let bit = (hash >> self.filter_shift) as usize;
+        if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            return &[];
+        }
+        let mut slot = (hash >> self.slot_shift) as usize;
+        loop {
+            let found = self.slots[slot];
+            if found.count == 0 {
+                return &[];
+            }
+            if found.key == sample {
+                return &self.places[found.first as usize..(found.first + found.count) as usize];
+            }
+            slot = (slot + 1) & (self.slots.len() - 1);
+        }
+    }
+}
+
+impl Drop for SampleTable {
+    /// The table holds pieces of the values: wiped like the values.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for slot in &mut self.slots {
+            slot.key.zeroize();
+        }
+    }
+}
+
+/// Up to 8 bytes as one number (the bytes themselves: equal numbers are equal samples).
+fn key(bytes: &[u8]) -> u64 {
+    if let Ok(word) = <[u8; 8]>::try_from(bytes) {
+        return u64::from_le_bytes(word);
+    }
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
+fn hash(key: u64) -> u64 {
+    key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Whether byte `i` of `text` (UTF-8) begins a character or is its end.
@@ -361,7 +499,7 @@ impl Redactor {
 
     /// Takes the next chunk and appends to `out` everything that is certainly final.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        if self.patterns.matcher.is_none() {
+        if self.patterns.is_empty() {
             out.extend_from_slice(chunk);
             return;
         }
@@ -382,7 +520,7 @@ impl Redactor {
 
     /// The stream ended: everything held back is final now.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.patterns.matcher.is_none() {
+        if self.patterns.is_empty() {
             return;
         }
         self.patterns.runs(&self.pending, &mut self.runs);
@@ -598,7 +736,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+        #![proptest_config(proptest::test_runner::Config::with_cases(5000))]
         #[test]
         fn masks_what_the_slow_way_finds(
             values in proptest::collection::vec("[abé\n]{0,30}", 1..4),

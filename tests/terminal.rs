@@ -423,3 +423,55 @@ fn masks_show_control_characters_escaped() {
     assert!(text.contains("\\u{1b}[***\\u{1b}]"), "{text}");
     assert!(!output.stdout.contains(&0x1b), "{text:?}");
 }
+
+/// A key typed while the command prints a value is echoed by the command's terminal into
+/// the middle of it. Each side of the key is still a piece of the value of at least 12
+/// characters, so each is masked on its own; the whole value never shows. (Pieces shorter
+/// than that do show: SECURITY.md names this a limit.)
+#[test]
+fn a_key_typed_inside_a_value_being_printed_leaves_both_sides_masked() {
+    let home = TestHome::initialised();
+    home.set("KEY", "Kq7vX2pLm9Tz4RwB8nYc3HdF6sJg1V");
+    // The first half, then a pause long enough for the key to be typed and echoed.
+    let shown = on_terminal(
+        &home,
+        r#"exec --redact -- sh -c 'printf "go>%.15s" "$KEY"; sleep 3; printf "%s\n" "${KEY#???????????????}"'"#,
+        &[("go>", "x")],
+    );
+    assert!(
+        shown.ends_with("<asked>********x\r\n********\r\n"),
+        "{shown:?}"
+    );
+    for piece in ["Kq7vX2pLm9Tz", "4RwB8nYc3HdF6sJg1V", "z4RwB", "B8nYc3"] {
+        assert!(!shown.contains(piece), "{piece} shown: {shown:?}");
+    }
+}
+
+/// Neither side of the command's terminal reaches the command through an inherited
+/// descriptor: both are close-on-exec from the moment they exist, so the command holds
+/// only its standard streams on the pseudo-terminal.
+#[test]
+fn the_command_inherits_no_descriptor_of_its_terminal_but_its_streams() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let shown = on_terminal(
+        &home,
+        r#"exec --redact -- sh -c 'for f in /proc/$$/fd/*; do echo "fd ${f##*/} $(readlink $f)"; done'"#,
+        &[],
+    );
+    let fds: Vec<&str> = shown.lines().filter(|l| l.starts_with("fd ")).collect();
+    assert!(fds.len() >= 3, "{shown:?}");
+    for line in fds {
+        let fields: Vec<&str> = line.trim_end().split(' ').collect();
+        let number: u32 = fields[1].parse().unwrap();
+        let target = fields.get(2).copied().unwrap_or_default();
+        if number <= 2 {
+            assert!(target.starts_with("/dev/pts/"), "{line:?}");
+        } else {
+            assert!(
+                !target.contains("ptmx") && !target.starts_with("/dev/pts/"),
+                "the command inherited {line:?}: {shown:?}"
+            );
+        }
+    }
+}
