@@ -614,8 +614,10 @@ pub struct ExecArgs {
     #[arg(long, requires = "clean_env")]
     pub no_path: bool,
 
-    /// Run the command as a child and replace every secret value in its stdout and stderr
-    /// with ********; the command is killed if vault is (it never runs on unfiltered)
+    /// Run the command as a child and replace every secret value in its stdout and stderr,
+    /// and any 12 characters of one in a row ([redact] min_fragment), with ********; values
+    /// under 4 characters ([redact] min_length) are left alone and named on stderr. The
+    /// command is killed if vault is (it never runs on unfiltered)
     #[arg(long)]
     pub redact: bool,
 

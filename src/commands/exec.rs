@@ -12,7 +12,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use age::secrecy::{ExposeSecret, SecretString};
+use age::secrecy::ExposeSecret;
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::code_env::Allowed;
@@ -21,8 +21,8 @@ use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
-use crate::pty::{self, Pty};
-use crate::redact::Redactor;
+use crate::pty::{self, Pty, Screen};
+use crate::redact::{Patterns, Redactor};
 use crate::resolve::Reference;
 use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
@@ -211,13 +211,42 @@ pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
             no_override: args.no_override,
         },
     };
-    start(launch, args.redact)
+    let redact = if args.redact {
+        Some(redact_settings(context, &launch)?)
+    } else {
+        None
+    };
+    start(launch, redact)
 }
 
-/// Replaces vault with the command, or — to filter its output, or to remove files written
-/// for it — runs it as a child.
-fn start(launch: Launch, redact: bool) -> Result<u8> {
-    if redact || launch.file_dir.is_some() {
+/// What `--redact` masks, and the variables it cannot mask named once on stderr (their
+/// values are too short to mask without garbling the output and giving them away).
+fn redact_settings(context: &Context, launch: &Launch) -> Result<crate::redact::Settings> {
+    let source = context.config_location.path.display().to_string();
+    let settings = context.config.redact.settings(&source)?;
+    let mut unmasked: Vec<&str> = launch
+        .variables
+        .iter()
+        .chain(&launch.files)
+        .filter(|(_, value)| crate::redact::too_short(value, &settings))
+        .map(|(name, _)| *name)
+        .collect();
+    unmasked.sort_unstable();
+    unmasked.dedup();
+    if !unmasked.is_empty() {
+        context.note(&format!(
+            "not masking {} in the output: shorter than {} characters (min_length in [redact] of {source})",
+            unmasked.join(", "),
+            settings.min_length
+        ));
+    }
+    Ok(settings)
+}
+
+/// Replaces vault with the command, or — to filter its output (with these settings), or to
+/// remove files written for it — runs it as a child.
+fn start(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> {
+    if redact.is_some() || launch.file_dir.is_some() {
         run_child(launch, redact)
     } else {
         replace_process(launch)
@@ -263,7 +292,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     }
     start(
         launch_of(command, &resolved, &bindings, args.file_dir.clone()),
-        false,
+        None,
     )
 }
 
@@ -409,33 +438,45 @@ const FORWARDED: [libc::c_int; 7] = [
 ];
 
 /// Runs the command as vault's child: its output filtered through the redactor when
-/// `redact`, its secret files removed when it is done.
-fn run_child(launch: Launch, redact: bool) -> Result<u8> {
+/// `redact` says how, its secret files removed when it is done.
+fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> {
     use signal_hook::iterator::SignalsInfo;
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::low_level::siginfo::Cause;
-    use std::os::fd::AsRawFd;
+    use std::io::IsTerminal;
     use std::os::unix::process::CommandExt;
 
-    let values: Vec<SecretString> = launch
-        .variables
-        .iter()
-        .chain(&launch.files)
-        .map(|(_, v)| SecretString::from(v.to_string()))
-        .collect();
+    // Built once, shared by every stream's redactor.
+    let patterns = std::sync::Arc::new(match &redact {
+        Some(settings) => Patterns::new(
+            launch
+                .variables
+                .iter()
+                .chain(&launch.files)
+                .map(|(_, v)| *v),
+            settings,
+        ),
+        None => Patterns::new([], &Default::default()),
+    });
+    let redact = redact.is_some();
     let (files, paths) = make_files(&launch)?;
     let mut command = build_command(&launch, &paths)?;
     // Redacting output that goes to a terminal: the command gets a terminal of its own
     // (see `pty`), or colours, prompts and `isatty` would break. A stream redirected
     // elsewhere keeps the pipe, and goes on to where it was going.
-    let stdout_tty = redact && pty::is_terminal(1);
-    let stderr_tty = redact && pty::is_terminal(2);
+    let stdout_tty = redact && std::io::stdout().is_terminal();
+    let stderr_tty = redact && std::io::stderr().is_terminal();
+    let screen = if stdout_tty {
+        Screen::Stdout
+    } else {
+        Screen::Stderr
+    };
     let terminal = if stdout_tty || stderr_tty {
-        Some(Pty::open(if stdout_tty { 1 } else { 2 })?)
+        Some(Pty::open(screen)?)
     } else {
         None
     };
-    let stdin_tty = terminal.is_some() && pty::is_terminal(0);
+    let stdin_tty = terminal.is_some() && std::io::stdin().is_terminal();
     let slave = |terminal: &Option<Pty>| -> Result<Stdio> {
         let pty = terminal.as_ref().expect("a terminal was opened");
         pty.slave
@@ -458,10 +499,14 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
         })
         .stdout(stream(stdout_tty)?)
         .stderr(stream(stderr_tty)?);
-    if terminal.is_some() {
-        let controlling = if stdout_tty { 1 } else { 2 };
-        // SAFETY: take_terminal makes only async-signal-safe calls.
-        unsafe { command.pre_exec(move || pty::take_terminal(controlling)) };
+    if let Some(opened) = &terminal {
+        let controlling = opened
+            .slave
+            .try_clone()
+            .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))?;
+        // SAFETY: take_terminal makes two system calls, both async-signal-safe, and
+        // allocates nothing.
+        unsafe { command.pre_exec(move || pty::take_terminal(&controlling)) };
     }
     crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
@@ -473,16 +518,20 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
     // the command and what it started have closed theirs.
     drop(command);
     let master = terminal.map(|pty| pty.master);
-    let master_fd = master.as_ref().map(|m| m.as_raw_fd());
+    let resized = master
+        .as_ref()
+        .map(std::fs::File::try_clone)
+        .transpose()
+        .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))?;
     let child_pid = child.id() as libc::pid_t;
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             if origin.signal == libc::SIGWINCH
-                && let Some(master) = master_fd
+                && let Some(master) = &resized
             {
                 // The real terminal was resized: so is the command's, and the kernel
                 // tells the command.
-                pty::copy_size(master, if stdout_tty { 1 } else { 2 });
+                pty::copy_size(master, screen);
             } else if origin.cause != Cause::Kernel {
                 // A terminal's ^C or resize reaches the whole foreground process group,
                 // the command included; pass on only what was sent to vault alone.
@@ -493,10 +542,9 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
     });
     // Keys typed go to the command's terminal as they are; the modes come back when this
     // guard drops, however the command ends.
-    let raw_mode = if stdin_tty {
-        pty::RawMode::enter(0)
-    } else {
-        None
+    let mut raw_mode = match &master {
+        Some(master) if stdin_tty => pty::RawMode::enter(master),
+        _ => None,
     };
     let mut pumps = Vec::new();
     if let Some(master) = master {
@@ -504,25 +552,31 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
             .try_clone()
             .map_err(|e| Error::Failed(format!("cannot read the pseudo-terminal: {e}")))?;
         pumps.push(if stdout_tty {
-            spawn_pump(reader, std::io::stdout(), &values)
+            spawn_pump(reader, std::io::stdout(), &patterns)
         } else {
-            spawn_pump(reader, std::io::stderr(), &values)
+            spawn_pump(reader, std::io::stderr(), &patterns)
         });
         if stdin_tty {
             // Not joined: it waits on the user's next key, which may never come.
             let mut writer = master;
+            let typed_ahead = raw_mode
+                .as_mut()
+                .map(|raw| std::mem::take(&mut raw.typed_ahead))
+                .unwrap_or_default();
             std::thread::spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+                if writer.write_all(&typed_ahead).is_ok() {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+                }
             });
         }
     }
     if let Some(stdout) = child.stdout.take() {
-        pumps.push(spawn_pump(stdout, std::io::stdout(), &values));
+        pumps.push(spawn_pump(stdout, std::io::stdout(), &patterns));
     }
     if let Some(stderr) = child.stderr.take() {
-        pumps.push(spawn_pump(stderr, std::io::stderr(), &values));
+        pumps.push(spawn_pump(stderr, std::io::stderr(), &patterns));
     }
-    drop(values);
+    drop(patterns);
     let status = child
         .wait()
         .map_err(|e| Error::Failed(format!("cannot wait for the command: {e}")))?;
@@ -544,9 +598,9 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
 fn spawn_pump(
     mut from: impl Read + Send + 'static,
     mut to: impl Write + Send + 'static,
-    values: &[SecretString],
+    patterns: &std::sync::Arc<Patterns>,
 ) -> std::thread::JoinHandle<()> {
-    let mut redactor = Redactor::new(values.iter().map(|v| v.expose_secret()));
+    let mut redactor = Redactor::new(patterns.clone());
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 * 1024];
         let mut out = Vec::with_capacity(buffer.len() + 64);
