@@ -80,6 +80,7 @@ impl FileDir {
                 parent.display()
             )));
         }
+        crate::store::strict::check_holds_new_dir(parent, "--file-dir directory")?;
         let mut suffix = [0u8; 6];
         getrandom::fill(&mut suffix)
             .map_err(|e| Error::Failed(format!("no randomness for a directory name: {e}")))?;
