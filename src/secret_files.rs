@@ -9,11 +9,10 @@
 //! real path: [`FileDir`] writes the files into a private directory for as long as the
 //! command runs.
 
-use std::ffi::CString;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroize;
@@ -34,28 +33,19 @@ impl SealedFile {
                 "cannot {what} the in-memory file for {variable}: {e}"
             ))
         };
-        let name = CString::new(format!("secretsd:{variable}"))
-            .map_err(|_| Error::Usage(format!("{variable} holds a NUL byte")))?;
         // Not MFD_CLOEXEC: the descriptor must survive execve into the command.
-        // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
-        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING) };
-        if raw < 0 {
-            return Err(failed("create", std::io::Error::last_os_error()));
-        }
-        // SAFETY: a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = rustix::fs::memfd_create(
+            format!("secretsd:{variable}"),
+            rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| failed("create", e.into()))?;
         let mut file = File::from(fd);
         file.write_all(content).map_err(|e| failed("write", e))?;
-        // SAFETY: fchmod on a descriptor this function owns.
-        if unsafe { libc::fchmod(file.as_raw_fd(), 0o400) } != 0 {
-            return Err(failed("protect", std::io::Error::last_os_error()));
-        }
-        let seals =
-            libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
-        // SAFETY: fcntl(F_ADD_SEALS) on a descriptor this function owns.
-        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-            return Err(failed("seal", std::io::Error::last_os_error()));
-        }
+        file.set_permissions(std::fs::Permissions::from_mode(0o400))
+            .map_err(|e| failed("protect", e))?;
+        use rustix::fs::SealFlags;
+        let seals = SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL;
+        rustix::fs::fcntl_add_seals(&file, seals).map_err(|e| failed("seal", e.into()))?;
         Ok(SealedFile { fd: file.into() })
     }
 
@@ -115,7 +105,6 @@ impl Drop for FileDir {
     fn drop(&mut self) {
         for (path, length) in &self.files {
             // Overwrite before unlinking, so the blocks do not keep the secret.
-            use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
             if let Ok(mut file) = OpenOptions::new().write(true).open(path) {
                 let mut zeros = vec![0u8; *length];

@@ -417,12 +417,18 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
         .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
     let signals_handle = signals.handle();
     let mut child = command.spawn().map_err(|e| start_error(&launch, e))?;
+    // Taken before anything waits for the child: signals go through it, never to a PID
+    // that the child's number may name once the `wait` below has reaped it.
+    let handle = crate::process::ChildHandle::of(&child).map_err(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Error::Failed(format!("cannot keep a handle on the command: {e}"))
+    })?;
     // Our copies of the terminal's slave side close here: reading the master ends when
     // the command and what it started have closed theirs.
     drop(command);
     let master = terminal.map(|pty| pty.master);
     let master_fd = master.as_ref().map(|m| m.as_raw_fd());
-    let child_pid = child.id() as libc::pid_t;
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             if origin.signal == libc::SIGWINCH
@@ -434,8 +440,7 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
             } else if origin.cause != Cause::Kernel {
                 // A terminal's ^C or resize reaches the whole foreground process group,
                 // the command included; pass on only what was sent to vault alone.
-                // SAFETY: kill(2) with a PID we spawned and have not reaped yet.
-                unsafe { libc::kill(child_pid, origin.signal) };
+                handle.signal(origin.signal);
             }
         }
     });
