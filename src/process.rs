@@ -110,17 +110,6 @@ pub fn prepare_child(command: &mut Command, setup: ChildSetup) {
     }
 }
 
-/// Makes the command end (SIGKILL) when vault does (see [`prepare_child`]).
-pub fn die_with_parent(command: &mut Command) {
-    prepare_child(
-        command,
-        ChildSetup {
-            core_limit: false,
-            die_with_parent: true,
-        },
-    );
-}
-
 /// Gives a program vault starts for the user the core limit vault was started with.
 pub fn restore_core_limit(command: &mut Command) {
     prepare_child(
@@ -130,6 +119,21 @@ pub fn restore_core_limit(command: &mut Command) {
             die_with_parent: false,
         },
     );
+}
+
+/// The error for a program that could not be started: not found (exit 127), not
+/// executable (126).
+pub fn spawn_error(program: &str, error: std::io::Error) -> crate::error::Error {
+    use crate::error::Error;
+    match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::CommandNotFound(format!("{program}: command not found"))
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            Error::CommandNotExecutable(format!("{program}: permission denied"))
+        }
+        _ => Error::CommandNotExecutable(format!("{program}: cannot execute: {error}")),
+    }
 }
 
 /// A child vault started, named by a pidfd: a signal sent through it reaches that process

@@ -15,8 +15,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroize;
-
 use crate::error::{Error, Result};
 
 /// A sealed in-memory file holding one secret, open (and inherited) until dropped.
@@ -55,11 +53,18 @@ impl SealedFile {
     }
 }
 
+/// What every `--file-dir` directory's name starts with.
+const FILE_DIR_PREFIX: &str = "secretsd-files-";
+
 /// `--file-dir`: the files in a new 0700 directory inside a directory the user chose, each
 /// 0400, removed (overwritten first) when dropped — for programs that need a real path.
+///
+/// The directory is locked (a shared `flock`) while vault uses it. One whose lock is free
+/// was left by a vault that was killed, together with its keeper (see `keeper`): the next
+/// vault given the same `--file-dir` removes it.
 pub struct FileDir {
     dir: PathBuf,
-    files: Vec<(PathBuf, usize)>,
+    _lock: File,
 }
 
 impl FileDir {
@@ -70,19 +75,46 @@ impl FileDir {
                 parent.display()
             )));
         }
+        remove_stale_file_dirs(parent);
+        // Another vault's sweep may find the new directory before it is locked, and remove
+        // it (it is empty then): a directory that is gone once locked is made again.
+        let mut attempts = 0;
+        loop {
+            let (dir, lock) = Self::create_locked(parent)?;
+            if still_there(&dir, &lock) {
+                return Ok(FileDir { dir, _lock: lock });
+            }
+            attempts += 1;
+            if attempts == 3 {
+                return Err(Error::Failed(format!(
+                    "--file-dir {}: each new directory was removed as soon as it was made; \
+                     is another program removing secretsd-files-* directories there?",
+                    parent.display()
+                )));
+            }
+        }
+    }
+
+    /// A new 0700 directory in `parent`, and its shared lock.
+    fn create_locked(parent: &Path) -> Result<(PathBuf, File)> {
         let mut suffix = [0u8; 6];
         getrandom::fill(&mut suffix)
             .map_err(|e| Error::Failed(format!("no randomness for a directory name: {e}")))?;
         let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = parent.join(format!("secretsd-files-{name}"));
+        let dir = parent.join(format!("{FILE_DIR_PREFIX}{name}"));
         DirBuilder::new()
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io("create", &dir, e))?;
-        Ok(FileDir {
-            dir,
-            files: Vec::new(),
-        })
+        let lock = File::open(&dir)
+            .and_then(|lock| lock.lock_shared().map(|()| lock))
+            .map_err(|e| Error::io("lock", &dir, e))?;
+        Ok((dir, lock))
+    }
+
+    /// The directory the files are in.
+    pub fn path(&self) -> &Path {
+        &self.dir
     }
 
     /// Writes `content` as the file for `variable`; returns its path.
@@ -94,7 +126,6 @@ impl FileDir {
             .mode(0o400)
             .open(&path)
             .map_err(|e| Error::io("create", &path, e))?;
-        self.files.push((path.clone(), content.len()));
         file.write_all(content)
             .map_err(|e| Error::io("write", &path, e))?;
         Ok(path)
@@ -103,18 +134,107 @@ impl FileDir {
 
 impl Drop for FileDir {
     fn drop(&mut self) {
-        for (path, length) in &self.files {
-            // Overwrite before unlinking, so the blocks do not keep the secret.
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-            if let Ok(mut file) = OpenOptions::new().write(true).open(path) {
-                let mut zeros = vec![0u8; *length];
-                let _ = file.write_all(&zeros).and_then(|()| file.sync_all());
-                zeros.zeroize();
-            }
-            let _ = std::fs::remove_file(path);
-        }
-        let _ = std::fs::remove_dir(&self.dir);
+        remove_file_dir(&self.dir);
     }
+}
+
+/// Whether the directory `lock` holds open is still the one at `path`.
+fn still_there(path: &Path, lock: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (lock.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(held), Ok(there)) => {
+            held.nlink() > 0 && held.dev() == there.dev() && held.ino() == there.ino()
+        }
+        _ => false,
+    }
+}
+
+/// Removes a `--file-dir` directory: each file overwritten with zeros (so the blocks do
+/// not keep the secret) and unlinked, then the directory. Best effort.
+pub fn remove_file_dir(dir: &Path) {
+    let _ = remove_dir(dir, false);
+}
+
+/// Removes the `--file-dir` directories in `parent` that no vault holds any more.
+fn remove_stale_file_dirs(parent: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .as_bytes()
+            .starts_with(FILE_DIR_PREFIX.as_bytes())
+        {
+            let _ = remove_dir(&entry.path(), true);
+        }
+    }
+}
+
+/// Removes `path` as [`remove_file_dir`] does — only a directory (not a link to one) of this
+/// user's that no other user may write to, and with `stale`, only if no vault holds its
+/// lock. Everything inside is reached through the directory opened once, so swapping it
+/// for something else halfway changes nothing.
+fn remove_dir(path: &Path, stale: bool) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
+    let dir = rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&dir)?;
+    if stat.st_uid != rustix::process::geteuid().as_raw() || stat.st_mode & 0o022 != 0 {
+        return Ok(());
+    }
+    if stale {
+        // Fails while a vault holds its shared lock.
+        rustix::fs::flock(&dir, FlockOperation::NonBlockingLockExclusive)?;
+    }
+    for entry in rustix::fs::Dir::read_from(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        // Its own file in its own directory, 0400: writable again to be overwritten. Only
+        // a regular file (chmod would follow a link).
+        let regular = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode).is_file());
+        if regular {
+            let _ = rustix::fs::chmodat(&dir, name, Mode::from_raw_mode(0o600), AtFlags::empty());
+            if let Ok(file) = rustix::fs::openat(
+                &dir,
+                name,
+                OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                overwrite(File::from(file));
+            }
+        }
+        let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+    }
+    rustix::fs::unlinkat(CWD, path, AtFlags::REMOVEDIR)?;
+    Ok(())
+}
+
+/// Overwrites a regular file with as many zeros as it holds, and syncs it.
+fn overwrite(mut file: File) {
+    let length = match file.metadata() {
+        Ok(metadata) if metadata.is_file() => metadata.len(),
+        _ => return,
+    };
+    let zeros = [0u8; 64 * 1024];
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        if file.write_all(&zeros[..n]).is_err() {
+            return;
+        }
+        left -= n as u64;
+    }
+    let _ = file.sync_all();
 }
 
 #[cfg(test)]

@@ -485,6 +485,55 @@ fn the_command_of_exec_redact_ends_when_vault_is_killed() {
     }
 }
 
+/// What the command started ends with it: a background job, one in a session of its own
+/// (`setsid`) and the orphan of a double fork, each with the secrets in its environment.
+/// vault's keeper (a subreaper) finds and kills them all when vault is killed.
+#[test]
+fn everything_the_command_of_exec_redact_started_ends_when_vault_is_killed() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "a-secret-value");
+    let sleeps: Vec<String> = (4..8).map(unique_sleep).collect();
+    let script = format!(
+        "sleep {} & setsid sleep {} & (sleep {} &); echo started; exec sleep {}",
+        sleeps[0], sleeps[1], sleeps[2], sleeps[3]
+    );
+    let mut vault = home
+        .vault_std(&["exec", "--redact", "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(vault.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "started\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sleeps.iter().all(|s| running(&format!("sleep {s}"))) {
+        assert!(
+            Instant::now() < deadline,
+            "the command's processes never all ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    vault.kill().unwrap();
+    vault.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<&String> = sleeps
+            .iter()
+            .filter(|s| running(&format!("sleep {s}")))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "outlived vault: sleep {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A provider that answers every request with `message` as a `denied` error.
 fn refusing_provider(message: &str) -> tempfile::TempDir {
     provider_dir(

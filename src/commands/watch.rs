@@ -70,8 +70,7 @@ fn start(
 ) -> Result<Running> {
     let launch = launch_of(command.to_vec(), resolved, bindings, args.file_dir.clone());
     let (files, paths) = make_files(&launch)?;
-    let mut child_command = build_command(&launch, &paths)?;
-    crate::process::die_with_parent(&mut child_command);
+    let mut child_command = build_command(&launch, &paths, &files)?;
     let mut child = child_command.spawn().map_err(|e| start_error(&launch, e))?;
     let pid = child.id();
     // Before the thread below can reap it.
@@ -155,22 +154,27 @@ fn watch_vault(path: &Path, events: Sender<Event>) -> Result<()> {
 fn stop(running: &Running, grace: Duration, events: &Receiver<Event>) -> (u8, Option<i32>) {
     let pid = running.pid;
     running.signal(libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    let mut killed = false;
+    // After the grace the keeper kills the command and all it started; should the keeper
+    // itself not end within a second more, SIGKILL (which takes the command with it).
+    let mut deadline = Some(Instant::now() + grace);
+    let mut told_keeper = false;
     let mut stopping = None;
     loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(if killed {
-            Duration::from_secs(3600)
-        } else {
-            wait
-        }) {
+        let wait = deadline.map_or(Duration::from_secs(3600), |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        match events.recv_timeout(wait) {
             Ok(Event::Exited(exited, code)) if exited == pid => return (code, stopping),
             Ok(Event::Stop(signal)) => stopping = Some(signal),
             Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) if !told_keeper => {
+                running.signal(crate::keeper::END_TREE);
+                told_keeper = true;
+                deadline = Some(Instant::now() + Duration::from_secs(1));
+            }
             Err(RecvTimeoutError::Timeout) => {
                 running.signal(libc::SIGKILL);
-                killed = true;
+                deadline = None;
             }
             Err(RecvTimeoutError::Disconnected) => return (1, stopping),
         }
