@@ -59,12 +59,14 @@ const FILE_DIR_PREFIX: &str = "secretsd-files-";
 /// `--file-dir`: the files in a new 0700 directory inside a directory the user chose, each
 /// 0400, removed (overwritten first) when dropped — for programs that need a real path.
 ///
-/// The directory is locked (a shared `flock`) while vault uses it. One whose lock is free
-/// was left by a vault that was killed, together with its keeper (see `keeper`): the next
-/// vault given the same `--file-dir` removes it.
+/// The directory is locked (a shared `flock`) while vault uses it, and recorded in the
+/// data directory (`file-dirs/`). One whose lock is free was left by a vault that was
+/// killed together with its keeper (see `keeper`): the next vault command removes it (see
+/// [`remove_stale_recorded`]), and so does the next vault given the same `--file-dir`.
 pub struct FileDir {
     dir: PathBuf,
     _lock: File,
+    record: Option<PathBuf>,
 }
 
 impl FileDir {
@@ -82,7 +84,12 @@ impl FileDir {
         loop {
             let (dir, lock) = Self::create_locked(parent)?;
             if still_there(&dir, &lock) {
-                return Ok(FileDir { dir, _lock: lock });
+                let record = record(&dir);
+                return Ok(FileDir {
+                    dir,
+                    _lock: lock,
+                    record,
+                });
             }
             attempts += 1;
             if attempts == 3 {
@@ -135,6 +142,72 @@ impl FileDir {
 impl Drop for FileDir {
     fn drop(&mut self) {
         remove_file_dir(&self.dir);
+        if let Some(record) = &self.record {
+            let _ = std::fs::remove_file(record);
+        }
+    }
+}
+
+/// Where the `--file-dir` directories in use are recorded: one file each, named as the
+/// directory, holding its path. None without a data directory.
+fn ledger() -> Option<PathBuf> {
+    crate::paths::data_dir().ok().map(|d| d.join("file-dirs"))
+}
+
+/// Records `dir` in the ledger; best effort (the sweep of its parent still finds it).
+fn record(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let ledger = ledger()?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&ledger)
+        .ok()?;
+    let dir = std::path::absolute(dir).ok()?;
+    let record = ledger.join(dir.file_name()?);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&record)
+        .ok()?;
+    if file.write_all(dir.as_os_str().as_bytes()).is_err() {
+        let _ = std::fs::remove_file(&record);
+        return None;
+    }
+    Some(record)
+}
+
+/// Removes the recorded `--file-dir` directories that no vault holds any more (their vault
+/// and its keeper were killed), and their records. Called at the start of every command;
+/// best effort, and silent.
+pub fn remove_stale_recorded() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let Some(ledger) = ledger() else { return };
+    let Ok(entries) = std::fs::read_dir(&ledger) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.as_bytes().starts_with(FILE_DIR_PREFIX.as_bytes()) {
+            continue;
+        }
+        let Ok(path) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        let dir = PathBuf::from(std::ffi::OsString::from_vec(path));
+        // A record names only the directory it is named after.
+        let gone = if dir.is_absolute() && dir.file_name() == Some(&name) {
+            match remove_dir(&dir, true) {
+                Ok(()) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            }
+        } else {
+            true
+        };
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

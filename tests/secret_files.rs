@@ -362,3 +362,39 @@ fn a_file_dir_left_by_a_killed_vault_is_removed_by_the_next_vault_using_that_dir
     live.0.wait().unwrap();
     assert!(file_dirs(&parent).is_empty());
 }
+
+/// The same, found by any vault command: every --file-dir directory in use is recorded in
+/// the data directory, and one whose vault and keeper are gone is removed by the next
+/// vault command, whichever it is.
+#[test]
+fn a_file_dir_left_by_a_killed_vault_is_removed_by_the_next_vault_command() {
+    let home = TestHome::initialised();
+    home.set("KUBE_YAML", KUBECONFIG);
+    let parent = home.path().join("runtime");
+    std::fs::create_dir(&parent).unwrap();
+    let killed_sleep = unique_sleep(5);
+    let mut killed =
+        exec_with_file_dir(&home, &parent, &format!("exec sleep {killed_sleep}"), true);
+    let [stale] = &file_dirs(&parent)[..] else {
+        panic!("one directory")
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", killed.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    killed.wait().unwrap();
+    wait_for("the killed command to end", || {
+        !running(&format!("sleep {killed_sleep}"))
+    });
+    assert!(
+        stale.join("KUBECONFIG").exists(),
+        "nothing was left to remove it"
+    );
+    home.vault(&["list"]).assert().success();
+    assert!(file_dirs(&parent).is_empty(), "the stale directory stayed");
+    assert!(
+        files_holding(home.path(), "k8s.example", SystemTime::UNIX_EPOCH).is_empty(),
+        "the secret is still on disk"
+    );
+}
