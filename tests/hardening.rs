@@ -534,6 +534,32 @@ fn everything_the_command_of_exec_redact_started_ends_when_vault_is_killed() {
     }
 }
 
+/// What the command leaves running when it exits (here in a session of its own, with the
+/// secret in its environment and vault's pipe as its output) ends with it: vault does not
+/// wait on it, and it does not run on unfiltered.
+#[test]
+fn what_the_command_of_exec_redact_leaves_running_ends_when_the_command_exits() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "a-secret-value");
+    let left = unique_sleep(8);
+    let script = format!(
+        "setsid sleep {left} & while ! pgrep -f '^sleep {left}$' >/dev/null; do sleep 0.01; done; echo started"
+    );
+    home.vault(&["exec", "--redact", "--", "sh", "-c", &script])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout("started\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(&format!("sleep {left}")) {
+        assert!(
+            Instant::now() < deadline,
+            "sleep {left} outlived the command"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A provider that answers every request with `message` as a `denied` error.
 fn refusing_provider(message: &str) -> tempfile::TempDir {
     provider_dir(
