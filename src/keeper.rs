@@ -113,7 +113,8 @@ pub fn run_if_asked() -> Option<Result<u8>> {
         return None;
     }
     Some(match orders(args) {
-        Some(orders) => keep(orders),
+        // As vault's own: 127 or 126 for the command, 125 for what failed before it.
+        Some(orders) => keep(orders).map_err(Error::before_command),
         None => Err(Error::Usage(format!(
             "{KEEPER} is how vault starts itself, not an option"
         ))),
