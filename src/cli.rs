@@ -144,10 +144,12 @@ pub enum Command {
     /// Sources and targets are vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:,
     /// infisical:/glitchtip/database, gopass:app/); a provider key becomes the variable named
     /// by its last path segment. A .env target is backed up first (.env-backups/ beside it,
-    /// 0600), rewritten atomically keeping comments, order and every other line, with mode
-    /// 0600 (or stricter) and its owner kept. Each run logs one line on stderr (time,
-    /// profile, counts; never values) for journalctl. Named syncs live in the configuration
-    /// file as [sync.NAME] tables with from, to, only, preserve, strict and keep_backups.
+    /// 0600), rewritten atomically keeping comments, order and every other line, its owner
+    /// and group, without others' access (a new one is 0600). A .env target another user
+    /// owns, or in a directory another user may write, is refused unless --owner names its
+    /// owner. Each run logs one line on stderr (time, profile, counts; never values) for
+    /// journalctl. Named syncs live in the configuration file as [sync.NAME] tables with
+    /// from, to, only, preserve, strict, keep_backups and owner.
     Sync(SyncArgs),
     /// Show where the vault and identity are, whether the vault opens, and what is wrong
     Status(StatusArgs),
@@ -165,7 +167,9 @@ pub enum Command {
     /// --accept, or by [security] vaults / VAULT_TRUST=ID:OWNER,...) and remembers the
     /// highest epoch it saw. A vault seen for the first time, or suspect (forged, signed by
     /// a non-member, its membership not signed by a trusted owner, an older epoch), is not
-    /// used: no value is read, nothing is written. Exit 0 when trusted, 1 otherwise.
+    /// used: no value is read, nothing is written. Exit 0 when trusted (or accepted), 1
+    /// when not trusted and nothing was accepted, 4 when accepting is refused or this
+    /// machine has no trust record to keep it in.
     Verify {
         /// Trust it: pin the owners of a vault seen for the first time; write a suspect
         /// version forward, signed by you, under the newest membership this machine knows
@@ -191,7 +195,8 @@ pub enum Command {
     /// writes are refused until an owner renews. This stops a server that keeps serving an
     /// old vault from doing so for longer than the max age.
     Renew {
-        /// How long the membership holds after each renewal ("30d", "12h")
+        /// How long the membership holds after each renewal ("30d", "12h"; 1 second to 100
+        /// years)
         #[arg(long, value_name = "DURATION", conflicts_with = "no_expiry")]
         max_age: Option<String>,
         /// The membership no longer expires
@@ -626,6 +631,13 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub file_dir: Option<PathBuf>,
 
+    /// Pass NAME from the vault although it makes programs load or run code (LD_*,
+    /// BASH_ENV, PYTHONPATH, NODE_OPTIONS, PATH and more: held back otherwise, see
+    /// SECURITY.md); comma-separated or repeated; also [exec] allow_env in the
+    /// configuration
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub allow_env: Vec<String>,
+
     /// The command and its arguments ('--' before it is optional, and needed only when the
     /// command starts with '-'); options after the command are the command's
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
@@ -667,6 +679,13 @@ pub struct RunArgs {
     /// that need a real path; vault stays as the command's parent
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub file_dir: Option<PathBuf>,
+
+    /// Pass NAME from the vault or a provider although it makes programs load or run code
+    /// (LD_*, BASH_ENV, PYTHONPATH, NODE_OPTIONS, PATH and more: held back otherwise, see
+    /// SECURITY.md; a literal in the manifest passes); comma-separated or repeated; also
+    /// [exec] allow_env in the configuration
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub allow_env: Vec<String>,
 
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]
@@ -787,9 +806,15 @@ pub struct ExportArgs {
           add = ArgValueCompleter::new(complete::secret_names))]
     pub only: Vec<String>,
 
-    /// Write to FILE (created 0600, replaced atomically) instead of stdout
+    /// Write to FILE (created 0600, replaced atomically) instead of stdout; refused in a
+    /// directory another user may write, or over their file
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
+
+    /// With --output: the user FILE belongs to on purpose (a service's env file written by
+    /// root); it is written owned by them
+    #[arg(long, value_name = "USER", requires = "output")]
+    pub owner: Option<String>,
 
     /// Export a manifest's variables, each reference resolved (vault, env, file, providers)
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath,
@@ -964,8 +989,14 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N")]
     pub keep_backups: Option<usize>,
 
+    /// With a .env target: the user it belongs to on purpose (a service's env file written
+    /// by root); it is written owned by them. Without it, a file another user owns is
+    /// refused
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+
     /// List the named syncs of the configuration file
-    #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run", "owner"])]
     pub list: bool,
 }
 

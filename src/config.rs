@@ -26,6 +26,17 @@ pub struct Config {
     pub profiles: std::collections::BTreeMap<String, Profile>,
     /// `[security]`: owners trusted before a vault is first seen.
     pub security: SecurityConfig,
+    /// `[exec]`: what `vault exec` and `vault run` pass on.
+    pub exec: ExecConfig,
+}
+
+/// `[exec]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecConfig {
+    /// Variables passed from a vault or a provider although they make programs load code
+    /// (see `code_env`), as `--allow-env` does.
+    pub allow_env: Vec<String>,
 }
 
 /// `[security]`.
@@ -42,6 +53,21 @@ pub struct SecurityConfig {
     /// owner signed; pin owners with `vaults`). Kept so that a configuration that sets it
     /// still loads.
     pub trusted_writers: Vec<String>,
+}
+
+impl SecurityConfig {
+    /// The retired settings this configuration still sets: they decide nothing now, and
+    /// whoever relied on them should hear so.
+    pub fn retired(&self) -> Vec<&'static str> {
+        let mut retired = Vec::new();
+        if self.require_signed {
+            retired.push("require_signed");
+        }
+        if !self.trusted_writers.is_empty() {
+            retired.push("trusted_writers");
+        }
+        retired
+    }
 }
 
 /// `[profiles.NAME]`: what a profile changes — which vault, where names are looked up, and
@@ -114,6 +140,8 @@ pub struct SyncProfile {
     pub strict: bool,
     /// .env backups kept beside a .env target (default 10).
     pub keep_backups: Option<usize>,
+    /// The user a .env target belongs to on purpose (`--owner`).
+    pub owner: Option<String>,
 }
 
 /// `[providers]`: vault's limits for provider processes, and one `[providers.<name>]`
@@ -193,7 +221,7 @@ impl Config {
             }
             Err(e) => return Err(Error::io("read the configuration file", path, e)),
         };
-        crate::store::fs::check_not_replaceable(path, "configuration file")?;
+        crate::store::strict::check_not_replaceable(path, "configuration file")?;
         toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the configuration file {} is invalid: {}",

@@ -5,6 +5,7 @@
 //! user sees; `main.rs` only parses, dispatches and maps errors to exit codes.
 
 pub mod cli;
+pub mod code_env;
 pub mod commands;
 pub mod complete;
 pub mod config;

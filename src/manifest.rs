@@ -194,22 +194,34 @@ fn binding_from_table(name: &str, fields: &toml::Table) -> std::result::Result<B
 /// finds Cargo.toml.
 pub const PROJECT_MANIFEST: &str = "secretsd.toml";
 
-/// The nearest `secretsd.toml` in `start` or a directory above it.
-pub fn find_project_manifest(start: &Path) -> Option<std::path::PathBuf> {
-    start
+/// The nearest `secretsd.toml` in `start` or a directory above it — refused (see
+/// `strict::check_found_upward`) if another user could have put it there, or one nearer:
+/// a manifest chooses the program's environment (`PYTHONPATH`, `LD_PRELOAD`) and which
+/// secrets it gets.
+pub fn find_project_manifest(start: &Path) -> Result<Option<std::path::PathBuf>> {
+    let found = start
         .ancestors()
         .map(|dir| dir.join(PROJECT_MANIFEST))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| candidate.is_file());
+    if let Some(path) = &found {
+        crate::store::strict::check_found_upward(path, start, "project manifest")?;
+    }
+    Ok(found)
 }
 
-/// The manifest a command uses: the one given, else the project's.
+/// The manifest a command uses: the one given, else the project's. Either must be the
+/// user's or root's, where nobody else could replace it.
 pub fn locate(given: Option<&Path>) -> Result<std::path::PathBuf> {
     if let Some(path) = given {
+        // A missing one is reported when it is read.
+        if path.exists() {
+            crate::store::strict::check_not_replaceable(path, "manifest")?;
+        }
         return Ok(path.to_path_buf());
     }
     let here = std::env::current_dir()
         .map_err(|e| Error::Failed(format!("cannot tell the current directory: {e}")))?;
-    find_project_manifest(&here).ok_or_else(|| {
+    find_project_manifest(&here)?.ok_or_else(|| {
         Error::Usage(format!(
             "no manifest: pass --manifest FILE, or create {PROJECT_MANIFEST} in this project (vault init --project writes one)"
         ))

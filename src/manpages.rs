@@ -88,7 +88,7 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ("3", "Not found: a secret, a key or a reference."),
     (
         "4",
-        "Locked out: no vault, no or the wrong identity or passphrase, or unsafe file permissions.",
+        "Locked out: no vault, no or the wrong identity or passphrase, unsafe file permissions, or a vault this machine does not trust (seen for the first time, or suspect: see vault-verify(1)).",
     ),
     ("5", "A provider failed."),
     (
@@ -97,7 +97,7 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ),
     (
         "125",
-        "exec and run: vault failed before the command started.",
+        "exec and run: vault failed before the command started (a vault not trusted included).",
     ),
     ("126", "exec and run: the command cannot be executed."),
     ("127", "exec and run: the command was not found."),
@@ -138,8 +138,16 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Directories searched for secretsd-provider-NAME before PATH.",
     ),
     (
+        "VAULT_TRUST",
+        "Owners pinned for vaults seen for the first time: ID[@EPOCH]:OWNER,... entries separated by spaces or ;, as vault verify prints them. For CI and services; it replaces a [security.vaults] pin for the same vault.",
+    ),
+    (
         "XDG_CONFIG_HOME, XDG_DATA_HOME",
         "Where the default identity, configuration and vault live.",
+    ),
+    (
+        "XDG_STATE_HOME",
+        "Where the trust record lives (else $HOME/.local/state; for root without HOME, /var/lib/secretsd). With none of them, vault refuses what needs the record.",
     ),
     (
         "COMPLETE",
@@ -162,8 +170,16 @@ const FILES: &[(&str, &str)] = &[
         "The age identity made by vault init.",
     ),
     (
+        "$XDG_CONFIG_HOME/secretsd/writer.key",
+        "The key writes are signed with, for an identity that is not an age X25519 key (made by vault identity public or vault init).",
+    ),
+    (
         "$XDG_CONFIG_HOME/secretsd/config.toml",
         "Backups, providers and the lookup chain.",
+    ),
+    (
+        "$XDG_STATE_HOME/secretsd/trust.json",
+        "What this machine has seen of each vault: its owners, the highest epoch and generation, the membership block at that epoch, and where the vault was read.",
     ),
 ];
 

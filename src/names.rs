@@ -10,8 +10,22 @@ use crate::error::{Error, Result};
 /// mistaken `vault set X < big.iso` fails fast instead of bloating every rewrite.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Checks that `name` is `[A-Za-z_][A-Za-z0-9_]*`.
+/// The longest name `vault` stores, in bytes: far above any real variable name, and small
+/// enough that every table, message and environment a name appears in stays readable.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The widest a table column grows for the names in it; longer ones run past it.
+pub const MAX_COLUMN: usize = 64;
+
+/// Checks that `name` is `[A-Za-z_][A-Za-z0-9_]*` and at most [`MAX_NAME_BYTES`] long.
 pub fn validate_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(Error::BadData(format!(
+            "the secret name {} is {} bytes long; names are at most {MAX_NAME_BYTES} bytes",
+            quote_name(name),
+            name.len()
+        )));
+    }
     let mut chars = name.chars();
     let valid = match chars.next() {
         None => false,
@@ -95,6 +109,15 @@ mod tests {
         for name in ["A", "_", "API_KEY", "a1", "_9"] {
             assert!(validate_name(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        assert!(validate_name(&"A".repeat(MAX_NAME_BYTES)).is_ok());
+        let error = validate_name(&"A".repeat(MAX_NAME_BYTES + 1)).unwrap_err();
+        assert_eq!(error.exit_code(), 6);
+        // The message quotes a bounded part of the name, not all of it.
+        assert!(error.to_string().len() < 200, "{error}");
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! `vault` invocation — one process per provider, spawned on first use, several asked in
 //! parallel. The protocol itself lives in the `secretsd-protocol` crate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secretsd_protocol::client::{ClientError, ClientOptions, ProviderProcess};
 use secretsd_protocol::{Config, ErrorKind, GetOk, ListOk, SecretValue, executable_name};
+
+use zeroize::Zeroizing;
 
 use crate::config::ProvidersConfig;
 use crate::error::{Error, Result};
@@ -85,10 +87,52 @@ pub fn client_error(error: ClientError) -> Error {
     }
 }
 
+/// The shortest text taken out of a provider's messages: shorter ones would garble every
+/// message they occur in, for little to hide.
+const REDACT_MIN_CHARS: usize = 4;
+
+/// Text sent to one provider that may be a secret, to take out of what it says back: a
+/// provider that echoes its request in an error ("no entry hunter2", "bad token ey…")
+/// would otherwise put it in vault's message, and from there in a terminal or a journal.
+#[derive(Default)]
+struct Sent(Vec<Zeroizing<String>>);
+
+impl Sent {
+    fn add(&mut self, text: &str) {
+        if text.chars().count() >= REDACT_MIN_CHARS {
+            self.0.push(Zeroizing::new(text.to_string()));
+        }
+    }
+
+    /// `text` with every occurrence of what was sent replaced by `…`, longest first.
+    fn redact(&self, text: &str) -> String {
+        let mut known: Vec<&str> = self.0.iter().map(|t| t.as_str()).collect();
+        known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        known.dedup();
+        let mut out = Zeroizing::new(text.to_string());
+        for secret in known {
+            if out.contains(secret) {
+                out = Zeroizing::new(out.replace(secret, "…"));
+            }
+        }
+        out.to_string()
+    }
+}
+
 /// The provider processes of one vault invocation.
 pub struct Providers {
     options: ClientOptions,
     running: BTreeMap<String, ProviderProcess>,
+    /// Per provider, what may be a secret among what it was sent (see [`Sent`]).
+    sent: BTreeMap<String, Sent>,
+    /// Providers that broke off a request (hung, crashed, printed garbage): that failure
+    /// was the error, so how they end is no news.
+    broken: BTreeSet<String>,
+}
+
+/// Whether `error` means the provider broke off (rather than answering with an error).
+fn broke_off(error: &ClientError) -> bool {
+    error.kind().is_none()
 }
 
 /// How this vault runs providers, from `[providers]` in its configuration.
@@ -106,6 +150,8 @@ impl Providers {
         Providers {
             options: client_options(config, show_stderr),
             running: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            broken: BTreeSet::new(),
         }
     }
 
@@ -124,6 +170,30 @@ impl Providers {
         Ok(process)
     }
 
+    /// Notes `text`, sent or about to be sent to provider `name`, as possibly secret: it is
+    /// taken out of that provider's messages. For configuration values that came from a
+    /// reference; keys and values of requests are noted by the requests themselves.
+    pub fn note_sent(&mut self, name: &str, text: &str) {
+        self.sent.entry(name.to_string()).or_default().add(text);
+    }
+
+    /// `text`, something provider `name` said, without what it was sent (see [`Sent`]).
+    pub fn redact(&self, name: &str, text: &str) -> String {
+        match self.sent.get(name) {
+            Some(sent) => sent.redact(text),
+            None => text.to_string(),
+        }
+    }
+
+    /// A client error as a vault error, with what the provider was sent taken out of it.
+    fn error(&self, name: &str, error: ClientError) -> Error {
+        match client_error(error) {
+            Error::NotFound(message) => Error::NotFound(self.redact(name, &message)),
+            Error::Provider(message) => Error::Provider(self.redact(name, &message)),
+            other => other,
+        }
+    }
+
     /// The running process of `name`, started on first use.
     pub fn process(&mut self, name: &str) -> Result<&mut ProviderProcess> {
         if !self.running.contains_key(name) {
@@ -139,6 +209,17 @@ impl Providers {
         &mut self,
         requests: BTreeMap<String, (Config, Vec<String>)>,
     ) -> std::result::Result<BTreeMap<String, GetOk>, (String, Error)> {
+        /// A provider's name, its process (if it started) and its answer.
+        type Outcome = (
+            String,
+            Option<ProviderProcess>,
+            std::result::Result<GetOk, ClientError>,
+        );
+        for (name, (_, keys)) in &requests {
+            for key in keys {
+                self.note_sent(name, key);
+            }
+        }
         let options = self.options.clone();
         let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
             .into_iter()
@@ -147,7 +228,7 @@ impl Providers {
                 (name, process, config, keys)
             })
             .collect();
-        let outcomes: Vec<(String, Option<ProviderProcess>, Result<GetOk>)> =
+        let outcomes: Vec<std::result::Result<Outcome, (String, Error)>> =
             std::thread::scope(|scope| {
                 let handles: Vec<_> = work
                     .drain(..)
@@ -158,11 +239,11 @@ impl Providers {
                                 Some(p) => p,
                                 None => match Self::spawn(&name, options) {
                                     Ok(p) => p,
-                                    Err(e) => return (name, None, Err(e)),
+                                    Err(e) => return Err((name, e)),
                                 },
                             };
-                            let result = process.get(&config, &keys).map_err(client_error);
-                            (name, Some(process), result)
+                            let result = process.get(&config, &keys);
+                            Ok((name, Some(process), result))
                         })
                     })
                     .collect();
@@ -173,11 +254,18 @@ impl Providers {
             });
         let mut answers = BTreeMap::new();
         let mut first_error = None;
-        for (name, process, result) in outcomes {
+        for outcome in outcomes {
+            let (name, process, result) = match outcome {
+                Ok(outcome) => outcome,
+                Err(not_started) => {
+                    first_error.get_or_insert(not_started);
+                    continue;
+                }
+            };
             if let Some(process) = process {
                 self.running.insert(name.clone(), process);
             }
-            match result {
+            match self.noted(&name, result) {
                 Ok(answer) => {
                     answers.insert(name, answer);
                 }
@@ -192,14 +280,28 @@ impl Providers {
         }
     }
 
+    /// A request's result as vault's: a provider that broke off is noted (see `broken`),
+    /// and what it was sent is taken out of its error.
+    fn noted<T>(&mut self, name: &str, result: std::result::Result<T, ClientError>) -> Result<T> {
+        result.map_err(|e| {
+            if broke_off(&e) {
+                self.broken.insert(name.to_string());
+            }
+            self.error(name, e)
+        })
+    }
+
     pub fn get(&mut self, name: &str, config: &Config, keys: &[String]) -> Result<GetOk> {
-        self.process(name)?.get(config, keys).map_err(client_error)
+        for key in keys {
+            self.note_sent(name, key);
+        }
+        let result = self.process(name)?.get(config, keys);
+        self.noted(name, result)
     }
 
     pub fn list(&mut self, name: &str, config: &Config, prefix: Option<&str>) -> Result<ListOk> {
-        self.process(name)?
-            .list(config, prefix)
-            .map_err(client_error)
+        let result = self.process(name)?.list(config, prefix);
+        self.noted(name, result)
     }
 
     pub fn set(
@@ -209,31 +311,42 @@ impl Providers {
         key: &str,
         value: SecretValue,
     ) -> Result<()> {
-        self.process(name)?
-            .set(config, key, value)
-            .map_err(client_error)
+        self.note_sent(name, key);
+        self.note_sent(name, value.expose());
+        let result = self.process(name)?.set(config, key, value);
+        self.noted(name, result)
     }
 
     pub fn delete(&mut self, name: &str, config: &Config, key: &str) -> Result<()> {
-        self.process(name)?
-            .delete(config, key)
-            .map_err(client_error)
+        self.note_sent(name, key);
+        let result = self.process(name)?.delete(config, key);
+        self.noted(name, result)
     }
 
     /// Closes every provider's stdin, then waits for each to exit (so they exit in
     /// parallel, and none is left for a command that replaces vault to inherit). Returns
-    /// what providers did wrong on the way out — exiting non-zero, or lingering past the
-    /// grace and being stopped. Their answers were complete and checked already, so that
-    /// fails nothing; the caller says so (SPEC §5).
+    /// what providers that answered every request did wrong on the way out — exiting
+    /// non-zero, or lingering past the grace and being stopped — which fails nothing
+    /// (SPEC §5); the caller says so. A provider that broke off a request was that
+    /// request's error already: how it then ends (usually stopped by vault) is no news,
+    /// and saying its answers were complete would be false.
     pub fn close(&mut self) -> Vec<String> {
         let mut running = std::mem::take(&mut self.running);
         for process in running.values_mut() {
             process.close_stdin();
         }
+        let broken = std::mem::take(&mut self.broken);
         running
-            .into_values()
-            .filter_map(|process| process.close().err())
-            .map(|error| format!("{error} (its answers were complete and were used)"))
+            .into_iter()
+            .filter_map(|(name, process)| {
+                let error = process.close().err()?;
+                (!broken.contains(&name)).then(|| {
+                    format!(
+                        "{} (it had answered every request in full before, so this fails nothing)",
+                        self.redact(&name, &error.to_string())
+                    )
+                })
+            })
             .collect()
     }
 }
@@ -241,5 +354,22 @@ impl Providers {
 impl Drop for Providers {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_sent_is_taken_out_longest_first_and_short_text_is_left() {
+        let mut sent = Sent::default();
+        for text in ["hunter2", "hunter2-long", "ab"] {
+            sent.add(text);
+        }
+        assert_eq!(
+            sent.redact("no hunter2-long, no hunter2, ab"),
+            "no …, no …, ab"
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! | `<provider>:<key>` | `secretsd-provider-<provider>` |
 //! | anything else | a literal |
 //!
-//! Errors name the variable and the reference, never a value.
+//! Errors name the variable and the reference, never a value: a reference is shown as its
+//! scheme alone where the rest could be a value (see [`Reference::for_error`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +48,27 @@ impl fmt::Display for Reference {
 }
 
 impl Reference {
+    /// The reference as errors show it. `word:rest` reads as a provider reference whatever
+    /// `rest` is — `admin:hunter2`, meant as a literal, is provider `admin`, key
+    /// `hunter2` — so a provider key is never shown; nor a `secret:` or `env:` name that is
+    /// not a variable name. A file's path is shown: it is what there is to fix.
+    pub fn for_error(&self) -> String {
+        let name_or_not = |scheme: &str, name: &str| {
+            if crate::names::validate_name(name).is_ok() {
+                format!("{scheme}:{name}")
+            } else {
+                format!("{scheme}:…")
+            }
+        };
+        match self {
+            Reference::Secret(name) => name_or_not("secret", name),
+            Reference::Env(var) => name_or_not("env", var),
+            Reference::File(path) => format!("file:{path}"),
+            Reference::Literal(_) => "a literal value".to_string(),
+            Reference::Provider { provider, .. } => format!("{provider}:…"),
+        }
+    }
+
     /// Reads a reference. `scheme://…` (a URL) is a literal, not a provider address.
     pub fn parse(text: &str) -> Reference {
         let Some((scheme, rest)) = text.split_once(':') else {
@@ -214,7 +236,8 @@ pub struct Found {
 fn failure(binding: &Binding, error: Error, what: &str) -> Error {
     let message = format!(
         "cannot resolve {} = {}: {what}",
-        binding.variable, binding.reference
+        binding.variable,
+        binding.reference.for_error()
     );
     match error {
         Error::NotFound(_) => Error::NotFound(message),
@@ -301,6 +324,11 @@ impl<'a> Resolver<'a> {
                         );
                         let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
                         let value = resolved.remove(0).value;
+                        // A value from elsewhere (a token from gopass, a file) is a secret
+                        // this provider is sent: kept out of what it says back.
+                        if !matches!(binding.reference, Reference::Literal(_)) {
+                            self.providers.note_sent(name, value.expose_secret());
+                        }
                         serde_json::Value::String(value.expose_secret().to_string())
                     }
                     other => serde_json::to_value(other)
@@ -412,13 +440,14 @@ impl<'a> Resolver<'a> {
                         .iter()
                         .find(|(_, e)| e.kind != ErrorKind::NotFound)
                     {
+                        // The key is a secret's name, asked for along the chain.
                         return Err(Error::Provider(format!(
                             "provider {provider} could not look up {key}: {}{}",
                             error.kind,
                             error
                                 .message
                                 .as_deref()
-                                .map(|m| format!(": {m}"))
+                                .map(|m| format!(": {}", self.providers.redact(provider, m)))
                                 .unwrap_or_default()
                         )));
                     }
@@ -539,9 +568,9 @@ impl<'a> Resolver<'a> {
                             binding,
                             Error::NotFound(String::new()),
                             &if places == "vault" {
-                                format!("no secret named {name} in the vault")
+                                "no such secret in the vault".to_string()
                             } else {
-                                format!("no secret named {name} in {places}")
+                                format!("no such secret in {places}")
                             },
                         ));
                     }
@@ -559,7 +588,7 @@ impl<'a> Resolver<'a> {
                             let detail = error
                                 .message
                                 .as_deref()
-                                .map(|m| format!(": {m}"))
+                                .map(|m| format!(": {}", self.providers.redact(provider, m)))
                                 .unwrap_or_default();
                             return Err(failure(
                                 binding,
@@ -583,11 +612,12 @@ impl<'a> Resolver<'a> {
 fn resolve_local(binding: &Binding, reference: &Reference) -> Result<SecretString> {
     match reference {
         Reference::Env(var) => std::env::var(var).map(SecretString::from).map_err(|e| {
+            // The variable is named by the reference, shown as errors show it.
             let why = match e {
-                std::env::VarError::NotPresent => format!("${var} is not set"),
-                std::env::VarError::NotUnicode(_) => format!("${var} is not UTF-8"),
+                std::env::VarError::NotPresent => "it is not set in vault's environment",
+                std::env::VarError::NotUnicode(_) => "its value is not UTF-8",
             };
-            failure(binding, Error::NotFound(String::new()), &why)
+            failure(binding, Error::NotFound(String::new()), why)
         }),
         Reference::File(path) => {
             let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
@@ -647,6 +677,22 @@ mod tests {
                 Reference::parse(literal),
                 Reference::Literal(literal.into())
             );
+        }
+    }
+
+    #[test]
+    fn errors_show_the_scheme_where_the_rest_could_be_a_value() {
+        for (text, shown) in [
+            ("admin:hunter2", "admin:…"),
+            ("infisical:/app/db/PASSWORD", "infisical:…"),
+            ("secret:DB_PASSWORD", "secret:DB_PASSWORD"),
+            ("secret:hunter2 !", "secret:…"),
+            ("env:HOME", "env:HOME"),
+            ("env:a b", "env:…"),
+            ("file:/etc/app.key", "file:/etc/app.key"),
+            ("literal:hunter2", "a literal value"),
+        ] {
+            assert_eq!(Reference::parse(text).for_error(), shown, "{text}");
         }
     }
 

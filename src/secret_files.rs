@@ -77,6 +77,7 @@ impl FileDir {
                 parent.display()
             )));
         }
+        crate::store::strict::check_holds_new_dir(parent, "--file-dir directory")?;
         remove_stale_file_dirs(parent);
         // Another vault's sweep may find the new directory before it is locked, and remove
         // it (it is empty then): a directory that is gone once locked is made again.

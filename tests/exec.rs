@@ -343,3 +343,131 @@ fn an_environment_too_large_for_the_kernel_is_explained() {
     let output = with_8_mib_stack(&["exec", "--only", "BIG_0,BIG_1", "--", "true"]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// A member's `vault set BASH_ENV` (or LD_PRELOAD, PYTHONPATH, PATH…) would run their code
+/// on every machine that execs: such variables pass from the vault only when allowed by
+/// name, on the command line or in the configuration, and vault names what it held back.
+/// In a manifest, a literal is the user's own choice and passes; a secret: reference does
+/// not, nor does a file given for such a variable.
+#[test]
+fn variables_that_load_code_pass_from_the_vault_only_when_allowed() {
+    let home = home_with_secrets();
+    let marker = home.path().join("pwned");
+    let evil = home.path().join("evil.sh");
+    std::fs::write(&evil, format!("/usr/bin/touch {}\n", marker.display())).unwrap();
+    home.set("BASH_ENV", evil.to_str().unwrap());
+    home.set("LD_PRELOAD", "/nonexistent/evil.so");
+    home.set("PATH", "/nonexistent/evil-bin");
+    let probe = "echo ${BASH_ENV-unset} ${LD_PRELOAD-unset} $DB_PASSWORD; command -v true";
+    let output = home
+        .vault(&["exec", "--", "bash", "-c", probe])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!marker.exists(), "BASH_ENV from the vault ran");
+    let shown = stdout(&output);
+    assert!(
+        shown.starts_with("unset unset db-secret-value\n"),
+        "{shown}"
+    );
+    // The inherited PATH stays: `true` is found where it always is.
+    assert!(!shown.contains("evil-bin"), "{shown}");
+    let said = stderr(&output);
+    assert!(
+        said.contains("held back BASH_ENV, LD_PRELOAD, PATH:") && said.contains("--allow-env"),
+        "{said}"
+    );
+    // Names only: not a value.
+    assert!(
+        !said.contains("evil.sh") && !said.contains("evil.so"),
+        "{said}"
+    );
+
+    // Allowed on the command line, the one named passes (and the others stay held).
+    let output = home
+        .vault(&["exec", "--allow-env", "BASH_ENV", "--", "bash", "-c", probe])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(marker.exists(), "an allowed BASH_ENV is passed");
+    assert!(stderr(&output).contains("held back LD_PRELOAD, PATH:"));
+    std::fs::remove_file(&marker).unwrap();
+
+    // Allowed in the configuration.
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[exec]\nallow_env = [\"BASH_ENV\", \"LD_PRELOAD\", \"PATH\"]\n",
+    )
+    .unwrap();
+    let output = home
+        .vault(&["exec", "--", "/bin/bash", "-c", "echo $PATH"])
+        .output()
+        .unwrap();
+    assert!(marker.exists(), "BASH_ENV allowed by the configuration");
+    assert_eq!(stdout(&output), "/nonexistent/evil-bin\n");
+    assert!(
+        !stderr(&output).contains("held back"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::remove_file(home.path().join("config/secretsd/config.toml")).unwrap();
+
+    // A file for such a variable holds the vault's text just the same.
+    home.vault(&[
+        "exec",
+        "--file",
+        "BASH_ENV=BASH_ENV",
+        "--",
+        "bash",
+        "-c",
+        "true",
+    ])
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("held back BASH_ENV"));
+    assert!(!marker.exists(), "a file from the vault in BASH_ENV ran");
+
+    // A manifest: a secret: reference is held back, a literal is the user's choice.
+    let manifest = home.path().join("app.toml");
+    let manifest_arg = manifest.to_str().unwrap();
+    std::fs::write(
+        &manifest,
+        "[env]\nBASH_ENV = \"secret:BASH_ENV\"\nDB = \"secret:DB_PASSWORD\"\n",
+    )
+    .unwrap();
+    home.vault(&["run", "-m", manifest_arg, "--", "bash", "-c", "echo $DB"])
+        .assert()
+        .success()
+        .stdout("db-secret-value\n")
+        .stderr(predicate::str::contains("held back BASH_ENV"));
+    assert!(!marker.exists(), "BASH_ENV from a manifest's secret: ran");
+    home.vault(&[
+        "run",
+        "--allow-env",
+        "BASH_ENV",
+        "-m",
+        manifest_arg,
+        "--",
+        "bash",
+        "-c",
+        "true",
+    ])
+    .assert()
+    .success();
+    assert!(marker.exists(), "an allowed BASH_ENV from a manifest");
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("[env]\nBASH_ENV = \"literal:{}\"\n", evil.display()),
+    )
+    .unwrap();
+    home.vault(&["run", "-m", manifest_arg, "--", "bash", "-c", "true"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("held back").not());
+    assert!(
+        marker.exists(),
+        "a literal in the user's own manifest passes"
+    );
+}

@@ -408,3 +408,52 @@ fn stdout_of(home: &TestHome, args: &[&str]) -> String {
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// A writer key file that is there but unusable (readable by others) is named, never taken
+/// for none and never replaced.
+#[test]
+fn an_unusable_writer_key_is_named() {
+    let home = TestHome::new();
+    let key = home.path().join("id_ed25519");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ssh = |args: &[&str]| {
+        let mut all = vec!["--identity", key.to_str().unwrap()];
+        all.extend_from_slice(args);
+        home.vault(&all).output().unwrap()
+    };
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = public.trim();
+    let output = ssh(&[
+        "identity",
+        "public",
+        "--name",
+        "alice",
+        "--recipient",
+        public,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let writer_key = home.path().join("config/secretsd/writer.key");
+    let before = std::fs::read(&writer_key).unwrap();
+    chmod(&writer_key, 0o644);
+    let output = ssh(&[
+        "identity",
+        "public",
+        "--name",
+        "alice",
+        "--recipient",
+        public,
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("writer.key"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("exists"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&writer_key).unwrap(), before);
+}

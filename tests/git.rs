@@ -561,3 +561,125 @@ fn a_rebase_onto_an_old_membership_stops() {
         .unwrap();
     assert!(!opened.status.success());
 }
+
+/// The fingerprint the last commit's diff (through textconv) shows for `name`'s new value.
+fn shown_fingerprint(repo: &Repo, name: &str) -> String {
+    let diff = repo.git(&["show", "HEAD", "--", "vault.age"]);
+    diff.lines()
+        .find_map(|l| l.strip_prefix(&format!("+{name} = ")))
+        .and_then(|rest| rest.split("fingerprint ").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no fingerprint of {name} in\n{diff}"))
+        .to_string()
+}
+
+/// What someone holding the fingerprint key finds for a 4-digit value: every guess tried.
+fn brute_force(key: &str, name: &str, fingerprint: &str) -> Option<String> {
+    use hmac::Mac;
+    (0..10_000).map(|n| format!("{n:04}")).find(|guess| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(guess.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        hex == fingerprint
+    })
+}
+
+/// Carol, a member, knew the fingerprint key (it is in the document she could decrypt):
+/// with it she tries every 4-digit PIN against a diff's fingerprint in a moment. Once she
+/// is removed, the key is renewed, so the fingerprints of later diffs are keyed with
+/// something she never had.
+#[test]
+fn a_removed_member_cannot_test_guesses_against_later_diffs() {
+    let repo = Repo::new();
+    let carol = TestHome::initialised();
+    repo.vault(&["recipients", "add", &carol.line()]);
+    repo.set("PIN", "1234");
+    repo.git(&["commit", "-q", "-am", "pin"]);
+    // What Carol holds: the vault as she could decrypt it, diff key included.
+    let hers = common::age_decrypt(&repo.dir.join("vault.age"), &carol.identity_file());
+    let key = hers["diff_key"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        brute_force(&key, "PIN", &shown_fingerprint(&repo, "PIN")).as_deref(),
+        Some("1234"),
+        "the attack this guards against"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    repo.vault(&["recipients", "remove", &carol.name()]);
+    repo.set("PIN", "5678");
+    repo.git(&["commit", "-q", "-am", "new pin"]);
+    let fingerprint = shown_fingerprint(&repo, "PIN");
+    assert_eq!(brute_force(&key, "PIN", &fingerprint), None);
+    // The owner's diffs still work: the new key is in the document, and it is new.
+    let now = common::age_decrypt(&repo.dir.join("vault.age"), &repo.home.identity_file());
+    let renewed = now["diff_key"].as_str().unwrap();
+    assert_ne!(renewed, key);
+    assert_eq!(
+        brute_force(renewed, "PIN", &fingerprint).as_deref(),
+        Some("5678")
+    );
+}
+
+/// A name with escapes, written by a member with another tool on two branches: git's
+/// merge stops on it, and neither the driver's message nor `vault merge`'s list of what is
+/// left to settle puts the escapes on the terminal.
+#[test]
+fn a_name_with_escapes_is_shown_escaped_in_diffs_and_merges() {
+    let repo = Repo::new();
+    // The membership block byte for byte, as the base holds it.
+    let decrypted = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(repo.home.identity_file())
+        .arg(repo.dir.join("vault.age"))
+        .output()
+        .unwrap();
+    let fields: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(&decrypted.stdout).unwrap();
+    let membership = fields["membership"].get().to_string();
+    let recipient = repo.home.public_key();
+    let write = |generation: u64, value: &str| {
+        let text = format!(
+            r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":{generation},"recipients":["{recipient}"],"secrets":{{"EVIL\u001b]0;owned\u0007\u001b[31m":{{"value":"{value}","created":"t","updated":"t"}}}}}}"#
+        );
+        common::age_encrypt_to(
+            &repo.home.sign(&text),
+            &[&recipient],
+            &repo.dir.join("vault.age"),
+        );
+    };
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    write(100, "from-other");
+    repo.git(&["commit", "-q", "-am", "other"]);
+    repo.git(&["checkout", "-q", "main"]);
+    write(101, "from-main");
+    repo.git(&["commit", "-q", "-am", "main"]);
+    let diff = repo.vault_output(&["diff", "HEAD~1"], None);
+    assert!(
+        stdout(&diff).contains("add       EVIL\\u{1b}]0;owned"),
+        "{}{}",
+        stdout(&diff),
+        stderr(&diff)
+    );
+    let stopped = repo.git_output(&["merge", "-q", "--no-edit", "other"]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("secrets changed on both branches: EVIL\\u{1b}]0;owned"),
+        "{}",
+        stderr(&stopped)
+    );
+    let listed = repo.vault_output(&["merge"], None);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed), "EVIL\\u{1b}]0;owned\\u{7}\\u{1b}[31m\n");
+    for output in [&diff, &stopped, &listed] {
+        assert!(
+            !output.stdout.contains(&0x1b) && !output.stderr.contains(&0x1b),
+            "{:?}",
+            stdout(output)
+        );
+    }
+}

@@ -595,8 +595,8 @@ fn untrusted_text_reaches_the_terminal_without_control_characters() {
     let message = stderr(&output);
     // The failing provider is named with the variables that needed it.
     assert!(
-        message.contains("cannot resolve OTHER = refuser:OTHER")
-            || message.contains("cannot resolve TOKEN = refuser:KEY"),
+        message.contains("cannot resolve OTHER = refuser:…")
+            || message.contains("cannot resolve TOKEN = refuser:…"),
         "{message}"
     );
     assert!(
@@ -735,8 +735,8 @@ fn a_writer_waiting_for_the_lock_says_who_holds_it_and_gives_up_in_time() {
     )
     .unwrap();
     let lock = home.vault_file().with_extension("age.lock");
-    // Another writer, as the lock file names it, holds the lock (flock(1) takes the same
-    // kind of lock vault does).
+    // Another process holds the lock (flock(1) takes the same kind of lock vault does);
+    // the lock file names some other PID, which is not to be believed.
     std::fs::write(&lock, "4242").unwrap();
     let mut holder = Command::new("flock")
         .arg(&lock)
@@ -756,10 +756,15 @@ fn a_writer_waiting_for_the_lock_says_who_holds_it_and_gives_up_in_time() {
     let _ = holder.wait();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
+    // The holder the kernel knows, checked to have the lock file open: flock itself.
     assert!(
-        message.contains("waiting for the lock held by PID 4242"),
+        message.contains(&format!(
+            "waiting for the lock held by PID {} (flock)",
+            holder.id()
+        )),
         "{message}"
     );
+    assert!(!message.contains("4242"), "{message}");
     assert!(
         message.contains("more than 2 s; nothing was changed"),
         "{message}"
@@ -768,7 +773,92 @@ fn a_writer_waiting_for_the_lock_says_who_holds_it_and_gives_up_in_time() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(6),
         "{took:?}"
     );
-    // Free again: the write goes through and leaves its own PID for the next waiter.
+    // Free again: the write goes through.
     home.vault(&["set", "A", "value"]).assert().success();
     home.vault(&["exists", "A"]).assert().success();
+}
+
+/// Whether `bytes` hold something a terminal acts on: ESC, BEL, CR, or a C1 control
+/// (U+0080..U+009F, two bytes in UTF-8).
+fn drives_a_terminal(bytes: &[u8]) -> bool {
+    bytes.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r'))
+        || bytes
+            .windows(2)
+            .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]))
+}
+
+/// A member can write any name and description into the vault they sign (vault's own
+/// `set` refuses them, another tool does not); a provider says what it likes. None of it
+/// reaches the terminal as control characters, in any report: list, git's textconv, scan,
+/// sync's plan, check's table, provider list and a provider's keys.
+#[test]
+fn names_and_provider_text_in_every_report_never_drive_the_terminal() {
+    let home = TestHome::initialised();
+    let recipient = home.public_key();
+    let membership = home.membership();
+    let evil = "EVIL\\u001b]0;owned\\u0007\\u001b[31m\\r\\u009b2J";
+    let value = "evil-value-long-enough-to-find";
+    home.age_encrypt_text(&home.sign(&format!(
+        r#"{{"format":"secretsd-vault","version":2,"membership":{membership},"generation":50,"recipients":["{recipient}"],"secrets":{{"{evil}":{{"value":"{value}","created":"x\u001b[2J","updated":"y","description":"d\u001b[2J"}}}},"diff_key":"00"}}"#
+    )));
+    let found = home.path().join("found");
+    std::fs::create_dir(&found).unwrap();
+    std::fs::write(found.join("leak.txt"), format!("token={value}\n")).unwrap();
+    let vault = home.vault_file().display().to_string();
+    let target = format!("dotenv:{}", home.path().join("out.env").display());
+    let found_dir = found.display().to_string();
+    let mut checked: Vec<(Vec<&str>, std::process::Output)> = Vec::new();
+    for args in [
+        vec!["list"],
+        vec!["git", "textconv", &vault],
+        vec!["scan", &found_dir],
+        vec!["sync", "--from", "vault", "--to", &target, "--dry-run"],
+    ] {
+        let output = home.vault(&args).output().unwrap();
+        checked.push((args, output));
+    }
+    // The runs above must have shown the name (escaped), or they prove nothing.
+    for (args, output) in &checked[..3] {
+        assert!(
+            stdout(output).contains("EVIL\\u{1b}]0;owned"),
+            "{args:?}: {}{}",
+            stdout(output),
+            stderr(output)
+        );
+    }
+
+    // A provider whose version, keys and errors carry escapes.
+    let dir = provider_dir(
+        "shouty",
+        "#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps({'v': [1], 'provider': 'shouty', 'version': '1\\x1b[2J', 'ops': ['get', 'list']}), flush=True)\nfor line in sys.stdin:\n    r = json.loads(line)\n    if r['op'] == 'list':\n        print(json.dumps({'id': r['id'], 'ok': {'keys': ['k\\x1b[31m', 'k\\x9b2J']}}), flush=True)\n    else:\n        print(json.dumps({'id': r['id'], 'ok': {'values': {}, 'errors': {k: {'kind': 'denied', 'message': 'no \\x1b]0;owned\\x07 way\\r'} for k in r['keys']}}}), flush=True)\n",
+    );
+    let manifest = home.path().join("app.toml");
+    std::fs::write(&manifest, "[env]\nTOKEN = \"shouty:KEY\"\n").unwrap();
+    let manifest = manifest.display().to_string();
+    for args in [
+        vec!["provider", "list"],
+        vec!["list", "shouty:"],
+        vec!["check", "-m", &manifest],
+    ] {
+        let output = home
+            .vault(&args)
+            .env("VAULT_PROVIDER_PATH", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            stdout(&output).contains("\\u{1b}"),
+            "{args:?}: {}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        checked.push((args, output));
+    }
+    for (args, output) in &checked {
+        assert!(
+            !drives_a_terminal(&output.stdout) && !drives_a_terminal(&output.stderr),
+            "{args:?}: {:?} {:?}",
+            stdout(output),
+            stderr(output)
+        );
+    }
 }

@@ -99,6 +99,22 @@ fn a_command_can_print_the_identity() {
         stderr(&output)
     );
     assert!(!stderr(&output).contains("PRINTEDBYMISTAKE"));
+    // The member line comes from the command's identity too (run once for it).
+    let output = home
+        .vault(&["identity", "public", "--name", "ci"])
+        .env(
+            "VAULT_IDENTITY_COMMAND",
+            format!("cat '{}'", moved.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = stdout(&output);
+    assert!(
+        line.starts_with("age1") && line.contains(" writer:"),
+        "{line}"
+    );
+    assert!(!home.path().join("config/secretsd/writer.key").exists());
 }
 
 #[test]

@@ -84,6 +84,8 @@ STUDIO_PORT=3000\n";
 struct Setup {
     home: TestHome,
     project: PathBuf,
+    /// The passphrase file of a passphrase vault (no identity at all).
+    passphrase: Option<PathBuf>,
 }
 
 impl Setup {
@@ -92,7 +94,23 @@ impl Setup {
     }
 
     fn with_policy(policy: &str) -> Setup {
-        let home = TestHome::initialised();
+        Self::made(policy, TestHome::initialised(), None)
+    }
+
+    /// A passphrase vault, used with no identity anywhere.
+    fn with_passphrase(policy: &str) -> Setup {
+        let home = TestHome::new();
+        let passphrase = home.path().join("passphrase");
+        fs::write(&passphrase, "correct horse battery\n").unwrap();
+        chmod(&passphrase, 0o600);
+        home.vault(&["init", "--passphrase"])
+            .env("VAULT_PASSPHRASE_FILE", &passphrase)
+            .assert()
+            .success();
+        Self::made(policy, home, Some(passphrase))
+    }
+
+    fn made(policy: &str, home: TestHome, passphrase: Option<PathBuf>) -> Setup {
         let project = home.path().join("project");
         fs::create_dir_all(project.join("supabase/docker")).unwrap();
         fs::write(project.join("rotation.toml"), policy).unwrap();
@@ -100,12 +118,34 @@ impl Setup {
         chmod(&project.join(".env"), 0o640);
         fs::write(project.join("supabase/docker/.env"), SUPABASE_ENV).unwrap();
         chmod(&project.join("supabase/docker/.env"), 0o600);
-        home.set("POSTGRES_PASSWORD", "old-postgres-password");
-        home.set("JWT_SECRET", "old-jwt-secret-old-jwt-secret-old-jwt");
-        home.set("ANON_KEY", "old-anon");
-        home.set("SERVICE_ROLE_KEY", "old-service");
-        home.set("OPENAI_API_KEY", "sk-user-managed");
-        Setup { home, project }
+        let setup = Setup {
+            home,
+            project,
+            passphrase,
+        };
+        for (name, value) in [
+            ("POSTGRES_PASSWORD", "old-postgres-password"),
+            ("JWT_SECRET", "old-jwt-secret-old-jwt-secret-old-jwt"),
+            ("ANON_KEY", "old-anon"),
+            ("SERVICE_ROLE_KEY", "old-service"),
+            ("OPENAI_API_KEY", "sk-user-managed"),
+        ] {
+            setup
+                .vault(&["set", name])
+                .write_stdin(value)
+                .assert()
+                .success();
+        }
+        setup
+    }
+
+    /// `vault ARGS` in this home (with the passphrase, for a passphrase vault).
+    fn vault(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut command = self.home.vault(args);
+        if let Some(passphrase) = &self.passphrase {
+            command.env("VAULT_PASSPHRASE_FILE", passphrase);
+        }
+        command
     }
 
     fn policy(&self) -> String {
@@ -117,7 +157,7 @@ impl Setup {
         let policy = self.policy();
         let mut all = vec!["rotate", "--policy", &policy];
         all.extend_from_slice(args);
-        self.home.vault(&all).output().unwrap()
+        self.vault(&all).output().unwrap()
     }
 
     fn log(&self) -> Vec<String> {
@@ -133,6 +173,14 @@ impl Setup {
     }
 
     fn values(&self) -> serde_json::Value {
+        if self.passphrase.is_some() {
+            let output = self
+                .vault(&["export", "--format", "json"])
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", stderr(&output));
+            return serde_json::from_slice(&output.stdout).unwrap();
+        }
         let document = self.home.age_decrypt();
         let mut values = serde_json::Map::new();
         for (name, entry) in document["secrets"].as_object().unwrap() {
@@ -391,6 +439,11 @@ fn a_rotated_jwt_verifies_with_the_new_secret_in_pyjwt_and_not_with_the_old() {
     let claims = pyjwt_decode(anon, secret).unwrap();
     assert_eq!(claims["role"], "anon");
     assert_eq!(claims["iss"], "supabase");
+    // The header is byte for byte the one vault always wrote: {"typ":"JWT","alg":"HS256"}.
+    assert_eq!(
+        anon.split('.').next(),
+        Some("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9")
+    );
     let iat = claims["iat"].as_u64().unwrap();
     assert_eq!(claims["exp"].as_u64().unwrap(), iat + 1825 * 86_400);
     let service = pyjwt_decode(values["SERVICE_ROLE_KEY"].as_str().unwrap(), secret).unwrap();
@@ -548,7 +601,18 @@ fn a_failing_health_check_names_the_service_and_the_step_and_how_to_undo() {
 
 #[test]
 fn rollback_on_failure_puts_back_the_old_values_and_restarts_again() {
-    let setup = Setup::with_policy(&failing_auth_policy());
+    rollback_on_failure(Setup::with_policy(&failing_auth_policy()));
+}
+
+/// With no identity at all (a passphrase vault), the files a rotation keeps with its
+/// backup are signed with a writer key made for it, so a rollback puts them back too.
+#[test]
+fn rollback_on_failure_works_for_a_passphrase_vault_without_an_identity() {
+    let setup = Setup::with_passphrase(&failing_auth_policy());
+    rollback_on_failure(setup);
+}
+
+fn rollback_on_failure(setup: Setup) {
     let before = setup.values();
     let output = setup.rotate(&["--restart", "--rollback-on-failure"]);
     assert_eq!(output.status.code(), Some(1));

@@ -68,12 +68,23 @@ fn one_failing_reference_means_nothing_starts() {
     home.set("PRESENT", "present-secret-value");
     let marker = home.path().join("started");
     let command = format!("touch {}", marker.display());
-    for (reference, expected) in [
-        ("secret:ABSENT", "no secret named ABSENT"),
-        ("env:UNSET_VARIABLE_XYZ", "$UNSET_VARIABLE_XYZ is not set"),
-        ("file:/no/such/file", "No such file"),
+    // Each named by its variable and its reference as errors show it: a provider key may
+    // be a literal with a colon, so only the scheme.
+    for (reference, shown, expected) in [
+        (
+            "secret:ABSENT",
+            "secret:ABSENT",
+            "no such secret in the vault",
+        ),
+        (
+            "env:UNSET_VARIABLE_XYZ",
+            "env:UNSET_VARIABLE_XYZ",
+            "not set in vault's environment",
+        ),
+        ("file:/no/such/file", "file:/no/such/file", "No such file"),
         (
             "nosuchprovider:/app/db/PASSWORD",
+            "nosuchprovider:…",
             "no provider named nosuchprovider on PATH",
         ),
     ] {
@@ -87,10 +98,7 @@ fn one_failing_reference_means_nothing_starts() {
             .unwrap();
         assert_eq!(output.status.code(), Some(125), "{reference}");
         let text = stderr(&output);
-        assert!(
-            text.contains("BROKEN") && text.contains(reference),
-            "{text}"
-        );
+        assert!(text.contains(&format!("BROKEN = {shown}")), "{text}");
         assert!(text.contains(expected), "{text}");
         assert!(!text.contains("present-secret-value"), "{text}");
         assert!(!marker.exists(), "the command started despite {reference}");
@@ -132,6 +140,46 @@ fn literal_values_never_appear_in_errors() {
         "{}",
         stderr(&output)
     );
+}
+
+/// A literal with a colon reads as a provider reference (`word:rest`); when that fails, the
+/// error names the variable and the scheme, never the rest — in `run` and in `check`.
+#[test]
+fn a_literal_with_a_colon_is_not_echoed_in_errors() {
+    let home = TestHome::initialised();
+    let manifest = write_manifest(
+        &home,
+        "[env]\nA = \"nosuchprov:PASSWORD-hunter2\"\nB = \"secret:not a name hunter3\"\nC = \"env:hunter4 x\"\n",
+    );
+    for (args, code) in [
+        (&["run", "-m", &manifest, "--", "true"][..], 125),
+        (&["check", "-m", &manifest][..], 5),
+    ] {
+        let output = home.vault(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        for secret in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!text.contains(secret), "{args:?}: {text}");
+        }
+        assert!(text.contains("nosuchprov:…"), "{args:?}: {text}");
+    }
+    let output = home
+        .vault(&["run", "-m", &manifest, "--", "true"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&output).contains("cannot resolve A = nosuchprov:…: no provider named nosuchprov"),
+        "{}",
+        stderr(&output)
+    );
+    // A name that is a name is shown: it is what there is to fix.
+    let manifest = write_manifest(&home, "[env]\nA = \"secret:MISSING_ONE\"\n");
+    home.vault(&["run", "-m", &manifest, "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains(
+            "cannot resolve A = secret:MISSING_ONE: no such secret in the vault",
+        ));
 }
 
 #[test]

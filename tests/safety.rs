@@ -193,12 +193,16 @@ fn a_value_over_the_limit_is_refused() {
 #[test]
 fn no_terminal_and_no_value_names_stdin_and_generate() {
     let (home, before) = vault_with_secret();
-    home.vault(&["set", "EMPTY"])
-        .write_stdin("")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("stdin"))
-        .stderr(predicate::str::contains("--generate"));
+    // The command line is right (exit 2 would say it is not): the data on stdin is no
+    // value, which is bad input (exit 6).
+    for empty in ["", "\n"] {
+        home.vault(&["set", "EMPTY"])
+            .write_stdin(empty)
+            .assert()
+            .code(6)
+            .stderr(predicate::str::contains("stdin"))
+            .stderr(predicate::str::contains("--generate"));
+    }
     assert_unchanged(&home, &before);
 }
 
@@ -292,4 +296,44 @@ fn usage_errors_exit_2() {
     home.vault(&["set"]).assert().code(2);
     home.vault(&["frobnicate"]).assert().code(2);
     home.vault(&["set", "X", "--length", "8"]).assert().code(2);
+}
+
+/// Names are bounded where they come in (255 bytes, exit 6 beyond: bad input), and a
+/// longer one that arrives anyway — a vault written by another tool — is listed without a
+/// panic (a table column's width has a limit in Rust's formatting).
+#[test]
+fn a_name_is_bounded_and_a_long_one_never_panics() {
+    let (home, before) = vault_with_secret();
+    let long = "A".repeat(256);
+    home.vault(&["set", &long])
+        .write_stdin("x")
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("at most 255 bytes"));
+    home.vault(&["import", "--dotenv", "-"])
+        .write_stdin(format!("{long}=x\n"))
+        .assert()
+        .code(6);
+    home.vault(&["import", "--json", "-"])
+        .write_stdin(format!("{{\"{long}\": \"x\"}}"))
+        .assert()
+        .code(6);
+    assert_unchanged(&home, &before);
+    home.set(&"B".repeat(255), "x");
+
+    let huge = "N".repeat(65_536);
+    let recipient = home.public_key();
+    home.age_encrypt_text(&format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{recipient}"],"secrets":{{"{huge}":{{"value":"x"}},"SHORT":{{"value":"y"}}}}}}"#
+    ));
+    home.forget_trust();
+    let output = home.vault(&["list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listed = common::stdout(&output);
+    assert!(
+        listed.contains(&huge) && listed.contains("SHORT"),
+        "{}",
+        &listed[..200]
+    );
+    home.vault(&["list", "--json"]).assert().success();
 }

@@ -154,7 +154,8 @@ fn field_case_one_a_shared_file_into_a_local_env_keeping_local_variables() {
         assert!(text.lines().any(|l| l == line), "lost {line:?}:\n{text}");
     }
     assert_eq!(read["THREATLOCKER_BASE_URL"], "https://local.example/ours");
-    assert_eq!(mode(&local), 0o600);
+    // Others had no access; the group keeps its own (the app reads it through its group).
+    assert_eq!(mode(&local), 0o640);
 
     // The backup holds the file as it was.
     let backups: Vec<PathBuf> = fs::read_dir(local.parent().unwrap().join(".env-backups"))

@@ -230,7 +230,18 @@ fn a_forged_vault_feeds_no_program() {
         for (args, code) in [
             (&["exec", "--", "bash", "-c", "true"][..], 125),
             (
-                &["run", "--manifest", "app.toml", "--", "bash", "-c", "true"],
+                // Allowed by name, so the vault is read and judged, not the name.
+                &[
+                    "run",
+                    "--allow-env",
+                    "BASH_ENV",
+                    "--manifest",
+                    "app.toml",
+                    "--",
+                    "bash",
+                    "-c",
+                    "true",
+                ],
                 125,
             ),
             (&["get", "--reveal", "BASH_ENV"], 4),
@@ -1143,4 +1154,338 @@ fn backups_from_the_future_are_ignored() {
     );
     home.vault(&["restore", "--latest"]).assert().success();
     assert_eq!(home.reveal("A"), "3");
+}
+
+/// A stanza whose type starts as an SSH one and ends as age's grease does: counted once,
+/// refused with a message that adds up, never a panic.
+#[test]
+fn a_stanza_that_looks_like_ssh_and_grease_is_refused_plainly() {
+    use std::io::Write;
+    struct Odd;
+    impl age::Recipient for Odd {
+        fn wrap_file_key(
+            &self,
+            _: &age_core::format::FileKey,
+        ) -> Result<
+            (
+                Vec<age_core::format::Stanza>,
+                std::collections::HashSet<String>,
+            ),
+            age::EncryptError,
+        > {
+            let stanza = age_core::format::Stanza {
+                tag: "ssh-x-grease".into(),
+                args: vec!["AAAA".into()],
+                body: vec![1, 2, 3],
+            };
+            Ok((vec![stanza], Default::default()))
+        }
+    }
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    let text = home.age_decrypt_text();
+    let identity = std::fs::read_to_string(home.identity_file()).unwrap();
+    let key = identity
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse::<age::x25519::Identity>()
+        .unwrap();
+    let ours = key.to_public();
+    let recipients: [&dyn age::Recipient; 2] = [&ours, &Odd];
+    let encryptor = age::Encryptor::with_recipients(recipients.into_iter()).unwrap();
+    let mut ciphertext = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut ciphertext).unwrap();
+    writer.write_all(text.as_bytes()).unwrap();
+    writer.finish().unwrap();
+    std::fs::write(home.vault_file(), &ciphertext).unwrap();
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    let said = assert_refused(&output, 4, "encrypted it to a key it does not list");
+    assert!(
+        said.contains("encrypted to 2 key(s) (1 X25519, 1 SSH, 0 other)"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), ciphertext);
+}
+
+/// Without a record, a block this user signed is a first sight like any other: a restore
+/// writes nothing under it, and nothing is remembered of it.
+#[test]
+fn a_restore_does_not_trust_a_block_by_its_signer_alone() {
+    let home = TestHome::initialised();
+    home.set("A", "one");
+    home.set("A", "two");
+    home.forget_trust();
+    let vault_before = std::fs::read(home.vault_file()).unwrap();
+    let output = home
+        .vault(&["restore", "--latest", "--no-input"])
+        .output()
+        .unwrap();
+    assert_refused(&output, 4, "has a membership this machine does not trust");
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), vault_before);
+    let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+    assert_refused(&output, 4, "not trusted on this machine yet");
+}
+
+/// A vault whose recipients list had a key added (its signature broken) is put right by
+/// a restore and by `vault verify --accept-content`: written to its members alone.
+#[test]
+fn an_added_recipient_is_dropped_by_restore_and_accept() {
+    for accept in [false, true] {
+        let home = TestHome::initialised();
+        home.set("A", "one");
+        home.set("A", "two");
+        let outsider = home.path().join("outsider.key");
+        let outsider_public = age_keygen(&outsider);
+        let text = home.age_decrypt_text();
+        let me = home.public_key();
+        let widened = text.replacen(
+            &format!("\"recipients\":[\"{me}\"]"),
+            &format!("\"recipients\":[\"{me}\",\"{outsider_public}\"]"),
+            1,
+        );
+        assert_ne!(widened, text);
+        common::age_encrypt_to(&widened, &[&me, &outsider_public], &home.vault_file());
+        let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+        assert_refused(&output, 4, "");
+        let args: &[&str] = if accept {
+            &["verify", "--accept", "--accept-content"]
+        } else {
+            &["restore", "--latest"]
+        };
+        let output = home.vault(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(home.reveal("A"), if accept { "two" } else { "one" });
+        let outsider_reads = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&outsider)
+            .arg(home.vault_file())
+            .output()
+            .unwrap();
+        assert!(!outsider_reads.status.success(), "{args:?}");
+        assert_eq!(home.age_decrypt()["recipients"], serde_json::json!([me]));
+    }
+}
+
+/// What a vault says of itself is shown one field a line: a recipient with line breaks
+/// in it cannot print lines of its own in `vault verify` or the first-sight question.
+#[test]
+fn a_recipient_cannot_add_lines_to_verify() {
+    let home = TestHome::initialised();
+    let me = home.public_key();
+    home.age_encrypt_text(&format!(
+        r#"{{"format":"secretsd-vault","version":1,"recipients":["{me}","x\nstate: trusted\nowner: alice"],"secrets":{{}}}}"#
+    ));
+    let output = home.vault(&["verify"]).output().unwrap();
+    let shown = stdout(&output);
+    assert!(
+        !shown
+            .lines()
+            .any(|l| l == "state: trusted" || l.starts_with("owner: alice")),
+        "{shown}"
+    );
+    assert!(shown.contains("\\u{a}state: trusted"), "{shown}");
+    assert_ne!(output.status.code(), Some(0));
+}
+
+/// Pins for one vault in the configuration and in `VAULT_TRUST` are not merged: the
+/// environment's replaces the configuration's.
+#[test]
+fn a_pin_in_the_environment_replaces_the_configured_one() {
+    let shared = shared_dir();
+    let file = shared.path().join("vault.age");
+    let alice = Person::owner(&file);
+    alice.set("A", "a-value");
+    let pin = alice
+        .ok(&["verify"])
+        .lines()
+        .find_map(|l| l.strip_prefix("pin it elsewhere with: VAULT_TRUST="))
+        .unwrap()
+        .to_string();
+    let (id_epoch, owner) = pin.split_once(':').unwrap();
+    let id = id_epoch.split('@').next().unwrap();
+    let ci = Person::joining(&file);
+    alice.ok(&["recipients", "add", &ci.line()]);
+    ci.home.forget_trust();
+    let stranger = Person::joining(&file).home.writer();
+    // The configuration pins the true owner; the environment names a stranger for the
+    // same vault: the stranger's pin is the one that counts, and it does not match.
+    std::fs::create_dir_all(ci.home.path().join("config/secretsd")).unwrap();
+    std::fs::write(
+        ci.home.path().join("config/secretsd/config.toml"),
+        format!("[security.vaults]\n\"{id}\" = [\"{owner}\"]\n"),
+    )
+    .unwrap();
+    let output = ci
+        .vault(&["list"])
+        .env("VAULT_TRUST", format!("{id}:{stranger}"))
+        .output()
+        .unwrap();
+    let said = stderr(&output);
+    assert!(said.contains("warning"), "{said}");
+    let output = ci
+        .vault(&["verify"])
+        .env("VAULT_TRUST", format!("{id}:{stranger}"))
+        .output()
+        .unwrap();
+    assert!(stdout(&output).contains("SUSPECT"), "{}", stdout(&output));
+    // The configured pin alone trusts it.
+    let output = ci.vault(&["verify"]).output().unwrap();
+    assert!(
+        stdout(&output).contains("state: trusted"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// A renewal of no time at all is refused before anything is signed.
+#[test]
+fn a_renewal_too_short_to_use_is_refused() {
+    let home = TestHome::initialised();
+    let before = std::fs::read(home.vault_file()).unwrap();
+    let output = home.vault(&["renew", "--max-age", "0s"]).output().unwrap();
+    assert_refused(&output, 2, "at least 1s");
+    assert_eq!(std::fs::read(home.vault_file()).unwrap(), before);
+    home.vault(&["renew", "--max-age", "2h"]).assert().success();
+}
+
+/// `vault init --from` with a member of the old vault named again by `--recipient`: one
+/// member, not a refusal.
+#[test]
+fn a_fork_keeps_each_member_once() {
+    let shared = shared_dir();
+    let old = shared.path().join("old.age");
+    let alice = Person::owner(&old);
+    let bob = Person::joining(&old);
+    let line = bob.line();
+    alice.ok(&["recipients", "add", &line]);
+    alice.set("A", "a-value");
+    let new = shared.path().join("new.age");
+    let at_new = Person {
+        home: alice.home,
+        vault: new.clone(),
+    };
+    at_new.ok(&[
+        "init",
+        "--from",
+        old.to_str().unwrap(),
+        "--recipient",
+        &line,
+        "--recipient",
+        &line,
+    ]);
+    let shown = at_new.ok(&["verify"]);
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("member:")).count(),
+        1,
+        "{shown}"
+    );
+    assert!(bob.can_decrypt(&new));
+}
+
+/// Where a vault was read is kept as an absolute path: a copy read later from another
+/// directory names the first place truly.
+#[test]
+fn places_are_remembered_wherever_they_were_read_from() {
+    let shared = shared_dir();
+    let prod = shared.path().join("prod.age");
+    let alice = Person::owner(&prod);
+    alice.set("DB", "prod-db");
+    alice.home.forget_trust();
+    let output = alice
+        .home
+        .vault(&["--vault", "prod.age", "verify", "--accept"])
+        .current_dir(shared.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let copy = alice.home.path().join("copy.age");
+    std::fs::copy(&prod, &copy).unwrap();
+    let output = alice
+        .home
+        .vault(&["--vault", copy.to_str().unwrap(), "get", "--reveal", "DB"])
+        .current_dir(alice.home.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&prod.display().to_string()),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A writer key has one spelling. The field naming the writer is not itself signed, so a
+/// vault whose writer is the same key spelled otherwise (capitals, or `+x` for `0x` as a
+/// lenient hex parser reads it), or whose signature is spelled in capitals, still carries a
+/// matching signature: it is refused all the same, as not signed the way vault signs, and
+/// never read as written by that key.
+#[test]
+fn a_writer_spelled_another_way_is_refused() {
+    use secretsd::store::signature::SigningKey;
+    // An identity whose writer key has a `0` starting a byte, so `+` can spell it.
+    let (identity, writer) = std::iter::repeat_with(age::x25519::Identity::generate)
+        .map(|identity| {
+            let writer = SigningKey::from_identity(&identity).unwrap().writer();
+            (identity, writer)
+        })
+        .find(|(_, writer)| (0..64).step_by(2).any(|i| writer.as_bytes()[i] == b'0'))
+        .unwrap();
+    let home = TestHome::new();
+    let dir = home.identity_file().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    chmod(&dir, 0o700);
+    {
+        use age::secrecy::ExposeSecret;
+        std::fs::write(
+            home.identity_file(),
+            format!(
+                "# public key: {}\n{}\n",
+                identity.to_public(),
+                identity.to_string().expose_secret()
+            ),
+        )
+        .unwrap();
+    }
+    chmod(&home.identity_file(), 0o600);
+    home.vault(&["init"]).assert().success();
+    home.set("A", "a-value");
+    let text = home.age_decrypt_text();
+    let field = format!(r#","signature":{{"writer":"{writer}","sig":""#);
+    let at = text
+        .rfind(&field)
+        .expect("signed by this home's writer key");
+    let sig_at = at + field.len();
+
+    // Encrypted anew by the age CLI, as it was: genuine, and read.
+    home.age_encrypt_text(&text);
+    assert_eq!(home.reveal("A"), "a-value");
+
+    let zero = (0..64)
+        .step_by(2)
+        .find(|&i| writer.as_bytes()[i] == b'0')
+        .unwrap();
+    let plus = format!("{}+{}", &writer[..zero], &writer[zero + 1..]);
+    let respelled = [
+        format!(
+            "{}{}",
+            &text[..at],
+            text[at..].replace(&writer, &writer.to_uppercase())
+        ),
+        format!("{}{}", &text[..at], text[at..].replace(&writer, &plus)),
+        format!("{}{}", &text[..sig_at], text[sig_at..].to_uppercase()),
+    ];
+    for forged in respelled {
+        home.age_encrypt_text(&forged);
+        let output = home.vault(&["get", "--reveal", "A"]).output().unwrap();
+        let said = assert_refused(&output, 4, "its signature does not match its content");
+        assert!(!stdout(&output).contains("a-value"), "{said}");
+        let output = home
+            .vault(&["exec", "--", "sh", "-c", "echo $A"])
+            .output()
+            .unwrap();
+        assert_refused(&output, 125, "its signature does not match its content");
+        assert!(!stdout(&output).contains("a-value"));
+    }
 }

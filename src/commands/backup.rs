@@ -3,7 +3,7 @@
 //! write path as every change, after backing up what is replaced.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 
 use age::secrecy::ExposeSecret;
 use serde_json::json;
@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::store::backup::{self, Backup, Record, SavedFile, SealedFiles};
 use crate::store::document::Document;
 use crate::store::files::{self, LockedFiles};
+use crate::store::strict::{Owner, SecretTarget, secret_mode};
 use crate::value::mask;
 
 pub fn backup(context: &Context, args: &BackupArgs) -> Result<u8> {
@@ -277,6 +278,10 @@ pub fn restore_backup(
     with_files: bool,
     dry_run: bool,
 ) -> Result<Restored> {
+    if with_files && !dry_run {
+        // The files it puts back are kept with its own backup, signed by this user.
+        context.ensure_writer_key()?;
+    }
     // The vault as it is now may be suspect — an old copy put back over it is what a
     // restore is for: its content goes, and the backup's is written under the newest
     // membership this machine trusts.
@@ -349,14 +354,20 @@ pub fn restore_backup(
         None => Vec::new(),
     };
     let difference = Difference::between(transaction.document(), &then)?.secrets_only();
-    let paths: Vec<PathBuf> = saved_files.iter().map(|f| PathBuf::from(&f.path)).collect();
-    let current = LockedFiles::lock(&paths, true, transaction.lock_wait())?;
-    let stale: Vec<&SavedFile> = saved_files
+    // Each goes back to its owner as it was then (a service's env file that root
+    // rewrote), checked like any file vault writes secrets into.
+    let targets = saved_files
         .iter()
-        .filter(|f| {
+        .map(|f| SecretTarget::check(Path::new(&f.path), Some(&Owner::of_file(f.uid, f.gid))))
+        .collect::<Result<Vec<_>>>()?;
+    let current = LockedFiles::lock(&targets, true, transaction.lock_wait())?;
+    let stale: Vec<(&SavedFile, &SecretTarget)> = saved_files
+        .iter()
+        .zip(&targets)
+        .filter(|(f, target)| {
             current
-                .get(std::path::Path::new(&f.path))
-                .is_none_or(|now| now.content != f.content || now.mode != f.mode)
+                .get(&target.path)
+                .is_none_or(|now| now.content != f.content || now.mode != secret_mode(f.mode))
         })
         .collect();
     let mut report = format!(
@@ -364,7 +375,7 @@ pub fn restore_backup(
         backup.id, backup.metadata.operation, backup.metadata.created
     );
     report.push_str(&difference.report(&then));
-    for file in &stale {
+    for (file, _) in &stale {
         report.push_str(&format!("file      {}\n", file.path));
     }
     if dry_run {
@@ -385,7 +396,7 @@ pub fn restore_backup(
         });
     }
     if !stale.is_empty() {
-        let names: Vec<&str> = stale.iter().map(|f| f.path.as_str()).collect();
+        let names: Vec<&str> = stale.iter().map(|(f, _)| f.path.as_str()).collect();
         context.note(&format!("restoring these files too: {}", names.join(", ")));
     }
     // What is about to be replaced, files included, goes into a backup of its own.
@@ -412,8 +423,8 @@ pub fn restore_backup(
     )?;
     transaction.write_sealed(sealed)?;
     let mut restored_files = Vec::new();
-    for file in stale {
-        files::replace(file, &file.content).map_err(|e| {
+    for (file, target) in stale {
+        let written = files::write(target, Some(file), &file.content).map_err(|e| {
             Error::Failed(format!(
                 "the vault was restored from backup {}, but {} could not be: {e}; files restored before it: {}",
                 backup.id,
@@ -421,6 +432,9 @@ pub fn restore_backup(
                 if restored_files.is_empty() { "none".to_string() } else { restored_files.join(", ") }
             ))
         })?;
+        if let Some(notice) = written.notice(&target.path) {
+            context.note(&notice);
+        }
         restored_files.push(file.path.clone());
     }
     print_stdout(&crate::names::printable(&report, true))?;

@@ -6,7 +6,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
 use crate::resolve::Address;
@@ -55,8 +55,9 @@ fn read_value(context: &Context, args: &SetArgs) -> Result<SecretString> {
                 Error::BadData(format!("the value for {name} on stdin is not valid UTF-8"))
             })?;
             let value = strip_one_newline(text);
+            // The command line was right; what arrived on stdin was not a value.
             if value.is_empty() {
-                return Err(Error::Usage(format!(
+                return Err(Error::BadData(format!(
                     "stdin was empty (or only a line break), so there is no value for {name}; pipe the value on stdin (printf %s \"$VALUE\" | vault set {name}), or use --generate"
                 )));
             }
@@ -257,12 +258,14 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
         ));
         return SUCCESS;
     }
+    // Capped: a longer name (a forged vault holds any) runs past its column rather than
+    // widening every line, and a format width is bounded.
     let width = secrets
         .iter()
-        .map(|(n, _)| n.len())
+        .map(|(n, _)| crate::names::printable(n, false).chars().count())
         .max()
         .unwrap_or(0)
-        .max(4);
+        .clamp(4, crate::names::MAX_COLUMN);
     let mut out = format!(
         "{:width$}  {:20}  {:20}  DESCRIPTION\n",
         "NAME", "CREATED", "UPDATED"
@@ -301,7 +304,12 @@ fn list_provider(context: &Context, address: &str, as_json: bool) -> Result<u8> 
     } else {
         listed.keys.iter().map(|k| format!("{k}\n")).collect()
     };
-    print_stdout(&text)?;
+    // A provider's keys are its own text.
+    if as_json {
+        print_stdout(&text)?;
+    } else {
+        print_report(&text)?;
+    }
     SUCCESS
 }
 

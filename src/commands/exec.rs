@@ -15,13 +15,15 @@ use std::process::{Command, Stdio};
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{ExecArgs, RunArgs};
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::code_env::Allowed;
+use crate::commands::{Context, SUCCESS, print_report, print_stderr, print_stdout};
 use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
 use crate::pty::{self, Pty};
 use crate::redact::Redactor;
+use crate::resolve::Reference;
 use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
 
@@ -154,9 +156,45 @@ fn file_secrets<'p>(
     Ok(found)
 }
 
+/// Says which variables were held back because they make programs load code (see
+/// `code_env`), and how to pass them.
+fn say_held_back(mut held: Vec<String>, from: &str) {
+    if held.is_empty() {
+        return;
+    }
+    held.sort();
+    held.dedup();
+    print_stderr(&format!(
+        "held back {}: variables that make programs load or run code are passed {from} only when allowed by name (--allow-env NAME, or allow_env = [\"NAME\"] under [exec] in the configuration)",
+        held.join(", ")
+    ));
+}
+
 pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
     let plaintext = context.vault().read(context)?;
-    let secrets = select_secrets(&plaintext, context, args)?;
+    let allowed = Allowed::new(&args.allow_env, &context.config.exec.allow_env);
+    let mut held = Vec::new();
+    let mut secrets = select_secrets(&plaintext, context, args)?;
+    secrets.retain(|(name, _)| {
+        let hold = allowed.holds_back(name);
+        if hold {
+            held.push(name.to_string());
+        }
+        !hold
+    });
+    // A file's path in such a variable runs what the vault holds just the same.
+    let files: Vec<&(String, String)> = args
+        .files
+        .iter()
+        .filter(|(variable, _)| {
+            let hold = allowed.holds_back(variable);
+            if hold {
+                held.push(variable.clone());
+            }
+            !hold
+        })
+        .collect();
+    say_held_back(held, "from the vault");
     let file_secrets = file_secrets(&plaintext, context, args)?;
     context.explain(&format!("passing {} secrets to the command", secrets.len()));
     let content_of = |name: &str| {
@@ -172,8 +210,7 @@ pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
             .iter()
             .map(|(name, value)| (name.as_ref(), value.as_str()))
             .collect(),
-        files: args
-            .files
+        files: files
             .iter()
             .map(|(variable, name)| (variable.as_str(), content_of(name)))
             .collect(),
@@ -213,7 +250,22 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
         )));
     }
     // The resolver, and with it every provider, is gone before the command takes over.
-    let bindings = manifest.bindings_for(context.profile.as_deref());
+    let mut bindings = manifest.bindings_for(context.profile.as_deref());
+    // Held back before anything is resolved, so `--watch` never passes them either.
+    let allowed = Allowed::new(&args.allow_env, &context.config.exec.allow_env);
+    let mut held = Vec::new();
+    bindings.retain(|binding| {
+        let from_outside = matches!(
+            binding.reference,
+            Reference::Secret(_) | Reference::Provider { .. }
+        );
+        let hold = from_outside && allowed.holds_back(&binding.variable);
+        if hold {
+            held.push(binding.variable.clone());
+        }
+        !hold
+    });
+    say_held_back(held, "from a vault or a provider");
     let resolved = context.with_resolver(|resolver| resolver.resolve_all(&bindings))?;
     context.explain(&format!("resolved {} references", resolved.len()));
     if args.watch {
@@ -530,6 +582,13 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     let mut missing = Vec::new();
     let mut failed = Vec::new();
     for (binding, outcome) in bindings.iter().zip(outcomes) {
+        // Where the value came from, in full once it did: a reference that found nothing
+        // may be a literal with a colon (`admin:hunter2`), shown as errors show it.
+        let from = if outcome.is_ok() {
+            binding.reference.to_string()
+        } else {
+            binding.reference.for_error()
+        };
         let (state, shown) = match outcome {
             Ok(value) => ("ok", crate::value::mask(&value)),
             Err(Error::NotFound(_)) if binding.default.is_some() => {
@@ -545,15 +604,15 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 ("FAILED", e.to_string())
             }
         };
-        rows.push((binding, state, shown));
+        rows.push((binding, from, state, shown));
     }
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(b, state, shown)| {
+            .map(|(b, from, state, shown)| {
                 serde_json::json!({
                     "name": b.variable,
-                    "from": b.reference.to_string(),
+                    "from": from,
                     "description": b.description,
                     "required": b.required,
                     "state": state.to_lowercase(),
@@ -569,18 +628,20 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .iter()
             .map(|(b, ..)| b.variable.len())
             .max()
-            .unwrap_or(4);
+            .unwrap_or(4)
+            .min(crate::names::MAX_COLUMN);
         let from_width = rows
             .iter()
-            .map(|(b, ..)| b.reference.to_string().chars().count())
+            .map(|(_, from, ..)| from.chars().count())
             .max()
-            .unwrap_or(4);
+            .unwrap_or(4)
+            .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
-        for (binding, state, shown) in &rows {
+        for (binding, from, state, shown) in &rows {
             let line = format!(
                 "{:width$}  {:from_width$}  {state:8} {shown}{}",
                 binding.variable,
-                binding.reference.to_string(),
+                from,
                 binding
                     .description
                     .as_deref()
@@ -590,7 +651,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             out.push_str(line.trim_end());
             out.push('\n');
         }
-        print_stdout(&out)?;
+        print_report(&out)?;
     }
     if !missing.is_empty() || !failed.is_empty() {
         let mut problems = Vec::new();

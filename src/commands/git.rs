@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::cli::{GitCommand, MergeArgs};
 use crate::commands::backup::Difference;
 use crate::commands::trust::{Purpose, Trust};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::merge::{Resolution, merge};
 use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
@@ -227,7 +227,8 @@ fn textconv(context: &Context, file: &Path) -> Result<u8> {
             ),
         }
     };
-    print_stdout(&text)?;
+    // git shows it in a terminal: names, member names and labels are any member's text.
+    print_report(&text)?;
     SUCCESS
 }
 
@@ -255,7 +256,7 @@ pub fn diff(context: &Context, reference: &str) -> Result<u8> {
         context.note(&format!("no change to {relative} since {reference}"));
         return SUCCESS;
     }
-    print_stdout(&difference.report(&now.document))?;
+    print_report(&difference.report(&now.document))?;
     SUCCESS
 }
 
@@ -550,6 +551,10 @@ fn merge_driver(
 }
 
 pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
+    if args.resolve.is_some() {
+        // Values typed here are kept for the next call, signed by this user.
+        context.ensure_writer_key()?;
+    }
     let (root, relative) = repository(context)?;
     let dir = pending_dir(&root)?;
     let state_path = dir.join("state.json");
@@ -611,7 +616,7 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             .filter(|c| !pending.resolutions.contains_key(*c) && !typed.contains_key(*c))
             .collect();
         let text: String = open.iter().map(|c| format!("{c}\n")).collect();
-        print_stdout(&text)?;
+        print_report(&text)?;
         return SUCCESS;
     };
     validate_name(name)?;
@@ -677,11 +682,9 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
             &json,
         )
         .map_err(|e| Error::Failed(format!("cannot sign the values typed: {e}")))?;
-        let sealed = Vault::seal_plaintext(
-            &json,
-            &sides.ours.document.recipients,
-            &sides.ours.protection,
-        )?;
+        // To the members of the result: a member the merge removes never gets values
+        // typed while it stood.
+        let sealed = Vault::seal_plaintext(&json, &sides.membership.1, &sides.ours.protection)?;
         write_atomic(&dir.join("values.age"), &sealed, false)?;
         write_atomic(
             &state_path,

@@ -3,15 +3,31 @@
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::InitArgs;
-use crate::commands::{Context, SUCCESS, print_stdout, trust};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, trust};
 use crate::error::{Error, Result};
 use crate::store::document::Document;
 use crate::store::identity::Own;
 use crate::store::membership::{self, Joining, Member, Membership};
 use crate::store::{Protection, identity, recipients};
 
+/// Refuses, before anything is created, the places every later command would refuse:
+/// the vault's directory (its lock, backups and temp files go there too), the identity's
+/// and the trust record's.
+fn check_places(context: &Context, vault: &std::path::Path) -> Result<()> {
+    use crate::store::{fs::parent_dir, strict::check_future_dir};
+    check_future_dir(&parent_dir(vault), "vault directory")?;
+    if let Ok(location) = context.identity_location()
+        && !location.path.exists()
+    {
+        check_future_dir(&parent_dir(&location.path), "identity directory")?;
+    }
+    let trust = crate::trust::state::TrustFile::locate()?;
+    check_future_dir(&parent_dir(trust.path()), "trust record directory")
+}
+
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
-    let vault = context.vault();
+    let trust = trust::Trust::new(context, trust::Purpose::Values);
+    let vault = context.vault_with(trust.clone());
     if args.new_identity {
         return new_identity(context, vault.exists(), args.force);
     }
@@ -37,6 +53,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             vault.path().display()
         )));
     }
+    check_places(context, vault.path())?;
     let label = match &args.label {
         Some(label) => {
             membership::check_label(label).map_err(|why| Error::Usage(format!("--label {why}")))?;
@@ -64,13 +81,13 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         report.push_str(&format!("vault: {}\n", vault.path().display()));
         report.push_str(&format!("id: {} ({label})\n", block.body.vault_id));
         report.push_str("protection: passphrase (scrypt)\n");
-        print_stdout(&report)?;
+        print_report(&report)?;
         return SUCCESS;
     }
     let location = context.identity_location()?;
     let created = if location.path.exists() {
         // An identity every later command would refuse is no identity to build on.
-        crate::store::fs::check_private_file(&location.path, "identity file")?;
+        crate::store::strict::check_private_file(&location.path, "identity file")?;
         false
     } else {
         identity::create(&location.path)?;
@@ -86,7 +103,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         Some(path) => Some(open_to_fork(context, path)?),
         None => None,
     };
-    let (mut others, mut read_only) = (Vec::new(), Vec::new());
+    let (mut others, mut read_only): (Vec<Member>, Vec<String>) = (Vec::new(), Vec::new());
     if let Some(old) = from.as_ref().and_then(|d| d.membership()) {
         let old = Membership::parse(old).map_err(|why| Error::BadData(format!("--from: {why}")))?;
         others.extend(old.body.members.into_iter().filter(|m| {
@@ -108,11 +125,28 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         }
     }
     others.retain(|m| !recipients::same_key(&m.recipient, &owner.recipient));
+    // One entry a key, the first kept: a member of --from named again by --recipient, or
+    // a line given twice, is not a second member (which the block would refuse).
+    let mut unique: Vec<Member> = Vec::new();
+    for member in others {
+        if !unique.iter().any(|m| {
+            m.writer == member.writer || recipients::same_key(&m.recipient, &member.recipient)
+        }) {
+            unique.push(member);
+        }
+    }
+    let others = unique;
     read_only.retain(|r| {
         !recipients::same_key(r, &owner.recipient)
             && !others.iter().any(|m| recipients::same_key(&m.recipient, r))
     });
-    read_only.dedup_by(|a, b| recipients::same_key(a, b));
+    let mut unique: Vec<String> = Vec::new();
+    for recipient in read_only {
+        if !unique.iter().any(|r| recipients::same_key(r, &recipient)) {
+            unique.push(recipient);
+        }
+    }
+    let read_only = unique;
     let forked_from = from
         .as_ref()
         .and_then(|d| d.membership())
@@ -125,6 +159,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
         document.replace_secrets(old)?;
     }
     document.set_membership(block.to_json(), block.body.recipients());
+    trust.made(&block);
     vault.create(document, &Protection::Recipients, args.armor)?;
     let state = if created { "created" } else { "existing" };
     report.push_str(&format!("vault: {}\n", vault.path().display()));
@@ -142,7 +177,7 @@ pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {
             location.path.display()
         ));
     }
-    print_stdout(&report)?;
+    print_report(&report)?;
     SUCCESS
 }
 
@@ -271,6 +306,8 @@ fn public_line(context: &Context, name: Option<&str>, recipient: Option<&str>) -
                 ));
             }
             let path = crate::paths::writer_key_file()?;
+            // One that is there but unusable is named, never replaced.
+            identity::writer_key_from_file(&path)?;
             let own = identity::create_writer_key(&path)?;
             context.note(&format!(
                 "your identity is not an age X25519 key, so your writes are signed with a new writer key in {}: keep it with your identity",
@@ -351,7 +388,7 @@ pub fn identity(context: &Context, command: &crate::cli::IdentityCommand) -> Res
         }
         IdentityCommand::ExportPhrase { yes } => {
             let location = context.identity_location()?;
-            crate::store::fs::check_private_file(&location.path, "identity file")?;
+            crate::store::strict::check_private_file(&location.path, "identity file")?;
             let contents = zeroize::Zeroizing::new(
                 std::fs::read_to_string(&location.path)
                     .map_err(|e| Error::io("read", &location.path, e))?,

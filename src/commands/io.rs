@@ -7,13 +7,15 @@ use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::cli::{ExportArgs, ImportArgs};
-use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result};
 use crate::formats::{self, dotenv};
 use crate::names::{MAX_VALUE_BYTES, validate_name, validate_value};
 use crate::store::Change;
 use crate::store::document::timestamp_now;
-use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
+use crate::store::files::{self, LockedFiles};
+use crate::store::fs::{ensure_private_dir, parent_dir};
+use crate::store::strict::{Owner, SecretTarget};
 use crate::sync::{self, AllowList, Endpoint};
 use crate::value::mask;
 
@@ -165,7 +167,7 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
             };
             report.push_str(&format!("{verb:9} {name} {}\n", mask(value)));
         }
-        print_stdout(&report)?;
+        print_report(&report)?;
         context.note("dry run: nothing was changed");
         return SUCCESS;
     } else {
@@ -217,7 +219,7 @@ fn add_to_manifest(context: &Context, given: &Path, names: &[String]) -> Result<
     let path = if given == Path::new(crate::manifest::PROJECT_MANIFEST) {
         let here = std::env::current_dir()
             .map_err(|e| Error::Failed(format!("cannot tell the current directory: {e}")))?;
-        crate::manifest::find_project_manifest(&here)
+        crate::manifest::find_project_manifest(&here)?
             .unwrap_or_else(|| here.join(crate::manifest::PROJECT_MANIFEST))
     } else {
         given.to_path_buf()
@@ -256,7 +258,7 @@ fn export_from_elsewhere(
     args: &ExportArgs,
 ) -> Result<Vec<(String, SecretString)>> {
     if let Some(manifest) = &args.manifest {
-        let loaded = crate::manifest::Manifest::load(manifest)?;
+        let loaded = crate::manifest::Manifest::load(&crate::manifest::locate(Some(manifest))?)?;
         if let Some(unknown) = args
             .only
             .iter()
@@ -328,8 +330,17 @@ pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
     let text = formats::render(args.format.into(), &selected)?;
     match &args.output {
         Some(path) => {
-            ensure_private_dir(&parent_dir(path))?;
-            write_atomic(path, text.as_bytes(), false)?;
+            let owner = args.owner.as_deref().map(Owner::named).transpose()?;
+            let dir = parent_dir(path);
+            if !dir.exists() {
+                ensure_private_dir(&dir)?;
+            }
+            let target = SecretTarget::check(path, owner.as_ref())?;
+            // Under the file's lock, as a sync or a rotation writes it: what a killed
+            // writer left under a temp name (every value, in plaintext) goes first.
+            let _locked =
+                LockedFiles::lock(std::slice::from_ref(&target), true, &context.lock_wait())?;
+            files::write(&target, None, &text)?;
             context.note(&format!(
                 "wrote {} secrets in plaintext to {} (mode 0600); delete it when done",
                 selected.len(),

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, exit};
 use crate::paths::{self, Located};
 use crate::store::identity::{self, Identities};
-use crate::store::{KeySource, Vault, fs::check_private_file};
+use crate::store::{KeySource, Vault, strict::check_private_file};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -138,6 +138,14 @@ impl Context {
             profile,
             own: Default::default(),
         };
+        let retired = context.config.security.retired();
+        if !retired.is_empty() {
+            context.note(&format!(
+                "warning: [security] {} in {} no longer decides anything: every vault is signed, and who may write is its membership (owners pin with [security.vaults]); remove it",
+                retired.join(" and "),
+                context.config_location.path.display()
+            ));
+        }
         context.explain(&format!(
             "vault file {} (from {})",
             context.vault_location.path.display(),
@@ -152,7 +160,7 @@ impl Context {
         self.vault_with(trust::Trust::new(self, trust::Purpose::Values))
     }
 
-    /// The vault, for a command that reads only names (`list`, `exists`, completion): a
+    /// The vault, for a command that reads only names (`list`, completion): a
     /// version this machine does not trust is read with a warning.
     pub fn vault_for_names(&self) -> Vault {
         self.vault_with(trust::Trust::new(self, trust::Purpose::Names))
@@ -167,6 +175,16 @@ impl Context {
 
     /// This user as a writer: the key their writes are signed with, and their recipient.
     pub fn own(&self) -> Option<&crate::store::identity::Own> {
+        if self.own.get().is_none()
+            && matches!(
+                paths::IdentitySource::find(self.global.identity.as_deref()),
+                Ok(paths::IdentitySource::Command(_))
+            )
+        {
+            // The identity is only in the command's output: running it (once) sets this
+            // user's writer. A failing command leaves none, and says why when asked again.
+            let _ = self.identities();
+        }
         self.own
             .get_or_init(|| {
                 let identity = self.identity_location().ok().map(|l| l.path);
@@ -175,17 +193,41 @@ impl Context {
             .as_ref()
     }
 
+    /// Makes this user a writer key (`writer.key`) when nothing gives them one — a
+    /// passphrase vault used with no identity — for what only they may vouch for later:
+    /// the files kept with a backup, the values typed in a stopped merge. Called before
+    /// anything asks for [`Context::own`].
+    pub fn ensure_writer_key(&self) -> Result<()> {
+        if self.own.get().is_some() {
+            return Ok(());
+        }
+        if matches!(
+            paths::IdentitySource::find(self.global.identity.as_deref()),
+            Ok(paths::IdentitySource::Command(_))
+        ) || trust::load_own(self.identity_location().ok().map(|l| l.path).as_deref()).is_some()
+        {
+            return Ok(());
+        }
+        let path = paths::writer_key_file()?;
+        // One that is there but unusable is named, never replaced.
+        crate::store::identity::writer_key_from_file(&path)?;
+        crate::store::identity::create_writer_key(&path)?;
+        self.note(&format!(
+            "you have no identity to sign with, so what only you may vouch for is signed with a new writer key in {}: keep it",
+            path.display()
+        ));
+        Ok(())
+    }
+
     /// How writes wait for another writer: `[lock] timeout_seconds`, saying so after a
     /// second unless `--quiet`.
     pub fn lock_wait(&self) -> crate::store::fs::LockWait {
         let quiet = self.global.quiet;
         crate::store::fs::LockWait {
             timeout: std::time::Duration::from_secs(self.config.lock.timeout_seconds),
-            on_wait: Some(std::sync::Arc::new(move |holder: Option<u32>| {
+            on_wait: Some(std::sync::Arc::new(move |holder: &str| {
                 if !quiet {
-                    let who = holder
-                        .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
-                    print_stderr(&format!("waiting for the lock held by {who}…"));
+                    print_stderr(&format!("waiting for the lock held by {holder}…"));
                 }
             })),
         }
@@ -453,6 +495,15 @@ pub fn print_stdout(text: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Writes a report for a person to stdout — names, paths, states and messages, any of
+/// which may have come from outside (a vault another member wrote, a provider, a file) —
+/// with control characters escaped, line breaks and tabs kept, so none of it drives the
+/// terminal. Not for what must arrive byte for byte: values, exports, JSON (whose strings
+/// escape control characters themselves), unit files.
+pub fn print_report(text: &str) -> Result<()> {
+    print_stdout(&crate::names::printable(text, true))
 }
 
 /// `vault: MESSAGE` on stderr. A stderr that cannot be written (`2>/dev/full`, a closed

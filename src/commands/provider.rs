@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::cli::ProviderCommand;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout};
 use crate::error::{Error, Result, exit};
 use crate::providers::{self, client_error};
 use secretsd_protocol::client::ProviderProcess;
@@ -65,7 +65,8 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
             Err(e) => out.push_str(&format!("{name:14} BROKEN     {e}\n")),
         }
     }
-    print_stdout(&out)?;
+    // Versions and errors are what the providers said.
+    print_report(&out)?;
     SUCCESS
 }
 
@@ -99,7 +100,7 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
         cases.len() - failed,
         path.display()
     ));
-    print_stdout(&out)?;
+    print_report(&out)?;
     Ok(if failed == 0 {
         exit::OK
     } else {

@@ -2,7 +2,7 @@
 
 use crate::cli::RecipientsCommand;
 use crate::commands::trust::{self, Changed};
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report, print_stdout};
 use crate::error::{Error, Result};
 use crate::store::membership::Joining;
 use crate::store::{Protection, recipients};
@@ -143,7 +143,7 @@ fn offboard(
     if left.is_empty() {
         context.note("every secret in the vault was rotated");
     } else {
-        print_stdout(&left.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+        print_report(&left.iter().map(|n| format!("{n}\n")).collect::<String>())?;
         context.note(&format!(
             "not rotated (static, or without a rotation policy), so the removed recipient may still hold them: {}; change them where they are issued, then 'vault set' them. Older copies of the vault (backups, git history) still open with the removed key",
             left.join(", ")

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{CheckServicesArgs, RotateArgs};
 use crate::commands::backup::restore_backup;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report};
 use crate::error::{Error, Result, exit};
 use crate::formats::dotenv;
 use crate::names::validate_name;
@@ -63,7 +63,7 @@ fn describe(plan: &Plan, policy: &Policy) -> String {
     for file in &plan.files {
         out.push_str(&format!(
             "file      {} ({})\n",
-            file.path.display(),
+            file.target.path.display(),
             file.names.join(", ")
         ));
     }
@@ -92,6 +92,10 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
     for name in &args.secrets {
         validate_name(name)?;
     }
+    if !args.dry_run {
+        // The files a rotation rewrites are kept with its backup, signed by this user.
+        context.ensure_writer_key()?;
+    }
     let asked = (!args.secrets.is_empty()).then_some(args.secrets.as_slice());
     if args.dry_run {
         let opened = context.vault().open(context)?;
@@ -99,7 +103,7 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
         for warning in &plan.warnings {
             context.note(&format!("warning: {warning}"));
         }
-        print_stdout(&describe(&plan, &policy))?;
+        print_report(&describe(&plan, &policy))?;
         context.note("dry run: nothing was changed");
         return SUCCESS;
     }
@@ -177,7 +181,7 @@ fn write_rotation(
         );
         return Ok(None);
     }
-    let locked = LockedFiles::lock(&plan.file_paths(), false, transaction.lock_wait())?;
+    let locked = LockedFiles::lock(&plan.targets(), false, transaction.lock_wait())?;
     let values = rotation::generate(&plan, policy, transaction.document())?;
     let new_texts = rewrite_files(&plan, &locked, &values)?;
     let names = plan.names();
@@ -225,8 +229,18 @@ fn write_rotation(
         ));
     }
     let rotated = Rotated { plan, backup };
-    for (index, (file, text)) in locked.files.iter().zip(&new_texts).enumerate() {
-        if let Err(e) = files::replace(file, text) {
+    let targets = rotated.plan.files.iter().map(|f| &f.target);
+    for (index, ((target, file), text)) in targets.zip(&locked.files).zip(&new_texts).enumerate() {
+        let failed = match files::write(target, Some(file), text) {
+            Ok(written) => {
+                if let Some(notice) = written.notice(&target.path) {
+                    context.note(&notice);
+                }
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
             let done: Vec<&str> = locked.files[..index]
                 .iter()
                 .map(|f| f.path.as_str())
@@ -261,7 +275,7 @@ fn write_rotation(
             "backup {id} (undo: vault restore --backup {id})\n"
         ));
     }
-    print_stdout(&report)?;
+    print_report(&report)?;
     Ok(Some(rotated))
 }
 
@@ -282,7 +296,7 @@ fn rewrite_files(
                 dotenv::set_in_text(&text, name, value.expose_secret()).map_err(|e| {
                     Error::BadData(format!(
                         "{} cannot be rewritten ({e}); nothing was changed",
-                        planned.path.display()
+                        planned.target.path.display()
                     ))
                 })?,
             );
@@ -303,7 +317,7 @@ fn restart(
         Event::Restarting(name) => context.explain(&format!("restarting {name}")),
         Event::Healthy(name, took) => {
             let how = if health { "healthy after" } else { "took" };
-            let _ = print_stdout(&format!(
+            let _ = print_report(&format!(
                 "restarted {name} ({how} {:.1}s)\n",
                 took.as_secs_f32()
             ));
@@ -475,7 +489,7 @@ pub fn check_services(context: &Context, args: &CheckServicesArgs) -> Result<u8>
     if let Some(previous) = &previous {
         out.push_str(&compare(previous, &results));
     }
-    print_stdout(&out)?;
+    print_report(&out)?;
     if let Some(path) = &args.save {
         let snapshot = HealthSnapshot {
             format: HEALTH_FORMAT.into(),

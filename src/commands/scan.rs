@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli::ScanArgs;
-use crate::commands::{Context, print_stdout};
+use crate::commands::{Context, print_report};
 use crate::error::{Error, Result, exit};
 use crate::scan::{Finding, Scanner};
 
@@ -156,7 +156,7 @@ pub fn scan(context: &Context, args: &ScanArgs) -> Result<u8> {
             )
         })
         .collect();
-    print_stdout(&report)?;
+    print_report(&report)?;
     context.note(&format!(
         "{} finding(s) in {:.1} MiB{}",
         found.len(),

@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use crate::cli::StatusArgs;
-use crate::commands::{Context, print_stdout};
+use crate::commands::{Context, print_report, print_stdout};
 use crate::error::{Result, exit};
 use crate::paths;
 use crate::resolve::LookupEntry;
-use crate::store::{Protection, backup::backup_dir, fs::check_private_file};
+use crate::store::{Protection, backup::backup_dir, strict::check_private_file};
 
 pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     let vault = context.vault();
@@ -184,7 +184,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         for problem in &problems {
             out.push_str(&format!("problem:  {problem}\n"));
         }
-        print_stdout(&out)?;
+        print_report(&out)?;
     }
     Ok(if opens { exit::OK } else { exit::LOCKED_OUT })
 }

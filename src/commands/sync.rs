@@ -3,13 +3,13 @@
 //! a timer: one log line per run, no prompt, nothing written when anything fails.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::cli::SyncArgs;
-use crate::commands::{Context, SUCCESS, print_stdout};
+use crate::commands::{Context, SUCCESS, print_report};
 use crate::config::SyncProfile;
 use crate::error::{Error, Result};
 use crate::formats::dotenv;
@@ -17,7 +17,8 @@ use crate::names::validate_name;
 use crate::store::Change;
 use crate::store::document::timestamp_now;
 use crate::store::files::{self, LockedFiles};
-use crate::store::fs::{parent_dir, write_atomic_as};
+use crate::store::fs::parent_dir;
+use crate::store::strict::{Owner, SecretTarget};
 use crate::sync::{self, Action, AllowList, Endpoint, Gathered};
 use crate::value::mask;
 
@@ -33,6 +34,8 @@ struct Settings {
     preserve: Vec<String>,
     strict: bool,
     keep_backups: usize,
+    /// The user a .env target belongs to on purpose.
+    owner: Option<Owner>,
 }
 
 fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
@@ -73,6 +76,11 @@ fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
             "{target} is both a source and the target"
         )));
     }
+    if (args.owner.is_some() || profile.owner.is_some()) && !matches!(target, Endpoint::Dotenv(_)) {
+        return Err(Error::Usage(format!(
+            "--owner names who a .env target belongs to; {target} is not one"
+        )));
+    }
     let preserve = pick(&args.preserve, profile.preserve);
     AllowList::new(&preserve)?;
     Ok(Settings {
@@ -86,6 +94,12 @@ fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
             .keep_backups
             .or(profile.keep_backups)
             .unwrap_or(DEFAULT_KEEP_BACKUPS),
+        owner: args
+            .owner
+            .as_deref()
+            .or(profile.owner.as_deref())
+            .map(Owner::named)
+            .transpose()?,
     })
 }
 
@@ -173,7 +187,7 @@ fn list(context: &Context) -> Result<u8> {
             }
         ));
     }
-    print_stdout(&out)?;
+    print_report(&out)?;
     SUCCESS
 }
 
@@ -208,7 +222,7 @@ fn report(
         };
         out.push_str(&format!("{word:9} {detail}\n"));
     }
-    print_stdout(&out)
+    print_report(&out)
 }
 
 fn changes(plan: &[(String, Action)]) -> Vec<String> {
@@ -328,7 +342,8 @@ fn to_dotenv(
             path.display()
         )));
     }
-    let locked = LockedFiles::lock(&[PathBuf::from(path)], true, &context.lock_wait())?;
+    let target = SecretTarget::check(path, settings.owner.as_ref())?;
+    let locked = LockedFiles::lock(std::slice::from_ref(&target), true, &context.lock_wait())?;
     let existing = locked.files.first();
     let text = Zeroizing::new(existing.map(|f| f.content.clone()).unwrap_or_default());
     let assignments = dotenv::parse_file(&text, &path.display().to_string())
@@ -357,19 +372,17 @@ fn to_dotenv(
             problems.join("\n  ")
         )));
     }
-    let (mode, owner) = match existing {
-        Some(file) => {
-            let backup = files::backup_beside(file, settings.keep_backups)?;
-            context.explain(&format!(
-                "backup of {}: {}",
-                path.display(),
-                backup.display()
-            ));
-            // 0600, or stricter if the file already was.
-            (file.mode & 0o600, Some((file.uid, file.gid)))
-        }
-        None => (0o600, None),
-    };
-    write_atomic_as(path, new_text.as_bytes(), false, mode, owner)?;
+    if let Some(file) = existing {
+        let backup = files::backup_beside(file, settings.keep_backups)?;
+        context.explain(&format!(
+            "backup of {}: {}",
+            path.display(),
+            backup.display()
+        ));
+    }
+    let written = files::write(&target, existing, &new_text)?;
+    if let Some(notice) = written.notice(path) {
+        context.note(&notice);
+    }
     Ok(plan)
 }

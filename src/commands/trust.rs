@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::cli::OwnersCommand;
-use crate::commands::{Context, SUCCESS, ask, print_stderr, print_stdout};
+use crate::commands::{Context, SUCCESS, ask, print_report, print_stderr, print_stdout};
 use crate::error::{Error, Result, exit};
 use crate::store::document::Document;
 use crate::store::identity::Own;
@@ -30,8 +30,8 @@ use crate::trust::state::{Place, State, TrustFile, location_key};
 pub enum Purpose {
     Names,
     Values,
-    /// `vault verify --accept` and `vault restore`: the caller decides what to do with a
-    /// version that is not trusted (nothing is remembered of it here).
+    /// `vault verify` (with or without `--accept`) and `vault restore`: the caller decides
+    /// what to do with a version that is not trusted (nothing is remembered of it here).
     Accept,
 }
 
@@ -50,6 +50,10 @@ pub struct Trust {
     purpose: Purpose,
     can_prompt: bool,
     quiet: bool,
+    /// Membership blocks this very run made (a new vault's, a version-1 vault's first):
+    /// the only blocks trusted for a write with no record or pin behind them. A block the
+    /// user signed before is traced like anyone's: an old one may list someone removed.
+    made: std::sync::Mutex<Vec<String>>,
 }
 
 impl Trust {
@@ -62,7 +66,16 @@ impl Trust {
             purpose,
             can_prompt: context.can_prompt(),
             quiet: context.global.quiet,
+            made: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Vouches for `block`, which this run made and signed just now, for the write that
+    /// creates it.
+    pub fn made(&self, block: &Membership) {
+        if let Ok(mut made) = self.made.lock() {
+            made.push(block.to_json());
+        }
     }
 
     fn file(&self) -> Result<&TrustFile> {
@@ -120,6 +133,10 @@ impl Trust {
         state: &State,
         own: Option<&str>,
     ) -> std::result::Result<(), String> {
+        let json = block.to_json();
+        if self.made.lock().is_ok_and(|made| made.contains(&json)) {
+            return Ok(());
+        }
         policy::membership_trusted(block, &self.seen_of(state, Some(&block.body.vault_id), own))
     }
 
@@ -161,7 +178,7 @@ impl Trust {
         let generation = facts.generation;
         let place = Place {
             vault_id: id.clone(),
-            path: vault.display().to_string(),
+            path: shown_path(vault),
         };
         let record = known.vaults.get(&id);
         if record.is_some_and(|r| *r == policy::advance(Some(r), block, generation))
@@ -194,7 +211,8 @@ impl Trust {
         if self.can_prompt {
             let mut question = describe(vault, facts, self.own_writer().as_deref());
             question.push_str(&format!(
-                "{what}.\nTrust this vault and its owners? Type yes: "
+                "{}.\nTrust this vault and its owners? Type yes: ",
+                one_line(what)
             ));
             let answer = ask(&question)?;
             if answer.trim() == "yes" {
@@ -328,7 +346,7 @@ impl Guard for Trust {
         let here = location_key(vault);
         let place = Place {
             vault_id: id.clone(),
-            path: vault.display().to_string(),
+            path: shown_path(vault),
         };
         self.file()?
             .update(|state| {
@@ -449,6 +467,7 @@ impl Trust {
         let block = Membership::genesis(&label, member, Vec::new(), read_only, None, &own.key)
             .map_err(Error::Failed)?;
         document.set_membership(block.to_json(), block.body.recipients());
+        self.made(&block);
         self.tell(&format!(
             "the vault {} now has a membership block (id {}): you own it{}",
             vault.display(),
@@ -514,6 +533,13 @@ impl Trust {
 }
 
 fn no_writer_key() -> Error {
+    // A writer key file that is there but cannot be used is named, not taken for none.
+    if let Some(Err(problem)) = crate::paths::writer_key_file()
+        .ok()
+        .map(|path| crate::store::identity::writer_key_from_file(&path))
+    {
+        return problem;
+    }
     Error::LockedOut(
         "you have no writer key to sign with: vault derives it from an age X25519 identity, or keeps one in writer.key beside your configuration for other identities ('vault identity public' makes it); nothing was changed".into(),
     )
@@ -570,24 +596,30 @@ pub fn facts_of<'a>(version: &Version<'a>) -> Facts<'a> {
 /// writer key file for identities that are not X25519 keys.
 pub fn load_own(identity: Option<&Path>) -> Option<Own> {
     let text = match crate::process::identity_key() {
-        Some(key) => zeroize::Zeroizing::new(key.to_string()),
-        None => zeroize::Zeroizing::new(std::fs::read_to_string(identity?).ok()?),
+        Some(key) => Some(zeroize::Zeroizing::new(key.to_string())),
+        None => identity
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(zeroize::Zeroizing::new),
     };
-    crate::store::identity::own_from_text(&text).or_else(|| {
-        crate::paths::writer_key_file().ok().and_then(|path| {
-            crate::store::identity::writer_key_from_file(&path)
-                .ok()
-                .flatten()
+    // No identity at all (a passphrase vault) may still have a writer key of its own.
+    text.and_then(|text| crate::store::identity::own_from_text(&text))
+        .or_else(|| {
+            crate::paths::writer_key_file().ok().and_then(|path| {
+                crate::store::identity::writer_key_from_file(&path)
+                    .ok()
+                    .flatten()
+            })
         })
-    })
 }
 
 /// Owners pinned by configuration: `[security.vaults]`, then `VAULT_TRUST=ID:KEY,…`
 /// (several separated by spaces or `;`); `ID@EPOCH` also names the epoch they own it at,
-/// below which no version is trusted. Entries that do not parse pin nothing.
+/// below which no version is trusted. Entries that do not parse pin nothing. A pin in
+/// `VAULT_TRUST` replaces the configuration's for the same vault (the environment is the
+/// more specific setting), and a later entry an earlier one: owners named in two places
+/// are never merged, which would trust more than either says.
 fn configured_owners(context: &Context) -> BTreeMap<String, Configured> {
-    let mut pins: BTreeMap<String, Configured> = BTreeMap::new();
-    let mut pin = |key: &str, owners: &mut dyn Iterator<Item = String>| {
+    fn pin(pins: &mut BTreeMap<String, Configured>, key: &str, owners: Vec<String>) {
         let (id, epoch) = match key.split_once('@') {
             Some((id, epoch)) => match epoch.parse::<u64>() {
                 Ok(epoch) => (id, Some(epoch)),
@@ -595,17 +627,21 @@ fn configured_owners(context: &Context) -> BTreeMap<String, Configured> {
             },
             None => (key, None),
         };
-        let entry = pins.entry(id.to_string()).or_default();
-        entry.owners.extend(owners.filter(|k| !k.is_empty()));
-        entry.epoch = entry.epoch.max(epoch);
-    };
+        let owners = owners.into_iter().filter(|k| !k.is_empty()).collect();
+        pins.insert(id.to_string(), Configured { owners, epoch });
+    }
+    let mut pins: BTreeMap<String, Configured> = BTreeMap::new();
     for (key, owners) in &context.config.security.vaults {
-        pin(key, &mut owners.iter().cloned());
+        pin(&mut pins, key, owners.clone());
     }
     if let Ok(text) = std::env::var("VAULT_TRUST") {
         for entry in text.split([';', ' ', '\n']).filter(|e| !e.is_empty()) {
             if let Some((key, owners)) = entry.split_once(':') {
-                pin(key, &mut owners.split(',').map(str::to_string));
+                pin(
+                    &mut pins,
+                    key,
+                    owners.split(',').map(str::to_string).collect(),
+                );
             }
         }
     }
@@ -644,6 +680,15 @@ pub fn default_name() -> String {
         .unwrap_or_else(|| "me".into())
 }
 
+/// Where a vault is, as a record keeps it: absolute, so a later run from elsewhere finds
+/// the same file (and says true things about copies).
+fn shown_path(vault: &Path) -> String {
+    std::path::absolute(vault)
+        .unwrap_or_else(|_| vault.to_path_buf())
+        .display()
+        .to_string()
+}
+
 fn vault_flag(vault: &Path) -> String {
     format!("--vault {}", vault.display())
 }
@@ -651,11 +696,14 @@ fn vault_flag(vault: &Path) -> String {
 /// The vault as `vault verify` shows it: id, label, epoch, owners, members with their
 /// fingerprints, who wrote it.
 fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
-    let mut out = format!("vault: {}\n", vault.display());
+    // Each field is escaped on its own, with line breaks too: the whole is shown with its
+    // lines kept, and nothing read from the file may start a line of its own.
+    let shown = one_line;
+    let mut out = format!("vault: {}\n", shown(&vault.display().to_string()));
     match &facts.membership {
         None | Some(Err(_)) => {
             match &facts.membership {
-                Some(Err(why)) => out.push_str(&format!("membership: NOT VALID: {why}\n")),
+                Some(Err(why)) => out.push_str(&format!("membership: NOT VALID: {}\n", shown(why))),
                 _ => out.push_str(
                     "membership: none (a version-1 vault, from before membership blocks)\n",
                 ),
@@ -663,7 +711,7 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
             for recipient in facts.recipients {
                 out.push_str(&format!(
                     "recipient: {}\n",
-                    crate::store::recipients::key_part(recipient)
+                    shown(&crate::store::recipients::key_part(recipient))
                 ));
             }
         }
@@ -671,13 +719,13 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
             let body = &block.body;
             out.push_str(&format!(
                 "id: {}\nlabel: {}\nepoch: {}\ngeneration: {}\n",
-                body.vault_id,
-                crate::names::printable(&body.label, false),
+                shown(&body.vault_id),
+                shown(&body.label),
                 body.epoch,
                 facts.generation
             ));
             if let Some(expires) = &body.expires {
-                out.push_str(&format!("expires: {expires}\n"));
+                out.push_str(&format!("expires: {}\n", shown(expires)));
             }
             if body.passphrase {
                 out.push_str("protection: passphrase (whoever knows it reads and writes)\n");
@@ -690,20 +738,23 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
                 };
                 out.push_str(&format!(
                     "{role}: {} {} fp:{} writer:{}\n",
-                    member.name,
-                    crate::store::recipients::key_part(&member.recipient),
+                    shown(&member.name),
+                    shown(&crate::store::recipients::key_part(&member.recipient)),
                     member.fingerprint(),
-                    member.writer
+                    shown(&member.writer)
                 ));
             }
             for recipient in &body.read_only {
                 out.push_str(&format!(
                     "read-only: {}\n",
-                    crate::store::recipients::key_part(recipient)
+                    shown(&crate::store::recipients::key_part(recipient))
                 ));
             }
             if let Some(signer) = &block.signer {
-                out.push_str(&format!("membership signed by: {}\n", body.who(signer)));
+                out.push_str(&format!(
+                    "membership signed by: {}\n",
+                    shown(&body.who(signer))
+                ));
             }
         }
     }
@@ -714,7 +765,7 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
                 .block()
                 .map(|b| b.body.who(writer))
                 .unwrap_or_else(|| writer.clone());
-            out.push_str(&format!("signature: valid, written by {who}\n"));
+            out.push_str(&format!("signature: valid, written by {}\n", shown(&who)));
         }
         Signed::Invalid { .. } => out.push_str("signature: DOES NOT MATCH the content\n"),
     }
@@ -722,6 +773,11 @@ fn describe(vault: &Path, facts: &Facts<'_>, own: Option<&str>) -> String {
         out.push_str(&format!("you sign as: {own}\n"));
     }
     out
+}
+
+/// `text` (which may quote the file) as one line: nothing it says starts a line of its own.
+fn one_line(text: &str) -> String {
+    crate::names::printable(text, false).into_owned()
 }
 
 /// What `vault verify` is to accept.
@@ -752,12 +808,14 @@ pub fn verify(context: &Context, accepting: Accepting) -> Result<u8> {
         ));
     }
     for notice in &judgment.notices {
-        out.push_str(&format!("note: {notice}\n"));
+        out.push_str(&format!("note: {}\n", one_line(notice)));
     }
     match &judgment.verdict {
         Verdict::Trusted => out.push_str("state: trusted\n"),
-        Verdict::FirstSight(what) => out.push_str(&format!("state: NOT YET TRUSTED: {what}\n")),
-        Verdict::Suspect(why) => out.push_str(&format!("state: SUSPECT: {why}\n")),
+        Verdict::FirstSight(what) => {
+            out.push_str(&format!("state: NOT YET TRUSTED: {}\n", one_line(what)))
+        }
+        Verdict::Suspect(why) => out.push_str(&format!("state: SUSPECT: {}\n", one_line(why))),
     }
     if let Some(block) = facts.block().filter(|b| !b.body.passphrase)
         && judgment.verdict == Verdict::Trusted
@@ -812,7 +870,11 @@ impl Trust {
         let keep = own_block.as_ref().is_some_and(|b| {
             self.trusts_block(b, &state) && bound.as_ref().is_none_or(|id| *id == b.body.vault_id)
         });
-        if keep {
+        if let (true, Some(block)) = (keep, &own_block) {
+            // Written to exactly the members it lists: a recipients list someone added a
+            // key to is put right, not carried forward.
+            let json = document.membership().unwrap_or_default().to_string();
+            document.set_membership(json, block.body.recipients());
             return Ok(());
         }
         let id = bound.or_else(|| own_block.as_ref().map(|b| b.body.vault_id.clone()));
@@ -957,7 +1019,7 @@ pub fn owners(context: &Context, command: &OwnersCommand) -> Result<u8> {
                     None => out.push_str(&format!("writer:{owner}\n")),
                 }
             }
-            print_stdout(&out)?;
+            print_report(&out)?;
             SUCCESS
         }
         OwnersCommand::Add { member } | OwnersCommand::Remove { member } => {
@@ -1013,6 +1075,13 @@ pub fn renew(context: &Context, max_age: Option<&str>, no_expiry: bool) -> Resul
         if age > crate::store::membership::MAX_AGE_LIMIT {
             return Err(Error::Usage(format!("--max-age {text}: at most 100 years")));
         }
+        // No window at all would expire as it is signed (and its refusal would ask for
+        // the very renewal that made it).
+        if age < crate::store::membership::MAX_AGE_FLOOR {
+            return Err(Error::Usage(format!(
+                "--max-age {text}: at least 1s (a membership that expires as it is signed is no renewal)"
+            )));
+        }
     }
     change_membership(context, "renew", true, |body| {
         if no_expiry {
@@ -1024,7 +1093,16 @@ pub fn renew(context: &Context, max_age: Option<&str>, no_expiry: bool) -> Resul
             Some(text) => {
                 let age = humantime::parse_duration(text)
                     .map_err(|e| Error::BadData(format!("the max age {text}: {e}")))?;
-                Some(humantime::format_rfc3339_seconds(SystemTime::now() + age).to_string())
+                // Rounded up to the second it is shown in: never earlier than asked.
+                let at = SystemTime::now() + age;
+                let past = at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let at = match past {
+                    0 => at,
+                    nanos => at + std::time::Duration::from_nanos(1_000_000_000 - u64::from(nanos)),
+                };
+                Some(humantime::format_rfc3339_seconds(at).to_string())
             }
             None => None,
         };

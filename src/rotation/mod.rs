@@ -2,6 +2,7 @@
 //! new values (random strings from the OS CSPRNG, HS256 JWTs signed with another secret).
 //! The command in `commands/rotate.rs` writes them through the store and restarts services.
 
+mod jwt;
 pub mod policy;
 pub mod services;
 
@@ -12,6 +13,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 use crate::store::document::Document;
+use crate::store::strict::{Owner, SecretTarget};
 use policy::{Kind, Policy};
 
 /// Why a secret is in a rotation.
@@ -36,8 +38,9 @@ pub struct Planned {
 /// A .env file a rotation rewrites, and the secrets it carries.
 #[derive(Debug, Clone)]
 pub struct PlannedFile {
-    /// The real path (links resolved: the target is written, the link kept).
-    pub path: PathBuf,
+    /// The file, checked; its path is the real one (links resolved: the target is
+    /// written, the link kept).
+    pub target: SecretTarget,
     pub names: Vec<String>,
 }
 
@@ -58,8 +61,8 @@ impl Plan {
         self.secrets.iter().map(|s| s.name.clone()).collect()
     }
 
-    pub fn file_paths(&self) -> Vec<PathBuf> {
-        self.files.iter().map(|f| f.path.clone()).collect()
+    pub fn targets(&self) -> Vec<SecretTarget> {
+        self.files.iter().map(|f| f.target.clone()).collect()
     }
 }
 
@@ -116,20 +119,34 @@ pub fn plan(policy: &Policy, asked: Option<&[String]>, document: &Document) -> R
             reason,
         });
     }
-    let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    let mut files: BTreeMap<PathBuf, PlannedFile> = BTreeMap::new();
     let mut services = BTreeSet::new();
     for planned in &secrets {
         let secret = &policy.secrets[&planned.name];
+        let owner = secret.owner.as_deref().map(Owner::named).transpose()?;
         for file in &secret.files {
             let path = policy.path(file);
-            let real = std::fs::canonicalize(&path).map_err(|e| {
-                Error::NotFound(format!(
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(Error::NotFound(format!(
                     "the file {} (listed for {} in {where_}) cannot be used: {e}; create it or fix the path",
                     path.display(),
                     planned.name
-                ))
-            })?;
-            files.entry(real).or_default().push(planned.name.clone());
+                )));
+            }
+            let target = SecretTarget::check(&path, owner.as_ref())?;
+            let entry = files
+                .entry(target.path.clone())
+                .or_insert_with(|| PlannedFile {
+                    target: target.clone(),
+                    names: Vec::new(),
+                });
+            if entry.target.owner != target.owner {
+                return Err(Error::BadData(format!(
+                    "{} is listed for secrets with different owners in {where_}; give them the same owner",
+                    path.display()
+                )));
+            }
+            entry.names.push(planned.name.clone());
         }
         services.extend(secret.restart.iter().cloned());
     }
@@ -141,10 +158,7 @@ pub fn plan(policy: &Policy, asked: Option<&[String]>, document: &Document) -> R
         .collect();
     Ok(Plan {
         secrets,
-        files: files
-            .into_iter()
-            .map(|(path, names)| PlannedFile { path, names })
-            .collect(),
+        files: files.into_values().collect(),
         services: policy.restart_order(services.into_iter().collect())?,
         warnings,
     })
@@ -205,9 +219,5 @@ fn sign_jwt(name: &str, secret: &policy::SecretPolicy, key: &SecretString) -> Re
             })?;
         claims.insert("exp".into(), exp.into());
     }
-    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    let signing_key = jsonwebtoken::EncodingKey::from_secret(key.expose_secret().as_bytes());
-    let token = jsonwebtoken::encode(&header, &claims, &signing_key)
-        .map_err(|e| Error::Failed(format!("cannot sign the JWT {name}: {e}")))?;
-    Ok(SecretString::from(token))
+    Ok(jwt::sign_hs256(&claims, key.expose_secret().as_bytes()))
 }

@@ -4,8 +4,9 @@
 //!
 //! It is the field notes' `secrets-config.yaml` in TOML, line for line: `type` (`random`,
 //! `jwt` — also spelled `jwt-token` — or `static`), `length`, `role`, `depends_on`, `files`,
-//! `auto_rotate`, `description`, `restart` (also spelled `restart_services`); and a
-//! `[services.NAME]` table per service with `restart`, `health`, `timeout` and `after`.
+//! `auto_rotate`, `description`, `restart` (also spelled `restart_services`), `owner` (the
+//! user its files belong to); and a `[services.NAME]` table per service with `restart`,
+//! `health`, `timeout` and `after`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,9 @@ pub struct SecretPolicy {
     /// .env files that carry the secret too, rewritten in place.
     #[serde(default)]
     pub files: Vec<String>,
+    /// The user those files belong to on purpose (a service's env file that root
+    /// rewrites): without it, a file another user owns is refused.
+    pub owner: Option<String>,
     /// Services restarted after the secret changes.
     #[serde(default, alias = "restart_services")]
     pub restart: Vec<String>,
@@ -187,6 +191,8 @@ impl Policy {
             }
             _ => Error::io("read the policy file", path, e),
         })?;
+        // Its service commands run as this user, and it names the files secrets go to.
+        crate::store::strict::check_not_replaceable(path, "policy file")?;
         let value: toml::Table = toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the policy file {} is not valid TOML: {}",

@@ -336,6 +336,8 @@ pub fn save(
 pub fn list(vault_path: &Path) -> Result<Vec<Backup>> {
     let dir = backup_dir(vault_path);
     let stem = stem(vault_path);
+    // A backup another user could have put there would be restored as this vault.
+    crate::store::strict::check_private_dir(&dir, "backups directory")?;
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

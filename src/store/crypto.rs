@@ -69,21 +69,29 @@ impl Header {
 
 /// Whether an age file is ASCII-armored, so a rewrite keeps the form the user chose.
 pub fn is_armored(ciphertext: &[u8]) -> bool {
+    armored_text(ciphertext).is_some()
+}
+
+/// An armored file from its first line on. The age format allows whitespace around the
+/// armor, which the age crate's reader takes only after it (a file pasted with a blank
+/// line first would not open: C2SP vector `armor_whitespace_outside`).
+fn armored_text(ciphertext: &[u8]) -> Option<&[u8]> {
     let start = ciphertext
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(ciphertext.len());
-    ciphertext[start..].starts_with(ARMOR_BEGIN)
+    Some(&ciphertext[start..]).filter(|text| text.starts_with(ARMOR_BEGIN))
 }
 
 /// Whether an age file is encrypted to a passphrase rather than to recipients.
 pub fn is_passphrase_protected(ciphertext: &[u8], what: &str) -> Result<bool> {
-    if !ciphertext.starts_with(b"age-encryption.org/") && !is_armored(ciphertext) {
+    let armored = armored_text(ciphertext);
+    if !ciphertext.starts_with(b"age-encryption.org/") && armored.is_none() {
         return Err(Error::BadData(format!(
             "{what} is not a valid age file (it lacks the age header); restore it from a backup"
         )));
     }
-    let decryptor = Decryptor::new_buffered(ArmoredReader::new(ciphertext))
+    let decryptor = Decryptor::new_buffered(ArmoredReader::new(armored.unwrap_or(ciphertext)))
         .map_err(|e| decrypt_error(e, what))?;
     Ok(decryptor.is_scrypt())
 }
@@ -163,9 +171,9 @@ pub fn decrypt_with_header<'c>(
             "{what} is corrupt or truncated: {detail}; restore it from a backup"
         ))
     };
-    let binary = if is_armored(&ciphertext) {
+    let binary = if let Some(armored) = armored_text(&ciphertext) {
         let mut bytes = Vec::with_capacity(ciphertext.len());
-        ArmoredReader::new(&ciphertext[..])
+        ArmoredReader::new(armored)
             .read_to_end(&mut bytes)
             .map_err(|e| corrupt(&e))?;
         Cow::Owned(bytes)

@@ -437,10 +437,24 @@ impl Document {
         self.membership.as_deref()
     }
 
-    /// Puts a membership block (as stored) and the recipients it lists in place.
+    /// Puts a membership block (as stored) and the recipients it lists in place. When that
+    /// leaves out a recipient, the fingerprint key is renewed: whoever was removed knew the
+    /// old one, and with it could test guesses against the fingerprints of later diffs (a
+    /// 4-digit PIN in well under a second). Every way a recipient goes passes here — a
+    /// removal, a version accepted forward, a merge that takes a removal.
     pub fn set_membership(&mut self, membership: String, recipients: Vec<String>) {
+        let removed = self.recipients.iter().any(|old| {
+            !recipients
+                .iter()
+                .any(|new| crate::store::recipients::same_key(old, new))
+        });
         self.membership = Some(membership);
         self.recipients = recipients;
+        if removed && self.extra.remove(DIFF_KEY_FIELD).is_some() {
+            // Without randomness now, no key at all (the next write makes one) rather
+            // than the old one.
+            let _ = self.ensure_fingerprint_key();
+        }
     }
 
     /// Whether `other` holds the same secrets, each with the same value, times,

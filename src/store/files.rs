@@ -1,7 +1,9 @@
-//! Files other than the vault that a change rewrites with it (the .env files of a
-//! rotation): each is locked like the vault (a sidecar `.lock`, the same one the
-//! shared-file provider takes), read with its mode and owner for the backup, and replaced
-//! atomically keeping both.
+//! Files other than the vault that vault writes secrets into — the .env files of a
+//! rotation or a sync, an export, the files a restore puts back. Each is checked first
+//! (`strict::SecretTarget`: nobody else could read or redirect what is written), locked
+//! like the vault (a sidecar `.lock`, the same one the shared-file provider takes), read
+//! with its mode and owner for the backup, and replaced atomically: by its owner and
+//! group, without others' access.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -9,30 +11,36 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::store::backup::SavedFile;
 use crate::store::fs::{LockWait, WriterLock, remove_stale_temp_files, write_atomic_as};
+use crate::store::strict::{SecretTarget, secret_mode};
 
 /// Files held under their writer locks, with their contents as they were when locked.
 pub struct LockedFiles {
     _locks: Vec<WriterLock>,
-    /// In the order of the paths given; files that did not exist are absent.
+    /// In the order of the targets given; files that did not exist are absent.
     pub files: Vec<SavedFile>,
 }
 
 impl LockedFiles {
-    /// Locks every path (in a fixed order, so two writers cannot deadlock) and reads it.
+    /// Locks every target (in a fixed order, so two writers cannot deadlock) and reads it.
     /// A missing file is an error unless `missing_ok`.
-    pub fn lock(paths: &[PathBuf], missing_ok: bool, wait: &LockWait) -> Result<LockedFiles> {
-        let mut order: Vec<&PathBuf> = paths.iter().collect();
+    pub fn lock(
+        targets: &[SecretTarget],
+        missing_ok: bool,
+        wait: &LockWait,
+    ) -> Result<LockedFiles> {
+        let mut order: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
         order.sort();
         order.dedup();
         let mut locks = Vec::with_capacity(order.len());
         for path in &order {
             locks.push(WriterLock::acquire_waiting(path, wait)?);
-            // A writer killed mid-write left its temp file (new values, in plaintext).
+            // A writer killed between naming its new file and renaming it over this one
+            // left it (new values, in plaintext): with the lock held, no writer owns one.
             remove_stale_temp_files(path);
         }
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            match read(path) {
+        let mut files = Vec::with_capacity(targets.len());
+        for target in targets {
+            match read(&target.path) {
                 Ok(file) => files.push(file),
                 Err(Error::NotFound(_)) if missing_ok => {}
                 Err(e) => return Err(e),
@@ -73,16 +81,43 @@ fn read(path: &Path) -> Result<SavedFile> {
     })
 }
 
-/// Replaces `file.path` with `content`, keeping `file`'s mode and owner. Only call with
-/// the file's lock held.
-pub fn replace(file: &SavedFile, content: &str) -> Result<()> {
-    write_atomic_as(
-        Path::new(&file.path),
-        content.as_bytes(),
-        false,
-        file.mode,
-        Some((file.uid, file.gid)),
-    )
+/// What writing a file changed about who may read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The mode the file had and the one it has now, when others lost their access.
+    pub narrowed: Option<(u32, u32)>,
+}
+
+impl Written {
+    /// What to tell the user about `path`, if anything.
+    pub fn notice(&self, path: &Path) -> Option<String> {
+        self.narrowed.map(|(was, now)| {
+            format!(
+                "{} was readable by others (mode {was:04o}); it now holds new secrets, so vault wrote it {now:04o}, without their access",
+                path.display()
+            )
+        })
+    }
+}
+
+/// Replaces `target` with `content`, as the file `before` was: owned by the user named as
+/// its owner, else by its owner; in its group; with its mode, others' access taken away
+/// (0600 for a new file). One rule for every file that carries secrets, so none stays
+/// readable by others because it was before. Only call with the file's lock held.
+pub fn write(target: &SecretTarget, before: Option<&SavedFile>, content: &str) -> Result<Written> {
+    let mode = before.map_or(0o600, |file| secret_mode(file.mode));
+    let owner = match (&target.owner, before) {
+        (Some(named), Some(file)) => Some((named.uid, file.gid)),
+        (Some(named), None) => Some((named.uid, named.gid)),
+        (None, Some(file)) => Some((file.uid, file.gid)),
+        (None, None) => None,
+    };
+    write_atomic_as(&target.path, content.as_bytes(), false, mode, owner)?;
+    Ok(Written {
+        narrowed: before
+            .filter(|file| file.mode & 0o007 != 0)
+            .map(|file| (file.mode & 0o777, mode)),
+    })
 }
 
 /// Copies `file` to `.env-backups/<name>.YYYYMMDD_HHMMSS` beside it (UTC; `_N` for more in

@@ -8,99 +8,22 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Creates `dir` and any missing parents with mode 0700.
+/// Creates `dir` and any missing parents with mode 0700, and refuses a directory another
+/// user could write files into, sticky or not (see `strict`): vault keeps files there.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !dir.is_dir() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("create directory", dir, e))?;
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("create directory", dir, e))
-}
-
-/// Refuses a key or vault file that group or others may access, or that another user
-/// could replace (see [`check_not_replaceable`]), as ssh does.
-pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
-    check_file_mode(path, what, false)
-}
-
-/// The directory of the git work tree `path` is in, if any (a `.git` directory or file
-/// in it or above it).
-pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
-    let real = fs::canonicalize(path).ok()?;
-    real.ancestors()
-        .skip(1)
-        .find(|dir| dir.join(".git").exists())
-        .map(Path::to_path_buf)
-}
-
-/// Like [`check_private_file`], for the vault: inside a git work tree it may also be
-/// readable by others, as git checks files out (0644) — it is ciphertext, and what
-/// protects it there is that nobody else can write it (and its signature). Never
-/// writable by group or others.
-pub fn check_vault_file(path: &Path) -> Result<()> {
-    check_file_mode(path, "vault", true)
-}
-
-fn check_file_mode(path: &Path, what: &str, readable_in_git: bool) -> Result<()> {
-    let metadata = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    let mode = metadata.mode() & 0o777;
-    let only_read = mode & 0o033 == 0;
-    if mode & 0o077 != 0 && readable_in_git && only_read && git_work_tree(path).is_some() {
-        return check_not_replaceable(path, what);
-    }
-    if mode & 0o077 != 0 {
-        return Err(Error::LockedOut(format!(
-            "the {what} {} is accessible by group or others (mode {mode:04o}); vault refuses to use it. Fix it with: chmod 600 {}",
-            path.display(),
-            path.display()
-        )));
-    }
-    check_not_replaceable(path, what)
-}
-
-/// Refuses, as ssh's StrictModes does, a file that another user could have replaced: the
-/// file, or a directory above it up to the home directory (or `/`), owned by another user
-/// (root excepted) or writable by group or others. A root-owned sticky directory such as
-/// `/tmp` is fine: others may add files there but not replace ours.
-pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
-    let real = fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?;
-    let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
-    for (index, place) in real.ancestors().enumerate() {
-        let metadata = fs::metadata(place).map_err(|e| Error::io("inspect", place, e))?;
-        let which = if index == 0 {
-            format!("the {what} {}", path.display())
-        } else {
-            format!(
-                "{}, a directory above the {what} {},",
-                place.display(),
-                path.display()
-            )
-        };
-        if metadata.uid() != me && metadata.uid() != 0 {
-            return Err(Error::LockedOut(format!(
-                "{which} is owned by uid {}, not by you (uid {me}), so another user could have replaced what vault reads; vault refuses it. If it is yours, fix it with: chown {me} {}",
-                metadata.uid(),
-                place.display()
-            )));
-        }
-        let mode = metadata.mode() & 0o7777;
-        let sticky_root = metadata.is_dir() && mode & 0o1000 != 0 && metadata.uid() == 0;
-        if mode & 0o022 != 0 && !sticky_root {
-            return Err(Error::LockedOut(format!(
-                "{which} is writable by group or others (mode {:04o}), so another user could replace what vault reads; vault refuses it. Fix it with: chmod go-w {}",
-                mode & 0o777,
-                place.display()
-            )));
-        }
-        if home.as_deref() == Some(place) {
-            break;
-        }
-    }
-    Ok(())
+    crate::store::strict::check_not_replaceable(dir, "directory")
 }
 
 /// `path` with symbolic links in its last component followed, as git and editors do: a
@@ -275,7 +198,9 @@ fn fill(
         if (current.uid(), current.gid()) != (uid, gid) {
             std::os::unix::fs::fchown(&*file, Some(uid), Some(gid)).map_err(|e| {
                 Error::io(
-                    &format!("give the owner {uid}:{gid} (as the file had) to the new"),
+                    &format!(
+                        "give the owner {uid}:{gid} (the file's, or the one named) to the new"
+                    ),
                     path,
                     e,
                 )
@@ -353,12 +278,15 @@ pub struct WriterLock {
     _file: File,
 }
 
+/// Told, once, who holds the lock a writer waits for (see [`lock_holder`]).
+pub type OnWait = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How long a writer waits for the lock, and whom to tell that it waits.
 #[derive(Clone)]
 pub struct LockWait {
     pub timeout: std::time::Duration,
-    /// Called once, after a second of waiting, with the holder's PID when known.
-    pub on_wait: Option<std::sync::Arc<dyn Fn(Option<u32>) + Send + Sync>>,
+    /// Called once, after a second of waiting.
+    pub on_wait: Option<OnWait>,
 }
 
 impl Default for LockWait {
@@ -376,19 +304,19 @@ impl WriterLock {
         Self::acquire_waiting(path, &LockWait::default())
     }
 
-    /// Takes the exclusive lock on `<path>.lock`, waiting at most `wait.timeout`. The
-    /// holder writes its PID into the lock file so a waiter can name it.
+    /// Takes the exclusive lock on `<path>.lock`, waiting at most `wait.timeout`.
     pub fn acquire_waiting(path: &Path, wait: &LockWait) -> Result<Self> {
-        use std::io::Read;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .mode(0o600)
+            // Never through a link: the holder truncates it to write its PID.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| Error::io("open the lock file", &lock_path, e))?;
         let started = std::time::Instant::now();
@@ -401,35 +329,85 @@ impl WriterLock {
                     return Err(Error::io("lock", &lock_path, e));
                 }
             }
-            let holder = || {
-                let mut text = String::new();
-                let _ = (&file).read_to_string(&mut text);
-                let _ = std::io::Seek::rewind(&mut (&file));
-                text.trim().parse::<u32>().ok()
-            };
             let waited = started.elapsed();
             if waited >= wait.timeout {
-                let who = holder()
-                    .map_or_else(|| "another process".to_string(), |pid| format!("PID {pid}"));
                 return Err(Error::Failed(format!(
-                    "{} is locked by {who}, which has held it for more than {} s; nothing was changed. Try again once it is done, or wait longer with [lock] timeout_seconds in the configuration",
+                    "{} is locked by {}, which has held it for more than {} s; nothing was changed. Try again once it is done, or wait longer with [lock] timeout_seconds in the configuration",
                     path.display(),
+                    lock_holder(&file),
                     wait.timeout.as_secs()
                 )));
             }
             if !told && waited >= std::time::Duration::from_secs(1) {
                 told = true;
                 if let Some(notify) = &wait.on_wait {
-                    notify(holder());
+                    notify(&lock_holder(&file));
                 }
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        // Ours now: say who holds it, for the next waiter.
-        let _ = file.set_len(0);
-        let _ = write!(file, "{}", std::process::id());
         Ok(WriterLock { _file: file })
     }
+}
+
+/// Who holds the lock on the open lock file `file`, for a message: "PID N (command)" when
+/// that can be checked, else "another process" (with what the kernel says, if anything).
+///
+/// The lock is flock(2) (std's `File::lock`), which — unlike a POSIX lock's `F_GETLK` —
+/// reports no holder, and what the lock file says is whatever its last writer put there.
+/// `/proc/locks` names the process that *took* each flock lock; it may have exited since,
+/// leaving the lock to a child that inherited the descriptor, and its PID may then belong
+/// to someone else. So a PID is claimed only when that process has this very file open
+/// (its `/proc/PID/fd`, readable for the same user's dumpable processes, or as root);
+/// otherwise the kernel's word is passed on as such.
+pub fn lock_holder(file: &File) -> String {
+    let unknown = "another process".to_string();
+    let Ok(ours) = file.metadata() else {
+        return unknown;
+    };
+    let Some(pid) = flock_taker(&ours) else {
+        return unknown;
+    };
+    let command = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| crate::names::printable(c.trim(), false).into_owned())
+        .ok();
+    let Some(command) = command else {
+        // Gone since it took the lock: a child that inherited the descriptor holds it.
+        return unknown;
+    };
+    let same_file = |m: &fs::Metadata| m.dev() == ours.dev() && m.ino() == ours.ino();
+    let has_it_open = fs::read_dir(format!("/proc/{pid}/fd")).map(|fds| {
+        fds.flatten()
+            .any(|fd| fs::metadata(fd.path()).is_ok_and(|m| same_file(&m)))
+    });
+    match has_it_open {
+        Ok(true) => format!("PID {pid} ({command})"),
+        // Its descriptors say it does not have the file open: its PID was reused.
+        Ok(false) => unknown,
+        Err(_) => format!(
+            "another process (the kernel's lock table says PID {pid}, {command}, took it; vault cannot check that it still holds it)"
+        ),
+    }
+}
+
+/// The PID `/proc/locks` gives for the flock lock held on the file `ours` describes.
+fn flock_taker(ours: &fs::Metadata) -> Option<u32> {
+    let table = fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5564645 0 EOF": major and minor in hex, the
+    // inode in decimal. A line with "->" is a request waiting for the lock, not a holder.
+    let device = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(ours.dev()),
+        libc::minor(ours.dev()),
+        ours.ino()
+    );
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, file, ..] if *file == device => pid.parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 /// A file being written whose pages the kernel starts writing to disk every few hundred
@@ -500,5 +478,23 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
         // Without clobbering, an existing file is an error, not a replacement.
         assert!(link_into_place(&file, &target, dir.path(), true).is_err());
+    }
+
+    #[test]
+    fn the_lock_holder_is_the_process_the_kernel_names_not_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.age.lock");
+        fs::write(&path, "4242").unwrap();
+        let waiter = File::open(&path).unwrap();
+        assert_eq!(lock_holder(&waiter), "another process");
+        let held = File::open(&path).unwrap();
+        held.lock().unwrap();
+        let named = lock_holder(&waiter);
+        assert!(
+            named.starts_with(&format!("PID {} (", std::process::id())),
+            "{named}"
+        );
+        drop(held);
+        assert_eq!(lock_holder(&waiter), "another process");
     }
 }

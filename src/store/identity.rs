@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::paths::{Located, Source};
 use crate::store::document::timestamp_now;
-use crate::store::fs::{check_private_file, ensure_private_dir, parent_dir, write_atomic};
+use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
+use crate::store::strict::check_private_file;
 
 pub type Identities = Vec<Box<dyn age::Identity + Send + Sync>>;
 

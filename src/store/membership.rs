@@ -38,6 +38,8 @@ const FINGERPRINT_CONTEXT: &[u8] = b"secretsd member v1\0";
 
 /// The longest a renewal may last: expiry times stay well inside what RFC 3339 can say.
 pub const MAX_AGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+/// The shortest `max_age` `vault renew` sets: none at all would expire as it is signed.
+pub const MAX_AGE_FLOOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Someone who reads and writes the vault: the age recipient the vault is encrypted to,
 /// bound to the writer key their writes are signed with.

@@ -2,6 +2,8 @@
 //! under the writer lock with an atomic replace and a backup (docs/DESIGN.md).
 
 pub mod backup;
+#[cfg(test)]
+mod cctv_vectors;
 pub mod crypto;
 pub mod document;
 pub mod files;
@@ -12,6 +14,7 @@ mod payload;
 pub mod recipients;
 pub mod secret_bytes;
 pub mod signature;
+pub mod strict;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -208,7 +211,7 @@ impl Vault {
         if !self.path.exists() {
             return Err(self.missing());
         }
-        fs::check_vault_file(&self.path)?;
+        strict::check_vault_file(&self.path)?;
         let mut file =
             std::fs::File::open(&self.path).map_err(|e| Error::io("read", &self.path, e))?;
         let size = file
@@ -366,13 +369,16 @@ impl Vault {
     }
 
     /// Takes the writer lock and decrypts the vault for a change. Nothing is written until
-    /// [`Transaction::write`]; the lock is released when the transaction is dropped.
+    /// the transaction commits; the lock is released when the transaction is dropped.
     pub fn begin(&self, keys: &dyn KeySource) -> Result<Transaction<'_>> {
         // Before the lock, which would otherwise leave a `.lock` file for a vault that
         // does not exist, or fail in a directory that does not.
         if !self.path.exists() {
             return Err(self.missing());
         }
+        // Before the lock and the clean-up of stale temp files: in a directory another
+        // user may write, the lock file could be their link to a file of ours.
+        strict::check_vault_file(&self.path)?;
         let lock = fs::WriterLock::acquire_waiting(&self.path, &self.lock_wait)?;
         // With the lock held no other writer is mid-write: temp files and half backups
         // are what killed writers left (plaintext, in the case of other files' temps).

@@ -3,11 +3,11 @@
 //! construction of the age format).
 //!
 //! The age crate still reads, checks and writes every header (stanzas, the header MAC); only
-//! the payload is done here, with ring's ChaCha20-Poly1305, whose assembly is about twice as
-//! fast as the pure-Rust AEAD the age crate uses — at 10,000 secrets the payload is 1.3 MB,
-//! and sealing and opening it was the largest cost of every read and write. The format is
-//! unchanged: the `age` CLI and the age crate read what this writes, and this reads theirs
-//! (tests/format.rs and this module's tests hold both to it).
+//! the payload is done here, with ring's ChaCha20-Poly1305, in place — at 10,000 secrets the
+//! payload is 1.3 MB, which this opens in 0.66 ms where the age crate's reader takes 3.9-7.0
+//! ms (interleaved in one process). The format is unchanged: the `age` CLI and the age crate
+//! read what this writes, this reads theirs (tests/format.rs and this module's tests), and
+//! the C2SP vectors open and seal again byte for byte (`store::cctv_vectors`).
 
 use std::io::Write;
 

@@ -128,9 +128,11 @@ pub fn header_matches(
         .collect();
     // The age library adds one stanza of random type ending in "-grease" to every file it
     // encrypts to recipients (so parsers keep skipping unknown stanzas); it wraps nothing.
+    // A stanza already counted as SSH is not grease too, whatever its type ends with: each
+    // stanza falls in exactly one class, so the subtraction below cannot go below zero.
     let grease = stanzas
         .iter()
-        .filter(|s| s.kind.ends_with("-grease"))
+        .filter(|s| !s.kind.starts_with("ssh-") && s.kind.ends_with("-grease"))
         .count()
         .min(1);
     let others = stanzas.len() - x25519_stanzas - ssh_stanzas.len() - grease;

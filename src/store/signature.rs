@@ -6,9 +6,12 @@
 //!
 //! What is signed is SHA-256 of a fixed context string and the document as it reads without
 //! that field (the bytes before `,"signature"` and the closing brace), so checking needs no
-//! re-serialization. The key is derived (HKDF-SHA256) rather than stored: nothing new to
-//! keep safe or back up, and a recovery phrase brings it back with the identity. Who may
-//! write is decided above the store, by what this machine has seen (`commands::trust`).
+//! re-serialization. For an age X25519 identity the key is derived from it (HKDF-SHA256):
+//! nothing new to keep safe, and a recovery phrase brings it back with the identity. SSH
+//! and plugin identities have no secret vault can derive from, so their writer key is kept
+//! in `writer.key` beside the configuration (`store::identity`). Who may write is decided
+//! above the store, by the vault's membership and what this machine has seen
+//! (`commands::trust`).
 
 use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
@@ -252,30 +255,47 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Whether `sig` (hex) is `writer`'s (hex) signature of `digest`.
 pub fn verify_digest(writer: &str, digest: &[u8], sig: &str) -> bool {
-    let (Some(key), Some(signature)) = (unhex::<32>(writer), unhex::<64>(sig)) else {
-        return false;
-    };
-    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+    let (Some(key), Some(signature)) = (writer_key(writer), unhex::<64>(sig)) else {
         return false;
     };
     key.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(&signature))
         .is_ok()
 }
 
-/// Whether `text` is a writer key: 64 hex digits of a valid Ed25519 public key.
+/// Whether `text` is a writer key: 64 lowercase hex digits of a valid Ed25519 public key,
+/// spelled as vault writes it.
 pub fn is_writer_key(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && unhex::<32>(text).is_some_and(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).is_ok())
+    writer_key(text).is_some()
 }
 
+/// The Ed25519 key `text` names, when `text` is the one spelling vault writes of it:
+/// lowercase hex of the key's canonical encoding. Writers are told apart, and looked up
+/// among members and owners, by their text; a second spelling of one key (`+` signs or
+/// capitals in the hex, a point encoded non-canonically) would be a second writer who
+/// signs as the first, so it is no key at all.
+fn writer_key(text: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    let bytes = unhex::<32>(text)?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+    (key.to_edwards().compress().to_bytes() == bytes).then_some(key)
+}
+
+/// The `N` bytes that `text` spells in exactly `2 * N` lowercase hex digits (as [`hex`]
+/// writes them); anything else (capitals, signs, another length) is `None`.
 pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        }
+    }
+    let text = text.as_bytes();
     if text.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(out)
 }
@@ -318,10 +338,10 @@ fn check_in(domain: Domain, plaintext: &[u8]) -> Signed {
     let invalid = || Signed::Invalid {
         writer: Some(field.writer.clone()),
     };
-    let (Some(key), Some(signature)) = (unhex::<32>(&field.writer), unhex::<64>(&field.sig)) else {
-        return invalid();
-    };
-    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+    // A writer spelled otherwise than vault spells it is refused here, not merely left to
+    // match no member: the writer reported is the key's one spelling, so every comparison
+    // above this one compares keys.
+    let (Some(key), Some(signature)) = (writer_key(&field.writer), unhex::<64>(&field.sig)) else {
         return invalid();
     };
     let mut hasher = start_in(domain);
@@ -330,7 +350,7 @@ fn check_in(domain: Domain, plaintext: &[u8]) -> Signed {
     let digest = hasher.finalize();
     match key.verify_strict(&digest, &ed25519_dalek::Signature::from_bytes(&signature)) {
         Ok(()) => Signed::Valid {
-            writer: field.writer,
+            writer: hex(key.as_bytes()),
         },
         Err(_) => invalid(),
     }
@@ -411,6 +431,77 @@ mod tests {
         for domain in [Domain::Vault, Domain::Files] {
             assert!(!signed_by(domain, &values, &writer), "{domain:?}");
         }
+    }
+
+    /// One key, one spelling: `+` signs and capitals in the hex of a writer or a signature,
+    /// and a key encoded non-canonically, are refused wherever a writer key is read.
+    #[test]
+    fn a_writer_key_has_one_spelling() {
+        assert_eq!(unhex::<2>("0a1f"), Some([0x0a, 0x1f]));
+        for other in ["+a1f", "0A1f", "0a1F", "0a1", "0a1f0", " a1f", "0a\u{e9}"] {
+            assert_eq!(unhex::<2>(other), None, "{other}");
+        }
+        // A key whose hex has a pair `0x` at a byte boundary, so `+x` spells it for a
+        // lenient parser.
+        let (key, writer) = std::iter::repeat_with(|| {
+            let key = SigningKey::from_identity(&age::x25519::Identity::generate()).unwrap();
+            let writer = key.writer();
+            (key, writer)
+        })
+        .find(|(_, w)| (0..64).step_by(2).any(|i| &w[i..i + 1] == "0"))
+        .unwrap();
+        let zero = (0..64)
+            .step_by(2)
+            .find(|&i| &writer[i..i + 1] == "0")
+            .unwrap();
+        let plus = format!("{}+{}", &writer[..zero], &writer[zero + 1..]);
+        let upper = writer.to_uppercase();
+        assert!(is_writer_key(&writer));
+        let digest = [5u8; 32];
+        let sig = key.sign_digest(&digest);
+        assert!(verify_digest(&writer, &digest, &sig));
+        for other in [&plus, &upper] {
+            assert!(!is_writer_key(other), "{other}");
+            assert!(!verify_digest(other, &digest, &sig), "{other}");
+        }
+        assert!(!verify_digest(&writer, &digest, &sig.to_uppercase()));
+
+        // The same document with its writer or signature spelled otherwise: the signature
+        // still matches (the field is not itself signed), yet no writer is read from it.
+        let body = br#"{"format":"secretsd-vault","secrets":{}"#;
+        let mut hasher = start();
+        hasher.update(body);
+        let signed =
+            String::from_utf8([&body[..], key.suffix(hasher).as_bytes()].concat()).unwrap();
+        assert_eq!(
+            check(signed.as_bytes()),
+            Signed::Valid {
+                writer: writer.clone()
+            }
+        );
+        let sig_at = signed.rfind("\"sig\":\"").unwrap() + 7;
+        let respelled = [
+            signed.replace(&writer, &plus),
+            signed.replace(&writer, &upper),
+            format!("{}{}", &signed[..sig_at], signed[sig_at..].to_uppercase()),
+        ];
+        for text in respelled {
+            assert!(
+                matches!(check(text.as_bytes()), Signed::Invalid { .. }),
+                "{text}"
+            );
+        }
+
+        // The point y = 1 (the identity) encoded as y = p + 1: a valid encoding for a
+        // decoder that reduces y, but not the one an encoder writes.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xee;
+        non_canonical[31] = 0x7f;
+        assert!(ed25519_dalek::VerifyingKey::from_bytes(&non_canonical).is_ok());
+        assert!(!is_writer_key(&hex(&non_canonical)));
+        let mut canonical = [0u8; 32];
+        canonical[0] = 1;
+        assert!(is_writer_key(&hex(&canonical)));
     }
 
     /// An output that fails mid-document fails the write, with nothing left waiting.

@@ -200,12 +200,20 @@ pub fn membership_trusted(membership: &Membership, seen: &Seen<'_>) -> Result<()
     if let Some(record) = seen.record
         && body.epoch == record.epoch
     {
-        // The very block this machine trusted at that epoch, or a rival to it.
-        let same = record.membership.as_deref().is_none_or(|known| {
-            known == membership.to_json()
-                || serde_json::from_str::<serde_json::Value>(known)
-                    .is_ok_and(|known| canonical(&known) == membership.canonical())
-        });
+        // The very block this machine trusted at that epoch, or a rival to it. A record
+        // of a member vault that keeps no block (written by hand) vouches for none.
+        let Some(known) = record.membership.as_deref() else {
+            if body.passphrase {
+                return Ok(());
+            }
+            return Err(format!(
+                "this machine's record of it keeps no membership block for epoch {}, so nothing vouches for this one ('vault verify' shows it)",
+                body.epoch
+            ));
+        };
+        let same = known == membership.to_json()
+            || serde_json::from_str::<serde_json::Value>(known)
+                .is_ok_and(|known| canonical(&known) == membership.canonical());
         if !same {
             return Err(format!(
                 "its membership differs from the one this machine knows at the same epoch {}: two owners changed it apart, or someone forged it",
@@ -214,7 +222,9 @@ pub fn membership_trusted(membership: &Membership, seen: &Seen<'_>) -> Result<()
         }
         return Ok(());
     }
-    if body.passphrase || (seen.own.is_some() && membership.signer.as_deref() == seen.own) {
+    // A block this user signed earns nothing by that alone: an old one may still list
+    // someone removed since. Its owners are traced from the record or the pin like any.
+    if body.passphrase {
         return Ok(());
     }
     let authorized = match (seen.record, seen.configured) {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::fs;
+use crate::store::{fs, strict};
 
 /// What this machine knows of one vault.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,13 +119,23 @@ impl TrustFile {
     /// What it holds; nothing yet if it does not exist. An error when it cannot be read or
     /// parsed, or another user could have written it.
     pub fn load(&self) -> Result<State> {
+        self.check_directories()?;
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
             Err(e) => return Err(self.unreadable(&e.to_string())),
         };
-        fs::check_private_file(&self.path, "trust record")?;
+        strict::check_private_file(&self.path, "trust record")?;
         serde_json::from_slice(&bytes).map_err(|e| self.unreadable(&e.to_string()))
+    }
+
+    /// Refuses a directory of the record (its own, and the `trust/` that version 1 kept
+    /// records in) that another user could write: they could put a record of their own
+    /// there — with lower floors, or owners of their choosing — before vault writes one.
+    fn check_directories(&self) -> Result<()> {
+        let dir = fs::parent_dir(&self.path);
+        strict::check_private_dir(&dir, "trust record directory")?;
+        strict::check_private_dir(&dir.join("trust"), "trust record directory")
     }
 
     fn unreadable(&self, why: &str) -> Error {
@@ -140,7 +150,6 @@ impl TrustFile {
     pub fn update(&self, change: impl FnOnce(&mut State)) -> Result<()> {
         let dir = fs::parent_dir(&self.path);
         fs::ensure_private_dir(&dir)?;
-        fs::check_not_replaceable(&dir, "trust record directory")?;
         let _lock = fs::WriterLock::acquire(&self.path)?;
         let before = self.load()?;
         let mut state = before.clone();
@@ -177,7 +186,7 @@ impl TrustFile {
         let path = fs::parent_dir(&self.path)
             .join("trust")
             .join(format!("{name}.json"));
-        fs::check_private_file(&path, "trust record").ok()?;
+        strict::check_private_file(&path, "trust record").ok()?;
         let record: Version1Record = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
         Some(record.recipients)
     }
