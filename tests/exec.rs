@@ -198,6 +198,16 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     home.vault(&["exec", "--", script.to_str().unwrap()])
         .assert()
         .code(126);
+    // The same for a command vault keeps as a child (started by its keeper).
+    home.vault(&["exec", "--redact", "--", "no-such-command-anywhere"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains(
+            "no-such-command-anywhere: command not found",
+        ));
+    home.vault(&["exec", "--redact", "--", script.to_str().unwrap()])
+        .assert()
+        .code(126);
 }
 
 #[test]

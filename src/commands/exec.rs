@@ -42,7 +42,17 @@ pub(super) struct Launch<'a> {
 /// What holds a launch's secret files open or on disk until the command is done with them.
 pub(super) enum FileHolder {
     Sealed(#[allow(dead_code)] Vec<SealedFile>),
-    Dir(#[allow(dead_code)] FileDir),
+    Dir(FileDir),
+}
+
+impl FileHolder {
+    /// The `--file-dir` directory the files are in, if they are on disk.
+    pub(super) fn dir(&self) -> Option<&std::path::Path> {
+        match self {
+            FileHolder::Sealed(_) => None,
+            FileHolder::Dir(dir) => Some(dir.path()),
+        }
+    }
 }
 
 /// Makes the launch's secret files and returns the `VAR=path` pairs that name them.
@@ -322,17 +332,20 @@ pub(super) fn launch_of<'a>(
     }
 }
 
-/// The command with its environment set up, not yet started (for `--redact`, which keeps
-/// vault as its parent).
-pub(super) fn build_command(launch: &Launch, file_paths: &[(String, String)]) -> Result<Command> {
+/// The command with its environment set up, not yet started, for a command vault keeps as
+/// its child: started under a keeper (see `keeper`), which ends it and everything it
+/// started with vault, and removes `files`' directory if vault is killed.
+pub(super) fn build_command(
+    launch: &Launch,
+    file_paths: &[(String, String)],
+    files: &FileHolder,
+) -> Result<Command> {
     use std::os::unix::ffi::OsStrExt;
-    let (program, arguments) = launch
-        .command
-        .split_first()
-        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
-    let mut command = Command::new(program);
-    command.args(arguments).env_clear();
-    crate::process::restore_core_limit(&mut command);
+    if launch.command.is_empty() {
+        return Err(Error::Usage("no command given after --".into()));
+    }
+    let mut command = crate::keeper::command(&launch.command, files.dir());
+    command.env_clear();
     let mut variables = launch.variables.clone();
     variables.extend(file_paths.iter().map(|(v, p)| (v.as_str(), p.as_str())));
     let environment = ChildEnvironment::build(&variables, &launch.inherit)?;
@@ -355,24 +368,16 @@ fn program_name(launch: &Launch) -> String {
 
 pub(super) fn start_error(launch: &Launch, error: std::io::Error) -> Error {
     let program = program_name(launch);
-    match error.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::CommandNotFound(format!("{program}: command not found"))
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            Error::CommandNotExecutable(format!("{program}: permission denied"))
-        }
-        _ if error.raw_os_error() == Some(libc::E2BIG) => {
-            match ChildEnvironment::build(&launch.variables, &launch.inherit) {
-                Ok(environment) => crate::environment::too_big(
-                    &program,
-                    &environment,
-                    launch.command.iter().map(|a| a.len() + 1).sum(),
-                ),
-                Err(e) => e,
-            }
-        }
-        _ => Error::CommandNotExecutable(format!("{program}: cannot execute: {error}")),
+    if error.raw_os_error() != Some(libc::E2BIG) {
+        return crate::process::spawn_error(&program, error);
+    }
+    match ChildEnvironment::build(&launch.variables, &launch.inherit) {
+        Ok(environment) => crate::environment::too_big(
+            &program,
+            &environment,
+            launch.command.iter().map(|a| a.len() + 1).sum(),
+        ),
+        Err(e) => e,
     }
 }
 
@@ -426,17 +431,6 @@ fn replace_process(launch: Launch) -> Result<u8> {
     Err(start_error(&launch, error))
 }
 
-/// The signals `--redact` passes on to the command.
-const FORWARDED: [libc::c_int; 7] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
-
 /// Runs the command as vault's child: its output filtered through the redactor when
 /// `redact` says how, its secret files removed when it is done.
 fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> {
@@ -460,7 +454,7 @@ fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<
     });
     let redact = redact.is_some();
     let (files, paths) = make_files(&launch)?;
-    let mut command = build_command(&launch, &paths)?;
+    let mut command = build_command(&launch, &paths, &files)?;
     // Redacting output that goes to a terminal: the command gets a terminal of its own
     // (see `pty`), or colours, prompts and `isatty` would break. A stream redirected
     // elsewhere keeps the pipe, and goes on to where it was going.
@@ -508,12 +502,18 @@ fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<
         // allocates nothing.
         unsafe { command.pre_exec(move || pty::take_terminal(&controlling)) };
     }
-    crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
-    let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
+    let mut signals = SignalsInfo::<WithOrigin>::new(crate::keeper::FORWARDED)
         .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
     let signals_handle = signals.handle();
     let mut child = command.spawn().map_err(|e| start_error(&launch, e))?;
+    // Taken before anything waits for the child: signals go through it, never to a PID
+    // that the child's number may name once the `wait` below has reaped it.
+    let handle = crate::process::ChildHandle::of(&child).map_err(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Error::Failed(format!("cannot keep a handle on the command: {e}"))
+    })?;
     // Our copies of the terminal's slave side close here: reading the master ends when
     // the command and what it started have closed theirs.
     drop(command);
@@ -523,7 +523,6 @@ fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<
         .map(std::fs::File::try_clone)
         .transpose()
         .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))?;
-    let child_pid = child.id() as libc::pid_t;
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             if origin.signal == libc::SIGWINCH
@@ -535,8 +534,7 @@ fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<
             } else if origin.cause != Cause::Kernel {
                 // A terminal's ^C or resize reaches the whole foreground process group,
                 // the command included; pass on only what was sent to vault alone.
-                // SAFETY: kill(2) with a PID we spawned and have not reaped yet.
-                unsafe { libc::kill(child_pid, origin.signal) };
+                handle.signal(origin.signal);
             }
         }
     });
