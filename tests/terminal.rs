@@ -267,3 +267,24 @@ fn a_first_sight_is_asked_about_on_a_terminal() {
     assert!(shown.contains("for-the-newcomer"), "{shown}");
     assert_eq!(newcomer.reveal("SHARED"), "for-the-newcomer");
 }
+
+/// `run --redact` on a terminal is `exec --redact`'s filter: the command gets a terminal of
+/// its own, and what references resolved to is masked.
+#[test]
+fn run_redacts_on_a_terminal_as_exec_does() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let manifest = home.path().join("app.toml");
+    std::fs::write(&manifest, "[env]\nPW = \"secret:PW\"\n").unwrap();
+    let shown = on_terminal(
+        &home,
+        &format!(
+            r#"run --redact -m {} -- sh -c '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo ALL-TTY; echo "pw=$PW"'"#,
+            manifest.display()
+        ),
+        &[],
+    );
+    assert!(shown.contains("ALL-TTY"), "{shown:?}");
+    assert!(shown.contains("pw=********"), "{shown:?}");
+    assert!(!shown.contains("hunter2-redact-me"), "{shown:?}");
+}
