@@ -675,8 +675,8 @@ pub struct RunArgs {
     pub env_files: Vec<PathBuf>,
 
     /// Run the command as a child and replace the value of every reference in its stdout
-    /// and stderr with ******** (literals the manifest or env file writes out are left
-    /// alone), as exec --redact does: on a terminal the command gets one of its own; it is
+    /// and stderr with ******** (the literals and defaults the manifest or env file writes
+    /// out are left alone), as exec --redact does: on a terminal the command gets one of its own; it is
     /// killed if vault is
     #[arg(long, conflicts_with = "watch")]
     pub redact: bool,

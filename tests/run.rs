@@ -347,23 +347,25 @@ fn status_names_problems_and_exits_4() {
 
 /// `run --redact` filters the command's output as `exec --redact` does (here through a
 /// pipe; tests/terminal.rs has the terminal): every value a reference resolved to is
-/// masked, a literal the manifest writes out is not, and the status is the command's.
+/// masked, a literal or default the manifest writes out is not, and the status is the
+/// command's.
 #[test]
 fn redact_masks_what_references_resolve_to_but_not_literals() {
     let home = TestHome::initialised();
     home.set("DB_PASSWORD", "db-secret-value");
     let manifest = write_manifest(
         &home,
-        "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\nTOKEN = \"env:SOURCE_TOKEN\"\nLOG_LEVEL = \"info\"\n",
+        "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\nTOKEN = \"env:SOURCE_TOKEN\"\nLOG_LEVEL = \"info\"\nMODE = { from = \"secret:NO_MODE\", required = false, default = \"debug\" }\n",
     );
-    let script = r#"echo "db=$DB_PASSWORD level=$LOG_LEVEL"; echo "token=$TOKEN" >&2; exit 3"#;
+    let script =
+        r#"echo "db=$DB_PASSWORD level=$LOG_LEVEL mode=$MODE"; echo "token=$TOKEN" >&2; exit 3"#;
     let output = home
         .vault(&["run", "--redact", "-m", &manifest, "--", "sh", "-c", script])
         .env("SOURCE_TOKEN", "token-from-env")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "db=******** level=info\n");
+    assert_eq!(stdout(&output), "db=******** level=info mode=debug\n");
     assert_eq!(stderr(&output), "token=********\n");
     // Without it, the command's output is its own.
     let output = home
@@ -371,7 +373,10 @@ fn redact_masks_what_references_resolve_to_but_not_literals() {
         .env("SOURCE_TOKEN", "token-from-env")
         .output()
         .unwrap();
-    assert_eq!(stdout(&output), "db=db-secret-value level=info\n");
+    assert_eq!(
+        stdout(&output),
+        "db=db-secret-value level=info mode=debug\n"
+    );
     // --watch restarts its command without a filter in between: refused together.
     home.vault(&["run", "--redact", "--watch", "-m", &manifest, "--", "true"])
         .assert()

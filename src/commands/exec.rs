@@ -38,9 +38,9 @@ pub(super) struct Launch<'a> {
     /// Write those files here (a new private directory inside it) rather than in memory.
     file_dir: Option<PathBuf>,
     inherit: Inherit,
-    /// Variables whose values the manifest or env file writes out (literals): passed, but
-    /// not masked by `--redact` — `LOG_LEVEL = "info"` would mask every "info" — as
-    /// `op run` masks only what references resolve to.
+    /// Variables whose values the manifest or env file writes out (a literal, a default):
+    /// passed, but not masked by `--redact` — `LOG_LEVEL = "info"` would mask every
+    /// "info" — as `op run` masks only what references resolve to.
     literals: Vec<String>,
 }
 
@@ -346,10 +346,18 @@ pub(super) fn launch_of<'a>(
     file_dir: Option<PathBuf>,
 ) -> Launch<'a> {
     let is_file = |variable: &str| bindings.iter().any(|b| b.as_file && b.variable == variable);
-    let literals = bindings
+    // What the manifest or env file writes out: a literal, or the default it gave.
+    let written_out = |r: &&crate::resolve::Resolved| {
+        bindings.iter().any(|b| {
+            b.variable == r.variable
+                && (matches!(b.reference, Reference::Literal(_))
+                    || b.default.as_deref() == Some(r.value.expose_secret()))
+        })
+    };
+    let literals = resolved
         .iter()
-        .filter(|b| matches!(b.reference, Reference::Literal(_)))
-        .map(|b| b.variable.clone())
+        .filter(written_out)
+        .map(|r| r.variable.clone())
         .collect();
     let (files, variables): (Vec<_>, Vec<_>) = resolved
         .iter()
