@@ -87,6 +87,11 @@ pub enum Command {
     #[command(subcommand)]
     Recipients(RecipientsCommand),
     /// Run a command with the vault's secrets in its environment (it replaces vault)
+    ///
+    /// Every secret of the vault is passed, in a project with a secretsd.toml too: a
+    /// manifest maps variables to references, which is `vault run`'s job. To narrow what
+    /// the command gets, pass --only NAMES or --prefix PREFIX, or use `vault run -- CMD`,
+    /// which passes exactly the project manifest's variables.
     Exec(ExecArgs),
     /// Resolve a manifest of references, then run a command with them (for systemd ExecStart=)
     ///
@@ -99,13 +104,22 @@ pub enum Command {
     /// --profile NAME. Every reference is resolved before the command starts; if one fails,
     /// nothing starts (exit 125), and the message names the variable and the provider.
     ///
+    /// --env-file FILE reads a .env whose values may be references, as `op run --env-file`
+    /// does: a value is a reference only when it starts with secret:, env:, file:,
+    /// literal: or the name of an installed or configured provider and ':'; anything else
+    /// (localhost:8080, redis:6379) is a literal. Quote a value holding ' #', which
+    /// otherwise starts a comment. Several env files apply in order, the later winning;
+    /// with --manifest too, the manifest comes first. Given an env file, run looks for no
+    /// secretsd.toml. `vault run -v` and `vault check` say which variables are literals.
+    ///
     /// A manifest for trying a provider of your own (secretsd-provider-jsonfile):
     /// `command = ["/usr/bin/env"]`, then `[env]` with `TOKEN = "jsonfile:api/token"` and
     /// `DB = "secret:DB_PASSWORD"`; `vault run -m that.toml` prints the environment the
     /// command gets.
     Run(RunArgs),
-    /// List every variable of the manifest with where its value comes from (masked);
-    /// exit 3 naming every required variable that has none
+    /// List every variable of the manifest (or --env-file) with where its value comes from
+    /// (a literal, or a reference) and the value masked; exit 3 naming every required
+    /// variable that has none
     Check(CheckArgs),
     /// Import secrets from a .env file, a JSON object or the environment, in one change
     Import(ImportArgs),
@@ -656,9 +670,24 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The manifest: a TOML file mapping variable names to references
-    /// [default: secretsd.toml in this directory or the nearest one above]
+    /// [default: secretsd.toml in this directory or the nearest one above, unless
+    /// --env-file is given]
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub manifest: Option<PathBuf>,
+
+    /// A .env file whose values are references (A=secret:A, B=infisical:/app/B) or
+    /// literals (anything not starting with secret:, env:, file:, literal: or an installed
+    /// or configured provider's name and ':'); repeatable, later files win, and win over
+    /// the manifest
+    #[arg(long = "env-file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub env_files: Vec<PathBuf>,
+
+    /// Run the command as a child and replace the value of every reference in its stdout
+    /// and stderr with ******** (the literals and defaults the manifest or env file writes
+    /// out are left alone), as exec --redact does: on a terminal the command gets one of its own; it is
+    /// killed if vault is
+    #[arg(long, conflicts_with = "watch")]
+    pub redact: bool,
 
     /// Stay as a supervisor: re-resolve every reference each --interval, on SIGHUP and when
     /// the vault file changes, and restart (or signal) the command when a value changed
@@ -756,9 +785,15 @@ fn parse_file_mapping(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The manifest [default: secretsd.toml in this directory or the nearest one above]
+    /// The manifest [default: secretsd.toml in this directory or the nearest one above,
+    /// unless --env-file is given]
     #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub manifest: Option<PathBuf>,
+
+    /// A .env file of references and literals, as vault run --env-file reads it
+    /// (repeatable, later files win, and win over the manifest)
+    #[arg(long = "env-file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub env_files: Vec<PathBuf>,
 
     /// Print a JSON array instead of a table
     #[arg(long)]
@@ -1086,6 +1121,11 @@ pub struct SystemdUnitArgs {
     /// 'systemctl reload'
     #[arg(long, requires = "user")]
     pub watch: bool,
+
+    /// Run it under 'vault run --redact': the value of every reference in the service's
+    /// output (the journal) becomes ********; vault stays as the command's parent
+    #[arg(long, conflicts_with = "watch")]
+    pub redact: bool,
 
     /// The command the service runs, and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND", num_args = 1..)]

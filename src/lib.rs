@@ -9,6 +9,7 @@ pub mod code_env;
 pub mod commands;
 pub mod complete;
 pub mod config;
+pub mod env_file;
 pub mod environment;
 pub mod error;
 pub mod formats;

@@ -524,3 +524,39 @@ fn variables_that_load_code_pass_from_the_vault_only_when_allowed() {
         "a literal in the user's own manifest passes"
     );
 }
+
+/// `vault exec` passes every secret of the vault, in a project with a secretsd.toml too:
+/// a manifest maps variables to references, and `vault run` is what reads it. `--only`,
+/// `--prefix` and `vault run` narrow what the command gets, and `exec --help` says so.
+#[test]
+fn exec_passes_every_secret_even_in_a_project_and_says_how_to_narrow() {
+    let home = home_with_secrets();
+    std::fs::write(
+        home.path().join("secretsd.toml"),
+        "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\n",
+    )
+    .unwrap();
+    let print = "printf '%s|%s' \"${DB_PASSWORD-unset}\" \"${APP_TOKEN-unset}\"";
+    home.vault(&["exec", "--", "sh", "-c", print])
+        .assert()
+        .success()
+        .stdout("db-secret-value|app-token-value");
+    home.vault(&["exec", "--only", "DB_PASSWORD", "--", "sh", "-c", print])
+        .assert()
+        .success()
+        .stdout("db-secret-value|unset");
+    home.vault(&["run", "--", "sh", "-c", print])
+        .assert()
+        .success()
+        .stdout("db-secret-value|unset");
+    let help = stdout(&home.vault(&["exec", "--help"]).output().unwrap());
+    // As one line: clap wraps the text to the terminal's width.
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for words in [
+        "in a project with a secretsd.toml too",
+        "--only NAMES or --prefix PREFIX",
+        "`vault run -- CMD`",
+    ] {
+        assert!(help.contains(words), "no {words:?} in\n{help}");
+    }
+}

@@ -171,6 +171,28 @@ fn howto_redact_terminal() {
 }
 
 #[test]
+fn howto_env_file() {
+    let output = Sandbox::new().run(&howto("env-file"));
+    // check's row, after the quick start's `vault list`.
+    let row = |name: &str| {
+        output
+            .lines()
+            .rev()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {output}"))
+            .to_string()
+    };
+    assert!(
+        row("DB_PASSWORD").contains("reference secret:DB_PASSWORD"),
+        "{output}"
+    );
+    assert!(row("REDIS_URL").contains("literal"), "{output}");
+    assert!(output.contains("redis:6379 hello #1 13\n"), "{output}");
+    assert!(output.ends_with("db=********\n"), "{output}");
+    assert!(!output.contains("correct horse"), "{output}");
+}
+
+#[test]
 fn howto_watch() {
     let output = Sandbox::new().run(&howto("watch"));
     assert!(

@@ -344,3 +344,112 @@ fn status_names_problems_and_exits_4() {
         .code(4)
         .stdout(predicate::str::contains("(from $VAULT_IDENTITY)"));
 }
+
+/// `run --redact` filters the command's output as `exec --redact` does (here through a
+/// pipe; tests/terminal.rs has the terminal): every value a reference resolved to is
+/// masked, a literal or default the manifest writes out is not, and the status is the
+/// command's.
+#[test]
+fn redact_masks_what_references_resolve_to_but_not_literals() {
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "db-secret-value");
+    let manifest = write_manifest(
+        &home,
+        "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\nTOKEN = \"env:SOURCE_TOKEN\"\nLOG_LEVEL = \"info\"\nMODE = { from = \"secret:NO_MODE\", required = false, default = \"debug\" }\n",
+    );
+    let script =
+        r#"echo "db=$DB_PASSWORD level=$LOG_LEVEL mode=$MODE"; echo "token=$TOKEN" >&2; exit 3"#;
+    let output = home
+        .vault(&["run", "--redact", "-m", &manifest, "--", "sh", "-c", script])
+        .env("SOURCE_TOKEN", "token-from-env")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "db=******** level=info mode=debug\n");
+    assert_eq!(stderr(&output), "token=********\n");
+    // Without it, the command's output is its own.
+    let output = home
+        .vault(&["run", "-m", &manifest, "--", "sh", "-c", script])
+        .env("SOURCE_TOKEN", "token-from-env")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&output),
+        "db=db-secret-value level=info mode=debug\n"
+    );
+    // --watch restarts its command without a filter in between: refused together.
+    home.vault(&["run", "--redact", "--watch", "-m", &manifest, "--", "true"])
+        .assert()
+        .code(2);
+}
+
+/// A unit asks for redaction with `vault systemd unit --redact`: its ExecStart runs
+/// `vault run --redact`, which masks the service's output on its way to the journal.
+#[test]
+fn a_systemd_unit_can_ask_for_redacted_output() {
+    let home = TestHome::initialised();
+    home.set("API_KEY", "api-key-value-for-the-unit");
+    let manifest = write_manifest(&home, "[env]\nAPI_KEY = \"secret:API_KEY\"\n");
+    let output = home
+        .vault(&[
+            "systemd",
+            "unit",
+            "billing-api",
+            "--manifest",
+            &manifest,
+            "--type",
+            "notify",
+            "--redact",
+            "--",
+            "/usr/bin/env",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let unit = stdout(&output);
+    assert!(
+        unit.contains(" run --manifest %d/vault-manifest --redact -- /usr/bin/env\n"),
+        "{unit}"
+    );
+    // vault is the main process; the command reports readiness.
+    assert!(unit.contains("NotifyAccess=all\n"), "{unit}");
+    let file = home.path().join("billing-api.service");
+    std::fs::write(&file, &unit).unwrap();
+    common::assert_systemd_verifies(&[&file]);
+    // Its ExecStart, run with the credentials systemd would give it.
+    let credentials = home.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::copy(home.identity_file(), credentials.join("vault-identity")).unwrap();
+    std::fs::copy(home.vault_file(), credentials.join("vault-file")).unwrap();
+    std::fs::copy(&manifest, credentials.join("vault-manifest")).unwrap();
+    let exec_start = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap()
+        .replace("%d", credentials.to_str().unwrap());
+    let words: Vec<&str> = exec_start.split(' ').collect();
+    let state = home.path().join("state");
+    let mut command = std::process::Command::new(words[0]);
+    command
+        .args(&words[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        // What systemd gives a DynamicUser.
+        .env("HOME", "/")
+        .env("CREDENTIALS_DIRECTORY", &credentials);
+    for setting in unit.lines().filter_map(|l| l.strip_prefix("Environment=")) {
+        let setting = setting
+            .replace("%d", credentials.to_str().unwrap())
+            .replace("%S", state.to_str().unwrap());
+        let (name, value) = setting.split_once('=').unwrap();
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("API_KEY=********\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains("api-key-value-for-the-unit"));
+}

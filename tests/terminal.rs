@@ -475,3 +475,24 @@ fn the_command_inherits_no_descriptor_of_its_terminal_but_its_streams() {
         }
     }
 }
+
+/// `run --redact` on a terminal is `exec --redact`'s filter: the command gets a terminal of
+/// its own, and what references resolved to is masked.
+#[test]
+fn run_redacts_on_a_terminal_as_exec_does() {
+    let home = TestHome::initialised();
+    home.set("PW", "hunter2-redact-me");
+    let manifest = home.path().join("app.toml");
+    std::fs::write(&manifest, "[env]\nPW = \"secret:PW\"\n").unwrap();
+    let shown = on_terminal(
+        &home,
+        &format!(
+            r#"run --redact -m {} -- sh -c '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo ALL-TTY; echo "pw=$PW"'"#,
+            manifest.display()
+        ),
+        &[],
+    );
+    assert!(shown.contains("ALL-TTY"), "{shown:?}");
+    assert!(shown.contains("pw=********"), "{shown:?}");
+    assert!(!shown.contains("hunter2-redact-me"), "{shown:?}");
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use age::secrecy::ExposeSecret;
@@ -17,13 +17,14 @@ use age::secrecy::ExposeSecret;
 use crate::cli::{ExecArgs, RunArgs};
 use crate::code_env::Allowed;
 use crate::commands::{Context, SUCCESS, print_report, print_stderr, print_stdout};
+use crate::env_file;
 use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
 use crate::pty::{self, Pty, Screen};
 use crate::redact::{Patterns, Redactor};
-use crate::resolve::Reference;
+use crate::resolve::{Binding, Reference};
 use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
 
@@ -37,6 +38,20 @@ pub(super) struct Launch<'a> {
     /// Write those files here (a new private directory inside it) rather than in memory.
     file_dir: Option<PathBuf>,
     inherit: Inherit,
+    /// Variables whose values the manifest or env file writes out (a literal, a default):
+    /// passed, but not masked by `--redact` — `LOG_LEVEL = "info"` would mask every
+    /// "info" — as `op run` masks only what references resolve to.
+    literals: Vec<String>,
+}
+
+impl Launch<'_> {
+    /// What `--redact` masks: every value given, but the literals written out.
+    fn masked(&self) -> impl Iterator<Item = &(&str, &str)> {
+        self.variables
+            .iter()
+            .chain(&self.files)
+            .filter(|(name, _)| !self.literals.iter().any(|l| l == name))
+    }
 }
 
 /// What holds a launch's secret files open or on disk until the command is done with them.
@@ -220,6 +235,7 @@ pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
             keep_path: !args.no_path,
             no_override: args.no_override,
         },
+        literals: Vec::new(),
     };
     let redact = if args.redact {
         Some(redact_settings(context, &launch)?)
@@ -235,9 +251,7 @@ fn redact_settings(context: &Context, launch: &Launch) -> Result<crate::redact::
     let source = context.config_location.path.display().to_string();
     let settings = context.config.redact.settings(&source)?;
     let mut unmasked: Vec<&str> = launch
-        .variables
-        .iter()
-        .chain(&launch.files)
+        .masked()
         .filter(|(_, value)| crate::redact::too_short(value, &settings))
         .map(|(name, _)| *name)
         .collect();
@@ -263,23 +277,87 @@ fn start(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> 
     }
 }
 
+/// What `vault run` and `vault check` read: the manifest's variables (under the profile),
+/// then each env file's in order, a later one winning.
+struct Sources {
+    bindings: Vec<Binding>,
+    /// The manifest's `command`.
+    command: Vec<String>,
+    manifest: Option<PathBuf>,
+    env_files: Vec<PathBuf>,
+}
+
+impl Sources {
+    /// The manifest given, else — unless env files are — the project's; then the env files.
+    fn load(context: &Context, manifest: Option<&Path>, env_files: &[PathBuf]) -> Result<Sources> {
+        let manifest = if manifest.is_some() || env_files.is_empty() {
+            Some(crate::manifest::locate(manifest)?)
+        } else {
+            None
+        };
+        let mut sources = Sources {
+            bindings: Vec::new(),
+            command: Vec::new(),
+            manifest,
+            env_files: env_files.to_vec(),
+        };
+        if let Some(path) = &sources.manifest {
+            context.explain(&format!("manifest {}", path.display()));
+            let manifest = Manifest::load(path)?;
+            sources.bindings = manifest.bindings_for(context.profile.as_deref());
+            sources.command = manifest.command;
+        }
+        let configured: Vec<&str> = context
+            .config
+            .providers
+            .tables
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for path in env_files {
+            context.explain(&format!("env file {}", path.display()));
+            env_file::overlay(&mut sources.bindings, env_file::load(path, &configured)?);
+        }
+        Ok(sources)
+    }
+
+    /// The files read, for messages: "app.toml", "a.env, b.env".
+    fn names(&self) -> String {
+        self.manifest
+            .iter()
+            .chain(&self.env_files)
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
-    let manifest_path = crate::manifest::locate(args.manifest.as_deref())?;
-    context.explain(&format!("manifest {}", manifest_path.display()));
-    let manifest = Manifest::load(&manifest_path)?;
+    let sources = Sources::load(context, args.manifest.as_deref(), &args.env_files)?;
     let command = if args.command.is_empty() {
-        manifest.command.iter().map(OsString::from).collect()
+        sources.command.iter().map(OsString::from).collect()
     } else {
         args.command.clone()
     };
     if command.is_empty() {
-        return Err(Error::Usage(format!(
-            "no command to run: give one after -- or as command = [...] in {}",
-            manifest_path.display()
-        )));
+        return Err(Error::Usage(match &sources.manifest {
+            Some(path) => format!(
+                "no command to run: give one after -- or as command = [...] in {}",
+                path.display()
+            ),
+            None => "no command to run: give one after --".to_string(),
+        }));
+    }
+    // Where each value comes from, so that a reference mistyped into a literal shows.
+    for binding in &sources.bindings {
+        context.explain(&format!(
+            "{}: {}",
+            binding.variable,
+            env_file::describe(&binding.reference)
+        ));
     }
     // The resolver, and with it every provider, is gone before the command takes over.
-    let mut bindings = manifest.bindings_for(context.profile.as_deref());
+    let mut bindings = sources.bindings;
     // Held back before anything is resolved, so `--watch` never passes them either.
     let allowed = Allowed::new(&args.allow_env, &context.config.exec.allow_env);
     let mut held = Vec::new();
@@ -300,10 +378,13 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     if args.watch {
         return super::watch::supervise(context, args, command, &bindings, resolved);
     }
-    start(
-        launch_of(command, &resolved, &bindings, args.file_dir.clone()),
-        None,
-    )
+    let launch = launch_of(command, &resolved, &bindings, args.file_dir.clone());
+    let redact = if args.redact {
+        Some(redact_settings(context, &launch)?)
+    } else {
+        None
+    };
+    start(launch, redact)
 }
 
 /// What `vault run` starts: the resolved values as variables, or as files for the
@@ -315,6 +396,19 @@ pub(super) fn launch_of<'a>(
     file_dir: Option<PathBuf>,
 ) -> Launch<'a> {
     let is_file = |variable: &str| bindings.iter().any(|b| b.as_file && b.variable == variable);
+    // What the manifest or env file writes out: a literal, or the default it gave.
+    let written_out = |r: &&crate::resolve::Resolved| {
+        bindings.iter().any(|b| {
+            b.variable == r.variable
+                && (matches!(b.reference, Reference::Literal(_))
+                    || b.default.as_deref() == Some(r.value.expose_secret()))
+        })
+    };
+    let literals = resolved
+        .iter()
+        .filter(written_out)
+        .map(|r| r.variable.clone())
+        .collect();
     let (files, variables): (Vec<_>, Vec<_>) = resolved
         .iter()
         .map(|r| (r.variable.as_str(), r.value.expose_secret()))
@@ -329,6 +423,7 @@ pub(super) fn launch_of<'a>(
             keep_path: true,
             no_override: false,
         },
+        literals,
     }
 }
 
@@ -442,14 +537,7 @@ fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<
 
     // Built once, shared by every stream's redactor.
     let patterns = std::sync::Arc::new(match &redact {
-        Some(settings) => Patterns::new(
-            launch
-                .variables
-                .iter()
-                .chain(&launch.files)
-                .map(|(_, v)| *v),
-            settings,
-        ),
+        Some(settings) => Patterns::new(launch.masked().map(|(_, v)| *v), settings),
         None => Patterns::new([], &Default::default()),
     });
     let redact = redact.is_some();
@@ -625,13 +713,12 @@ fn spawn_pump(
 /// `vault check`: every variable of the manifest, where its value comes from (masked),
 /// and every required one without a value named at once (exit 3).
 pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
-    let path = crate::manifest::locate(args.manifest.as_deref())?;
-    let manifest = Manifest::load(&path)?;
-    let bindings = manifest.bindings_for(context.profile.as_deref());
+    let sources = Sources::load(context, args.manifest.as_deref(), &args.env_files)?;
+    let bindings = &sources.bindings;
     if let Some(profile) = &context.profile {
         context.note(&format!("profile {profile}"));
     }
-    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(&bindings))?;
+    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(bindings))?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut failed = Vec::new();
@@ -642,6 +729,11 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             binding.reference.to_string()
         } else {
             binding.reference.for_error()
+        };
+        // Said of every variable, so that a reference mistyped into a literal shows.
+        let kind = match binding.reference {
+            Reference::Literal(_) => "literal",
+            _ => "reference",
         };
         let (state, shown) = match outcome {
             Ok(value) => ("ok", crate::value::mask(&value)),
@@ -658,14 +750,15 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 ("FAILED", e.to_string())
             }
         };
-        rows.push((binding, from, state, shown));
+        rows.push((binding, kind, from, state, shown));
     }
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(b, from, state, shown)| {
+            .map(|(b, kind, from, state, shown)| {
                 serde_json::json!({
                     "name": b.variable,
+                    "kind": kind,
                     "from": from,
                     "description": b.description,
                     "required": b.required,
@@ -684,18 +777,23 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .max()
             .unwrap_or(4)
             .min(crate::names::MAX_COLUMN);
+        // "literal", or "reference secret:NAME".
+        let source = |kind: &str, from: &str| match kind {
+            "literal" => kind.to_string(),
+            _ => format!("{kind} {from}"),
+        };
         let from_width = rows
             .iter()
-            .map(|(_, from, ..)| from.chars().count())
+            .map(|(_, kind, from, ..)| source(kind, from).chars().count())
             .max()
             .unwrap_or(4)
             .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
-        for (binding, from, state, shown) in &rows {
+        for (binding, kind, from, state, shown) in &rows {
             let line = format!(
                 "{:width$}  {:from_width$}  {state:8} {shown}{}",
                 binding.variable,
-                from,
+                source(kind, from),
                 binding
                     .description
                     .as_deref()
@@ -721,7 +819,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 failed.join(", ")
             ));
         }
-        let message = format!("{} ({})", problems.join("; "), path.display());
+        let message = format!("{} ({})", problems.join("; "), sources.names());
         return Err(if failed.is_empty() {
             Error::NotFound(message)
         } else {
@@ -731,7 +829,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     context.note(&format!(
         "all {} variables of {} have a value",
         rows.len(),
-        path.display()
+        sources.names()
     ));
     SUCCESS
 }
