@@ -1030,7 +1030,8 @@ pub struct SystemdTimerArgs {
     #[arg(long, value_name = "DURATION")]
     pub randomized_delay: Option<String>,
 
-    /// Write NAME.service and NAME.timer into DIR instead of printing them
+    /// Write NAME.service and NAME.timer into DIR (made, 0700, when missing) instead of
+    /// printing them
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub output_dir: Option<PathBuf>,
 

@@ -222,12 +222,7 @@ impl Policy {
 
     /// A relative path of the policy, from its base directory (`~/` is the home directory).
     pub fn path(&self, file: &str) -> PathBuf {
-        if let Some(rest) = file.strip_prefix("~/")
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            return PathBuf::from(home).join(rest);
-        }
-        self.base_dir.join(file)
+        self.base_dir.join(crate::paths::expand_home_text(file))
     }
 
     /// Checks what can be checked without the vault: names, types and their fields,
