@@ -211,6 +211,7 @@ fn a_service_unit_starts_with_only_what_it_sets() {
 fn a_timer_service_syncs_with_only_what_it_sets() {
     let home = home_with_a_shared_file();
     let units = home.path().join("units");
+    fs::create_dir(&units).unwrap();
     let output = home
         .vault(&[
             "systemd",
