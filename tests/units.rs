@@ -92,6 +92,12 @@ fn expand(word: &str, credentials: &Path, state: &Path, exec: bool) -> String {
 /// `LoadCredential=` files copied into a private credentials directory, a state root for
 /// `%S` with its `StateDirectory=`, and `/` as the working directory.
 fn start_like_systemd(unit: &str) -> Output {
+    let (mut command, _dirs) = as_systemd_starts(unit);
+    command.output().unwrap()
+}
+
+/// The command [`start_like_systemd`] runs, and the directories it needs kept.
+fn as_systemd_starts(unit: &str) -> (std::process::Command, [tempfile::TempDir; 2]) {
     let credentials = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new("env");
@@ -128,7 +134,7 @@ fn start_like_systemd(unit: &str) -> Output {
     for word in unit_words(&exec_start) {
         command.arg(expand(&word, credentials.path(), state.path(), true));
     }
-    command.output().unwrap()
+    (command, [credentials, state])
 }
 
 /// A home whose configuration points the shared-file provider at a file holding
@@ -159,6 +165,27 @@ fn write_unit(home: &TestHome, name: &str, text: &str) -> PathBuf {
     let path = home.path().join(name);
     fs::write(&path, text).unwrap();
     path
+}
+
+/// `vault systemd timer sync-app ... --output-dir DIR -- vault sync app`, with the
+/// workspace's providers on VAULT_PROVIDER_PATH.
+fn sync_timer(home: &TestHome, dir: &Path) -> Output {
+    home.vault(&[
+        "systemd",
+        "timer",
+        "sync-app",
+        "--on-calendar",
+        "daily",
+        "--output-dir",
+        dir.to_str().unwrap(),
+        "--",
+        "vault",
+        "sync",
+        "app",
+    ])
+    .env("VAULT_PROVIDER_PATH", bin_dir())
+    .output()
+    .unwrap()
 }
 
 /// The shell's providers (here: the workspace's, on VAULT_PROVIDER_PATH) reach the
@@ -212,23 +239,7 @@ fn a_timer_service_syncs_with_only_what_it_sets() {
     let home = home_with_a_shared_file();
     let units = home.path().join("units");
     fs::create_dir(&units).unwrap();
-    let output = home
-        .vault(&[
-            "systemd",
-            "timer",
-            "sync-app",
-            "--on-calendar",
-            "daily",
-            "--output-dir",
-            units.to_str().unwrap(),
-            "--",
-            "vault",
-            "sync",
-            "app",
-        ])
-        .env("VAULT_PROVIDER_PATH", bin_dir())
-        .output()
-        .unwrap();
+    let output = sync_timer(&home, &units);
     assert!(output.status.success(), "{}", stderr(&output));
     let service = fs::read_to_string(units.join("sync-app.service")).unwrap();
     let providers = fs::canonicalize(bin_dir()).unwrap();
@@ -257,24 +268,7 @@ fn a_timer_service_syncs_with_only_what_it_sets() {
 #[test]
 fn a_timer_makes_its_output_directory_private_or_refuses_a_shared_one() {
     let home = home_with_a_shared_file();
-    let timer = |dir: &Path| {
-        home.vault(&[
-            "systemd",
-            "timer",
-            "sync-app",
-            "--on-calendar",
-            "daily",
-            "--output-dir",
-            dir.to_str().unwrap(),
-            "--",
-            "vault",
-            "sync",
-            "app",
-        ])
-        .env("VAULT_PROVIDER_PATH", bin_dir())
-        .output()
-        .unwrap()
-    };
+    let timer = |dir: &Path| sync_timer(&home, dir);
     let units = home.path().join("deploy/units");
     let output = timer(&units);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -372,5 +366,65 @@ fn a_user_install_gets_a_read_only_home_or_a_refusal() {
         stdout(&started).contains("NINJA_CLIENT_ID=ninja-from-shared-file\n"),
         "{}",
         stdout(&started)
+    );
+}
+
+/// `--watch` reads the live vault (no credential copy) and stays as a supervisor: started
+/// with only what the unit sets, its command gets the vault's and a provider's values.
+#[test]
+fn a_watching_unit_starts_with_only_what_it_sets() {
+    let home = home_with_a_shared_file();
+    let manifest = home.path().join("app.toml");
+    fs::write(
+        &manifest,
+        "[env]\nDB_PASSWORD = \"secret:DB_PASSWORD\"\nNINJA_CLIENT_ID = \"shared-file:NINJA_CLIENT_ID\"\n",
+    )
+    .unwrap();
+    let seen = home.path().join("seen");
+    let script = format!(
+        "echo \"$DB_PASSWORD $NINJA_CLIENT_ID\" > {}; exec sleep 600",
+        seen.display()
+    );
+    let output = home
+        .vault(&[
+            "systemd",
+            "unit",
+            "app",
+            "--watch",
+            "--user",
+            "root",
+            "-m",
+            manifest.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ])
+        .env("VAULT_PROVIDER_PATH", bin_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let unit = stdout(&output);
+    common::assert_systemd_verifies(&[&write_unit(&home, "app.service", &unit)]);
+    let (mut command, _dirs) = as_systemd_starts(&unit);
+    let mut supervisor = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fs::read_to_string(&seen).is_ok_and(|t| t.ends_with('\n'))
+        && std::time::Instant::now() < deadline
+        && supervisor.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = supervisor.kill();
+    let ended = supervisor.wait_with_output().unwrap();
+    assert_eq!(
+        fs::read_to_string(&seen).unwrap_or_default(),
+        "db-password-value ninja-from-shared-file\n",
+        "{}",
+        stderr(&ended)
     );
 }

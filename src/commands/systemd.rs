@@ -93,15 +93,6 @@ fn environment_line(name: &str, value: &str) -> String {
     format!("Environment={quoted}\"\n")
 }
 
-/// What a unit starts: vault (or the timer's own command), the service's command, and
-/// the providers vault may start for it.
-struct Programs {
-    /// Each program the unit cannot work without, with what it is ("the vault binary").
-    required: Vec<(String, PathBuf)>,
-    /// Each provider found here, by name.
-    providers: Vec<(String, PathBuf)>,
-}
-
 /// How a unit reaches its programs: the `VAULT_PROVIDER_PATH` it sets and whether a home
 /// directory must stay visible (read-only) for it.
 struct Reach {
@@ -109,19 +100,22 @@ struct Reach {
     home_read_only: bool,
 }
 
-/// Decides how the service reaches `programs` as `user`, or refuses. A program it must
-/// run (vault, the command) that `ProtectHome=yes` would hide makes the home directories
-/// read-only instead — said on stderr — when `user` can reach it there; when it cannot
-/// (a dynamic user and a 0700 home), the unit could never start, so it is refused. A
-/// provider the service cannot reach is left out of `VAULT_PROVIDER_PATH`, and said.
-/// `hides_home`: the unit would otherwise set `ProtectHome=yes` (a timer's service keeps
-/// homes read-only anyway).
+/// Decides how the service reaches its programs, or refuses: `required` (vault, the
+/// command, each with what it is) and every provider found here, run as `User=` `user`
+/// (else as `default_user`). A required program that `ProtectHome=yes` would hide makes
+/// the home directories read-only instead — said on stderr — when the service's user can
+/// reach it there; when it cannot (a dynamic user and a 0700 home), the unit could never
+/// start, so it is refused. A provider out of reach is left out of `VAULT_PROVIDER_PATH`,
+/// and said. `hides_home`: the unit would otherwise set `ProtectHome=yes` (a timer's
+/// service keeps homes read-only anyway).
 fn reach(
     context: &Context,
-    user: &ServiceUser,
-    programs: &Programs,
+    user: Option<&str>,
+    default_user: ServiceUser,
+    required: &[(String, PathBuf)],
     hides_home: bool,
 ) -> Result<Reach> {
+    let user = &user.map(ServiceUser::named).unwrap_or(default_user);
     let who = match user {
         ServiceUser::Other => "the service's dynamic user (DynamicUser=yes)".to_string(),
         ServiceUser::Named { uid, .. } => {
@@ -133,7 +127,7 @@ fn reach(
         ServiceUser::Root => "root".to_string(),
     };
     let mut under_home = Vec::new();
-    for (what, path) in &programs.required {
+    for (what, path) in required {
         if let Some((place, mode)) = user.blocked_at(path) {
             return Err(Error::Usage(format!(
                 "{what} is {}, which {who} cannot reach: {} (mode {mode:04o}) does not let it through; install it system-wide first (sudo install -m 755 {} /usr/local/bin/, or sudo scripts/install) and run this from there{}",
@@ -152,7 +146,7 @@ fn reach(
         }
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for (name, path) in &programs.providers {
+    for (name, path) in &found_providers() {
         if let Some((place, mode)) = user.blocked_at(path) {
             context.note(&format!(
                 "warning: the provider {name} ({}) is left out of the unit: {who} cannot reach it ({} has mode {mode:04o}); a reference to {name}: will fail there until it is installed where the service can run it",
@@ -276,17 +270,11 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     {
         required.push(("the command".to_string(), program.to_path_buf()));
     }
-    let service_user = match &args.user {
-        Some(user) => ServiceUser::named(user),
-        None => ServiceUser::Other,
-    };
     let reach = reach(
         context,
-        &service_user,
-        &Programs {
-            required,
-            providers: found_providers(),
-        },
+        args.user.as_deref(),
+        ServiceUser::Other,
+        &required,
         true,
     )?;
     let manifest = absolute(&args.manifest, "manifest")?;
@@ -453,17 +441,11 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
         })
         .unwrap_or_default();
     // No User= runs it as root; ProtectHome=read-only keeps a user install visible.
-    let service_user = match &args.user {
-        Some(user) => ServiceUser::named(user),
-        None => ServiceUser::Root,
-    };
     let reach = reach(
         context,
-        &service_user,
-        &Programs {
-            required,
-            providers: found_providers(),
-        },
+        args.user.as_deref(),
+        ServiceUser::Root,
+        &required,
         false,
     )?;
     let exec_start: Vec<String> = words.iter().map(|w| exec_word(w)).collect();
