@@ -1021,9 +1021,18 @@ pub struct StatusArgs {
 #[command(defer = true)]
 pub enum SystemdCommand {
     /// Print a hardened service unit that runs COMMAND under 'vault run'
+    ///
+    /// The unit names the directories of the providers found now (VAULT_PROVIDER_PATH) and
+    /// hands vault the identity, vault, manifest and configuration as credentials. When
+    /// vault, the command or a provider lives in a home directory (a user install), the
+    /// unit gets ProtectHome=read-only instead of yes, said on stderr, if the service's user
+    /// can reach it there; otherwise it is refused (exit 2), naming what is in the way.
     Unit(SystemdUnitArgs),
     /// Print (or write) a hardened oneshot .service and a .timer that runs it on a schedule,
     /// e.g. for 'vault sync PROFILE'
+    ///
+    /// The service names the directories of the providers found now (VAULT_PROVIDER_PATH),
+    /// the vault and the configuration, so it runs as it does from your shell.
     Timer(SystemdTimerArgs),
 }
 
