@@ -137,7 +137,8 @@ pub enum Command {
     /// The policy (--policy FILE, or the [rotate] table of the configuration file) has a
     /// [secrets.NAME] table per secret: type = "random" (length, charset = "alnum" | "hex" |
     /// "base64url", or alphabet = "..."), "jwt" (HS256, signed with the secret named by
-    /// depends_on; role, iss, exp_days, claims = {...}) or "static" (never generated, only
+    /// depends_on; role, iss, exp_days or exp_seconds, claims = {...}; without iss or an
+    /// exp setting the token has no iss or exp claim) or "static" (never generated, only
     /// checked present); auto_rotate (default true); files = [".env", ...] (rewritten in
     /// place, keeping every other line and the mode); restart = ["service", ...]. A
     /// [services.NAME] table has restart and health (shell commands), timeout (seconds or
@@ -162,7 +163,9 @@ pub enum Command {
     /// and group, without others' access (a new one is 0600). A .env target another user
     /// owns, or in a directory another user may write, is refused unless --owner names its
     /// owner. Each run logs one line on stderr (time, profile, counts; never values) for
-    /// journalctl. Named syncs live in the configuration file as [sync.NAME] tables with
+    /// journalctl: added, changed, unchanged (allow-listed variables the target already
+    /// had with the sources' value) and preserved (kept by --preserve although a source has
+    /// them); variables outside the allow-list are not counted. Named syncs live in the configuration file as [sync.NAME] tables with
     /// from, to, only, preserve, strict, keep_backups and owner.
     Sync(SyncArgs),
     /// Show where the vault and identity are, whether the vault opens, and what is wrong
@@ -905,8 +908,14 @@ impl From<ExportFormat> for crate::formats::Format {
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// A note kept in the backup's record (shown by 'vault restore --list'; never a value)
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", conflicts_with = "output")]
     pub note: Option<String>,
+
+    /// Write the backup to FILE instead of backups/: the vault's encrypted file as it is
+    /// now (an age file; copy it back over the vault to restore it), 0600, atomically,
+    /// under the same checks as export -o
+    #[arg(long, short, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -1024,7 +1033,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Show what would be added, changed and kept (values masked); change nothing
+    /// Show what would be added, changed, unchanged and preserved (values masked); change
+    /// nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 
@@ -1054,9 +1064,18 @@ pub struct StatusArgs {
 #[command(defer = true)]
 pub enum SystemdCommand {
     /// Print a hardened service unit that runs COMMAND under 'vault run'
+    ///
+    /// The unit names the directories of the providers found now (VAULT_PROVIDER_PATH) and
+    /// hands vault the identity, vault, manifest and configuration as credentials. When
+    /// vault, the command or a provider lives in a home directory (a user install), the
+    /// unit gets ProtectHome=read-only instead of yes, said on stderr, if the service's user
+    /// can reach it there; otherwise it is refused (exit 2), naming what is in the way.
     Unit(SystemdUnitArgs),
     /// Print (or write) a hardened oneshot .service and a .timer that runs it on a schedule,
     /// e.g. for 'vault sync PROFILE'
+    ///
+    /// The service names the directories of the providers found now (VAULT_PROVIDER_PATH),
+    /// the vault and the configuration, so it runs as it does from your shell.
     Timer(SystemdTimerArgs),
 }
 
@@ -1073,7 +1092,8 @@ pub struct SystemdTimerArgs {
     #[arg(long, value_name = "DURATION")]
     pub randomized_delay: Option<String>,
 
-    /// Write NAME.service and NAME.timer into DIR instead of printing them
+    /// Write NAME.service and NAME.timer into DIR (made, 0700, when missing) instead of
+    /// printing them
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub output_dir: Option<PathBuf>,
 

@@ -27,6 +27,7 @@ pub mod resolve;
 pub mod rotation;
 pub mod scan;
 pub mod secret_files;
+pub mod service_access;
 pub mod store;
 pub mod sync;
 pub mod trust;

@@ -56,6 +56,103 @@ fn inline(text: &str) -> String {
     out
 }
 
+/// One option of a synopsis, with its value: `[--from SOURCE]...`. clap_mangen 0.3 names
+/// options only (`[--from]`), which reads as a flag.
+fn synopsis_option(arg: &clap::Arg) -> Option<String> {
+    let name = match (arg.get_short(), arg.get_long()) {
+        (Some(short), Some(long)) => format!("\\fB\\-{short}\\fR|\\fB\\-\\-{}\\fR", roff(long)),
+        (Some(short), None) => format!("\\fB\\-{short}\\fR"),
+        (None, Some(long)) => format!("\\fB\\-\\-{}\\fR", roff(long)),
+        (None, None) => return None,
+    };
+    Some(format!("{name}{}", synopsis_value(arg)))
+}
+
+/// ` VALUE` for an option that takes one (its value name, else its id in capitals).
+fn synopsis_value(arg: &clap::Arg) -> String {
+    let takes_values =
+        arg.get_num_args().is_some_and(|n| n.takes_values()) || arg.get_action().takes_values();
+    if !takes_values {
+        return String::new();
+    }
+    let names: Vec<String> = match arg.get_value_names() {
+        Some(names) => names.iter().map(|n| roff(n)).collect(),
+        None => vec![roff(&arg.get_id().as_str().to_uppercase())],
+    };
+    format!(" \\fI{}\\fR", names.join(" "))
+}
+
+/// Whether an argument may be given more than once, or take several values.
+fn repeats(arg: &clap::Arg) -> bool {
+    matches!(
+        arg.get_action(),
+        clap::ArgAction::Append | clap::ArgAction::Count
+    ) || arg.get_num_args().is_some_and(|n| n.max_values() > 1)
+}
+
+/// The SYNOPSIS section: the command, its options with their values, required groups as
+/// `<a|b>`, positionals (after `--` for a trailing command) and the subcommand.
+fn synopsis(cmd: &clap::Command) -> String {
+    let mut words = vec![format!(
+        "\\fB{}\\fR",
+        roff(cmd.get_bin_name().unwrap_or(cmd.get_name()))
+    )];
+    let grouped: Vec<Vec<&clap::Arg>> = cmd
+        .get_groups()
+        .filter(|g| g.is_required_set())
+        .map(|g| {
+            g.get_args()
+                .filter_map(|id| cmd.get_arguments().find(|a| a.get_id() == id))
+                .collect::<Vec<_>>()
+        })
+        .filter(|members| !members.is_empty())
+        .collect();
+    let in_group = |arg: &clap::Arg| grouped.iter().flatten().any(|g| g.get_id() == arg.get_id());
+    let options: Vec<&clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_positional() && !in_group(a))
+        .collect();
+    for required in [false, true] {
+        for arg in options.iter().filter(|a| a.is_required_set() == required) {
+            let Some(text) = synopsis_option(arg) else {
+                continue;
+            };
+            let dots = if repeats(arg) { "..." } else { "" };
+            words.push(if required {
+                format!("{text}{dots}")
+            } else {
+                format!("[{text}]{dots}")
+            });
+        }
+    }
+    for members in &grouped {
+        let alternatives: Vec<String> = members.iter().filter_map(|a| synopsis_option(a)).collect();
+        words.push(format!("<{}>", alternatives.join("|")));
+    }
+    for arg in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        let value = match arg.get_value_names() {
+            Some(names) => names.iter().map(|n| roff(n)).collect::<Vec<_>>().join(" "),
+            None => roff(&arg.get_id().as_str().to_uppercase()),
+        };
+        let dots = if repeats(arg) { "..." } else { "" };
+        let dashes = if arg.is_last_set() { "\\-\\- " } else { "" };
+        words.push(if arg.is_required_set() {
+            format!("{dashes}\\fI{value}\\fR{dots}")
+        } else {
+            format!("[{dashes}\\fI{value}\\fR{dots}]")
+        });
+    }
+    if cmd.has_subcommands() {
+        words.push(if cmd.is_subcommand_required_set() {
+            "<\\fIcommand\\fR>".to_string()
+        } else {
+            "[\\fIcommand\\fR]".to_string()
+        });
+    }
+    // Filled by roff; one line per option keeps lines short and none starts a request.
+    format!(".SH SYNOPSIS\n{}\n", words.join("\n"))
+}
+
 fn section(out: &mut String, title: &str, body: &str) {
     out.push_str(&format!(".SH \"{title}\"\n{body}"));
 }
@@ -343,7 +440,7 @@ fn render(cmd: clap::Command, path: &str) -> String {
     let mut buffer = Vec::new();
     man.render_title(&mut buffer).expect("memory");
     man.render_name_section(&mut buffer).expect("memory");
-    man.render_synopsis_section(&mut buffer).expect("memory");
+    buffer.extend_from_slice(synopsis(&cmd).as_bytes());
     man.render_description_section(&mut buffer).expect("memory");
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(&mut buffer).expect("memory");

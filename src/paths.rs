@@ -198,10 +198,66 @@ pub fn passphrase_file() -> Option<PathBuf> {
     non_empty_env("VAULT_PASSPHRASE_FILE")
 }
 
-/// `~/rest` as a path under `$HOME`; anything else as it is.
+/// The one rule for a path written in the configuration, a manifest or a rotation policy
+/// (`[providers.*] path`, `dotenv:PATH` in `[lookup]` and `[sync.*]`, a profile's `vault`,
+/// a policy's `files`, a `file:PATH` reference): `~` alone, or `~/` at its start, is the
+/// home directory — `$HOME`, else the user's entry in the password database, as a shell
+/// does. Nothing else is expanded: not `~user`, not `$VAR` (a value in a file that meant
+/// different paths in different environments would be a surprise; let the shell write
+/// the file, as the README's how-tos do). A path without a home to expand stays as it is
+/// and fails where it is used, naming itself.
 pub fn expand_home(path: &Path) -> PathBuf {
-    match (path.strip_prefix("~"), non_empty_env("HOME")) {
-        (Ok(rest), Some(home)) => home.join(rest),
-        _ => path.to_path_buf(),
+    let Ok(rest) = path.strip_prefix("~") else {
+        return path.to_path_buf();
+    };
+    let home = non_empty_env("HOME").or_else(|| {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|user| user.dir)
+            .filter(|dir| !dir.as_os_str().is_empty())
+    });
+    match home {
+        Some(home) if rest.as_os_str().is_empty() => home,
+        Some(home) => home.join(rest),
+        None => path.to_path_buf(),
+    }
+}
+
+/// [`expand_home`] of a path written as text.
+pub fn expand_home_text(text: &str) -> PathBuf {
+    expand_home(Path::new(text))
+}
+
+/// Whether a `[providers.NAME]` setting names a path, which vault expands (see
+/// [`expand_home`]) before the provider is sent it: `path`, or a key ending in `_path`,
+/// `_file` or `_dir`. A provider cannot tell vault which of its settings are paths, so
+/// the rule goes by name, and protocol/SPEC.md states it.
+pub fn is_path_setting(key: &str) -> bool {
+    key == "path"
+        || ["_path", "_file", "_dir"]
+            .iter()
+            .any(|end| key.ends_with(end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_named_as_paths_are_paths() {
+        for key in ["path", "ca_file", "store_dir", "socket_path"] {
+            assert!(is_path_setting(key), "{key}");
+        }
+        for key in ["client_secret", "paths", "profile", "base_url", "filename"] {
+            assert!(!is_path_setting(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn only_a_leading_tilde_component_is_home() {
+        for text in ["~user/x", "/a/~/b", "$HOME/x", "x~"] {
+            assert_eq!(expand_home_text(text), PathBuf::from(text));
+        }
     }
 }

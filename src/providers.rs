@@ -49,13 +49,36 @@ pub fn find(name: &str) -> Result<PathBuf> {
     })
 }
 
-/// Every provider that can be found, first found wins per name.
-pub fn discover() -> BTreeMap<String, PathBuf> {
-    let mut found = BTreeMap::new();
+/// The directories the providers [`discover`] finds are in, in search order, each once
+/// and canonical: what a systemd unit names as its `VAULT_PROVIDER_PATH`, since systemd's
+/// own `PATH` knows nothing of the shell's (`~/.cargo/bin` after a user install).
+pub fn directories() -> Vec<PathBuf> {
+    let found: Vec<PathBuf> = discover()
+        .into_values()
+        .map(|path| crate::store::fs::parent_dir(&path))
+        .collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in search_dirs().into_iter().filter(|d| found.contains(d)) {
+        let real = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if !dirs.contains(&real) {
+            dirs.push(real);
+        }
+    }
+    dirs
+}
+
+/// Where providers are looked for: `VAULT_PROVIDER_PATH`, then `PATH`.
+fn search_dirs() -> Vec<PathBuf> {
     let path_dirs = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default();
-    for dir in provider_path().into_iter().chain(path_dirs) {
+    provider_path().into_iter().chain(path_dirs).collect()
+}
+
+/// Every provider that can be found, first found wins per name.
+pub fn discover() -> BTreeMap<String, PathBuf> {
+    let mut found = BTreeMap::new();
+    for dir in search_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };

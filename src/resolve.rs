@@ -199,11 +199,7 @@ impl LookupEntry {
             "vault" => Ok(LookupEntry::Vault),
             _ => {
                 if let Some(path) = text.strip_prefix("dotenv:") {
-                    let path = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-                        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-                        _ => PathBuf::from(path),
-                    };
-                    return Ok(LookupEntry::Dotenv(path));
+                    return Ok(LookupEntry::Dotenv(crate::paths::expand_home_text(path)));
                 }
                 if is_provider_name(text) {
                     return Ok(LookupEntry::Provider(text.to_string()));
@@ -328,8 +324,15 @@ impl<'a> Resolver<'a> {
                         // this provider is sent: kept out of what it says back.
                         if !matches!(binding.reference, Reference::Literal(_)) {
                             self.providers.note_sent(name, value.expose_secret());
+                            serde_json::Value::String(value.expose_secret().to_string())
+                        } else if crate::paths::is_path_setting(key) {
+                            // A path written in the configuration follows the one rule
+                            // for paths there (`~/`), whichever provider reads it.
+                            let path = crate::paths::expand_home_text(value.expose_secret());
+                            serde_json::Value::String(path.to_string_lossy().into_owned())
+                        } else {
+                            serde_json::Value::String(value.expose_secret().to_string())
                         }
-                        serde_json::Value::String(value.expose_secret().to_string())
                     }
                     other => serde_json::to_value(other)
                         .map_err(|e| Error::BadData(format!("[providers.{name}] {key}: {e}")))?,
@@ -620,6 +623,7 @@ fn resolve_local(binding: &Binding, reference: &Reference) -> Result<SecretStrin
             failure(binding, Error::NotFound(String::new()), why)
         }),
         Reference::File(path) => {
+            let path = crate::paths::expand_home_text(path);
             let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
                 let kind = if e.kind() == std::io::ErrorKind::NotFound {
                     Error::NotFound(String::new())

@@ -35,11 +35,7 @@ impl Endpoint {
                     "dotenv: needs a path: dotenv:/opt/app/.env".into(),
                 ));
             }
-            let path = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-                (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-                _ => PathBuf::from(path),
-            };
-            return Ok(Endpoint::Dotenv(path));
+            return Ok(Endpoint::Dotenv(crate::paths::expand_home_text(path)));
         }
         if let Some((provider, prefix)) = text.split_once(':')
             && is_provider_name(provider)

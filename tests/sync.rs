@@ -125,7 +125,8 @@ fn field_case_one_a_shared_file_into_a_local_env_keeping_local_variables() {
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
     assert!(
-        log.contains("sync inventory ") && log.contains("10 added, 2 changed, 1 kept"),
+        log.contains("sync inventory ")
+            && log.contains("10 added, 2 changed, 0 unchanged, 1 preserved"),
         "{log}"
     );
     let read = python_dotenv(&local, false);

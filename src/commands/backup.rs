@@ -29,6 +29,9 @@ pub fn backup(context: &Context, args: &BackupArgs) -> Result<u8> {
     }
     let vault = context.vault();
     let transaction = vault.begin(context)?;
+    if let Some(path) = &args.output {
+        return backup_to(context, &transaction, path);
+    }
     let mut policy = context.config.backup.clone();
     // Asked for explicitly, so made even where automatic backups are turned off.
     policy.enabled = true;
@@ -44,6 +47,44 @@ pub fn backup(context: &Context, args: &BackupArgs) -> Result<u8> {
         .ok_or_else(|| Error::Failed("no backup was made".into()))?;
     print_stdout(&format!("{}\n", saved.id))?;
     context.note(&format!("backed up the vault as {}", saved.path.display()));
+    SUCCESS
+}
+
+/// `vault backup --output FILE`: the vault's ciphertext, as read under the writer lock,
+/// into FILE — checked and written as `export -o` writes (a missing directory made 0700;
+/// no link, file or directory another user controls; 0600, atomically). It is ciphertext,
+/// but a copy of who may read the vault all the same.
+fn backup_to(
+    context: &Context,
+    transaction: &crate::store::Transaction,
+    path: &Path,
+) -> Result<u8> {
+    let dir = crate::store::fs::parent_dir(path);
+    if !dir.exists() {
+        crate::store::fs::ensure_private_dir(&dir)?;
+    }
+    let target = SecretTarget::check(path, None)?;
+    let vault = std::fs::canonicalize(&context.vault_location.path)
+        .unwrap_or_else(|_| context.vault_location.path.clone());
+    if target.path == vault {
+        return Err(Error::Usage(format!(
+            "{} is the vault itself; name another file for its backup",
+            path.display()
+        )));
+    }
+    crate::store::fs::write_atomic_as(
+        &target.path,
+        &transaction.ciphertext()?,
+        false,
+        0o600,
+        None,
+    )?;
+    print_stdout(&format!("{}\n", target.path.display()))?;
+    context.note(&format!(
+        "backed up the vault to {} (encrypted, mode 0600); to restore it, copy it over {}",
+        target.path.display(),
+        context.vault_location.path.display()
+    ));
     SUCCESS
 }
 

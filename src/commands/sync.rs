@@ -140,13 +140,18 @@ pub fn run(context: &Context, args: &SyncArgs) -> Result<u8> {
     };
     let count = |wanted: Action| outcome.iter().filter(|(_, a)| *a == wanted).count();
     let (added, changed) = (count(Action::Add), count(Action::Change));
-    let kept = count(Action::Unchanged) + count(Action::Preserved);
+    // Two counts, each with one meaning whatever the run: "unchanged" are allow-listed
+    // variables the target already had with the sources' value; "preserved" are those
+    // --preserve kept although a source has them. Other variables are never counted.
+    let (unchanged, preserved) = (count(Action::Unchanged), count(Action::Preserved));
     let summary = if args.dry_run {
-        format!("dry run: would add {added}, change {changed}; {kept} kept")
+        format!(
+            "dry run: would add {added}, change {changed}; {unchanged} unchanged, {preserved} preserved"
+        )
     } else if added + changed == 0 {
-        format!("nothing to do ({kept} kept)")
+        format!("nothing to do ({unchanged} unchanged, {preserved} preserved)")
     } else {
-        format!("{added} added, {changed} changed, {kept} kept")
+        format!("{added} added, {changed} changed, {unchanged} unchanged, {preserved} preserved")
     };
     log_line(context, &settings, &summary);
     SUCCESS

@@ -3,7 +3,12 @@
 //! The identity, the vault and the manifest reach the service as systemd credentials
 //! (`LoadCredential=`): the service manager reads them with its own privileges and hands
 //! the service private read-only copies, so the service may run as a dynamic user behind
-//! `ProtectSystem=strict` and `ProtectHome=yes` and still open the vault.
+//! `ProtectSystem=strict` and `ProtectHome=yes` and still open the vault. What systemd
+//! does not give a service — the shell's `PATH` to the providers, a home to find the
+//! configuration in — the unit names itself (`VAULT_PROVIDER_PATH`, `VAULT_CONFIG`), and
+//! a program it must run from a home directory is checked before the unit is printed
+//! (`service_access`): `ProtectHome=read-only` when the service can reach it, said on
+//! stderr, else a refusal.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +16,7 @@ use crate::cli::{ServiceType, SystemdCommand, SystemdTimerArgs, SystemdUnitArgs}
 use crate::commands::{Context, SUCCESS, print_stdout};
 use crate::error::{Error, Result};
 use crate::paths::CREDENTIAL_NAME;
+use crate::service_access::{self, ServiceUser};
 use crate::store::fs::write_atomic_with_mode;
 use crate::sync::Endpoint;
 
@@ -65,21 +71,131 @@ fn valid_unit_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
 }
 
-/// Refuses a program under a directory `ProtectHome=yes` hides from the service (as
-/// `cargo install` puts vault in ~/.cargo/bin): the unit could never start it.
-fn refuse_hidden_by_protect_home(program: &Path, what: &str) -> Result<()> {
-    let real = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
-    let hidden = ["/home", "/root", "/run/user"]
-        .iter()
-        .any(|dir| real.starts_with(dir));
-    if hidden {
-        return Err(Error::Usage(format!(
-            "{what} is {}, under a home directory, which the unit's ProtectHome=yes hides from the service; install it system-wide first (sudo install -m 755 {} /usr/local/bin/, or sudo scripts/install) and run this from there",
-            real.display(),
-            real.display()
-        )));
+/// One `Environment=` line, quoted so systemd reads the value back unchanged (it expands
+/// `%` specifiers there, but not `$`).
+fn environment_line(name: &str, value: &str) -> String {
+    let assignment = format!("{name}={value}");
+    let plain = assignment
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
+    if plain {
+        return format!("Environment={assignment}\n");
     }
-    Ok(())
+    let mut quoted = String::from("\"");
+    for c in assignment.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '%' => quoted.push_str("%%"),
+            c => quoted.push(c),
+        }
+    }
+    format!("Environment={quoted}\"\n")
+}
+
+/// How a unit reaches its programs: the `VAULT_PROVIDER_PATH` it sets and whether a home
+/// directory must stay visible (read-only) for it.
+struct Reach {
+    provider_path: Option<String>,
+    home_read_only: bool,
+}
+
+/// Decides how the service reaches its programs, or refuses: `required` (vault, the
+/// command, each with what it is) and every provider found here, run as `User=` `user`
+/// (else as `default_user`). A required program that `ProtectHome=yes` would hide makes
+/// the home directories read-only instead — said on stderr — when the service's user can
+/// reach it there; when it cannot (a dynamic user and a 0700 home), the unit could never
+/// start, so it is refused. A provider out of reach is left out of `VAULT_PROVIDER_PATH`,
+/// and said. `hides_home`: the unit would otherwise set `ProtectHome=yes` (a timer's
+/// service keeps homes read-only anyway).
+fn reach(
+    context: &Context,
+    user: Option<&str>,
+    default_user: ServiceUser,
+    required: &[(String, PathBuf)],
+    hides_home: bool,
+) -> Result<Reach> {
+    let user = &user.map(ServiceUser::named).unwrap_or(default_user);
+    let who = match user {
+        ServiceUser::Other => "the service's dynamic user (DynamicUser=yes)".to_string(),
+        ServiceUser::Named { uid, .. } => {
+            format!(
+                "the service's user, {}",
+                crate::store::strict::describe_user(*uid)
+            )
+        }
+        ServiceUser::Root => "root".to_string(),
+    };
+    let mut under_home = Vec::new();
+    for (what, path) in required {
+        if let Some((place, mode)) = user.blocked_at(path) {
+            return Err(Error::Usage(format!(
+                "{what} is {}, which {who} cannot reach: {} (mode {mode:04o}) does not let it through; install it system-wide first (sudo install -m 755 {} /usr/local/bin/, or sudo scripts/install) and run this from there{}",
+                path.display(),
+                place.display(),
+                path.display(),
+                if matches!(user, ServiceUser::Other) {
+                    ", or give the unit a --user who can"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if service_access::under_home(path) {
+            under_home.push(format!("{what} ({})", path.display()));
+        }
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (name, path) in &found_providers() {
+        if let Some((place, mode)) = user.blocked_at(path) {
+            context.note(&format!(
+                "warning: the provider {name} ({}) is left out of the unit: {who} cannot reach it ({} has mode {mode:04o}); a reference to {name}: will fail there until it is installed where the service can run it",
+                path.display(),
+                place.display()
+            ));
+            continue;
+        }
+        if service_access::under_home(path) {
+            under_home.push(format!("the provider {name} ({})", path.display()));
+        }
+        let dir = crate::store::fs::parent_dir(path);
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    // In search order: where two directories hold one provider, the same one answers.
+    let dirs: Vec<PathBuf> = crate::providers::directories()
+        .into_iter()
+        .filter(|d| dirs.contains(d))
+        .collect();
+    let provider_path = std::env::join_paths(&dirs)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.to_string_lossy().into_owned());
+    if hides_home && !under_home.is_empty() {
+        context.note(&format!(
+            "the unit sets ProtectHome=read-only: {} under a home directory, which ProtectHome=yes would hide from the service; for ProtectHome=yes install vault and its providers system-wide (sudo scripts/install) and generate the unit again",
+            under_home.join(", ")
+        ));
+    }
+    Ok(Reach {
+        provider_path,
+        home_read_only: !under_home.is_empty(),
+    })
+}
+
+/// The providers found here, each as its canonical directory and file name: the
+/// directory is what `VAULT_PROVIDER_PATH` names.
+fn found_providers() -> Vec<(String, PathBuf)> {
+    crate::providers::discover()
+        .into_iter()
+        .map(|(name, path)| {
+            let dir = crate::store::fs::parent_dir(&path);
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+            let file = path.file_name().map(PathBuf::from).unwrap_or_default();
+            (name, dir.join(file))
+        })
+        .collect()
 }
 
 /// The sandboxing every generated service gets, beyond `ProtectSystem=` and the user.
@@ -145,15 +261,22 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     let name = unit_name(&args.name, ".service")?;
     let vault_binary = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
-    refuse_hidden_by_protect_home(&vault_binary, "the vault binary")?;
+    let mut required = vec![("the vault binary".to_string(), vault_binary.clone())];
     if let Some(program) = args
         .command
         .first()
         .map(Path::new)
         .filter(|p| p.is_absolute())
     {
-        refuse_hidden_by_protect_home(program, "the command")?;
+        required.push(("the command".to_string(), program.to_path_buf()));
     }
+    let reach = reach(
+        context,
+        args.user.as_deref(),
+        ServiceUser::Other,
+        &required,
+        true,
+    )?;
     let manifest = absolute(&args.manifest, "manifest")?;
     let vault_file = absolute(&context.vault_location.path, "vault")?;
     let trust = trust_settings(context, name)?;
@@ -192,9 +315,7 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     // not vault, reports readiness, so notifications from it are accepted.
     let vault_setting = if args.watch {
         let dir = crate::store::fs::parent_dir(&vault_file);
-        let under_home = ["/home", "/root", "/run/user"]
-            .iter()
-            .any(|d| dir.starts_with(d));
+        let under_home = service_access::under_home(&dir) || reach.home_read_only;
         format!(
             "Environment=VAULT_FILE={}\nReadOnlyPaths={}\nExecReload=/bin/kill -HUP $MAINPID\n{}{}",
             setting_path(&vault_file),
@@ -212,8 +333,13 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
         )
     } else {
         format!(
-            "LoadCredential=vault-file:{}\nEnvironment=VAULT_FILE=%d/vault-file\nProtectHome=yes\n",
-            setting_path(&vault_file)
+            "LoadCredential=vault-file:{}\nEnvironment=VAULT_FILE=%d/vault-file\nProtectHome={}\n",
+            setting_path(&vault_file),
+            if reach.home_read_only {
+                "read-only"
+            } else {
+                "yes"
+            }
         )
     };
     // Redacting, vault stays as the main process and filters the command's output; the
@@ -223,9 +349,22 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     } else {
         ""
     };
+    // The providers vault may start, and their settings: systemd's PATH is not the
+    // shell's, and the service has no home to find a configuration in.
+    let mut providers = String::new();
+    if let Some(path) = &reach.provider_path {
+        providers.push_str(&environment_line("VAULT_PROVIDER_PATH", path));
+    }
+    if context.config_location.path.exists() {
+        let config = absolute(&context.config_location.path, "configuration file")?;
+        providers.push_str(&format!(
+            "LoadCredential=vault-config:{}\nEnvironment=VAULT_CONFIG=%d/vault-config\n",
+            setting_path(&config)
+        ));
+    }
     let unit = format!(
         "# Generated by vault systemd unit {name}. Secrets are resolved when the service\n\
-# starts; the vault, identity and manifest are read as credentials at that moment.\n\
+# starts; the vault, identity, manifest and configuration are read as credentials then.\n\
 [Unit]\n\
 Description={description}\n\
 Wants=network-online.target\n\
@@ -238,6 +377,7 @@ LoadCredential={CREDENTIAL_NAME}:{identity}\n\
 LoadCredential=vault-manifest:{manifest}\n\
 {vault_setting}\
 {redact_setting}\
+{providers}\
 {trust}\
 {user}\n\
 ProtectSystem=strict\n\
@@ -298,27 +438,51 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
     if words.first().map(String::as_str) == Some("vault") {
         words[0] = vault_binary.display().to_string();
     }
+    let required: Vec<(String, PathBuf)> = words
+        .first()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|p| {
+            let what = if p == vault_binary {
+                "the vault binary"
+            } else {
+                "the command"
+            };
+            vec![(what.to_string(), p)]
+        })
+        .unwrap_or_default();
+    // No User= runs it as root; ProtectHome=read-only keeps a user install visible.
+    let reach = reach(
+        context,
+        args.user.as_deref(),
+        ServiceUser::Root,
+        &required,
+        false,
+    )?;
     let exec_start: Vec<String> = words.iter().map(|w| exec_word(w)).collect();
     let trust = trust_settings(context, name)?;
     let description = match &args.description {
         Some(d) => one_line(d, "--description")?,
         None => format!("{name} (vault)"),
     };
-    let mut environment = format!(
-        "Environment={}\n",
-        exec_word(&format!(
-            "VAULT_FILE={}",
-            std::path::absolute(&context.vault_location.path)
-                .unwrap_or_else(|_| context.vault_location.path.clone())
-                .display()
-        ))
+    let mut environment = environment_line(
+        "VAULT_FILE",
+        &std::path::absolute(&context.vault_location.path)
+            .unwrap_or_else(|_| context.vault_location.path.clone())
+            .display()
+            .to_string(),
     );
     if context.config_location.path.exists() {
         let config = absolute(&context.config_location.path, "configuration file")?;
-        environment.push_str(&format!(
-            "Environment={}\n",
-            exec_word(&format!("VAULT_CONFIG={}", config.display()))
+        environment.push_str(&environment_line(
+            "VAULT_CONFIG",
+            &config.display().to_string(),
         ));
+    }
+    // systemd's PATH is not the shell's: without this, `vault sync --from shared-file:`
+    // finds no provider after a user install.
+    if let Some(path) = &reach.provider_path {
+        environment.push_str(&environment_line("VAULT_PROVIDER_PATH", path));
     }
     // The identity, when there is one, reaches the service as a credential.
     if let Ok(identity) = context.identity_location()
@@ -381,6 +545,15 @@ WantedBy=timers.target\n"
     );
     match &args.output_dir {
         Some(dir) => {
+            // Made when missing (0700, as every directory vault makes), refused where
+            // another user could swap the units before they are installed.
+            if !dir.is_dir() {
+                crate::store::strict::check_future_dir(dir, "output directory")?;
+                crate::store::fs::ensure_private_dir(dir)?;
+                context.note(&format!("created {} (mode 0700)", dir.display()));
+            } else {
+                crate::store::strict::check_not_replaceable(dir, "output directory")?;
+            }
             for (file, text) in [
                 (format!("{name}.service"), &service),
                 (format!("{name}.timer"), &timer),

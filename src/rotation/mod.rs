@@ -193,7 +193,8 @@ pub fn generate(
     Ok(values)
 }
 
-/// An HS256 JWT with the policy's claims, `iat` now and `exp` `exp_days` later.
+/// An HS256 JWT with the policy's claims and `iat` now; `iss` and `exp` only when the
+/// policy sets them (`iss`, `exp_days` or `exp_seconds`).
 fn sign_jwt(name: &str, secret: &policy::SecretPolicy, key: &SecretString) -> Result<SecretString> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -210,12 +211,17 @@ fn sign_jwt(name: &str, secret: &policy::SecretPolicy, key: &SecretString) -> Re
         claims.insert("iss".into(), iss.clone().into());
     }
     claims.insert("iat".into(), now.into());
-    if let Some(days) = secret.exp_days {
-        let exp = days
-            .checked_mul(86_400)
+    let lifetime = match (secret.exp_days, secret.exp_seconds) {
+        (Some(days), _) => Some((days.checked_mul(86_400), "exp_days")),
+        (None, Some(seconds)) => Some((Some(seconds), "exp_seconds")),
+        (None, None) => None,
+    };
+    if let Some((seconds, setting)) = lifetime {
+        let exp = seconds
             .and_then(|s| s.checked_add(now))
+            .filter(|&exp| exp <= i64::MAX as u64)
             .ok_or_else(|| {
-                Error::BadData(format!("exp_days of {name} is too large to be a time"))
+                Error::BadData(format!("{setting} of {name} is too large to be a time"))
             })?;
         claims.insert("exp".into(), exp.into());
     }

@@ -2,7 +2,8 @@
 //! them, and which services restart after them (`--policy FILE` or `[rotate]` in the
 //! configuration file).
 //!
-//! It is the field notes' `secrets-config.yaml` in TOML, line for line: `type` (`random`,
+//! It is the field notes' `secrets-config.yaml` in TOML (YAML itself is refused, naming
+//! the mapping): `type` (`random`,
 //! `jwt` — also spelled `jwt-token` — or `static`), `length`, `role`, `depends_on`, `files`,
 //! `auto_rotate`, `description`, `restart` (also spelled `restart_services`), `owner` (the
 //! user its files belong to); and a `[services.NAME]` table per service with `restart`,
@@ -58,8 +59,11 @@ pub struct SecretPolicy {
     pub role: Option<String>,
     /// jwt: the `iss` claim.
     pub iss: Option<String>,
-    /// jwt: `exp` is this many days after `iat`; no `exp` claim when absent.
+    /// jwt: `exp` is this many days after `iat`. With neither this nor `exp_seconds`
+    /// the token has no `exp` claim and never expires (as Supabase's own keys).
     pub exp_days: Option<u64>,
+    /// jwt: `exp` is this many seconds after `iat` (instead of `exp_days`).
+    pub exp_seconds: Option<u64>,
     /// jwt: more claims, as a table.
     #[serde(default)]
     pub claims: toml::Table,
@@ -160,6 +164,20 @@ impl Service {
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Whether a policy that is not TOML was written in YAML (the field notes' format): by
+/// its name, or a top-level `secrets:` or `services:` line. YAML is not read (see
+/// docs/DESIGN.md: its implicit types turn `no`, `0755` or `1e3` into other values, and
+/// no YAML parser is in the tree), but it is named so the fix is plain.
+fn looks_like_yaml(path: &Path, text: &str) -> bool {
+    let by_name = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    by_name
+        || text
+            .lines()
+            .any(|l| matches!(l.trim_end(), "secrets:" | "services:" | "---"))
+}
+
 /// The whole policy, with the directory its relative paths and commands start from.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +212,12 @@ impl Policy {
         // Its service commands run as this user, and it names the files secrets go to.
         crate::store::strict::check_not_replaceable(path, "policy file")?;
         let value: toml::Table = toml::from_str(&text).map_err(|e| {
+            if looks_like_yaml(path, &text) {
+                return Error::BadData(format!(
+                    "the policy file {} is YAML; vault reads rotation policies in TOML only. Each YAML mapping under secrets: or services: becomes a table: 'secrets:' / '  ANON_KEY:' / '    type: jwt-token' is '[secrets.ANON_KEY]' / 'type = \"jwt-token\"'; quote every string and write lists as [\"a\", \"b\"] (the README's rotation how-to shows a whole policy)",
+                    path.display()
+                ));
+            }
             Error::BadData(format!(
                 "the policy file {} is not valid TOML: {}",
                 path.display(),
@@ -222,12 +246,7 @@ impl Policy {
 
     /// A relative path of the policy, from its base directory (`~/` is the home directory).
     pub fn path(&self, file: &str) -> PathBuf {
-        if let Some(rest) = file.strip_prefix("~/")
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            return PathBuf::from(home).join(rest);
-        }
-        self.base_dir.join(file)
+        self.base_dir.join(crate::paths::expand_home_text(file))
     }
 
     /// Checks what can be checked without the vault: names, types and their fields,
@@ -265,7 +284,15 @@ impl Policy {
                             "a jwt needs depends_on = \"SECRET\", the secret that signs it".into(),
                         ));
                     }
-                    Some(signer) => validate_name(signer)?,
+                    Some(signer) => {
+                        validate_name(signer)?;
+                        if secret.exp_days.is_some() && secret.exp_seconds.is_some() {
+                            return Err(invalid(
+                                name,
+                                "give either exp_days or exp_seconds, not both".into(),
+                            ));
+                        }
+                    }
                 },
                 Kind::Static => {
                     if secret.depends_on.is_some() || secret.auto_rotate == Some(true) {

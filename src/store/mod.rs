@@ -657,17 +657,24 @@ impl Transaction<'_> {
             );
         }
         // Not written ahead, or that failed: write it now, and report a failure then.
-        use std::os::unix::fs::FileExt;
-        let mut ciphertext = vec![0; self.source_len as usize];
-        self.source
-            .read_exact_at(&mut ciphertext, 0)
-            .map_err(|e| Error::io("read", &self.vault.path, e))?;
+        let ciphertext = self.ciphertext()?;
         backup::save(
             &self.vault.path,
             backup::Data::Bytes(&ciphertext),
             record,
             policy,
         )
+    }
+
+    /// The vault file as this transaction read it (the same inode, whatever now has its
+    /// name): what a backup keeps.
+    pub fn ciphertext(&self) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut ciphertext = vec![0; self.source_len as usize];
+        self.source
+            .read_exact_at(&mut ciphertext, 0)
+            .map_err(|e| Error::io("read", &self.vault.path, e))?;
+        Ok(ciphertext)
     }
 
     /// Puts the sealed document in place of the vault (atomically).
