@@ -141,9 +141,13 @@ pub enum Command {
     /// Copy an allow-list of variables from sources of truth into the vault, a .env file or
     /// a provider, leaving every other variable of the target alone
     ///
-    /// Sources and targets are vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:,
-    /// infisical:/glitchtip/database, gopass:app/); a provider key becomes the variable named
-    /// by its last path segment. A .env target is backed up first (.env-backups/ beside it,
+    /// Sources and targets are vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX
+    /// (shared-file:, infisical:/glitchtip/database, gopass:app/); a provider key becomes the
+    /// variable named by its last path segment. A dotenv: file gets NAME=value, quoted only
+    /// when the value needs it (as python-dotenv reads it back); a docker: file gets
+    /// docker's own dialect for 'docker run --env-file' (NAME=value, the rest of the line
+    /// raw: no quotes, no escapes), and a value it cannot hold (a line break) is refused,
+    /// naming the variable, with nothing written. A .env target is backed up first (.env-backups/ beside it,
     /// 0600), rewritten atomically keeping comments, order and every other line, its owner
     /// and group, without others' access (a new one is 0600). A .env target another user
     /// owns, or in a directory another user may write, is refused unless --owner names its
@@ -821,8 +825,9 @@ pub struct ExportArgs {
           conflicts_with = "from")]
     pub manifest: Option<PathBuf>,
 
-    /// Export from these sources instead of the vault: vault, dotenv:PATH or PROVIDER:PREFIX
-    /// (repeatable; a later one wins; --only is then an allow-list of names or patterns)
+    /// Export from these sources instead of the vault: vault, dotenv:PATH, docker:PATH or
+    /// PROVIDER:PREFIX (repeatable; a later one wins; --only is then an allow-list of names
+    /// or patterns)
     #[arg(long = "from", value_name = "SOURCE")]
     pub from: Vec<String>,
 }
@@ -830,7 +835,8 @@ pub struct ExportArgs {
 /// Formats `vault export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// NAME='value' lines, read back by vault import and python-dotenv
+    /// NAME=value lines, quoted only when a value needs it; read back by vault import and
+    /// python-dotenv
     Dotenv,
     /// One JSON object of names to values
     Json,
@@ -961,11 +967,13 @@ pub struct SyncArgs {
     #[arg(value_name = "NAME", add = ArgValueCompleter::new(complete::sync_profiles))]
     pub name: Option<String>,
 
-    /// A source: vault, dotenv:PATH or PROVIDER:PREFIX; repeatable, a later one wins
+    /// A source: vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX; repeatable, a later
+    /// one wins
     #[arg(long = "from", value_name = "SOURCE")]
     pub from: Vec<String>,
 
-    /// The target: vault (default), dotenv:PATH, or PROVIDER:PREFIX of a provider that can set
+    /// The target: vault (default), dotenv:PATH, docker:PATH, or PROVIDER:PREFIX of a
+    /// provider that can set
     #[arg(long, value_name = "TARGET")]
     pub to: Option<String>,
 
