@@ -71,6 +71,33 @@ pub enum Command {
     Init(InitArgs),
     /// Store a secret (value from a hidden prompt, stdin, or --generate)
     Set(SetArgs),
+    /// Edit the secrets as a .env text in your editor, or one value (vault edit NAME), and
+    /// apply the result as one change
+    ///
+    /// The editor is $VISUAL, else $EDITOR, else vi on a terminal, run by /bin/sh with the
+    /// file's path as its argument (EDITOR="vim -n" works). Without a terminal it still runs,
+    /// so a program can be the editor (a script, sed -i): that is how automation drives
+    /// vault edit, and vault then asks nothing. The text holds NAME=value lines (as vault
+    /// import reads them): change a value, add a line, delete a line to remove that secret
+    /// (each removal is named; 'vault restore --latest' undoes the whole edit). With NAME,
+    /// the file holds that value as it is, newlines and all (one trailing line break is
+    /// dropped); a name not in the vault is added. Saved unchanged: "nothing changed", and
+    /// nothing is written. A text vault cannot read is opened again after asking, on a
+    /// terminal; otherwise the edit stops (exit 6) and nothing changes. The editor failing
+    /// (non-zero exit) changes nothing.
+    ///
+    /// The plaintext lives only in a new 0700 directory on a tmpfs ($XDG_RUNTIME_DIR, else
+    /// /dev/shm; the filesystem is checked), in a 0600 file; the directory is overwritten and
+    /// removed when the edit ends, also when the editor fails or vault gets SIGINT, SIGTERM
+    /// or SIGHUP (the editor is then ended too). With no tmpfs, vault edit refuses (exit 4)
+    /// unless --allow-disk. Editors keep copies of what they edit elsewhere: turn them off.
+    /// vim: EDITOR="vim -n -i NONE" with 'set noswapfile noundofile nobackup nowritebackup'
+    /// (or run it as vim -u NONE -n); swap files otherwise go beside the file (removed with
+    /// it) unless 'directory' points elsewhere, and 'undodir'/'backupdir' keep theirs.
+    /// emacs: EDITOR="emacs -nw -Q" or, in your init, (setq make-backup-files nil
+    /// auto-save-default nil create-lockfiles nil) and no undo-tree history or recentf for
+    /// the file. nano: no --backup.
+    Edit(EditArgs),
     /// Show a secret, masked unless --reveal
     Get(GetArgs),
     /// List secret names with their created and updated times (never values)
@@ -482,6 +509,18 @@ pub struct SetArgs {
     /// A note kept beside the secret (not encrypted separately; never a value)
     #[arg(long, short)]
     pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Edit only this secret's value, as it is (added when it does not exist)
+    #[arg(add = ArgValueCompleter::new(complete::secret_names))]
+    pub name: Option<String>,
+
+    /// When no tmpfs is found, put the plaintext in the system's temporary directory on
+    /// disk for the length of the edit (refused otherwise)
+    #[arg(long)]
+    pub allow_disk: bool,
 }
 
 /// Alphabets for generated secrets.

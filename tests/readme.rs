@@ -146,6 +146,12 @@ fn howto_everyday() {
 }
 
 #[test]
+fn howto_edit() {
+    let output = Sandbox::new().run(&howto("edit"));
+    assert!(output.ends_with("yes\n"), "{output}");
+}
+
+#[test]
 fn quick_start() {
     let output = Sandbox::new().run("");
     assert!(output.contains("DB_PASSWORD"), "{output}");
