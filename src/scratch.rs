@@ -42,6 +42,18 @@ pub fn in_memory(path: &Path) -> bool {
     }
 }
 
+/// Whether a new directory in `parent` stays ours: `parent` is the user's or root's, and
+/// nobody else may write it, or it is sticky (`/dev/shm`, `/tmp`), where nobody else can
+/// rename or remove what we make in it.
+pub fn safe_parent(parent: &Path) -> bool {
+    let Ok(metadata) = fs::metadata(parent) else {
+        return false;
+    };
+    let owner_ok = metadata.uid() == 0 || metadata.uid() == rustix::process::geteuid().as_raw();
+    let mode = metadata.mode();
+    metadata.is_dir() && owner_ok && (mode & 0o022 == 0 || mode & 0o1000 != 0)
+}
+
 /// Where a scratch directory goes.
 pub enum Place {
     /// A tmpfs.
@@ -54,15 +66,22 @@ pub enum Place {
 /// directory; else `Err` naming what was looked at and the ways out.
 pub fn choose(allow_disk: bool) -> Result<Place> {
     let candidates = memory_candidates();
-    if let Some(found) = candidates.iter().find(|c| in_memory(c)) {
+    if let Some(found) = candidates.iter().find(|c| in_memory(c) && safe_parent(c)) {
         return Ok(Place::Memory(found.clone()));
     }
     if allow_disk {
-        return Ok(Place::Disk(std::env::temp_dir()));
+        let temp = std::env::temp_dir();
+        if !safe_parent(&temp) {
+            return Err(Error::LockedOut(format!(
+                "{} is not a place for plaintext: another user owns it or may write it without it being sticky; set TMPDIR to a directory of yours",
+                temp.display()
+            )));
+        }
+        return Ok(Place::Disk(temp));
     }
     let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
     Err(Error::LockedOut(format!(
-        "no tmpfs to keep the plaintext in memory ({} {} not one); set XDG_RUNTIME_DIR to a directory of yours on a tmpfs, or pass --allow-disk to accept a plaintext file on disk for the length of the edit",
+        "no tmpfs to keep the plaintext in memory ({} {} not one, or not private); set XDG_RUNTIME_DIR to a directory of yours on a tmpfs, or pass --allow-disk to accept a plaintext file on disk for the length of the edit",
         looked.join(" and "),
         if looked.len() == 1 { "is" } else { "are" }
     )))
@@ -170,6 +189,21 @@ mod tests {
             assert!(in_memory(Path::new("/dev/shm")));
         }
         assert!(!in_memory(Path::new("/nonexistent-vault-scratch")));
+    }
+
+    #[test]
+    fn only_a_private_or_sticky_parent_is_safe() {
+        let parent = tempfile::tempdir().unwrap();
+        let set = |mode: u32| {
+            fs::set_permissions(parent.path(), fs::Permissions::from_mode(mode)).unwrap()
+        };
+        set(0o700);
+        assert!(safe_parent(parent.path()));
+        set(0o777);
+        assert!(!safe_parent(parent.path()));
+        set(0o1777);
+        assert!(safe_parent(parent.path()));
+        set(0o700);
     }
 
     #[test]

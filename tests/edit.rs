@@ -529,3 +529,30 @@ fn on_a_terminal_a_text_vault_cannot_read_is_opened_again() {
     assert_eq!(home.reveal("B"), "mended");
     assert!(leftovers(runtime.path()).is_empty());
 }
+
+#[test]
+fn a_value_no_env_text_can_hold_is_named_and_edited_on_its_own() {
+    let home = TestHome::initialised();
+    // Leading spaces need quotes, and a closing quote after a backslash reads as escaped.
+    import(&home, &serde_json::json!({"EDGE": "  edge-secret\\"}));
+    let runtime = runtime_dir();
+    let script = editor(&home, "append.sh", "echo 'B=1' >> \"$1\"");
+    let output = edit_command(&home, runtime.path(), &script, &[])
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{message}");
+    assert!(
+        message.contains("EDGE") && message.contains("vault edit NAME"),
+        "{message}"
+    );
+    assert!(!message.contains("edge-secret"), "{message}");
+    home.vault(&["exists", "B"]).assert().code(3);
+    let script = editor(&home, "upper.sh", "sed -i 's/edge/EDGE/' \"$1\"");
+    let output = edit_command(&home, runtime.path(), &script, &["EDGE"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(home.reveal("EDGE"), "  EDGE-secret\\");
+    assert!(leftovers(runtime.path()).is_empty());
+}

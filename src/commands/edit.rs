@@ -44,6 +44,8 @@ pub fn edit(context: &Context, args: &EditArgs) -> Result<u8> {
         validate_name(name)?;
     }
     let editor = editor_command(context)?;
+    // Where the plaintext may go is settled before the vault is opened.
+    let place = scratch::choose(args.allow_disk)?;
     let opened = context.vault().open(context)?;
     let original = original_values(&opened.document, args.name.as_deref())?;
     drop(opened);
@@ -52,7 +54,6 @@ pub fn edit(context: &Context, args: &EditArgs) -> Result<u8> {
         None => all_text(&original)?,
     };
 
-    let place = scratch::choose(args.allow_disk)?;
     let parent = match &place {
         Place::Memory(path) => path.clone(),
         Place::Disk(path) => {
