@@ -268,7 +268,8 @@ fn howto_sync_timer() {
     let env = std::fs::read_to_string(sandbox.home().join("inventory/.env")).unwrap();
     assert_eq!(
         env,
-        "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID='ninja-id'\nNINJA_CLIENT_SECRET='ninja-secret'\n"
+        // Plain values go unquoted, as docker's --env-file would read them too.
+        "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID=ninja-id\nNINJA_CLIENT_SECRET=ninja-secret\n"
     );
 }
 

@@ -621,7 +621,7 @@ fn a_provider_can_be_the_target_and_two_folders_with_one_name_are_refused() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         fs::read_to_string(&shared).unwrap(),
-        "# kept\nKEEP=me\nAPI_KEY='new-key'\nAPI_URL='https://api.example'\n"
+        "# kept\nKEEP=me\nAPI_KEY=new-key\nAPI_URL=https://api.example\n"
     );
 
     // Two Infisical folders under one recursive prefix both hold PASSWORD.
