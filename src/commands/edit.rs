@@ -64,9 +64,14 @@ pub fn edit(context: &Context, args: &EditArgs) -> Result<u8> {
             path.clone()
         }
     };
-    watch_signals();
-    let scratch = ScratchDir::new_in(&parent)?;
-    set_active(Some(scratch.path().to_path_buf()));
+    watch_signals()?;
+    // Made and recorded under the lock the signal thread takes, so a signal finds it.
+    let scratch = {
+        let mut active = active_dir();
+        let scratch = ScratchDir::new_in(&parent)?;
+        *active = Some(scratch.path().to_path_buf());
+        scratch
+    };
     let file_name = match &args.name {
         Some(name) => name.clone(),
         None => "secrets.env".to_string(),
@@ -77,8 +82,11 @@ pub fn edit(context: &Context, args: &EditArgs) -> Result<u8> {
         edit_until_readable(context, &editor, &file, &text, args.name.as_deref())
     })();
     // The plaintext goes before anything else happens: the write below needs only memory.
-    set_active(None);
-    drop(scratch);
+    {
+        let mut active = active_dir();
+        drop(scratch);
+        *active = None;
+    }
     let Some(edited) = result? else {
         context.note("nothing changed");
         return SUCCESS;
@@ -390,32 +398,35 @@ fn apply(
 /// The scratch directory in use, for the signal thread to remove.
 static ACTIVE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-fn set_active(path: Option<PathBuf>) {
-    if let Ok(mut active) = ACTIVE.lock() {
-        *active = path;
-    }
+/// The lock on [`ACTIVE`]. A panic while holding it leaves nothing half-done (it guards
+/// one path), so a poisoned lock is used as it is.
+fn active_dir() -> std::sync::MutexGuard<'static, Option<PathBuf>> {
+    ACTIVE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// From now on SIGINT, SIGTERM and SIGHUP remove the scratch directory, if one is in use,
 /// and end vault (128 + the signal, as the shell reports a signal); the editor, tied to
 /// vault by PDEATHSIG, ends with it.
-fn watch_signals() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
+fn watch_signals() -> Result<()> {
+    static STARTED: OnceLock<bool> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         else {
-            return;
+            return false;
         };
         std::thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                let active = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
+                // Held until vault exits: the main thread makes no new directory meanwhile.
+                let mut active = active_dir();
                 let name = match signal {
                     SIGINT => "SIGINT",
                     SIGTERM => "SIGTERM",
                     _ => "SIGHUP",
                 };
-                match active {
+                match active.take() {
                     Some(dir) => {
                         scratch::wipe_and_remove(&dir);
                         print_stderr(&format!(
@@ -427,7 +438,17 @@ fn watch_signals() {
                 std::process::exit(128 + signal);
             }
         });
+        true
     });
+    if *started {
+        Ok(())
+    } else {
+        // Without the watcher a signal would leave the plaintext behind: no edit then.
+        Err(Error::Failed(
+            "cannot watch for signals, which vault edit needs to remove its plaintext when stopped"
+                .into(),
+        ))
+    }
 }
 
 #[cfg(test)]
