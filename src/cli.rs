@@ -517,8 +517,8 @@ pub struct EditArgs {
     #[arg(add = ArgValueCompleter::new(complete::secret_names))]
     pub name: Option<String>,
 
-    /// When no tmpfs is found, put the plaintext in the system's temporary directory on
-    /// disk for the length of the edit (refused otherwise)
+    /// When no tmpfs is found, put the plaintext on disk ($TMPDIR, else /tmp) for the length
+    /// of the edit (refused otherwise)
     #[arg(long)]
     pub allow_disk: bool,
 }

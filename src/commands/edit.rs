@@ -162,8 +162,8 @@ fn all_text(values: &BTreeMap<String, SecretString>) -> Result<Zeroizing<String>
     Ok(text)
 }
 
-/// What the edit gives: `None` when the text was saved as it was (or the user gave up on
-/// a text vault cannot read), else the values it holds.
+/// What the edit gives: `None` when the text was saved as it was, else the values it
+/// holds.
 type Edited = Option<BTreeMap<String, SecretString>>;
 
 /// Runs the editor until it leaves a text vault can read. A text that cannot be read is
@@ -200,7 +200,11 @@ fn edit_until_readable(
         }
         print_stderr(&message);
         let answer = ask("Edit again? [Y/n] ")?;
-        if answer.trim().eq_ignore_ascii_case("n") || answer.trim().eq_ignore_ascii_case("no") {
+        // No answer at all (end of input) is no, too.
+        let no = !answer.ends_with('\n')
+            || answer.trim().eq_ignore_ascii_case("n")
+            || answer.trim().eq_ignore_ascii_case("no");
+        if no {
             return Err(Error::Failed(
                 "the edit was abandoned; nothing changed".into(),
             ));
