@@ -87,8 +87,8 @@ pub enum Command {
     /// (non-zero exit) changes nothing.
     ///
     /// The plaintext lives only in a new 0700 directory on a tmpfs ($XDG_RUNTIME_DIR, else
-    /// /dev/shm; the filesystem is checked), in a 0600 file; the directory is overwritten and
-    /// removed when the edit ends, also when the editor fails or vault gets SIGINT, SIGTERM
+    /// /dev/shm; the filesystem is checked), in a 0600 file; its files are overwritten and it
+    /// is removed when the edit ends, also when the editor fails or vault gets SIGINT, SIGTERM
     /// or SIGHUP (the editor is then ended too). With no tmpfs, vault edit refuses (exit 4)
     /// unless --allow-disk. Editors keep copies of what they edit elsewhere: turn them off.
     /// vim: EDITOR="vim -n -i NONE" with 'set noswapfile noundofile nobackup nowritebackup'
