@@ -71,6 +71,33 @@ pub enum Command {
     Init(InitArgs),
     /// Store a secret (value from a hidden prompt, stdin, or --generate)
     Set(SetArgs),
+    /// Edit the secrets as a .env text in your editor, or one value (vault edit NAME), and
+    /// apply the result as one change
+    ///
+    /// The editor is $VISUAL, else $EDITOR, else vi on a terminal, run by /bin/sh with the
+    /// file's path as its argument (EDITOR="vim -n" works). Without a terminal it still runs,
+    /// so a program can be the editor (a script, sed -i): that is how automation drives
+    /// vault edit, and vault then asks nothing. The text holds NAME=value lines (as vault
+    /// import reads them): change a value, add a line, delete a line to remove that secret
+    /// (each removal is named; 'vault restore --latest' undoes the whole edit). With NAME,
+    /// the file holds that value as it is, newlines and all (one trailing line break is
+    /// dropped); a name not in the vault is added. Saved unchanged: "nothing changed", and
+    /// nothing is written. A text vault cannot read is opened again after asking, on a
+    /// terminal; otherwise the edit stops (exit 6) and nothing changes. The editor failing
+    /// (non-zero exit) changes nothing.
+    ///
+    /// The plaintext lives only in a new 0700 directory on a tmpfs ($XDG_RUNTIME_DIR, else
+    /// /dev/shm; the filesystem is checked), in a 0600 file; its files are overwritten and it
+    /// is removed when the edit ends, also when the editor fails or vault gets SIGINT, SIGTERM
+    /// or SIGHUP (the editor is then ended too). With no tmpfs, vault edit refuses (exit 4)
+    /// unless --allow-disk. Editors keep copies of what they edit elsewhere: turn them off.
+    /// vim: EDITOR="vim -n -i NONE" with 'set noswapfile noundofile nobackup nowritebackup'
+    /// (or run it as vim -u NONE -n); swap files otherwise go beside the file (removed with
+    /// it) unless 'directory' points elsewhere, and 'undodir'/'backupdir' keep theirs.
+    /// emacs: EDITOR="emacs -nw -Q" or, in your init, (setq make-backup-files nil
+    /// auto-save-default nil create-lockfiles nil) and no undo-tree history or recentf for
+    /// the file. nano: no --backup.
+    Edit(EditArgs),
     /// Show a secret, masked unless --reveal
     Get(GetArgs),
     /// List secret names with their created and updated times (never values)
@@ -156,9 +183,13 @@ pub enum Command {
     /// Copy an allow-list of variables from sources of truth into the vault, a .env file or
     /// a provider, leaving every other variable of the target alone
     ///
-    /// Sources and targets are vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:,
-    /// infisical:/glitchtip/database, gopass:app/); a provider key becomes the variable named
-    /// by its last path segment. A .env target is backed up first (.env-backups/ beside it,
+    /// Sources and targets are vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX
+    /// (shared-file:, infisical:/glitchtip/database, gopass:app/); a provider key becomes the
+    /// variable named by its last path segment. A dotenv: file gets NAME=value, quoted only
+    /// when the value needs it (as python-dotenv reads it back); a docker: file gets
+    /// docker's own dialect for 'docker run --env-file' (NAME=value, the rest of the line
+    /// raw: no quotes, no escapes), and a value it cannot hold (a line break) is refused,
+    /// naming the variable, with nothing written. A .env target is backed up first (.env-backups/ beside it,
     /// 0600), rewritten atomically keeping comments, order and every other line, its owner
     /// and group, without others' access (a new one is 0600). A .env target another user
     /// owns, or in a directory another user may write, is refused unless --owner names its
@@ -501,6 +532,18 @@ pub struct SetArgs {
     /// A note kept beside the secret (not encrypted separately; never a value)
     #[arg(long, short)]
     pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Edit only this secret's value, as it is (added when it does not exist)
+    #[arg(add = ArgValueCompleter::new(complete::secret_names))]
+    pub name: Option<String>,
+
+    /// When no tmpfs is found, put the plaintext on disk ($TMPDIR, else /tmp) for the length
+    /// of the edit (refused otherwise)
+    #[arg(long)]
+    pub allow_disk: bool,
 }
 
 /// Alphabets for generated secrets.
@@ -867,8 +910,9 @@ pub struct ExportArgs {
           conflicts_with = "from")]
     pub manifest: Option<PathBuf>,
 
-    /// Export from these sources instead of the vault: vault, dotenv:PATH or PROVIDER:PREFIX
-    /// (repeatable; a later one wins; --only is then an allow-list of names or patterns)
+    /// Export from these sources instead of the vault: vault, dotenv:PATH, docker:PATH or
+    /// PROVIDER:PREFIX (repeatable; a later one wins; --only is then an allow-list of names
+    /// or patterns)
     #[arg(long = "from", value_name = "SOURCE")]
     pub from: Vec<String>,
 }
@@ -876,7 +920,8 @@ pub struct ExportArgs {
 /// Formats `vault export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// NAME='value' lines, read back by vault import and python-dotenv
+    /// NAME=value lines, quoted only when a value needs it; read back by vault import and
+    /// python-dotenv
     Dotenv,
     /// One JSON object of names to values
     Json,
@@ -1013,11 +1058,13 @@ pub struct SyncArgs {
     #[arg(value_name = "NAME", add = ArgValueCompleter::new(complete::sync_profiles))]
     pub name: Option<String>,
 
-    /// A source: vault, dotenv:PATH or PROVIDER:PREFIX; repeatable, a later one wins
+    /// A source: vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX; repeatable, a later
+    /// one wins
     #[arg(long = "from", value_name = "SOURCE")]
     pub from: Vec<String>,
 
-    /// The target: vault (default), dotenv:PATH, or PROVIDER:PREFIX of a provider that can set
+    /// The target: vault (default), dotenv:PATH, docker:PATH, or PROVIDER:PREFIX of a
+    /// provider that can set
     #[arg(long, value_name = "TARGET")]
     pub to: Option<String>,
 

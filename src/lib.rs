@@ -26,6 +26,7 @@ pub mod redact;
 pub mod resolve;
 pub mod rotation;
 pub mod scan;
+pub mod scratch;
 pub mod secret_files;
 pub mod service_access;
 pub mod store;

@@ -21,7 +21,12 @@ use crate::resolve::Resolver;
 pub enum Endpoint {
     Vault,
     Dotenv(PathBuf),
-    Provider { provider: String, prefix: String },
+    /// An env file in docker's dialect (`docker run --env-file`): no quotes, no escapes.
+    Docker(PathBuf),
+    Provider {
+        provider: String,
+        prefix: String,
+    },
 }
 
 impl Endpoint {
@@ -29,13 +34,22 @@ impl Endpoint {
         if text == "vault" {
             return Ok(Endpoint::Vault);
         }
-        if let Some(path) = text.strip_prefix("dotenv:") {
+        for (scheme, make) in [
+            ("dotenv", Endpoint::Dotenv as fn(PathBuf) -> Endpoint),
+            ("docker", Endpoint::Docker),
+        ] {
+            let Some(path) = text
+                .strip_prefix(scheme)
+                .and_then(|rest| rest.strip_prefix(':'))
+            else {
+                continue;
+            };
             if path.is_empty() {
-                return Err(Error::Usage(
-                    "dotenv: needs a path: dotenv:/opt/app/.env".into(),
-                ));
+                return Err(Error::Usage(format!(
+                    "{scheme}: needs a path: {scheme}:/opt/app/.env"
+                )));
             }
-            return Ok(Endpoint::Dotenv(crate::paths::expand_home_text(path)));
+            return Ok(make(crate::paths::expand_home_text(path)));
         }
         if let Some((provider, prefix)) = text.split_once(':')
             && is_provider_name(provider)
@@ -46,7 +60,7 @@ impl Endpoint {
             });
         }
         Err(Error::Usage(format!(
-            "{text:?} is not a source or target; write vault, dotenv:PATH or PROVIDER:PREFIX (shared-file:, infisical:/app/db)"
+            "{text:?} is not a source or target; write vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX (shared-file:, infisical:/app/db)"
         )))
     }
 
@@ -61,6 +75,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Vault => f.write_str("vault"),
             Endpoint::Dotenv(path) => write!(f, "dotenv:{}", path.display()),
+            Endpoint::Docker(path) => write!(f, "docker:{}", path.display()),
             Endpoint::Provider { provider, prefix } => write!(f, "{provider}:{prefix}"),
         }
     }
@@ -225,6 +240,18 @@ pub fn read_endpoint(
                 }
             }
         }
+        Endpoint::Docker(path) => {
+            let text = read_text(path, false)?;
+            for line in crate::formats::docker::parse_file(&text, &path.display().to_string())? {
+                // A bare NAME takes docker's own environment: it has no value to copy.
+                let Some(value) = line.value else { continue };
+                if validate_name(&line.name).is_err() {
+                    skipped.push(format!("{endpoint}: {}", line.name));
+                } else if allow.allows(&line.name) {
+                    out.insert(line.name, SecretString::from(value));
+                }
+            }
+        }
         Endpoint::Provider { provider, prefix } => {
             let config = resolver.provider_config(provider)?;
             let listed = resolver.providers().list(
@@ -289,13 +316,19 @@ pub fn read_dotenv(
     path: &std::path::Path,
     missing_ok: bool,
 ) -> Result<Vec<crate::formats::dotenv::Assignment>> {
-    let text = match std::fs::read(path) {
+    let text = read_text(path, missing_ok)?;
+    crate::formats::dotenv::parse_file(&text, &path.display().to_string())
+}
+
+/// A text file, in a buffer zeroed on drop. A missing file is empty when `missing_ok`.
+fn read_text(path: &std::path::Path, missing_ok: bool) -> Result<zeroize::Zeroizing<String>> {
+    Ok(match std::fs::read(path) {
         Ok(bytes) => zeroize::Zeroizing::new(
             String::from_utf8(bytes)
                 .map_err(|_| Error::BadData(format!("{} is not UTF-8 text", path.display())))?,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
-            return Ok(Vec::new());
+            zeroize::Zeroizing::new(String::new())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound(format!(
@@ -304,8 +337,7 @@ pub fn read_dotenv(
             )));
         }
         Err(e) => return Err(Error::io("read", path, e)),
-    };
-    crate::formats::dotenv::parse_file(&text, &path.display().to_string())
+    })
 }
 
 /// What a sync does to one variable of the target.
@@ -369,6 +401,11 @@ mod tests {
             }
         );
         assert!(Endpoint::parse("nonsense").is_err());
+        assert_eq!(
+            Endpoint::parse("docker:app.env").unwrap(),
+            Endpoint::Docker("app.env".into())
+        );
+        assert!(Endpoint::parse("docker:").is_err());
         assert_eq!(
             variable_of("/glitchtip/database/POSTGRES_PASSWORD"),
             "POSTGRES_PASSWORD"

@@ -274,7 +274,7 @@ fn a_symlinked_vault_is_written_through_and_stays_a_link() {
     );
     assert_eq!(
         std::fs::read_to_string(&real).unwrap(),
-        "API_KEY='through-the-link'\n"
+        "API_KEY=through-the-link\n"
     );
 }
 

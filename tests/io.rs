@@ -233,7 +233,7 @@ fn export_only_selects_and_names_missing_secrets() {
     home.vault(&["export", "--only", "B"])
         .assert()
         .success()
-        .stdout("B='2'\n");
+        .stdout("B=2\n");
     home.vault(&["export", "--only", "A,NOPE"])
         .assert()
         .code(3)

@@ -146,6 +146,12 @@ fn howto_everyday() {
 }
 
 #[test]
+fn howto_edit() {
+    let output = Sandbox::new().run(&howto("edit"));
+    assert!(output.ends_with("yes\n"), "{output}");
+}
+
+#[test]
 fn quick_start() {
     let output = Sandbox::new().run("");
     assert!(output.contains("DB_PASSWORD"), "{output}");
@@ -284,7 +290,8 @@ fn howto_sync_timer() {
     let env = std::fs::read_to_string(sandbox.home().join("inventory/.env")).unwrap();
     assert_eq!(
         env,
-        "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID='ninja-id'\nNINJA_CLIENT_SECRET='ninja-secret'\n"
+        // Plain values go unquoted, as docker's --env-file would read them too.
+        "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID=ninja-id\nNINJA_CLIENT_SECRET=ninja-secret\n"
     );
 }
 

@@ -297,19 +297,21 @@ fn the_field_notes_rotation_end_to_end() {
         ]
     );
 
-    // The files carry the new values; every other line, comment and mode is kept.
+    // The files carry the new values, unquoted (generated values need no quotes, and
+    // docker's --env-file would keep quotes as part of the value); every other line,
+    // comment and mode is kept.
     let root = setup.read(".env");
     let expected_root = ROOT_ENV
         .replace(
             "POSTGRES_PASSWORD=old-postgres-password",
             &format!(
-                "POSTGRES_PASSWORD='{}'",
+                "POSTGRES_PASSWORD={}",
                 after["POSTGRES_PASSWORD"].as_str().unwrap()
             ),
         )
         .replace(
             "JWT_SECRET='old-jwt-secret-old-jwt-secret-old-jwt'",
-            &format!("JWT_SECRET='{}'", after["JWT_SECRET"].as_str().unwrap()),
+            &format!("JWT_SECRET={}", after["JWT_SECRET"].as_str().unwrap()),
         );
     assert_eq!(root, expected_root);
     let docker = setup.project.join("supabase/docker/.env");

@@ -622,7 +622,7 @@ fn a_provider_can_be_the_target_and_two_folders_with_one_name_are_refused() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         fs::read_to_string(&shared).unwrap(),
-        "# kept\nKEEP=me\nAPI_KEY='new-key'\nAPI_URL='https://api.example'\n"
+        "# kept\nKEEP=me\nAPI_KEY=new-key\nAPI_URL=https://api.example\n"
     );
 
     // Two Infisical folders under one recursive prefix both hold PASSWORD.
@@ -829,10 +829,230 @@ fn a_hundred_thousand_variables_sync_into_a_env_and_read_back() {
         &text[..200]
     );
     assert!(
-        text.contains("\nexport VAR_99990='plain-99990' # was here\nexport VAR_99988="),
+        text.contains("\nexport VAR_99990=plain-99990 # was here\nexport VAR_99988="),
         "{}",
         &text[..200]
     );
     assert!(text.contains("\nTAIL=last\nVAR_1='with space # not a comment 1'\n"));
     assert_eq!(read.len(), COUNT + 2);
+}
+
+/// A stand-in docker daemon on a unix socket: it answers the docker CLI's handshake and
+/// records the body of the container it is asked to create (then refuses to create it).
+const FAKE_DOCKERD: &str = r#"
+import sys, json, socketserver, http.server
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def address_string(self): return "local"
+    def log_message(self, *args): pass
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Api-Version", "1.45")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(data)
+    def do_HEAD(self): self.reply(200, {})
+    def do_GET(self): self.reply(200, {"OSType": "linux"} if "info" in self.path else {})
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if "/containers/create" in self.path:
+            with open(sys.argv[2], "wb") as f: f.write(body)
+        self.reply(500, {"message": "recorded"})
+socketserver.UnixStreamServer(sys.argv[1], Handler).serve_forever()
+"#;
+
+/// The environment `docker run --env-file PATH` gives a container, as NAME=value
+/// strings, or docker's complaint. The real docker CLI reads the file when it is
+/// installed; otherwise docker's documented rules (docker/cli pkg/kvfile) are applied
+/// here: lines split at \n with a \r before it dropped, at most 64 KiB each, a BOM skipped
+/// on the first, leading whitespace trimmed, blank and # lines skipped, the name up to the
+/// first '=' without space or tab, the rest of the line raw.
+fn docker_reads(path: &Path) -> Result<Vec<String>, String> {
+    if which::which("docker").is_err() {
+        eprintln!(
+            "docker is not installed: reading {} by docker's documented rules",
+            path.display()
+        );
+        let text = fs::read_to_string(path).unwrap();
+        let mut env = Vec::new();
+        for (i, line) in text.split('\n').enumerate() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.len() > 65535 {
+                return Err("bufio.Scanner: token too long".into());
+            }
+            let line = if i == 0 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                line
+            };
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.split_once('=') {
+                Some((name, _)) if name.contains([' ', '\t']) || name.is_empty() => {
+                    return Err(format!("line {}: bad name", i + 1));
+                }
+                Some(_) => env.push(line.to_string()),
+                None => {}
+            }
+        }
+        return Ok(env);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let body = dir.path().join("create.json");
+    let mut daemon = Command::new("python3")
+        .args(["-c", FAKE_DOCKERD])
+        .arg(&socket)
+        .arg(&body)
+        .spawn()
+        .unwrap();
+    while !socket.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("DOCKER_CONFIG", dir.path().join("config"))
+        .args(["run", "--rm", "--env-file"])
+        .arg(path)
+        .args(["busybox", "true"])
+        .output()
+        .unwrap();
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    if !body.exists() {
+        return Err(stderr(&output));
+    }
+    let created: serde_json::Value = serde_json::from_slice(&fs::read(&body).unwrap()).unwrap();
+    Ok(created["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect())
+}
+
+#[test]
+fn a_docker_target_is_written_in_the_dialect_docker_reads() {
+    let home = TestHome::initialised();
+    let values = [
+        ("PLAIN", "s3cr3t-value=with=equals"),
+        ("QUOTES", "it's \"quoted\""),
+        ("SPACES", "  padded both ends  "),
+        ("DOLLAR", "pa$$word ${HOME} `x`"),
+        ("HASH", "a #not-a-comment"),
+        ("BACKSLASH", "C:\\path\\n"),
+        ("UNICODE", "ünïcødé ✓ 密码"),
+        ("EMPTY", ""),
+    ];
+    let object: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(n, v)| (n.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    home.vault(&["import", "--json", "-"])
+        .write_stdin(serde_json::Value::from(object).to_string())
+        .assert()
+        .success();
+    let target = home.path().join("app.env");
+    fs::write(&target, "# for docker run\nKEEP=as it was  \nPLAIN=old\n").unwrap();
+    let to = format!("docker:{}", target.display());
+    let output = vault(&home, &["sync", "--from", "vault", "--to", &to]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(&target).unwrap();
+    assert!(
+        text.starts_with("# for docker run\nKEEP=as it was  \nPLAIN=s3cr3t-value=with=equals\n"),
+        "{text}"
+    );
+    assert_eq!(mode(&target) & 0o007, 0, "others lose access");
+    let mut expected: Vec<String> = vec!["KEEP=as it was  ".to_string()];
+    expected.extend(values.iter().map(|(n, v)| format!("{n}={v}")));
+    let mut read = docker_reads(&target).unwrap();
+    read.sort();
+    expected.sort();
+    assert_eq!(read, expected);
+    // Read back as a source, every value is the same, and KEEP comes raw, spaces kept.
+    let output = vault(&home, &["sync", "--from", &to, "--to", "vault"]);
+    assert!(
+        stderr(&output).contains("1 added, 0 changed, 8 unchanged"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(home.reveal("KEEP"), "as it was  ");
+
+    // What docker cannot hold is refused by name, and nothing is written.
+    home.set(
+        "PEM",
+        "-----BEGIN KEY-----\nsecret-line-two\n-----END KEY-----",
+    );
+    home.vault(&["import", "--json", "-"])
+        .write_stdin(format!(
+            "{{\"LONG\":\"{}\",\"PLAIN\":\"changed\"}}",
+            "x".repeat(65536)
+        ))
+        .arg("--overwrite")
+        .assert()
+        .success();
+    let before = fs::read(&target).unwrap();
+    let output = vault(&home, &["sync", "--from", "vault", "--to", &to]);
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("the value of PEM has a line break"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the value of LONG makes a line longer"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret-line-two") && !message.contains("xxxx"),
+        "{message}"
+    );
+    assert_eq!(fs::read(&target).unwrap(), before);
+    // Docker itself would not have read them either.
+    let probe = home.path().join("probe.env");
+    fs::write(&probe, format!("LONG={}\n", "x".repeat(65536))).unwrap();
+    assert!(docker_reads(&probe).is_err());
+}
+
+#[test]
+fn a_dotenv_target_quotes_only_values_that_need_it() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "tok_0123-abc.def");
+    home.set("URL", "postgres://app:pw@db:5432/app");
+    home.set("SPACED", "two words");
+    let target = home.path().join("out.env");
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "vault",
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(&target).unwrap();
+    assert_eq!(
+        text,
+        "SPACED='two words'\nTOKEN=tok_0123-abc.def\nURL=postgres://app:pw@db:5432/app\n"
+    );
+    let read = python_dotenv(&target, true);
+    assert_eq!(read["TOKEN"], "tok_0123-abc.def");
+    assert_eq!(read["URL"], "postgres://app:pw@db:5432/app");
+    assert_eq!(read["SPACED"], "two words");
+    // Docker reads the plain ones as they are.
+    let read = docker_reads(&target).unwrap();
+    assert!(
+        read.contains(&"TOKEN=tok_0123-abc.def".to_string()),
+        "{read:?}"
+    );
+    assert!(
+        read.contains(&"URL=postgres://app:pw@db:5432/app".to_string()),
+        "{read:?}"
+    );
 }

@@ -137,7 +137,7 @@ fn export_to_a_terminal_warns_that_it_prints_plaintext() {
     let home = TestHome::initialised();
     home.set("API_KEY", "shown-on-purpose");
     let shown = on_terminal(&home, "export", &[]);
-    assert!(shown.contains("API_KEY='shown-on-purpose'"), "{shown}");
+    assert!(shown.contains("API_KEY=shown-on-purpose"), "{shown}");
     assert!(shown.contains("plaintext to the terminal"), "{shown}");
     // Into a pipe or a file there is nothing to warn about.
     let output = home.vault(&["export"]).output().unwrap();

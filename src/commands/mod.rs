@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod crud;
+pub mod edit;
 pub mod exec;
 pub mod git;
 pub mod init;
@@ -52,6 +53,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init(args) => init::run(&context, &args),
         Command::Set(args) => crud::set(&context, &args),
+        Command::Edit(args) => edit::edit(&context, &args),
         Command::Get(args) => crud::get(&context, &args),
         Command::List(args) => crud::list(&context, &args),
         Command::Exists(args) => crud::exists(&context, &args),

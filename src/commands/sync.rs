@@ -12,7 +12,7 @@ use crate::cli::SyncArgs;
 use crate::commands::{Context, SUCCESS, print_report};
 use crate::config::SyncProfile;
 use crate::error::{Error, Result};
-use crate::formats::dotenv;
+use crate::formats::{docker, dotenv};
 use crate::names::validate_name;
 use crate::store::Change;
 use crate::store::document::timestamp_now;
@@ -76,7 +76,9 @@ fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
             "{target} is both a source and the target"
         )));
     }
-    if (args.owner.is_some() || profile.owner.is_some()) && !matches!(target, Endpoint::Dotenv(_)) {
+    if (args.owner.is_some() || profile.owner.is_some())
+        && !matches!(target, Endpoint::Dotenv(_) | Endpoint::Docker(_))
+    {
         return Err(Error::Usage(format!(
             "--owner names who a .env target belongs to; {target} is not one"
         )));
@@ -246,7 +248,12 @@ fn apply(
 ) -> Result<Vec<(String, Action)>> {
     match &settings.target {
         Endpoint::Vault => to_vault(context, settings, gathered, dry_run),
-        Endpoint::Dotenv(path) => to_dotenv(context, path, settings, gathered, dry_run),
+        Endpoint::Dotenv(path) => {
+            to_file(context, path, Dialect::Dotenv, settings, gathered, dry_run)
+        }
+        Endpoint::Docker(path) => {
+            to_file(context, path, Dialect::Docker, settings, gathered, dry_run)
+        }
         Endpoint::Provider { provider, prefix } => {
             let config = resolver.provider_config(provider)?;
             let keys: Vec<String> = gathered
@@ -334,9 +341,48 @@ fn to_vault(
     Ok(plan)
 }
 
-fn to_dotenv(
+/// How a file target is read and written.
+#[derive(Clone, Copy)]
+enum Dialect {
+    /// python-dotenv's grammar; values quoted only when they need it.
+    Dotenv,
+    /// `docker run --env-file`: raw `NAME=value` lines.
+    Docker,
+}
+
+impl Dialect {
+    /// The variables the file gives now.
+    fn current(self, text: &str, path: &Path) -> Result<BTreeMap<String, SecretString>> {
+        let what = path.display().to_string();
+        Ok(match self {
+            Dialect::Dotenv => dotenv::parse_file(text, &what)?
+                .into_iter()
+                .map(|a| (a.name, a.value))
+                .collect(),
+            Dialect::Docker => docker::parse_file(text, &what)?
+                .into_iter()
+                .filter_map(|l| Some((l.name, SecretString::from(l.value?))))
+                .collect(),
+        })
+    }
+
+    /// `text` with every value set, in one pass; `Err` names every value it cannot hold.
+    fn set_all_in_text(
+        self,
+        text: &str,
+        values: &[(&str, &str)],
+    ) -> std::result::Result<Zeroizing<String>, Vec<Error>> {
+        match self {
+            Dialect::Dotenv => dotenv::set_all_in_text(text, values),
+            Dialect::Docker => docker::set_all_in_text(text, values),
+        }
+    }
+}
+
+fn to_file(
     context: &Context,
     path: &Path,
+    dialect: Dialect,
     settings: &Settings,
     gathered: &Gathered,
     dry_run: bool,
@@ -351,10 +397,9 @@ fn to_dotenv(
     let locked = LockedFiles::lock(std::slice::from_ref(&target), true, &context.lock_wait())?;
     let existing = locked.files.first();
     let text = Zeroizing::new(existing.map(|f| f.content.clone()).unwrap_or_default());
-    let assignments = dotenv::parse_file(&text, &path.display().to_string())
+    let current = dialect
+        .current(&text, path)
         .map_err(|e| Error::BadData(format!("{e}; nothing was written")))?;
-    let current: BTreeMap<String, SecretString> =
-        assignments.into_iter().map(|a| (a.name, a.value)).collect();
     let plan = sync::plan(gathered, &current, &settings.preserve);
     report(context, &plan, gathered, &current, dry_run)?;
     let touched = changes(&plan);
@@ -366,14 +411,16 @@ fn to_dotenv(
         .iter()
         .map(|name| (name.as_str(), gathered.values[name].value.expose_secret()))
         .collect();
-    let new_text = dotenv::set_all_in_text(&text, &values).map_err(|problems| {
-        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        Error::BadData(format!(
-            "nothing was written to {}:\n  {}",
-            path.display(),
-            problems.join("\n  ")
-        ))
-    })?;
+    let new_text = dialect
+        .set_all_in_text(&text, &values)
+        .map_err(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            Error::BadData(format!(
+                "nothing was written to {}:\n  {}",
+                path.display(),
+                problems.join("\n  ")
+            ))
+        })?;
     if let Some(file) = existing {
         let backup = files::backup_beside(file, settings.keep_backups)?;
         context.explain(&format!(

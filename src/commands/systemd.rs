@@ -415,7 +415,9 @@ fn writable_paths(context: &Context, args: &SystemdTimerArgs) -> Vec<PathBuf> {
                 .and_then(|p| context.config.sync.get(p))
                 .and_then(|p| p.to.clone());
         }
-        if let Some(Ok(Endpoint::Dotenv(path))) = target.as_deref().map(Endpoint::parse) {
+        if let Some(Ok(Endpoint::Dotenv(path) | Endpoint::Docker(path))) =
+            target.as_deref().map(Endpoint::parse)
+        {
             paths.push(crate::store::fs::parent_dir(&path));
         }
     }

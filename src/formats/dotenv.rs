@@ -330,14 +330,35 @@ fn unquoted_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-/// `NAME='value'`, escaped for python-dotenv's single-quote rules (double quotes when the
-/// value holds a CR); `Err` names why a value cannot be written so that python-dotenv
-/// reads it back unchanged.
+/// Whether a value is written without quotes: only characters that python-dotenv, docker's
+/// `--env-file`, compose, systemd's `EnvironmentFile=` and a POSIX shell all read as
+/// themselves (no space, quote, backslash, `$`, `#`, `~` or shell syntax). Anything else
+/// is quoted, as python-dotenv reads it back.
+pub fn is_plain(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@%+=^".contains(&b))
+}
+
+/// `NAME=value` when the value [`is_plain`], else `NAME='value'` escaped for
+/// python-dotenv's single-quote rules (double quotes when the value holds a CR); `Err`
+/// names why a value cannot be written so that python-dotenv reads it back unchanged.
 pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()> {
     if would_be_interpolated(value) {
         return Err(Error::BadData(format!(
             "the value of {name} contains ${{…}}, which dotenv readers expand; export it with --format json or shell instead"
         )));
+    }
+    write_literal(name, value, out)
+}
+
+/// As [`write_assignment`], for a text only vault reads back (`vault edit`): vault's
+/// reader keeps `${…}` as written, so such a value needs no refusal.
+pub fn write_literal(name: &str, value: &str, out: &mut String) -> Result<()> {
+    if is_plain(value) {
+        out.push_str(&format!("{name}={value}\n"));
+        return Ok(());
     }
     if value.ends_with('\\') {
         // python-dotenv reads a backslash before a closing quote as an escaped quote, so
@@ -613,9 +634,9 @@ mod tests {
 
     #[test]
     fn set_in_text_appends_on_a_line_of_its_own() {
-        assert_eq!(set_in_text("A=1\n", "B", "v").unwrap(), "A=1\nB='v'\n");
-        assert_eq!(set_in_text("A=1", "B", "v").unwrap(), "A=1\nB='v'\n");
-        assert_eq!(set_in_text("", "B", "v").unwrap(), "B='v'\n");
+        assert_eq!(set_in_text("A=1\n", "B", "v w").unwrap(), "A=1\nB='v w'\n");
+        assert_eq!(set_in_text("A=1", "B", "v").unwrap(), "A=1\nB=v\n");
+        assert_eq!(set_in_text("", "B", "v").unwrap(), "B=v\n");
     }
 
     #[test]
@@ -640,7 +661,7 @@ mod tests {
             "# top\nexport A=old # why\n\nB='x'\nA='new value'\nC=1"
         );
         let out = set_in_text(&out, "D", "d").unwrap();
-        assert!(out.ends_with("C=1\nD='d'\n"), "{out}");
+        assert!(out.ends_with("C=1\nD=d\n"), "{out}");
         assert!(set_in_text("oops\n", "A", "v").is_err());
     }
 
@@ -668,6 +689,36 @@ mod tests {
             }
             let at_once = set_all_in_text(text, &values).unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(*at_once, one_by_one, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn only_values_that_need_quotes_get_them() {
+        let written = |value: &str| {
+            let mut out = String::new();
+            write_assignment("A", value, &mut out).unwrap();
+            out
+        };
+        for plain in [
+            "s3cr3t",
+            "postgres://u:p@h:5432/db",
+            "a=b,c+d%e^f",
+            "eyJ.x-y_z",
+        ] {
+            assert_eq!(written(plain), format!("A={plain}\n"));
+        }
+        for quoted in [
+            "",
+            "with space",
+            "it's",
+            "$HOME",
+            "a#b",
+            "~/x",
+            "a&b",
+            "ü",
+            "x\\y",
+        ] {
+            assert!(written(quoted).starts_with("A='"), "{quoted:?}");
         }
     }
 

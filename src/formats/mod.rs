@@ -1,5 +1,6 @@
 //! Text formats secrets are exported to and imported from.
 
+pub mod docker;
 pub mod dotenv;
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -10,7 +11,8 @@ use crate::error::{Error, Result};
 /// The text formats secrets are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `NAME='value'`, read back by vault import and python-dotenv.
+    /// `NAME=value`, quoted when the value needs it; read back by vault import and
+    /// python-dotenv.
     Dotenv,
     /// One JSON object of names to values.
     Json,

@@ -68,7 +68,7 @@ THREATLOCKER_API_KEY=\"tl-key\"\n\
 THREATLOCKER_API_KEY='new key with \\'quotes\\''\n\
 \n\
 # trailing comment\n\
-CONNECTWISE_PRIVATE_KEY='cw'\n"
+CONNECTWISE_PRIVATE_KEY=cw\n"
     );
     assert_eq!(mode(&file), 0o640, "the file keeps its mode");
     let answer = provider
@@ -94,7 +94,7 @@ fn a_new_file_is_private() {
         .set(&config(&file), "FIRST", SecretValue::new("1"))
         .unwrap();
     assert_eq!(mode(&file), 0o600);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "FIRST='1'\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "FIRST=1\n");
 }
 
 #[test]
