@@ -579,11 +579,25 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     if let Some(profile) = &context.profile {
         context.note(&format!("profile {profile}"));
     }
-    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(&bindings))?;
+    // Where along the lookup chain each secret: reference was found (env, a .env, the
+    // vault, a provider): a value from an unexpected place is what check is run to see.
+    let (outcomes, sources) = context.with_resolver(|resolver| {
+        let outcomes = resolver.resolve_each(&bindings)?;
+        let sources: Vec<Option<String>> = bindings
+            .iter()
+            .map(|binding| match &binding.reference {
+                crate::resolve::Reference::Secret(name) => {
+                    resolver.source_of(name).map(str::to_string)
+                }
+                _ => None,
+            })
+            .collect();
+        Ok((outcomes, sources))
+    })?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut failed = Vec::new();
-    for (binding, outcome) in bindings.iter().zip(outcomes) {
+    for ((binding, outcome), source) in bindings.iter().zip(outcomes).zip(sources) {
         // Where the value came from, in full once it did: a reference that found nothing
         // may be a literal with a colon (`admin:hunter2`), shown as errors show it.
         let from = if outcome.is_ok() {
@@ -592,7 +606,13 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             binding.reference.for_error()
         };
         let (state, shown) = match outcome {
-            Ok(value) => ("ok", crate::value::mask(&value)),
+            Ok(value) => match &source {
+                Some(source) => (
+                    "ok",
+                    format!("{}  (from {source})", crate::value::mask(&value)),
+                ),
+                None => ("ok", crate::value::mask(&value)),
+            },
             Err(Error::NotFound(_)) if binding.default.is_some() => {
                 ("default", "(the manifest's default)".to_string())
             }
@@ -606,15 +626,16 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 ("FAILED", e.to_string())
             }
         };
-        rows.push((binding, from, state, shown));
+        rows.push((binding, from, state, shown, source));
     }
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(b, from, state, shown)| {
+            .map(|(b, from, state, shown, source)| {
                 serde_json::json!({
                     "name": b.variable,
                     "from": from,
+                    "source": source,
                     "description": b.description,
                     "required": b.required,
                     "state": state.to_lowercase(),
@@ -639,7 +660,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .unwrap_or(4)
             .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
-        for (binding, from, state, shown) in &rows {
+        for (binding, from, state, shown, _) in &rows {
             let line = format!(
                 "{:width$}  {:from_width$}  {state:8} {shown}{}",
                 binding.variable,
