@@ -224,9 +224,15 @@ pub enum Command {
     Merge(MergeArgs),
     /// Look for the vault's values in files and git history (exit 1 if any is found)
     ///
-    /// Every value is looked for as it is and as base64, base64url, hex and URL-encoded,
-    /// all at once. Findings print as PATH:LINE: NAME (FORM) -- the secret's name, never
-    /// its value. With --git, the added lines of every commit (git log -p --all) of the
+    /// Every value is looked for, all at once, as it is and in the forms it leaks in:
+    /// base64 and base64url, also inside a longer base64 text at any of the three
+    /// alignments (HTTP Basic's base64 of "user:VALUE", tokens, blobs); hex in either case,
+    /// plain or with ':', '-' or ' ' between the bytes; URL-encoded with upper- or
+    /// lowercase escapes (%2F, %2f) as RFC 3986, Python's quote (keeps '/'), JavaScript's
+    /// encodeURIComponent and form encoding ('+' for a space) write it, once or twice
+    /// (%252F); and as a JSON string (\" and \\ escaped, with or without \/ and \uXXXX
+    /// escapes). Findings print as PATH:LINE: NAME (FORM) -- the secret's name, never its
+    /// value. With --git, the added lines of every commit (git log -p --all) of the
     /// repository at each PATH are searched too.
     Scan(ScanArgs),
     /// Print the completion script for a shell (secret and provider names complete too)
@@ -638,8 +644,10 @@ pub struct ExecArgs {
     #[arg(long, requires = "clean_env")]
     pub no_path: bool,
 
-    /// Run the command as a child and replace every secret value in its stdout and stderr
-    /// with ********; the command is killed if vault is (it never runs on unfiltered)
+    /// Run the command as a child and replace every secret value in its stdout and stderr,
+    /// and any 12 characters of one in a row ([redact] min_fragment), with ********; values
+    /// under 4 characters ([redact] min_length) are left alone and named on stderr. The
+    /// command is killed if vault is (it never runs on unfiltered)
     #[arg(long)]
     pub redact: bool,
 

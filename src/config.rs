@@ -28,6 +28,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// `[exec]`: what `vault exec` and `vault run` pass on.
     pub exec: ExecConfig,
+    /// `[redact]`: what `exec --redact` masks.
+    pub redact: RedactConfig,
 }
 
 /// `[exec]`.
@@ -37,6 +39,44 @@ pub struct ExecConfig {
     /// Variables passed from a vault or a provider although they make programs load code
     /// (see `code_env`), as `--allow-env` does.
     pub allow_env: Vec<String>,
+}
+
+/// `[redact]`: how much of a value `exec --redact` masks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactConfig {
+    /// Lines of values shorter than this many characters are not masked (they are named
+    /// on stderr instead): masking `x` would garble every word with an x in it.
+    pub min_length: usize,
+    /// Any run of this many characters taken from a value is masked.
+    pub min_fragment: usize,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        let defaults = crate::redact::Settings::default();
+        RedactConfig {
+            min_length: defaults.min_length,
+            min_fragment: defaults.min_fragment,
+        }
+    }
+}
+
+impl RedactConfig {
+    /// The settings, checked: a fragment shorter than 4 characters, or than `min_length`,
+    /// would mask ordinary text everywhere.
+    pub fn settings(&self, source: &str) -> Result<crate::redact::Settings> {
+        if self.min_length == 0 || self.min_fragment < self.min_length.max(4) {
+            return Err(Error::BadData(format!(
+                "[redact] in {source} sets min_length = {} and min_fragment = {}: min_length must be at least 1, and min_fragment at least 4 and at least min_length",
+                self.min_length, self.min_fragment
+            )));
+        }
+        Ok(crate::redact::Settings {
+            min_length: self.min_length,
+            min_fragment: self.min_fragment,
+        })
+    }
 }
 
 /// `[security]`.

@@ -1,16 +1,17 @@
 //! The environment a command is started with: what vault inherited, with secrets added.
 //!
-//! Built in one pass over the inherited environment, which is read where the C library
-//! keeps it and never copied: only the secrets' `NAME=value` entries are written, into one
-//! buffer that is zeroed on drop. Asking getenv per secret, or letting std's `Command` copy
-//! every inherited variable into a map, costs secrets × variables, or a copy of thousands
-//! of values vault has no business holding.
+//! Built in one pass over the inherited environment, as std reads it, into one buffer of
+//! `NAME=value` entries that is zeroed on drop (as are std's copies of the inherited
+//! variables). Asking getenv per secret, or letting std's `Command` keep
+//! every variable in a map, costs secrets × variables, or copies of thousands of values
+//! nobody wipes.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, c_char};
+use std::ffi::{OsString, c_char};
 use std::ops::Range;
+use std::os::unix::ffi::OsStringExt;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::formats::check_env_size;
@@ -25,46 +26,48 @@ pub struct Inherit {
     pub no_override: bool,
 }
 
-/// One entry of the environment: an inherited `NAME=value` C string, or a range of the
-/// secrets buffer (which holds its terminating NUL too).
-enum Entry {
-    Inherited(*const c_char),
-    Secret(Range<usize>),
-}
-
 /// The command's whole environment, ready for `execve`.
 pub struct ChildEnvironment {
-    entries: Vec<Entry>,
-    secrets: Zeroizing<Vec<u8>>,
+    /// Every entry as `NAME=value` and its NUL: the inherited ones in the order vault got
+    /// them, then the secrets.
+    text: Zeroizing<Vec<u8>>,
+    /// Where each entry is in `text`, its NUL included.
+    entries: Vec<Range<usize>>,
     /// How many secrets made it in (after `no_override` and repeated names).
     pub secret_count: usize,
+    /// std's copies of the inherited variables, wiped when dropped. Kept until then rather
+    /// than freed at once: an exec that succeeds never frees them (freeing 10,000 pairs
+    /// cost a fresh process milliseconds).
+    _inherited: Inherited,
 }
 
-unsafe extern "C" {
-    /// The C library's environment, which std's `vars_os` would copy variable by variable.
-    static environ: *const *const c_char;
-}
+/// Name and value of each inherited variable, as std's `vars_os` copied them.
+struct Inherited(Vec<(Vec<u8>, Vec<u8>)>);
 
-/// The `NAME=value` C strings of this process's environment.
-fn inherited() -> Vec<*const c_char> {
-    let mut entries = Vec::new();
-    // SAFETY: `environ` is a NULL-terminated array of NUL-terminated strings. Nothing in
-    // vault changes its environment after main's first lines, so it is not modified while
-    // it is read here.
-    unsafe {
-        let mut cursor = environ;
-        if cursor.is_null() {
-            return entries;
-        }
-        while !(*cursor).is_null() {
-            entries.push(*cursor);
-            cursor = cursor.add(1);
+impl Drop for Inherited {
+    fn drop(&mut self) {
+        for (name, value) in &mut self.0 {
+            name.zeroize();
+            value.zeroize();
         }
     }
-    entries
 }
 
-/// The name part of an inherited entry: up to the first `=` (the whole entry if none).
+/// The variables of this process's environment that the command may inherit, each as the
+/// bytes of its name and value.
+fn inherited(inherit: &Inherit) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let pair = |(name, value): (OsString, OsString)| (name.into_vec(), value.into_vec());
+    match (inherit.clean, inherit.keep_path) {
+        (false, _) => std::env::vars_os().map(pair).collect(),
+        (true, true) => std::env::var_os("PATH")
+            .map(|path| pair((OsString::from("PATH"), path)))
+            .into_iter()
+            .collect(),
+        (true, false) => Vec::new(),
+    }
+}
+
+/// The name part of an entry: up to the first `=` (the whole entry if none).
 fn name_of(entry: &[u8]) -> &[u8] {
     // A name cannot start with `=`: that one belongs to the name, as glibc's getenv reads it.
     let at = entry
@@ -87,72 +90,74 @@ impl ChildEnvironment {
             check_env_size(name, value)?;
             chosen.insert(name.as_bytes(), index);
         }
-        let mut entries = Vec::with_capacity(variables.len() + 64);
-        if inherit.clean {
-            if inherit.keep_path {
-                entries.extend(
-                    inherited()
-                        .into_iter()
-                        // SAFETY: pointers from `environ`, valid C strings (see above).
-                        .filter(|e| name_of(unsafe { CStr::from_ptr(*e) }.to_bytes()) == b"PATH")
-                        .take(1)
-                        .map(Entry::Inherited),
-                );
-            }
-        } else {
-            for pointer in inherited() {
-                // SAFETY: pointers from `environ`, valid C strings (see above).
-                let name = name_of(unsafe { CStr::from_ptr(pointer) }.to_bytes());
-                if chosen.contains_key(name) {
-                    if !inherit.no_override {
-                        continue;
-                    }
-                    // --no-override: the inherited value stays and the secret is dropped.
-                    chosen.remove(name);
+        let inherited = inherited(inherit);
+        // An inherited variable a secret replaces is left out, unless --no-override: then
+        // the inherited value stays and the secret is dropped.
+        let mut kept = vec![true; inherited.len()];
+        for ((name, _), kept) in inherited.iter().zip(&mut kept) {
+            if chosen.contains_key(name.as_slice()) {
+                if inherit.no_override {
+                    chosen.remove(name.as_slice());
+                } else {
+                    *kept = false;
                 }
-                entries.push(Entry::Inherited(pointer));
             }
         }
         let mut passed = vec![false; variables.len()];
         for &index in chosen.values() {
             passed[index] = true;
         }
-        let size: usize = variables
+        let size: usize = inherited
             .iter()
-            .zip(&passed)
-            .filter(|(_, passed)| **passed)
+            .zip(&kept)
+            .filter(|(_, kept)| **kept)
             .map(|((name, value), _)| name.len() + value.len() + 2)
+            .chain(
+                variables
+                    .iter()
+                    .zip(&passed)
+                    .filter(|(_, passed)| **passed)
+                    .map(|((name, value), _)| name.len() + value.len() + 2),
+            )
             .sum();
-        // Sized once, so the values are never copied into a reallocated (unzeroed) buffer.
-        let mut secrets = Zeroizing::new(Vec::with_capacity(size));
+        // Sized once, so no value is ever copied into a reallocated (unzeroed) buffer.
+        let mut text = Zeroizing::new(Vec::with_capacity(size));
+        let mut entries = Vec::with_capacity(inherited.len() + variables.len());
+        let mut add = |name: &[u8], value: &[u8]| {
+            let start = text.len();
+            text.extend_from_slice(name);
+            text.push(b'=');
+            text.extend_from_slice(value);
+            // Values are checked for NUL when stored (and std's have none); a NUL inside
+            // would cut the value.
+            text.push(0);
+            entries.push(start..text.len());
+        };
+        for ((name, value), kept) in inherited.iter().zip(&kept) {
+            if *kept {
+                add(name, value);
+            }
+        }
         let mut secret_count = 0;
         for ((name, value), passed) in variables.iter().zip(&passed) {
-            if !passed {
-                continue;
+            if *passed {
+                add(name.as_bytes(), value.as_bytes());
+                secret_count += 1;
             }
-            let start = secrets.len();
-            secrets.extend_from_slice(name.as_bytes());
-            secrets.push(b'=');
-            secrets.extend_from_slice(value.as_bytes());
-            // Values are checked for NUL when stored; a NUL inside would cut the value.
-            secrets.push(0);
-            entries.push(Entry::Secret(start..secrets.len()));
-            secret_count += 1;
         }
         Ok(ChildEnvironment {
+            text,
             entries,
-            secrets,
             secret_count,
+            _inherited: Inherited(inherited),
         })
     }
 
     /// Every entry as `NAME=value` bytes, without the NUL.
     pub fn entries(&self) -> impl Iterator<Item = &[u8]> {
-        self.entries.iter().map(|entry| match entry {
-            // SAFETY: pointers from `environ`, valid C strings (see `inherited`).
-            Entry::Inherited(pointer) => unsafe { CStr::from_ptr(*pointer) }.to_bytes(),
-            Entry::Secret(range) => &self.secrets[range.start..range.end - 1],
-        })
+        self.entries
+            .iter()
+            .map(|range| &self.text[range.start..range.end - 1])
     }
 
     /// Every entry split at its `=`, for std's `Command`.
@@ -163,14 +168,12 @@ impl ChildEnvironment {
         })
     }
 
-    /// The NULL-terminated array of pointers `execve` takes; valid while `self` is.
+    /// The NULL-terminated array of pointers `execve` takes, each to a NUL-terminated
+    /// entry; valid while `self` is (the text is never changed once built).
     pub fn pointers(&self) -> Vec<*const c_char> {
         self.entries
             .iter()
-            .map(|entry| match entry {
-                Entry::Inherited(pointer) => *pointer,
-                Entry::Secret(range) => self.secrets[range.start..].as_ptr().cast::<c_char>(),
-            })
+            .map(|range| self.text[range.start..].as_ptr().cast::<c_char>())
             .chain(std::iter::once(std::ptr::null()))
             .collect()
     }
@@ -193,15 +196,20 @@ impl ChildEnvironment {
     }
 }
 
+/// What `sysconf(_SC_ARG_MAX)` says on Linux (glibc and musl alike): a quarter of the
+/// stack size limit, and never less than the old fixed 128 KiB.
+fn argument_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Stack)
+        .current
+        .map(|stack| (stack / 4).max(128 * 1024))
+}
+
 /// The error for an exec that the kernel refused with E2BIG, with the figures that explain
 /// it: at 100,000 secrets the environment alone outgrows what Linux accepts.
 pub fn too_big(program: &str, environment: &ChildEnvironment, arguments: usize) -> Error {
-    // SAFETY: sysconf has no preconditions.
-    let limit = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
-    let limit = if limit > 0 {
-        format!("{} bytes", limit)
-    } else {
-        "unknown".to_string()
+    let limit = match argument_limit() {
+        Some(limit) => format!("{limit} bytes"),
+        None => "unknown".to_string(),
     };
     Error::BeforeCommand(Box::new(Error::BadData(format!(
         "{program}: the kernel refused to start it (E2BIG): its environment is {} bytes in {} variables ({} of them secrets) plus {arguments} bytes of arguments, over this system's limit ({limit}, a quarter of the stack size limit, 'ulimit -s'); pass fewer secrets with --only or --prefix, or raise 'ulimit -s'",
@@ -220,6 +228,16 @@ mod tests {
         assert_eq!(name_of(b"A=b=c"), b"A");
         assert_eq!(name_of(b"=A=b"), b"=A");
         assert_eq!(name_of(b"NOVALUE"), b"NOVALUE");
+    }
+
+    #[test]
+    fn the_argument_limit_is_what_getconf_says() {
+        let getconf = std::process::Command::new("getconf")
+            .arg("ARG_MAX")
+            .output()
+            .unwrap();
+        let said = String::from_utf8(getconf.stdout).unwrap();
+        assert_eq!(argument_limit(), said.trim().parse().ok());
     }
 
     #[test]

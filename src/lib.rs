@@ -12,6 +12,7 @@ pub mod config;
 pub mod environment;
 pub mod error;
 pub mod formats;
+pub mod keeper;
 pub mod manifest;
 pub mod manpages;
 pub mod merge;

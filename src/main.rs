@@ -8,6 +8,11 @@ use secretsd::cli::Cli;
 fn main() -> ExitCode {
     // Before anything holds a secret: no core dumps, no reading of this process's memory.
     secretsd::process::protect();
+    // vault started as the keeper of a command it keeps as a child (see `keeper`), before
+    // anything touches the environment, which is the command's.
+    if let Some(outcome) = secretsd::keeper::run_if_asked() {
+        return exit_code(outcome);
+    }
     secretsd::process::take_secret_environment();
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
@@ -21,7 +26,11 @@ fn main() -> ExitCode {
     // them; vault exits or execs soon, which frees them at once.
     std::mem::forget(command);
     std::mem::forget(matches);
-    match secretsd::commands::run(cli) {
+    exit_code(secretsd::commands::run(cli))
+}
+
+fn exit_code(outcome: secretsd::error::Result<u8>) -> ExitCode {
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             secretsd::commands::print_stderr(&error.to_string());

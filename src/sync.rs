@@ -5,14 +5,14 @@
 //! variable names by their last path segment, so `infisical:/glitchtip/database` brings
 //! `/glitchtip/database/POSTGRES_PASSWORD` as `POSTGRES_PASSWORD`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 
 use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
-use crate::names::validate_name;
+use crate::names::{validate_name, validate_value};
 use crate::providers::is_provider_name;
 use crate::resolve::Resolver;
 
@@ -89,6 +89,10 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 /// Which variables a sync takes: all, or those an `--only` pattern matches.
 pub struct AllowList<'a> {
     patterns: &'a [String],
+    /// The patterns without a wildcard, looked up rather than matched one by one, so a
+    /// long list of names costs no more per variable than a short one.
+    exact: HashSet<&'a str>,
+    wildcards: Vec<&'a str>,
 }
 
 impl<'a> AllowList<'a> {
@@ -104,11 +108,21 @@ impl<'a> AllowList<'a> {
                 )));
             }
         }
-        Ok(AllowList { patterns })
+        let (wildcards, exact): (Vec<&str>, Vec<&str>) = patterns
+            .iter()
+            .map(String::as_str)
+            .partition(|p| p.contains(['*', '?']));
+        Ok(AllowList {
+            patterns,
+            exact: exact.into_iter().collect(),
+            wildcards,
+        })
     }
 
     pub fn allows(&self, name: &str) -> bool {
-        self.patterns.is_empty() || self.patterns.iter().any(|p| glob_match(p, name))
+        self.patterns.is_empty()
+            || self.exact.contains(name)
+            || self.wildcards.iter().any(|p| glob_match(p, name))
     }
 
     /// Names given without a wildcard: each must come from some source.
@@ -174,7 +188,10 @@ fn variable_of(key: &str) -> &str {
 }
 
 /// The allowed variables of one endpoint. Two keys of one source that map to the same
-/// variable (two folders) are an error: which one is meant cannot be guessed.
+/// variable (two folders) are an error: which one is meant cannot be guessed. A value
+/// taken that the vault would not store (a NUL byte, which no environment can carry, or
+/// over the size limit) is an error naming where it is — never the value — as `import`
+/// refuses it; values of variables not taken are not looked at.
 pub fn read_endpoint(
     resolver: &mut Resolver<'_>,
     endpoint: &Endpoint,
@@ -182,6 +199,12 @@ pub fn read_endpoint(
     skipped: &mut Vec<String>,
 ) -> Result<BTreeMap<String, SecretString>> {
     let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut check = |place: &str, name: &str, value: &SecretString| {
+        if let Err(e) = validate_value(name, value.expose_secret()) {
+            problems.push(format!("{place}: {e}"));
+        }
+    };
     match endpoint {
         Endpoint::Vault => {
             for entry in resolver.document()?.entries() {
@@ -197,6 +220,11 @@ pub fn read_endpoint(
         Endpoint::Dotenv(path) => {
             for assignment in read_dotenv(path, false)? {
                 if allow.allows(&assignment.name) {
+                    check(
+                        &format!("{}:{}", path.display(), assignment.line),
+                        &assignment.name,
+                        &assignment.value,
+                    );
                     out.insert(assignment.name, assignment.value);
                 }
             }
@@ -232,7 +260,9 @@ pub fn read_endpoint(
             for (name, key) in keys {
                 match answer.values.remove(&key) {
                     Some(value) => {
-                        out.insert(name, value.into_secret());
+                        let value = value.into_secret();
+                        check(&format!("{provider}:{key}"), &name, &value);
+                        out.insert(name, value);
                     }
                     None => match answer.errors.get(&key) {
                         Some(e) if e.kind != secretsd_protocol::ErrorKind::NotFound => {
@@ -247,6 +277,12 @@ pub fn read_endpoint(
                 }
             }
         }
+    }
+    if !problems.is_empty() {
+        return Err(Error::BadData(format!(
+            "{endpoint} has values vault cannot take; nothing was written:\n  {}",
+            problems.join("\n  ")
+        )));
     }
     Ok(out)
 }

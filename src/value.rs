@@ -68,7 +68,10 @@ pub fn generate_from(length: usize, alphabet: &[char]) -> Result<SecretString> {
 
 /// How a value is shown without `--reveal`: its first two and last two characters around
 /// `***` for values of 16 characters and more (enough to tell two apart, too little to
-/// guess either), else only stars.
+/// guess either), else only stars. Every mask vault shows is made here, and the characters
+/// it shows are escaped first like all text from outside ([`crate::names::printable`]): a
+/// value starting with `ESC ]` or ending with `ESC c` shows `\u{1b}`, and does not drive
+/// the terminal.
 pub fn mask(value: &SecretString) -> String {
     let value = value.expose_secret();
     let count = value.chars().count();
@@ -77,7 +80,11 @@ pub fn mask(value: &SecretString) -> String {
     }
     let prefix: String = value.chars().take(2).collect();
     let suffix: String = value.chars().skip(count - 2).collect();
-    format!("{prefix}***{suffix}")
+    format!(
+        "{}***{}",
+        crate::names::printable(&prefix, false),
+        crate::names::printable(&suffix, false)
+    )
 }
 
 /// Removes one trailing `\n` (or `\r\n`), as `$(…)` and `echo` add one.
@@ -129,5 +136,11 @@ mod tests {
             mask(&SecretString::from("sk-1234567890abcdef".to_string())),
             "sk***ef"
         );
+    }
+
+    #[test]
+    fn masks_show_control_characters_escaped() {
+        let value = SecretString::from("\u{1b}]0;title\u{7}-and-more\u{1b}c".to_string());
+        assert_eq!(mask(&value), "\\u{1b}]***\\u{1b}c");
     }
 }

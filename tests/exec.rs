@@ -198,6 +198,16 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     home.vault(&["exec", "--", script.to_str().unwrap()])
         .assert()
         .code(126);
+    // The same for a command vault keeps as a child (started by its keeper).
+    home.vault(&["exec", "--redact", "--", "no-such-command-anywhere"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains(
+            "no-such-command-anywhere: command not found",
+        ));
+    home.vault(&["exec", "--redact", "--", script.to_str().unwrap()])
+        .assert()
+        .code(126);
 }
 
 #[test]
@@ -231,6 +241,59 @@ exit 3"#;
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(stdout(&output), "token=********\nhalf=********\n");
     assert_eq!(stderr(&output), "err=********\n");
+}
+
+/// A value shorter than 4 characters is not masked — masking `x` garbled every word with
+/// an x in it, and so gave the value away — and vault names it once on stderr, by name
+/// only. `[redact] min_length` moves the minimum; a setting that would mask ordinary text
+/// everywhere is refused.
+#[test]
+fn redact_leaves_short_values_alone_and_names_them_once() {
+    let home = home_with_secrets();
+    home.set("DB_USER", "x");
+    home.set("DB_PORT", "543");
+    let output = home
+        .vault(&[
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "echo max box 5432; echo $APP_TOKEN >&2",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(stdout(&output), "max box 5432\n");
+    let message = stderr(&output);
+    assert_eq!(message.matches("DB_PORT, DB_USER").count(), 1, "{message}");
+    assert!(message.contains("shorter than 4 characters"), "{message}");
+    assert!(message.contains("min_length"), "{message}");
+    assert!(message.ends_with("********\n"), "{message}");
+    // With --quiet the note goes, the behaviour stays.
+    home.vault(&["--quiet", "exec", "--redact", "--", "echo", "max box"])
+        .assert()
+        .success()
+        .stdout("max box\n")
+        .stderr("");
+    let config = home.path().join("config/secretsd/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[redact]\nmin_length = 3\n").unwrap();
+    let output = home
+        .vault(&["exec", "--redact", "--", "echo", "max box 5432"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "max box ********2\n");
+    assert!(
+        stderr(&output).contains("not masking DB_USER in"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(&config, "[redact]\nmin_fragment = 2\n").unwrap();
+    home.vault(&["exec", "--redact", "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("min_fragment at least 4"));
 }
 
 #[test]

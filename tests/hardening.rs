@@ -485,6 +485,81 @@ fn the_command_of_exec_redact_ends_when_vault_is_killed() {
     }
 }
 
+/// What the command started ends with it: a background job, one in a session of its own
+/// (`setsid`) and the orphan of a double fork, each with the secrets in its environment.
+/// vault's keeper (a subreaper) finds and kills them all when vault is killed.
+#[test]
+fn everything_the_command_of_exec_redact_started_ends_when_vault_is_killed() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "a-secret-value");
+    let sleeps: Vec<String> = (4..8).map(unique_sleep).collect();
+    let script = format!(
+        "sleep {} & setsid sleep {} & (sleep {} &); echo started; exec sleep {}",
+        sleeps[0], sleeps[1], sleeps[2], sleeps[3]
+    );
+    let mut vault = home
+        .vault_std(&["exec", "--redact", "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(vault.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "started\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sleeps.iter().all(|s| running(&format!("sleep {s}"))) {
+        assert!(
+            Instant::now() < deadline,
+            "the command's processes never all ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    vault.kill().unwrap();
+    vault.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<&String> = sleeps
+            .iter()
+            .filter(|s| running(&format!("sleep {s}")))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "outlived vault: sleep {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the command leaves running when it exits (here in a session of its own, with the
+/// secret in its environment and vault's pipe as its output) ends with it: vault does not
+/// wait on it, and it does not run on unfiltered.
+#[test]
+fn what_the_command_of_exec_redact_leaves_running_ends_when_the_command_exits() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "a-secret-value");
+    let left = unique_sleep(8);
+    let script = format!(
+        "setsid sleep {left} & while ! pgrep -f '^sleep {left}$' >/dev/null; do sleep 0.01; done; echo started"
+    );
+    home.vault(&["exec", "--redact", "--", "sh", "-c", &script])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout("started\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(&format!("sleep {left}")) {
+        assert!(
+            Instant::now() < deadline,
+            "sleep {left} outlived the command"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A provider that answers every request with `message` as a `denied` error.
 fn refusing_provider(message: &str) -> tempfile::TempDir {
     provider_dir(

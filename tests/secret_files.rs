@@ -181,3 +181,220 @@ fn a_file_naming_a_missing_secret_starts_nothing() {
         .assert()
         .code(2);
 }
+
+/// A `sleep` duration no other run uses: this test process's id is in it.
+fn unique_sleep(n: u32) -> String {
+    format!("{}{n}", 4000 + std::process::id() % 100_000)
+}
+
+/// Whether a process with exactly this command line runs.
+fn running(command_line: &str) -> bool {
+    let found = std::process::Command::new("pgrep")
+        .args(["-f", &format!("^{command_line}$")])
+        .output()
+        .unwrap();
+    !stdout(&found).trim().is_empty()
+}
+
+/// The `secretsd-files-*` directories in `parent`.
+fn file_dirs(parent: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("secretsd-files-")
+        })
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A vault that is killed if a test ends before it does (its keeper ends the rest).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `until` holds, for at most ten seconds.
+fn wait_for(what: &str, until: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !until() {
+        assert!(std::time::Instant::now() < deadline, "waited for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Starts `vault exec --file-dir PARENT --file KUBECONFIG=KUBE_YAML -- sh -c SCRIPT` and
+/// waits until the file is written.
+fn exec_with_file_dir(
+    home: &TestHome,
+    parent: &Path,
+    script: &str,
+    own_group: bool,
+) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let before = file_dirs(parent);
+    let mut command = home.vault_std(&[
+        "exec",
+        "--file-dir",
+        parent.to_str().unwrap(),
+        "--file",
+        "KUBECONFIG=KUBE_YAML",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    if own_group {
+        command.process_group(0);
+    }
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the file", || {
+        file_dirs(parent)
+            .iter()
+            .filter(|d| !before.contains(d))
+            .any(|d| d.join("KUBECONFIG").exists())
+    });
+    child
+}
+
+/// vault killed: its keeper kills the command and what it started, and removes the files.
+#[test]
+fn file_dir_files_and_the_command_end_when_vault_is_killed() {
+    let home = TestHome::initialised();
+    home.set("KUBE_YAML", KUBECONFIG);
+    let parent = home.path().join("runtime");
+    std::fs::create_dir(&parent).unwrap();
+    let (background, command) = (unique_sleep(1), unique_sleep(2));
+    let mut vault = exec_with_file_dir(
+        &home,
+        &parent,
+        &format!("sleep {background} & exec sleep {command}"),
+        false,
+    );
+    wait_for("the command", || running(&format!("sleep {command}")));
+    vault.kill().unwrap();
+    vault.wait().unwrap();
+    wait_for("the files to be removed", || file_dirs(&parent).is_empty());
+    wait_for("the command and its job to end", || {
+        !running(&format!("sleep {background}")) && !running(&format!("sleep {command}"))
+    });
+    assert!(
+        files_holding(home.path(), "k8s.example", SystemTime::UNIX_EPOCH).is_empty(),
+        "the secret is still on disk"
+    );
+}
+
+/// vault and its keeper killed at once (the whole process group): nothing of them runs to
+/// remove the files, so they stay — until the next vault given the same --file-dir, which
+/// removes every such directory that no running vault holds, and only those.
+#[test]
+fn a_file_dir_left_by_a_killed_vault_is_removed_by_the_next_vault_using_that_directory() {
+    let home = TestHome::initialised();
+    home.set("KUBE_YAML", KUBECONFIG);
+    let parent = home.path().join("runtime");
+    std::fs::create_dir(&parent).unwrap();
+    let (killed_sleep, live_sleep) = (unique_sleep(3), unique_sleep(4));
+    let mut killed =
+        exec_with_file_dir(&home, &parent, &format!("exec sleep {killed_sleep}"), true);
+    let [stale] = &file_dirs(&parent)[..] else {
+        panic!("one directory")
+    };
+    let stale = stale.clone();
+    let mut live = Stopped(exec_with_file_dir(
+        &home,
+        &parent,
+        &format!("exec sleep {live_sleep}"),
+        false,
+    ));
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", killed.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    killed.wait().unwrap();
+    wait_for("the killed command to end", || {
+        !running(&format!("sleep {killed_sleep}"))
+    });
+    assert!(
+        stale.join("KUBECONFIG").exists(),
+        "nothing was left to remove it"
+    );
+    home.vault(&[
+        "exec",
+        "--file-dir",
+        parent.to_str().unwrap(),
+        "--file",
+        "KUBECONFIG=KUBE_YAML",
+        "--",
+        "true",
+    ])
+    .assert()
+    .success();
+    let left = file_dirs(&parent);
+    assert!(
+        !left.contains(&stale),
+        "the stale directory stayed: {left:?}"
+    );
+    assert_eq!(
+        left.len(),
+        1,
+        "the running vault's directory stays: {left:?}"
+    );
+    assert!(left[0].join("KUBECONFIG").exists());
+    // The running one ends as usual, and takes its files with it.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &live.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    live.0.wait().unwrap();
+    assert!(file_dirs(&parent).is_empty());
+}
+
+/// The same, found by any vault command: every --file-dir directory in use is recorded in
+/// the data directory, and one whose vault and keeper are gone is removed by the next
+/// vault command, whichever it is.
+#[test]
+fn a_file_dir_left_by_a_killed_vault_is_removed_by_the_next_vault_command() {
+    let home = TestHome::initialised();
+    home.set("KUBE_YAML", KUBECONFIG);
+    let parent = home.path().join("runtime");
+    std::fs::create_dir(&parent).unwrap();
+    let killed_sleep = unique_sleep(5);
+    let mut killed =
+        exec_with_file_dir(&home, &parent, &format!("exec sleep {killed_sleep}"), true);
+    let [stale] = &file_dirs(&parent)[..] else {
+        panic!("one directory")
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", killed.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    killed.wait().unwrap();
+    wait_for("the killed command to end", || {
+        !running(&format!("sleep {killed_sleep}"))
+    });
+    assert!(
+        stale.join("KUBECONFIG").exists(),
+        "nothing was left to remove it"
+    );
+    home.vault(&["list"]).assert().success();
+    assert!(file_dirs(&parent).is_empty(), "the stale directory stayed");
+    assert!(
+        files_holding(home.path(), "k8s.example", SystemTime::UNIX_EPOCH).is_empty(),
+        "the secret is still on disk"
+    );
+}

@@ -673,3 +673,165 @@ fn a_provider_can_be_the_target_and_two_folders_with_one_name_are_refused() {
     );
     assert_eq!(python_dotenv(&target, false)["PASSWORD"], "two");
 }
+
+/// Every file under `dir` and its bytes, to show that a refused sync changed nothing.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            out.insert(path.clone(), fs::read(&path).unwrap());
+        }
+    }
+    out
+}
+
+/// `import` refuses a value with a NUL byte (no environment can carry it); sync does too,
+/// from a .env source (naming the file and line) or a provider (naming the key), into any
+/// target, before anything is written — and never shows the value.
+#[test]
+fn a_nul_byte_in_a_source_is_refused_by_line_and_nothing_changes() {
+    let home = TestHome::initialised();
+    home.set("KEPT", "kept-value");
+    let source = home.path().join("source.env");
+    fs::write(
+        &source,
+        "A=plain\nB=\"first-part\0hidden-tail\"\n# a comment\nC=x\0other-tail\n",
+    )
+    .unwrap();
+    let target = home.path().join("target.env");
+    fs::write(&target, "LOCAL=1\nA=old\n").unwrap();
+    common::chmod(&target, 0o600);
+    let from = format!("dotenv:{}", source.display());
+    let before = files_under(home.path());
+    for to in [format!("dotenv:{}", target.display()), "vault".to_string()] {
+        let output = vault(&home, &["sync", "--from", &from, "--to", &to]);
+        assert_eq!(output.status.code(), Some(6), "{to}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!(
+                "{}:2: the value for B contains a NUL byte",
+                source.display()
+            )) && message.contains(&format!(
+                "{}:4: the value for C contains a NUL byte",
+                source.display()
+            )) && message.contains("nothing was written"),
+            "{message}"
+        );
+        for text in [message, stdout(&output)] {
+            assert!(
+                !text.contains("first-part") && !text.contains("tail") && !text.contains('\0'),
+                "{text}"
+            );
+        }
+        assert_eq!(files_under(home.path()), before, "{to} changed something");
+    }
+    // Through a provider: the key is named.
+    config(
+        &home,
+        &format!("[providers.shared-file]\npath = \"{}\"\n", source.display()),
+    );
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "shared-file:",
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("shared-file:B: the value for B contains a NUL byte"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("tail"), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "LOCAL=1\nA=old\n");
+    // A value that is not taken is not looked at.
+    let output = vault(&home, &["sync", "--from", &from, "--only", "A"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(home.reveal("A"), "plain");
+}
+
+/// 100,000 variables from a .env into a .env that has half of them (in another order,
+/// with its own lines around them): every value reads back, every other line is kept.
+/// Setting the variables one by one re-read the whole file for each (quadratic: 40 s at
+/// 10,000, hours at this size); this finishes in seconds, even in a debug build.
+#[test]
+fn a_hundred_thousand_variables_sync_into_a_env_and_read_back() {
+    use secretsd::formats::dotenv;
+    const COUNT: usize = 100_000;
+    let home = TestHome::initialised();
+    // Values that need each kind of quoting: spaces, '#', quotes, backslashes, non-ASCII.
+    let value = |i: usize| match i % 5 {
+        0 => format!("plain-{i}"),
+        1 => format!("with space # not a comment {i}"),
+        2 => format!("it's \"quoted\" {i}"),
+        3 => format!("back\\slash\\{i}"),
+        _ => format!("ünïcødé ✓ {i}"),
+    };
+    let mut source = String::new();
+    for i in 0..COUNT {
+        let escaped = value(i).replace('\\', "\\\\").replace('"', "\\\"");
+        source.push_str(&format!("VAR_{i}=\"{escaped}\"\n"));
+    }
+    let source_path = home.path().join("big.env");
+    fs::write(&source_path, &source).unwrap();
+    let mut existing = String::from("# local settings\nLOCAL_ONLY=keep me\n");
+    for i in (0..COUNT).step_by(2).rev() {
+        existing.push_str(&format!("export VAR_{i}=old-{i} # was here\n"));
+    }
+    existing.push_str("TAIL=last");
+    let target = home.path().join("app.env");
+    fs::write(&target, &existing).unwrap();
+    common::chmod(&target, 0o600);
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "-q",
+            "--from",
+            &format!("dotenv:{}", source_path.display()),
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(&target).unwrap();
+    let read = dotenv::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut seen = vec![false; COUNT];
+    for assignment in &read {
+        use age::secrecy::ExposeSecret;
+        match assignment.name.strip_prefix("VAR_") {
+            Some(i) => {
+                let i: usize = i.parse().unwrap();
+                assert!(!seen[i], "VAR_{i} twice");
+                seen[i] = true;
+                assert_eq!(assignment.value.expose_secret(), value(i), "VAR_{i}");
+            }
+            None => assert!(
+                ["LOCAL_ONLY", "TAIL"].contains(&assignment.name.as_str()),
+                "{}",
+                assignment.name
+            ),
+        }
+    }
+    assert!(seen.iter().all(|s| *s), "a variable is missing");
+    // The existing ones were replaced where they stood, their `export` and comment kept.
+    assert!(
+        text.starts_with("# local settings\nLOCAL_ONLY=keep me\n"),
+        "{}",
+        &text[..200]
+    );
+    assert!(
+        text.contains("\nexport VAR_99990='plain-99990' # was here\nexport VAR_99988="),
+        "{}",
+        &text[..200]
+    );
+    assert!(text.contains("\nTAIL=last\nVAR_1='with space # not a comment 1'\n"));
+    assert_eq!(read.len(), COUNT + 2);
+}

@@ -236,3 +236,89 @@ fn a_watching_unit_reads_the_live_vault_and_verifies() {
     .assert()
     .code(2);
 }
+
+/// Whether a process with exactly this command line runs.
+fn running(command_line: &str) -> bool {
+    let found = std::process::Command::new("pgrep")
+        .args(["-f", &format!("^{command_line}$")])
+        .output()
+        .unwrap();
+    !String::from_utf8_lossy(&found.stdout).trim().is_empty()
+}
+
+/// A command that ignores SIGTERM is killed after the grace, and so is what it started (a
+/// background job with the old value in its environment); the new one starts.
+#[test]
+fn after_the_grace_a_restart_kills_the_command_and_what_it_started() {
+    let home = TestHome::initialised();
+    // Each value is also how long its background job sleeps: a command line of its own.
+    let base = 5_000_000 + std::process::id() % 1_000_000 * 10;
+    let (first, second) = (base.to_string(), (base + 1).to_string());
+    set(&home, &first);
+    let log = home.path().join("command.log");
+    std::fs::write(
+        home.path().join("watch.toml"),
+        "[env]\nWATCHED = \"secret:WATCHED\"\n",
+    )
+    .unwrap();
+    let script = format!(
+        "trap '' TERM; sleep $WATCHED & echo \"start $WATCHED\" >> {}; while true; do sleep 0.05; done",
+        log.display()
+    );
+    let manifest = home.path().join("watch.toml");
+    let mut vault = home
+        .vault_std(&[
+            "run",
+            "--watch",
+            "--interval",
+            "300ms",
+            "--grace",
+            "1s",
+            "-m",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let wait = |what: &str, until: &dyn Fn() -> bool| {
+        let started = Instant::now();
+        while !until() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "waited for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("the first start", &|| lines().len() == 1);
+    assert!(running(&format!("sleep {first}")));
+    set(&home, &second);
+    wait("the restart", &|| lines().len() == 2);
+    assert_eq!(
+        lines(),
+        [format!("start {first}"), format!("start {second}")]
+    );
+    assert!(
+        !running(&format!("sleep {first}")),
+        "the first command's job outlived the restart"
+    );
+    assert!(running(&format!("sleep {second}")));
+    // The new command ignores SIGTERM too: vault is killed, and the keeper ends the rest.
+    vault.kill().unwrap();
+    vault.wait().unwrap();
+    wait("the second command's job to end", &|| {
+        !running(&format!("sleep {second}"))
+    });
+}

@@ -12,7 +12,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use age::secrecy::{ExposeSecret, SecretString};
+use age::secrecy::ExposeSecret;
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::code_env::Allowed;
@@ -21,8 +21,8 @@ use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::names::validate_name;
-use crate::pty::{self, Pty};
-use crate::redact::Redactor;
+use crate::pty::{self, Pty, Screen};
+use crate::redact::{Patterns, Redactor};
 use crate::resolve::Reference;
 use crate::secret_files::{FileDir, SealedFile};
 use crate::store::document::{Plaintext, SecretText};
@@ -42,7 +42,17 @@ pub(super) struct Launch<'a> {
 /// What holds a launch's secret files open or on disk until the command is done with them.
 pub(super) enum FileHolder {
     Sealed(#[allow(dead_code)] Vec<SealedFile>),
-    Dir(#[allow(dead_code)] FileDir),
+    Dir(FileDir),
+}
+
+impl FileHolder {
+    /// The `--file-dir` directory the files are in, if they are on disk.
+    pub(super) fn dir(&self) -> Option<&std::path::Path> {
+        match self {
+            FileHolder::Sealed(_) => None,
+            FileHolder::Dir(dir) => Some(dir.path()),
+        }
+    }
 }
 
 /// Makes the launch's secret files and returns the `VAR=path` pairs that name them.
@@ -211,13 +221,42 @@ pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
             no_override: args.no_override,
         },
     };
-    start(launch, args.redact)
+    let redact = if args.redact {
+        Some(redact_settings(context, &launch)?)
+    } else {
+        None
+    };
+    start(launch, redact)
 }
 
-/// Replaces vault with the command, or — to filter its output, or to remove files written
-/// for it — runs it as a child.
-fn start(launch: Launch, redact: bool) -> Result<u8> {
-    if redact || launch.file_dir.is_some() {
+/// What `--redact` masks, and the variables it cannot mask named once on stderr (their
+/// values are too short to mask without garbling the output and giving them away).
+fn redact_settings(context: &Context, launch: &Launch) -> Result<crate::redact::Settings> {
+    let source = context.config_location.path.display().to_string();
+    let settings = context.config.redact.settings(&source)?;
+    let mut unmasked: Vec<&str> = launch
+        .variables
+        .iter()
+        .chain(&launch.files)
+        .filter(|(_, value)| crate::redact::too_short(value, &settings))
+        .map(|(name, _)| *name)
+        .collect();
+    unmasked.sort_unstable();
+    unmasked.dedup();
+    if !unmasked.is_empty() {
+        context.note(&format!(
+            "not masking {} in the output: shorter than {} characters (min_length in [redact] of {source})",
+            unmasked.join(", "),
+            settings.min_length
+        ));
+    }
+    Ok(settings)
+}
+
+/// Replaces vault with the command, or — to filter its output (with these settings), or to
+/// remove files written for it — runs it as a child.
+fn start(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> {
+    if redact.is_some() || launch.file_dir.is_some() {
         run_child(launch, redact)
     } else {
         replace_process(launch)
@@ -263,7 +302,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
     }
     start(
         launch_of(command, &resolved, &bindings, args.file_dir.clone()),
-        false,
+        None,
     )
 }
 
@@ -293,17 +332,20 @@ pub(super) fn launch_of<'a>(
     }
 }
 
-/// The command with its environment set up, not yet started (for `--redact`, which keeps
-/// vault as its parent).
-pub(super) fn build_command(launch: &Launch, file_paths: &[(String, String)]) -> Result<Command> {
+/// The command with its environment set up, not yet started, for a command vault keeps as
+/// its child: started under a keeper (see `keeper`), which ends it and everything it
+/// started with vault, and removes `files`' directory if vault is killed.
+pub(super) fn build_command(
+    launch: &Launch,
+    file_paths: &[(String, String)],
+    files: &FileHolder,
+) -> Result<Command> {
     use std::os::unix::ffi::OsStrExt;
-    let (program, arguments) = launch
-        .command
-        .split_first()
-        .ok_or_else(|| Error::Usage("no command given after --".into()))?;
-    let mut command = Command::new(program);
-    command.args(arguments).env_clear();
-    crate::process::restore_core_limit(&mut command);
+    if launch.command.is_empty() {
+        return Err(Error::Usage("no command given after --".into()));
+    }
+    let mut command = crate::keeper::command(&launch.command, files.dir());
+    command.env_clear();
     let mut variables = launch.variables.clone();
     variables.extend(file_paths.iter().map(|(v, p)| (v.as_str(), p.as_str())));
     let environment = ChildEnvironment::build(&variables, &launch.inherit)?;
@@ -326,24 +368,16 @@ fn program_name(launch: &Launch) -> String {
 
 pub(super) fn start_error(launch: &Launch, error: std::io::Error) -> Error {
     let program = program_name(launch);
-    match error.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::CommandNotFound(format!("{program}: command not found"))
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            Error::CommandNotExecutable(format!("{program}: permission denied"))
-        }
-        _ if error.raw_os_error() == Some(libc::E2BIG) => {
-            match ChildEnvironment::build(&launch.variables, &launch.inherit) {
-                Ok(environment) => crate::environment::too_big(
-                    &program,
-                    &environment,
-                    launch.command.iter().map(|a| a.len() + 1).sum(),
-                ),
-                Err(e) => e,
-            }
-        }
-        _ => Error::CommandNotExecutable(format!("{program}: cannot execute: {error}")),
+    if error.raw_os_error() != Some(libc::E2BIG) {
+        return crate::process::spawn_error(&program, error);
+    }
+    match ChildEnvironment::build(&launch.variables, &launch.inherit) {
+        Ok(environment) => crate::environment::too_big(
+            &program,
+            &environment,
+            launch.command.iter().map(|a| a.len() + 1).sum(),
+        ),
+        Err(e) => e,
     }
 }
 
@@ -397,45 +431,46 @@ fn replace_process(launch: Launch) -> Result<u8> {
     Err(start_error(&launch, error))
 }
 
-/// The signals `--redact` passes on to the command.
-const FORWARDED: [libc::c_int; 7] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
-
 /// Runs the command as vault's child: its output filtered through the redactor when
-/// `redact`, its secret files removed when it is done.
-fn run_child(launch: Launch, redact: bool) -> Result<u8> {
+/// `redact` says how, its secret files removed when it is done.
+fn run_child(launch: Launch, redact: Option<crate::redact::Settings>) -> Result<u8> {
     use signal_hook::iterator::SignalsInfo;
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::low_level::siginfo::Cause;
-    use std::os::fd::AsRawFd;
+    use std::io::IsTerminal;
     use std::os::unix::process::CommandExt;
 
-    let values: Vec<SecretString> = launch
-        .variables
-        .iter()
-        .chain(&launch.files)
-        .map(|(_, v)| SecretString::from(v.to_string()))
-        .collect();
+    // Built once, shared by every stream's redactor.
+    let patterns = std::sync::Arc::new(match &redact {
+        Some(settings) => Patterns::new(
+            launch
+                .variables
+                .iter()
+                .chain(&launch.files)
+                .map(|(_, v)| *v),
+            settings,
+        ),
+        None => Patterns::new([], &Default::default()),
+    });
+    let redact = redact.is_some();
     let (files, paths) = make_files(&launch)?;
-    let mut command = build_command(&launch, &paths)?;
+    let mut command = build_command(&launch, &paths, &files)?;
     // Redacting output that goes to a terminal: the command gets a terminal of its own
     // (see `pty`), or colours, prompts and `isatty` would break. A stream redirected
     // elsewhere keeps the pipe, and goes on to where it was going.
-    let stdout_tty = redact && pty::is_terminal(1);
-    let stderr_tty = redact && pty::is_terminal(2);
+    let stdout_tty = redact && std::io::stdout().is_terminal();
+    let stderr_tty = redact && std::io::stderr().is_terminal();
+    let screen = if stdout_tty {
+        Screen::Stdout
+    } else {
+        Screen::Stderr
+    };
     let terminal = if stdout_tty || stderr_tty {
-        Some(Pty::open(if stdout_tty { 1 } else { 2 })?)
+        Some(Pty::open(screen)?)
     } else {
         None
     };
-    let stdin_tty = terminal.is_some() && pty::is_terminal(0);
+    let stdin_tty = terminal.is_some() && std::io::stdin().is_terminal();
     let slave = |terminal: &Option<Pty>| -> Result<Stdio> {
         let pty = terminal.as_ref().expect("a terminal was opened");
         pty.slave
@@ -458,45 +493,56 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
         })
         .stdout(stream(stdout_tty)?)
         .stderr(stream(stderr_tty)?);
-    if terminal.is_some() {
-        let controlling = if stdout_tty { 1 } else { 2 };
-        // SAFETY: take_terminal makes only async-signal-safe calls.
-        unsafe { command.pre_exec(move || pty::take_terminal(controlling)) };
+    if let Some(opened) = &terminal {
+        let controlling = opened
+            .slave
+            .try_clone()
+            .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))?;
+        // SAFETY: take_terminal makes two system calls, both async-signal-safe, and
+        // allocates nothing.
+        unsafe { command.pre_exec(move || pty::take_terminal(&controlling)) };
     }
-    crate::process::die_with_parent(&mut command);
     // Handlers first, so a signal between spawn and forwarding is queued, not lost.
-    let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
+    let mut signals = SignalsInfo::<WithOrigin>::new(crate::keeper::FORWARDED)
         .map_err(|e| Error::Failed(format!("cannot set up signal forwarding: {e}")))?;
     let signals_handle = signals.handle();
     let mut child = command.spawn().map_err(|e| start_error(&launch, e))?;
+    // Taken before anything waits for the child: signals go through it, never to a PID
+    // that the child's number may name once the `wait` below has reaped it.
+    let handle = crate::process::ChildHandle::of(&child).map_err(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Error::Failed(format!("cannot keep a handle on the command: {e}"))
+    })?;
     // Our copies of the terminal's slave side close here: reading the master ends when
     // the command and what it started have closed theirs.
     drop(command);
     let master = terminal.map(|pty| pty.master);
-    let master_fd = master.as_ref().map(|m| m.as_raw_fd());
-    let child_pid = child.id() as libc::pid_t;
+    let resized = master
+        .as_ref()
+        .map(std::fs::File::try_clone)
+        .transpose()
+        .map_err(|e| Error::Failed(format!("cannot share the pseudo-terminal: {e}")))?;
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             if origin.signal == libc::SIGWINCH
-                && let Some(master) = master_fd
+                && let Some(master) = &resized
             {
                 // The real terminal was resized: so is the command's, and the kernel
                 // tells the command.
-                pty::copy_size(master, if stdout_tty { 1 } else { 2 });
+                pty::copy_size(master, screen);
             } else if origin.cause != Cause::Kernel {
                 // A terminal's ^C or resize reaches the whole foreground process group,
                 // the command included; pass on only what was sent to vault alone.
-                // SAFETY: kill(2) with a PID we spawned and have not reaped yet.
-                unsafe { libc::kill(child_pid, origin.signal) };
+                handle.signal(origin.signal);
             }
         }
     });
     // Keys typed go to the command's terminal as they are; the modes come back when this
     // guard drops, however the command ends.
-    let raw_mode = if stdin_tty {
-        pty::RawMode::enter(0)
-    } else {
-        None
+    let mut raw_mode = match &master {
+        Some(master) if stdin_tty => pty::RawMode::enter(master),
+        _ => None,
     };
     let mut pumps = Vec::new();
     if let Some(master) = master {
@@ -504,25 +550,31 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
             .try_clone()
             .map_err(|e| Error::Failed(format!("cannot read the pseudo-terminal: {e}")))?;
         pumps.push(if stdout_tty {
-            spawn_pump(reader, std::io::stdout(), &values)
+            spawn_pump(reader, std::io::stdout(), &patterns)
         } else {
-            spawn_pump(reader, std::io::stderr(), &values)
+            spawn_pump(reader, std::io::stderr(), &patterns)
         });
         if stdin_tty {
             // Not joined: it waits on the user's next key, which may never come.
             let mut writer = master;
+            let typed_ahead = raw_mode
+                .as_mut()
+                .map(|raw| std::mem::take(&mut raw.typed_ahead))
+                .unwrap_or_default();
             std::thread::spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+                if writer.write_all(&typed_ahead).is_ok() {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+                }
             });
         }
     }
     if let Some(stdout) = child.stdout.take() {
-        pumps.push(spawn_pump(stdout, std::io::stdout(), &values));
+        pumps.push(spawn_pump(stdout, std::io::stdout(), &patterns));
     }
     if let Some(stderr) = child.stderr.take() {
-        pumps.push(spawn_pump(stderr, std::io::stderr(), &values));
+        pumps.push(spawn_pump(stderr, std::io::stderr(), &patterns));
     }
-    drop(values);
+    drop(patterns);
     let status = child
         .wait()
         .map_err(|e| Error::Failed(format!("cannot wait for the command: {e}")))?;
@@ -544,9 +596,9 @@ fn run_child(launch: Launch, redact: bool) -> Result<u8> {
 fn spawn_pump(
     mut from: impl Read + Send + 'static,
     mut to: impl Write + Send + 'static,
-    values: &[SecretString],
+    patterns: &std::sync::Arc<Patterns>,
 ) -> std::thread::JoinHandle<()> {
-    let mut redactor = Redactor::new(values.iter().map(|v| v.expose_secret()));
+    let mut redactor = Redactor::new(patterns.clone());
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 * 1024];
         let mut out = Vec::with_capacity(buffer.len() + 64);

@@ -31,6 +31,8 @@ use crate::store::{KeySource, Vault, strict::check_private_file};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    // --file-dir files left by a vault killed together with its keeper go now.
+    crate::secret_files::remove_stale_recorded();
     let starts_command = matches!(cli.command, Command::Exec(_) | Command::Run(_));
     let result = dispatch(cli);
     if starts_command {

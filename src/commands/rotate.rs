@@ -287,20 +287,19 @@ fn rewrite_files(
 ) -> Result<Vec<Zeroizing<String>>> {
     let mut texts = Vec::with_capacity(plan.files.len());
     for (planned, file) in plan.files.iter().zip(&locked.files) {
-        let mut text = Zeroizing::new(file.content.clone());
-        for name in &planned.names {
-            let Some(value) = values.get(name) else {
-                continue;
-            };
-            text = Zeroizing::new(
-                dotenv::set_in_text(&text, name, value.expose_secret()).map_err(|e| {
-                    Error::BadData(format!(
-                        "{} cannot be rewritten ({e}); nothing was changed",
-                        planned.target.path.display()
-                    ))
-                })?,
-            );
-        }
+        let changes: Vec<(&str, &str)> = planned
+            .names
+            .iter()
+            .filter_map(|name| Some((name.as_str(), values.get(name)?.expose_secret())))
+            .collect();
+        let text = dotenv::set_all_in_text(&file.content, &changes).map_err(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            Error::BadData(format!(
+                "{} cannot be rewritten ({}); nothing was changed",
+                planned.target.path.display(),
+                problems.join("; ")
+            ))
+        })?;
         texts.push(text);
     }
     Ok(texts)

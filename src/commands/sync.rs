@@ -357,21 +357,18 @@ fn to_dotenv(
         return Ok(plan);
     }
     // Every value is checked before anything is written, and all bad ones are named.
-    let mut new_text = text.clone();
-    let mut problems = Vec::new();
-    for name in &touched {
-        match dotenv::set_in_text(&new_text, name, gathered.values[name].value.expose_secret()) {
-            Ok(updated) => new_text = Zeroizing::new(updated),
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::BadData(format!(
+    let values: Vec<(&str, &str)> = touched
+        .iter()
+        .map(|name| (name.as_str(), gathered.values[name].value.expose_secret()))
+        .collect();
+    let new_text = dotenv::set_all_in_text(&text, &values).map_err(|problems| {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Error::BadData(format!(
             "nothing was written to {}:\n  {}",
             path.display(),
             problems.join("\n  ")
-        )));
-    }
+        ))
+    })?;
     if let Some(file) = existing {
         let backup = files::backup_beside(file, settings.keep_backups)?;
         context.explain(&format!(

@@ -9,7 +9,7 @@
 //! command's environment, so a `Type=notify` command reports its own readiness (the unit
 //! sets `NotifyAccess=all`, since the command is not the main process).
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -22,6 +22,7 @@ use crate::cli::{OnChange, RunArgs};
 use crate::commands::exec::{FileHolder, build_command, launch_of, make_files, start_error};
 use crate::commands::{Context, print_stderr};
 use crate::error::{Error, Result};
+use crate::process::ChildHandle;
 use crate::resolve::{Binding, Resolved};
 
 /// What the supervisor reacts to.
@@ -48,7 +49,16 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
 /// The running command, and what keeps its secret files alive.
 struct Running {
     pid: u32,
+    /// Signals go through this, never to `pid`: the command is reaped on another thread,
+    /// after which its number may belong to another process.
+    handle: ChildHandle,
     _files: FileHolder,
+}
+
+impl Running {
+    fn signal(&self, signal: i32) {
+        self.handle.signal(signal);
+    }
 }
 
 fn start(
@@ -60,25 +70,25 @@ fn start(
 ) -> Result<Running> {
     let launch = launch_of(command.to_vec(), resolved, bindings, args.file_dir.clone());
     let (files, paths) = make_files(&launch)?;
-    let mut child_command = build_command(&launch, &paths)?;
-    crate::process::die_with_parent(&mut child_command);
+    let mut child_command = build_command(&launch, &paths, &files)?;
     let mut child = child_command.spawn().map_err(|e| start_error(&launch, e))?;
     let pid = child.id();
+    // Before the thread below can reap it.
+    let handle = ChildHandle::of(&child).map_err(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Error::Failed(format!("cannot keep a handle on the command: {e}"))
+    })?;
     let events = events.clone();
-    // Reaped here only: until then the PID stays a zombie, so signalling it can never
-    // reach a process that reused the number.
     std::thread::spawn(move || {
         let code = child.wait().map(exit_code).unwrap_or(1);
         let _ = events.send(Event::Exited(pid, code));
     });
-    Ok(Running { pid, _files: files })
-}
-
-fn signal(pid: u32, signal: i32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) on a child that has not been reaped (see `start`).
-        unsafe { libc::kill(pid, signal) };
-    }
+    Ok(Running {
+        pid,
+        handle,
+        _files: files,
+    })
 }
 
 /// Whether two resolutions give every variable the same value.
@@ -92,65 +102,46 @@ fn same_values(a: &[Resolved], b: &[Resolved]) -> bool {
 /// Watches the vault's directory for the vault being replaced (vault writes by rename) or
 /// written in place. Best effort: without inotify, the interval still catches changes.
 fn watch_vault(path: &Path, events: Sender<Event>) -> Result<()> {
+    use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
     use std::os::unix::ffi::OsStrExt;
     let dir = crate::store::fs::parent_dir(path);
     let name = path
         .file_name()
         .map(|n| n.as_bytes().to_vec())
         .unwrap_or_default();
-    let dir_c = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| Error::Usage("the vault path holds a NUL byte".into()))?;
-    // SAFETY: inotify_init1 has no preconditions; the result is checked.
-    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::Failed(format!(
+    let fd = inotify::init(CreateFlags::CLOEXEC).map_err(|e| {
+        Error::Failed(format!(
             "cannot watch the vault for changes: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    let mask = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_CREATE;
-    // SAFETY: a valid inotify descriptor and NUL-terminated path.
-    if unsafe { libc::inotify_add_watch(fd, dir_c.as_ptr(), mask) } < 0 {
-        let error = std::io::Error::last_os_error();
-        // SAFETY: closing the descriptor opened above.
-        unsafe { libc::close(fd) };
-        return Err(Error::Failed(format!(
-            "cannot watch {} for changes to the vault: {error}",
-            dir.display()
-        )));
-    }
+            std::io::Error::from(e)
+        ))
+    })?;
+    let mask = WatchFlags::MOVED_TO | WatchFlags::CLOSE_WRITE | WatchFlags::CREATE;
+    inotify::add_watch(&fd, dir.as_path(), mask).map_err(|e| {
+        Error::Failed(format!(
+            "cannot watch {} for changes to the vault: {}",
+            dir.display(),
+            std::io::Error::from(e)
+        ))
+    })?;
     std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
+        let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut reader = inotify::Reader::new(&fd, &mut buffer);
+        let mut changed = false;
         loop {
-            // SAFETY: read into a live buffer of the given length.
-            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
-            if n <= 0 {
-                if n < 0
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
-                    continue;
+            match reader.next() {
+                Ok(event) => {
+                    changed |= event
+                        .file_name()
+                        .is_some_and(|n| n.to_bytes() == name.as_slice());
                 }
-                return;
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return,
             }
-            let mut offset = 0;
-            let header = std::mem::size_of::<libc::inotify_event>();
-            let mut changed = false;
-            while offset + header <= n as usize {
-                // SAFETY: the kernel wrote whole events; read_unaligned copes with the
-                // byte buffer's alignment.
-                let event: libc::inotify_event =
-                    unsafe { std::ptr::read_unaligned(buffer[offset..].as_ptr().cast()) };
-                let start = offset + header;
-                let end = (start + event.len as usize).min(n as usize);
-                let event_name = &buffer[start..end];
-                let event_name = &event_name[..event_name
-                    .iter()
-                    .position(|b| *b == 0)
-                    .unwrap_or(event_name.len())];
-                changed |= event_name == name.as_slice();
-                offset = end;
-            }
-            if changed && events.send(Event::VaultChanged).is_err() {
+            // One notice for everything a read returned.
+            if reader.is_buffer_empty()
+                && std::mem::take(&mut changed)
+                && events.send(Event::VaultChanged).is_err()
+            {
                 return;
             }
         }
@@ -160,24 +151,30 @@ fn watch_vault(path: &Path, events: Sender<Event>) -> Result<()> {
 
 /// Waits for the command `pid` to end after asking it to (SIGTERM, then SIGKILL after
 /// `grace`). Returns its exit code, and whether vault was told to stop meanwhile.
-fn stop(pid: u32, grace: Duration, events: &Receiver<Event>) -> (u8, Option<i32>) {
-    signal(pid, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    let mut killed = false;
+fn stop(running: &Running, grace: Duration, events: &Receiver<Event>) -> (u8, Option<i32>) {
+    let pid = running.pid;
+    running.signal(libc::SIGTERM);
+    // After the grace the keeper kills the command and all it started; should the keeper
+    // itself not end within a second more, SIGKILL (which takes the command with it).
+    let mut deadline = Some(Instant::now() + grace);
+    let mut told_keeper = false;
     let mut stopping = None;
     loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(if killed {
-            Duration::from_secs(3600)
-        } else {
-            wait
-        }) {
+        let wait = deadline.map_or(Duration::from_secs(3600), |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        match events.recv_timeout(wait) {
             Ok(Event::Exited(exited, code)) if exited == pid => return (code, stopping),
             Ok(Event::Stop(signal)) => stopping = Some(signal),
             Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) if !told_keeper => {
+                running.signal(crate::keeper::END_TREE);
+                told_keeper = true;
+                deadline = Some(Instant::now() + Duration::from_secs(1));
+            }
             Err(RecvTimeoutError::Timeout) => {
-                signal(pid, libc::SIGKILL);
-                killed = true;
+                running.signal(libc::SIGKILL);
+                deadline = None;
             }
             Err(RecvTimeoutError::Disconnected) => return (1, stopping),
         }
@@ -228,7 +225,7 @@ pub fn supervise(
             Ok(Event::Exited(..)) => false,
             Ok(Event::Stop(signal_number)) => {
                 // Passed on; vault ends with the command.
-                signal(running.pid, signal_number);
+                running.signal(signal_number);
                 false
             }
             Ok(Event::Reload) | Ok(Event::VaultChanged) => true,
@@ -267,14 +264,14 @@ pub fn supervise(
                     "{} changed: sent signal {signal_number} to the command",
                     changed.join(", ")
                 ));
-                signal(running.pid, signal_number);
+                running.signal(signal_number);
             }
             OnChange::Restart => {
                 context.note(&format!(
                     "{} changed: restarting the command",
                     changed.join(", ")
                 ));
-                let (code, stopping) = stop(running.pid, args.grace, &events);
+                let (code, stopping) = stop(&running, args.grace, &events);
                 if stopping.is_some() {
                     return Ok(code);
                 }

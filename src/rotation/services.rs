@@ -94,13 +94,12 @@ fn later(limit: Duration) -> Instant {
 
 /// Kills the child and everything it started in its group, and reaps it.
 fn kill_group(child: &mut std::process::Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) with a negative pid signals the process group the child leads
-        // (it was started with process_group(0)); it touches no memory.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
+    // The group the child leads (it was started with process_group(0)); not yet reaped,
+    // so its number names no other group.
+    let _ = rustix::process::kill_process_group(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::KILL,
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

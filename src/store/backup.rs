@@ -143,9 +143,10 @@ pub fn files_to_json(
         version: u32,
         files: &'a [SavedFile],
     }
-    let mut json = zeroize::Zeroizing::new(Vec::new());
+    // Grows as it is written: a SecretBytes wipes each allocation it leaves.
+    let mut json = crate::store::secret_bytes::SecretBytes::default();
     serde_json::to_writer(
-        &mut *json,
+        &mut json,
         &Bundle {
             format: FILES_FORMAT,
             version: 1,

@@ -217,28 +217,17 @@ fn fill(
 /// link fails if `path` exists), else to a temp name renamed over `path`.
 fn link_into_place(file: &File, path: &Path, dir: &Path, no_clobber: bool) -> Result<()> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let source = std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .map_err(|_| Error::Failed("a file descriptor path held a NUL".into()))?;
+    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // AT_SYMLINK_FOLLOW: the file the /proc entry refers to is linked, not the entry.
     let link = |target: &Path| -> std::io::Result<()> {
-        let target = std::ffi::CString::new(target.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: both paths are valid NUL-terminated strings that outlive the call;
-        // linkat with AT_SYMLINK_FOLLOW links the file the /proc entry refers to.
-        let result = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                source.as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-        if result == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
+        use rustix::fs::{AtFlags, CWD};
+        Ok(rustix::fs::linkat(
+            CWD,
+            source.as_str(),
+            CWD,
+            target,
+            AtFlags::SYMLINK_FOLLOW,
+        )?)
     };
     if no_clobber {
         return link(path).map_err(|e| Error::io("create", path, e));

@@ -150,11 +150,7 @@ impl<W: Write> SealingWriter<W> {
     fn seal_chunk(&mut self, last: bool) -> std::io::Result<()> {
         self.key
             .0
-            .seal_in_place_append_tag(
-                chunk_nonce(self.index, last),
-                Aad::empty(),
-                &mut *self.chunk,
-            )
+            .seal_in_place_append_tag(chunk_nonce(self.index, last), Aad::empty(), &mut self.chunk)
             .map_err(|_| std::io::Error::other("ChaCha20-Poly1305 refused to seal a chunk"))?;
         self.output.write_all(&self.chunk)?;
         self.chunk.clear();

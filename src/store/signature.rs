@@ -165,7 +165,7 @@ pub fn sign_object(
         .strip_suffix(b"}")
         .ok_or_else(|| std::io::Error::other("not a JSON object"))?;
     let mut out = SecretBytes::with_capacity(object.len() + 256);
-    write_document_in(domain, &mut *out, key, |w| w.write_all(open))?;
+    write_document_in(domain, &mut out, key, |w| w.write_all(open))?;
     Ok(out)
 }
 
