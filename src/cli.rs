@@ -296,6 +296,24 @@ pub enum Command {
     },
 }
 
+/// clap's zsh script only registers its function: loaded from `fpath` by compinit (as
+/// `vault completions --help` says to install it), the first TAB of every shell registered
+/// it and completed nothing. Autoloaded, it now also completes; sourced, it registers.
+fn zsh_autoloadable(script: String) -> String {
+    const REGISTRATION: &str = "compdef _clap_dynamic_completer_vault vault\n";
+    assert!(
+        script.ends_with(REGISTRATION),
+        "clap_complete's zsh script changed: review zsh_autoloadable"
+    );
+    let body = &script[..script.len() - REGISTRATION.len()];
+    format!(
+        "{body}if [[ \"${{funcstack[1]}}\" == _vault ]]; then\n    _clap_dynamic_completer_vault \"$@\"\nelse\n    {REGISTRATION}fi\n"
+    )
+}
+
+/// The bash completion script (see the file for why it is not clap_complete's).
+const BASH_COMPLETION: &str = include_str!("completion.bash");
+
 /// Shells `vault completions` writes scripts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -329,9 +347,11 @@ impl Shell {
     /// The completion script: registration for clap_complete's dynamic completion, which
     /// calls `vault` itself (with COMPLETE set) to complete each word.
     pub fn script(self) -> String {
-        use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+        use clap_complete::env::{Elvish, EnvCompleter, Fish, Powershell, Zsh};
         let shell: &dyn EnvCompleter = match self {
-            Shell::Bash => &Bash,
+            // clap's own bash glue hands vault the pieces bash split at ':' and '=', so
+            // `PROVIDER:KEY` never completed: ours joins them again (same protocol).
+            Shell::Bash => return BASH_COMPLETION.to_string(),
             Shell::Zsh => &Zsh,
             Shell::Fish => &Fish,
             Shell::Elvish => &Elvish,
@@ -341,7 +361,11 @@ impl Shell {
         shell
             .write_registration("COMPLETE", "vault", "vault", "vault", &mut buffer)
             .expect("writing to memory cannot fail");
-        String::from_utf8(buffer).expect("the scripts are UTF-8")
+        let script = String::from_utf8(buffer).expect("the scripts are UTF-8");
+        match self {
+            Shell::Zsh => zsh_autoloadable(script),
+            _ => script,
+        }
     }
 }
 

@@ -255,6 +255,8 @@ pub struct Resolver<'a> {
     /// Providers whose configuration is being resolved, to refuse cycles.
     resolving: Vec<String>,
     lookup: Vec<LookupEntry>,
+    /// Where the last `resolve_each` found each `secret:` name along the chain (no values).
+    sources: BTreeMap<String, String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -277,6 +279,7 @@ impl<'a> Resolver<'a> {
             configs: BTreeMap::new(),
             resolving: Vec::new(),
             lookup,
+            sources: BTreeMap::new(),
         })
     }
 
@@ -460,6 +463,12 @@ impl<'a> Resolver<'a> {
         Ok(found)
     }
 
+    /// Which place of the lookup chain answered `secret:NAME` in the last `resolve_each`
+    /// (`env`, `dotenv:PATH`, `vault` or a provider), for `vault check`.
+    pub fn source_of(&self, name: &str) -> Option<&str> {
+        self.sources.get(name).map(String::as_str)
+    }
+
     /// Where the chain looks, for messages.
     pub fn chain_description(&self) -> String {
         self.lookup
@@ -550,6 +559,10 @@ impl<'a> Resolver<'a> {
         for binding in bindings {
             outcomes.push(self.value_of(binding, &found, &answers));
         }
+        self.sources = found
+            .iter()
+            .map(|(name, hit)| (name.clone(), hit.source.clone()))
+            .collect();
         found.clear();
         Ok(outcomes)
     }

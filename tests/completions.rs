@@ -211,3 +211,243 @@ fn a_vault_that_would_prompt_offers_no_names_and_makes_no_noise() {
         "no prompt waited for"
     );
 }
+
+/// A shell running interactively in a tmux session of its own, as a person types in it.
+struct Terminal {
+    dir: tempfile::TempDir,
+}
+
+impl Terminal {
+    /// Starts `shell` ("bash", "zsh" or "fish") with the completion script installed the
+    /// way each shell loads one, vault on PATH and `home` as its world.
+    fn start(home: &TestHome, shell: &str) -> Terminal {
+        let dir = tempfile::tempdir().unwrap();
+        let vault_dir = assert_cmd::cargo::cargo_bin("vault")
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let exports = [
+            ("PATH", format!("{}:/usr/bin:/bin", vault_dir.display())),
+            ("HOME", home.path().display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                home.path().join("config").display().to_string(),
+            ),
+            (
+                "XDG_DATA_HOME",
+                home.path().join("data").display().to_string(),
+            ),
+            (
+                "VAULT_PROVIDER_PATH",
+                home.path().join("providers").display().to_string(),
+            ),
+        ];
+        let rc = dir.path().join("rc");
+        let command = match shell {
+            "bash" => {
+                let mut text: String = exports
+                    .iter()
+                    .map(|(k, v)| format!("export {k}='{v}'\n"))
+                    .collect();
+                text += &format!("PS1='READY> '\nsource {}\n", script("vault.bash").display());
+                std::fs::write(&rc, text).unwrap();
+                format!("bash --noprofile --rcfile {} -i", rc.display())
+            }
+            "zsh" => {
+                let functions = dir.path().join("functions");
+                std::fs::create_dir(&functions).unwrap();
+                std::fs::copy(script("_vault"), functions.join("_vault")).unwrap();
+                let mut text: String = exports
+                    .iter()
+                    .map(|(k, v)| format!("export {k}='{v}'\n"))
+                    .collect();
+                text += &format!(
+                    "PROMPT='READY> '\nfpath=({} $fpath)\nautoload -Uz compinit && compinit -u -d {}/.zcompdump\n",
+                    functions.display(),
+                    dir.path().display()
+                );
+                std::fs::write(dir.path().join(".zshrc"), text).unwrap();
+                format!("env ZDOTDIR={} zsh -i", dir.path().display())
+            }
+            "fish" => {
+                let mut text: String = exports
+                    .iter()
+                    .map(|(k, v)| format!("set -gx {k} '{v}'\n"))
+                    .collect();
+                text += &format!(
+                    "function fish_prompt; echo -n 'READY> '; end\nfunction fish_greeting; end\nset -g fish_autosuggestion_enabled 0\nsource {}\n",
+                    script("vault.fish").display()
+                );
+                std::fs::write(&rc, text).unwrap();
+                format!("fish --no-config -C 'source {}'", rc.display())
+            }
+            other => panic!("no such shell {other}"),
+        };
+        let terminal = Terminal { dir };
+        terminal
+            .tmux(&["new-session", "-d", "-x", "200", "-y", "50", &command])
+            .unwrap_or_else(|| panic!("tmux must be installed (scripts/test installs it)"));
+        terminal.wait_for(|screen| prompt_line(screen).as_deref() == Some(""));
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("tmux")
+            .arg("-S")
+            .arg(self.dir.path().join("socket"))
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TERM", "xterm")
+            .output()
+            .ok()?;
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            stderr(&output)
+        );
+        Some(stdout(&output))
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"]).unwrap()
+    }
+
+    /// Waits (10 s at most) until the screen satisfies `done`; returns the screen.
+    fn wait_for(&self, done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if done(&screen) || std::time::Instant::now() > deadline {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Types `typed` on an empty command line and presses Tab `tabs` times; returns the
+    /// screen once the command line changed (or 10 s passed), and empties the line.
+    fn tab(&self, typed: &str, tabs: usize, done: impl Fn(&str) -> bool) -> String {
+        self.tmux(&["send-keys", "-l", typed]).unwrap();
+        self.wait_for(|screen| prompt_line(screen).as_deref() == Some(typed));
+        for _ in 0..tabs {
+            self.tmux(&["send-keys", "Tab"]).unwrap();
+        }
+        let screen = self.wait_for(&done);
+        // Let the shell finish drawing, then read the settled screen.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let screen = if done(&self.screen()) {
+            self.screen()
+        } else {
+            screen
+        };
+        self.tmux(&["send-keys", "C-u"]).unwrap();
+        self.tmux(&["send-keys", "C-l"]).unwrap();
+        self.wait_for(|screen| prompt_line(screen).as_deref() == Some(""));
+        screen
+    }
+
+    /// The command line after pressing Tab once on `typed`.
+    fn complete(&self, typed: &str) -> String {
+        let screen = self.tab(typed, 1, |screen| {
+            prompt_line(screen).is_some_and(|line| line != typed)
+        });
+        prompt_line(&screen).unwrap_or_default()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// What follows the last prompt on the screen, without trailing blanks.
+fn prompt_line(screen: &str) -> Option<String> {
+    screen
+        .lines()
+        .filter_map(|line| line.strip_prefix("READY> "))
+        .next_back()
+        .map(|line| line.trim_end().to_string())
+        .or_else(|| {
+            screen
+                .lines()
+                .any(|line| line.trim_end() == "READY>")
+                .then(String::new)
+        })
+}
+
+/// A home whose shared-file provider (the real one) holds NINJA_CLIENT_ID and
+/// NINJA_CLIENT_SECRET, as in the README.
+fn home_with_shared_file() -> TestHome {
+    let home = TestHome::initialised();
+    let providers = home.path().join("providers");
+    std::fs::create_dir(&providers).unwrap();
+    std::os::unix::fs::symlink(
+        assert_cmd::cargo::cargo_bin("vault").with_file_name("secretsd-provider-shared-file"),
+        providers.join("secretsd-provider-shared-file"),
+    )
+    .unwrap();
+    let shared = home.path().join("api-secrets.env");
+    std::fs::write(
+        &shared,
+        "NINJA_CLIENT_ID=id\nNINJA_CLIENT_SECRET=secret\nOTHER=x\n",
+    )
+    .unwrap();
+    common::chmod(&shared, 0o600);
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!("[providers.shared-file]\npath = \"{}\"\n", shared.display()),
+    )
+    .unwrap();
+    home
+}
+
+/// `PROVIDER:KEY` completes in each shell as a person types it: bash splits words at ':'
+/// (COMP_WORDBREAKS), which its glue must undo.
+fn provider_addresses_complete_interactively(shell: &str) {
+    let home = home_with_shared_file();
+    let terminal = Terminal::start(&home, shell);
+    let listing_tabs = if shell == "bash" { 2 } else { 1 };
+    assert_eq!(
+        terminal.complete("vault get shared-file:NINJA_CLIENT_S"),
+        "vault get shared-file:NINJA_CLIENT_SECRET"
+    );
+    assert_eq!(
+        terminal.complete("vault get shared-file:NINJA_C"),
+        "vault get shared-file:NINJA_CLIENT_"
+    );
+    assert_eq!(
+        terminal.complete("vault get shared-f"),
+        "vault get shared-file:"
+    );
+    assert_eq!(
+        terminal.complete("vault list shared-file:O"),
+        "vault list shared-file:OTHER"
+    );
+    // Nothing typed after the colon: the keys are offered, the line is left as it was.
+    let screen = terminal.tab("vault get shared-file:", listing_tabs, |screen| {
+        screen.contains("NINJA_CLIENT_ID") && screen.contains("OTHER")
+    });
+    assert!(screen.contains("NINJA_CLIENT_SECRET"), "{screen}");
+    assert_eq!(
+        prompt_line(&screen).as_deref(),
+        Some("vault get shared-file:"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn bash_completes_provider_addresses_in_a_terminal() {
+    provider_addresses_complete_interactively("bash");
+}
+
+#[test]
+fn zsh_completes_provider_addresses_in_a_terminal() {
+    provider_addresses_complete_interactively("zsh");
+}
+
+#[test]
+fn fish_completes_provider_addresses_in_a_terminal() {
+    provider_addresses_complete_interactively("fish");
+}

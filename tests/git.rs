@@ -683,3 +683,94 @@ fn a_name_with_escapes_is_shown_escaped_in_diffs_and_merges() {
         );
     }
 }
+
+/// git does not clone .git/config: a fresh clone has the attributes but not the driver.
+/// vault says so, where git would only say CONFLICT, until `vault git setup` is run there.
+#[test]
+fn a_fresh_clone_is_told_to_run_git_setup_once() {
+    let repo = Repo::new();
+    let clone = repo.home.path().join("clone");
+    repo.git(&[
+        "clone",
+        "-q",
+        repo.dir.to_str().unwrap(),
+        clone.to_str().unwrap(),
+    ]);
+    let in_clone = |program: &str, args: &[&str]| {
+        let mut command = repo.command(program, args);
+        command
+            .current_dir(&clone)
+            .env("VAULT_FILE", clone.join("vault.age"));
+        command.output().unwrap()
+    };
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    let vault = vault.to_str().unwrap();
+    let status = in_clone(vault, &["status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let said = stdout(&status);
+    assert!(
+        said.contains(
+            "problem:  vault.age: .gitattributes asks git for vault's merge and diff driver"
+        ) && said.contains("run 'vault git setup' once in this clone"),
+        "{said}"
+    );
+    let diff = in_clone(vault, &["diff"]);
+    assert!(
+        stderr(&diff).contains("run 'vault git setup' once in this clone"),
+        "{}",
+        stderr(&diff)
+    );
+    // Without the driver git stops with a plain conflict; vault merge says why.
+    for (branch, value) in [("other", "c-from-other"), ("main", "c-from-main")] {
+        let git = |args: &[&str]| {
+            let output = in_clone("git", args);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        };
+        if branch == "other" {
+            git(&["checkout", "-q", "-b", "other"]);
+        } else {
+            git(&["checkout", "-q", "main"]);
+        }
+        let output = assert_cmd::Command::from_std(repo.command(vault, &["set", "C"]))
+            .current_dir(&clone)
+            .env("VAULT_FILE", clone.join("vault.age"))
+            .write_stdin(value)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        git(&["commit", "-q", "-am", branch]);
+    }
+    let merged = in_clone("git", &["merge", "-q", "--no-edit", "other"]);
+    assert!(!merged.status.success());
+    assert!(
+        stdout(&merged).contains("CONFLICT (content)"),
+        "{}",
+        stdout(&merged)
+    );
+    let settle = in_clone(vault, &["merge"]);
+    assert_eq!(settle.status.code(), Some(3));
+    assert!(
+        stderr(&settle).contains("run 'vault git setup' once in this clone, or git merge stops"),
+        "{}",
+        stderr(&settle)
+    );
+    assert!(in_clone("git", &["merge", "--abort"]).status.success());
+
+    let setup = in_clone(vault, &["git", "setup"]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    let status = in_clone(vault, &["status"]);
+    assert!(
+        !stdout(&status).contains("vault git setup"),
+        "{}",
+        stdout(&status)
+    );
+    // And now the same merge goes through vault's driver.
+    let merged = in_clone("git", &["merge", "-q", "--no-edit", "other"]);
+    assert!(
+        stderr(&merged).contains("secrets changed on both branches: C"),
+        "{}",
+        stderr(&merged)
+    );
+    // The original repository, set up when it was made, is told nothing.
+    assert!(!repo.vault(&["status"]).contains("vault git setup"));
+}

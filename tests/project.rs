@@ -213,3 +213,84 @@ fn a_project_moves_from_a_env_file_to_vault_in_two_commands() {
         .assert()
         .success();
 }
+
+/// With a lookup chain, `get -v` and `check` say which place answered, never the value.
+#[test]
+fn get_verbose_and_check_name_the_place_of_the_chain_that_answered() {
+    let home = TestHome::initialised();
+    for name in ["FROM_ENV", "FROM_DOTENV", "FROM_VAULT"] {
+        home.set(name, &format!("vault-value-of-{name}"));
+    }
+    let dotenv = home.path().join("lookup.env");
+    fs::write(&dotenv, "FROM_DOTENV=dotenv-value-0123456789\n").unwrap();
+    fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[lookup]\norder = [\"env\", \"dotenv:{}\", \"vault\"]\n",
+            dotenv.display()
+        ),
+    )
+    .unwrap();
+    let place = |name: &str| {
+        let output = home
+            .vault(&["get", "-v", name])
+            .env("FROM_ENV", "env-value-0123456789")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let said = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!said.contains("value-"), "a value shown: {said}");
+        stderr(&output)
+    };
+    assert!(place("FROM_ENV").contains("FROM_ENV: from env"));
+    assert!(
+        place("FROM_DOTENV").contains(&format!("FROM_DOTENV: from dotenv:{}", dotenv.display()))
+    );
+    assert!(place("FROM_VAULT").contains("FROM_VAULT: from vault"));
+
+    fs::write(
+        home.path().join("secretsd.toml"),
+        "[env]\nA = \"secret:FROM_ENV\"\nB = \"secret:FROM_DOTENV\"\nC = \"secret:FROM_VAULT\"\nD = \"literal:x\"\n",
+    )
+    .unwrap();
+    let output = home
+        .vault(&["check"])
+        .env("FROM_ENV", "env-value-0123456789")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    let row = |variable: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{variable} ")))
+            .unwrap_or_else(|| panic!("no {variable} in\n{table}"))
+            .to_string()
+    };
+    assert!(row("A").ends_with("(from env)"), "{table}");
+    assert!(
+        row("B").ends_with(&format!("(from dotenv:{})", dotenv.display())),
+        "{table}"
+    );
+    assert!(row("C").ends_with("(from vault)"), "{table}");
+    assert!(!row("D").contains("(from"), "{table}");
+    assert!(!table.contains("value-"), "{table}");
+    let output = home
+        .vault(&["check", "--json"])
+        .env("FROM_ENV", "env-value-0123456789")
+        .output()
+        .unwrap();
+    let items: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let source = |name: &str| {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap()["source"]
+            .clone()
+    };
+    assert_eq!(source("A"), "env");
+    assert_eq!(source("C"), "vault");
+    assert_eq!(source("D"), serde_json::Value::Null);
+}

@@ -877,3 +877,155 @@ fn answers_over_the_line_limit_are_split_or_refused() {
     assert!(stderr(&output).contains("too-large"), "{}", stderr(&output));
     assert!(!stderr(&output).contains("hhhh"), "no value in the message");
 }
+
+/// The example seed shipped beside infisical-test-server.
+fn example_seed() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("providers/infisical/test-server/seed.example.json")
+}
+
+fn infisical_test_server() -> std::process::Command {
+    std::process::Command::new(
+        assert_cmd::cargo::cargo_bin("vault").with_file_name("infisical-test-server"),
+    )
+}
+
+/// A home whose `[providers.infisical]` points at `url` with the example seed's identity.
+fn infisical_home(url: &str, environment: &str) -> TestHome {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.infisical]\nbase_url = \"{url}\"\nclient_id = \"machine-id\"\n\
+             client_secret = \"machine-secret\"\nproject_id = \"project-1\"\nenvironment = \"{environment}\"\n"
+        ),
+    )
+    .unwrap();
+    home
+}
+
+fn with_provider_path(mut command: assert_cmd::Command) -> assert_cmd::Command {
+    let binaries = assert_cmd::cargo::cargo_bin("vault");
+    command.env("VAULT_PROVIDER_PATH", binaries.parent().unwrap());
+    command
+}
+
+#[test]
+fn infisical_test_server_explains_itself_and_refuses_nonsense_without_a_panic() {
+    let help = infisical_test_server().arg("--help").output().unwrap();
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    for promised in [
+        "Usage: infisical-test-server --seed FILE",
+        "seed.example.json",
+        "--port",
+    ] {
+        assert!(text.contains(promised), "{text}");
+    }
+    for wrong in [
+        &["--bogus"][..],
+        &[][..],
+        &["--seed"][..],
+        &["--seed", "/nonexistent/seed.json"][..],
+    ] {
+        let output = infisical_test_server().args(wrong).output().unwrap();
+        assert!(!output.status.success(), "{wrong:?}");
+        let said = stderr(&output);
+        assert!(
+            said.starts_with("infisical-test-server: "),
+            "{wrong:?}: {said}"
+        );
+        assert!(
+            !said.contains("panicked") && !said.contains("backtrace"),
+            "{said}"
+        );
+    }
+}
+
+#[test]
+fn infisical_test_server_serves_with_stdin_from_dev_null() {
+    use std::io::BufRead;
+    let mut server = infisical_test_server()
+        .arg("--seed")
+        .arg(example_seed())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let running = server.try_wait().unwrap().is_none();
+    let home = infisical_home(&url, "prod");
+    let listed = with_provider_path(home.vault(&["list", "infisical:/app/db/"]))
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(running, "the server exited although nobody closed a pipe");
+    assert_eq!(
+        stdout(&listed),
+        "/app/db/PASSWORD\n/app/db/SMTP_PASSWORD\n/app/db/USER\n",
+        "{}",
+        stderr(&listed)
+    );
+}
+
+/// Infisical has a root folder in every environment: the conformance kit's default keys
+/// (in /) pass against a seed that names only deeper folders, and so does a prefix in one.
+#[test]
+fn provider_check_passes_against_the_example_seed_in_any_folder() {
+    let server = common::InfisicalServer::start(&example_seed());
+    let home = infisical_home(&server.url, "prod");
+    for prefix in [
+        None,
+        Some("/app/db/SECRETSD_CHECK_"),
+        Some("app/SECRETSD_CHECK_"),
+    ] {
+        let mut args = vec!["provider", "check", "infisical"];
+        if let Some(prefix) = prefix {
+            args.extend(["--key-prefix", prefix]);
+        }
+        let output = with_provider_path(home.vault(&args)).output().unwrap();
+        let report = stdout(&output);
+        assert!(
+            output.status.success(),
+            "{prefix:?}: {report}{}",
+            stderr(&output)
+        );
+        assert!(report.contains("15 passed, 0 failed"), "{report}");
+    }
+    // The check's keys are gone again, and the seed's are untouched.
+    let listed = with_provider_path(home.vault(&["list", "infisical:/app/db/"]))
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&listed),
+        "/app/db/PASSWORD\n/app/db/SMTP_PASSWORD\n/app/db/USER\n"
+    );
+}
+
+#[test]
+fn an_infisical_key_in_the_root_folder_is_named_with_one_slash() {
+    let server = common::InfisicalServer::start(&example_seed());
+    // An environment the project lacks: the writes fail, and say which key they were.
+    let home = infisical_home(&server.url, "staging");
+    let output = with_provider_path(home.vault(&["provider", "check", "infisical"]))
+        .output()
+        .unwrap();
+    let report = stdout(&output);
+    assert_eq!(output.status.code(), Some(5), "{report}");
+    assert!(
+        report.contains("writing /SECRETSD_CHECK_PRESENT:"),
+        "{report}"
+    );
+    assert!(!report.contains("//"), "{report}");
+}

@@ -225,6 +225,14 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
 pub fn get(context: &Context, args: &GetArgs) -> Result<u8> {
     let address = Address::parse(&args.name)?;
     let (value, metadata) = read_address(context, &address)?;
+    // Which place answered (env, a .env, the vault, a provider), never the value.
+    if let Some(source) = metadata.get("source").and_then(|s| s.as_str()) {
+        context.explain(&format!(
+            "{}: from {}",
+            crate::names::printable(&args.name, false),
+            crate::names::printable(source, false)
+        ));
+    }
     print_value(args, &value, metadata)?;
     SUCCESS
 }

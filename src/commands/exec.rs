@@ -718,11 +718,25 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
     if let Some(profile) = &context.profile {
         context.note(&format!("profile {profile}"));
     }
-    let outcomes = context.with_resolver(|resolver| resolver.resolve_each(bindings))?;
+    // Where along the lookup chain each secret: reference was found (env, a .env, the
+    // vault, a provider): a value from an unexpected place is what check is run to see.
+    let (outcomes, answered) = context.with_resolver(|resolver| {
+        let outcomes = resolver.resolve_each(bindings)?;
+        let answered: Vec<Option<String>> = bindings
+            .iter()
+            .map(|binding| match &binding.reference {
+                crate::resolve::Reference::Secret(name) => {
+                    resolver.source_of(name).map(str::to_string)
+                }
+                _ => None,
+            })
+            .collect();
+        Ok((outcomes, answered))
+    })?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut failed = Vec::new();
-    for (binding, outcome) in bindings.iter().zip(outcomes) {
+    for ((binding, outcome), answered) in bindings.iter().zip(outcomes).zip(answered) {
         // Where the value came from, in full once it did: a reference that found nothing
         // may be a literal with a colon (`admin:hunter2`), shown as errors show it.
         let from = if outcome.is_ok() {
@@ -736,7 +750,13 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             _ => "reference",
         };
         let (state, shown) = match outcome {
-            Ok(value) => ("ok", crate::value::mask(&value)),
+            Ok(value) => match &answered {
+                Some(answered) => (
+                    "ok",
+                    format!("{}  (from {answered})", crate::value::mask(&value)),
+                ),
+                None => ("ok", crate::value::mask(&value)),
+            },
             Err(Error::NotFound(_)) if binding.default.is_some() => {
                 ("default", "(the manifest's default)".to_string())
             }
@@ -750,16 +770,17 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
                 ("FAILED", e.to_string())
             }
         };
-        rows.push((binding, kind, from, state, shown));
+        rows.push((binding, kind, from, state, shown, answered));
     }
     if args.json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(b, kind, from, state, shown)| {
+            .map(|(b, kind, from, state, shown, answered)| {
                 serde_json::json!({
                     "name": b.variable,
                     "kind": kind,
                     "from": from,
+                    "source": answered,
                     "description": b.description,
                     "required": b.required,
                     "state": state.to_lowercase(),
@@ -789,7 +810,7 @@ pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
             .unwrap_or(4)
             .min(crate::names::MAX_COLUMN);
         let mut out = String::new();
-        for (binding, kind, from, state, shown) in &rows {
+        for (binding, kind, from, state, shown, _) in &rows {
             let line = format!(
                 "{:width$}  {:from_width$}  {state:8} {shown}{}",
                 binding.variable,

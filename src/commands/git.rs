@@ -123,6 +123,39 @@ fn setup(context: &Context, global: bool) -> Result<u8> {
     SUCCESS
 }
 
+/// What to say when `.gitattributes` asks git for vault's diff or merge driver on the vault
+/// but this clone's git configuration lacks it: git does not clone `.git/config`, so every
+/// clone runs `vault git setup` once, and until then `git merge` stops at a plain
+/// `CONFLICT (content)` with no word of vault. None when that is not the case (no work
+/// tree, no such attribute, or set up).
+pub fn missing_setup(context: &Context) -> Option<String> {
+    let (root, relative) = repository(context).ok()?;
+    let attributes = git_text(&root, &["check-attr", "diff", "merge", "--", &relative]).ok()?;
+    let asks = |attribute: &str| {
+        attributes
+            .lines()
+            .any(|line| line.ends_with(&format!(": {attribute}: secretsd")))
+    };
+    let configured = |key: &str| git_text(&root, &["config", "--get", key]).is_ok();
+    let missing: Vec<&str> = [
+        ("merge", "merge.secretsd.driver"),
+        ("diff", "diff.secretsd.textconv"),
+    ]
+    .into_iter()
+    .filter(|(attribute, key)| asks(attribute) && !configured(key))
+    .map(|(attribute, _)| attribute)
+    .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{relative}: .gitattributes asks git for vault's {} driver, which this clone lacks \
+         (git does not clone .git/config): run 'vault git setup' once in this clone, \
+         or git merge stops at a plain CONFLICT on {relative}",
+        missing.join(" and ")
+    ))
+}
+
 /// Appends each of `lines` that `path` does not hold yet.
 fn add_lines(path: &Path, lines: &[String]) -> Result<()> {
     let mut text = std::fs::read_to_string(path).unwrap_or_default();
@@ -251,6 +284,9 @@ pub fn diff(context: &Context, reference: &str) -> Result<u8> {
             })?;
         then.document
     };
+    if let Some(why) = missing_setup(context) {
+        context.note(&why);
+    }
     let difference = Difference::between(&then, &now.document)?;
     if difference.is_empty() {
         context.note(&format!("no change to {relative} since {reference}"));
@@ -562,8 +598,12 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| Error::BadData(format!("{}: {e}", state_path.display())))?,
         Err(_) => {
+            // A merge git stopped without vault's driver left nothing here: say why.
+            let hint = missing_setup(context)
+                .map(|why| format!("; {why}, then 'git merge --abort' and merge again"))
+                .unwrap_or_default();
             return Err(Error::NotFound(format!(
-                "no merge of {relative} is waiting to be settled"
+                "no merge of {relative} is waiting to be settled{hint}"
             )));
         }
     };

@@ -74,6 +74,9 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         };
         lookup.push((entry, available));
     }
+    if exists && let Some(why) = crate::commands::git::missing_setup(context) {
+        problems.push(why);
+    }
     let backups = crate::store::backup::list(&vault_path)
         .map(|b| b.len())
         .unwrap_or(0);

@@ -371,7 +371,7 @@ impl Client {
     /// Updates the secret, or creates it when it does not exist yet.
     pub fn write(&mut self, folder: &str, name: &str, value: &str) -> Result<(), ProviderError> {
         let path = format!("/api/v4/secrets/{}", segment(name));
-        let what = format!("writing {folder}/{name}");
+        let what = format!("writing {}", crate::full_key(folder, name));
         match self.call(
             Method::Patch,
             &path,
@@ -400,7 +400,7 @@ impl Client {
             &path,
             &[],
             Some(self.body(folder, None)),
-            &format!("deleting {folder}/{name}"),
+            &format!("deleting {}", crate::full_key(folder, name)),
         )
         .map(|_| ())
     }

@@ -9,7 +9,8 @@
 //! Keys are `/<folder path>/<NAME>`; the leading `/` may be left out (`app/db/PASSWORD`,
 //! and a bare `NAME` is in the root folder `/`). `list` answers in the spelling of its
 //! prefix — with the leading `/` when the prefix has one or there is none, without it
-//! otherwise — so every listed key reads back as listed. A `get` reads each folder once,
+//! otherwise — so every listed key reads back as listed. Without a prefix it lists the root
+//! folder (and, with `recursive`, every folder below). A `get` reads each folder once,
 //! however many of its names are asked for.
 
 mod api;

@@ -9,7 +9,8 @@
 //! account ("username") under that service. Items written by other tools are found with
 //! the same service and username attributes, e.g. `secret-tool store service secretsd
 //! username API_KEY`. Built on macOS or Windows, "auto" is the Keychain or the Credential
-//! Manager (through the same crate), and listing is unsupported there.
+//! Manager (through the same crate), and listing is unsupported there. Keys in the kernel
+//! keyring are volatile: they do not survive a reboot.
 
 use std::process::ExitCode;
 
@@ -203,6 +204,78 @@ fn list_secret_service(settings: &Settings, prefix: Option<&str>) -> Result<List
     Ok(ListOk { keys })
 }
 
+/// The keys of the service in the kernel keyring this provider uses. The kernel has no
+/// search by pattern, and reading a keyring's links through linux-keyutils is unsound when
+/// the keyring holds more links than its buffer (it sets a length the kernel never wrote):
+/// so the candidates are the "user" keys `/proc/keys` shows this user, and each counts only
+/// when a search from our keyring finds it, as `get` would. No value is read.
+#[cfg(target_os = "linux")]
+fn list_keyutils(settings: &Settings, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+    let keyring = match user_keyring_without_session() {
+        Some(user) => user,
+        None => KeyRing::from_special_id(KeyRingIdentifier::Session, false).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Unavailable,
+                "no kernel keyring is usable in this login; start one with 'keyctl session'",
+            )
+            .caused_by(e)
+        })?,
+    };
+    let table = std::fs::read_to_string("/proc/keys").map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Unsupported,
+            "this kernel shows no /proc/keys, so its keyring cannot be listed; get, set and delete work",
+        )
+        .caused_by(e)
+    })?;
+    let suffix = format!("@{}", settings.service);
+    let mut keys: Vec<String> = table
+        .lines()
+        .filter_map(user_key_description)
+        .filter_map(|description| {
+            let key = description
+                .strip_prefix("keyring-rs:")?
+                .strip_suffix(suffix.as_str())?;
+            (!key.is_empty() && key.starts_with(prefix.unwrap_or("")))
+                .then(|| (key.to_string(), description))
+        })
+        .filter(|(_, description)| keyring.search(description).is_ok())
+        .map(|(key, _)| key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(ListOk { keys })
+}
+
+/// The description of a "user" key in a line of `/proc/keys`: ID, flags, usage, expiry,
+/// permissions, uid, gid and type, then the description and, for a key with a payload,
+/// `: <its length>`.
+fn user_key_description(line: &str) -> Option<&str> {
+    let mut rest = line;
+    for field in 0..8 {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace)?;
+        if field == 7 && &rest[..end] != "user" {
+            return None;
+        }
+        rest = &rest[end..];
+    }
+    let described = rest.trim_start();
+    Some(match described.rsplit_once(": ") {
+        Some((description, length)) if length.bytes().all(|b| b.is_ascii_digit()) => description,
+        _ => described,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn list_keyutils(_settings: &Settings, _prefix: Option<&str>) -> Result<ListOk, ProviderError> {
+    Err(ProviderError::new(
+        ErrorKind::Unsupported,
+        "the kernel keyring exists on Linux only",
+    ))
+}
+
 #[cfg(not(target_os = "linux"))]
 fn list_secret_service(
     _settings: &Settings,
@@ -246,13 +319,14 @@ impl Provider for Keyring {
 
     fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
         let settings = settings(config)?;
-        if settings.backend != Backend::SecretService {
-            return Err(ProviderError::new(
+        match settings.backend {
+            Backend::SecretService => list_secret_service(&settings, prefix),
+            Backend::Keyutils => list_keyutils(&settings, prefix),
+            Backend::Native => Err(ProviderError::new(
                 ErrorKind::Unsupported,
-                "this keyring cannot be searched by service; list works with backend = \"secret-service\"",
-            ));
+                "this keyring cannot be searched by service; list works with the secret-service and keyutils backends",
+            )),
         }
-        list_secret_service(&settings, prefix)
     }
 
     fn set(
@@ -286,4 +360,31 @@ impl Provider for Keyring {
 
 fn main() -> ExitCode {
     serve(Keyring)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_key_description;
+
+    #[test]
+    fn descriptions_of_user_keys_are_read_from_proc_keys_lines() {
+        let cases = [
+            (
+                "3996f0e7 I--Q---     1 perm 3f010000     0     0 user      keyring-rs:A B@secretsd: 11",
+                Some("keyring-rs:A B@secretsd"),
+            ),
+            (
+                "2d535d52 I--Q---     1 4d   3f010000  1000  1000 user      keyring-rs:X: Y@s: 3",
+                Some("keyring-rs:X: Y@s"),
+            ),
+            (
+                "249e78bb I--Q---     8 perm 3f030000     0     0 keyring   _ses: 2",
+                None,
+            ),
+            ("garbage", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(user_key_description(line), expected, "{line}");
+        }
+    }
 }

@@ -6,15 +6,12 @@
 //! It is a test fixture: in memory, single project, no TLS. It lives apart from the
 //! provider so the provider cannot learn shortcuts from it.
 //!
-//! ```text
-//! infisical-test-server --seed seed.json [--token-ttl SECONDS] [--revoke-after MILLIS]
-//!                       [--fail-first N STATUS]
-//! ```
-//! prints `listening on http://127.0.0.1:PORT` and serves until stdin closes.
-//! `GET /test/stats` reports how many logins and requests it has seen.
+//! `infisical-test-server --help` says how to run it and what its seed holds;
+//! `seed.example.json` is a seed to start from.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,8 +20,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-/// The seed: credentials, one project, its environments and folders.
+/// The seed: credentials, one project, its environments and folders (`--help` shows one).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Seed {
     client_id: String,
     client_secret: String,
@@ -387,71 +385,192 @@ impl State {
     }
 }
 
-fn main() {
-    let mut seed_path = None;
-    let mut token_ttl = 7200;
-    let mut revoke_after = None;
-    let mut failures = Vec::new();
-    let mut args = std::env::args().skip(1);
+const USAGE: &str = "\
+infisical-test-server: a local stand-in for Infisical's REST API, for tests only
+(in memory, one project, plain HTTP on 127.0.0.1; not a secrets store).
+
+Usage: infisical-test-server --seed FILE [OPTIONS]
+
+Options:
+  --seed FILE            the machine identity, project and secrets to serve (JSON)
+  --port PORT            listen on this port (default: any free one)
+  --token-ttl SECONDS    lifetime of an access token, as announced (default 7200)
+  --revoke-after MILLIS  tokens stop working this soon, whatever was announced
+  --fail-first N STATUS  answer the first N secret requests with STATUS (429, 500, 503)
+  -h, --help             this text
+
+It prints `listening on http://127.0.0.1:PORT` on its first line of output. When its stdin
+is a pipe it stops as soon as the pipe closes (a test that dies takes it along); otherwise
+(a terminal, /dev/null) it serves until it is stopped (Ctrl-C, kill).
+
+The seed (an example: seed.example.json beside this crate's Cargo.toml):
+  {\"client_id\": \"machine-id\", \"client_secret\": \"machine-secret\",
+   \"project_id\": \"project-1\",
+   \"secrets\": {\"prod\": {\"/\": {\"ROOT_KEY\": \"v\"}, \"/app/db\": {\"PASSWORD\": \"p\"}}},
+   \"imports\": {\"prod\": {\"/app/db\": [[\"prod\", \"/common\"]]}}}
+secrets: environment slug -> folder path -> name -> value. As in Infisical, every
+environment has the root folder / and every folder its parents, seeded or not.
+imports (optional): environment -> folder -> the (environment, folder) pairs it imports.
+GET /test/stats answers how many logins and requests it has seen.
+";
+
+/// What the command line asks for.
+struct Options {
+    seed: String,
+    port: u16,
+    token_ttl: u64,
+    revoke_after: Option<Duration>,
+    failures: Vec<u16>,
+}
+
+/// The command line, or the message for a usage error (`Ok(None)`: --help).
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    fn value<T: std::str::FromStr>(
+        args: &mut impl Iterator<Item = String>,
+        what: &str,
+    ) -> Result<T, String> {
+        args.next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{what} needs a number"))
+    }
+    let mut seed = None;
+    let mut options = Options {
+        seed: String::new(),
+        port: 0,
+        token_ttl: 7200,
+        revoke_after: None,
+        failures: Vec::new(),
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--seed" => seed_path = args.next(),
-            "--token-ttl" => {
-                token_ttl = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--token-ttl SECONDS")
-            }
+            "-h" | "--help" => return Ok(None),
+            "--seed" => seed = Some(args.next().ok_or("--seed needs a FILE")?),
+            "--port" => options.port = value(&mut args, "--port PORT")?,
+            "--token-ttl" => options.token_ttl = value(&mut args, "--token-ttl SECONDS")?,
             "--revoke-after" => {
-                revoke_after = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_millis);
+                options.revoke_after = Some(Duration::from_millis(value(
+                    &mut args,
+                    "--revoke-after MILLIS",
+                )?))
             }
             "--fail-first" => {
-                let count: usize = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--fail-first N STATUS");
-                let status: u16 = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--fail-first N STATUS");
-                failures.extend(std::iter::repeat_n(status, count));
+                let count: usize = value(&mut args, "--fail-first N STATUS")?;
+                let status: u16 = value(&mut args, "--fail-first N STATUS")?;
+                options.failures.extend(std::iter::repeat_n(status, count));
             }
-            other => panic!("unknown argument {other}"),
+            other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let seed: Seed = serde_json::from_str(
-        &std::fs::read_to_string(seed_path.expect("--seed FILE")).expect("seed file"),
-    )
-    .expect("seed JSON");
+    options.seed = seed.ok_or("--seed FILE is required")?;
+    Ok(Some(options))
+}
+
+/// The seed file, with the folders Infisical always has added.
+fn read_seed(path: &str) -> Result<Seed, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let mut seed: Seed = serde_json::from_str(&text)
+        .map_err(|e| format!("{path} is not a seed (see --help for its format): {e}"))?;
+    for folders in seed.secrets.values_mut() {
+        let mut parents = vec!["/".to_string()];
+        for folder in folders.keys() {
+            if !folder.starts_with('/') || (folder.len() > 1 && folder.ends_with('/')) {
+                return Err(format!(
+                    "{path}: folder {folder:?} is not a folder path (/, /app, /app/db)"
+                ));
+            }
+            let mut path = folder.as_str();
+            while let Some((parent, _)) = path.rsplit_once('/') {
+                if parent.is_empty() {
+                    break;
+                }
+                parents.push(parent.to_string());
+                path = parent;
+            }
+        }
+        for parent in parents {
+            folders.entry(parent).or_default();
+        }
+    }
+    Ok(seed)
+}
+
+/// Whether stdin is a pipe (or socket) whose end means "stop".
+fn stdin_is_a_pipe() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata())
+        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("infisical-test-server: {message}; see --help");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = match read_seed(&options.seed) {
+        Ok(seed) => seed,
+        Err(message) => {
+            eprintln!("infisical-test-server: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let state = Arc::new(Mutex::new(State {
         seed,
         tokens: BTreeMap::new(),
-        token_ttl: Duration::from_secs(token_ttl),
-        revoke_after,
+        token_ttl: Duration::from_secs(options.token_ttl),
+        revoke_after: options.revoke_after,
         logins: 0,
         requests: 0,
         rejected_tokens: 0,
-        failures,
+        failures: options.failures,
     }));
-    let server = Server::http("127.0.0.1:0").expect("bind a loopback port");
-    let port = server.server_addr().to_ip().expect("ip").port();
-    println!("listening on http://127.0.0.1:{port}");
-    // Stop when the test that started us closes our stdin (or dies).
-    std::thread::spawn(|| {
-        let _ = std::io::stdin().read_to_end(&mut Vec::new());
-        std::process::exit(0);
-    });
-    for mut request in server.incoming_requests() {
-        let (status, body) = state.lock().expect("state").handle(&mut request);
-        let response = Response::from_string(body.to_string())
-            .with_status_code(status)
-            .with_header(
-                Header::from_bytes("Content-Type", "application/json; charset=utf-8")
-                    .expect("header"),
+    let server = match Server::http(("127.0.0.1", options.port)) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "infisical-test-server: cannot listen on 127.0.0.1:{}: {e}",
+                options.port
             );
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(address) = server.server_addr().to_ip() else {
+        eprintln!("infisical-test-server: not listening on an IP address");
+        return ExitCode::FAILURE;
+    };
+    println!("listening on http://127.0.0.1:{}", address.port());
+    let _ = std::io::stdout().flush();
+    if stdin_is_a_pipe() {
+        // Stop when the test that started us closes our stdin (or dies).
+        std::thread::spawn(|| {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            std::process::exit(0);
+        });
+    } else {
+        eprintln!("infisical-test-server: serving until stopped (Ctrl-C)");
+    }
+    for mut request in server.incoming_requests() {
+        let Ok(mut state) = state.lock() else {
+            break;
+        };
+        let (status, body) = state.handle(&mut request);
+        drop(state);
+        let mut response = Response::from_string(body.to_string()).with_status_code(status);
+        if let Ok(header) = Header::from_bytes("Content-Type", "application/json; charset=utf-8") {
+            response = response.with_header(header);
+        }
         let _ = request.respond(response);
     }
+    ExitCode::FAILURE
 }
