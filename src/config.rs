@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::paths::{Located, Source};
+pub use crate::store::backup::BackupPolicy;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -220,28 +221,6 @@ impl Default for LookupConfig {
     fn default() -> Self {
         LookupConfig {
             order: vec!["vault".to_string()],
-        }
-    }
-}
-
-/// How many encrypted backups are kept beside the vault, and for how long.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BackupPolicy {
-    /// Make a backup before every change.
-    pub enabled: bool,
-    /// Keep at most this many backups (the newest).
-    pub keep: usize,
-    /// Delete backups older than this many days.
-    pub max_age_days: u64,
-}
-
-impl Default for BackupPolicy {
-    fn default() -> Self {
-        BackupPolicy {
-            enabled: true,
-            keep: 30,
-            max_age_days: 90,
         }
     }
 }

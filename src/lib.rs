@@ -5,20 +5,19 @@
 //! user sees; `main.rs` only parses, dispatches and maps errors to exit codes.
 
 pub mod cli;
+pub use secretsd_store as store;
+pub use secretsd_store::{error, formats, names, paths, trust};
+
 pub mod code_env;
 pub mod commands;
 pub mod complete;
 pub mod config;
 pub mod env_file;
 pub mod environment;
-pub mod error;
-pub mod formats;
 pub mod keeper;
 pub mod manifest;
 pub mod manpages;
 pub mod merge;
-pub mod names;
-pub mod paths;
 pub mod process;
 pub mod providers;
 pub mod pty;
@@ -29,7 +28,5 @@ pub mod scan;
 pub mod scratch;
 pub mod secret_files;
 pub mod service_access;
-pub mod store;
 pub mod sync;
-pub mod trust;
 pub mod value;

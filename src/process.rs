@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 static IDENTITY_KEY: OnceLock<Option<Zeroizing<String>>> = OnceLock::new();
 
 /// The environment variable that may hold the identity itself (for CI, like `SOPS_AGE_KEY`).
-pub const IDENTITY_KEY_VAR: &str = "VAULT_IDENTITY_KEY";
+pub use crate::paths::IDENTITY_KEY_VAR;
 
 /// Takes `VAULT_IDENTITY_KEY` out of vault's environment, so no command, provider or
 /// service command vault starts inherits it. Called at the start of `main`, before any

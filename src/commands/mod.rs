@@ -7,6 +7,7 @@ pub mod exec;
 pub mod git;
 pub mod init;
 pub mod io;
+mod plugin_prompt;
 pub mod provider;
 pub mod recipients;
 pub mod rotate;
@@ -34,6 +35,7 @@ use crate::store::{KeySource, Vault, strict::check_private_file};
 pub fn run(cli: Cli) -> Result<u8> {
     // --file-dir files left by a vault killed together with its keeper go now.
     crate::secret_files::remove_stale_recorded();
+    crate::store::identity::set_plugin_prompt(Box::new(plugin_prompt::TerminalPrompt));
     let starts_command = matches!(cli.command, Command::Exec(_) | Command::Run(_));
     let result = dispatch(cli);
     if starts_command {
@@ -179,7 +181,10 @@ impl Context {
     pub fn own(&self) -> Option<&crate::store::identity::Own> {
         if self.own.get().is_none()
             && matches!(
-                paths::IdentitySource::find(self.global.identity.as_deref()),
+                paths::IdentitySource::find(
+                    self.global.identity.as_deref(),
+                    crate::process::identity_key().is_some()
+                ),
                 Ok(paths::IdentitySource::Command(_))
             )
         {
@@ -204,7 +209,10 @@ impl Context {
             return Ok(());
         }
         if matches!(
-            paths::IdentitySource::find(self.global.identity.as_deref()),
+            paths::IdentitySource::find(
+                self.global.identity.as_deref(),
+                crate::process::identity_key().is_some()
+            ),
             Ok(paths::IdentitySource::Command(_))
         ) || trust::load_own(self.identity_location().ok().map(|l| l.path).as_deref()).is_some()
         {
@@ -330,7 +338,10 @@ fn read_passphrase_file(path: &Path) -> Result<SecretString> {
 
 impl KeySource for Context {
     fn identities(&self) -> Result<Identities> {
-        let source = paths::IdentitySource::find(self.global.identity.as_deref())?;
+        let source = paths::IdentitySource::find(
+            self.global.identity.as_deref(),
+            crate::process::identity_key().is_some(),
+        )?;
         self.explain(&format!("identity {}", source.describe()));
         match source {
             paths::IdentitySource::File(location) => {

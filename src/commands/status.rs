@@ -12,7 +12,10 @@ use crate::store::{Protection, backup::backup_dir, strict::check_private_file};
 pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     let vault = context.vault();
     let vault_path = vault.path().to_path_buf();
-    let identity = paths::IdentitySource::find(context.global.identity.as_deref())?;
+    let identity = paths::IdentitySource::find(
+        context.global.identity.as_deref(),
+        crate::process::identity_key().is_some(),
+    )?;
     let identity_file = match &identity {
         paths::IdentitySource::File(located) => Some(located.path.clone()),
         _ => None,

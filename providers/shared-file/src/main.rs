@@ -10,12 +10,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use secretsd::formats::dotenv::{self, Assignment};
-use secretsd::names::validate_name;
-use secretsd::store::fs::{WriterLock, write_atomic_with_mode};
 use secretsd_protocol::{
     Config, ErrorKind, GetOk, ListOk, Op, Provider, ProviderError, SecretValue, serve,
 };
+use secretsd_store::formats::dotenv::{self, Assignment};
+use secretsd_store::fs::{WriterLock, write_atomic_with_mode};
+use secretsd_store::names::validate_name;
 
 struct SharedFile;
 

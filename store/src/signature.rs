@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::store::secret_bytes::SecretBytes;
+use crate::secret_bytes::SecretBytes;
 
 /// What a signature is for. Its hash starts with a context of its own, so a signature
 /// made for one kind of object never passes for another (a vault signed by a member is no

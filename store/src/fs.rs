@@ -23,7 +23,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             .create(dir)
             .map_err(|e| Error::io("create directory", dir, e))?;
     }
-    crate::store::strict::check_not_replaceable(dir, "directory")
+    crate::strict::check_not_replaceable(dir, "directory")
 }
 
 /// `path` with symbolic links in its last component followed, as git and editors do: a

@@ -7,11 +7,11 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
+use crate::document::timestamp_now;
 use crate::error::{Error, Result};
+use crate::fs::{ensure_private_dir, parent_dir, write_atomic};
 use crate::paths::{Located, Source};
-use crate::store::document::timestamp_now;
-use crate::store::fs::{ensure_private_dir, parent_dir, write_atomic};
-use crate::store::strict::check_private_file;
+use crate::strict::check_private_file;
 
 pub type Identities = Vec<Box<dyn age::Identity + Send + Sync>>;
 
@@ -158,18 +158,33 @@ pub fn public_recipient(path: &Path) -> Option<String> {
         .map(|identity| identity.to_public().to_string())
 }
 
-/// What an age plugin (a YubiKey, a TPM) may ask of the user while vault uses it: its
-/// messages ("touch your key") go to stderr as the plugin wrote them, a PIN is asked on the
-/// terminal when there is one, and nothing is asked otherwise. The plugin's words to the
-/// user, passed straight through: the one place below `commands` that speaks to the user.
+/// What an age plugin (a YubiKey, a TPM) may ask of the user while a vault is opened or
+/// written: messages ("touch your key") and a PIN. The store never speaks to the user
+/// itself; a program that lets plugins do so registers one with [`set_plugin_prompt`].
+pub trait PluginPrompt: Send + Sync {
+    /// A message from the plugin to the user, with control characters already escaped.
+    fn display_message(&self, message: &str);
+    /// A PIN or passphrase the plugin asks for; `None` when none can be asked.
+    fn request_passphrase(&self, description: &str) -> Option<age::secrecy::SecretString>;
+}
+
+static PLUGIN_PROMPT: std::sync::OnceLock<Box<dyn PluginPrompt>> = std::sync::OnceLock::new();
+
+/// Sets how age plugins reach the user, once per process (a second call is ignored and
+/// returns false). Without it, plugin messages are dropped and nothing is asked.
+pub fn set_plugin_prompt(prompt: Box<dyn PluginPrompt>) -> bool {
+    PLUGIN_PROMPT.set(prompt).is_ok()
+}
+
+/// The age callbacks handed to plugins: they pass to the registered [`PluginPrompt`].
 #[derive(Clone, Copy, Debug)]
 pub struct PluginUi;
 
 impl age::Callbacks for PluginUi {
     fn display_message(&self, message: &str) {
-        use std::io::Write;
-        let message = crate::names::printable(message, true);
-        let _ = writeln!(std::io::stderr().lock(), "vault: {message}");
+        if let Some(prompt) = PLUGIN_PROMPT.get() {
+            prompt.display_message(&crate::names::printable(message, true));
+        }
     }
 
     fn confirm(&self, _message: &str, _yes: &str, _no: Option<&str>) -> Option<bool> {
@@ -181,20 +196,14 @@ impl age::Callbacks for PluginUi {
     }
 
     fn request_passphrase(&self, description: &str) -> Option<age::secrecy::SecretString> {
-        use std::io::IsTerminal;
-        if !std::io::stdin().is_terminal() {
-            return None;
-        }
-        rpassword::prompt_password(format!("{description}: "))
-            .ok()
-            .map(age::secrecy::SecretString::from)
+        PLUGIN_PROMPT.get()?.request_passphrase(description)
     }
 }
 
 /// This user as a writer: the key their writes are signed with (see `signature`) and,
 /// when it comes from an age X25519 identity, the recipient that identity opens.
 pub struct Own {
-    pub key: crate::store::signature::SigningKey,
+    pub key: crate::signature::SigningKey,
     pub recipient: Option<String>,
 }
 
@@ -202,7 +211,7 @@ pub struct Own {
 /// signing key is derived from the identity, so there is nothing else to keep.
 pub fn own_from_text(text: &str) -> Option<Own> {
     let identity = x25519_identity(text)?;
-    let key = crate::store::signature::SigningKey::from_identity(&identity).ok()?;
+    let key = crate::signature::SigningKey::from_identity(&identity).ok()?;
     Some(Own {
         key,
         recipient: Some(identity.to_public().to_string()),
@@ -221,7 +230,7 @@ pub fn writer_key_from_file(path: &Path) -> Result<Option<Own>> {
         .lines()
         .map(str::trim)
         .find_map(|line| line.strip_prefix("SECRETSD-WRITER-KEY-"))
-        .and_then(crate::store::signature::unhex::<32>)
+        .and_then(crate::signature::unhex::<32>)
         .map(Zeroizing::new)
         .ok_or_else(|| {
             Error::LockedOut(format!(
@@ -230,7 +239,7 @@ pub fn writer_key_from_file(path: &Path) -> Result<Option<Own>> {
             ))
         })?;
     Ok(Some(Own {
-        key: crate::store::signature::SigningKey::from_seed(&seed),
+        key: crate::signature::SigningKey::from_seed(&seed),
         recipient: None,
     }))
 }
@@ -241,13 +250,13 @@ pub fn create_writer_key(path: &Path) -> Result<Own> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut *seed)
         .map_err(|e| Error::Failed(format!("no randomness for a writer key: {e}")))?;
-    let key = crate::store::signature::SigningKey::from_seed(&seed);
+    let key = crate::signature::SigningKey::from_seed(&seed);
     ensure_private_dir(&parent_dir(path))?;
     let contents = Zeroizing::new(format!(
         "# created: {}\n# the key vault signs your writes with (your identity is not an age X25519 key)\n# public: {}\nSECRETSD-WRITER-KEY-{}\n",
         timestamp_now(),
         key.writer(),
-        crate::store::signature::hex(&*seed)
+        crate::signature::hex(&*seed)
     ));
     write_atomic(path, contents.as_bytes(), true)?;
     Ok(Own {

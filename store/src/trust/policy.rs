@@ -11,10 +11,10 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use crate::store::crypto::Header;
-use crate::store::membership::{Membership, canonical};
-use crate::store::recipients::{header_matches, key_part};
-use crate::store::signature::Signed;
+use crate::crypto::Header;
+use crate::membership::{Membership, canonical};
+use crate::recipients::{header_matches, key_part};
+use crate::signature::Signed;
 use crate::trust::state::VaultRecord;
 
 /// What one version of a vault says about itself.
@@ -471,9 +471,9 @@ fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::crypto::StanzaKind;
-    use crate::store::membership::Member;
-    use crate::store::signature::SigningKey;
+    use crate::crypto::StanzaKind;
+    use crate::membership::Member;
+    use crate::signature::SigningKey;
 
     struct Person {
         key: SigningKey,

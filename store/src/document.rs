@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::store::secret_bytes::SecretBytes;
-use crate::store::signature::Signed;
+use crate::secret_bytes::SecretBytes;
+use crate::signature::Signed;
 
 pub const FORMAT: &str = "secretsd-vault";
 /// The version vault writes: 2 has a membership block (`store::membership`) and a
@@ -446,7 +446,7 @@ impl Document {
         let removed = self.recipients.iter().any(|old| {
             !recipients
                 .iter()
-                .any(|new| crate::store::recipients::same_key(old, new))
+                .any(|new| crate::recipients::same_key(old, new))
         });
         self.membership = Some(membership);
         self.recipients = recipients;
@@ -834,7 +834,7 @@ impl Plaintext {
             return read();
         };
         let result = read()?;
-        vet(&said(&result), &crate::store::signature::check(&self.bytes))?;
+        vet(&said(&result), &crate::signature::check(&self.bytes))?;
         Ok(result)
     }
 
@@ -1320,9 +1320,8 @@ mod tests {
     #[test]
     fn every_reader_has_the_signature_checked_before_it_returns() {
         use std::sync::{Arc, Mutex};
-        let key =
-            crate::store::signature::SigningKey::from_identity(&age::x25519::Identity::generate())
-                .unwrap();
+        let key = crate::signature::SigningKey::from_identity(&age::x25519::Identity::generate())
+            .unwrap();
         for count in [3, 8_000] {
             let mut document = Document::new(vec!["age1x".into()]);
             for i in 0..count {
@@ -1336,12 +1335,9 @@ mod tests {
                     .unwrap();
             }
             let json = document.to_json().unwrap();
-            let signed = crate::store::signature::sign_object(
-                crate::store::signature::Domain::Vault,
-                Some(&key),
-                &json,
-            )
-            .unwrap();
+            let signed =
+                crate::signature::sign_object(crate::signature::Domain::Vault, Some(&key), &json)
+                    .unwrap();
             let mut tampered = signed.to_vec();
             let at = memchr::memmem::find(&tampered, b"v000").unwrap();
             tampered[at + 1] = b'9';

@@ -8,10 +8,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::backup::SavedFile;
 use crate::error::{Error, Result};
-use crate::store::backup::SavedFile;
-use crate::store::fs::{LockWait, WriterLock, remove_stale_temp_files, write_atomic_as};
-use crate::store::strict::{SecretTarget, secret_mode};
+use crate::fs::{LockWait, WriterLock, remove_stale_temp_files, write_atomic_as};
+use crate::strict::{SecretTarget, secret_mode};
 
 /// Files held under their writer locks, with their contents as they were when locked.
 pub struct LockedFiles {
@@ -129,9 +129,9 @@ pub fn backup_beside(file: &SavedFile, keep: usize) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let dir = crate::store::fs::parent_dir(path).join(".env-backups");
-    crate::store::fs::ensure_private_dir(&dir)?;
-    let stamp: String = crate::store::document::timestamp_now()
+    let dir = crate::fs::parent_dir(path).join(".env-backups");
+    crate::fs::ensure_private_dir(&dir)?;
+    let stamp: String = crate::document::timestamp_now()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .map(|c| if c == 'T' { '_' } else { c })
@@ -173,7 +173,7 @@ pub fn backup_beside(file: &SavedFile, keep: usize) -> Result<PathBuf> {
         Some(last) => format!("{prefix}{stamp}_{}", last + 1),
     };
     let backup = dir.join(&target);
-    crate::store::fs::write_atomic(&backup, file.content.as_bytes(), true)?;
+    crate::fs::write_atomic(&backup, file.content.as_bytes(), true)?;
     let all = existing(&dir);
     let excess = all.len().saturating_sub(keep.max(1));
     for old in all.iter().take(excess).filter(|n| **n != target) {

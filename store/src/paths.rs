@@ -43,6 +43,9 @@ pub struct Located {
     pub source: Source,
 }
 
+/// The variable that carries an identity itself (CI).
+pub const IDENTITY_KEY_VAR: &str = "VAULT_IDENTITY_KEY";
+
 /// The name of the identity credential under `$CREDENTIALS_DIRECTORY`.
 pub const CREDENTIAL_NAME: &str = "vault-identity";
 
@@ -156,11 +159,14 @@ pub enum IdentitySource {
 }
 
 impl IdentitySource {
-    pub fn find(flag: Option<&Path>) -> Result<IdentitySource> {
+    /// Finds the identity: `flag` is `--identity`, and `key_given` says whether vault was
+    /// started with an identity in `VAULT_IDENTITY_KEY` (the caller takes it out of the
+    /// environment at start, so this module cannot see it there).
+    pub fn find(flag: Option<&Path>, key_given: bool) -> Result<IdentitySource> {
         if flag.is_some() {
             return identity_file(flag).map(IdentitySource::File);
         }
-        if crate::process::identity_key().is_some() {
+        if key_given {
             return Ok(IdentitySource::Key);
         }
         if let Some(command) = env::var("VAULT_IDENTITY_COMMAND")
@@ -176,7 +182,7 @@ impl IdentitySource {
     pub fn source_name(&self) -> String {
         match self {
             IdentitySource::File(located) => located.source.to_string(),
-            IdentitySource::Key => format!("${}", crate::process::IDENTITY_KEY_VAR),
+            IdentitySource::Key => format!("${}", IDENTITY_KEY_VAR),
             IdentitySource::Command(_) => "$VAULT_IDENTITY_COMMAND".to_string(),
         }
     }
@@ -187,7 +193,7 @@ impl IdentitySource {
             IdentitySource::File(located) => {
                 format!("{} (from {})", located.path.display(), located.source)
             }
-            IdentitySource::Key => format!("${}", crate::process::IDENTITY_KEY_VAR),
+            IdentitySource::Key => format!("${}", IDENTITY_KEY_VAR),
             IdentitySource::Command(_) => "the output of $VAULT_IDENTITY_COMMAND".to_string(),
         }
     }

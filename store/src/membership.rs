@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::store::recipients::key_part;
-use crate::store::signature::{SigningKey, hex, is_writer_key, verify_digest};
+use crate::recipients::key_part;
+use crate::signature::{SigningKey, hex, is_writer_key, verify_digest};
 
 const BLOCK_CONTEXT: &[u8] = b"secretsd membership v1\0";
 const LINK_CONTEXT: &[u8] = b"secretsd owners v1\0";
@@ -754,7 +754,7 @@ pub fn check_label(label: &str) -> Result<(), String> {
 }
 
 fn is_recipient_text(text: &str) -> bool {
-    crate::store::recipients::is_valid(text)
+    crate::recipients::is_valid(text)
 }
 
 fn printable(text: &str) -> String {

@@ -16,7 +16,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::store::secret_bytes::SecretBytes;
+use crate::secret_bytes::SecretBytes;
 
 /// Plaintext bytes in every chunk but the last.
 const CHUNK: usize = 64 * 1024;

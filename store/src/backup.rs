@@ -13,10 +13,31 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::BackupPolicy;
+use crate::document::timestamp_now;
 use crate::error::{Error, Result};
-use crate::store::document::timestamp_now;
-use crate::store::fs::{PreparedFile, ensure_private_dir, parent_dir, write_atomic};
+use crate::fs::{PreparedFile, ensure_private_dir, parent_dir, write_atomic};
+
+/// How many encrypted backups are kept beside the vault, and for how long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupPolicy {
+    /// Make a backup before every change.
+    pub enabled: bool,
+    /// Keep at most this many backups (the newest).
+    pub keep: usize,
+    /// Delete backups older than this many days.
+    pub max_age_days: u64,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> Self {
+        BackupPolicy {
+            enabled: true,
+            keep: 30,
+            max_age_days: 90,
+        }
+    }
+}
 
 /// The backups directory of a vault.
 pub fn backup_dir(vault_path: &Path) -> PathBuf {
@@ -135,8 +156,8 @@ pub const FILES_FORMAT: &str = "secretsd-backup-files";
 /// user's own vault recorded.
 pub fn files_to_json(
     files: &[SavedFile],
-    key: Option<&crate::store::signature::SigningKey>,
-) -> Result<crate::store::secret_bytes::SecretBytes> {
+    key: Option<&crate::signature::SigningKey>,
+) -> Result<crate::secret_bytes::SecretBytes> {
     #[derive(Serialize)]
     struct Bundle<'a> {
         format: &'static str,
@@ -144,7 +165,7 @@ pub fn files_to_json(
         files: &'a [SavedFile],
     }
     // Grows as it is written: a SecretBytes wipes each allocation it leaves.
-    let mut json = crate::store::secret_bytes::SecretBytes::default();
+    let mut json = crate::secret_bytes::SecretBytes::default();
     serde_json::to_writer(
         &mut json,
         &Bundle {
@@ -154,7 +175,7 @@ pub fn files_to_json(
         },
     )
     .map_err(|e| Error::Failed(format!("cannot describe the backed-up files: {e}")))?;
-    crate::store::signature::sign_object(crate::store::signature::Domain::Files, key, &json)
+    crate::signature::sign_object(crate::signature::Domain::Files, key, &json)
         .map_err(|e| Error::Failed(format!("cannot sign the backed-up files: {e}")))
 }
 
@@ -337,7 +358,7 @@ pub fn list(vault_path: &Path) -> Result<Vec<Backup>> {
     let dir = backup_dir(vault_path);
     let stem = stem(vault_path);
     // A backup another user could have put there would be restored as this vault.
-    crate::store::strict::check_private_dir(&dir, "backups directory")?;
+    crate::strict::check_private_dir(&dir, "backups directory")?;
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -6,15 +6,20 @@ pub mod backup;
 mod cctv_vectors;
 pub mod crypto;
 pub mod document;
+pub mod error;
 pub mod files;
+pub mod formats;
 pub mod fs;
 pub mod identity;
 pub mod membership;
+pub mod names;
+pub mod paths;
 mod payload;
 pub mod recipients;
 pub mod secret_bytes;
 pub mod signature;
 pub mod strict;
+pub mod trust;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -24,13 +29,13 @@ use std::sync::Arc;
 
 use age::secrecy::SecretString;
 
-use crate::config::BackupPolicy;
+use crate::backup::BackupPolicy;
+use crate::crypto::{Header, Key, Lock};
+use crate::document::{Document, Plaintext, Said};
 use crate::error::{Error, Result};
-use crate::store::crypto::{Header, Key, Lock};
-use crate::store::document::{Document, Plaintext, Said};
-use crate::store::identity::Identities;
-use crate::store::secret_bytes::SecretBytes;
-use crate::store::signature::Signed;
+use crate::identity::Identities;
+use crate::secret_bytes::SecretBytes;
+use crate::signature::Signed;
 
 /// Where the keys to a vault come from. Commands implement it, because getting a key may
 /// mean asking the user, and the store never talks to the user.

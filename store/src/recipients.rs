@@ -21,7 +21,7 @@ pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
                 &name,
                 &[recipient],
                 &[],
-                crate::store::identity::PluginUi,
+                crate::identity::PluginUi,
             )
             .map(|plugin| Box::new(plugin) as Box<dyn age::Recipient + Send>)
             .map_err(|_| {
@@ -99,10 +99,7 @@ pub fn same_key(a: &str, b: &str) -> bool {
 /// recipient, an SSH stanza with the right key tag per SSH recipient, and other stanzas
 /// only for plugin recipients. An X25519 stanza names no key, so a file encrypted to one
 /// X25519 key in place of another passes; one encrypted to an extra key does not.
-pub fn header_matches(
-    recipients: &[String],
-    header: &crate::store::crypto::Header,
-) -> Result<(), String> {
+pub fn header_matches(recipients: &[String], header: &crate::crypto::Header) -> Result<(), String> {
     let mut x25519 = 0;
     let mut plugins = 0;
     let mut ssh_tags: Vec<String> = Vec::new();

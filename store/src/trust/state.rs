@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{fs, strict};
+use crate::{fs, strict};
 
 /// What this machine knows of one vault.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

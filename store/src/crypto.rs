@@ -14,8 +14,8 @@ use age_core::format::{FileKey, Stanza};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::store::payload::{self, NONCE_LEN, PayloadKey};
-use crate::store::secret_bytes::SecretBytes;
+use crate::payload::{self, NONCE_LEN, PayloadKey};
+use crate::secret_bytes::SecretBytes;
 
 /// What opens a vault.
 pub enum Key {
