@@ -581,6 +581,16 @@ pub enum Charset {
     Base64url,
 }
 
+impl From<Charset> for crate::value::Charset {
+    fn from(charset: Charset) -> Self {
+        match charset {
+            Charset::Alnum => crate::value::Charset::Alnum,
+            Charset::Hex => crate::value::Charset::Hex,
+            Charset::Base64url => crate::value::Charset::Base64url,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Secret name, or a provider address PROVIDER:KEY

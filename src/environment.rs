@@ -183,10 +183,6 @@ impl ChildEnvironment {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Bytes the kernel copies for this environment: the strings with their NULs and one
     /// pointer each (what counts against `ARG_MAX`).
     pub fn kernel_size(&self) -> usize {

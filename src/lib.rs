@@ -1,32 +1,60 @@
-//! secretsd: the core of `vault`, a secrets vault for the command line and for Linux
-//! services.
+//! secretsd-vault: the `vault` command line, a user of the vault file (`secretsd-store`)
+//! and of providers (`secretsd-protocol`).
 //!
-//! `store`, `names`, `value`, `paths` and `config` never print; `commands` owns what the
-//! user sees; `main.rs` only parses, dispatches and maps errors to exit codes.
+//! This library target exists for `src/main.rs` and the integration tests, not as an API:
+//! what it exports is the command line's definition (`cli`, which `man/` and
+//! `completions/` are generated from), the reference and manifest parsers the fuzz tests
+//! drive, and the few calls `main` makes. `commands` (which prints) and everything else
+//! are private; a program that wants to open a vault uses `secretsd-store`.
 
 pub mod cli;
 pub use secretsd_store as store;
-pub use secretsd_store::{error, formats, names, paths, trust};
+pub use secretsd_store::{error, formats};
 
-pub mod code_env;
-pub mod commands;
-pub mod complete;
-pub mod config;
-pub mod env_file;
-pub mod environment;
-pub mod keeper;
+mod code_env;
+mod commands;
+mod complete;
+mod config;
+mod env_file;
+mod environment;
+mod keeper;
 pub mod manifest;
-pub mod manpages;
-pub mod merge;
-pub mod process;
-pub mod providers;
-pub mod pty;
-pub mod redact;
+mod merge;
+mod process;
+mod providers;
+mod pty;
+mod redact;
 pub mod resolve;
-pub mod rotation;
-pub mod scan;
-pub mod scratch;
-pub mod secret_files;
-pub mod service_access;
-pub mod sync;
-pub mod value;
+mod rotation;
+mod scan;
+mod scratch;
+mod secret_files;
+mod service_access;
+mod sync;
+mod value;
+
+use secretsd_store::{names, paths, trust};
+
+/// What `main` does before anything holds a secret: no core dumps and no reading of this
+/// process's memory; then, when vault was started as the keeper of a command it keeps as a
+/// child (see `keeper`), that keeper's whole run and its outcome; else `VAULT_IDENTITY_KEY`
+/// is taken out of the environment and `None` is returned.
+pub fn start() -> Option<error::Result<u8>> {
+    process::protect();
+    // Before anything touches the environment, which is the command's.
+    if let Some(outcome) = keeper::run_if_asked() {
+        return Some(outcome);
+    }
+    process::take_secret_environment();
+    None
+}
+
+/// Runs one parsed command line; `Ok` is the exit code.
+pub fn run(cli: cli::Cli) -> error::Result<u8> {
+    commands::run(cli)
+}
+
+/// Says an error on stderr as `vault: MESSAGE`, control characters escaped.
+pub fn print_error(error: &error::Error) {
+    commands::print_stderr(&error.to_string());
+}

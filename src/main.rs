@@ -6,14 +6,11 @@ use clap::{CommandFactory, FromArgMatches};
 use secretsd::cli::Cli;
 
 fn main() -> ExitCode {
-    // Before anything holds a secret: no core dumps, no reading of this process's memory.
-    secretsd::process::protect();
-    // vault started as the keeper of a command it keeps as a child (see `keeper`), before
-    // anything touches the environment, which is the command's.
-    if let Some(outcome) = secretsd::keeper::run_if_asked() {
+    // Before anything holds a secret: no core dumps, no reading of this process's memory;
+    // vault started as the keeper of a command it keeps as a child ends here.
+    if let Some(outcome) = secretsd::start() {
         return exit_code(outcome);
     }
-    secretsd::process::take_secret_environment();
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var("COMPLETE")
@@ -26,14 +23,14 @@ fn main() -> ExitCode {
     // them; vault exits or execs soon, which frees them at once.
     std::mem::forget(command);
     std::mem::forget(matches);
-    exit_code(secretsd::commands::run(cli))
+    exit_code(secretsd::run(cli))
 }
 
 fn exit_code(outcome: secretsd::error::Result<u8>) -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            secretsd::commands::print_stderr(&error.to_string());
+            secretsd::print_error(&error);
             ExitCode::from(error.exit_code())
         }
     }

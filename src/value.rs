@@ -3,12 +3,22 @@
 use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::cli::Charset;
 use crate::error::{Error, Result};
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX: &str = "0123456789abcdef";
 const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Alphabets for generated secrets (the command line's `--charset` maps onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// A-Z a-z 0-9
+    Alnum,
+    /// 0-9 a-f
+    Hex,
+    /// A-Z a-z 0-9 - _ (URL-safe base64 alphabet)
+    Base64url,
+}
 
 impl Charset {
     fn alphabet(self) -> &'static str {

@@ -42,7 +42,7 @@ fn value_source<'a>(context: &Context, args: &'a SetArgs) -> Result<ValueSource<
 fn read_value(context: &Context, args: &SetArgs) -> Result<SecretString> {
     let name = &args.name;
     match value_source(context, args)? {
-        ValueSource::Generated => value::generate(usize::from(args.length), args.charset),
+        ValueSource::Generated => value::generate(usize::from(args.length), args.charset.into()),
         ValueSource::Argument(value) => {
             context.note(&format!(
                 "warning: a value given as an argument is visible in the process list and your shell history; prefer the prompt or stdin (vault set {name} < file)"

@@ -5,7 +5,7 @@
 
 use clap::CommandFactory;
 
-use crate::cli::Cli;
+use secretsd::cli::Cli;
 
 /// Escapes text for roff: backslashes, and a leading '.' or '\'' that would read as a
 /// request.
@@ -619,7 +619,7 @@ pub fn pages() -> Vec<(String, String)> {
 
 /// `protocol/SPEC.md` as a man(7) page.
 fn provider_page() -> String {
-    let spec = include_str!("../protocol/SPEC.md");
+    let spec = include_str!("../../protocol/SPEC.md");
     let mut out = format!(
         ".TH SECRETSD\\-PROVIDER 7 \"{MANUAL_DATE}\" \"vault {}\" \"vault manual\"\n.SH NAME\nsecretsd\\-provider \\- the protocol between vault and its provider executables\n",
         env!("CARGO_PKG_VERSION")
