@@ -680,3 +680,109 @@ fn an_export_killed_before_its_rename_leaves_plaintext_only_until_the_next_write
     assert_eq!(temp_files(home.path(), "e.env"), Vec::<PathBuf>::new());
     assert_eq!(fs::read_to_string(&out).unwrap(), whole);
 }
+
+/// Runs `vault ARGS` (as `home` would) under strace, holding each open of `watched` four
+/// seconds; once vault is held there (strace has written the start of the call), runs
+/// `meanwhile` — what another user does between vault's check and its read. Returns
+/// vault's output.
+fn with_open_held(
+    home: &TestHome,
+    args: &[&str],
+    watched: &Path,
+    meanwhile: impl FnOnce(),
+) -> Output {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let command = home.vault_std(args);
+    let child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat,open"])
+        .args(["-e", "inject=openat,open:delay_enter=4000000"])
+        .arg("-P")
+        .arg(watched)
+        .arg("-o")
+        .arg(log.path())
+        .arg("--")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear()
+        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace must be installed; scripts/test installs it");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    loop {
+        let logged = fs::read_to_string(log.path()).unwrap_or_default();
+        // Held in the open, or done without one (a vault that never opens it).
+        if logged.contains(path_str(watched)) || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "vault never opened {watched:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    meanwhile();
+    child.wait_with_output().unwrap()
+}
+
+/// `--manifest` is read by the path it was checked by: another user cannot create the file
+/// vault found missing, nor turn a link of theirs on the way (in a shared directory) to
+/// their own manifest, between vault's check and its read. Both made vault hand
+/// Mallory's manifest the password.
+#[test]
+fn a_manifest_is_read_where_it_was_checked() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "victim-db-password-1414");
+    let shared = shared_dir();
+    let s = shared.path().display();
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf '[env]\\nLOOT = \"secret:DB_PASSWORD\"\\n' > {s}/mal/secretsd.toml"
+        ),
+    );
+    let show = ["--", "sh", "-c", "echo loot=$LOOT"];
+
+    // Missing when vault looks; Mallory's by the time it reads.
+    let planted = shared.path().join("secretsd.toml");
+    let args = [&["run", "--manifest", path_str(&planted)][..], &show[..]].concat();
+    let output = with_open_held(&home, &args, &planted, || {
+        as_user(MALLORY, &format!("cp {s}/mal/secretsd.toml {s}/"));
+    });
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("victim-db-password-1414"),
+        "a manifest created after the check was used"
+    );
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no such file"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Mallory's link, in the shared directory, to the victim's own project: checked there,
+    // turned to her directory before the read.
+    let project = home.path().join("project");
+    fs::create_dir(&project).unwrap();
+    fs::write(
+        project.join("secretsd.toml"),
+        "[env]\nOWN = \"literal:mine\"\n",
+    )
+    .unwrap();
+    let link = shared.path().join("link");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", project.display(), link.display()),
+    );
+    let through = link.join("secretsd.toml");
+    let args = [&["run", "--manifest", path_str(&through)][..], &show[..]].concat();
+    let output = with_open_held(&home, &args, &through, || {
+        as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
+    });
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "loot=\n");
+}

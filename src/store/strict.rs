@@ -150,6 +150,21 @@ pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
     walk(path, &named(what, path), 1)
 }
 
+/// The real path of a file vault is about to read, checked as [`check_not_replaceable`]
+/// checks it; `None` when there is no such file. Read it by this path, never by the one
+/// given: through a link on the way (another user's, in `/tmp`) the file read could be
+/// another than the one checked, and a file missing when checked could be another user's
+/// when read. Every directory of the real path is one nobody else could replace.
+pub fn real_checked(path: &Path, what: &str) -> Result<Option<PathBuf>> {
+    let real = match fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&format!("read the {what}"), path, e)),
+    };
+    walk(&real, &named(what, path), 1)?;
+    Ok(Some(real))
+}
+
 /// [`check_not_replaceable`] for a directory vault keeps files in, when it exists.
 pub fn check_private_dir(dir: &Path, what: &str) -> Result<()> {
     match fs::symlink_metadata(dir) {
