@@ -681,21 +681,24 @@ fn an_export_killed_before_its_rename_leaves_plaintext_only_until_the_next_write
     assert_eq!(fs::read_to_string(&out).unwrap(), whole);
 }
 
-/// Runs `vault ARGS` (as `home` would) under strace, holding each open of `watched` four
-/// seconds; once vault is held there (strace has written the start of the call), runs
-/// `meanwhile` — what another user does between vault's check and its read. Returns
-/// vault's output.
-fn with_open_held(
+/// Runs `vault ARGS` (as `home` would) under strace, holding the `nth` call of `syscall` on
+/// `watched` four seconds; once vault is held there (strace has written the start of the
+/// call), or has ended without that call, runs `meanwhile` — what another user does
+/// between vault's check and its use. Returns vault's output.
+fn with_call_held(
     home: &TestHome,
     args: &[&str],
-    watched: &Path,
+    (syscall, nth, watched): (&str, usize, &Path),
     meanwhile: impl FnOnce(),
 ) -> Output {
     let log = tempfile::NamedTempFile::new().unwrap();
     let command = home.vault_std(args);
-    let child = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat,open"])
-        .args(["-e", "inject=openat,open:delay_enter=4000000"])
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", &format!("trace={syscall}")])
+        .args([
+            "-e",
+            &format!("inject={syscall}:delay_enter=4000000:when={nth}"),
+        ])
         .arg("-P")
         .arg(watched)
         .arg("-o")
@@ -711,14 +714,17 @@ fn with_open_held(
         .spawn()
         .expect("strace must be installed; scripts/test installs it");
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut child = child;
+    let call = format!("{syscall}(");
     loop {
         let logged = fs::read_to_string(log.path()).unwrap_or_default();
-        // Held in the open, or done without one (a vault that never opens it).
-        if logged.contains(path_str(watched)) || child.try_wait().unwrap().is_some() {
+        let calls = logged.lines().filter(|l| l.contains(&call)).count();
+        if calls >= nth || child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(Instant::now() < deadline, "vault never opened {watched:?}");
+        assert!(
+            Instant::now() < deadline,
+            "vault never reached {syscall} #{nth}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     meanwhile();
@@ -750,7 +756,7 @@ fn a_manifest_is_read_where_it_was_checked() {
     // Missing when vault looks; Mallory's by the time it reads.
     let planted = shared.path().join("secretsd.toml");
     let args = [&["run", "--manifest", path_str(&planted)][..], &show[..]].concat();
-    let output = with_open_held(&home, &args, &planted, || {
+    let output = with_call_held(&home, &args, ("openat", 1, &planted), || {
         as_user(MALLORY, &format!("cp {s}/mal/secretsd.toml {s}/"));
     });
     assert!(
@@ -780,9 +786,67 @@ fn a_manifest_is_read_where_it_was_checked() {
     );
     let through = link.join("secretsd.toml");
     let args = [&["run", "--manifest", path_str(&through)][..], &show[..]].concat();
-    let output = with_open_held(&home, &args, &through, || {
+    let output = with_call_held(&home, &args, ("openat", 1, &through), || {
         as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
     });
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "loot=\n");
+}
+
+/// A file vault writes secrets into is written where it was checked: the directory's real
+/// path is found once. Found twice, another user's link on the way (in a shared
+/// directory) turned to her own directory between the check and the write had root's
+/// rotation rewrite her file there with the new secret, owned by her as it was.
+#[test]
+fn a_target_is_written_where_it_was_checked() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("API_KEY", "api-key-value-16180");
+    let shared = shared_dir();
+    let s = shared.path().display();
+    // The victim's own directory and file, and Mallory's with her file waiting in it.
+    let out = home.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let mine = out.join("app.env");
+    fs::write(&mine, "API_KEY=api-key-value-16180\n").unwrap();
+    chmod(&mine, 0o600);
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf 'API_KEY=x\\n' > {s}/mal/app.env && chmod 644 {s}/mal/app.env"
+        ),
+    );
+    let link = shared.path().join("link");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", out.display(), link.display()),
+    );
+    let policy = home.path().join("policy.toml");
+    fs::write(
+        &policy,
+        format!(
+            "[secrets.API_KEY]\ntype = \"random\"\nfiles = [\"{}\"]\n",
+            link.join("app.env").display()
+        ),
+    )
+    .unwrap();
+    let args = ["rotate", "--policy", path_str(&policy)];
+    // Vault looks the link up to check the directory; the next lookup is held.
+    let output = with_call_held(&home, &args, ("readlink", 2, &link), || {
+        as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
+    });
+    let hers = shared.path().join("mal/app.env");
+    assert_eq!(
+        fs::read_to_string(&hers).unwrap(),
+        "API_KEY=x\n",
+        "the rotation wrote into Mallory's file: {}",
+        stderr(&output)
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rotated = home.reveal("API_KEY");
+    assert_ne!(rotated, "api-key-value-16180");
+    assert!(fs::read_to_string(&mine).unwrap().contains(&rotated));
 }

@@ -343,7 +343,12 @@ impl SecretTarget {
             let name = current.file_name().ok_or_else(|| {
                 Error::Usage(format!("{} does not name a file", current.display()))
             })?;
-            let found = match fs::symlink_metadata(&current) {
+            // The directory's real path, found once: what is checked below is what is
+            // written (a link of another user's on the way could be turned elsewhere
+            // between two lookups).
+            let real_dir = fs::canonicalize(&dir).map_err(|e| Error::io("read", &dir, e))?;
+            let real = real_dir.join(name);
+            let found = match fs::symlink_metadata(&real) {
                 Ok(metadata) => Some(metadata),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(Error::io("inspect", &current, e)),
@@ -379,16 +384,15 @@ impl SecretTarget {
                 _ => {}
             }
             let which = format!("{}, the directory of {},", dir.display(), current.display());
-            walk(&dir, &which, 1)?;
-            let real_dir = fs::canonicalize(&dir).map_err(|e| Error::io("read", &dir, e))?;
+            walk(&real_dir, &which, 1)?;
             match found {
                 Some(link) if link.file_type().is_symlink() => {
-                    let to = fs::read_link(&current).map_err(|e| Error::io("read", &current, e))?;
+                    let to = fs::read_link(&real).map_err(|e| Error::io("read", &current, e))?;
                     current = real_dir.join(to);
                 }
                 _ => {
                     return Ok(SecretTarget {
-                        path: real_dir.join(name),
+                        path: real,
                         owner: owner.cloned(),
                     });
                 }
