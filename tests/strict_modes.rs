@@ -850,3 +850,45 @@ fn a_target_is_written_where_it_was_checked() {
     assert_ne!(rotated, "api-key-value-16180");
     assert!(fs::read_to_string(&mine).unwrap().contains(&rotated));
 }
+
+/// A vault others may read is refused outside a git work tree (a passphrase vault's
+/// ciphertext invites an offline guess): a `.git` that another user made in a shared
+/// directory above it does not make it one.
+#[test]
+fn a_git_directory_another_user_made_does_not_let_others_read_the_vault() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("API_KEY", "api-key-value-14142");
+    let shared = shared_dir();
+    let mine = shared.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    chmod(&mine, 0o700);
+    let vault = mine.join("vault.age");
+    fs::copy(home.vault_file(), &vault).unwrap();
+    chmod(&vault, 0o644);
+    let list = || run(home.vault(&["--vault", path_str(&vault), "list"]));
+    let output = list();
+    assert_refused(
+        &output,
+        4,
+        &[path_str(&vault), "accessible by group or others"],
+    );
+    as_user(MALLORY, &format!("mkdir {}/.git", shared.path().display()));
+    let output = list();
+    assert_refused(
+        &output,
+        4,
+        &[path_str(&vault), "accessible by group or others"],
+    );
+    // The user's own work tree is one: there the vault is checked out 0644 as git does.
+    fs::create_dir(mine.join(".git")).unwrap();
+    let output = list();
+    assert!(
+        !stderr(&output).contains("accessible by group or others"),
+        "{}",
+        stderr(&output)
+    );
+}

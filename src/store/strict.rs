@@ -221,12 +221,13 @@ pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
 }
 
 /// The directory of the git work tree `path` is in, if any (a `.git` directory or file
-/// in it or above it).
+/// in it or above it, the user's or root's: in a shared directory such as `/tmp`, anyone
+/// can make one).
 pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
     let real = fs::canonicalize(path).ok()?;
     real.ancestors()
         .skip(1)
-        .find(|dir| dir.join(".git").exists())
+        .find(|dir| fs::symlink_metadata(dir.join(".git")).is_ok_and(|git| trusted(git.uid())))
         .map(Path::to_path_buf)
 }
 
