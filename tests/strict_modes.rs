@@ -892,3 +892,41 @@ fn a_git_directory_another_user_made_does_not_let_others_read_the_vault() {
         stderr(&output)
     );
 }
+
+/// `import --manifest FILE` rewrites the manifest: like any file vault rewrites, never
+/// through another user's link in a shared directory (the kernel refuses to open such a
+/// link, but vault resolved it itself), which had a file of the user's replaced.
+#[test]
+fn import_never_rewrites_a_manifest_through_another_users_link() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let victim = home.path().join("victim.toml");
+    fs::write(&victim, "").unwrap();
+    let link = shared.path().join("m.toml");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", victim.display(), link.display()),
+    );
+    fs::write(home.path().join("x.env"), "NEWVAR=abc\n").unwrap();
+    let output = run(home.vault(&["import", "--dotenv", "x.env", "--manifest", path_str(&link)]));
+    assert_refused(&output, 4, &[path_str(&link), "uid 64023"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "");
+    // The user's own manifest is written as before.
+    let output = run(home.vault(&[
+        "import",
+        "--dotenv",
+        "x.env",
+        "--manifest",
+        path_str(&victim),
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        fs::read_to_string(&victim)
+            .unwrap()
+            .contains("NEWVAR = \"secret:NEWVAR\"")
+    );
+}
