@@ -930,3 +930,56 @@ fn import_never_rewrites_a_manifest_through_another_users_link() {
             .contains("NEWVAR = \"secret:NEWVAR\"")
     );
 }
+
+/// vault resolves links itself when it replaces a file, where the kernel would refuse to
+/// follow another user's link in a shared directory: root's `vault systemd timer
+/// --output-dir /tmp` replaced whatever file Mallory's `NAME.service` link pointed to
+/// (`/etc/shadow`…) with the unit, mode 0644. No file is replaced through a link another
+/// user owns.
+#[test]
+fn no_file_is_replaced_through_another_users_link() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let precious = home.path().join("precious");
+    fs::write(&precious, "precious\n").unwrap();
+    chmod(&precious, 0o600);
+    let link = shared.path().join("t1.service");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", precious.display(), link.display()),
+    );
+    let output = run(home.vault(&[
+        "systemd",
+        "timer",
+        "t1",
+        "--on-calendar",
+        "daily",
+        "--output-dir",
+        path_str(shared.path()),
+        "--",
+        "/bin/true",
+    ]));
+    assert_refused(&output, 4, &[path_str(&link), "uid 64023"]);
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "precious\n");
+    assert_eq!(mode(&precious), 0o600);
+    // The user's own link is followed, as before.
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    let output = run(home.vault(&[
+        "systemd",
+        "timer",
+        "t1",
+        "--on-calendar",
+        "daily",
+        "--output-dir",
+        path_str(shared.path()),
+        "--",
+        "/bin/true",
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(fs::read_to_string(&precious).unwrap().contains("[Service]"));
+}

@@ -28,7 +28,7 @@ fn me() -> u32 {
 }
 
 /// The user vault runs as, or root.
-fn trusted(uid: u32) -> bool {
+pub fn trusted(uid: u32) -> bool {
     uid == me() || uid == 0
 }
 
