@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestHome, chmod, mode, stderr};
+use common::{TestHome, chmod, mode, stderr, stdout};
 
 /// Another local user: a uid with no name, as an attacker's account looks to vault.
 const MALLORY: u32 = 64_023;
@@ -982,4 +982,51 @@ fn no_file_is_replaced_through_another_users_link() {
     ]));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(fs::read_to_string(&precious).unwrap().contains("[Service]"));
+}
+
+/// A service made with `vault systemd unit` reads its manifest as a credential (a copy
+/// that is root's), which every check passes: the manifest named is checked when the unit
+/// is made, as `vault run` checks it. Another user's, or one in a directory another user
+/// may write (to change it before the next start), is refused.
+#[test]
+fn a_service_unit_takes_no_manifest_another_user_could_change() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let s = shared.path().display();
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf '[env]\\nPYTHONPATH = \"literal:{s}/mal\"\\n' > {s}/mal/secretsd.toml"
+        ),
+    );
+    let unit = |manifest: &Path| {
+        run(home.vault(&[
+            "systemd",
+            "unit",
+            "app",
+            "--manifest",
+            path_str(manifest),
+            "--",
+            "/bin/true",
+        ]))
+    };
+    let hers = shared.path().join("mal/secretsd.toml");
+    let output = unit(&hers);
+    assert_refused(&output, 4, &[path_str(&hers), "uid 64023"]);
+    assert!(!stdout(&output).contains("LoadCredential"));
+    // The user's own file, in her directory: she could replace it before a start.
+    let mine_there = shared.path().join("mal/mine.toml");
+    fs::write(&mine_there, "[env]\n").unwrap();
+    let output = unit(&mine_there);
+    assert_refused(&output, 4, &["uid 64023"]);
+    // The user's own, in their own directory: the unit is made.
+    let own = home.path().join("secretsd.toml");
+    fs::write(&own, "[env]\n").unwrap();
+    let output = unit(&own);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("LoadCredential=vault-manifest:{}", own.display())));
 }
