@@ -79,6 +79,7 @@ pub const NAMES: &[&str] = &[
     "GIT_EXTERNAL_DIFF",
     "GIT_PROXY_COMMAND",
     "GIT_TEMPLATE_DIR",
+    "GIT_SEQUENCE_EDITOR",
     // Commands other programs run for you.
     "PAGER",
     "MANPAGER",
@@ -89,6 +90,29 @@ pub const NAMES: &[&str] = &[
     "BROWSER",
     "SSH_ASKPASS",
     "SUDO_ASKPASS",
+    "SUDO_EDITOR",
+    "SYSTEMD_EDITOR",
+    "SYSTEMD_PAGER",
+    "FCEDIT",
+    "SHELL",
+    // Remote shells: rsync, CVS and Subversion run them as commands.
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
+    "CVS_RSH",
+    "SVN_SSH",
+    // Tools whose options from the environment run commands: GNU tar
+    // (--checkpoint-action=exec, --to-command, --use-compress-program), vim (ex commands
+    // at start, its runtime scripts), cargo (the compiler and its wrappers), Node.js's REPL.
+    "TAR_OPTIONS",
+    "VIMINIT",
+    "GVIMINIT",
+    "EXINIT",
+    "VIMRUNTIME",
+    "RUSTC",
+    "RUSTDOC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "NODE_REPL_EXTERNAL_MODULE",
 ];
 
 /// Every name that starts with one of these: the dynamic loaders' (`LD_PRELOAD`,
@@ -150,6 +174,9 @@ mod tests {
             "GIT_CONFIG_COUNT",
             "LUA_INIT_5_4",
             "PATH",
+            "TAR_OPTIONS",
+            "VIMINIT",
+            "GIT_SEQUENCE_EDITOR",
         ] {
             assert!(loads_code(name), "{name}");
         }

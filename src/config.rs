@@ -230,17 +230,20 @@ impl Config {
     /// a missing file the user named is an error.
     pub fn load(location: &Located) -> Result<Config> {
         let path = &location.path;
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && location.source == Source::Default =>
-            {
-                return Ok(Config::default());
+        // Checked first, and read by the path checked (see `strict::real_checked`).
+        let real = match crate::store::strict::real_checked(path, "configuration file")? {
+            Some(real) => real,
+            None if location.source == Source::Default => return Ok(Config::default()),
+            None => {
+                return Err(Error::io(
+                    "read the configuration file",
+                    path,
+                    std::io::ErrorKind::NotFound.into(),
+                ));
             }
-            Err(e) => return Err(Error::io("read the configuration file", path, e)),
         };
-        crate::store::strict::check_not_replaceable(path, "configuration file")?;
+        let text = fs::read_to_string(&real)
+            .map_err(|e| Error::io("read the configuration file", path, e))?;
         toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the configuration file {} is invalid: {}",

@@ -213,11 +213,14 @@ pub fn find_project_manifest(start: &Path) -> Result<Option<std::path::PathBuf>>
 /// user's or root's, where nobody else could replace it.
 pub fn locate(given: Option<&Path>) -> Result<std::path::PathBuf> {
     if let Some(path) = given {
-        // A missing one is reported when it is read.
-        if path.exists() {
-            crate::store::strict::check_not_replaceable(path, "manifest")?;
-        }
-        return Ok(path.to_path_buf());
+        // Read by the path it was checked by (see `strict::real_checked`).
+        let real = crate::store::strict::real_checked(path, "manifest")?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "cannot read the manifest {}: no such file",
+                path.display()
+            ))
+        })?;
+        return Ok(real);
     }
     let here = std::env::current_dir()
         .map_err(|e| Error::Failed(format!("cannot tell the current directory: {e}")))?;

@@ -560,3 +560,76 @@ fn exec_passes_every_secret_even_in_a_project_and_says_how_to_narrow() {
         assert!(help.contains(words), "no {words:?} in\n{help}");
     }
 }
+
+/// Not only loaders and runtimes: tools take commands from their own variables — GNU tar's
+/// `TAR_OPTIONS` (`--checkpoint-action=exec=…`), git's `GIT_SEQUENCE_EDITOR`, vim's
+/// `VIMINIT` (`:!…`) — with the code in the value itself, no file planted. A member's
+/// `vault set TAR_OPTIONS` ran on every machine that ran `vault exec -- tar …`.
+#[test]
+fn variables_that_make_tools_run_commands_are_held_back_too() {
+    let home = home_with_secrets();
+    let marker = home.path().join("pwned");
+    let touch = format!("/usr/bin/touch {}", marker.display());
+    // tar splits its options at spaces that are not escaped.
+    home.set(
+        "TAR_OPTIONS",
+        &format!(
+            "--checkpoint=1 --checkpoint-action=exec={}",
+            touch.replace(' ', "\\ ")
+        ),
+    );
+    home.set("GIT_SEQUENCE_EDITOR", &format!("{touch}; true"));
+    home.set("VIMINIT", &format!(":silent !{touch}"));
+    std::fs::write(home.path().join("f"), "x").unwrap();
+    let output = home
+        .vault(&["exec", "--", "tar", "cf", "/dev/null", "f"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!marker.exists(), "TAR_OPTIONS from the vault ran a command");
+    let said = stderr(&output);
+    assert!(
+        said.contains("held back GIT_SEQUENCE_EDITOR, TAR_OPTIONS, VIMINIT:"),
+        "{said}"
+    );
+    // git runs the sequence editor of an interactive rebase.
+    let repo = home.path().join("repo");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    std::fs::create_dir(&repo).unwrap();
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "two"]);
+    let output = home
+        .vault(&[
+            "exec", "--", "git", "-C", "repo", "rebase", "-q", "-i", "HEAD~1",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        // What git falls back to without a sequence editor: vault's own environment.
+        .env("GIT_EDITOR", "true")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!marker.exists(), "GIT_SEQUENCE_EDITOR from the vault ran");
+    // Allowed by name, it passes: the test would see it run.
+    home.vault(&[
+        "exec",
+        "--allow-env",
+        "TAR_OPTIONS",
+        "--",
+        "tar",
+        "cf",
+        "/dev/null",
+        "f",
+    ])
+    .assert()
+    .success();
+    assert!(marker.exists(), "an allowed TAR_OPTIONS is passed");
+}

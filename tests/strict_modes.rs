@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestHome, chmod, mode, stderr};
+use common::{TestHome, chmod, mode, stderr, stdout};
 
 /// Another local user: a uid with no name, as an attacker's account looks to vault.
 const MALLORY: u32 = 64_023;
@@ -679,4 +679,354 @@ fn an_export_killed_before_its_rename_leaves_plaintext_only_until_the_next_write
     home.vault(&["export", "-o", "e.env"]).assert().success();
     assert_eq!(temp_files(home.path(), "e.env"), Vec::<PathBuf>::new());
     assert_eq!(fs::read_to_string(&out).unwrap(), whole);
+}
+
+/// Runs `vault ARGS` (as `home` would) under strace, holding the `nth` call of `syscall` on
+/// `watched` four seconds; once vault is held there (strace has written the start of the
+/// call), or has ended without that call, runs `meanwhile` — what another user does
+/// between vault's check and its use. Returns vault's output.
+fn with_call_held(
+    home: &TestHome,
+    args: &[&str],
+    (syscall, nth, watched): (&str, usize, &Path),
+    meanwhile: impl FnOnce(),
+) -> Output {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let command = home.vault_std(args);
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", &format!("trace={syscall}")])
+        .args([
+            "-e",
+            &format!("inject={syscall}:delay_enter=4000000:when={nth}"),
+        ])
+        .arg("-P")
+        .arg(watched)
+        .arg("-o")
+        .arg(log.path())
+        .arg("--")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear()
+        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace must be installed; scripts/test installs it");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let call = format!("{syscall}(");
+    loop {
+        let logged = fs::read_to_string(log.path()).unwrap_or_default();
+        let calls = logged.lines().filter(|l| l.contains(&call)).count();
+        if calls >= nth || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vault never reached {syscall} #{nth}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    meanwhile();
+    child.wait_with_output().unwrap()
+}
+
+/// `--manifest` is read by the path it was checked by: another user cannot create the file
+/// vault found missing, nor turn a link of theirs on the way (in a shared directory) to
+/// their own manifest, between vault's check and its read. Both made vault hand
+/// Mallory's manifest the password.
+#[test]
+fn a_manifest_is_read_where_it_was_checked() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("DB_PASSWORD", "victim-db-password-1414");
+    let shared = shared_dir();
+    let s = shared.path().display();
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf '[env]\\nLOOT = \"secret:DB_PASSWORD\"\\n' > {s}/mal/secretsd.toml"
+        ),
+    );
+    let show = ["--", "sh", "-c", "echo loot=$LOOT"];
+
+    // Missing when vault looks; Mallory's by the time it reads.
+    let planted = shared.path().join("secretsd.toml");
+    let args = [&["run", "--manifest", path_str(&planted)][..], &show[..]].concat();
+    let output = with_call_held(&home, &args, ("openat", 1, &planted), || {
+        as_user(MALLORY, &format!("cp {s}/mal/secretsd.toml {s}/"));
+    });
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("victim-db-password-1414"),
+        "a manifest created after the check was used"
+    );
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no such file"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Mallory's link, in the shared directory, to the victim's own project: checked there,
+    // turned to her directory before the read.
+    let project = home.path().join("project");
+    fs::create_dir(&project).unwrap();
+    fs::write(
+        project.join("secretsd.toml"),
+        "[env]\nOWN = \"literal:mine\"\n",
+    )
+    .unwrap();
+    let link = shared.path().join("link");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", project.display(), link.display()),
+    );
+    let through = link.join("secretsd.toml");
+    let args = [&["run", "--manifest", path_str(&through)][..], &show[..]].concat();
+    let output = with_call_held(&home, &args, ("openat", 1, &through), || {
+        as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
+    });
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "loot=\n");
+}
+
+/// A file vault writes secrets into is written where it was checked: the directory's real
+/// path is found once. Found twice, another user's link on the way (in a shared
+/// directory) turned to her own directory between the check and the write had root's
+/// rotation rewrite her file there with the new secret, owned by her as it was.
+#[test]
+fn a_target_is_written_where_it_was_checked() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("API_KEY", "api-key-value-16180");
+    let shared = shared_dir();
+    let s = shared.path().display();
+    // The victim's own directory and file, and Mallory's with her file waiting in it.
+    let out = home.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let mine = out.join("app.env");
+    fs::write(&mine, "API_KEY=api-key-value-16180\n").unwrap();
+    chmod(&mine, 0o600);
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf 'API_KEY=x\\n' > {s}/mal/app.env && chmod 644 {s}/mal/app.env"
+        ),
+    );
+    let link = shared.path().join("link");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", out.display(), link.display()),
+    );
+    let policy = home.path().join("policy.toml");
+    fs::write(
+        &policy,
+        format!(
+            "[secrets.API_KEY]\ntype = \"random\"\nfiles = [\"{}\"]\n",
+            link.join("app.env").display()
+        ),
+    )
+    .unwrap();
+    let args = ["rotate", "--policy", path_str(&policy)];
+    // Vault looks the link up to check the directory; the next lookup is held.
+    let output = with_call_held(&home, &args, ("readlink", 2, &link), || {
+        as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
+    });
+    let hers = shared.path().join("mal/app.env");
+    assert_eq!(
+        fs::read_to_string(&hers).unwrap(),
+        "API_KEY=x\n",
+        "the rotation wrote into Mallory's file: {}",
+        stderr(&output)
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rotated = home.reveal("API_KEY");
+    assert_ne!(rotated, "api-key-value-16180");
+    assert!(fs::read_to_string(&mine).unwrap().contains(&rotated));
+}
+
+/// A vault others may read is refused outside a git work tree (a passphrase vault's
+/// ciphertext invites an offline guess): a `.git` that another user made in a shared
+/// directory above it does not make it one.
+#[test]
+fn a_git_directory_another_user_made_does_not_let_others_read_the_vault() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("API_KEY", "api-key-value-14142");
+    let shared = shared_dir();
+    let mine = shared.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    chmod(&mine, 0o700);
+    let vault = mine.join("vault.age");
+    fs::copy(home.vault_file(), &vault).unwrap();
+    chmod(&vault, 0o644);
+    let list = || run(home.vault(&["--vault", path_str(&vault), "list"]));
+    let output = list();
+    assert_refused(
+        &output,
+        4,
+        &[path_str(&vault), "accessible by group or others"],
+    );
+    as_user(MALLORY, &format!("mkdir {}/.git", shared.path().display()));
+    let output = list();
+    assert_refused(
+        &output,
+        4,
+        &[path_str(&vault), "accessible by group or others"],
+    );
+    // The user's own work tree is one: there the vault is checked out 0644 as git does.
+    fs::create_dir(mine.join(".git")).unwrap();
+    let output = list();
+    assert!(
+        !stderr(&output).contains("accessible by group or others"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `import --manifest FILE` rewrites the manifest: like any file vault rewrites, never
+/// through another user's link in a shared directory (the kernel refuses to open such a
+/// link, but vault resolved it itself), which had a file of the user's replaced.
+#[test]
+fn import_never_rewrites_a_manifest_through_another_users_link() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let victim = home.path().join("victim.toml");
+    fs::write(&victim, "").unwrap();
+    let link = shared.path().join("m.toml");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", victim.display(), link.display()),
+    );
+    fs::write(home.path().join("x.env"), "NEWVAR=abc\n").unwrap();
+    let output = run(home.vault(&["import", "--dotenv", "x.env", "--manifest", path_str(&link)]));
+    assert_refused(&output, 4, &[path_str(&link), "uid 64023"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "");
+    // The user's own manifest is written as before.
+    let output = run(home.vault(&[
+        "import",
+        "--dotenv",
+        "x.env",
+        "--manifest",
+        path_str(&victim),
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        fs::read_to_string(&victim)
+            .unwrap()
+            .contains("NEWVAR = \"secret:NEWVAR\"")
+    );
+}
+
+/// vault resolves links itself when it replaces a file, where the kernel would refuse to
+/// follow another user's link in a shared directory: root's `vault systemd timer
+/// --output-dir /tmp` replaced whatever file Mallory's `NAME.service` link pointed to
+/// (`/etc/shadow`…) with the unit, mode 0644. No file is replaced through a link another
+/// user owns.
+#[test]
+fn no_file_is_replaced_through_another_users_link() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let precious = home.path().join("precious");
+    fs::write(&precious, "precious\n").unwrap();
+    chmod(&precious, 0o600);
+    let link = shared.path().join("t1.service");
+    as_user(
+        MALLORY,
+        &format!("ln -s {} {}", precious.display(), link.display()),
+    );
+    let output = run(home.vault(&[
+        "systemd",
+        "timer",
+        "t1",
+        "--on-calendar",
+        "daily",
+        "--output-dir",
+        path_str(shared.path()),
+        "--",
+        "/bin/true",
+    ]));
+    assert_refused(&output, 4, &[path_str(&link), "uid 64023"]);
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "precious\n");
+    assert_eq!(mode(&precious), 0o600);
+    // The user's own link is followed, as before.
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    let output = run(home.vault(&[
+        "systemd",
+        "timer",
+        "t1",
+        "--on-calendar",
+        "daily",
+        "--output-dir",
+        path_str(shared.path()),
+        "--",
+        "/bin/true",
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(fs::read_to_string(&precious).unwrap().contains("[Service]"));
+}
+
+/// A service made with `vault systemd unit` reads its manifest as a credential (a copy
+/// that is root's), which every check passes: the manifest named is checked when the unit
+/// is made, as `vault run` checks it. Another user's, or one in a directory another user
+/// may write (to change it before the next start), is refused.
+#[test]
+fn a_service_unit_takes_no_manifest_another_user_could_change() {
+    if !is_root() {
+        eprintln!("skipped: playing another user takes root");
+        return;
+    }
+    let home = TestHome::initialised();
+    let shared = shared_dir();
+    let s = shared.path().display();
+    as_user(
+        MALLORY,
+        &format!(
+            "mkdir -m 755 {s}/mal && printf '[env]\\nPYTHONPATH = \"literal:{s}/mal\"\\n' > {s}/mal/secretsd.toml"
+        ),
+    );
+    let unit = |manifest: &Path| {
+        run(home.vault(&[
+            "systemd",
+            "unit",
+            "app",
+            "--manifest",
+            path_str(manifest),
+            "--",
+            "/bin/true",
+        ]))
+    };
+    let hers = shared.path().join("mal/secretsd.toml");
+    let output = unit(&hers);
+    assert_refused(&output, 4, &[path_str(&hers), "uid 64023"]);
+    assert!(!stdout(&output).contains("LoadCredential"));
+    // The user's own file, in her directory: she could replace it before a start.
+    let mine_there = shared.path().join("mal/mine.toml");
+    fs::write(&mine_there, "[env]\n").unwrap();
+    let output = unit(&mine_there);
+    assert_refused(&output, 4, &["uid 64023"]);
+    // The user's own, in their own directory: the unit is made.
+    let own = home.path().join("secretsd.toml");
+    fs::write(&own, "[env]\n").unwrap();
+    let output = unit(&own);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("LoadCredential=vault-manifest:{}", own.display())));
 }

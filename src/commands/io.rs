@@ -222,7 +222,10 @@ fn add_to_manifest(context: &Context, given: &Path, names: &[String]) -> Result<
         crate::manifest::find_project_manifest(&here)?
             .unwrap_or_else(|| here.join(crate::manifest::PROJECT_MANIFEST))
     } else {
-        given.to_path_buf()
+        // Written like a file that gets secrets (it is rewritten whole, by rename): never
+        // through another user's link, nor in a directory others may write — there a
+        // link of theirs to a file of yours had it replaced.
+        SecretTarget::check(given, None)?.path
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,

@@ -277,7 +277,10 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
         &required,
         true,
     )?;
-    let manifest = absolute(&args.manifest, "manifest")?;
+    // The service reads its copy (a credential, root's), which passes any check: so the
+    // manifest is checked here as `vault run` checks it — neither another user's nor
+    // where another user could replace it before a start.
+    let manifest = crate::manifest::locate(Some(&args.manifest))?;
     let vault_file = absolute(&context.vault_location.path, "vault")?;
     let trust = trust_settings(context, name)?;
     let identity = context.identity_location()?;

@@ -203,14 +203,12 @@ impl Policy {
     /// Reads a policy file (`--policy FILE`): `[secrets.NAME]` and `[services.NAME]` at its
     /// top level.
     pub fn from_file(path: &Path) -> Result<Policy> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::NotFound(format!("no policy file at {}", path.display()))
-            }
-            _ => Error::io("read the policy file", path, e),
-        })?;
-        // Its service commands run as this user, and it names the files secrets go to.
-        crate::store::strict::check_not_replaceable(path, "policy file")?;
+        // Its service commands run as this user, and it names the files secrets go to:
+        // checked first, and read by the path checked.
+        let real = crate::store::strict::real_checked(path, "policy file")?
+            .ok_or_else(|| Error::NotFound(format!("no policy file at {}", path.display())))?;
+        let text = std::fs::read_to_string(&real)
+            .map_err(|e| Error::io("read the policy file", path, e))?;
         let value: toml::Table = toml::from_str(&text).map_err(|e| {
             if looks_like_yaml(path, &text) {
                 return Error::BadData(format!(

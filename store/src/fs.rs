@@ -41,6 +41,36 @@ pub fn resolve_links(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
+/// [`resolve_links`] for a file about to be replaced: a link another user owns (not root)
+/// is not followed, as the kernel's `protected_symlinks` would not follow it in a shared
+/// directory — vault resolves links itself, and through such a link another user would
+/// choose which file of yours (or, for root, of anyone's) gets replaced.
+fn links_to_replace(path: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&current) else {
+            return Ok(current);
+        };
+        let owner = fs::symlink_metadata(&current)
+            .map_err(|e| Error::io("inspect", &current, e))?
+            .uid();
+        if !crate::store::strict::trusted(owner) {
+            return Err(Error::LockedOut(format!(
+                "{} is a symbolic link owned by {}, not by you; vault will not replace the file it points to. Remove it, or name the file itself",
+                current.display(),
+                crate::store::strict::describe_user(owner)
+            )));
+        }
+        current = if target.is_absolute() {
+            target
+        } else {
+            parent_dir(&current).join(target)
+        };
+    }
+    Ok(path.to_path_buf())
+}
+
 /// The directory holding `path` ("." for a bare file name).
 pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -84,7 +114,7 @@ pub fn write_atomic_as(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
-    let resolved = resolve_links(path);
+    let resolved = links_to_replace(path)?;
     let path = resolved.as_path();
     let dir = parent_dir(path);
     match PreparedFile::create(&dir)? {

@@ -28,7 +28,7 @@ fn me() -> u32 {
 }
 
 /// The user vault runs as, or root.
-fn trusted(uid: u32) -> bool {
+pub fn trusted(uid: u32) -> bool {
     uid == me() || uid == 0
 }
 
@@ -150,6 +150,21 @@ pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
     walk(path, &named(what, path), 1)
 }
 
+/// The real path of a file vault is about to read, checked as [`check_not_replaceable`]
+/// checks it; `None` when there is no such file. Read it by this path, never by the one
+/// given: through a link on the way (another user's, in `/tmp`) the file read could be
+/// another than the one checked, and a file missing when checked could be another user's
+/// when read. Every directory of the real path is one nobody else could replace.
+pub fn real_checked(path: &Path, what: &str) -> Result<Option<PathBuf>> {
+    let real = match fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&format!("read the {what}"), path, e)),
+    };
+    walk(&real, &named(what, path), 1)?;
+    Ok(Some(real))
+}
+
 /// [`check_not_replaceable`] for a directory vault keeps files in, when it exists.
 pub fn check_private_dir(dir: &Path, what: &str) -> Result<()> {
     match fs::symlink_metadata(dir) {
@@ -206,12 +221,13 @@ pub fn check_private_file(path: &Path, what: &str) -> Result<()> {
 }
 
 /// The directory of the git work tree `path` is in, if any (a `.git` directory or file
-/// in it or above it).
+/// in it or above it, the user's or root's: in a shared directory such as `/tmp`, anyone
+/// can make one).
 pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
     let real = fs::canonicalize(path).ok()?;
     real.ancestors()
         .skip(1)
-        .find(|dir| dir.join(".git").exists())
+        .find(|dir| fs::symlink_metadata(dir.join(".git")).is_ok_and(|git| trusted(git.uid())))
         .map(Path::to_path_buf)
 }
 
@@ -328,7 +344,12 @@ impl SecretTarget {
             let name = current.file_name().ok_or_else(|| {
                 Error::Usage(format!("{} does not name a file", current.display()))
             })?;
-            let found = match fs::symlink_metadata(&current) {
+            // The directory's real path, found once: what is checked below is what is
+            // written (a link of another user's on the way could be turned elsewhere
+            // between two lookups).
+            let real_dir = fs::canonicalize(&dir).map_err(|e| Error::io("read", &dir, e))?;
+            let real = real_dir.join(name);
+            let found = match fs::symlink_metadata(&real) {
                 Ok(metadata) => Some(metadata),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(Error::io("inspect", &current, e)),
@@ -364,16 +385,15 @@ impl SecretTarget {
                 _ => {}
             }
             let which = format!("{}, the directory of {},", dir.display(), current.display());
-            walk(&dir, &which, 1)?;
-            let real_dir = fs::canonicalize(&dir).map_err(|e| Error::io("read", &dir, e))?;
+            walk(&real_dir, &which, 1)?;
             match found {
                 Some(link) if link.file_type().is_symlink() => {
-                    let to = fs::read_link(&current).map_err(|e| Error::io("read", &current, e))?;
+                    let to = fs::read_link(&real).map_err(|e| Error::io("read", &current, e))?;
                     current = real_dir.join(to);
                 }
                 _ => {
                     return Ok(SecretTarget {
-                        path: real_dir.join(name),
+                        path: real,
                         owner: owner.cloned(),
                     });
                 }
