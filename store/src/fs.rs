@@ -55,11 +55,11 @@ fn links_to_replace(path: &Path) -> Result<PathBuf> {
         let owner = fs::symlink_metadata(&current)
             .map_err(|e| Error::io("inspect", &current, e))?
             .uid();
-        if !crate::store::strict::trusted(owner) {
+        if !crate::strict::trusted(owner) {
             return Err(Error::LockedOut(format!(
                 "{} is a symbolic link owned by {}, not by you; vault will not replace the file it points to. Remove it, or name the file itself",
                 current.display(),
-                crate::store::strict::describe_user(owner)
+                crate::strict::describe_user(owner)
             )));
         }
         current = if target.is_absolute() {
