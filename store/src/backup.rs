@@ -68,7 +68,9 @@ pub struct Record<'a> {
 
 /// Files saved with a backup: their paths (listed in the metadata) and the sealed bundle.
 pub struct SealedFiles<'a> {
+    /// The paths of the files, in the order they were sealed.
     pub paths: &'a [String],
+    /// The sealed bundle.
     pub ciphertext: &'a [u8],
 }
 
@@ -76,24 +78,35 @@ pub struct SealedFiles<'a> {
 /// does, and data without metadata is what a killed writer left (removed by the next one).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metadata {
+    /// Always `secretsd-backup`.
     pub format: String,
+    /// The metadata format version.
     pub version: u32,
+    /// The vault file the backup is of.
     pub vault: String,
+    /// When the backup was made (RFC 3339).
     pub created: String,
+    /// The operation that made it (`set`, `rotate`…).
     pub operation: String,
+    /// The secret names the operation touched (never values).
     #[serde(default)]
     pub names: Vec<String>,
+    /// A note the user gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Services the operation restarted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
+    /// Files the operation rewrote, saved beside the backup.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
 }
 
 /// A backup just made.
 pub struct Saved {
+    /// Its id (see [`Backup::id`]).
     pub id: String,
+    /// The ciphertext file.
     pub path: PathBuf,
 }
 
@@ -104,6 +117,7 @@ pub struct Backup {
     pub id: String,
     /// The vault's ciphertext as it was.
     pub path: PathBuf,
+    /// Its metadata record.
     pub metadata: Metadata,
 }
 
@@ -126,10 +140,15 @@ fn metadata_path(data: &Path) -> PathBuf {
 /// One file as it was: its text, mode and owner.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SavedFile {
+    /// Its path.
     pub path: String,
+    /// Its mode bits.
     pub mode: u32,
+    /// Its owner.
     pub uid: u32,
+    /// Its group.
     pub gid: u32,
+    /// Its text (it may hold secrets: the bundle is sealed like the vault).
     pub content: String,
 }
 
@@ -148,6 +167,7 @@ impl Drop for SavedFile {
     }
 }
 
+/// The `format` of a sealed files bundle.
 pub const FILES_FORMAT: &str = "secretsd-backup-files";
 
 /// The files a backup holds, as JSON in a buffer zeroed on drop: the plaintext sealed
@@ -283,7 +303,9 @@ pub fn prepare(vault_path: &Path, mut source: File, len: u64) -> Result<Option<P
 /// What a backup keeps of the vault: its ciphertext, or that ciphertext already written
 /// by [`prepare`].
 pub enum Data<'a> {
+    /// The ciphertext itself.
     Bytes(&'a [u8]),
+    /// The ciphertext, already written to a file not yet linked.
     Prepared(PreparedFile),
 }
 

@@ -27,7 +27,9 @@ pub enum Key {
 
 /// What a vault is encrypted to.
 pub enum Lock<'a> {
+    /// To these recipients.
     Recipients(&'a [Box<dyn age::Recipient + Send>]),
+    /// To this passphrase (scrypt).
     Passphrase(&'a SecretString),
 }
 
@@ -38,12 +40,14 @@ const ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 /// number can be checked against the recipients a vault lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
+    /// The stanzas, in order.
     pub stanzas: Vec<StanzaKind>,
 }
 
 /// One stanza of an age header, as much as it says without a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StanzaKind {
+    /// The stanza type (`X25519`, `ssh-ed25519`, `scrypt`…).
     pub kind: String,
     /// The key tag of an `ssh-ed25519` or `ssh-rsa` stanza.
     pub tag: Option<String>,
@@ -96,6 +100,7 @@ pub fn is_passphrase_protected(ciphertext: &[u8], what: &str) -> Result<bool> {
     Ok(decryptor.is_scrypt())
 }
 
+/// Encrypts `plaintext` into an age file (armored when asked).
 pub fn encrypt(plaintext: &[u8], lock: Lock<'_>, armor: bool) -> Result<Vec<u8>> {
     let mut output = Vec::with_capacity(plaintext.len() + 1024);
     encrypt_into(&mut output, lock, armor, &mut |writer| {
@@ -108,7 +113,7 @@ pub fn encrypt(plaintext: &[u8], lock: Lock<'_>, armor: bool) -> Result<Vec<u8>>
 /// whole plaintext or the whole ciphertext.
 ///
 /// The age crate makes the file key, wraps it for each recipient and writes the header
-/// (stanzas and MAC) and the payload nonce; the payload is sealed by [`payload`].
+/// (stanzas and MAC) and the payload nonce; the payload is sealed by `payload`.
 pub fn encrypt_into(
     output: &mut dyn Write,
     lock: Lock<'_>,
@@ -150,7 +155,7 @@ pub fn encrypt_into(
 /// bytes by value (a file just read), it opens them in place, with no second buffer.
 ///
 /// The age crate reads the header, finds the identity that unwraps the file key and checks
-/// the header's MAC with it; the payload is opened by [`payload`].
+/// the header's MAC with it; the payload is opened by `payload`.
 pub fn decrypt<'c>(
     ciphertext: impl Into<Cow<'c, [u8]>>,
     key: &Key,

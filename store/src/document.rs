@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::secret_bytes::SecretBytes;
 use crate::signature::Signed;
 
+/// The `format` of every vault document.
 pub const FORMAT: &str = "secretsd-vault";
 /// The version vault writes: 2 has a membership block (`store::membership`) and a
 /// generation. Version 1, without them, is still read.
@@ -39,6 +40,7 @@ pub const DIFF_KEY_FIELD: &str = "diff_key";
 /// touched is written back as the very bytes it was read as. Changing one secret of
 /// 10,000 therefore costs one pass over the text, not 10,000 decodes, encodes and frees.
 pub struct Document {
+    /// The recipients the vault is encrypted to.
     pub recipients: Vec<String>,
     /// The membership block as stored (see `store::membership`), if the document has one.
     membership: Option<String>,
@@ -95,8 +97,11 @@ impl fmt::Debug for Document {
 #[derive(Debug, Clone)]
 pub struct Entry {
     value: SecretString,
+    /// When it was first set (RFC 3339).
     pub created: String,
+    /// When it was last changed (RFC 3339).
     pub updated: String,
+    /// What the user said it is for.
     pub description: Option<String>,
     extra: Map<String, Value>,
 }
@@ -107,6 +112,7 @@ pub fn timestamp_now() -> String {
 }
 
 impl Entry {
+    /// The value.
     pub fn value(&self) -> &SecretString {
         &self.value
     }
@@ -118,6 +124,7 @@ impl Entry {
 }
 
 impl Document {
+    /// An empty document for these recipients.
     pub fn new(recipients: Vec<String>) -> Self {
         Document {
             recipients,
@@ -327,6 +334,7 @@ impl Document {
         }
     }
 
+    /// Whether a secret of this name exists.
     pub fn contains(&self, name: &str) -> bool {
         self.secrets.contains_key(name)
     }
@@ -336,10 +344,12 @@ impl Document {
         self.secrets.keys().map(|name| &**name)
     }
 
+    /// How many secrets there are.
     pub fn len(&self) -> usize {
         self.secrets.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
@@ -499,6 +509,7 @@ impl Document {
         }
     }
 
+    /// Removes a secret; its entry, if there was one.
     pub fn remove(&mut self, name: &str) -> Result<Option<Entry>> {
         self.take(name)
     }
@@ -540,11 +551,14 @@ struct Header {
 /// A secret's text borrowed from the decrypted plaintext when the JSON holds it without
 /// escapes (no copy at all), or decoded into a buffer that is zeroed on drop.
 pub enum SecretText<'p> {
+    /// Borrowed from the plaintext.
     Borrowed(&'p str),
+    /// Decoded into a buffer wiped on drop.
     Owned(Zeroizing<String>),
 }
 
 impl SecretText<'_> {
+    /// The text.
     pub fn as_str(&self) -> &str {
         match self {
             SecretText::Borrowed(text) => text,
@@ -667,12 +681,14 @@ struct Scanned {
     names_in_order: bool,
 }
 
-/// What a reader gets from [`scan`] besides what it handed the sink: what the document
+/// What a reader gets from `scan` besides what it handed the sink: what the document
 /// says about itself, which the trust check reads.
 pub struct Found {
+    /// The recipients it lists.
     pub recipients: Vec<String>,
     /// The membership block as stored.
     pub membership: Option<String>,
+    /// Its content generation.
     pub generation: u64,
     extra: Map<String, Value>,
     names_in_order: bool,
@@ -760,9 +776,11 @@ fn check_header(format: Option<&str>, version: Option<u64>, what: &str) -> Resul
 /// returns anything.
 #[derive(Clone, Copy)]
 pub struct Said<'a> {
+    /// The recipients it lists.
     pub recipients: &'a [String],
     /// The membership block as stored.
     pub membership: Option<&'a str>,
+    /// Its content generation.
     pub generation: u64,
 }
 

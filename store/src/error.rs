@@ -8,19 +8,29 @@ use std::path::Path;
 
 /// Exit codes shared by every command.
 pub mod exit {
+    /// Done as asked.
     pub const OK: u8 = 0;
+    /// Anything else that went wrong.
     pub const ERROR: u8 = 1;
+    /// The command line asks for something that cannot be done as asked.
     pub const USAGE: u8 = 2;
+    /// A secret, reference or file does not exist.
     pub const NOT_FOUND: u8 = 3;
+    /// No vault, no or wrong identity, unsafe permissions.
     pub const LOCKED_OUT: u8 = 4;
+    /// A provider failed.
     pub const PROVIDER: u8 = 5;
+    /// Corrupt or invalid data.
     pub const BAD_DATA: u8 = 6;
     /// `exec`/`run`: vault's own failure before the command started.
     pub const BEFORE_COMMAND: u8 = 125;
+    /// `exec`/`run`: the command exists but cannot be executed.
     pub const NOT_EXECUTABLE: u8 = 126;
+    /// `exec`/`run`: the command was not found.
     pub const COMMAND_NOT_FOUND: u8 = 127;
 }
 
+/// What went wrong, as a complete sentence that names the thing involved; never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The command line asks for something that cannot be done as asked.
@@ -53,13 +63,16 @@ pub enum Error {
     /// An I/O error, with what was being done and to which path.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, to which path.
         context: String,
+        /// The error the system gave.
         #[source]
         source: io::Error,
     },
 }
 
 impl Error {
+    /// The exit code this error maps to (docs/DESIGN.md).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,
@@ -94,4 +107,5 @@ impl Error {
     }
 }
 
+/// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

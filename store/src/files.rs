@@ -52,6 +52,7 @@ impl LockedFiles {
         })
     }
 
+    /// The saved state of the file at `path`, if it was saved.
     pub fn get(&self, path: &Path) -> Option<&SavedFile> {
         self.files.iter().find(|f| Path::new(&f.path) == path)
     }

@@ -314,6 +314,7 @@ pub type OnWait = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 /// How long a writer waits for the lock, and whom to tell that it waits.
 #[derive(Clone)]
 pub struct LockWait {
+    /// Give up after this long.
     pub timeout: std::time::Duration,
     /// Called once, after a second of waiting.
     pub on_wait: Option<OnWait>,
@@ -453,6 +454,7 @@ pub struct EarlyWriteback<'f> {
 const WRITEBACK_STEP: u64 = 256 * 1024;
 
 impl<'f> EarlyWriteback<'f> {
+    /// Starts tracking writes to `file`.
     pub fn new(file: &'f mut File) -> Self {
         EarlyWriteback {
             file,

@@ -13,6 +13,7 @@ use crate::fs::{ensure_private_dir, parent_dir, write_atomic};
 use crate::paths::{Located, Source};
 use crate::strict::check_private_file;
 
+/// The identities a vault may be opened with.
 pub type Identities = Vec<Box<dyn age::Identity + Send + Sync>>;
 
 /// Loads the identities in an age identity file (as written by `age-keygen` or `vault
@@ -203,7 +204,9 @@ impl age::Callbacks for PluginUi {
 /// This user as a writer: the key their writes are signed with (see `signature`) and,
 /// when it comes from an age X25519 identity, the recipient that identity opens.
 pub struct Own {
+    /// The key this user signs writes with.
     pub key: crate::signature::SigningKey,
+    /// The recipient their identity opens, when it is an age X25519 identity.
     pub recipient: Option<String>,
 }
 

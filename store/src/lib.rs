@@ -1,5 +1,61 @@
-//! The vault file: an age-encrypted JSON document, read without a lock and changed only
-//! under the writer lock with an atomic replace and a backup (docs/DESIGN.md).
+//! The vault file of secretsd: an age-encrypted JSON document, read without a lock and
+//! changed only under the writer lock with an atomic replace and a backup.
+//!
+//! This crate is the file and nothing around it: its format ([`document`]), encryption
+//! ([`crypto`], [`identity`], [`recipients`]), writer signatures and membership
+//! ([`signature`], [`membership`]), the trust verdict as pure functions ([`trust`]),
+//! atomic locked writes and permission checks ([`fs`], [`strict`], [`files`]), backups
+//! ([`backup`]) and the .env codec ([`formats`]). It never prints, never prompts and never
+//! starts a process; every failure is an [`error::Error`] that says what went wrong. The
+//! `vault` command line is one user of it; the shared-file provider is another.
+//!
+//! Two things come from the caller, because getting them may mean asking a person: the
+//! keys ([`KeySource`]) and the judge of what was read and who signs writes ([`Guard`]).
+//! A [`Vault`] without a guard judges nothing: `vault` reads through one that holds every
+//! version to this machine's trust record (see [`trust::policy`]), and so should any
+//! program that reads a vault others can write.
+//!
+//! Opening a vault and reading one secret:
+//!
+//! ```
+//! use secretsd_store::{KeySource, Protection, Vault};
+//! use secretsd_store::document::Document;
+//! use secretsd_store::error::Result;
+//! use secretsd_store::identity::Identities;
+//! use secretsd_store::secrecy::{ExposeSecret, SecretString};
+//!
+//! /// The keys: here one age identity held in memory.
+//! struct Key(age::x25519::Identity);
+//!
+//! impl KeySource for Key {
+//!     fn identities(&self) -> Result<Identities> {
+//!         Ok(vec![Box::new(self.0.clone())])
+//!     }
+//!     fn passphrase(&self) -> Result<SecretString> {
+//!         unreachable!("this vault is encrypted to a recipient")
+//!     }
+//! }
+//!
+//! # fn main() -> Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("vault.age");
+//! let key = Key(age::x25519::Identity::generate());
+//!
+//! // A vault with one secret, encrypted to the key's recipient.
+//! let mut document = Document::new(vec![key.0.to_public().to_string()]);
+//! let now = "2026-12-05T00:00:00Z";
+//! document.set("DATABASE_URL", SecretString::from("postgres://db".to_string()), None, now)?;
+//! Vault::new(&path).create(document, &Protection::Recipients, false)?;
+//!
+//! // Open it and read the secret.
+//! let opened = Vault::new(&path).open(&key)?;
+//! let entry = opened.document.get("DATABASE_URL")?.expect("it was set");
+//! assert_eq!(entry.value().expose_secret(), "postgres://db");
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
 
 pub mod backup;
 #[cfg(test)]
@@ -20,6 +76,9 @@ pub mod secret_bytes;
 pub mod signature;
 pub mod strict;
 pub mod trust;
+
+/// The `secrecy` crate this one holds secret values in.
+pub use age::secrecy;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -49,8 +108,11 @@ pub trait KeySource {
 /// One version of a vault as decrypted: what its age header, its signature and the
 /// document itself say. The trust layer judges it.
 pub struct Version<'a> {
+    /// Whom the file is encrypted to, as its age header says.
     pub header: &'a Header,
+    /// Whether and by whom the content is signed.
     pub signed: &'a Signed,
+    /// What the document says about itself.
     pub said: Said<'a>,
 }
 
@@ -99,8 +161,11 @@ pub enum Protection {
 
 /// A decrypted vault.
 pub struct Opened {
+    /// The document.
     pub document: Document,
+    /// How it is locked: recipients or a passphrase.
     pub protection: Protection,
+    /// Whether the file was ASCII-armored (rewrites keep it so).
     pub armored: bool,
     /// What its age header says (to whom it is encrypted).
     pub header: Header,
@@ -188,10 +253,12 @@ impl Vault {
         self
     }
 
+    /// The vault file (a symbolic link already resolved).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Whether the vault file exists.
     pub fn exists(&self) -> bool {
         self.path.exists()
     }
@@ -541,6 +608,7 @@ pub struct Transaction<'v> {
 }
 
 impl Transaction<'_> {
+    /// The document as read under the lock (and as changed so far).
     pub fn document(&self) -> &Document {
         &self.opened.document
     }
@@ -560,6 +628,7 @@ impl Transaction<'_> {
         &self.vault.lock_wait
     }
 
+    /// The document, to change; the change is written by `commit`.
     pub fn document_mut(&mut self) -> &mut Document {
         &mut self.opened.document
     }

@@ -45,8 +45,11 @@ pub const MAX_AGE_FLOOR: std::time::Duration = std::time::Duration::from_secs(1)
 /// bound to the writer key their writes are signed with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
+    /// The age recipient the vault is encrypted to for this member.
     pub recipient: String,
+    /// The writer key their writes are signed with.
     pub writer: String,
+    /// Their name, as shown.
     pub name: String,
 }
 
@@ -71,13 +74,19 @@ impl Member {
 /// What a membership block says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Body {
+    /// The vault's id, fixed at `vault init`.
     pub vault_id: String,
+    /// Its label, as shown.
     pub label: String,
+    /// The membership epoch: raised by each change of membership.
     pub epoch: u64,
+    /// The writer keys that may change membership.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// Who may read and write.
     #[serde(default)]
     pub members: Vec<Member>,
+    /// Recipients that may read but not write.
     #[serde(default)]
     pub read_only: Vec<String>,
     /// After this time (RFC 3339) writes are refused and reads warn, until an owner renews.
@@ -107,10 +116,12 @@ impl Body {
             .collect()
     }
 
+    /// The member whose writer key this is.
     pub fn member_by_writer(&self, writer: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.writer == writer)
     }
 
+    /// Whether this writer key is an owner's.
     pub fn is_owner(&self, writer: &str) -> bool {
         self.owners.iter().any(|o| o == writer)
     }
@@ -132,9 +143,13 @@ impl Body {
 /// the link before it (the first link by one of its own owners).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
+    /// The epoch this link moves to.
     pub epoch: u64,
+    /// The owners from that epoch on.
     pub owners: Vec<String>,
+    /// The owner who signed it.
     pub signer: String,
+    /// The signature.
     pub sig: String,
 }
 
@@ -191,9 +206,13 @@ struct Stored<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
     raw_body: String,
+    /// What the block says.
     pub body: Body,
+    /// The owner who signed it.
     pub signer: Option<String>,
+    /// The owner's signature over the body.
     pub sig: Option<String>,
+    /// How the owners changed since an earlier epoch, each link signed.
     pub chain: Vec<Link>,
 }
 
@@ -667,7 +686,9 @@ pub fn fingerprint(recipient: &str, writer: &str) -> String {
 /// What `vault recipients add` was given: a member's line, or a plain recipient.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Joining {
+    /// A member who may read and write.
     Member(Member),
+    /// A recipient who may only read.
     ReadOnly(String),
 }
 

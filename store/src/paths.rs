@@ -39,7 +39,9 @@ impl fmt::Display for Source {
 /// A path and how it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
+    /// The path.
     pub path: PathBuf,
+    /// How it was chosen.
     pub source: Source,
 }
 
@@ -151,6 +153,7 @@ pub fn identity_file(flag: Option<&Path>) -> Result<Located> {
 /// | `$CREDENTIALS_DIRECTORY/vault-identity` | a file (systemd `LoadCredential=`) |
 /// | `$XDG_CONFIG_HOME/secretsd/identity.txt` | a file (made by `vault init`) |
 pub enum IdentitySource {
+    /// An identity file.
     File(Located),
     /// `VAULT_IDENTITY_KEY`.
     Key,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
+/// The recipients a vault is encrypted to.
 pub type Recipients = Vec<Box<dyn age::Recipient + Send>>;
 
 /// Parses one recipient as written in the vault or on the command line.
@@ -73,6 +74,7 @@ pub fn is_valid(text: &str) -> bool {
     text.starts_with("ssh-") && age::ssh::Recipient::from_str(text).is_ok()
 }
 
+/// Parses every recipient a vault lists.
 pub fn parse_all(texts: &[String]) -> Result<Recipients> {
     texts.iter().map(|t| parse(t)).collect()
 }

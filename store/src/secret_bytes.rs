@@ -17,14 +17,17 @@ use std::ops::{Deref, DerefMut};
 pub struct SecretBytes(Vec<u8>);
 
 impl SecretBytes {
+    /// Takes ownership of `bytes` (wiped on drop from now on).
     pub fn new(bytes: Vec<u8>) -> Self {
         SecretBytes(bytes)
     }
 
+    /// An empty buffer with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
         SecretBytes(Vec::with_capacity(capacity))
     }
 
+    /// How many bytes fit without a new allocation.
     pub fn capacity(&self) -> usize {
         self.0.capacity()
     }
@@ -47,15 +50,18 @@ impl SecretBytes {
         drop(SecretBytes(std::mem::replace(&mut self.0, grown)));
     }
 
+    /// Appends `bytes`, moving to a larger allocation and wiping the old one when needed.
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
         self.reserve(bytes.len());
         self.0.extend_from_slice(bytes);
     }
 
+    /// Appends one byte (as `extend_from_slice`).
     pub fn push(&mut self, byte: u8) {
         self.extend_from_slice(&[byte]);
     }
 
+    /// Removes the last byte.
     pub fn pop(&mut self) -> Option<u8> {
         self.0.pop()
     }
@@ -65,6 +71,7 @@ impl SecretBytes {
         self.0.truncate(len);
     }
 
+    /// Wipes the content and empties the buffer.
     pub fn clear(&mut self) {
         self.0.clear();
     }

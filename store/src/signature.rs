@@ -306,9 +306,15 @@ pub enum Signed {
     /// Written before vault signed, or by a writer without an X25519 identity.
     Unsigned,
     /// Signed by `writer`, and the signature matches the content.
-    Valid { writer: String },
+    Valid {
+        /// The writer key that signed it.
+        writer: String,
+    },
     /// A signature that does not match the content (or cannot be read).
-    Invalid { writer: Option<String> },
+    Invalid {
+        /// The writer key the signature names, if it could be read.
+        writer: Option<String>,
+    },
 }
 
 /// Checks the signature that ends `plaintext` (a vault document), if any.

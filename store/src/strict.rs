@@ -279,6 +279,7 @@ pub fn check_found_upward(manifest: &Path, start: &Path, what: &str) -> Result<(
 /// `owner = "USER"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
+    /// Their user id.
     pub uid: u32,
     /// Their primary group: a new file's group.
     pub gid: u32,

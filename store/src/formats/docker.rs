@@ -23,6 +23,7 @@ pub const MAX_LINE: usize = 64 * 1024 - 1;
 
 /// One variable a docker env file names.
 pub struct Line {
+    /// The variable's name.
     pub name: String,
     /// `None` for a bare `NAME`, which takes the value from docker's environment.
     pub value: Option<String>,

@@ -28,8 +28,11 @@ use crate::names::validate_name;
 
 /// One `NAME=value` read from a file.
 pub struct Assignment {
+    /// The variable's name.
     pub name: String,
+    /// Its value.
     pub value: SecretString,
+    /// The line it starts on (1-based).
     pub line: usize,
     /// Bytes of the file from the name to the end of the value (an `export ` before it
     /// and a comment after it are outside), so an editor can replace just this.
@@ -39,7 +42,9 @@ pub struct Assignment {
 /// Something wrong on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
+    /// The line (1-based).
     pub line: usize,
+    /// What is wrong, never quoting a value.
     pub message: String,
 }
 

@@ -27,6 +27,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name the command line and configuration use for it.
     pub fn name(self) -> &'static str {
         match self {
             Format::Dotenv => "dotenv",

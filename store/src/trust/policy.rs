@@ -21,12 +21,16 @@ use crate::trust::state::VaultRecord;
 pub struct Facts<'a> {
     /// Encrypted to a passphrase (an scrypt stanza) rather than to recipients.
     pub passphrase: bool,
+    /// What its age header says.
     pub header: &'a Header,
+    /// The recipients its document lists.
     pub recipients: &'a [String],
     /// Its membership block: none in a version-1 document, an error when it does not
     /// parse or is not consistent with itself.
     pub membership: Option<Result<Membership, String>>,
+    /// Whether and by whom its content is signed.
     pub signed: &'a Signed,
+    /// Its content generation.
     pub generation: u64,
 }
 
@@ -39,6 +43,7 @@ impl Facts<'_> {
         }
     }
 
+    /// Its membership block, if it has a valid one.
     pub fn block(&self) -> Option<&Membership> {
         self.membership.as_ref().and_then(|m| m.as_ref().ok())
     }
@@ -58,6 +63,7 @@ pub struct Seen<'a> {
     /// The recipients this machine remembered for this location before membership blocks
     /// (the record vault kept then), if any.
     pub version_1: Option<&'a BTreeSet<String>>,
+    /// The time expiry is judged at.
     pub now: SystemTime,
 }
 
@@ -65,7 +71,9 @@ pub struct Seen<'a> {
 /// given (`ID@EPOCH:KEYS`): no version below that epoch is trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Configured {
+    /// The owners the configuration names.
     pub owners: BTreeSet<String>,
+    /// The epoch the configuration names, if any.
     pub epoch: Option<u64>,
 }
 
@@ -85,7 +93,9 @@ pub enum Verdict {
 /// A verdict with notices worth telling (an older generation, an expired block).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Judgment {
+    /// The verdict.
     pub verdict: Verdict,
+    /// What the user should hear even when the verdict is to go on.
     pub notices: Vec<String>,
 }
 

@@ -20,6 +20,7 @@ use crate::{fs, strict};
 /// What this machine knows of one vault.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaultRecord {
+    /// The vault's label, as shown.
     pub label: String,
     /// The owners it trusts to change membership, as of `epoch`.
     pub owners: Vec<String>,
@@ -34,6 +35,7 @@ pub struct VaultRecord {
     /// forward under it.
     #[serde(default)]
     pub membership: Option<String>,
+    /// The vault is a passphrase vault (no membership to pin).
     #[serde(default)]
     pub passphrase: bool,
 }
@@ -41,6 +43,7 @@ pub struct VaultRecord {
 /// A location a vault was read at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
+    /// The id of the vault read there.
     pub vault_id: String,
     /// The file's path when it was last read there.
     pub path: String,
@@ -49,8 +52,10 @@ pub struct Place {
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
+    /// What is known of each vault, by id.
     #[serde(default)]
     pub vaults: BTreeMap<String, VaultRecord>,
+    /// Which vault was last read at each location.
     #[serde(default)]
     pub locations: BTreeMap<String, Place>,
 }
@@ -112,6 +117,7 @@ impl TrustFile {
         })
     }
 
+    /// The trust record's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
