@@ -6,9 +6,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::ArgValueCompleter;
-
-use crate::complete;
 
 /// A secrets vault for the command line and for Linux services.
 ///
@@ -381,7 +378,6 @@ pub enum ProviderCommand {
     /// Run the conformance kit against a provider: one line per case, non-zero on a failure
     Check {
         /// The provider's name (secretsd-provider-NAME)
-        #[arg(add = ArgValueCompleter::new(complete::provider_names))]
         name: String,
 
         /// Keys the checks write start with this (and are deleted afterwards)
@@ -534,7 +530,6 @@ pub struct InitArgs {
 pub struct SetArgs {
     /// Secret name (letters, digits and '_', not starting with a digit), or a provider
     /// address PROVIDER:KEY
-    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 
     /// The value; '-' reads stdin. Prefer stdin or the prompt: a value given here is visible
@@ -561,7 +556,6 @@ pub struct SetArgs {
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// Edit only this secret's value, as it is (added when it does not exist)
-    #[arg(add = ArgValueCompleter::new(complete::secret_names))]
     pub name: Option<String>,
 
     /// When no tmpfs is found, put the plaintext on disk ($TMPDIR, else /tmp) for the length
@@ -594,7 +588,6 @@ impl From<Charset> for crate::value::Charset {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Secret name, or a provider address PROVIDER:KEY
-    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 
     /// Print exactly the value, nothing else (for $(vault get --reveal NAME))
@@ -609,7 +602,6 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List a provider's keys instead: PROVIDER: or PROVIDER:PREFIX
-    #[arg(add = ArgValueCompleter::new(complete::provider_addresses))]
     pub address: Option<String>,
 
     /// Print a JSON array instead of a table
@@ -620,14 +612,13 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ExistsArgs {
     /// Secret name, or a provider address PROVIDER:KEY
-    #[arg(add = ArgValueCompleter::new(complete::addresses))]
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Secret names, or provider addresses PROVIDER:KEY
-    #[arg(required = true, num_args = 1.., add = ArgValueCompleter::new(complete::addresses))]
+    #[arg(required = true, num_args = 1..)]
     pub names: Vec<String>,
 
     /// Do not fail when a name is absent
@@ -638,7 +629,6 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct MvArgs {
     /// Current name
-    #[arg(add = ArgValueCompleter::new(complete::secret_names))]
     pub old: String,
     /// New name
     pub new: String,
@@ -690,8 +680,12 @@ pub enum RecipientsCommand {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Only these secrets (comma-separated or repeated)
-    #[arg(long, value_delimiter = ',', value_name = "NAMES", conflicts_with = "prefix",
-          add = ArgValueCompleter::new(complete::secret_names))]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        conflicts_with = "prefix"
+    )]
     pub only: Vec<String>,
 
     /// Only secrets whose names start with PREFIX
@@ -925,8 +919,7 @@ pub struct ExportArgs {
     pub format: ExportFormat,
 
     /// Only these secrets (comma-separated or repeated)
-    #[arg(long, value_delimiter = ',', value_name = "NAMES",
-          add = ArgValueCompleter::new(complete::secret_names))]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub only: Vec<String>,
 
     /// Write to FILE (created 0600, replaced atomically) instead of stdout; refused in a
@@ -1013,7 +1006,7 @@ pub struct RestoreArgs {
     pub latest: bool,
 
     /// Restore this backup; an unambiguous prefix of its id is enough
-    #[arg(long, value_name = "ID", add = ArgValueCompleter::new(complete::backup_ids))]
+    #[arg(long, value_name = "ID")]
     pub backup: Option<String>,
 
     /// Show which secrets would be added, changed and removed (masked) and which files
@@ -1035,8 +1028,7 @@ pub struct RotateArgs {
 
     /// Rotate only these (comma-separated), and every JWT signed with one of them
     /// [default: every secret with auto_rotate]
-    #[arg(long, value_delimiter = ',', value_name = "NAMES",
-          add = ArgValueCompleter::new(complete::secret_names))]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub secrets: Vec<String>,
 
     /// Print the plan (secrets, types, files, services in restart order) and change nothing
@@ -1089,7 +1081,7 @@ pub struct CheckServicesArgs {
 pub struct SyncArgs {
     /// A named sync: the [sync.NAME] table of the configuration file (flags given here
     /// replace its settings)
-    #[arg(value_name = "NAME", add = ArgValueCompleter::new(complete::sync_profiles))]
+    #[arg(value_name = "NAME")]
     pub name: Option<String>,
 
     /// A source: vault, dotenv:PATH, docker:PATH or PROVIDER:PREFIX; repeatable, a later

@@ -9,11 +9,60 @@
 
 use std::ffi::OsStr;
 
-use clap_complete::CompletionCandidate;
+use clap::CommandFactory;
+use clap_complete::{ArgValueCompleter, CompletionCandidate};
 
-use crate::cli::GlobalArgs;
+use crate::cli::{Cli, GlobalArgs};
 use crate::commands::Context;
 use crate::providers;
+
+/// What completes the values of an argument.
+type Completer = fn(&OsStr) -> Vec<CompletionCandidate>;
+
+/// Which arguments complete what: by subcommand path and argument id. They are attached
+/// to the command line's definition here, so `cli` needs nothing of completion (which
+/// needs `commands` to open the vault, which needs `cli`).
+const COMPLETERS: &[(&[&str], &str, Completer)] = &[
+    (&["set"], "name", addresses),
+    (&["edit"], "name", secret_names),
+    (&["get"], "name", addresses),
+    (&["list"], "address", provider_addresses),
+    (&["exists"], "name", addresses),
+    (&["rm"], "names", addresses),
+    (&["mv"], "old", secret_names),
+    (&["exec"], "only", secret_names),
+    (&["export"], "only", secret_names),
+    (&["restore"], "backup", backup_ids),
+    (&["rotate"], "secrets", secret_names),
+    (&["sync"], "name", sync_profiles),
+    (&["provider", "check"], "name", provider_names),
+];
+
+/// When a completion script calls `vault` with COMPLETE set: answer and exit.
+pub fn answer_if_asked() {
+    clap_complete::CompleteEnv::with_factory(|| with_completers(Cli::command()))
+        .var("COMPLETE")
+        .complete();
+}
+
+/// The command line's definition with its completers attached.
+fn with_completers(mut command: clap::Command) -> clap::Command {
+    // The derive defers each subcommand's arguments until the command is built.
+    command.build();
+    for (path, arg, completer) in COMPLETERS {
+        command = attach(command, path, arg, *completer);
+    }
+    command
+}
+
+fn attach(command: clap::Command, path: &[&str], arg: &str, completer: Completer) -> clap::Command {
+    match path.split_first() {
+        None => command.mut_arg(arg, |a| a.add(ArgValueCompleter::new(completer))),
+        Some((name, rest)) => {
+            command.mut_subcommand(*name, |sub| attach(sub, rest, arg, completer))
+        }
+    }
+}
 
 /// A context that can never prompt or print.
 fn silent_context() -> Option<Context> {
@@ -144,4 +193,24 @@ pub fn sync_profiles(current: &OsStr) -> Vec<CompletionCandidate> {
         return Vec::new();
     };
     candidates(context.config.sync.keys().cloned().collect(), &current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each completer names an argument that exists (clap panics on one that does not),
+    /// and ends up on it.
+    #[test]
+    fn every_completer_is_attached_to_its_argument() {
+        let command = with_completers(Cli::command());
+        for (path, arg, _) in COMPLETERS {
+            let mut sub = &command;
+            for name in *path {
+                sub = sub.find_subcommand(name).unwrap();
+            }
+            let arg = sub.get_arguments().find(|a| a.get_id() == *arg).unwrap();
+            assert!(arg.get::<ArgValueCompleter>().is_some(), "{path:?} {arg:?}");
+        }
+    }
 }

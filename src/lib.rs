@@ -49,6 +49,11 @@ pub fn start() -> Option<error::Result<u8>> {
     None
 }
 
+/// When a completion script calls `vault` with COMPLETE set, answers and exits.
+pub fn complete_if_asked() {
+    complete::answer_if_asked();
+}
+
 /// Runs one parsed command line; `Ok` is the exit code.
 pub fn run(cli: cli::Cli) -> error::Result<u8> {
     commands::run(cli)

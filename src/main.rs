@@ -12,9 +12,7 @@ fn main() -> ExitCode {
         return exit_code(outcome);
     }
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
-    clap_complete::CompleteEnv::with_factory(Cli::command)
-        .var("COMPLETE")
-        .complete();
+    secretsd::complete_if_asked();
     let mut command = Cli::command();
     let mut matches = command.get_matches_mut();
     let cli =
