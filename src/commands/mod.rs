@@ -35,7 +35,7 @@ use crate::store::{KeySource, Vault, strict::check_private_file};
 pub fn run(cli: Cli) -> Result<u8> {
     // --file-dir files left by a vault killed together with its keeper go now.
     crate::secret_files::remove_stale_recorded();
-    crate::store::identity::set_plugin_prompt(Box::new(plugin_prompt::TerminalPrompt));
+    crate::store::plugin_ui::set_plugin_prompt(Box::new(plugin_prompt::TerminalPrompt));
     let starts_command = matches!(cli.command, Command::Exec(_) | Command::Run(_));
     let result = dispatch(cli);
     if starts_command {

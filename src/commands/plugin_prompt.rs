@@ -1,12 +1,12 @@
 //! How age plugins (a YubiKey, a TPM) reach the user: their messages ("touch your key") go
 //! to stderr as the plugin wrote them, a PIN is asked on the terminal when there is one, and
-//! nothing is asked otherwise. The store hands them here (`store::identity::PluginPrompt`).
+//! nothing is asked otherwise. The store hands them here (`store::plugin_ui::PluginPrompt`).
 
 use std::io::{IsTerminal, Write};
 
 use age::secrecy::SecretString;
 
-use crate::store::identity::PluginPrompt;
+use crate::store::plugin_ui::PluginPrompt;
 
 /// The terminal as age plugins see it.
 pub struct TerminalPrompt;

@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use crate::paths::parent_dir;
 
 /// Creates `dir` and any missing parents with mode 0700, and refuses a directory another
 /// user could write files into, sticky or not (see `strict`): vault keeps files there.
@@ -69,14 +70,6 @@ fn links_to_replace(path: &Path) -> Result<PathBuf> {
         };
     }
     Ok(path.to_path_buf())
-}
-
-/// The directory holding `path` ("." for a bare file name).
-pub fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// The prefix of temp files written beside `path`, so stale ones can be recognised.

@@ -71,6 +71,7 @@ pub mod membership;
 pub mod names;
 pub mod paths;
 mod payload;
+pub mod plugin_ui;
 pub mod recipients;
 pub mod secret_bytes;
 pub mod signature;

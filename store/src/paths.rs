@@ -45,6 +45,14 @@ pub struct Located {
     pub source: Source,
 }
 
+/// The directory holding `path` ("." for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// The variable that carries an identity itself (CI).
 pub const IDENTITY_KEY_VAR: &str = "VAULT_IDENTITY_KEY";
 

@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Box<dyn age::Recipient + Send>> {
                 &name,
                 &[recipient],
                 &[],
-                crate::identity::PluginUi,
+                crate::plugin_ui::PluginUi,
             )
             .map(|plugin| Box::new(plugin) as Box<dyn age::Recipient + Send>)
             .map_err(|_| {

@@ -260,7 +260,7 @@ fn check_file_mode(path: &Path, what: &str, vault: bool) -> Result<()> {
 /// manifest (or a link to one) in, nearer than this one.
 pub fn check_found_upward(manifest: &Path, start: &Path, what: &str) -> Result<()> {
     check_not_replaceable(manifest, what)?;
-    let dir = crate::fs::parent_dir(manifest);
+    let dir = crate::paths::parent_dir(manifest);
     for place in start.ancestors() {
         let which = format!(
             "{}, searched for the {what} {},",
@@ -341,7 +341,7 @@ impl SecretTarget {
     pub fn check(path: &Path, owner: Option<&Owner>) -> Result<SecretTarget> {
         let mut current = path.to_path_buf();
         for _ in 0..MAX_LINKS {
-            let dir = crate::fs::parent_dir(&current);
+            let dir = crate::paths::parent_dir(&current);
             let name = current.file_name().ok_or_else(|| {
                 Error::Usage(format!("{} does not name a file", current.display()))
             })?;
