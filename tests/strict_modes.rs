@@ -943,43 +943,48 @@ fn no_file_is_replaced_through_another_users_link() {
         return;
     }
     let home = TestHome::initialised();
-    let shared = shared_dir();
     let precious = home.path().join("precious");
     fs::write(&precious, "precious\n").unwrap();
     chmod(&precious, 0o600);
-    let link = shared.path().join("t1.service");
+    let timer = |dir: &Path| {
+        run(home.vault(&[
+            "systemd",
+            "timer",
+            "t1",
+            "--on-calendar",
+            "daily",
+            "--output-dir",
+            path_str(dir),
+            "--",
+            "/bin/true",
+        ]))
+    };
+    // Planted in a shared directory: that directory is refused before any name in it.
+    let shared = shared_dir();
+    let planted = shared.path().join("t1.service");
     as_user(
         MALLORY,
-        &format!("ln -s {} {}", precious.display(), link.display()),
+        &format!("ln -s {} {}", precious.display(), planted.display()),
     );
-    let output = run(home.vault(&[
-        "systemd",
-        "timer",
-        "t1",
-        "--on-calendar",
-        "daily",
-        "--output-dir",
-        path_str(shared.path()),
-        "--",
-        "/bin/true",
-    ]));
-    assert_refused(&output, 4, &[path_str(&link), "uid 64023"]);
+    assert_refused(
+        &timer(shared.path()),
+        4,
+        &[path_str(shared.path()), "shared directory"],
+    );
+    // A link of another user's in a directory that is the user's own (moved there, or
+    // left from when it was shared): never followed either.
+    let own = tempfile::tempdir().unwrap();
+    chmod(own.path(), 0o700);
+    let link = own.path().join("t1.service");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(MALLORY), Some(MALLORY)).unwrap();
+    assert_refused(&timer(own.path()), 4, &[path_str(&link), "uid 64023"]);
     assert_eq!(fs::read_to_string(&precious).unwrap(), "precious\n");
     assert_eq!(mode(&precious), 0o600);
     // The user's own link is followed, as before.
     fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(&precious, &link).unwrap();
-    let output = run(home.vault(&[
-        "systemd",
-        "timer",
-        "t1",
-        "--on-calendar",
-        "daily",
-        "--output-dir",
-        path_str(shared.path()),
-        "--",
-        "/bin/true",
-    ]));
+    let output = timer(own.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(fs::read_to_string(&precious).unwrap().contains("[Service]"));
 }
