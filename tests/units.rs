@@ -569,3 +569,65 @@ fn a_writable_path_with_a_space_a_percent_and_a_dollar_reaches_systemd_as_it_is(
     assert_eq!(paths, [dir.display().to_string()], "{line}");
     common::assert_systemd_verifies(&[&units.join("t.service"), &units.join("t.timer")]);
 }
+
+/// Without `--user` a timer's service runs as root, and root refuses a vault and a
+/// configuration another user owns: a timer a user makes for their own files would fail
+/// at its first tick (exit 4). It is refused when made, naming `--user`; with `--user`
+/// it is written to run as that user.
+#[test]
+fn a_users_timer_without_user_is_refused_when_made_not_at_its_first_run() {
+    use std::os::unix::fs::MetadataExt;
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to play another user");
+        return;
+    }
+    const UID: u32 = 64_031;
+    let home = TestHome::new();
+    let as_user = |args: &[&str]| -> Output {
+        let template = home.vault_std(args);
+        std::process::Command::new("setpriv")
+            .args([
+                &format!("--reuid={UID}"),
+                &format!("--regid={UID}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(template.get_program())
+            .args(template.get_args())
+            .env_clear()
+            .envs(
+                template
+                    .get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .current_dir(home.path())
+            .output()
+            .unwrap()
+    };
+    std::os::unix::fs::chown(home.path(), Some(UID), Some(UID)).unwrap();
+    let init = as_user(&["init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let timer = |user: Option<&str>| {
+        let mut args = vec!["systemd", "timer", "t", "--on-calendar", "daily"];
+        if let Some(user) = user {
+            args.extend(["--user", user]);
+        }
+        args.extend(["--", "vault", "list"]);
+        as_user(&args)
+    };
+    let refused = timer(None);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(stdout(&refused).is_empty());
+    assert!(
+        stderr(&refused).contains(&format!("pass --user {UID}")),
+        "{}",
+        stderr(&refused)
+    );
+    let made = timer(Some(&UID.to_string()));
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        stdout(&made).lines().any(|l| l == format!("User={UID}")),
+        "{}",
+        stdout(&made)
+    );
+}

@@ -455,6 +455,21 @@ fn writable_paths(context: &Context, args: &SystemdTimerArgs) -> Vec<PathBuf> {
 fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
     let name = unit_name(&args.name, ".timer")?;
     let name = name.strip_suffix(".service").unwrap_or(name);
+    // Without --user the service runs as root, which refuses a configuration and a vault
+    // another user owns (StrictModes): made by a user for their own files, it could never
+    // run. Said now, not at the first tick of the timer.
+    let me = rustix::process::geteuid();
+    if args.user.is_none() && !me.is_root() {
+        return Err(Error::Usage(format!(
+            "without --user this timer's service runs as root, and root refuses a vault and a configuration that you ({}) own: pass --user {} to run it as you (its sources must then be readable by you), or generate it as root (sudo -i) with root's own vault and configuration, as a root-owned source needs",
+            crate::store::strict::describe_user(me.as_raw()),
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(me.as_raw()))
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_else(|| me.as_raw().to_string())
+        )));
+    }
     let on_calendar = unit_text(&args.on_calendar, "--on-calendar")?;
     let vault_binary = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
