@@ -47,17 +47,24 @@ pub fn classify(value: &str, mut is_provider: impl FnMut(&str) -> bool) -> Refer
 /// count when installed.
 pub fn load(path: &Path, configured: &[&str]) -> Result<Vec<Binding>> {
     let what = format!("the env file {}", path.display());
-    // A missing one is reported when it is read.
-    if path.exists() {
-        crate::store::strict::check_not_replaceable(path, "env file")?;
-    }
+    // A missing one is reported when it is read; an existing one is read by the path
+    // that was checked.
+    let checked;
+    let read_path = if path.exists() {
+        checked = crate::store::strict::check_readable_as_given(path, "env file")?;
+        checked.as_path()
+    } else {
+        path
+    };
     let text =
-        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::NotFound(format!("cannot read {what}: no such file"))
-            }
-            _ => Error::io("read the env file", path, e),
-        })?);
+        zeroize::Zeroizing::new(std::fs::read_to_string(read_path).map_err(
+            |e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    Error::NotFound(format!("cannot read {what}: no such file"))
+                }
+                _ => Error::io("read the env file", path, e),
+            },
+        )?);
     let mut known: Vec<(String, bool)> = Vec::new();
     let mut is_provider = |name: &str| {
         if let Some((_, installed)) = known.iter().find(|(n, _)| n == name) {

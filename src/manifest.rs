@@ -215,7 +215,7 @@ pub fn locate(given: Option<&Path>) -> Result<std::path::PathBuf> {
     if let Some(path) = given {
         // A missing one is reported when it is read.
         if path.exists() {
-            crate::store::strict::check_not_replaceable(path, "manifest")?;
+            crate::store::strict::check_readable_as_given(path, "manifest")?;
         }
         return Ok(path.to_path_buf());
     }

@@ -150,6 +150,48 @@ pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
     walk(path, &named(what, path), 1)
 }
 
+/// [`check_not_replaceable`] for a file vault reads as given (`--env-file`, `--manifest`),
+/// and the path to read it by. A link on the way is as good as the directory it sits in:
+/// one in a directory another user may write lets them point it elsewhere, so that
+/// directory is checked too; and the file is read by its resolved path, the one checked,
+/// so that a link changed after the check changes nothing.
+pub fn check_readable_as_given(path: &Path, what: &str) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io("find", path, e))?;
+    let mut prefix = PathBuf::new();
+    for component in absolute.components() {
+        prefix.push(component);
+        let link = fs::symlink_metadata(&prefix)
+            .ok()
+            .filter(|m| m.file_type().is_symlink());
+        if let Some(link) = &link
+            && !trusted(link.uid())
+        {
+            return Err(Error::LockedOut(format!(
+                "{} is a link owned by {}, not by you (uid {}), on the way to {}: they can point it anywhere, so vault refuses it",
+                prefix.display(),
+                describe_user(link.uid()),
+                me(),
+                named(what, path)
+            )));
+        }
+        if link.is_some()
+            && let Some(dir) = prefix.parent()
+        {
+            walk(
+                dir,
+                &format!(
+                    "{}, the directory of a link on the way to {}",
+                    dir.display(),
+                    named(what, path)
+                ),
+                0,
+            )?;
+        }
+    }
+    walk(path, &named(what, path), 1)?;
+    fs::canonicalize(path).map_err(|e| Error::io("read", path, e))
+}
+
 /// [`check_not_replaceable`] for a directory vault keeps files in, when it exists.
 pub fn check_private_dir(dir: &Path, what: &str) -> Result<()> {
     match fs::symlink_metadata(dir) {
