@@ -155,7 +155,42 @@ pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
 /// given: through a link on the way (another user's, in `/tmp`) the file read could be
 /// another than the one checked, and a file missing when checked could be another user's
 /// when read. Every directory of the real path is one nobody else could replace.
+///
+/// A link on the way is refused when another user owns it, or when it sits in a directory
+/// another user may write: either could point it at a file of the user's that vault was
+/// not asked to read.
 pub fn real_checked(path: &Path, what: &str) -> Result<Option<PathBuf>> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io("find", path, e))?;
+    let mut prefix = PathBuf::new();
+    for component in absolute.components() {
+        prefix.push(component);
+        let Some(link) = fs::symlink_metadata(&prefix)
+            .ok()
+            .filter(|m| m.file_type().is_symlink())
+        else {
+            continue;
+        };
+        if !trusted(link.uid()) {
+            return Err(Error::LockedOut(format!(
+                "{} is a link owned by {}, not by you (uid {}), on the way to {}: they can point it anywhere, so vault refuses it",
+                prefix.display(),
+                describe_user(link.uid()),
+                me(),
+                named(what, path)
+            )));
+        }
+        if let Some(dir) = prefix.parent() {
+            walk(
+                dir,
+                &format!(
+                    "{}, the directory of a link on the way to {}",
+                    dir.display(),
+                    named(what, path)
+                ),
+                0,
+            )?;
+        }
+    }
     let real = match fs::canonicalize(path) {
         Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
