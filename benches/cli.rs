@@ -36,17 +36,33 @@ struct Bench {
 }
 
 fn vault_command(bench: &Bench, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vault"));
+    let mut command = same_environment(bench, env!("CARGO_BIN_EXE_vault"));
     command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &bench.home)
-        .env("VAULT_FILE", &bench.vault)
-        .env("VAULT_IDENTITY", &bench.identity)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command
+}
+
+/// `program` with exactly the environment `vault` is given here (PATH, HOME and the two
+/// VAULT_* variables) and nothing of this process's: `cargo bench` runs with dozens of
+/// CARGO_* and shell variables, which a floor that inherited them paid to copy at exec and
+/// vault did not, which made vault look faster against its floor than it is (1.34x
+/// reported at 10 secrets where 1.7x was measured with equal environments).
+fn same_environment(bench: &Bench, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().envs(vault_environment(bench));
+    command
+}
+
+/// The whole environment `vault` runs with in these benchmarks.
+fn vault_environment(bench: &Bench) -> [(&'static str, std::ffi::OsString); 4] {
+    [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", bench.home.clone().into()),
+        ("VAULT_FILE", bench.vault.clone().into()),
+        ("VAULT_IDENTITY", bench.identity.clone().into()),
+    ]
 }
 
 /// A vault holding `count` secrets of realistic size (40-character values).
@@ -578,9 +594,9 @@ fn fnox_project(bench: &Bench) -> Option<PathBuf> {
     Some(dir)
 }
 
-fn fnox_command(dir: &Path) -> Command {
+fn fnox_command(bench: &Bench, dir: &Path) -> Command {
     let key = std::fs::read_to_string(dir.join("age-key")).unwrap();
-    let mut command = Command::new("fnox");
+    let mut command = same_environment(bench, "fnox");
     command
         .args(["exec", "--", "/bin/true"])
         .current_dir(dir)
@@ -846,7 +862,8 @@ fn main() {
         }
         // The floor has the N variables in its environment already, as a shell that
         // sourced a .env has — never on argv, where GNU env's own setenv loop is quadratic —
-        // and vault gets the same environment, so both pay for inheriting it.
+        // and vault gets the same environment, so both pay for inheriting it. Every side
+        // starts from the same base environment (`same_environment`), nothing else.
         let inherited = inherited(&bench);
         let pipeline_file = shell_pipeline_file(&bench);
         let [env_floor, exec, exec_empty, pipeline] = time_interleaved(
@@ -855,7 +872,7 @@ fn main() {
                 (
                     None,
                     Box::new(|| {
-                        let mut command = Command::new("env");
+                        let mut command = same_environment(&bench, "env");
                         command.arg("/bin/true").envs(inherited.iter().cloned());
                         command
                     }),
@@ -885,7 +902,10 @@ fn main() {
                             ),
                             &bench.home,
                         );
-                        command.envs(inherited.iter().cloned());
+                        command
+                            .env_clear()
+                            .envs(vault_environment(&bench))
+                            .envs(inherited.iter().cloned());
                         command
                     }),
                 ),
@@ -913,7 +933,7 @@ fn main() {
         ));
         if let Some(project) = fnox_project(&bench) {
             let fnox = time(runs.min(5), None, || {
-                let mut command = fnox_command(&project);
+                let mut command = fnox_command(&bench, &project);
                 command.envs(inherited.iter().cloned());
                 command
             });

@@ -114,8 +114,20 @@ fn provider_keys(context: &Context, provider: &str, prefix: &str) -> Vec<String>
         .map(|listed| listed.keys)
         .unwrap_or_default();
     keys.into_iter()
+        .filter(|key| shell_safe(key))
         .map(|key| format!("{provider}:{key}"))
         .collect()
+}
+
+/// Whether a provider's key may be offered: a shell inserts a completion into the command
+/// line as it is (bash does not quote it) and lists candidates on the terminal, and a key
+/// is chosen by whoever writes to the provider's store. So only characters no shell reads
+/// as syntax and no terminal as a command; any other key is left out, not escaped.
+fn shell_safe(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./@%+=,:".contains(&b))
 }
 
 fn candidates(values: Vec<String>, current: &str) -> Vec<CompletionCandidate> {

@@ -47,17 +47,13 @@ pub fn classify(value: &str, mut is_provider: impl FnMut(&str) -> bool) -> Refer
 /// count when installed.
 pub fn load(path: &Path, configured: &[&str]) -> Result<Vec<Binding>> {
     let what = format!("the env file {}", path.display());
-    // A missing one is reported when it is read.
-    if path.exists() {
-        crate::store::strict::check_not_replaceable(path, "env file")?;
-    }
-    let text =
-        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::NotFound(format!("cannot read {what}: no such file"))
-            }
-            _ => Error::io("read the env file", path, e),
-        })?);
+    // Read by the path it was checked by (see `strict::real_checked`): a file missing
+    // when checked is not read later, when it could be another user's.
+    let real = crate::store::strict::real_checked(path, "env file")?
+        .ok_or_else(|| Error::NotFound(format!("cannot read {what}: no such file")))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&real).map_err(|e| Error::io("read the env file", path, e))?,
+    );
     let mut known: Vec<(String, bool)> = Vec::new();
     let mut is_provider = |name: &str| {
         if let Some((_, installed)) = known.iter().find(|(n, _)| n == name) {

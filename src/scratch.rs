@@ -42,16 +42,24 @@ pub fn in_memory(path: &Path) -> bool {
     }
 }
 
-/// Whether a new directory in `parent` stays ours: `parent` is the user's or root's, and
-/// nobody else may write it, or it is sticky (`/dev/shm`, `/tmp`), where nobody else can
-/// rename or remove what we make in it.
+/// Whether a new directory in `parent` stays ours: `parent` and every directory above it
+/// (links resolved) is the user's or root's, and nobody else may write it, or it is
+/// sticky (`/dev/shm`, `/tmp`), where nobody else can rename or remove what we make in
+/// it. A private directory inside one another user owns is not enough: they can rename it
+/// and put theirs in its place.
 pub fn safe_parent(parent: &Path) -> bool {
-    let Ok(metadata) = fs::metadata(parent) else {
+    let Ok(real) = fs::canonicalize(parent) else {
         return false;
     };
-    let owner_ok = metadata.uid() == 0 || metadata.uid() == rustix::process::geteuid().as_raw();
-    let mode = metadata.mode();
-    metadata.is_dir() && owner_ok && (mode & 0o022 == 0 || mode & 0o1000 != 0)
+    let me = rustix::process::geteuid().as_raw();
+    real.ancestors().all(|dir| {
+        let Ok(metadata) = fs::metadata(dir) else {
+            return false;
+        };
+        let owner_ok = metadata.uid() == 0 || metadata.uid() == me;
+        let mode = metadata.mode();
+        metadata.is_dir() && owner_ok && (mode & 0o022 == 0 || mode & 0o1000 != 0)
+    })
 }
 
 /// Where a scratch directory goes.
@@ -66,11 +74,17 @@ pub enum Place {
 /// directory; else `Err` naming what was looked at and the ways out.
 pub fn choose(allow_disk: bool) -> Result<Place> {
     let candidates = memory_candidates();
-    if let Some(found) = candidates.iter().find(|c| in_memory(c) && safe_parent(c)) {
-        return Ok(Place::Memory(found.clone()));
+    // The path checked is the path used: a link resolved once, not again at mkdir.
+    if let Some(found) = candidates
+        .iter()
+        .filter_map(|c| fs::canonicalize(c).ok())
+        .find(|c| in_memory(c) && safe_parent(c))
+    {
+        return Ok(Place::Memory(found));
     }
     if allow_disk {
         let temp = std::env::temp_dir();
+        let temp = fs::canonicalize(&temp).unwrap_or(temp);
         if !safe_parent(&temp) {
             return Err(Error::LockedOut(format!(
                 "{} is not a place for plaintext: another user owns it or may write it without it being sticky; set TMPDIR to a directory of yours",

@@ -451,3 +451,35 @@ fn zsh_completes_provider_addresses_in_a_terminal() {
 fn fish_completes_provider_addresses_in_a_terminal() {
     provider_addresses_complete_interactively("fish");
 }
+
+/// A key name is the provider's to choose, and another person may choose it (a shared
+/// store's keys). bash inserts a completion into the command line as it is, and lists
+/// candidates on the terminal: a key with shell syntax (`;`, `$(…)`, a glob) or a control
+/// character (a terminal escape) is never offered, in any shell.
+#[test]
+fn a_provider_key_with_shell_syntax_or_a_control_character_is_not_offered() {
+    let home = TestHome::initialised();
+    let providers = home.path().join("providers");
+    std::fs::create_dir(&providers).unwrap();
+    let keys = home.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"keys":["app/ok","app/x;touch PWNED","app/$(touch PWNED2)","app/*","app/a\u001b]0;t\u0007","app/sp ace","app/q'uote"]}"#,
+    )
+    .unwrap();
+    let provider = providers.join("secretsd-provider-demo");
+    std::fs::write(
+        &provider,
+        format!(
+            "#!/bin/sh\necho '{{\"v\":[1],\"provider\":\"demo\",\"version\":\"1\",\"ops\":[\"get\",\"list\"]}}'\n\
+             while read -r line; do id=$(echo \"$line\" | sed 's/.*\"id\":\\([0-9]*\\).*/\\1/'); \
+             printf '{{\"id\":%s,\"ok\":' \"$id\"; tr -d '\\n' < '{}'; echo '}}'; done\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    common::chmod(&provider, 0o755);
+    assert_eq!(bash(&home, &["vault", "get", "demo:app/"]), ["demo:app/ok"]);
+    assert_eq!(fish(&home, "vault get demo:app/"), ["demo:app/ok"]);
+    assert!(!home.path().join("PWNED").exists() && !home.path().join("PWNED2").exists());
+}

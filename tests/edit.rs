@@ -556,3 +556,37 @@ fn a_value_no_env_text_can_hold_is_named_and_edited_on_its_own() {
     assert_eq!(home.reveal("EDGE"), "  EDGE-secret\\");
     assert!(leftovers(runtime.path()).is_empty());
 }
+
+/// `$XDG_RUNTIME_DIR` may be private itself and still sit in a directory another user
+/// owns, who can then rename it and put a directory of theirs in its place while the
+/// plaintext is being written: every directory on the way must be the user's or root's
+/// (a root-owned sticky one such as /dev/shm excepted), else vault uses /dev/shm.
+#[test]
+fn a_runtime_dir_inside_another_users_directory_is_not_used() {
+    let home = TestHome::initialised();
+    home.set("A", "value-a");
+    let outer = runtime_dir();
+    // Another user's directory, holding one of ours that looks private.
+    let theirs = outer.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    let ours = theirs.join("ours");
+    fs::create_dir(&ours).unwrap();
+    fs::set_permissions(&ours, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(outer.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(64_024), Some(64_024)).unwrap();
+    let log = home.path().join("edited-at");
+    let script = editor(
+        &home,
+        "where.sh",
+        &format!("echo \"$1\" > '{}'", log.display()),
+    );
+    let output = edit_command(&home, &ours, &script, &[]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let edited_at = fs::read_to_string(&log).unwrap();
+    assert!(
+        edited_at.starts_with("/dev/shm/vault-edit."),
+        "the plaintext went to {edited_at}"
+    );
+    assert!(leftovers(&ours).is_empty());
+}

@@ -311,3 +311,54 @@ fn code_loading_variables_pass_from_an_env_file_only_as_literals_or_when_allowed
     .success()
     .stdout("/planted/by/a/teammate|--max-old-space-size=64");
 }
+
+/// A link is only as safe as the directory it is in and its owner: through a link another
+/// user may re-point (one they own, or one in a directory they may write), they choose the
+/// file — ours when vault checks, theirs when it reads. Refused; and a link of ours in a
+/// private directory is fine.
+#[test]
+fn an_env_file_reached_through_a_link_another_user_controls_is_refused() {
+    let home = TestHome::initialised();
+    home.set("TOKEN", "token-value");
+    let env = write(&home, "app.env", "TOKEN=secret:TOKEN\n");
+    let theirs = home.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    chmod(&theirs, 0o755);
+    let link = theirs.join("link.env");
+    std::os::unix::fs::symlink(&env, &link).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(64025), Some(64025)).unwrap();
+    let print = "printf %s \"$TOKEN\"";
+    let run = |path: &Path| {
+        home.vault(&[
+            "run",
+            "--env-file",
+            path.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            print,
+        ])
+        .output()
+        .unwrap()
+    };
+    let output = run(&link);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(stderr(&output).contains("uid 64025"), "{}", stderr(&output));
+    // Their link in a directory of ours.
+    let planted = home.path().join("planted.env");
+    std::os::unix::fs::symlink(&env, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(64025), Some(64025)).unwrap();
+    let output = run(&planted);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("a link owned by"),
+        "{}",
+        stderr(&output)
+    );
+    // Our link in our directory.
+    let ours = home.path().join("ours.env");
+    std::os::unix::fs::symlink(&env, &ours).unwrap();
+    let output = run(&ours);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "token-value");
+}

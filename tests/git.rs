@@ -774,3 +774,34 @@ fn a_fresh_clone_is_told_to_run_git_setup_once() {
     // The original repository, set up when it was made, is told nothing.
     assert!(!repo.vault(&["status"]).contains("vault git setup"));
 }
+
+/// `vault status` and `vault get` are not git commands: the hint that a clone lacks
+/// vault's driver asks git read-only questions, and a repository's own configuration (an
+/// unpacked archive with a `.git`, a directory someone prepared) never makes them run a
+/// program — `core.fsmonitor` is what `git check-attr` would start.
+#[test]
+fn status_runs_no_program_the_repository_configures() {
+    let repo = Repo::new();
+    let marker = repo.home.path().join("FSMONITOR-RAN");
+    repo.git(&[
+        "config",
+        "core.fsmonitor",
+        &format!("touch '{}'; false", marker.display()),
+    ]);
+    repo.git(&["config", "--unset", "merge.secretsd.driver"]);
+    let status = repo.vault(&["status"]);
+    assert!(
+        status.contains("run 'vault git setup' once in this clone"),
+        "{status}"
+    );
+    let diff = repo.vault_output(&["diff"], None);
+    assert!(
+        stderr(&diff).contains("run 'vault git setup' once in this clone"),
+        "{}",
+        stderr(&diff)
+    );
+    assert!(
+        !marker.exists(),
+        "vault ran the repository's core.fsmonitor"
+    );
+}

@@ -1029,3 +1029,44 @@ fn an_infisical_key_in_the_root_folder_is_named_with_one_slash() {
     );
     assert!(!report.contains("//"), "{report}");
 }
+
+/// A lookup chain with no vault in it (env, then a .env: the setup of an app that never
+/// had a vault file) is a working setup: `vault status` says the vault is not used and
+/// exits 0, where a missing vault the lookup does use is still a problem (exit 4).
+#[test]
+fn status_of_a_lookup_chain_without_a_vault_is_usable() {
+    let home = TestHome::new();
+    let config = home.path().join("config/secretsd");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(home.path().join("app.env"), "API_KEY=from-dotenv\n").unwrap();
+    common::chmod(&home.path().join("app.env"), 0o600);
+    std::fs::write(
+        config.join("config.toml"),
+        "[lookup]\norder = [\"env\", \"dotenv:~/app.env\"]\n",
+    )
+    .unwrap();
+    home.vault(&["get", "--reveal", "API_KEY"])
+        .assert()
+        .success()
+        .stdout("from-dotenv");
+    let output = home.vault(&["status"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("missing (not used: the lookup order has no vault)")
+            && !stdout(&output).contains("problem:"),
+        "{}",
+        stdout(&output)
+    );
+    std::fs::write(
+        config.join("config.toml"),
+        "[lookup]\norder = [\"env\", \"dotenv:~/app.env\", \"vault\"]\n",
+    )
+    .unwrap();
+    let output = home.vault(&["status"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("problem:  no vault"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -200,3 +200,41 @@ fn hex_with_separators_is_found() {
         "hex",
     );
 }
+
+/// The history is read as committed: a textconv filter the repository's `.git/config`
+/// names is neither run (a program someone else chose) nor allowed to hide a value, and
+/// the repository's `core.fsmonitor` is not started either.
+#[test]
+fn history_is_read_without_the_repositorys_own_programs() {
+    let home = TestHome::initialised();
+    home.set("STRIPE_KEY", VALUE);
+    let repo = home.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let marker = home.path().join("PROGRAM-RAN");
+    let run = format!("touch '{}'", marker.display());
+    git(
+        &repo,
+        &["config", "diff.hide.textconv", &format!("{run}; true")],
+    );
+    git(
+        &repo,
+        &["config", "core.fsmonitor", &format!("{run}; false")],
+    );
+    std::fs::write(repo.join(".gitattributes"), "*.env diff=hide\n").unwrap();
+    std::fs::write(repo.join(".env"), format!("STRIPE_KEY={VALUE}\n")).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "oops"]);
+    let _ = std::fs::remove_file(&marker);
+    let output = home.vault(&["scan", "--git", "repo"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).ends_with(" .env:1: STRIPE_KEY (as is)\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !marker.exists(),
+        "vault scan ran a program of the repository"
+    );
+}

@@ -789,8 +789,16 @@ fn a_manifest_is_read_where_it_was_checked() {
     let output = with_call_held(&home, &args, ("openat", 1, &through), || {
         as_user(MALLORY, &format!("ln -sfn {s}/mal {}", link.display()));
     });
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "loot=\n");
+    // Her link is refused before anything is read through it, wherever it points.
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("victim-db-password-1414"),
+        "her manifest was used"
+    );
+    assert_refused(
+        &output,
+        125,
+        &["a link owned by uid 64023", path_str(&link)],
+    );
 }
 
 /// A file vault writes secrets into is written where it was checked: the directory's real
@@ -1034,4 +1042,64 @@ fn a_service_unit_takes_no_manifest_another_user_could_change() {
     let output = unit(&own);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains(&format!("LoadCredential=vault-manifest:{}", own.display())));
+}
+
+/// A `dotenv:PATH` in `[lookup] order` answers `secret:NAME` before the vault does: a file
+/// another user owns, or could replace, would choose the values a command gets. It is
+/// refused as a manifest or an env file is.
+#[test]
+fn a_lookup_file_another_user_could_write_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root to play another user");
+        return;
+    }
+    let home = TestHome::initialised();
+    home.set("API_KEY", "from-the-vault");
+    let theirs = home.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    chmod(&theirs, 0o755);
+    let file = theirs.join("app.env");
+    fs::write(&file, "API_KEY=chosen-by-mallory\n").unwrap();
+    chmod(&file, 0o644);
+    std::os::unix::fs::chown(&theirs, Some(MALLORY), Some(MALLORY)).unwrap();
+    std::os::unix::fs::chown(&file, Some(MALLORY), Some(MALLORY)).unwrap();
+    let config = home.path().join("config/secretsd/config.toml");
+    let order = |path: &Path| {
+        fs::write(
+            &config,
+            format!(
+                "[lookup]\norder = [\"env\", \"dotenv:{}\", \"vault\"]\n",
+                path.display()
+            ),
+        )
+        .unwrap();
+    };
+    order(&file);
+    let output = home
+        .vault(&["get", "--reveal", "API_KEY"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", common::stdout(&output));
+    assert!(!common::stdout(&output).contains("mallory"));
+    assert!(
+        stderr(&output).contains("lookup file"),
+        "{}",
+        stderr(&output)
+    );
+    // Ours, in a directory others may write: refused too.
+    let open = home.path().join("open");
+    fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    let ours = open.join("app.env");
+    fs::write(&ours, "API_KEY=replaceable\n").unwrap();
+    chmod(&ours, 0o600);
+    order(&ours);
+    let output = home
+        .vault(&["get", "--reveal", "API_KEY"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", common::stdout(&output));
+    // Ours, private: used.
+    chmod(&open, 0o700);
+    assert_eq!(home.reveal("API_KEY"), "replaceable");
 }

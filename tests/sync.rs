@@ -1056,3 +1056,39 @@ fn a_dotenv_target_quotes_only_values_that_need_it() {
         "{read:?}"
     );
 }
+
+/// Written unquoted, `NAME==ls` is `=ls` to python-dotenv, docker and bash, but zsh's
+/// `source` (`set -a; source .env`) expands a word starting with `=` to a command's path
+/// (`/usr/bin/ls`): a value starting with `=` is quoted, and every shell reads it back.
+#[test]
+fn a_value_starting_with_an_equals_sign_is_quoted_for_zsh() {
+    let home = TestHome::initialised();
+    home.set("EQ", "=ls");
+    home.set("MID", "a=b");
+    let target = home.path().join("out.env");
+    let output = vault(
+        &home,
+        &[
+            "sync",
+            "--from",
+            "vault",
+            "--to",
+            &format!("dotenv:{}", target.display()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(&target).unwrap();
+    assert_eq!(text, "EQ='=ls'\nMID=a=b\n");
+    for shell in ["zsh", "bash"] {
+        let read = std::process::Command::new(shell)
+            .arg("-c")
+            .arg("source \"$1\"; printf '%s|%s' \"$EQ\" \"$MID\"")
+            .arg(shell)
+            .arg(&target)
+            .output()
+            .unwrap_or_else(|e| panic!("{shell} must be installed: {e}"));
+        assert_eq!(String::from_utf8_lossy(&read.stdout), "=ls|a=b", "{shell}");
+    }
+    let read = python_dotenv(&target, true);
+    assert_eq!(read["EQ"], "=ls");
+}

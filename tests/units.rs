@@ -428,3 +428,206 @@ fn a_watching_unit_starts_with_only_what_it_sets() {
         stderr(&ended)
     );
 }
+
+/// A line break in anything vault writes into a unit would start a setting of its own
+/// (`ExecStartPre=`, run as the service's user, root for a timer); and a `--user` that is
+/// not one line must never become an empty `User=`, which runs the service as root.
+#[test]
+fn a_line_break_in_any_unit_setting_is_refused_not_written() {
+    let home = TestHome::initialised();
+    home.set("A", "a-value");
+    let manifest = home.path().join("app.toml");
+    fs::write(&manifest, "[env]\nA = \"secret:A\"\n").unwrap();
+    let injected = "x\nExecStartPre=/bin/touch /tmp/pwned";
+    let manifest = manifest.to_str().unwrap();
+    let unit = |flag: &str| -> Vec<String> {
+        [
+            "systemd",
+            "unit",
+            "app",
+            "--manifest",
+            manifest,
+            flag,
+            injected,
+            "--",
+            "/usr/bin/env",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let timer = |flag: &str| -> Vec<String> {
+        [
+            "systemd",
+            "timer",
+            "t",
+            "--on-calendar",
+            "daily",
+            flag,
+            injected,
+            "--",
+            "/usr/bin/true",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    for args in [
+        unit("--description"),
+        unit("--user"),
+        timer("--description"),
+        timer("--user"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = home.vault(&args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        assert!(
+            !stdout(&output).contains("ExecStartPre") && !stdout(&output).contains("User=\n"),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains("one non-empty line"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // A vault in a directory whose name holds a line break.
+    let dir = home.path().join("v\nExecStartPre=touch pwned");
+    fs::create_dir_all(&dir).unwrap();
+    let vault = dir.join("vault.age");
+    let vault = vault.to_str().unwrap();
+    home.vault(&["init"])
+        .env("VAULT_FILE", vault)
+        .assert()
+        .success();
+    let output = home
+        .vault(&[
+            "systemd",
+            "timer",
+            "t",
+            "--on-calendar",
+            "daily",
+            "--",
+            "/usr/bin/true",
+        ])
+        .env("VAULT_FILE", vault)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        !stdout(&output).contains("ExecStartPre"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// `ReadWritePaths=` is a list split at spaces, with `%` specifiers and no `$` expansion:
+/// a vault directory named `a b%c$d` reaches systemd as that one path.
+#[test]
+fn a_writable_path_with_a_space_a_percent_and_a_dollar_reaches_systemd_as_it_is() {
+    let home = TestHome::new();
+    let dir = home.path().join("a b%c$d");
+    fs::create_dir_all(&dir).unwrap();
+    chmod(&dir, 0o700);
+    let vault = dir.join("vault.age");
+    let vault = vault.to_str().unwrap();
+    home.vault(&["init"])
+        .env("VAULT_FILE", vault)
+        .assert()
+        .success();
+    let units = home.path().join("units");
+    let output = home
+        .vault(&[
+            "systemd",
+            "timer",
+            "t",
+            "--on-calendar",
+            "daily",
+            "--output-dir",
+            units.to_str().unwrap(),
+            "--",
+            "/usr/bin/true",
+        ])
+        .env("VAULT_FILE", vault)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let service = fs::read_to_string(units.join("t.service")).unwrap();
+    let line = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ReadWritePaths="))
+        .expect("ReadWritePaths=");
+    let here = Path::new("/");
+    let paths: Vec<String> = unit_words(line)
+        .iter()
+        .map(|w| expand(w, here, here, false))
+        .collect();
+    assert_eq!(paths, [dir.display().to_string()], "{line}");
+    common::assert_systemd_verifies(&[&units.join("t.service"), &units.join("t.timer")]);
+}
+
+/// Without `--user` a timer's service runs as root, and root refuses a vault and a
+/// configuration another user owns: a timer a user makes for their own files would fail
+/// at its first tick (exit 4). It is refused when made, naming `--user`; with `--user`
+/// it is written to run as that user.
+#[test]
+fn a_users_timer_without_user_is_refused_when_made_not_at_its_first_run() {
+    use std::os::unix::fs::MetadataExt;
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to play another user");
+        return;
+    }
+    const UID: u32 = 64_031;
+    let home = TestHome::new();
+    let as_user = |args: &[&str]| -> Output {
+        let template = home.vault_std(args);
+        std::process::Command::new("setpriv")
+            .args([
+                &format!("--reuid={UID}"),
+                &format!("--regid={UID}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(template.get_program())
+            .args(template.get_args())
+            .env_clear()
+            .envs(
+                template
+                    .get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .current_dir(home.path())
+            .output()
+            .unwrap()
+    };
+    std::os::unix::fs::chown(home.path(), Some(UID), Some(UID)).unwrap();
+    let init = as_user(&["init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let timer = |user: Option<&str>| {
+        let mut args = vec!["systemd", "timer", "t", "--on-calendar", "daily"];
+        if let Some(user) = user {
+            args.extend(["--user", user]);
+        }
+        args.extend(["--", "vault", "list"]);
+        as_user(&args)
+    };
+    let refused = timer(None);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(stdout(&refused).is_empty());
+    assert!(
+        stderr(&refused).contains(&format!("pass --user {UID}")),
+        "{}",
+        stderr(&refused)
+    );
+    let made = timer(Some(&UID.to_string()));
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        stdout(&made).lines().any(|l| l == format!("User={UID}")),
+        "{}",
+        stdout(&made)
+    );
+}

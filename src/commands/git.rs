@@ -46,9 +46,13 @@ pub fn run(context: &Context, command: &GitCommand) -> Result<u8> {
     }
 }
 
-/// Runs git in `dir`; its stdout, or an error naming what failed.
+/// Runs git in `dir`; its stdout, or an error naming what failed. Never with the
+/// repository's `core.fsmonitor`: that is a program `.git/config` names, and git starts
+/// it for questions as plain as `check-attr`, which `vault status` asks of whatever
+/// repository the vault is in (an unpacked archive's `.git` included).
 fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
     let output = Command::new("git")
+        .args(["-c", "core.fsmonitor=false"])
         .args(args)
         .current_dir(dir)
         .output()

@@ -34,13 +34,18 @@ fn files(path: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Searches the lines each commit of the repository at `repository` added.
 fn scan_history(scanner: &Scanner, repository: &Path, found: &mut Vec<Finding>) -> Result<()> {
+    // As committed: no textconv or fsmonitor program the repository's .git/config names
+    // (someone else's choice, which could also hide a value from the search).
     let output = Command::new("git")
         .args([
+            "-c",
+            "core.fsmonitor=false",
             "log",
             "-p",
             "--all",
             "--no-color",
             "--no-ext-diff",
+            "--no-textconv",
             "--format=commit %h",
         ])
         .current_dir(repository)

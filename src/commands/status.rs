@@ -26,11 +26,21 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     let mut problems: Vec<String> = Vec::new();
 
     let exists = vault.exists();
+    // A lookup order without "vault" (env, a .env, a keyring) is a working setup with no
+    // vault file at all: a missing one is then no problem.
+    let vault_looked_up = context
+        .config
+        .lookup
+        .order
+        .iter()
+        .any(|entry| matches!(LookupEntry::parse(entry), Ok(LookupEntry::Vault)));
     let (opens, protection, secrets) = if !exists {
-        problems.push(format!(
-            "no vault at {}; create one with 'vault init'",
-            vault_path.display()
-        ));
+        if vault_looked_up {
+            problems.push(format!(
+                "no vault at {}; create one with 'vault init'",
+                vault_path.display()
+            ));
+        }
         (false, None, None)
     } else {
         match vault.open(context) {
@@ -86,7 +96,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
 
     if args.json {
         let report = json!({
-            "usable": opens,
+            "usable": opens || (!exists && !vault_looked_up),
             "vault": {
                 "path": vault_path,
                 "source": context.vault_location.source.to_string(),
@@ -121,6 +131,9 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
     } else {
         let mut out = String::new();
         let state = match (exists, opens) {
+            (false, _) if !vault_looked_up => {
+                "missing (not used: the lookup order has no vault)".to_string()
+            }
             (false, _) => "missing".to_string(),
             (true, false) => "does not open".to_string(),
             (true, true) => format!(
@@ -192,5 +205,6 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         }
         print_report(&out)?;
     }
-    Ok(if opens { exit::OK } else { exit::LOCKED_OUT })
+    let usable = opens || (!exists && !vault_looked_up);
+    Ok(if usable { exit::OK } else { exit::LOCKED_OUT })
 }

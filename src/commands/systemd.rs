@@ -58,9 +58,38 @@ fn exec_word(word: &str) -> String {
     quoted
 }
 
+/// A value on one line of a unit, where specifiers (`%`) are expanded. systemd reads a
+/// unit line by line: a line break (or any control character) in a value would start a
+/// setting of its own (`ExecStartPre=`), so it is refused, never written.
+fn unit_text(value: &str, what: &str) -> Result<String> {
+    if value.chars().any(char::is_control) || value.trim().is_empty() {
+        return Err(Error::Usage(format!(
+            "{what} must be one non-empty line without control characters (a line break would add a line of its own to the unit)"
+        )));
+    }
+    Ok(value.replace('%', "%%"))
+}
+
 /// A path in a setting where specifiers (`%`) are expanded.
-fn setting_path(path: &Path) -> String {
-    path.display().to_string().replace('%', "%%")
+fn setting_path(path: &Path, what: &str) -> Result<String> {
+    unit_text(&path.display().to_string(), what)
+}
+
+/// A path in a space-separated list (`ReadOnlyPaths=`, `ReadWritePaths=`): quoted when
+/// it holds anything but plain characters, so a space stays inside it; these settings
+/// expand specifiers but no `$`.
+fn list_path(path: &Path, what: &str) -> Result<String> {
+    let text = setting_path(path, what)?;
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+    {
+        return Ok(text);
+    }
+    Ok(format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
 }
 
 fn valid_unit_name(name: &str) -> bool {
@@ -73,13 +102,14 @@ fn valid_unit_name(name: &str) -> bool {
 
 /// One `Environment=` line, quoted so systemd reads the value back unchanged (it expands
 /// `%` specifiers there, but not `$`).
-fn environment_line(name: &str, value: &str) -> String {
+fn environment_line(name: &str, value: &str) -> Result<String> {
+    unit_text(value, name)?;
     let assignment = format!("{name}={value}");
     let plain = assignment
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
     if plain {
-        return format!("Environment={assignment}\n");
+        return Ok(format!("Environment={assignment}\n"));
     }
     let mut quoted = String::from("\"");
     for c in assignment.chars() {
@@ -90,7 +120,7 @@ fn environment_line(name: &str, value: &str) -> String {
             c => quoted.push(c),
         }
     }
-    format!("Environment={quoted}\"\n")
+    Ok(format!("Environment={quoted}\"\n"))
 }
 
 /// How a unit reaches its programs: the `VAULT_PROVIDER_PATH` it sets and whether a home
@@ -249,14 +279,6 @@ fn unit_name<'a>(name: &'a str, suffix: &str) -> Result<&'a str> {
     Ok(name)
 }
 
-/// A setting value on one line: systemd reads a unit line by line.
-fn one_line(value: &str, what: &str) -> Result<String> {
-    if value.contains(['\n', '\r']) || value.trim().is_empty() {
-        return Err(Error::Usage(format!("{what} must be one non-empty line")));
-    }
-    Ok(value.replace('%', "%%"))
-}
-
 fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     let name = unit_name(&args.name, ".service")?;
     let vault_binary = std::env::current_exe()
@@ -285,10 +307,10 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     let trust = trust_settings(context, name)?;
     let identity = context.identity_location()?;
     let identity = absolute(&identity.path, "identity")?;
-    let description = args
-        .description
-        .clone()
-        .unwrap_or_else(|| format!("{name} (secrets resolved by vault)"));
+    let description = match &args.description {
+        Some(d) => unit_text(d, "--description")?,
+        None => format!("{name} (secrets resolved by vault)"),
+    };
     let service_type = match args.service_type {
         ServiceType::Simple => "simple",
         ServiceType::Exec => "exec",
@@ -310,7 +332,7 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     exec_start.push("--".into());
     exec_start.extend(args.command.iter().map(|w| exec_word(w)));
     let user = match &args.user {
-        Some(user) => format!("User={user}"),
+        Some(user) => format!("User={}", unit_text(user, "--user")?),
         None => "DynamicUser=yes".to_string(),
     };
     // Watching, the service reads the live vault rather than a copy made at start: its
@@ -321,8 +343,8 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
         let under_home = service_access::under_home(&dir) || reach.home_read_only;
         format!(
             "Environment=VAULT_FILE={}\nReadOnlyPaths={}\nExecReload=/bin/kill -HUP $MAINPID\n{}{}",
-            setting_path(&vault_file),
-            setting_path(&dir),
+            setting_path(&vault_file, "the vault's path")?,
+            list_path(&dir, "the vault's directory")?,
             if matches!(args.service_type, ServiceType::Notify) {
                 "NotifyAccess=all\n"
             } else {
@@ -337,7 +359,7 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     } else {
         format!(
             "LoadCredential=vault-file:{}\nEnvironment=VAULT_FILE=%d/vault-file\nProtectHome={}\n",
-            setting_path(&vault_file),
+            setting_path(&vault_file, "the vault's path")?,
             if reach.home_read_only {
                 "read-only"
             } else {
@@ -356,13 +378,13 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     // shell's, and the service has no home to find a configuration in.
     let mut providers = String::new();
     if let Some(path) = &reach.provider_path {
-        providers.push_str(&environment_line("VAULT_PROVIDER_PATH", path));
+        providers.push_str(&environment_line("VAULT_PROVIDER_PATH", path)?);
     }
     if context.config_location.path.exists() {
         let config = absolute(&context.config_location.path, "configuration file")?;
         providers.push_str(&format!(
             "LoadCredential=vault-config:{}\nEnvironment=VAULT_CONFIG=%d/vault-config\n",
-            setting_path(&config)
+            setting_path(&config, "the configuration's path")?
         ));
     }
     let unit = format!(
@@ -389,8 +411,8 @@ ProtectSystem=strict\n\
 [Install]\n\
 WantedBy=multi-user.target\n",
         exec_start = exec_start.join(" "),
-        identity = setting_path(&identity),
-        manifest = setting_path(&manifest),
+        identity = setting_path(&identity, "the identity's path")?,
+        manifest = setting_path(&manifest, "the manifest's path")?,
     );
     print_stdout(&unit)?;
     SUCCESS
@@ -436,7 +458,22 @@ fn writable_paths(context: &Context, args: &SystemdTimerArgs) -> Vec<PathBuf> {
 fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
     let name = unit_name(&args.name, ".timer")?;
     let name = name.strip_suffix(".service").unwrap_or(name);
-    let on_calendar = one_line(&args.on_calendar, "--on-calendar")?;
+    // Without --user the service runs as root, which refuses a configuration and a vault
+    // another user owns (StrictModes): made by a user for their own files, it could never
+    // run. Said now, not at the first tick of the timer.
+    let me = rustix::process::geteuid();
+    if args.user.is_none() && !me.is_root() {
+        return Err(Error::Usage(format!(
+            "without --user this timer's service runs as root, and root refuses a vault and a configuration that you ({}) own: pass --user {} to run it as you (its sources must then be readable by you), or generate it as root (sudo -i) with root's own vault and configuration, as a root-owned source needs",
+            crate::store::strict::describe_user(me.as_raw()),
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(me.as_raw()))
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_else(|| me.as_raw().to_string())
+        )));
+    }
+    let on_calendar = unit_text(&args.on_calendar, "--on-calendar")?;
     let vault_binary = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find the vault binary: {e}")))?;
     let mut words = args.command.clone();
@@ -467,7 +504,7 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
     let exec_start: Vec<String> = words.iter().map(|w| exec_word(w)).collect();
     let trust = trust_settings(context, name)?;
     let description = match &args.description {
-        Some(d) => one_line(d, "--description")?,
+        Some(d) => unit_text(d, "--description")?,
         None => format!("{name} (vault)"),
     };
     let mut environment = environment_line(
@@ -476,18 +513,18 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
             .unwrap_or_else(|_| context.vault_location.path.clone())
             .display()
             .to_string(),
-    );
+    )?;
     if context.config_location.path.exists() {
         let config = absolute(&context.config_location.path, "configuration file")?;
         environment.push_str(&environment_line(
             "VAULT_CONFIG",
             &config.display().to_string(),
-        ));
+        )?);
     }
     // systemd's PATH is not the shell's: without this, `vault sync --from shared-file:`
     // finds no provider after a user install.
     if let Some(path) = &reach.provider_path {
-        environment.push_str(&environment_line("VAULT_PROVIDER_PATH", path));
+        environment.push_str(&environment_line("VAULT_PROVIDER_PATH", path)?);
     }
     // The identity, when there is one, reaches the service as a credential.
     if let Ok(identity) = context.identity_location()
@@ -495,18 +532,17 @@ fn timer(context: &Context, args: &SystemdTimerArgs) -> Result<u8> {
     {
         environment.push_str(&format!(
             "LoadCredential={CREDENTIAL_NAME}:{}\n",
-            setting_path(&identity)
+            setting_path(&identity, "the identity's path")?
         ));
     }
-    let read_write: Vec<String> = writable_paths(context, args)
+    let read_write = writable_paths(context, args)
         .iter()
-        .map(|p| exec_word(&setting_path(p)))
-        .collect();
-    let user = args
-        .user
-        .as_deref()
-        .map(|u| format!("User={}\n", one_line(u, "--user").unwrap_or_default()))
-        .unwrap_or_default();
+        .map(|p| list_path(p, "a writable path"))
+        .collect::<Result<Vec<String>>>()?;
+    let user = match args.user.as_deref() {
+        Some(user) => format!("User={}\n", unit_text(user, "--user")?),
+        None => String::new(),
+    };
     let service = format!(
         "# Generated by vault systemd timer {name}: started by {name}.timer.\n\
 [Unit]\n\
@@ -530,7 +566,7 @@ ReadWritePaths={read_write}\n\
     let delay = match &args.randomized_delay {
         Some(delay) => format!(
             "RandomizedDelaySec={}\n",
-            one_line(delay, "--randomized-delay")?
+            unit_text(delay, "--randomized-delay")?
         ),
         None => String::new(),
     };

@@ -250,7 +250,15 @@ fn start_in(domain: Domain) -> Sha256 {
 
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // By table, not a `format!` per byte: every read spells its writer's key (32 formatted
+    // strings cost as many instructions as the rest of the trust check's bookkeeping).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Whether `sig` (hex) is `writer`'s (hex) signature of `digest`.
@@ -275,8 +283,29 @@ pub fn is_writer_key(text: &str) -> bool {
 /// signs as the first, so it is no key at all.
 fn writer_key(text: &str) -> Option<ed25519_dalek::VerifyingKey> {
     let bytes = unhex::<32>(text)?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
-    (key.to_edwards().compress().to_bytes() == bytes).then_some(key)
+    if !canonical_encoding(&bytes) {
+        return None;
+    }
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
+}
+
+/// Whether `bytes`, if they decode to a point, are that point's one canonical encoding:
+/// what re-encoding the decoded point (a field inversion, as costly as the rest of reading
+/// the key) would give back. Decoding takes y modulo p = 2^255 - 19 and negates x by the
+/// top bit, so two encodings decode alike only when y >= p (y - p spells the same y) or
+/// when x = 0 (y = 1 or p - 1) with the sign bit set (-0 = 0).
+fn canonical_encoding(bytes: &[u8; 32]) -> bool {
+    let sign = bytes[31] >> 7 == 1;
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // y >= p: 0x7fff...ffed or above, little-endian.
+    let at_least_p = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut p_minus_one = [0xffu8; 32];
+    p_minus_one[0] = 0xec;
+    p_minus_one[31] = 0x7f;
+    !at_least_p && !(sign && (y == one || y == p_minus_one))
 }
 
 /// The `N` bytes that `text` spells in exactly `2 * N` lowercase hex digits (as [`hex`]
@@ -365,6 +394,73 @@ fn check_in(domain: Domain, plaintext: &[u8]) -> Signed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The canonical check by bytes agrees with re-encoding the decoded point, on the
+    /// encodings where they could differ (every y within 40 of 0, 1, p - 1 and p, with
+    /// either sign bit, and 2^255 - 1) and on random ones.
+    #[test]
+    fn canonical_encoding_is_what_reencoding_gives_back() {
+        use ed25519_dalek::VerifyingKey;
+        let reencodes = |bytes: &[u8; 32]| {
+            VerifyingKey::from_bytes(bytes)
+                .ok()
+                .map(|key| key.to_edwards().compress().to_bytes() == *bytes)
+        };
+        let mut cases: Vec<[u8; 32]> = Vec::new();
+        // y = base + delta, little-endian, for base in 0, 1, p - 1, p.
+        let p = {
+            let mut p = [0xffu8; 32];
+            p[0] = 0xed;
+            p[31] = 0x7f;
+            p
+        };
+        for base in [[0u8; 32], p] {
+            for delta in 0u8..=40 {
+                for (low, sign) in [(false, 0u8), (false, 0x80), (true, 0), (true, 0x80)] {
+                    let mut y = base;
+                    // Below the base (wrapping its low byte) or above it.
+                    y[0] = if low {
+                        base[0].wrapping_sub(delta)
+                    } else {
+                        base[0].wrapping_add(delta)
+                    };
+                    if base == [0u8; 32] && low && delta > 0 {
+                        continue;
+                    }
+                    if base == p && !low && usize::from(base[0]) + usize::from(delta) > 0xff {
+                        continue;
+                    }
+                    y[31] |= sign;
+                    cases.push(y);
+                }
+            }
+        }
+        cases.push([0xff; 32]);
+        let mut top = [0xff; 32];
+        top[31] = 0x7f;
+        cases.push(top);
+        for _ in 0..2000 {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).unwrap();
+            cases.push(bytes);
+        }
+        let mut decoded = 0;
+        for bytes in &cases {
+            if let Some(expected) = reencodes(bytes) {
+                decoded += 1;
+                assert_eq!(canonical_encoding(bytes), expected, "{bytes:02x?}");
+            }
+        }
+        // The edge cases decode: y = 1, p - 1 (x = 0) and y = p + 1 (1 again) among them.
+        assert!(decoded > 100, "only {decoded} of the cases decoded");
+        for bytes in [[0u8; 32], p] {
+            let mut one = bytes;
+            one[0] = one[0].wrapping_add(1);
+            one[31] |= 0x80;
+            assert_eq!(reencodes(&one), Some(false));
+            assert!(!canonical_encoding(&one));
+        }
+    }
 
     #[test]
     fn a_signature_covers_every_byte_before_it() {

@@ -22,9 +22,29 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// The user vault runs as.
+/// The user vault runs as. Asked once: a walk checks every directory up to the home
+/// directory against it, several files a command, and vault never changes its user.
 fn me() -> u32 {
-    rustix::process::geteuid().as_raw()
+    static ME: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ME.get_or_init(|| rustix::process::geteuid().as_raw())
+}
+
+/// The home directory's canonical path, where a walk stops. Resolved once per value of
+/// `HOME` (each walk resolving it again cost a `readlink` per component, several walks a
+/// command); HOME is the user's own, and a walk that misses it only checks further up.
+fn canonical_home() -> Option<PathBuf> {
+    static HOME: std::sync::Mutex<Option<(std::ffi::OsString, Option<PathBuf>)>> =
+        std::sync::Mutex::new(None);
+    let home = std::env::var_os("HOME")?;
+    let mut cached = HOME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match &*cached {
+        Some((seen, real)) if *seen == home => real.clone(),
+        _ => {
+            let real = fs::canonicalize(&home).ok();
+            *cached = Some((home, real.clone()));
+            real
+        }
+    }
 }
 
 /// The user vault runs as, or root.
@@ -117,7 +137,7 @@ fn check_place(place: &Path, which: &str, level: Level) -> Result<()> {
 /// `name` says what `path` is in messages ("the vault /x/vault.age").
 fn walk(path: &Path, name: &str, used: usize) -> Result<()> {
     let real = fs::canonicalize(path).map_err(|e| Error::io("read", path, e))?;
-    let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
+    let home = canonical_home();
     for (index, place) in real.ancestors().enumerate() {
         let which = match index {
             0 => name.to_string(),
@@ -155,7 +175,42 @@ pub fn check_not_replaceable(path: &Path, what: &str) -> Result<()> {
 /// given: through a link on the way (another user's, in `/tmp`) the file read could be
 /// another than the one checked, and a file missing when checked could be another user's
 /// when read. Every directory of the real path is one nobody else could replace.
+///
+/// A link on the way is refused when another user owns it, or when it sits in a directory
+/// another user may write: either could point it at a file of the user's that vault was
+/// not asked to read.
 pub fn real_checked(path: &Path, what: &str) -> Result<Option<PathBuf>> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io("find", path, e))?;
+    let mut prefix = PathBuf::new();
+    for component in absolute.components() {
+        prefix.push(component);
+        let Some(link) = fs::symlink_metadata(&prefix)
+            .ok()
+            .filter(|m| m.file_type().is_symlink())
+        else {
+            continue;
+        };
+        if !trusted(link.uid()) {
+            return Err(Error::LockedOut(format!(
+                "{} is a link owned by {}, not by you (uid {}), on the way to {}: they can point it anywhere, so vault refuses it",
+                prefix.display(),
+                describe_user(link.uid()),
+                me(),
+                named(what, path)
+            )));
+        }
+        if let Some(dir) = prefix.parent() {
+            walk(
+                dir,
+                &format!(
+                    "{}, the directory of a link on the way to {}",
+                    dir.display(),
+                    named(what, path)
+                ),
+                0,
+            )?;
+        }
+    }
     let real = match fs::canonicalize(path) {
         Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

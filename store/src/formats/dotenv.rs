@@ -338,9 +338,11 @@ fn unquoted_problem(value: &str) -> Option<&'static str> {
 /// Whether a value is written without quotes: only characters that python-dotenv, docker's
 /// `--env-file`, compose, systemd's `EnvironmentFile=` and a POSIX shell all read as
 /// themselves (no space, quote, backslash, `$`, `#`, `~` or shell syntax). Anything else
-/// is quoted, as python-dotenv reads it back.
+/// is quoted, as python-dotenv reads it back. Nor a leading `=`: zsh expands a word
+/// starting with `=` to a command's path (`A==ls` sourced is `/usr/bin/ls`).
 pub fn is_plain(value: &str) -> bool {
     !value.is_empty()
+        && !value.starts_with('=')
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@%+=^".contains(&b))

@@ -205,12 +205,11 @@ pub fn location_key(path: &Path) -> String {
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     for root in real.ancestors().skip(1) {
         let dot_git = root.join(".git");
-        let common = if dot_git.is_dir() {
-            Some(dot_git)
-        } else if dot_git.is_file() {
-            common_dir_of_worktree(&dot_git)
-        } else {
-            None
+        // One stat for both questions: this runs on every read, for each directory up to `/`.
+        let common = match std::fs::metadata(&dot_git) {
+            Ok(found) if found.is_dir() => Some(dot_git),
+            Ok(found) if found.is_file() => common_dir_of_worktree(&dot_git),
+            _ => None,
         };
         if let Some(common) = common {
             let common = std::fs::canonicalize(&common).unwrap_or(common);
