@@ -263,7 +263,24 @@ impl Patterns {
                 continue;
             }
             let mut furthest = 0;
-            for &(line, offset) in places {
+            if places.len() > MAX_PLACES {
+                // A sample found in very many places (a value that repeats itself, such as
+                // the base64 of zeros): extending from each would take time in the square
+                // of the value's length. Instead mask the stretch around it in which every
+                // `width` bytes are a sample of some line: it holds every run through this
+                // sample (each `width` bytes of a run are a sample), so nothing is missed,
+                // and at worst a little more is masked.
+                if let Some(run) = self.stretch(data, here, covered) {
+                    furthest = run.end;
+                    runs.push(run);
+                }
+            }
+            let each = if places.len() > MAX_PLACES {
+                &[][..]
+            } else {
+                places
+            };
+            for &(line, offset) in each {
                 if let Some(run) = self.extend(data, here, width, line, offset, covered) {
                     furthest = furthest.max(run.end);
                     runs.push(run);
@@ -282,6 +299,39 @@ impl Patterns {
             };
             at = at.max(resume.div_ceil(step) * step);
         }
+    }
+
+    /// The stretch of `data` around the sample at `here` in which every `width` bytes are a
+    /// sample of some long line; a run if it has at least `min_fragment` characters and
+    /// does not end by `covered`.
+    fn stretch(&self, data: &[u8], here: usize, covered: usize) -> Option<Run> {
+        let width = self.samples.width;
+        let known = |at: usize| !self.samples.places_of(&data[at..at + width]).is_empty();
+        let mut end = here + width;
+        while end < data.len() && known(end + 1 - width) {
+            end += 1;
+        }
+        let open = end == data.len();
+        if !open {
+            while end > here && !is_boundary(data, end) {
+                end -= 1;
+            }
+        }
+        if end <= covered {
+            return None;
+        }
+        let mut start = here;
+        while start > 0 && known(start - 1) {
+            start -= 1;
+        }
+        while start < end && !is_boundary(data, start) {
+            start += 1;
+        }
+        let chars = data[start..end]
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 
     /// The sample at `here` (`len` bytes) as far as `data` and the line agree on both
@@ -326,6 +376,10 @@ impl Patterns {
         (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 }
+
+/// A sample found in more places than this is not extended from each (see
+/// [`Patterns::stretch`]).
+const MAX_PLACES: usize = 64;
 
 /// Every `width` bytes at every offset of the long lines, found by their value: an open
 /// addressing table of the distinct ones, each pointing at its places, behind a bitmap
@@ -761,6 +815,25 @@ mod tests {
             }
             proptest::prop_assert_eq!(ours, reference(&values, &settings, &data));
         }
+    }
+
+    #[test]
+    fn a_value_that_repeats_itself_is_masked_in_linear_time() {
+        // Every sample of the value is found in thousands of places.
+        let value = "A".repeat(100_000);
+        let input = format!("x{value}y {} z {}", &value[..30], &value[..11]);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            redact_in_chunks(&[&value], &input, 4095),
+            format!("x********y ******** z {}", &value[..11])
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let cycle = "0123456789abcdefghij".repeat(200);
+        let value = format!("{cycle}-end");
+        assert_eq!(
+            redact_every_way(&[&value], &format!("<{}>{}", &cycle[3..40], &cycle[..11])),
+            format!("<********>{}", &cycle[..11])
+        );
     }
 
     #[test]
