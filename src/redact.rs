@@ -311,12 +311,9 @@ impl Patterns {
         while end < data.len() && known(end + 1 - width) {
             end += 1;
         }
+        // Not cut back to a character boundary: a run of a line ends on one, and output
+        // that is not UTF-8 after it would move the cut into the run.
         let open = end == data.len();
-        if !open {
-            while end > here && !is_boundary(data, end) {
-                end -= 1;
-            }
-        }
         if end <= covered {
             return None;
         }
