@@ -88,6 +88,8 @@ pub struct Patterns {
     first_bytes: [bool; 256],
     /// The longest start text, in bytes.
     longest_start: usize,
+    /// The longest long line, in bytes: no run is longer.
+    longest_line: usize,
     min_fragment: usize,
 }
 
@@ -164,7 +166,13 @@ impl Patterns {
         }
         let longest_start = starts.iter().map(|s| s.len as usize).max().unwrap_or(0);
         let samples = SampleTable::new(&lines, short_count, fragment);
+        let longest_line = lines[short_count..]
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(0);
         Patterns {
+            longest_line,
             short,
             prefixes,
             samples,
@@ -307,18 +315,23 @@ impl Patterns {
     fn stretch(&self, data: &[u8], here: usize, covered: usize) -> Option<Run> {
         let width = self.samples.width;
         let known = |at: usize| !self.samples.places_of(&data[at..at + width]).is_empty();
+        // A run through the sample is no longer than the longest line: neither is the
+        // stretch, or output that repeats a sample without end (`base64 -w0 < /dev/zero`
+        // for a value of `AAAA…`) would be one open stretch, held back in full.
+        let limit = data.len().min(here + self.longest_line);
         let mut end = here + width;
-        while end < data.len() && known(end + 1 - width) {
+        while end < limit && known(end + 1 - width) {
             end += 1;
         }
         // Not cut back to a character boundary: a run of a line ends on one, and output
         // that is not UTF-8 after it would move the cut into the run.
-        let open = end == data.len();
+        let open = end == data.len() && end < here + self.longest_line;
         if end <= covered {
             return None;
         }
+        let lowest = (here + width).saturating_sub(self.longest_line);
         let mut start = here;
-        while start > 0 && known(start - 1) {
+        while start > lowest && known(start - 1) {
             start -= 1;
         }
         while start < end && !is_boundary(data, start) {
@@ -328,6 +341,10 @@ impl Patterns {
             .iter()
             .filter(|&&b| b & 0xC0 != 0x80)
             .count();
+        // What lies before `covered` is masked already (a run reaching further left would
+        // be longer than any line); starting there keeps a closed run before it apart
+        // from an open one, so that it is written out rather than held with it.
+        let start = start.max(covered);
         (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 
@@ -825,6 +842,15 @@ mod tests {
             format!("x********y ******** z {}", &value[..11])
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // Output that repeats it without end is masked as it comes, never held in full.
+        let mut redactor = Redactor::for_values([&value[..]], &Settings::default());
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            redactor.feed(&[b'A'; 4096], &mut out);
+            assert!(redactor.pending.len() <= 2 * value.len() + 4096);
+        }
+        assert!(out.len() >= 8 * 30, "{}", out.len());
+        assert!(out.iter().all(|&b| b == b'*'));
         let cycle = "0123456789abcdefghij".repeat(200);
         let value = format!("{cycle}-end");
         assert_eq!(

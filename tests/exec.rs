@@ -662,4 +662,25 @@ fn redact_masks_a_value_that_repeats_itself_in_linear_time() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "key=********\n********|");
+    // Output that repeats it without end is masked as it comes, not held back whole.
+    let output = home
+        .vault(&[
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/zero | base64 -w0; echo",
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output);
+    assert!(
+        shown.len() >= 8 * 30 && shown.len() < 10_000,
+        "{}",
+        shown.len()
+    );
+    assert_eq!(shown.trim_end().trim_matches('*'), "", "{shown}");
 }
