@@ -88,6 +88,8 @@ pub struct Patterns {
     first_bytes: [bool; 256],
     /// The longest start text, in bytes.
     longest_start: usize,
+    /// The longest long line, in bytes: no run is longer.
+    longest_line: usize,
     min_fragment: usize,
 }
 
@@ -164,7 +166,13 @@ impl Patterns {
         }
         let longest_start = starts.iter().map(|s| s.len as usize).max().unwrap_or(0);
         let samples = SampleTable::new(&lines, short_count, fragment);
+        let longest_line = lines[short_count..]
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(0);
         Patterns {
+            longest_line,
             short,
             prefixes,
             samples,
@@ -263,7 +271,24 @@ impl Patterns {
                 continue;
             }
             let mut furthest = 0;
-            for &(line, offset) in places {
+            if places.len() > MAX_PLACES {
+                // A sample found in very many places (a value that repeats itself, such as
+                // the base64 of zeros): extending from each would take time in the square
+                // of the value's length. Instead mask the stretch around it in which every
+                // `width` bytes are a sample of some line: it holds every run through this
+                // sample (each `width` bytes of a run are a sample), so nothing is missed,
+                // and at worst a little more is masked.
+                if let Some(run) = self.stretch(data, here, covered) {
+                    furthest = run.end;
+                    runs.push(run);
+                }
+            }
+            let each = if places.len() > MAX_PLACES {
+                &[][..]
+            } else {
+                places
+            };
+            for &(line, offset) in each {
                 if let Some(run) = self.extend(data, here, width, line, offset, covered) {
                     furthest = furthest.max(run.end);
                     runs.push(run);
@@ -282,6 +307,45 @@ impl Patterns {
             };
             at = at.max(resume.div_ceil(step) * step);
         }
+    }
+
+    /// The stretch of `data` around the sample at `here` in which every `width` bytes are a
+    /// sample of some long line; a run if it has at least `min_fragment` characters and
+    /// does not end by `covered`.
+    fn stretch(&self, data: &[u8], here: usize, covered: usize) -> Option<Run> {
+        let width = self.samples.width;
+        let known = |at: usize| !self.samples.places_of(&data[at..at + width]).is_empty();
+        // A run through the sample is no longer than the longest line: neither is the
+        // stretch, or output that repeats a sample without end (`base64 -w0 < /dev/zero`
+        // for a value of `AAAA…`) would be one open stretch, held back in full.
+        let limit = data.len().min(here + self.longest_line);
+        let mut end = here + width;
+        while end < limit && known(end + 1 - width) {
+            end += 1;
+        }
+        // Not cut back to a character boundary: a run of a line ends on one, and output
+        // that is not UTF-8 after it would move the cut into the run.
+        let open = end == data.len() && end < here + self.longest_line;
+        if end <= covered {
+            return None;
+        }
+        let lowest = (here + width).saturating_sub(self.longest_line);
+        let mut start = here;
+        while start > lowest && known(start - 1) {
+            start -= 1;
+        }
+        while start < end && !is_boundary(data, start) {
+            start += 1;
+        }
+        let chars = data[start..end]
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        // What lies before `covered` is masked already (a run reaching further left would
+        // be longer than any line); starting there keeps a closed run before it apart
+        // from an open one, so that it is written out rather than held with it.
+        let start = start.max(covered);
+        (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 
     /// The sample at `here` (`len` bytes) as far as `data` and the line agree on both
@@ -326,6 +390,10 @@ impl Patterns {
         (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 }
+
+/// A sample found in more places than this is not extended from each (see
+/// [`Patterns::stretch`]).
+const MAX_PLACES: usize = 64;
 
 /// Every `width` bytes at every offset of the long lines, found by their value: an open
 /// addressing table of the distinct ones, each pointing at its places, behind a bitmap
@@ -761,6 +829,34 @@ mod tests {
             }
             proptest::prop_assert_eq!(ours, reference(&values, &settings, &data));
         }
+    }
+
+    #[test]
+    fn a_value_that_repeats_itself_is_masked_in_linear_time() {
+        // Every sample of the value is found in thousands of places.
+        let value = "A".repeat(100_000);
+        let input = format!("x{value}y {} z {}", &value[..30], &value[..11]);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            redact_in_chunks(&[&value], &input, 4095),
+            format!("x********y ******** z {}", &value[..11])
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // Output that repeats it without end is masked as it comes, never held in full.
+        let mut redactor = Redactor::for_values([&value[..]], &Settings::default());
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            redactor.feed(&[b'A'; 4096], &mut out);
+            assert!(redactor.pending.len() <= 2 * value.len() + 4096);
+        }
+        assert!(out.len() >= 8 * 30, "{}", out.len());
+        assert!(out.iter().all(|&b| b == b'*'));
+        let cycle = "0123456789abcdefghij".repeat(200);
+        let value = format!("{cycle}-end");
+        assert_eq!(
+            redact_every_way(&[&value], &format!("<{}>{}", &cycle[3..40], &cycle[..11])),
+            format!("<********>{}", &cycle[..11])
+        );
     }
 
     #[test]
