@@ -95,7 +95,12 @@ fn orders(mut args: impl Iterator<Item = OsString>) -> Option<Orders> {
         if arg != "--file-dir" {
             return None;
         }
-        file_dir = Some(PathBuf::from(args.next()?));
+        // Only a directory vault made is ever removed: not one named by whoever ran this.
+        let dir = PathBuf::from(args.next()?);
+        if !crate::secret_files::is_file_dir_name(&dir) {
+            return None;
+        }
+        file_dir = Some(dir);
     }
     let command: Vec<OsString> = args.collect();
     (!command.is_empty()).then_some(Orders {
@@ -295,11 +300,24 @@ mod tests {
     #[test]
     fn orders_are_read_as_vault_writes_them() {
         let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
-        let read =
-            orders(args(&["42", "--file-dir", "/run/x", "--", "sh", "-c", "--"]).into_iter());
+        let read = orders(
+            args(&[
+                "42",
+                "--file-dir",
+                "/run/secretsd-files-0a",
+                "--",
+                "sh",
+                "-c",
+                "--",
+            ])
+            .into_iter(),
+        );
         let read = read.unwrap();
         assert_eq!(read.vault.as_raw_nonzero().get(), 42);
-        assert_eq!(read.file_dir, Some(PathBuf::from("/run/x")));
+        assert_eq!(read.file_dir, Some(PathBuf::from("/run/secretsd-files-0a")));
+        assert!(
+            orders(args(&["42", "--file-dir", "/home/u/.ssh", "--", "true"]).into_iter()).is_none()
+        );
         assert_eq!(read.command, args(&["sh", "-c", "--"]));
         let read = orders(args(&["7", "--", "true"]).into_iter()).unwrap();
         assert_eq!(read.file_dir, None);

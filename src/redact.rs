@@ -32,6 +32,10 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use zeroize::Zeroizing;
 
+mod samples;
+
+use samples::*;
+
 pub const MASK: &[u8] = b"********";
 
 /// How much of a value is enough to mask.
@@ -88,6 +92,8 @@ pub struct Patterns {
     first_bytes: [bool; 256],
     /// The longest start text, in bytes.
     longest_start: usize,
+    /// The longest long line, in bytes: no run is longer.
+    longest_line: usize,
     min_fragment: usize,
 }
 
@@ -164,7 +170,13 @@ impl Patterns {
         }
         let longest_start = starts.iter().map(|s| s.len as usize).max().unwrap_or(0);
         let samples = SampleTable::new(&lines, short_count, fragment);
+        let longest_line = lines[short_count..]
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(0);
         Patterns {
+            longest_line,
             short,
             prefixes,
             samples,
@@ -263,7 +275,24 @@ impl Patterns {
                 continue;
             }
             let mut furthest = 0;
-            for &(line, offset) in places {
+            if places.len() > MAX_PLACES {
+                // A sample found in very many places (a value that repeats itself, such as
+                // the base64 of zeros): extending from each would take time in the square
+                // of the value's length. Instead mask the stretch around it in which every
+                // `width` bytes are a sample of some line: it holds every run through this
+                // sample (each `width` bytes of a run are a sample), so nothing is missed,
+                // and at worst a little more is masked.
+                if let Some(run) = self.stretch(data, here, covered) {
+                    furthest = run.end;
+                    runs.push(run);
+                }
+            }
+            let each = if places.len() > MAX_PLACES {
+                &[][..]
+            } else {
+                places
+            };
+            for &(line, offset) in each {
                 if let Some(run) = self.extend(data, here, width, line, offset, covered) {
                     furthest = furthest.max(run.end);
                     runs.push(run);
@@ -282,6 +311,45 @@ impl Patterns {
             };
             at = at.max(resume.div_ceil(step) * step);
         }
+    }
+
+    /// The stretch of `data` around the sample at `here` in which every `width` bytes are a
+    /// sample of some long line; a run if it has at least `min_fragment` characters and
+    /// does not end by `covered`.
+    fn stretch(&self, data: &[u8], here: usize, covered: usize) -> Option<Run> {
+        let width = self.samples.width;
+        let known = |at: usize| !self.samples.places_of(&data[at..at + width]).is_empty();
+        // A run through the sample is no longer than the longest line: neither is the
+        // stretch, or output that repeats a sample without end (`base64 -w0 < /dev/zero`
+        // for a value of `AAAA…`) would be one open stretch, held back in full.
+        let limit = data.len().min(here + self.longest_line);
+        let mut end = here + width;
+        while end < limit && known(end + 1 - width) {
+            end += 1;
+        }
+        // Not cut back to a character boundary: a run of a line ends on one, and output
+        // that is not UTF-8 after it would move the cut into the run.
+        let open = end == data.len() && end < here + self.longest_line;
+        if end <= covered {
+            return None;
+        }
+        let lowest = (here + width).saturating_sub(self.longest_line);
+        let mut start = here;
+        while start > lowest && known(start - 1) {
+            start -= 1;
+        }
+        while start < end && !is_boundary(data, start) {
+            start += 1;
+        }
+        let chars = data[start..end]
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        // What lies before `covered` is masked already (a run reaching further left would
+        // be longer than any line); starting there keeps a closed run before it apart
+        // from an open one, so that it is written out rather than held with it.
+        let start = start.max(covered);
+        (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
 
     /// The sample at `here` (`len` bytes) as far as `data` and the line agree on both
@@ -325,143 +393,6 @@ impl Patterns {
         let chars = line[from..to].iter().filter(|&&b| b & 0xC0 != 0x80).count();
         (chars >= self.min_fragment).then_some(Run { start, end, open })
     }
-}
-
-/// Every `width` bytes at every offset of the long lines, found by their value: an open
-/// addressing table of the distinct ones, each pointing at its places, behind a bitmap
-/// that answers most probes from the output with a no.
-struct SampleTable {
-    /// Bytes per sample: 8, or fewer when `min_fragment` is smaller.
-    width: usize,
-    /// Bytes between two samples of the output: `min_fragment - width + 1`.
-    step: usize,
-    filter: Vec<u64>,
-    filter_shift: u32,
-    slots: Vec<Slot>,
-    slot_shift: u32,
-    /// (line, byte offset), grouped by sample.
-    places: Vec<(u32, u32)>,
-    /// Which bytes occur in the long lines: a run never holds another.
-    in_lines: [bool; 256],
-}
-
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    key: u64,
-    first: u32,
-    /// 0: an empty slot.
-    count: u32,
-}
-
-impl SampleTable {
-    fn new(lines: &[Zeroizing<Vec<u8>>], first_long: usize, fragment: usize) -> SampleTable {
-        let width = fragment.min(8);
-        // Each sample as (its bytes, line, offset) packed into one number, so that sorting
-        // groups them and the pieces of values are wiped afterwards.
-        let mut all: Zeroizing<Vec<u128>> = Zeroizing::new(Vec::new());
-        for (number, line) in lines.iter().enumerate().skip(first_long) {
-            // A long line has at least `fragment` bytes, so at least `width`.
-            for offset in 0..=line.len() - width {
-                let sample = key(&line[offset..offset + width]);
-                all.push(
-                    u128::from(sample) << 64 | u128::from(number as u32) << 32 | offset as u128,
-                );
-            }
-        }
-        all.sort_unstable();
-        let sample_of = |packed: u128| (packed >> 64) as u64;
-        let distinct = all
-            .windows(2)
-            .filter(|w| sample_of(w[0]) != sample_of(w[1]))
-            .count()
-            + 1;
-        // About 16 bits of bitmap per sample (a probe of the output is a false yes
-        // about once in 16), at least 4 KiB, at most 8 MiB.
-        let filter_bits = (distinct * 16).next_power_of_two().clamp(1 << 15, 1 << 26);
-        let slot_count = (distinct * 2).next_power_of_two().max(2);
-        let mut table = SampleTable {
-            width,
-            step: fragment - width + 1,
-            filter: vec![0; filter_bits / 64],
-            filter_shift: 64 - filter_bits.trailing_zeros(),
-            slots: vec![Slot::default(); slot_count],
-            slot_shift: 64 - slot_count.trailing_zeros(),
-            places: Vec::with_capacity(all.len()),
-            in_lines: [false; 256],
-        };
-        for line in &lines[first_long..] {
-            for &byte in line.iter() {
-                table.in_lines[usize::from(byte)] = true;
-            }
-        }
-        let mut i = 0;
-        while i < all.len() {
-            let sample = sample_of(all[i]);
-            let first = table.places.len() as u32;
-            while i < all.len() && sample_of(all[i]) == sample {
-                table.places.push(((all[i] >> 32) as u32, all[i] as u32));
-                i += 1;
-            }
-            let hash = hash(sample);
-            let bit = (hash >> table.filter_shift) as usize;
-            table.filter[bit / 64] |= 1 << (bit % 64);
-            let mut slot = (hash >> table.slot_shift) as usize;
-            while table.slots[slot].count != 0 {
-                slot = (slot + 1) & (slot_count - 1);
-            }
-            table.slots[slot] = Slot {
-                key: sample,
-                first,
-                count: table.places.len() as u32 - first,
-            };
-        }
-        table
-    }
-
-    /// Where `sample` (`width` bytes) is in the long lines.
-    fn places_of(&self, sample: &[u8]) -> &[(u32, u32)] {
-        let sample = key(sample);
-        let hash = hash(sample);
-        let bit = (hash >> self.filter_shift) as usize;
-        if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
-            return &[];
-        }
-        let mut slot = (hash >> self.slot_shift) as usize;
-        loop {
-            let found = self.slots[slot];
-            if found.count == 0 {
-                return &[];
-            }
-            if found.key == sample {
-                return &self.places[found.first as usize..(found.first + found.count) as usize];
-            }
-            slot = (slot + 1) & (self.slots.len() - 1);
-        }
-    }
-}
-
-impl Drop for SampleTable {
-    /// The table holds pieces of the values: wiped like the values.
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        for slot in &mut self.slots {
-            slot.key.zeroize();
-        }
-    }
-}
-
-/// Up to 8 bytes as one number (the bytes themselves: equal numbers are equal samples).
-fn key(bytes: &[u8]) -> u64 {
-    if let Ok(word) = <[u8; 8]>::try_from(bytes) {
-        return u64::from_le_bytes(word);
-    }
-    let mut word = [0u8; 8];
-    word[..bytes.len()].copy_from_slice(bytes);
-    u64::from_le_bytes(word)
-}
-
-fn hash(key: u64) -> u64 {
-    key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Whether byte `i` of `text` (UTF-8) begins a character or is its end.

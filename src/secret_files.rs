@@ -229,6 +229,13 @@ pub fn remove_file_dir(dir: &Path) {
     let _ = remove_dir(dir, false);
 }
 
+/// Whether `path` is named as vault names a `--file-dir` directory.
+pub fn is_file_dir_name(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.file_name()
+        .is_some_and(|name| name.as_bytes().starts_with(FILE_DIR_PREFIX.as_bytes()))
+}
+
 /// Removes the `--file-dir` directories in `parent` that no vault holds any more.
 fn remove_stale_file_dirs(parent: &Path) {
     use std::os::unix::ffi::OsStrExt;
@@ -252,6 +259,11 @@ fn remove_stale_file_dirs(parent: &Path) {
 /// for something else halfway changes nothing.
 fn remove_dir(path: &Path, stale: bool) -> std::io::Result<()> {
     use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
+    // Only what vault made: a keeper is told its directory on its command line, which
+    // anyone can write (`vault --internal-keeper PID --file-dir ~/.ssh`).
+    if !is_file_dir_name(path) {
+        return Ok(());
+    }
     let dir = rustix::fs::openat(
         CWD,
         path,

@@ -633,3 +633,54 @@ fn variables_that_make_tools_run_commands_are_held_back_too() {
     .success();
     assert!(marker.exists(), "an allowed TAR_OPTIONS is passed");
 }
+
+/// A value that repeats itself (the base64 of a zero-filled key is `AAAA…`) is masked in
+/// time linear in its length: every piece of it is found in thousands of places, and
+/// extending from each took 85 s for 64 KiB in a debug build.
+#[test]
+fn redact_masks_a_value_that_repeats_itself_in_linear_time() {
+    let home = home_with_secrets();
+    let value = "A".repeat(100_000);
+    home.set("ZERO_KEY", &value);
+    let started = std::time::Instant::now();
+    let output = home
+        .vault(&[
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            r#"printf 'key=%s\n' "$ZERO_KEY"; printf '%.40s|' "$ZERO_KEY""#,
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "key=********\n********|");
+    // Output that repeats it without end is masked as it comes, not held back whole.
+    let output = home
+        .vault(&[
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/zero | base64 -w0; echo",
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output);
+    assert!(
+        shown.len() >= 8 * 30 && shown.len() < 10_000,
+        "{}",
+        shown.len()
+    );
+    assert_eq!(shown.trim_end().trim_matches('*'), "", "{shown}");
+}

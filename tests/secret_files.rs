@@ -398,3 +398,38 @@ fn a_file_dir_left_by_a_killed_vault_is_removed_by_the_next_vault_command() {
         "the secret is still on disk"
     );
 }
+
+/// `vault --internal-keeper` takes its orders from its command line, which anyone can
+/// write: told `--file-dir ~/.ssh` and orphaned, it overwrote and removed every file there.
+/// A keeper removes only a directory named as vault names them, and refuses any other.
+#[test]
+fn a_keeper_removes_no_directory_vault_did_not_make() {
+    let home = TestHome::new();
+    let keep = home.path().join("keep");
+    std::fs::create_dir(&keep).unwrap();
+    common::chmod(&keep, 0o700);
+    std::fs::write(keep.join("id_ed25519"), "precious\n").unwrap();
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    let script = format!(
+        "'{}' --internal-keeper $$ --file-dir '{}' -- sleep {} & echo $!; sleep 1; kill -9 $$",
+        vault.display(),
+        keep.display(),
+        unique_sleep(3)
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let keeper = stdout(&output).trim().to_string();
+    assert!(!keeper.is_empty(), "{}", stderr(&output));
+    // The keeper saw its parent go (or refused its orders at once): it ends either way.
+    wait_for("the keeper to end", || {
+        !Path::new(&format!("/proc/{keeper}")).exists()
+            || std::fs::read_to_string(format!("/proc/{keeper}/stat"))
+                .is_ok_and(|stat| stat.contains(") Z "))
+    });
+    assert_eq!(
+        std::fs::read_to_string(keep.join("id_ed25519")).unwrap(),
+        "precious\n"
+    );
+}

@@ -222,6 +222,34 @@ proptest::proptest! {
 }
 
 #[test]
+fn a_value_that_repeats_itself_is_masked_in_linear_time() {
+    // Every sample of the value is found in thousands of places.
+    let value = "A".repeat(100_000);
+    let input = format!("x{value}y {} z {}", &value[..30], &value[..11]);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        redact_in_chunks(&[&value], &input, 4095),
+        format!("x********y ******** z {}", &value[..11])
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Output that repeats it without end is masked as it comes, never held in full.
+    let mut redactor = Redactor::for_values([&value[..]], &Settings::default());
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        redactor.feed(&[b'A'; 4096], &mut out);
+        assert!(redactor.pending.len() <= 2 * value.len() + 4096);
+    }
+    assert!(out.len() >= 8 * 30, "{}", out.len());
+    assert!(out.iter().all(|&b| b == b'*'));
+    let cycle = "0123456789abcdefghij".repeat(200);
+    let value = format!("{cycle}-end");
+    assert_eq!(
+        redact_every_way(&[&value], &format!("<{}>{}", &cycle[3..40], &cycle[..11])),
+        format!("<********>{}", &cycle[..11])
+    );
+}
+
+#[test]
 fn a_long_run_is_found_once_and_whole() {
     let mut state = 0x2545_f491_u32;
     let value: String = (0..5000)
