@@ -27,6 +27,29 @@ use crate::signature::Signed;
 
 mod json;
 mod reader;
+
+/// What is wrong with decrypted JSON, without the value serde quotes in some errors
+/// (``invalid type: string "hunter2"``): where, and of what kind.
+fn json_problem(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let quotes_input = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+    ]
+    .iter()
+    .any(|start| text.starts_with(start));
+    if quotes_input {
+        format!(
+            "a field of the wrong type at line {} column {}",
+            error.line(),
+            error.column()
+        )
+    } else {
+        text
+    }
+}
 mod writer;
 
 pub use json::SecretText;
@@ -228,9 +251,10 @@ impl Document {
         let span = slot.span.clone().unwrap_or_default();
         let entry: Entry = serde_json::from_slice(&self.source[span]).map_err(|e| {
             Error::BadData(format!(
-                "{} decrypts but its secret {} is not valid ({e})",
+                "{} decrypts but its secret {} is not valid ({})",
                 self.what,
-                crate::names::printable(name, false)
+                crate::names::printable(name, false),
+                json_problem(&e)
             ))
         })?;
         Ok(slot.entry.get_or_init(|| Box::new(entry)))

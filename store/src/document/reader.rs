@@ -148,7 +148,8 @@ pub(super) fn scan<'p>(
                 check_header(header.format.as_deref(), header.version, what)?;
             }
             return Err(Error::BadData(format!(
-                "{what} decrypts but its content is not a valid vault document ({error})"
+                "{what} decrypts but its content is not a valid vault document ({})",
+                super::json_problem(&error)
             )));
         }
     }

@@ -251,3 +251,34 @@ fn a_broken_secret_is_named_when_it_is_used() {
     let error = doc.get("B").unwrap_err().to_string();
     assert!(error.contains("secret B is not valid"), "{error}");
 }
+
+#[test]
+fn a_value_of_the_wrong_type_is_not_repeated_in_the_error() {
+    for secrets in [
+        r#"{"A":{"value":"well-formed"},"B":{"value":1234567}}"#,
+        r#"{"A":{"value":"well-formed"},"B":"hunter2-bare-string"}"#,
+        r#"{"A":{"value":"well-formed"},"B":{"value":["hunter2-in-a-list"]}}"#,
+    ] {
+        let text = format!(
+            r#"{{"format":"secretsd-vault","version":1,"recipients":["age1x"],"secrets":{secrets}}}"#
+        );
+        let shown = match Document::from_json(text.as_bytes(), "v") {
+            Err(error) => error.to_string(),
+            Ok(document) => {
+                let plaintext = Plaintext::new(SecretBytes::new(text.into_bytes()), "v".into());
+                let mut said = String::new();
+                if let Err(e) = plaintext.select_one("B") {
+                    said.push_str(&e.to_string());
+                }
+                if let Err(e) = document.get("B") {
+                    said.push_str(&e.to_string());
+                }
+                assert!(!said.is_empty(), "{secrets} was read");
+                said
+            }
+        };
+        for value in ["1234567", "hunter2-bare-string", "hunter2-in-a-list"] {
+            assert!(!shown.contains(value), "{shown}");
+        }
+    }
+}
