@@ -147,11 +147,6 @@ impl Entry {
     pub fn value(&self) -> &SecretString {
         &self.value
     }
-
-    /// The value, taking it out of the entry (no copy).
-    pub fn into_value(self) -> SecretString {
-        self.value
-    }
 }
 
 impl Document {

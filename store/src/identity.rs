@@ -148,17 +148,6 @@ pub fn write(path: &Path, identity: &age::x25519::Identity) -> Result<age::x2551
     Ok(recipient)
 }
 
-/// The public recipient of an age identity file's first X25519 identity, if it has one.
-pub fn public_recipient(path: &Path) -> Option<String> {
-    let contents = Zeroizing::new(fs::read_to_string(path).ok()?);
-    contents
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
-        .and_then(|line| age::x25519::Identity::from_str(line).ok())
-        .map(|identity| identity.to_public().to_string())
-}
-
 /// This user as a writer: the key their writes are signed with (see `signature`) and,
 /// when it comes from an age X25519 identity, the recipient that identity opens.
 pub struct Own {

@@ -21,6 +21,9 @@ pub fn load_own(identity: Option<&Path>) -> Option<Own> {
     let text = match crate::process::identity_key() {
         Some(key) => Some(zeroize::Zeroizing::new(key.to_string())),
         None => identity
+            // Checked as identity::load checks it: the writer read here decides which
+            // blocks count as this user's own.
+            .filter(|path| crate::store::strict::check_private_file(path, "identity file").is_ok())
             .and_then(|path| std::fs::read_to_string(path).ok())
             .map(zeroize::Zeroizing::new),
     };

@@ -202,11 +202,15 @@ impl TrustFile {
 /// directory and the path within the work tree (so every worktree of a repository agrees);
 /// elsewhere the file's canonical path.
 pub fn location_key(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     for root in real.ancestors().skip(1) {
         let dot_git = root.join(".git");
         // One stat for both questions: this runs on every read, for each directory up to `/`.
-        let common = match std::fs::metadata(&dot_git) {
+        let common = match std::fs::symlink_metadata(&dot_git) {
+            // As strict::git_work_tree: in a shared directory anyone can make a `.git`
+            // (a link is not followed: its owner would not be the one asked about).
+            Ok(found) if !crate::strict::trusted(found.uid()) => None,
             Ok(found) if found.is_dir() => Some(dot_git),
             Ok(found) if found.is_file() => common_dir_of_worktree(&dot_git),
             _ => None,
