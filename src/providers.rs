@@ -121,10 +121,22 @@ const REDACT_MIN_CHARS: usize = 4;
 struct Sent(Vec<Zeroizing<String>>);
 
 impl Sent {
-    fn add(&mut self, text: &str) {
-        if text.chars().count() >= REDACT_MIN_CHARS {
+    /// Whether `text` is long enough to be taken out of messages (and so was noted).
+    fn add(&mut self, text: &str) -> bool {
+        let noted = text.chars().count() >= REDACT_MIN_CHARS;
+        if noted {
             self.0.push(Zeroizing::new(text.to_string()));
         }
+        noted
+    }
+
+    /// `process`, told to take what was noted before it started (keys, configuration
+    /// values) out of what it says on stderr.
+    fn hidden_from(&self, process: ProviderProcess) -> ProviderProcess {
+        for text in &self.0 {
+            process.hide(text);
+        }
+        process
     }
 
     /// `text` with every occurrence of what was sent replaced by `…`, longest first.
@@ -197,7 +209,12 @@ impl Providers {
     /// taken out of that provider's messages. For configuration values that came from a
     /// reference; keys and values of requests are noted by the requests themselves.
     pub fn note_sent(&mut self, name: &str, text: &str) {
-        self.sent.entry(name.to_string()).or_default().add(text);
+        let sent = self.sent.entry(name.to_string()).or_default();
+        if sent.add(text)
+            && let Some(process) = self.running.get(name)
+        {
+            process.hide(text);
+        }
     }
 
     /// `text`, something provider `name` said, without what it was sent (see [`Sent`]).
@@ -220,7 +237,10 @@ impl Providers {
     /// The running process of `name`, started on first use.
     pub fn process(&mut self, name: &str) -> Result<&mut ProviderProcess> {
         if !self.running.contains_key(name) {
-            let process = Self::spawn(name, &self.options)?;
+            let mut process = Self::spawn(name, &self.options)?;
+            if let Some(sent) = self.sent.get(name) {
+                process = sent.hidden_from(process);
+            }
             self.running.insert(name.to_string(), process);
         }
         Ok(self.running.get_mut(name).expect("inserted above"))
@@ -244,24 +264,31 @@ impl Providers {
             }
         }
         let options = self.options.clone();
-        let mut work: Vec<(String, Option<ProviderProcess>, Config, Vec<String>)> = requests
+        type Work = (String, Option<ProviderProcess>, Config, Vec<String>, Sent);
+        let mut work: Vec<Work> = requests
             .into_iter()
             .map(|(name, (config, keys))| {
                 let process = self.running.remove(&name);
-                (name, process, config, keys)
+                let noted = Sent(
+                    self.sent
+                        .get(&name)
+                        .map(|s| s.0.clone())
+                        .unwrap_or_default(),
+                );
+                (name, process, config, keys, noted)
             })
             .collect();
         let outcomes: Vec<std::result::Result<Outcome, (String, Error)>> =
             std::thread::scope(|scope| {
                 let handles: Vec<_> = work
                     .drain(..)
-                    .map(|(name, process, config, keys)| {
+                    .map(|(name, process, config, keys, noted)| {
                         let options = &options;
                         scope.spawn(move || {
                             let mut process = match process {
                                 Some(p) => p,
                                 None => match Self::spawn(&name, options) {
-                                    Ok(p) => p,
+                                    Ok(p) => noted.hidden_from(p),
                                     Err(e) => return Err((name, e)),
                                 },
                             };

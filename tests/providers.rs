@@ -1070,3 +1070,42 @@ fn status_of_a_lookup_chain_without_a_vault_is_usable() {
         stdout(&output)
     );
 }
+
+/// What a provider says on stderr is shown with `-v` and quoted when it fails: what it was
+/// sent — a value to store, a configuration value from a reference — is taken out of the
+/// whole line first, so neither `-v` nor a line cut to fit a message shows it or a piece
+/// of it.
+#[test]
+fn a_provider_repeating_what_it_was_sent_on_stderr_shows_none_of_it() {
+    let setup = setup("[providers.tattles]\napi_key = \"secret:TOKEN\"\n");
+    setup.home.set("API", "topsecret-XYZ123");
+    setup.home.set("TOKEN", "second-SEKRIT99");
+    install(
+        &setup.providers,
+        "tattles",
+        &misbehaving(
+            "    told = json.dumps(req)\n    print('got ' + told, file=sys.stderr, flush=True)\n    value = req.get('value', '')\n    print('P' * (300 - len(value) // 2) + value, file=sys.stderr, flush=True)\n    sys.exit(7)",
+        ),
+    );
+    for verbose in [true, false] {
+        let mut args = vec![
+            "sync",
+            "--from",
+            "vault",
+            "--only",
+            "API",
+            "--to",
+            "tattles:app/",
+        ];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let output = setup.vault(&args).output().unwrap();
+        assert!(!output.status.success());
+        let said = stderr(&output);
+        assert!(said.contains("[tattles]") || !verbose, "{said}");
+        for piece in ["topsecret", "second-SEK", "SEKRIT99", "XYZ123"] {
+            assert!(!said.contains(piece), "{piece} in: {said}");
+        }
+    }
+}

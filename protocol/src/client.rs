@@ -11,6 +11,7 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ mod pipes;
 
 pub use error::{ClientError, describe_id};
 use error::{Expected, describe_bad_line};
-use pipes::{Line, StderrTail, spawn_reader, spawn_stderr};
+use pipes::{Hidden, Line, StderrTail, spawn_reader, spawn_stderr};
 
 /// How long a provider may take to exit once its stdin is closed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -93,6 +94,8 @@ pub struct ProviderProcess {
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
     stderr: StderrTail,
+    /// What it was sent that may be secret, shared with its stderr reader.
+    hidden: Hidden,
     options: ClientOptions,
     hello: Hello,
     version: u32,
@@ -100,6 +103,14 @@ pub struct ProviderProcess {
 }
 
 impl ProviderProcess {
+    /// Notes `text`, sent or about to be sent, as possibly secret: from now on it is taken
+    /// out of what the provider says on stderr, shown (`-v`) or kept for an error.
+    pub fn hide(&self, text: &str) {
+        if let Ok(mut hidden) = self.hidden.lock() {
+            hidden.push(Zeroizing::new(text.to_string()));
+        }
+    }
+
     /// Starts `path` as provider `name` and waits for its hello.
     pub fn spawn(name: &str, path: &Path, options: ClientOptions) -> Result<Self, ClientError> {
         let mut child = Command::new(path)
@@ -117,10 +128,12 @@ impl ProviderProcess {
                 source,
             })?;
         let lines = spawn_reader(child.stdout.take().expect("piped"), options.max_line_bytes);
+        let hidden = Hidden::default();
         let stderr = spawn_stderr(
             child.stderr.take().expect("piped"),
             name.to_string(),
             options.show_stderr,
+            Arc::clone(&hidden),
         );
         let stdin = child.stdin.take();
         let mut process = ProviderProcess {
@@ -129,6 +142,7 @@ impl ProviderProcess {
             stdin,
             lines,
             stderr,
+            hidden,
             options,
             hello: Hello {
                 v: Vec::new(),

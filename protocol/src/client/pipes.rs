@@ -66,10 +66,33 @@ pub(super) type StderrTail = Arc<Mutex<VecDeque<String>>>;
 /// provider that writes endless stderr without a newline costs vault nothing.
 pub(super) const STDERR_LINE_LIMIT: usize = 4096;
 
+/// What a provider was sent that may be secret: taken out of what it says on stderr
+/// before that is shown or kept (see [`super::ProviderProcess::hide`]).
+pub(super) type Hidden = Arc<Mutex<Vec<Zeroizing<String>>>>;
+
+/// `text` with every hidden string replaced by `…`, longest first.
+pub(super) fn without_hidden(text: &str, hidden: &Hidden) -> String {
+    let Ok(hidden) = hidden.lock() else {
+        // A thread that panicked holding it: say nothing rather than something unchecked.
+        return "(not shown)".to_string();
+    };
+    let mut known: Vec<&str> = hidden.iter().map(|t| t.as_str()).collect();
+    known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    known.dedup();
+    let mut out = Zeroizing::new(text.to_string());
+    for secret in known {
+        if out.contains(secret) {
+            out = Zeroizing::new(out.replace(secret, "…"));
+        }
+    }
+    out.to_string()
+}
+
 pub(super) fn spawn_stderr(
     mut stderr: impl Read + Send + 'static,
     name: String,
     show: bool,
+    hidden: Hidden,
 ) -> StderrTail {
     let tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
     let keep = Arc::clone(&tail);
@@ -77,12 +100,17 @@ pub(super) fn spawn_stderr(
         let mut chunk = [0u8; 8192];
         let mut line: Vec<u8> = Vec::with_capacity(256);
         let finish = |line: &mut Vec<u8>| {
-            // Shown on a terminal: no control characters from the provider.
-            let text: String = String::from_utf8_lossy(line)
-                .chars()
-                .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
-                .collect();
+            // Shown on a terminal: no control characters from the provider; and nothing
+            // it was sent, taken out of the whole line before any of it is cut.
+            let text: Zeroizing<String> = Zeroizing::new(
+                String::from_utf8_lossy(line)
+                    .chars()
+                    .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+                    .collect(),
+            );
+            line.fill(0);
             line.clear();
+            let text = without_hidden(&text, &hidden);
             if show {
                 let mut out = std::io::stderr().lock();
                 let _ = writeln!(out, "[{name}] {text}");
