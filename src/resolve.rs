@@ -185,10 +185,12 @@ impl<'a> Resolver<'a> {
                 LookupEntry::Dotenv(path) => {
                     // It answers secret:NAME as the vault would, so it is held to what an
                     // env file or a manifest is: nobody else could have written it.
-                    if path.exists() {
-                        crate::store::strict::check_not_replaceable(path, "lookup file")?;
-                    }
-                    let Ok(text) = std::fs::read_to_string(path).map(zeroize::Zeroizing::new)
+                    // Read by the path it was checked by (see `strict::real_checked`).
+                    let Some(real) = crate::store::strict::real_checked(path, "lookup file")?
+                    else {
+                        continue;
+                    };
+                    let Ok(text) = std::fs::read_to_string(&real).map(zeroize::Zeroizing::new)
                     else {
                         continue;
                     };

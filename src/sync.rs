@@ -245,10 +245,15 @@ pub fn read_endpoint(
             for line in crate::formats::docker::parse_file(&text, &path.display().to_string())? {
                 // A bare NAME takes docker's own environment: it has no value to copy.
                 let Some(value) = line.value else { continue };
+                let place = format!("{}:{}", path.display(), line.line);
                 if validate_name(&line.name).is_err() {
-                    skipped.push(format!("{endpoint}: {}", line.name));
+                    // Named by its line: what stands before its `=` may be a pasted URL
+                    // with a password in it.
+                    skipped.push(place);
                 } else if allow.allows(&line.name) {
-                    out.insert(line.name, SecretString::from(value));
+                    let value = SecretString::from(value);
+                    check(&place, &line.name, &value);
+                    out.insert(line.name, value);
                 }
             }
         }

@@ -239,7 +239,8 @@ pub(super) fn spawn_pump(
 ) -> std::thread::JoinHandle<()> {
     let mut redactor = Redactor::new(patterns.clone());
     std::thread::spawn(move || {
-        let mut buffer = vec![0u8; 64 * 1024];
+        // The command's output as it came, values and all: wiped when the pump ends.
+        let mut buffer = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
         let mut out = Vec::with_capacity(buffer.len() + 64);
         loop {
             let n = match from.read(&mut buffer) {

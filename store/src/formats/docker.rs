@@ -30,6 +30,8 @@ pub struct Line {
     /// Bytes of the file from the name to the end of the value, so a writer can replace
     /// just this.
     pub span: std::ops::Range<usize>,
+    /// Its line number, to name it by (never by its text, which may hold a secret).
+    pub line: usize,
 }
 
 /// Reads a docker env file as docker does; `Err` names the line numbers docker would
@@ -71,6 +73,7 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Line>, Vec<usize>> {
             name: name.to_string(),
             value,
             span: offset..offset + trimmed.len(),
+            line: index + 1,
         });
     }
     if bad.is_empty() { Ok(lines) } else { Err(bad) }

@@ -360,11 +360,20 @@ pub fn write_assignment(name: &str, value: &str, out: &mut String) -> Result<()>
     write_literal(name, value, out)
 }
 
+/// `NAME=value` and a line break, written in place (a `format!` would leave a copy of the
+/// value behind).
+fn push_line(name: &str, value: &str, out: &mut String) {
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    out.push('\n');
+}
+
 /// As [`write_assignment`], for a text only vault reads back (`vault edit`): vault's
 /// reader keeps `${…}` as written, so such a value needs no refusal.
 pub fn write_literal(name: &str, value: &str, out: &mut String) -> Result<()> {
     if is_plain(value) {
-        out.push_str(&format!("{name}={value}\n"));
+        push_line(name, value, out);
         return Ok(());
     }
     if value.ends_with('\\') {
@@ -372,7 +381,7 @@ pub fn write_literal(name: &str, value: &str, out: &mut String) -> Result<()> {
         // such a value can only be written unquoted.
         return match unquoted_problem(value) {
             None => {
-                out.push_str(&format!("{name}={value}\n"));
+                push_line(name, value, out);
                 Ok(())
             }
             Some(why) => Err(Error::BadData(format!(
