@@ -141,16 +141,7 @@ impl Sent {
 
     /// `text` with every occurrence of what was sent replaced by `…`, longest first.
     fn redact(&self, text: &str) -> String {
-        let mut known: Vec<&str> = self.0.iter().map(|t| t.as_str()).collect();
-        known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        known.dedup();
-        let mut out = Zeroizing::new(text.to_string());
-        for secret in known {
-            if out.contains(secret) {
-                out = Zeroizing::new(out.replace(secret, "…"));
-            }
-        }
-        out.to_string()
+        secretsd_protocol::client::without_sent(text, &self.0)
     }
 }
 

@@ -102,6 +102,21 @@ pub struct ProviderProcess {
     next_id: u64,
 }
 
+/// `text` with every occurrence of what a provider was sent replaced by `…`, longest
+/// first (so a value inside a longer one is not left half shown).
+pub fn without_sent(text: &str, sent: &[Zeroizing<String>]) -> String {
+    let mut known: Vec<&str> = sent.iter().map(|t| t.as_str()).collect();
+    known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    known.dedup();
+    let mut out = Zeroizing::new(text.to_string());
+    for secret in known {
+        if out.contains(secret) {
+            out = Zeroizing::new(out.replace(secret, "…"));
+        }
+    }
+    out.to_string()
+}
+
 impl ProviderProcess {
     /// Notes `text`, sent or about to be sent, as possibly secret: from now on it is taken
     /// out of what the provider says on stderr, shown (`-v`) or kept for an error.

@@ -72,20 +72,11 @@ pub(super) type Hidden = Arc<Mutex<Vec<Zeroizing<String>>>>;
 
 /// `text` with every hidden string replaced by `…`, longest first.
 pub(super) fn without_hidden(text: &str, hidden: &Hidden) -> String {
-    let Ok(hidden) = hidden.lock() else {
+    match hidden.lock() {
+        Ok(hidden) => super::without_sent(text, &hidden),
         // A thread that panicked holding it: say nothing rather than something unchecked.
-        return "(not shown)".to_string();
-    };
-    let mut known: Vec<&str> = hidden.iter().map(|t| t.as_str()).collect();
-    known.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-    known.dedup();
-    let mut out = Zeroizing::new(text.to_string());
-    for secret in known {
-        if out.contains(secret) {
-            out = Zeroizing::new(out.replace(secret, "…"));
-        }
+        Err(_) => "(not shown)".to_string(),
     }
-    out.to_string()
 }
 
 pub(super) fn spawn_stderr(
