@@ -20,6 +20,7 @@ mod environment;
 mod keeper;
 pub mod manifest;
 mod merge;
+mod parse;
 mod process;
 mod providers;
 mod pty;
@@ -52,6 +53,12 @@ pub fn start() -> Option<error::Result<u8>> {
 /// When a completion script calls `vault` with COMPLETE set, answers and exits.
 pub fn complete_if_asked() {
     complete::answer_if_asked();
+}
+
+/// The parser for this run's arguments (the program's name first): the command line of
+/// `cli`, with the global options handed only to the subcommand the arguments name.
+pub fn parser(args: &[std::ffi::OsString]) -> clap::Command {
+    parse::command_for(args)
 }
 
 /// Runs one parsed command line; `Ok` is the exit code.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use secretsd::cli::Cli;
 
 fn main() -> ExitCode {
@@ -13,8 +13,11 @@ fn main() -> ExitCode {
     }
     // When a completion script calls `vault` with COMPLETE set, answer and exit.
     secretsd::complete_if_asked();
-    let mut command = Cli::command();
-    let mut matches = command.get_matches_mut();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = secretsd::parser(&args);
+    let mut matches = command
+        .try_get_matches_from_mut(args)
+        .unwrap_or_else(|e| e.exit());
     let cli =
         Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit());
     // Freeing the parser's tables (every subcommand's) costs about a fifth of building
