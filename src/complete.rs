@@ -100,7 +100,7 @@ fn provider_prefixes() -> Vec<String> {
 fn provider_keys(context: &Context, provider: &str, prefix: &str) -> Vec<String> {
     let mut config = context.config.clone();
     config.providers.timeout_seconds = config.providers.timeout_seconds.min(2);
-    let mut open_vault = || context.vault().open(context).map(|opened| opened.document);
+    let mut open_vault = || Ok(context.vault().open(context)?.document);
     let Ok(mut resolver) = crate::resolve::Resolver::new(&mut open_vault, &config, false) else {
         return Vec::new();
     };

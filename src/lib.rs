@@ -9,7 +9,9 @@
 
 pub mod cli;
 pub use secretsd_store as store;
-pub use secretsd_store::{error, formats};
+pub use secretsd_store::formats;
+
+pub mod error;
 
 mod code_env;
 mod commands;

@@ -114,7 +114,7 @@ impl<'a> Resolver<'a> {
         };
         let table = table.clone();
         self.resolving.push(name.to_string());
-        let result = (|| {
+        let result = (|| -> Result<_> {
             let mut config = Config::new();
             for (key, value) in &table {
                 let json = match value {
@@ -427,8 +427,13 @@ impl<'a> Resolver<'a> {
                 }
                 other => resolve_local(binding, other)?,
             };
-            validate_value(&binding.variable, value.expose_secret())
-                .map_err(|e| failure(binding, e, "the value is not usable in an environment"))?;
+            validate_value(&binding.variable, value.expose_secret()).map_err(|e| {
+                failure(
+                    binding,
+                    e.into(),
+                    "the value is not usable in an environment",
+                )
+            })?;
             Ok(value)
         }
     }

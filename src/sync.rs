@@ -322,7 +322,10 @@ pub fn read_dotenv(
     missing_ok: bool,
 ) -> Result<Vec<crate::formats::dotenv::Assignment>> {
     let text = read_text(path, missing_ok)?;
-    crate::formats::dotenv::parse_file(&text, &path.display().to_string())
+    Ok(crate::formats::dotenv::parse_file(
+        &text,
+        &path.display().to_string(),
+    )?)
 }
 
 /// A text file, in a buffer zeroed on drop. A missing file is empty when `missing_ok`.

@@ -334,7 +334,7 @@ pub fn restore_backup(
     let what = format!("the backup {}", backup.id);
     let ciphertext =
         std::fs::read(&backup.path).map_err(|e| Error::io("read the backup", &backup.path, e))?;
-    let refuse = |e: Error| match e {
+    let refuse = |e: secretsd_store::error::Error| match Error::from(e) {
         Error::LockedOut(_) => Error::LockedOut(format!(
             "the backup {} ({}) does not open with your identity or passphrase, so it cannot be restored; nothing was changed",
             backup.id,
@@ -400,7 +400,7 @@ pub fn restore_backup(
     let targets = saved_files
         .iter()
         .map(|f| SecretTarget::check(Path::new(&f.path), Some(&Owner::of_file(f.uid, f.gid))))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<secretsd_store::error::Result<Vec<_>>>()?;
     let current = LockedFiles::lock(&targets, true, transaction.lock_wait())?;
     let stale: Vec<(&SavedFile, &SecretTarget)> = saved_files
         .iter()

@@ -111,7 +111,7 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
                 args.description.clone(),
                 &timestamp_now(),
             )?;
-            Ok((existed, Some(vec![args.name.clone()])))
+            Ok::<_, Error>((existed, Some(vec![args.name.clone()])))
         },
     )?;
     if let Some(backup) = backup {
@@ -242,7 +242,10 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
         return list_provider(context, address, args.json);
     }
     let opened = context.vault_for_names().open(context)?;
-    let secrets = opened.document.entries().collect::<Result<Vec<_>>>()?;
+    let secrets = opened
+        .document
+        .entries()
+        .collect::<secretsd_store::error::Result<Vec<_>>>()?;
     if args.json {
         let items: Vec<_> = secrets
             .iter()

@@ -22,7 +22,10 @@ fn check_places(context: &Context, vault: &std::path::Path) -> Result<()> {
         check_future_dir(&parent_dir(&location.path), "identity directory")?;
     }
     let trust = crate::trust::state::TrustFile::locate()?;
-    check_future_dir(&parent_dir(trust.path()), "trust record directory")
+    Ok(check_future_dir(
+        &parent_dir(trust.path()),
+        "trust record directory",
+    )?)
 }
 
 pub fn run(context: &Context, args: &InitArgs) -> Result<u8> {

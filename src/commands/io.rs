@@ -129,7 +129,7 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
     }
     let plan_for =
         |document: &crate::store::document::Document, name: &str, value: &SecretString| {
-            Ok(match document.get(name)? {
+            Ok::<_, Error>(match document.get(name)? {
                 None => Plan::Add,
                 Some(e) if e.value().expose_secret() == value.expose_secret() => Plan::Unchanged,
                 Some(_) if args.skip_existing => Plan::Skip,
@@ -193,7 +193,7 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
                     }
                 }
                 let touched = (!touched.is_empty()).then_some(touched);
-                Ok((plans, touched))
+                Ok::<_, Error>((plans, touched))
             },
         )?;
         plans

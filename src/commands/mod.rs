@@ -30,6 +30,7 @@ use crate::error::{Error, Result, exit};
 use crate::paths::{self, Located};
 use crate::store::identity::{self, Identities};
 use crate::store::{KeySource, Vault, strict::check_private_file};
+use secretsd_store::error::Result as StoreResult;
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -244,7 +245,7 @@ impl Context {
     }
 
     pub fn identity_location(&self) -> Result<Located> {
-        paths::identity_file(self.global.identity.as_deref())
+        Ok(paths::identity_file(self.global.identity.as_deref())?)
     }
 
     /// A confirmation or note on stderr, unless `--quiet`.
@@ -267,7 +268,7 @@ impl Context {
         &self,
         work: impl FnOnce(&mut crate::resolve::Resolver<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut open_vault = || self.vault().open(self).map(|opened| opened.document);
+        let mut open_vault = || Ok(self.vault().open(self)?.document);
         let mut resolver =
             crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
         let result = work(&mut resolver);
@@ -337,7 +338,18 @@ fn read_passphrase_file(path: &Path) -> Result<SecretString> {
 }
 
 impl KeySource for Context {
-    fn identities(&self) -> Result<Identities> {
+    fn identities(&self) -> StoreResult<Identities> {
+        Ok(self.find_identities()?)
+    }
+
+    fn passphrase(&self) -> StoreResult<SecretString> {
+        Ok(self.find_passphrase()?)
+    }
+}
+
+/// The keys, in vault's own errors (the store sees them as its own kinds).
+impl Context {
+    fn find_identities(&self) -> Result<Identities> {
         let source = paths::IdentitySource::find(
             self.global.identity.as_deref(),
             crate::process::identity_key().is_some(),
@@ -355,16 +367,16 @@ impl KeySource for Context {
                         self.vault_location.path.display()
                     )));
                 }
-                identity::load(&location)
+                Ok(identity::load(&location)?)
             }
-            paths::IdentitySource::Key => identity::parse(
+            paths::IdentitySource::Key => Ok(identity::parse(
                 crate::process::identity_key()
                     .unwrap_or_default()
                     .trim()
                     .as_bytes(),
                 "the identity in $VAULT_IDENTITY_KEY",
                 None,
-            ),
+            )?),
             paths::IdentitySource::Command(command) => {
                 let output = self.secret_command(&command, "VAULT_IDENTITY_COMMAND")?;
                 // The identity is in hand now: this user's writer comes from it, so the
@@ -377,16 +389,16 @@ impl KeySource for Context {
                     });
                     let _ = self.own.set(own);
                 }
-                identity::parse(
+                Ok(identity::parse(
                     output.trim_ascii(),
                     "the identity from $VAULT_IDENTITY_COMMAND",
                     None,
-                )
+                )?)
             }
         }
     }
 
-    fn passphrase(&self) -> Result<SecretString> {
+    fn find_passphrase(&self) -> Result<SecretString> {
         if let Some(passphrase) = self.passphrase_from_file()? {
             return Ok(passphrase);
         }

@@ -381,6 +381,7 @@ fn rotation_failed(
         return Error::Failed(message);
     }
     let rollback = backup::find(&context.vault_location.path, id)
+        .map_err(Error::from)
         .and_then(|b| restore_backup(context, &b, true, false));
     match rollback {
         Err(e) => message.push_str(&format!(

@@ -335,7 +335,7 @@ fn to_vault(
                     SecretString::from(gathered.values[name].value.expose_secret().to_string());
                 document.set(name, value, None, &now)?;
             }
-            Ok((plan, (!touched.is_empty()).then_some(touched)))
+            Ok::<_, Error>((plan, (!touched.is_empty()).then_some(touched)))
         },
     )?;
     Ok(plan)
@@ -376,6 +376,7 @@ impl Dialect {
             Dialect::Dotenv => dotenv::set_all_in_text(text, values),
             Dialect::Docker => docker::set_all_in_text(text, values),
         }
+        .map_err(|problems| problems.into_iter().map(Error::from).collect())
     }
 }
 

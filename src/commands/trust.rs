@@ -23,6 +23,7 @@ use crate::store::signature::{Signed, SigningKey};
 use crate::store::{Change, Guard, Version};
 use crate::trust::policy::{self, Configured, Facts, Judgment, Seen, Verdict};
 use crate::trust::state::{Place, State, TrustFile, location_key};
+use secretsd_store::error::Result as StoreResult;
 
 mod facts;
 mod verbs;
@@ -193,11 +194,11 @@ impl Trust {
         {
             return Ok(());
         }
-        self.file()?.update(|state| {
+        Ok(self.file()?.update(|state| {
             let next = policy::advance(state.vaults.get(&id), block, generation);
             state.vaults.insert(id.clone(), next);
             state.locations.insert(here.to_string(), place);
-        })
+        })?)
     }
 
     fn first_sight(
@@ -240,7 +241,27 @@ impl Guard for Trust {
         self.own().map(|o| &o.key)
     }
 
-    fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()> {
+    fn vet(&self, vault: &Path, version: &Version<'_>, writing: bool) -> StoreResult<()> {
+        Ok(self.vet_version(vault, version, writing)?)
+    }
+
+    fn prepare_write(
+        &self,
+        vault: &Path,
+        document: &mut Document,
+        passphrase: bool,
+    ) -> StoreResult<()> {
+        Ok(self.prepare_to_write(vault, document, passphrase)?)
+    }
+
+    fn wrote(&self, vault: &Path, document: &Document) -> StoreResult<()> {
+        Ok(self.remember_write(vault, document)?)
+    }
+}
+
+/// The guard's work, in vault's own errors (the store sees them as its own kinds).
+impl Trust {
+    fn vet_version(&self, vault: &Path, version: &Version<'_>, writing: bool) -> Result<()> {
         let state = self.file()?.load()?;
         let facts = self.facts_known(version, &state);
         let (judgment, here) = self.judge_by(vault, &facts, &state);
@@ -294,7 +315,12 @@ impl Guard for Trust {
         }
     }
 
-    fn prepare_write(&self, vault: &Path, document: &mut Document, passphrase: bool) -> Result<()> {
+    fn prepare_to_write(
+        &self,
+        vault: &Path,
+        document: &mut Document,
+        passphrase: bool,
+    ) -> Result<()> {
         let state = self.file()?.load()?;
         if document.membership().is_none() {
             self.give_membership(vault, document, passphrase)?;
@@ -342,7 +368,7 @@ impl Guard for Trust {
         Ok(())
     }
 
-    fn wrote(&self, vault: &Path, document: &Document) -> Result<()> {
+    fn remember_write(&self, vault: &Path, document: &Document) -> Result<()> {
         let Some(block) = document
             .membership()
             .and_then(|j| Membership::parse(j).ok())
@@ -402,7 +428,7 @@ impl Trust {
     pub fn trusts_membership(&self, block: &Membership) -> std::result::Result<(), String> {
         let state = self
             .file()
-            .and_then(|f| f.load())
+            .and_then(|f| Ok(f.load()?))
             .map_err(|e| e.to_string())?;
         let own = self.own_writer();
         self.check_block(block, &state, own.as_deref())
@@ -545,7 +571,7 @@ fn no_writer_key() -> Error {
         .ok()
         .map(|path| crate::store::identity::writer_key_from_file(&path))
     {
-        return problem;
+        return problem.into();
     }
     Error::LockedOut(
         "you have no writer key to sign with: vault derives it from an age X25519 identity, or keeps one in writer.key beside your configuration for other identities ('vault identity public' makes it); nothing was changed".into(),

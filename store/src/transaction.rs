@@ -88,14 +88,15 @@ impl Vault {
     /// Read, change, write under the writer lock. `change` returns its result and the
     /// secret names it touched (for the backup record), or `None` when it changed nothing.
     /// Nothing is written when `change` changed nothing or when any step fails.
-    /// Returns the result and the backup made, if any.
-    pub fn update<T>(
+    /// Returns the result and the backup made, if any. `change` fails in the caller's own
+    /// error type, which this passes back untouched (the store's own failures convert).
+    pub fn update<T, E: From<Error>>(
         &self,
         keys: &dyn KeySource,
         backups: &BackupPolicy,
         what: Change<'_>,
-        change: impl FnOnce(&mut Document) -> Result<(T, Option<Vec<String>>)>,
-    ) -> Result<(T, Option<PathBuf>)> {
+        change: impl FnOnce(&mut Document) -> Result<(T, Option<Vec<String>>), E>,
+    ) -> Result<(T, Option<PathBuf>), E> {
         let mut transaction = self.begin(keys)?;
         let (result, names) = change(transaction.document_mut())?;
         let Some(names) = names else {

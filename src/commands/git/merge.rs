@@ -216,9 +216,9 @@ impl Sides {
             ));
         }
         merged.generation = self.generation;
-        context
+        Ok(context
             .vault()
-            .seal_as(&merged, &self.ours.protection, self.ours.armored)
+            .seal_as(&merged, &self.ours.protection, self.ours.armored)?)
     }
 }
 
