@@ -395,7 +395,8 @@ impl<'a> Resolver<'a> {
                     .find(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if *p == provider))
                     .expect("gathered from the bindings");
                 crate::providers::find(&provider).map_err(|e| failure(first, e, &format!(
-                    "no provider named {provider} on PATH (secretsd-provider-{provider}); if this is a plain value, write it as literal:…"
+                    "no provider named {provider} on PATH (secretsd-provider-{provider}){}; if this is a plain value, write it as literal:…",
+                    crate::providers::missing_hint(&provider)
                 )))?;
                 let config = self.provider_config(&provider).map_err(|e| {
                     let what = e.to_string();
