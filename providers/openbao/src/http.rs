@@ -322,6 +322,7 @@ impl Client {
                 let address = self.settings.addresses[node].clone();
                 match self.on_node(&address, method, path, body, token) {
                     Ok(answer) if cannot_serve(&answer) => {
+                        eprintln!("skipped {address}: {} ({})", answer.words(), answer.status);
                         self.leader_known = false;
                         reasons.push(format!("{address}: {} ({})", answer.words(), answer.status));
                         last_unserving = Some(answer);
@@ -331,6 +332,7 @@ impl Client {
                         return Ok(answer);
                     }
                     Err(reason) => {
+                        eprintln!("skipped {address}: {reason}");
                         self.leader_known = false;
                         reasons.push(format!("{address}: {reason}"));
                     }
@@ -360,31 +362,42 @@ impl Client {
     }
 
     /// Asks the nodes which one is active (`sys/leader`, no token needed) and prefers it.
-    /// None knowing (mid-election, or an active node behind another address) leaves the
-    /// order as it is, until a node fails and it is asked again.
+    /// While none knows (mid-election) it is asked again at the next request; an active
+    /// node behind another address (a load balancer) leaves the order as it is.
     fn find_leader(&mut self) {
-        self.leader_known = true;
         for step in 0..self.settings.addresses.len() {
             let node = (self.preferred + step) % self.settings.addresses.len();
             let address = self.settings.addresses[node].clone();
             let Ok(answer) = self.on_node(&address, Method::Get, "sys/leader", None, None) else {
                 continue;
             };
+            if answer.body.get("ha_enabled") == Some(&Value::Bool(false)) {
+                self.leader_known = true;
+                return;
+            }
             let leader = answer
                 .body
                 .get("leader_address")
                 .and_then(Value::as_str)
-                .unwrap_or("");
-            if let Some(index) = self
-                .settings
-                .addresses
-                .iter()
-                .position(|a| !leader.is_empty() && a == leader.trim_end_matches('/'))
-            {
-                self.preferred = index;
-                return;
+                .unwrap_or("")
+                .trim_end_matches('/');
+            if leader.is_empty() {
+                continue;
             }
+            self.leader_known = true;
+            if let Some(index) = self.settings.addresses.iter().position(|a| a == leader) {
+                // Diagnostics on stderr, which vault shows under -v (never a value).
+                eprintln!("the active node is {leader}");
+                self.preferred = index;
+            }
+            return;
         }
+    }
+
+    /// Forgets which node is active: a write another node refused as out of date may have
+    /// been read from a standby behind the active node.
+    pub fn doubt_leader(&mut self) {
+        self.leader_known = false;
     }
 
     /// The request on one node, following its 307s. Err: why it did not answer.
@@ -411,8 +424,9 @@ impl Client {
                     .headers()
                     .get("location")
                     .and_then(|l| l.to_str().ok())
-                    .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
-                    .ok_or_else(|| format!("a {status} without a usable Location"))?;
+                    // The token follows the redirect: never from https down to http.
+                    .filter(|l| l.starts_with("https://") || (l.starts_with("http://") && url.starts_with("http://")))
+                    .ok_or_else(|| format!("a {status} without a usable Location (an https node may not redirect to http)"))?;
                 url = location.to_string();
                 continue;
             }

@@ -252,7 +252,7 @@ impl Kv {
                 Err(answer.error(what, &api))
             };
         }
-        for _ in 0..CAS_ATTEMPTS {
+        for attempt in 0..CAS_ATTEMPTS {
             let mut current = self.current(at)?;
             change(&mut current.fields)?;
             let answer = if current.fields.is_empty() {
@@ -276,6 +276,9 @@ impl Kv {
                     return Ok(());
                 }
                 if answer.status == 400 && answer.words().contains("check-and-set") {
+                    // Another writer, or a read from a node behind: ask again, a moment later.
+                    self.client.doubt_leader();
+                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                     continue;
                 }
                 answer.error(what, &api)
