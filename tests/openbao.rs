@@ -703,3 +703,128 @@ fn a_307_to_the_active_node_is_followed_for_reads_and_writes() {
         serde_json::json!({"A": "through-a-redirect", "B": "written-through-a-redirect"})
     );
 }
+
+#[test]
+fn tls_is_verified_against_the_configured_ca_or_bao_cacert() {
+    let server = bao::DevServer::start_tls();
+    server.ok(&["kv", "put", "secret/app", "A=over-tls"]);
+    let ca = bao::ca_cert(server.dir.path());
+    let token = ("BAO_TOKEN", server.root_token.as_str());
+    // The server's own CA, configured: verified and read.
+    let home = home_with(&format!(
+        "[providers.openbao]\naddress = \"{}\"\nca_cert = \"{}\"\n",
+        server.address(),
+        ca.display()
+    ));
+    assert_eq!(
+        succeeded(&vault(
+            &home,
+            &[token],
+            &["get", "--reveal", "openbao:secret/app#A"]
+        )),
+        "over-tls"
+    );
+    // The same from BAO_CACERT and BAO_ADDR, passed on from vault's environment.
+    let bare = home_with("");
+    let env = [
+        token,
+        ("BAO_ADDR", server.address()),
+        ("BAO_CACERT", ca.to_str().unwrap()),
+    ];
+    assert_eq!(
+        succeeded(&vault(
+            &bare,
+            &env,
+            &["get", "--reveal", "openbao:secret/app#A"]
+        )),
+        "over-tls"
+    );
+    // Without it the self-signed certificate is refused: no value, unavailable.
+    let output = vault(
+        &bare,
+        &env[..2],
+        &["get", "--reveal", "openbao:secret/app#A"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty());
+    assert!(
+        stderr(&output).to_ascii_lowercase().contains("cert"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_path_in_no_mount_is_denied_in_the_servers_words() {
+    let server = bao::DevServer::start();
+    let home = home_with(&format!(
+        "[providers.openbao]\naddress = \"{}\"\n",
+        server.address()
+    ));
+    let output = vault(
+        &home,
+        &[("BAO_TOKEN", server.root_token.as_str())],
+        &["get", "openbao:nomount/app#A"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no secrets engine is mounted there"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_namespace_from_the_configuration_or_vault_namespace() {
+    let server = bao::DevServer::start();
+    server.ok(&["namespace", "create", "team-a"]);
+    server.ok(&[
+        "secrets",
+        "enable",
+        "-namespace=team-a",
+        "-path=secret",
+        "kv-v2",
+    ]);
+    server.ok(&[
+        "kv",
+        "put",
+        "-namespace=team-a",
+        "secret/app",
+        "A=in-team-a",
+    ]);
+    server.ok(&["kv", "put", "secret/app", "A=in-the-root-namespace"]);
+    let token = ("BAO_TOKEN", server.root_token.as_str());
+    let configured = home_with(&format!(
+        "[providers.openbao]\naddress = \"{}\"\nnamespace = \"team-a\"\n",
+        server.address()
+    ));
+    assert_eq!(
+        succeeded(&vault(
+            &configured,
+            &[token],
+            &["get", "--reveal", "openbao:secret/app#A"]
+        )),
+        "in-team-a"
+    );
+    let bare = home_with(&format!(
+        "[providers.openbao]\naddress = \"{}\"\n",
+        server.address()
+    ));
+    assert_eq!(
+        succeeded(&vault(
+            &bare,
+            &[token],
+            &["get", "--reveal", "openbao:secret/app#A"]
+        )),
+        "in-the-root-namespace"
+    );
+    let env = [token, ("VAULT_NAMESPACE", "team-a")];
+    assert_eq!(
+        succeeded(&vault(
+            &bare,
+            &env,
+            &["get", "--reveal", "openbao:secret/app#A"]
+        )),
+        "in-team-a"
+    );
+}

@@ -82,15 +82,24 @@ impl Drop for Node {
 }
 
 /// `bao ARGS` against `address` with `token`.
+/// A server with TLS keeps its CA certificate at [`ca_cert`] of its home.
 pub fn bao(address: &str, token: &str, home: &Path, args: &[&str]) -> Output {
-    Command::new(binary())
+    let mut command = Command::new(binary());
+    command
         .args(args)
         .env_clear()
         .env("HOME", home)
         .env("BAO_ADDR", address)
-        .env("BAO_TOKEN", token)
-        .output()
-        .unwrap()
+        .env("BAO_TOKEN", token);
+    if ca_cert(home).exists() {
+        command.env("BAO_CACERT", ca_cert(home));
+    }
+    command.output().unwrap()
+}
+
+/// Where a dev server started with TLS wrote its CA certificate.
+pub fn ca_cert(home: &Path) -> PathBuf {
+    home.join("tls/vault-ca.pem")
 }
 
 fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
@@ -110,22 +119,37 @@ pub struct DevServer {
 
 impl DevServer {
     pub fn start() -> DevServer {
+        DevServer::start_with(false)
+    }
+
+    /// A dev server with TLS: its CA certificate is at `ca_cert(dir)`.
+    pub fn start_tls() -> DevServer {
+        DevServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> DevServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let address = format!("http://127.0.0.1:{port}");
+        let scheme = if tls { "https" } else { "http" };
+        let address = format!("{scheme}://127.0.0.1:{port}");
         let root_token = format!("root-{port}");
-        let node = Node::start(
-            &[
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={root_token}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                "-dev-no-store-token",
-            ],
-            address,
-            dir.path().join("bao.log"),
-            dir.path(),
-        );
+        let mut args = vec![
+            "server".to_string(),
+            "-dev".to_string(),
+            format!("-dev-root-token-id={root_token}"),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+            "-dev-no-store-token".to_string(),
+        ];
+        if tls {
+            std::fs::create_dir(dir.path().join("tls")).unwrap();
+            args.push("-dev-tls".to_string());
+            args.push(format!(
+                "-dev-tls-cert-dir={}",
+                dir.path().join("tls").display()
+            ));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let node = Node::start(&args, address, dir.path().join("bao.log"), dir.path());
         let server = DevServer {
             node,
             root_token,

@@ -100,11 +100,14 @@ impl Kv {
         let what = format!("finding the mount of {path}");
         if !answer.ok() {
             let words = answer.words();
-            // The server's way of saying no mount holds the path (or none the token sees).
+            // The server says so both when no mount holds the path and when the token's
+            // policies grant nothing there; the `bao` CLI stops here too.
             if answer.status == 403 && words.contains("preflight capability check") {
                 return Err(ProviderError::new(
-                    ErrorKind::NotFound,
-                    format!("no secrets engine the token can use is mounted at {path}: {words}"),
+                    ErrorKind::Denied,
+                    format!(
+                        "OpenBao denied {path}: {words} (no secrets engine is mounted there, or the token's policies grant nothing on it)"
+                    ),
                 ));
             }
             return Err(answer.error(&what, &api));

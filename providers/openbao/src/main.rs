@@ -94,22 +94,7 @@ impl Provider for OpenBao {
         let kv = self.kv(config)?;
         let mut answer = GetOk::default();
         for ((path, version), wanted) in by_secret {
-            let located = match kv.locate(&path) {
-                Ok(located) => located,
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    for (key, _) in wanted {
-                        answer.errors.insert(
-                            key,
-                            KeyError {
-                                kind: ErrorKind::NotFound,
-                                message: Some(e.message.clone()),
-                            },
-                        );
-                    }
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let located = kv.locate(&path)?;
             let secret = kv.read(&located, version)?;
             for (key, field) in wanted {
                 match secret.as_ref().and_then(|s| s.fields.get(&field)) {
