@@ -248,7 +248,7 @@ fn two_writers_keep_each_others_fields() {
 
 #[test]
 fn run_resolves_a_manifest_in_one_read_per_secret() {
-    let server = bao::DevServer::start();
+    let server = bao::DevServer::start_audited();
     server.ok(&[
         "kv",
         "put",
@@ -294,6 +294,13 @@ fn run_resolves_a_manifest_in_one_read_per_secret() {
         !stderr(&output).contains(&server.root_token),
         "{}",
         stderr(&output)
+    );
+    // Two fields of secret/db, one of secret/smtp: one read each (the puts were writes).
+    assert_eq!(server.requests("secret/data/db"), 2, "the put and one read");
+    assert_eq!(
+        server.requests("secret/data/smtp"),
+        2,
+        "the put and one read"
     );
 }
 
@@ -826,5 +833,42 @@ fn a_namespace_from_the_configuration_or_vault_namespace() {
             &["get", "--reveal", "openbao:secret/app#A"]
         )),
         "in-team-a"
+    );
+}
+
+#[test]
+fn the_token_bao_login_left_is_used_and_none_at_all_is_explained() {
+    let server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=with-the-token-file"]);
+    let home = home_with(&format!(
+        "[providers.openbao]\naddress = \"{}\"\n",
+        server.address()
+    ));
+    let none = vault(&home, &[], &["get", "openbao:secret/app#A"]);
+    assert_eq!(none.status.code(), Some(5), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("no token for OpenBao"),
+        "{}",
+        stderr(&none)
+    );
+    // What `bao login` writes: ~/.vault-token.
+    let login = bao::bao(
+        server.address(),
+        "",
+        home.path(),
+        &["login", &server.root_token],
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    assert!(home.path().join(".vault-token").exists());
+    let output = vault(
+        &home,
+        &[],
+        &["-v", "get", "--reveal", "openbao:secret/app#A"],
+    );
+    assert_eq!(succeeded(&output), "with-the-token-file");
+    assert!(
+        stderr(&output).contains("token from file:~/.vault-token (a default"),
+        "{}",
+        stderr(&output)
     );
 }

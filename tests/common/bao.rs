@@ -119,15 +119,29 @@ pub struct DevServer {
 
 impl DevServer {
     pub fn start() -> DevServer {
-        DevServer::start_with(false)
+        DevServer::start_with(false, false)
+    }
+
+    /// A dev server that logs each request to its audit log (see [`DevServer::requests`]).
+    pub fn start_audited() -> DevServer {
+        DevServer::start_with(false, true)
+    }
+
+    /// How many requests for API path `path` (`secret/data/app`) the audit log holds.
+    pub fn requests(&self, path: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["type"] == "request" && e["request"]["path"] == path)
+            .count()
     }
 
     /// A dev server with TLS: its CA certificate is at `ca_cert(dir)`.
     pub fn start_tls() -> DevServer {
-        DevServer::start_with(true)
+        DevServer::start_with(true, false)
     }
 
-    fn start_with(tls: bool) -> DevServer {
+    fn start_with(tls: bool, audited: bool) -> DevServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let scheme = if tls { "https" } else { "http" };
@@ -147,6 +161,19 @@ impl DevServer {
                 "-dev-tls-cert-dir={}",
                 dir.path().join("tls").display()
             ));
+        }
+        if audited {
+            // OpenBao enables audit devices only from its configuration.
+            let config = dir.path().join("audit.hcl");
+            std::fs::write(
+                &config,
+                format!(
+                    "audit \"file\" \"requests\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                    dir.path().join("audit.log").display()
+                ),
+            )
+            .unwrap();
+            args.push(format!("-config={}", config.display()));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let node = Node::start(&args, address, dir.path().join("bao.log"), dir.path());

@@ -70,7 +70,7 @@ impl Address {
             invalid(
                 key,
                 &format!(
-                    "{what} needs a field: {}#FIELD",
+                    "{what} needs a field: {}#FIELD; vault provider check openbao needs --key-prefix MOUNT/PATH#",
                     self.path.trim_end_matches('/')
                 ),
             )
