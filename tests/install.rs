@@ -27,6 +27,7 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
         "bin/secretsd-provider-gopass",
         "bin/secretsd-provider-keyring",
         "bin/secretsd-provider-infisical",
+        "bin/secretsd-provider-openbao",
         "share/man/man1/vault.1",
         "share/man/man1/vault-exec.1",
         "share/man/man7/secretsd-provider.7",
@@ -66,6 +67,7 @@ fn user_mode_needs_no_root_and_puts_completions_where_shells_look() {
     for file in [
         ".cargo/bin/vault",
         ".cargo/bin/secretsd-provider-infisical",
+        ".cargo/bin/secretsd-provider-openbao",
         ".cargo/share/man/man1/vault.1",
         ".cargo/share/zsh/site-functions/_vault",
         ".local/share/bash-completion/completions/vault",

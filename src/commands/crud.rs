@@ -186,8 +186,16 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
                     Some(value) => Ok((value.into_secret(), json!({"source": provider}))),
                     None => {
                         let kind = answer.errors.get(key).map(|e| e.kind);
+                        // The provider's words on why (a hint such as OpenBao's "leave
+                        // out data/"), with what it was sent taken out.
+                        let detail = answer
+                            .errors
+                            .get(key)
+                            .and_then(|e| e.message.as_deref())
+                            .map(|m| format!(": {}", resolver.providers().redact(provider, m)))
+                            .unwrap_or_default();
                         let message = format!(
-                            "provider {provider} has no value for {key} ({})",
+                            "provider {provider} has no value for {key} ({}{detail})",
                             kind.map(|k| k.to_string()).unwrap_or_default()
                         );
                         Err(match kind {

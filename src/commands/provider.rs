@@ -34,7 +34,7 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
             .map(|(name, path, hello)| match hello {
                 Ok(hello) => json!({
                     "name": name, "path": path, "version": hello.version,
-                    "protocol": hello.v, "ops": hello.ops,
+                    "protocol": hello.v, "ops": hello.ops, "title": providers::title(name),
                 }),
                 Err(e) => json!({"name": name, "path": path, "error": e.to_string()}),
             })
@@ -55,8 +55,11 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
         match hello {
             Ok(hello) => {
                 let ops: Vec<String> = hello.ops.iter().map(ToString::to_string).collect();
+                let title = providers::title(name)
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "{name:14} {:10} ops={:22} {}\n",
+                    "{name:14} {:10} ops={:22} {}{title}\n",
                     hello.version,
                     ops.join(","),
                     path.display()
@@ -81,7 +84,10 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
     let options = CheckOptions {
         config,
         key_prefix: key_prefix.to_string(),
-        client: providers::client_options(&context.config.providers, context.global.verbose),
+        client: providers::options_for(
+            name,
+            &providers::client_options(&context.config.providers, context.global.verbose),
+        ),
     };
     let cases = check(name, &path, &options);
     let mut out = String::new();
