@@ -21,6 +21,7 @@ mod keeper;
 pub mod manifest;
 mod merge;
 mod process;
+mod provider_defaults;
 mod providers;
 mod pty;
 mod redact;

@@ -171,6 +171,16 @@ pub fn client_options(config: &ProvidersConfig, show_stderr: bool) -> ClientOpti
     }
 }
 
+/// `options` for provider `name`: its environment with the locators its row of
+/// `provider_defaults` passes on.
+pub fn options_for(name: &str, options: &ClientOptions) -> ClientOptions {
+    let mut options = options.clone();
+    options
+        .env
+        .extend(crate::provider_defaults::environment(name));
+    options
+}
+
 impl Providers {
     pub fn new(config: &ProvidersConfig, show_stderr: bool) -> Self {
         Providers {
@@ -183,7 +193,8 @@ impl Providers {
 
     fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {
         let path = find(name)?;
-        let process = ProviderProcess::spawn(name, &path, options.clone()).map_err(client_error)?;
+        let process = ProviderProcess::spawn(name, &path, options_for(name, options))
+            .map_err(client_error)?;
         // An executable that says it is another provider is misinstalled or misnamed; its
         // answers would be taken for the wrong backend's.
         if process.hello().provider != name {

@@ -60,6 +60,8 @@ pub struct Resolver<'a> {
     lookup: Vec<LookupEntry>,
     /// Where the last `resolve_each` found each `secret:` name along the chain (no values).
     sources: BTreeMap<String, String>,
+    /// See [`Resolver::explanations`].
+    explained: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -83,6 +85,7 @@ impl<'a> Resolver<'a> {
             resolving: Vec::new(),
             lookup,
             sources: BTreeMap::new(),
+            explained: Vec::new(),
         })
     }
 
@@ -109,41 +112,51 @@ impl<'a> Resolver<'a> {
                 self.resolving.join(" -> ")
             )));
         }
-        let Some(table) = self.tables.get(name) else {
-            return Ok(Config::new());
-        };
-        let table = table.clone();
+        // No table still gets the defaults of the provider's row.
+        let table = self.tables.get(name).cloned().unwrap_or_default();
         self.resolving.push(name.to_string());
         let result = (|| {
             let mut config = Config::new();
             for (key, value) in &table {
                 let json = match value {
                     toml::Value::String(text) => {
-                        Reference::check_near_miss(text, &format!("[providers.{name}] {key}"))?;
-                        let binding = Binding::new(
-                            format!("[providers.{name}] {key}"),
-                            Reference::parse(text),
-                        );
-                        let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
-                        let value = resolved.remove(0).value;
-                        // A value from elsewhere (a token from gopass, a file) is a secret
-                        // this provider is sent: kept out of what it says back.
-                        if !matches!(binding.reference, Reference::Literal(_)) {
-                            self.providers.note_sent(name, value.expose_secret());
-                            serde_json::Value::String(value.expose_secret().to_string())
-                        } else if crate::paths::is_path_setting(key) {
-                            // A path written in the configuration follows the one rule
-                            // for paths there (`~/`), whichever provider reads it.
-                            let path = crate::paths::expand_home_text(value.expose_secret());
-                            serde_json::Value::String(path.to_string_lossy().into_owned())
-                        } else {
-                            serde_json::Value::String(value.expose_secret().to_string())
+                        let reference = self.setting_reference(name, key, text)?;
+                        let value = self.setting_value(name, key, &reference, true)?;
+                        if !matches!(reference, Reference::Literal(_)) {
+                            self.explained.push(format!(
+                                "provider {name}: {key} from {}",
+                                reference.for_error()
+                            ));
                         }
+                        // A required binding has a value or was an error.
+                        value.unwrap_or_default()
                     }
                     other => serde_json::to_value(other)
                         .map_err(|e| Error::BadData(format!("[providers.{name}] {key}: {e}")))?,
                 };
                 config.insert(key.clone(), json);
+            }
+            // What the configuration leaves out, from where users already keep it.
+            for setting in
+                crate::provider_defaults::settings_to_fill(name, |k| table.contains_key(k))
+            {
+                for text in setting.references {
+                    let reference = Reference::parse(text);
+                    if let Some(value) = self.setting_value(name, setting.key, &reference, false)? {
+                        self.explained.push(format!(
+                            "provider {name}: {} from {reference} (a default, as [providers.{name}] sets no {})",
+                            setting.key, setting.key
+                        ));
+                        config.insert(setting.key.to_string(), value);
+                        break;
+                    }
+                }
+            }
+            for (variable, _) in crate::provider_defaults::environment(name) {
+                self.explained.push(format!(
+                    "provider {name}: {} passed on from vault's environment",
+                    variable.to_string_lossy()
+                ));
             }
             Ok(config)
         })();
@@ -151,6 +164,51 @@ impl<'a> Resolver<'a> {
         let config = result?;
         self.configs.insert(name.to_string(), config.clone());
         Ok(config)
+    }
+
+    /// A configuration string as a reference, refusing a near miss of a scheme.
+    fn setting_reference(&self, name: &str, key: &str, text: &str) -> Result<Reference> {
+        Reference::check_near_miss(text, &format!("[providers.{name}] {key}"))?;
+        Ok(Reference::parse(text))
+    }
+
+    /// One setting's value for provider `name`, as sent to it. When `required` is false,
+    /// a reference that finds nothing (an unset variable, a missing file) is `None`; any
+    /// other failure is an error either way.
+    fn setting_value(
+        &mut self,
+        name: &str,
+        key: &str,
+        reference: &Reference,
+        required: bool,
+    ) -> Result<Option<serde_json::Value>> {
+        let mut binding = Binding::new(format!("[providers.{name}] {key}"), reference.clone());
+        binding.required = required;
+        let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
+        if resolved.is_empty() {
+            return Ok(None);
+        }
+        let value = resolved.remove(0).value;
+        // A value from elsewhere (a token from gopass, a file) is a secret this provider
+        // is sent: kept out of what it says back.
+        let text = if !matches!(reference, Reference::Literal(_)) {
+            self.providers.note_sent(name, value.expose_secret());
+            value.expose_secret().to_string()
+        } else if crate::paths::is_path_setting(key) {
+            // A path written in the configuration follows the one rule for paths there
+            // (`~/`), whichever provider reads it.
+            let path = crate::paths::expand_home_text(value.expose_secret());
+            path.to_string_lossy().into_owned()
+        } else {
+            value.expose_secret().to_string()
+        };
+        Ok(Some(serde_json::Value::String(text)))
+    }
+
+    /// Where each provider's settings came from (never a value): a configured reference,
+    /// a default reference, a variable passed on. For `-v`.
+    pub fn explanations(&self) -> &[String] {
+        &self.explained
     }
 
     /// Looks `names` up along the chain; names found nowhere are absent from the answer.

@@ -271,6 +271,10 @@ impl Context {
         let mut resolver =
             crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
         let result = work(&mut resolver);
+        // Also when `work` failed: a wrong token is found by where it came from.
+        for line in resolver.explanations() {
+            self.explain(line);
+        }
         for warning in resolver.providers().close() {
             print_stderr(&format!("warning: {warning}"));
         }

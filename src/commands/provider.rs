@@ -81,7 +81,10 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
     let options = CheckOptions {
         config,
         key_prefix: key_prefix.to_string(),
-        client: providers::client_options(&context.config.providers, context.global.verbose),
+        client: providers::options_for(
+            name,
+            &providers::client_options(&context.config.providers, context.global.verbose),
+        ),
     };
     let cases = check(name, &path, &options);
     let mut out = String::new();

@@ -1,0 +1,115 @@
+//! What vault fills in for a provider from where its users already keep things, as a table
+//! keyed by provider name: a provider is one row, and a new provider adds a row, not code.
+//!
+//! vault starts providers with an emptied environment, and a provider may not take a secret
+//! from its environment (SPEC §7). Yet users of OpenBao have `BAO_TOKEN` set or a
+//! `~/.vault-token` written by `bao login`, and `BAO_ADDR` exported. So:
+//!
+//! * a secret setting the configuration leaves out gets **default references**, tried in
+//!   order; the first that finds a value is resolved by vault like any reference and sent in
+//!   the provider's configuration (and so taken out of what the provider says back);
+//! * **non-secret locators** (an address, a namespace, a CA file's path) named in the row's
+//!   allow-list are passed on in the provider's environment when vault's own has them.
+//!
+//! `vault -v` says which source each was taken from (see `Resolver::explanations`).
+
+use std::ffi::OsString;
+
+/// One setting filled in when the configuration does not set it.
+pub struct DefaultSetting {
+    /// The setting's key in `[providers.NAME]`.
+    pub key: &'static str,
+    /// References tried in order; the first that finds a value is used. None finding one
+    /// leaves the setting out (the provider then says what it lacks).
+    pub references: &'static [&'static str],
+    /// Settings that, when configured, mean this one is not wanted (an `auth` method other
+    /// than a token needs no token): no default is then resolved or sent.
+    pub unless_set: &'static [&'static str],
+}
+
+/// What vault fills in for one provider.
+pub struct ProviderDefaults {
+    pub provider: &'static str,
+    pub settings: &'static [DefaultSetting],
+    /// Variables of vault's environment passed on to the provider. Locators only: never a
+    /// variable that holds a secret.
+    pub environment: &'static [&'static str],
+}
+
+/// The table. Rows are data; keep secrets out of `environment`.
+pub const DEFAULTS: &[ProviderDefaults] = &[ProviderDefaults {
+    provider: "openbao",
+    settings: &[DefaultSetting {
+        key: "token",
+        // As the `bao` CLI looks (and HashiCorp's `vault` CLI before it).
+        references: &["env:BAO_TOKEN", "env:VAULT_TOKEN", "file:~/.vault-token"],
+        unless_set: &["auth"],
+    }],
+    environment: &[
+        "BAO_ADDR",
+        "VAULT_ADDR",
+        "BAO_NAMESPACE",
+        "VAULT_NAMESPACE",
+        "BAO_CACERT",
+        "VAULT_CACERT",
+    ],
+}];
+
+/// The row of `provider`, if it has one.
+pub fn of(provider: &str) -> Option<&'static ProviderDefaults> {
+    DEFAULTS.iter().find(|row| row.provider == provider)
+}
+
+/// The settings to fill in for `provider` whose configuration has the keys `configured`.
+pub fn settings_to_fill<'a>(
+    provider: &str,
+    configured: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = &'static DefaultSetting> + 'a {
+    of(provider)
+        .map(|row| row.settings)
+        .unwrap_or_default()
+        .iter()
+        .filter(move |s| !configured(s.key) && !s.unless_set.iter().any(|k| configured(k)))
+}
+
+/// The allow-listed variables of vault's environment that are set, for `provider`'s
+/// environment.
+pub fn environment(provider: &str) -> Vec<(OsString, OsString)> {
+    of(provider)
+        .map(|row| row.environment)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| std::env::var_os(name).map(|value| (OsString::from(name), value)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_setting_or_one_that_excludes_it_means_no_default() {
+        let keys = |configured: &'static [&'static str]| {
+            settings_to_fill("openbao", move |k| configured.contains(&k))
+                .map(|s| s.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&[]), ["token"]);
+        assert_eq!(keys(&["token"]), Vec::<&str>::new());
+        assert_eq!(keys(&["auth"]), Vec::<&str>::new());
+        assert_eq!(keys(&["address"]), ["token"]);
+        assert_eq!(settings_to_fill("gopass", |_| false).count(), 0);
+    }
+
+    #[test]
+    fn no_row_passes_a_variable_named_like_a_secret() {
+        for row in DEFAULTS {
+            for name in row.environment {
+                let upper = name.to_ascii_uppercase();
+                for word in ["TOKEN", "SECRET", "PASSWORD", "KEY"] {
+                    assert!(!upper.contains(word), "{} passes {name}", row.provider);
+                }
+            }
+        }
+    }
+}
