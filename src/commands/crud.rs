@@ -185,9 +185,16 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
                 match answer.values.remove(key) {
                     Some(value) => Ok((value.into_secret(), json!({"source": provider}))),
                     None => {
-                        let kind = answer.errors.get(key).map(|e| e.kind);
+                        let error = answer.errors.get(key);
+                        let kind = error.map(|e| e.kind);
+                        // The provider's own words (which secret, which permission), as
+                        // `vault run` shows them: without anything vault sent it.
+                        let detail = error
+                            .and_then(|e| e.message.as_deref())
+                            .map(|m| format!(": {}", resolver.providers().redact(provider, m)))
+                            .unwrap_or_default();
                         let message = format!(
-                            "provider {provider} has no value for {key} ({})",
+                            "provider {provider} has no value for {key} ({}){detail}",
                             kind.map(|k| k.to_string()).unwrap_or_default()
                         );
                         Err(match kind {

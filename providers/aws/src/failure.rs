@@ -3,6 +3,7 @@
 
 use std::error::Error;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -68,13 +69,23 @@ const DECRYPTION: &[&str] = &[
 ];
 
 /// What a failed SDK call means for the protocol.
-pub fn failed<E, R>(error: SdkError<E, R>, call: &Call, settings: &Settings) -> ProviderError
+pub fn failed<E>(
+    error: SdkError<E, HttpResponse>,
+    call: &Call,
+    settings: &Settings,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
-    R: std::fmt::Debug + 'static,
 {
     let what = format!("{} on {}", call.action, call.resource);
-    let code = error.code().unwrap_or_default().to_string();
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = match (error.code(), status) {
+        (Some(code), _) => code.to_string(),
+        // An answer the SDK could not read a code from (moto answers IAM's refusal of a
+        // JSON-protocol call in XML): its HTTP status still says refused.
+        (None, Some(401 | 403)) => "AccessDenied".to_string(),
+        (None, _) => String::new(),
+    };
     let said = error.message().unwrap_or_default().to_string();
     let said = scrub(&said, settings);
     let quoted = |text: &str| {
@@ -152,6 +163,9 @@ where
             ),
         ),
         SdkError::ConstructionFailure(_) => construction(&error, &what, settings),
+        // The credential chain runs when a request is sent: finding nothing is a dispatch
+        // failure.
+        _ if chain(&error).contains("no credentials found") => no_credentials(&what),
         _ => (
             ErrorKind::Unavailable,
             format!(
@@ -165,25 +179,17 @@ where
 }
 
 /// A request that could not be made: most often no credentials or no region.
-fn construction<E, R>(
-    error: &SdkError<E, R>,
+fn construction<E>(
+    error: &SdkError<E, HttpResponse>,
     what: &str,
     settings: &Settings,
 ) -> (ErrorKind, String)
 where
     E: Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     let chain = scrub(&chain(error), settings);
     if chain.contains("credentials") {
-        return (
-            ErrorKind::Denied,
-            format!(
-                "no AWS credentials for {what} ({chain}); set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY where vault runs, or a profile (AWS_PROFILE, or profile \
-                 under [providers.aws]), or run where an instance or task role applies"
-            ),
-        );
+        return no_credentials(what);
     }
     if chain.contains("region") {
         return (
@@ -200,9 +206,30 @@ where
     )
 }
 
-/// The error and its causes on one line.
+fn no_credentials(what: &str) -> (ErrorKind, String) {
+    (
+        ErrorKind::Denied,
+        format!(
+            "no AWS credentials for {what} (the SDK looked in the configuration, the \
+             environment, the profile, web identity, ECS and instance metadata); set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where vault runs, or a profile \
+             (AWS_PROFILE, or profile under [providers.aws]), or run where an instance or \
+             task role applies"
+        ),
+    )
+}
+
+/// The error and its causes on one line, without the SDK's debug dump that follows them.
 fn chain(error: &(dyn Error + 'static)) -> String {
-    DisplayErrorContext(error).to_string()
+    let text = DisplayErrorContext(error).to_string();
+    let dump = text
+        .match_indices(" (")
+        .find(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|(at, _)| at);
+    match dump {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
 }
 
 /// `text` without the configured credentials in it, should AWS ever echo them.

@@ -334,7 +334,22 @@ pub async fn delete(client: &Client, address: &Address, settings: &Settings) -> 
     };
     let mut request = client.delete_secret().secret_id(id);
     request = match settings.recovery_window_days {
-        Some(0) => request.force_delete_without_recovery(true),
+        Some(0) => {
+            // A forced delete of a secret that does not exist succeeds (AWS documents it):
+            // ask first, so a wrong name is not-found rather than a silent success.
+            let describe = Call {
+                action: "secretsmanager:DescribeSecret",
+                resource: id,
+                writes: false,
+            };
+            client
+                .describe_secret()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|e| failed(e, &describe, settings))?;
+            request.force_delete_without_recovery(true)
+        }
         Some(days) => request.recovery_window_in_days(days),
         None => request,
     };
