@@ -416,6 +416,143 @@ fn openbao_benchmark(runs: usize) -> Option<Verdict> {
     ))
 }
 
+/// moto_server (AWS's emulator) on a free loopback port, stopped when dropped.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(moto)
+    }
+
+    /// Runs `script` in python3 with an `ssm` boto3 client of this server; its stdout.
+    fn boto(&self, script: &str) -> String {
+        let prelude = format!(
+            "import boto3, time, statistics\nssm = boto3.client('ssm', endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='AKIABENCHKEY00000000', aws_secret_access_key='bench')\n",
+            self.url
+        );
+        let output = Command::new("python3")
+            .args(["-c", &format!("{prelude}{script}")])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vault run` resolving 100 `aws:ssm:` references (SecureStrings) against moto_server,
+/// against the floor of what AWS's API needs for them: ten `GetParameters` round trips of
+/// ten names each, made one after another by boto3 on a warm connection, measured in the
+/// same run. `None` when moto is not installed (scripts/test installs it).
+fn aws_benchmark(runs: usize) -> Option<Verdict> {
+    let provider = Path::new(env!("CARGO_BIN_EXE_vault")).with_file_name("secretsd-provider-aws");
+    if !provider.exists() {
+        println!(
+            "| - | run (aws) | - | - | - | secretsd-provider-aws is not built: benches/run builds it |"
+        );
+        return None;
+    }
+    let Some(moto) = Moto::start() else {
+        println!(
+            "| - | run (aws) | - | - | - | moto_server does not start: pip install 'moto[server]' |"
+        );
+        return None;
+    };
+    moto.boto(
+        "for i in range(100):\n    ssm.put_parameter(Name='/bench/p%03d' % i, Value='value-%03d-abcdefghijklmnopqrstuvwxyz' % i, Type='SecureString')",
+    );
+    let bench = prepare(10);
+    let mut manifest = String::from("[env]\n");
+    for i in 0..100 {
+        manifest.push_str(&format!("VAR_{i} = \"aws:ssm:/bench/p{i:03}\"\n"));
+    }
+    let path = bench.home.join("aws.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let run = || {
+        let mut command = vault_command(
+            &bench,
+            &["run", "--manifest", path.to_str().unwrap(), "--", "true"],
+        );
+        command
+            .env("VAULT_PROVIDER_PATH", provider.parent().unwrap())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "AKIABENCHKEY00000000")
+            .env("AWS_SECRET_ACCESS_KEY", "bench");
+        command
+    };
+    let runs = runs.min(11);
+    let together = time(runs, None, run);
+    let floor = moto.boto(&format!(
+        "names = ['/bench/p%03d' % i for i in range(100)]\n\
+         ssm.get_parameters(Names=names[:10], WithDecryption=True)\n\
+         times = []\n\
+         for _ in range({runs}):\n    \
+             start = time.perf_counter()\n    \
+             for i in range(0, 100, 10):\n        \
+                 got = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=True)\n        \
+                 assert len(got['Parameters']) == 10\n    \
+             times.append(time.perf_counter() - start)\n\
+         print(statistics.median(times))"
+    ));
+    let floor = Duration::from_secs_f64(floor.trim().parse().unwrap());
+    let ratio = together.as_secs_f64() / floor.as_secs_f64();
+    println!(
+        "| 100 aws:ssm: refs | run | {} | {} | {ratio:.2}x | 10 GetParameters round trips (boto3) |",
+        ms(together),
+        ms(floor)
+    );
+    Some(Verdict {
+        metric: "run, 100 aws:ssm: references on moto, against 10 GetParameters round trips".into(),
+        figure: format!("{ratio:.2}x"),
+        target: "<= 1.3x".into(),
+        met: Some(ratio <= 1.3),
+    })
+}
+
 /// The lifecycle commands on a 10,000-secret vault, against the floor of the same file
 /// work done by the age CLI and cp: a rotation (4 secrets, one of them a JWT, 2 .env files)
 /// against decrypting and re-encrypting the vault and copying both files; a restore
@@ -1129,6 +1266,7 @@ fn main() {
     println!("|----------|---------|------:|------:|------:|---------------|");
     verdicts.push(provider_benchmark(runs));
     verdicts.extend(openbao_benchmark(runs));
+    verdicts.extend(aws_benchmark(runs));
     verdicts.extend(redact_benchmark(runs));
     verdicts.push(scan_benchmark(runs));
     println!();

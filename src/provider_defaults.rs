@@ -37,23 +37,76 @@ pub struct ProviderDefaults {
 }
 
 /// The table. Rows are data; keep secrets out of `environment`.
-pub const DEFAULTS: &[ProviderDefaults] = &[ProviderDefaults {
-    provider: "openbao",
-    settings: &[DefaultSetting {
-        key: "token",
-        // As the `bao` CLI looks (and HashiCorp's `vault` CLI before it).
-        references: &["env:BAO_TOKEN", "env:VAULT_TOKEN", "file:~/.vault-token"],
-        unless_set: &["auth"],
-    }],
-    environment: &[
-        "BAO_ADDR",
-        "VAULT_ADDR",
-        "BAO_NAMESPACE",
-        "VAULT_NAMESPACE",
-        "BAO_CACERT",
-        "VAULT_CACERT",
-    ],
-}];
+pub const DEFAULTS: &[ProviderDefaults] = &[
+    ProviderDefaults {
+        provider: "openbao",
+        settings: &[DefaultSetting {
+            key: "token",
+            // As the `bao` CLI looks (and HashiCorp's `vault` CLI before it).
+            references: &["env:BAO_TOKEN", "env:VAULT_TOKEN", "file:~/.vault-token"],
+            unless_set: &["auth"],
+        }],
+        environment: &[
+            "BAO_ADDR",
+            "VAULT_ADDR",
+            "BAO_NAMESPACE",
+            "VAULT_NAMESPACE",
+            "BAO_CACERT",
+            "VAULT_CACERT",
+        ],
+    },
+    ProviderDefaults {
+        provider: "aws",
+        // The key variables as the AWS CLI reads them; a profile named in the configuration
+        // decides alone, as `aws --profile` does.
+        settings: &[
+            DefaultSetting {
+                key: "access_key_id",
+                references: &["env:AWS_ACCESS_KEY_ID"],
+                unless_set: &["profile"],
+            },
+            DefaultSetting {
+                key: "secret_access_key",
+                references: &["env:AWS_SECRET_ACCESS_KEY"],
+                unless_set: &["profile"],
+            },
+            DefaultSetting {
+                key: "session_token",
+                references: &["env:AWS_SESSION_TOKEN"],
+                unless_set: &["profile"],
+            },
+        ],
+        // Where the SDK finds the rest: profiles and their files, regions, endpoints, web
+        // identity (EKS), container credentials (ECS) and instance metadata. The token file
+        // variables name paths, which the SDK reads itself.
+        environment: &[
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ENDPOINT_URL_SSM",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "AWS_USE_FIPS_ENDPOINT",
+            "AWS_USE_DUALSTACK_ENDPOINT",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+            "AWS_ROLE_SESSION_NAME",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_EC2_METADATA_DISABLED",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+            "AWS_CA_BUNDLE",
+        ],
+    },
+];
 
 /// The row of `provider`, if it has one.
 pub fn of(provider: &str) -> Option<&'static ProviderDefaults> {
@@ -99,12 +152,19 @@ mod tests {
         assert_eq!(keys(&["auth"]), Vec::<&str>::new());
         assert_eq!(keys(&["address"]), ["token"]);
         assert_eq!(settings_to_fill("gopass", |_| false).count(), 0);
+        assert_eq!(settings_to_fill("aws", |_| false).count(), 3);
+        assert_eq!(settings_to_fill("aws", |k| k == "profile").count(), 0);
     }
 
     #[test]
     fn no_row_passes_a_variable_named_like_a_secret() {
         for row in DEFAULTS {
-            for name in row.environment {
+            // A variable naming a token's file is a path: the secret stays in the file.
+            for name in row
+                .environment
+                .iter()
+                .filter(|n| !n.ends_with("_TOKEN_FILE"))
+            {
                 let upper = name.to_ascii_uppercase();
                 for word in ["TOKEN", "SECRET", "PASSWORD", "KEY"] {
                     assert!(!upper.contains(word), "{} passes {name}", row.provider);

@@ -28,6 +28,7 @@ fn installs_binaries_man_pages_and_completions_under_prefix() {
         "bin/secretsd-provider-keyring",
         "bin/secretsd-provider-infisical",
         "bin/secretsd-provider-openbao",
+        "bin/secretsd-provider-aws",
         "share/man/man1/vault.1",
         "share/man/man1/vault-exec.1",
         "share/man/man7/secretsd-provider.7",

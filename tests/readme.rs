@@ -27,6 +27,7 @@ struct Sandbox {
     env: Vec<(String, String)>,
     wrapper: Vec<String>,
     server: Option<common::InfisicalServer>,
+    moto: Option<common::MotoServer>,
 }
 
 impl Sandbox {
@@ -66,6 +67,7 @@ impl Sandbox {
             env,
             wrapper: Vec::new(),
             server: None,
+            moto: None,
         }
     }
 
@@ -108,6 +110,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.server.take();
+        self.moto.take();
         let gnupg = self.home().join(".gnupg");
         if gnupg.exists() {
             common::stop_gpg_agent(&gnupg);
@@ -132,6 +135,7 @@ fn the_whole_readme_runs_top_to_bottom_as_a_reader_would() {
     let mut sandbox = Sandbox::new();
     make_gpg_key(&mut sandbox);
     start_infisical(&mut sandbox);
+    start_moto(&mut sandbox);
     sandbox.wrapper = vec!["keyctl".into(), "session".into(), "-".into()];
     let output = sandbox.run(&all_howtos_in_order());
     // The last how-to (writing a provider) ends by reading its value back.
@@ -310,6 +314,38 @@ fn start_infisical(sandbox: &mut Sandbox) {
     sandbox.set("INFISICAL_CLIENT_ID", "machine-id");
     sandbox.set("INFISICAL_CLIENT_SECRET", "machine-secret");
     sandbox.set("INFISICAL_PROJECT", "billing");
+}
+
+/// moto_server standing in for AWS, reached as a reader's shell reaches AWS: the key
+/// variables and AWS_REGION exported, and AWS_ENDPOINT_URL pointing at moto.
+fn start_moto(sandbox: &mut Sandbox) {
+    let server = common::MotoServer::start();
+    sandbox.set("AWS_ENDPOINT_URL", server.url.clone());
+    sandbox.set("AWS_REGION", "us-east-1");
+    sandbox.set("AWS_ACCESS_KEY_ID", common::MOTO_KEY_ID);
+    sandbox.set("AWS_SECRET_ACCESS_KEY", common::MOTO_SECRET_KEY);
+    sandbox.moto = Some(server);
+}
+
+#[test]
+fn howto_aws() {
+    let mut sandbox = Sandbox::new();
+    start_moto(&mut sandbox);
+    let output = sandbox.run(&howto("aws"));
+    let server = sandbox.moto.as_ref().unwrap();
+    assert!(
+        output.ends_with("ssm:/prod/billing/stripe-key\nbilling 13 12\n"),
+        "{output}"
+    );
+    // What AWS holds, read by boto3: one JSON secret with both fields, a SecureString.
+    let held = server.boto(
+        "print(sm.get_secret_value(SecretId='prod/billing/db')['SecretString'])\n\
+         print(ssm.get_parameter(Name='/prod/billing/stripe-key')['Parameter']['Type'])",
+    );
+    assert_eq!(
+        held,
+        "{\"username\":\"billing\",\"password\":\"db-password-1\"}\nSecureString\n"
+    );
 }
 
 fn make_gpg_key(sandbox: &mut Sandbox) {

@@ -631,3 +631,66 @@ fn a_users_timer_without_user_is_refused_when_made_not_at_its_first_run() {
         stdout(&made)
     );
 }
+
+/// An AWS service as the README writes it: the unit's `Environment=` names the region,
+/// the endpoint (here moto_server's) and a credentials file `LoadCredential=` puts in
+/// `%d`; with nothing else, the aws provider resolves the manifest's references.
+#[test]
+fn an_aws_service_finds_its_credentials_in_the_units_environment() {
+    let server = common::MotoServer::start();
+    server.boto(
+        "ssm.put_parameter(Name='/prod/app/key', Value='unit-param-value', Type='SecureString')",
+    );
+    let home = TestHome::initialised();
+    let credentials = home.path().join("aws-credentials");
+    fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            common::MOTO_KEY_ID,
+            common::MOTO_SECRET_KEY
+        ),
+    )
+    .unwrap();
+    chmod(&credentials, 0o600);
+    // The configuration names no region, endpoint or key: the unit's environment does.
+    fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[providers.aws]\ntimeout_seconds = 20\n",
+    )
+    .unwrap();
+    let manifest = home.path().join("app.toml");
+    fs::write(&manifest, "[env]\nAPP_KEY = \"aws:ssm:/prod/app/key\"\n").unwrap();
+    let output = home
+        .vault(&[
+            "systemd",
+            "unit",
+            "app",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "/usr/bin/env",
+        ])
+        .env("VAULT_PROVIDER_PATH", bin_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let unit = stdout(&output).replacen(
+        "[Service]\n",
+        &format!(
+            "[Service]\nEnvironment=AWS_REGION=us-east-1\nEnvironment=AWS_ENDPOINT_URL={}\n\
+             LoadCredential=aws-credentials:{}\n\
+             Environment=AWS_SHARED_CREDENTIALS_FILE=%d/aws-credentials\n",
+            server.url,
+            credentials.display()
+        ),
+        1,
+    );
+    common::assert_systemd_verifies(&[&write_unit(&home, "app.service", &unit)]);
+    let started = start_like_systemd(&unit);
+    assert!(started.status.success(), "{}", stderr(&started));
+    let env = stdout(&started);
+    assert!(env.contains("APP_KEY=unit-param-value\n"), "{env}");
+    // The provider's locators are vault's to pass on, not the service's to inherit.
+    assert!(!env.contains(common::MOTO_SECRET_KEY), "{env}");
+}

@@ -415,3 +415,100 @@ impl Drop for PassStore {
         stop_gpg_agent(&self.gnupg);
     }
 }
+
+/// `moto_server` (PyPI `moto[server]`, AWS's emulator) on a free loopback port, serving
+/// Secrets Manager, SSM and IAM; stopped when dropped, also when a test panics.
+pub struct MotoServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+/// The access key the tests sign with (moto accepts any unless IAM is enforced).
+pub const MOTO_KEY_ID: &str = "AKIAMOTOTESTKEY12345";
+pub const MOTO_SECRET_KEY: &str = "moto-secret-access-key-never-shown-0042";
+
+impl MotoServer {
+    pub fn start() -> MotoServer {
+        MotoServer::start_with(&[])
+    }
+
+    /// With `env` added to the server's environment (`INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with(env: &[(&str, &str)]) -> MotoServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The module of the python3 the tests' boto3 calls use too.
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m moto.server: pip install 'moto[server]' (scripts/test does)");
+        let server = MotoServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Runs `script` in python3 with `sm`, `ssm` and `iam` boto3 clients of this server
+    /// (signing with `key`, default the tests' key); its stdout. The script comes on stdin.
+    pub fn boto_as(&self, key: (&str, &str), script: &str) -> String {
+        use std::io::Write;
+        let prelude = format!(
+            "import boto3, json, sys\n\
+             def client(name):\n    return boto3.client(name, endpoint_url={url:?}, region_name='us-east-1', aws_access_key_id={id:?}, aws_secret_access_key={secret:?})\n\
+             sm, ssm, iam = client('secretsmanager'), client('ssm'), client('iam')\n",
+            url = self.url,
+            id = key.0,
+            secret = key.1,
+        );
+        let mut child = std::process::Command::new("python3")
+            .arg("-")
+            .env_remove("AWS_PROFILE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{prelude}{script}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "boto3: {}", stderr(&output));
+        stdout(&output)
+    }
+
+    pub fn boto(&self, script: &str) -> String {
+        self.boto_as((MOTO_KEY_ID, MOTO_SECRET_KEY), script)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -235,6 +235,14 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Directories searched for secretsd-provider-NAME before PATH.",
     ),
     (
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
+        "The aws provider's keys when [providers.aws] sets none and no profile: resolved by vault as default references (env:AWS_ACCESS_KEY_ID, ...) and sent in the provider's configuration, never in its environment. vault -v names the source, never the value.",
+    ),
+    (
+        "AWS_PROFILE, AWS_REGION, AWS_DEFAULT_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL*, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_*",
+        "Locators passed on to the aws provider, which finds credentials with them as the AWS CLI does (profiles, web identity, ECS, instance metadata).",
+    ),
+    (
         "VAULT_TRUST",
         "Owners pinned for vaults seen for the first time: ID[@EPOCH]:OWNER,... entries separated by spaces or ;, as vault verify prints them. For CI and services; it replaces a [security.vaults] pin for the same vault.",
     ),
@@ -418,10 +426,16 @@ fn examples_for(path: &str) -> &'static [(&'static str, &'static str)] {
             "Install a service:",
             "vault systemd unit billing --manifest /etc/billing/app.toml -- /usr/bin/billing > /etc/systemd/system/billing.service",
         )],
-        "provider" | "provider-list" | "provider-check" => &[(
-            "Check a provider you wrote:",
-            "VAULT_PROVIDER_PATH=. vault provider check jsonfile",
-        )],
+        "provider" | "provider-list" | "provider-check" => &[
+            (
+                "Check a provider you wrote:",
+                "VAULT_PROVIDER_PATH=. vault provider check jsonfile",
+            ),
+            (
+                "Check the AWS provider against SSM Parameter Store (its keys name a service):",
+                "vault provider check aws --key-prefix ssm:/secretsd-check/",
+            ),
+        ],
         "completions" => &[(
             "bash, for the current user:",
             "vault completions bash > ~/.local/share/bash-completion/completions/vault",

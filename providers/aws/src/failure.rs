@@ -1,0 +1,253 @@
+//! AWS's errors as protocol error kinds, with messages that name the action and the
+//! resource — never a credential, and never a value being written.
+
+use std::error::Error;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use secretsd_protocol::{ErrorKind, ProviderError};
+
+use crate::settings::{Settings, redacted_key_id};
+
+/// The call that failed: `secretsmanager:GetSecretValue` on `prod/db`.
+pub struct Call<'a> {
+    pub action: &'static str,
+    pub resource: &'a str,
+    /// A write: the service's own words are left out unless they are about permissions,
+    /// because a validation message may quote the value sent (AWS's and moto's do).
+    pub writes: bool,
+}
+
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "KMSAccessDeniedException",
+    "AuthFailure",
+];
+const EXPIRED: &[&str] = &["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
+const NOT_FOUND: &[&str] = &[
+    "ResourceNotFoundException",
+    "ParameterNotFound",
+    "ParameterVersionNotFound",
+];
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+];
+const INVALID: &[&str] = &[
+    "ValidationException",
+    "InvalidParameterException",
+    "InvalidParameterValueException",
+    "InvalidRequestException",
+    "ParameterMaxVersionLimitExceeded",
+    "ParameterLimitExceeded",
+    "HierarchyLevelLimitExceededException",
+    "HierarchyTypeMismatchException",
+    "UnsupportedParameterType",
+    "ParameterPatternMismatchException",
+    "InvalidKeyId",
+    "MalformedPolicyDocumentException",
+];
+const DECRYPTION: &[&str] = &[
+    "DecryptionFailure",
+    "KMSDisabledException",
+    "KMSNotFoundException",
+];
+
+/// What a failed SDK call means for the protocol.
+pub fn failed<E>(
+    error: SdkError<E, HttpResponse>,
+    call: &Call,
+    settings: &Settings,
+) -> ProviderError
+where
+    E: ProvideErrorMetadata + Error + Send + Sync + 'static,
+{
+    let what = format!("{} on {}", call.action, call.resource);
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = match (error.code(), status) {
+        (Some(code), _) => code.to_string(),
+        // An answer the SDK could not read a code from (moto answers IAM's refusal of a
+        // JSON-protocol call in XML): its HTTP status still says refused.
+        (None, Some(401 | 403)) => "AccessDenied".to_string(),
+        (None, _) => String::new(),
+    };
+    let said = error.message().unwrap_or_default().to_string();
+    let said = scrub(&said, settings);
+    let quoted = |text: &str| {
+        if text.is_empty() || (call.writes && !DENIED.contains(&code.as_str())) {
+            String::new()
+        } else {
+            format!(" (AWS said: {text})")
+        }
+    };
+    let kind_and_message = match &error {
+        SdkError::ServiceError(_) => {
+            if EXPIRED.contains(&code.as_str()) {
+                (
+                    ErrorKind::Denied,
+                    format!(
+                        "AWS refused {what}: the session token has expired ({}); get new \
+                         credentials (a new AWS_SESSION_TOKEN with its key pair, or \
+                         `aws sso login`) and try again",
+                        settings.credentials_source()
+                    ),
+                )
+            } else if DENIED.contains(&code.as_str()) {
+                (
+                    ErrorKind::Denied,
+                    format!(
+                        "AWS denied {what} to {}: {code}{}; grant the permission in IAM or \
+                         use other credentials",
+                        settings.credentials_source(),
+                        quoted(&said)
+                    ),
+                )
+            } else if NOT_FOUND.contains(&code.as_str()) {
+                (
+                    ErrorKind::NotFound,
+                    format!("{} does not exist", call.resource),
+                )
+            } else if THROTTLED.contains(&code.as_str()) {
+                (
+                    ErrorKind::Unavailable,
+                    format!(
+                        "AWS kept throttling {what} ({code}) after retries with backoff; try \
+                         again later, or ask for a higher request quota"
+                    ),
+                )
+            } else if DECRYPTION.contains(&code.as_str()) {
+                (
+                    ErrorKind::Denied,
+                    format!(
+                        "AWS could not decrypt for {what} with KMS: {code}{}; grant \
+                         kms:Decrypt on the secret's key",
+                        quoted(&said)
+                    ),
+                )
+            } else if INVALID.contains(&code.as_str()) {
+                (
+                    ErrorKind::Invalid,
+                    format!("AWS refused {what}: {code}{}", quoted(&said)),
+                )
+            } else {
+                (
+                    ErrorKind::Unavailable,
+                    format!(
+                        "AWS failed {what}: {}{}",
+                        if code.is_empty() { "an error" } else { &code },
+                        quoted(&said)
+                    ),
+                )
+            }
+        }
+        SdkError::TimeoutError(_) => (
+            ErrorKind::Unavailable,
+            format!(
+                "AWS did not answer {what} within {} s (timeout_seconds under [providers.aws])",
+                settings.timeout.as_secs()
+            ),
+        ),
+        SdkError::ConstructionFailure(_) => construction(&error, &what, settings),
+        // The credential chain runs when a request is sent: finding nothing is a dispatch
+        // failure.
+        _ if chain(&error).contains("no credentials found") => no_credentials(&what),
+        _ => (
+            ErrorKind::Unavailable,
+            format!(
+                "AWS could not be reached for {what}: {}; check region and endpoint_url \
+                 under [providers.aws], and the network",
+                scrub(&chain(&error), settings)
+            ),
+        ),
+    };
+    ProviderError::new(kind_and_message.0, kind_and_message.1)
+}
+
+/// A request that could not be made: most often no credentials or no region.
+fn construction<E>(
+    error: &SdkError<E, HttpResponse>,
+    what: &str,
+    settings: &Settings,
+) -> (ErrorKind, String)
+where
+    E: Error + 'static,
+{
+    let chain = scrub(&chain(error), settings);
+    if chain.contains("credentials") {
+        return no_credentials(what);
+    }
+    if chain.contains("region") {
+        return (
+            ErrorKind::Invalid,
+            format!(
+                "no AWS region for {what}; set region under [providers.aws], or AWS_REGION, \
+                 or a region in the profile"
+            ),
+        );
+    }
+    (
+        ErrorKind::Invalid,
+        format!("AWS request {what} could not be made: {chain}"),
+    )
+}
+
+fn no_credentials(what: &str) -> (ErrorKind, String) {
+    (
+        ErrorKind::Denied,
+        format!(
+            "no AWS credentials for {what} (the SDK looked in the configuration, the \
+             environment, the profile, web identity, ECS and instance metadata); set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where vault runs, or a profile \
+             (AWS_PROFILE, or profile under [providers.aws]), or run where an instance or \
+             task role applies"
+        ),
+    )
+}
+
+/// The error and its causes on one line, without the SDK's debug dump that follows them.
+fn chain(error: &(dyn Error + 'static)) -> String {
+    let text = DisplayErrorContext(error).to_string();
+    let dump = text
+        .match_indices(" (")
+        .find(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|(at, _)| at);
+    match dump {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// `text` without the configured credentials in it, should AWS ever echo them.
+fn scrub(text: &str, settings: &Settings) -> String {
+    let Some(keys) = &settings.keys else {
+        return text.to_string();
+    };
+    let mut out = text.replace(
+        keys.access_key_id.as_str(),
+        &redacted_key_id(&keys.access_key_id),
+    );
+    for secret in [Some(&keys.secret_access_key), keys.session_token.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !secret.is_empty() {
+            out = out.replace(secret.as_str(), "…");
+        }
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! `[providers.aws]` as sent by vault: where to call, as whom, and how long to try.
+//!
+//! The key variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) are
+//! never read from the environment (SPEC §7): vault resolves them as references into
+//! `access_key_id`, `secret_access_key` and `session_token`. Everything else the AWS SDK
+//! finds as the AWS CLI does: `AWS_PROFILE`, `AWS_REGION`, `~/.aws/config`, web identity,
+//! ECS and EC2 instance metadata.
+
+use std::time::Duration;
+
+use secretsd_protocol::{Config, ErrorKind, ProviderError};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// How long one request may take when `timeout_seconds` is not set.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 20;
+
+#[derive(PartialEq, Eq)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub endpoint_url_secretsmanager: Option<String>,
+    pub endpoint_url_ssm: Option<String>,
+    pub role_arn: Option<String>,
+    pub role_session_name: Option<String>,
+    pub external_id: Option<String>,
+    pub keys: Option<StaticKeys>,
+    /// Days Secrets Manager keeps a deleted secret restorable (7–30); 0 deletes at once.
+    /// None: Secrets Manager's default, 30.
+    pub recovery_window_days: Option<i64>,
+    /// How long one request may take, retries included (inside vault's 30 s).
+    pub timeout: Duration,
+}
+
+/// An access key, from the configuration (typically `env:AWS_ACCESS_KEY_ID` and its pair).
+#[derive(PartialEq, Eq)]
+pub struct StaticKeys {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    pub session_token: Option<Zeroizing<String>>,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Result<Settings, ProviderError> {
+        let text = |key: &str| -> Result<Option<String>, ProviderError> {
+            match config.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(invalid(format!(
+                    "[providers.aws] {key} must be a string, not {}",
+                    secretsd_protocol::json_type(other)
+                ))),
+            }
+        };
+        let access_key_id = text("access_key_id")?;
+        let secret_access_key = text("secret_access_key")?.map(Zeroizing::new);
+        let session_token = text("session_token")?.map(Zeroizing::new);
+        let keys = match (access_key_id, secret_access_key) {
+            (Some(access_key_id), Some(secret_access_key)) => Some(StaticKeys {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            }),
+            (None, None) if session_token.is_none() => None,
+            // An explicit profile decides alone; a half key pair beside it is unused.
+            _ if config.contains_key("profile") => None,
+            (Some(_), None) | (None, Some(_)) | (None, None) => {
+                return Err(invalid(
+                    "[providers.aws] has only part of an access key: set both \
+                     access_key_id and secret_access_key (AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY), or neither to use a profile or the instance's role"
+                        .into(),
+                ));
+            }
+        };
+        let recovery_window_days = match config.get("recovery_window_days") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_i64() {
+                Some(days) if days == 0 || (7..=30).contains(&days) => Some(days),
+                _ => {
+                    return Err(invalid(
+                        "[providers.aws] recovery_window_days must be a whole number from 7 \
+                         to 30, or 0 to delete without recovery"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let timeout = match config.get("timeout_seconds") {
+            None | Some(Value::Null) => DEFAULT_TIMEOUT_SECONDS,
+            Some(v) => match v.as_u64() {
+                Some(seconds) if seconds > 0 => seconds,
+                _ => {
+                    return Err(invalid(
+                        "[providers.aws] timeout_seconds must be a whole number of seconds \
+                         from 1"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let profile = text("profile")?;
+        Ok(Settings {
+            region: text("region")?,
+            // A profile named in vault's config wins over keys from the environment, as
+            // `aws --profile` does.
+            keys: if profile.is_some() { None } else { keys },
+            profile,
+            endpoint_url: text("endpoint_url")?,
+            endpoint_url_secretsmanager: text("endpoint_url_secretsmanager")?,
+            endpoint_url_ssm: text("endpoint_url_ssm")?,
+            role_arn: text("role_arn")?,
+            role_session_name: text("role_session_name")?,
+            external_id: text("external_id")?,
+            recovery_window_days,
+            timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    /// What the provider knows about the credentials, for an error message: never a key.
+    pub fn credentials_source(&self) -> String {
+        match (&self.keys, &self.profile) {
+            (Some(keys), _) => format!(
+                "the access key {} from vault's configuration (AWS_ACCESS_KEY_ID){}",
+                redacted_key_id(&keys.access_key_id),
+                if keys.session_token.is_some() {
+                    " with a session token"
+                } else {
+                    ""
+                }
+            ),
+            (None, Some(profile)) => format!("profile {profile:?}"),
+            (None, None) => "the default AWS credential chain".into(),
+        }
+    }
+}
+
+/// An access key id shortened to its kind and last four characters (`AKIA…WXYZ`), as the
+/// AWS console shows it: enough to tell keys apart, not to use one.
+pub fn redacted_key_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 12 {
+        return "(a short access key id)".into();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+fn invalid(message: String) -> ProviderError {
+    ProviderError::new(ErrorKind::Invalid, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Config {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn keys_come_in_pairs_and_a_named_profile_wins() {
+        let both = Settings::from_config(&config(
+            r#"{"access_key_id":"AKIAEXAMPLE12345","secret_access_key":"s"}"#,
+        ))
+        .unwrap();
+        assert!(both.keys.is_some());
+        let half = Settings::from_config(&config(r#"{"access_key_id":"AKIAEXAMPLE12345"}"#));
+        assert!(half.err().unwrap().message.contains("both"));
+        let profile = Settings::from_config(&config(
+            r#"{"profile":"dev","access_key_id":"AKIAEXAMPLE12345","secret_access_key":"s"}"#,
+        ))
+        .unwrap();
+        assert!(profile.keys.is_none());
+        let empty = Settings::from_config(&config(r#"{"access_key_id":"","region":""}"#)).unwrap();
+        assert!(empty.keys.is_none() && empty.region.is_none());
+    }
+
+    #[test]
+    fn numbers_are_checked() {
+        for bad in [
+            r#"{"recovery_window_days":3}"#,
+            r#"{"recovery_window_days":"7"}"#,
+            r#"{"timeout_seconds":0}"#,
+            r#"{"region":5}"#,
+        ] {
+            assert_eq!(
+                Settings::from_config(&config(bad)).err().unwrap().kind,
+                ErrorKind::Invalid,
+                "{bad}"
+            );
+        }
+        let ok = Settings::from_config(&config(r#"{"recovery_window_days":0}"#)).unwrap();
+        assert_eq!(ok.recovery_window_days, Some(0));
+    }
+
+    #[test]
+    fn a_key_id_is_shown_shortened() {
+        assert_eq!(redacted_key_id("AKIAIOSFODNN7EXAMPLE"), "AKIA…MPLE");
+        assert_eq!(redacted_key_id("short"), "(a short access key id)");
+    }
+}

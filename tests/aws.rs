@@ -1,0 +1,370 @@
+//! The AWS provider (secretsd-provider-aws) through the vault binary, against moto_server
+//! (AWS's emulator, PyPI `moto[server]`) on a free loopback port; boto3 seeds and checks
+//! what AWS holds, as an independent client. Needs the provider built (`cargo build
+//! --workspace`, which scripts/test does).
+
+mod common;
+
+use common::{MOTO_KEY_ID, MOTO_SECRET_KEY, MotoServer, TestHome, stderr, stdout};
+
+/// A home whose `[providers.aws]` points at `server` (`extra` lines added); the keys come
+/// from vault's environment through the provider's default references.
+fn aws_home(server: &MotoServer, extra: &str) -> TestHome {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n{extra}",
+            server.url
+        ),
+    )
+    .unwrap();
+    home
+}
+
+/// `vault ARGS` with the provider found and the tests' key in vault's environment.
+fn vault(home: &TestHome, args: &[&str]) -> assert_cmd::Command {
+    let mut command = home.vault(args);
+    let binaries = assert_cmd::cargo::cargo_bin("vault");
+    command
+        .env("VAULT_PROVIDER_PATH", binaries.parent().unwrap())
+        .env("AWS_ACCESS_KEY_ID", MOTO_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", MOTO_SECRET_KEY);
+    command
+}
+
+fn reveal(home: &TestHome, address: &str) -> String {
+    let output = vault(home, &["get", "--reveal", address]).output().unwrap();
+    assert!(output.status.success(), "{address}: {}", stderr(&output));
+    stdout(&output).trim_end_matches('\n').to_string()
+}
+
+fn set(home: &TestHome, address: &str, value: &str) {
+    let output = vault(home, &["set", address])
+        .write_stdin(format!("{value}\n"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "set {address}: {}",
+        stderr(&output)
+    );
+}
+
+const RDS: &str = r#"{"username":"app","password":"rds-pw-1","port":5432,"host":"db.internal"}"#;
+
+fn seed(server: &MotoServer) {
+    server.boto(&format!(
+        "sm.create_secret(Name='prod/plain', SecretString='plain-value-1')\n\
+         sm.create_secret(Name='prod/db', SecretString={RDS:?})\n\
+         ssm.put_parameter(Name='/prod/app/key', Value='param-v1', Type='SecureString')\n\
+         ssm.put_parameter(Name='/prod/app/key', Value='param-v2', Type='SecureString', Overwrite=True)\n\
+         ssm.put_parameter(Name='flat-param', Value='flat-1', Type='String')\n"
+    ));
+}
+
+#[test]
+fn reads_a_secret_a_json_field_and_a_secure_string_parameter() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    assert_eq!(reveal(&home, "aws:sm:prod/plain"), "plain-value-1");
+    assert_eq!(reveal(&home, "aws:sm:prod/db#password"), "rds-pw-1");
+    assert_eq!(reveal(&home, "aws:sm:prod/db#port"), "5432");
+    assert_eq!(reveal(&home, "aws:ssm:/prod/app/key"), "param-v2");
+    assert_eq!(reveal(&home, "aws:ssm:/prod/app/key?version=1"), "param-v1");
+    assert_eq!(reveal(&home, "aws:ssm:flat-param"), "flat-1");
+    // A secret's previous version, by its staging label.
+    server.boto("sm.put_secret_value(SecretId='prod/plain', SecretString='plain-value-2')");
+    assert_eq!(reveal(&home, "aws:sm:prod/plain"), "plain-value-2");
+    assert_eq!(
+        reveal(&home, "aws:sm:prod/plain?version-stage=AWSPREVIOUS"),
+        "plain-value-1"
+    );
+    // By ARN, as AWS names it.
+    let arn = server.boto("print(sm.describe_secret(SecretId='prod/db')['ARN'])");
+    assert_eq!(
+        reveal(&home, &format!("aws:sm:{}#username", arn.trim())),
+        "app"
+    );
+}
+
+#[test]
+fn a_missing_secret_or_field_is_named_in_the_error_and_exits_not_found() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    for (address, named) in [
+        ("aws:sm:prod/nope", "prod/nope does not exist"),
+        ("aws:ssm:/prod/app/nope", "/prod/app/nope does not exist"),
+        ("aws:sm:prod/db#nope", "prod/db has no field"),
+    ] {
+        let output = vault(&home, &["get", "--reveal", address])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{address}: {err}");
+        assert!(err.contains(named), "{address}: {err}");
+        assert!(
+            !err.contains("rds-pw-1") && !err.contains(MOTO_SECRET_KEY),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn writes_keep_the_other_fields_and_the_parameters_type() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    set(&home, "aws:sm:prod/db#password", "rds-pw-2");
+    let stored = server.boto("print(sm.get_secret_value(SecretId='prod/db')['SecretString'])");
+    assert_eq!(
+        stored.trim(),
+        r#"{"username":"app","password":"rds-pw-2","port":5432,"host":"db.internal"}"#
+    );
+    // A whole secret, a new secret, and a field of a new secret.
+    set(&home, "aws:sm:prod/plain", "plain-value-3");
+    set(&home, "aws:sm:prod/new", "new-value");
+    set(&home, "aws:sm:prod/newdb#user", "u1");
+    assert_eq!(reveal(&home, "aws:sm:prod/plain"), "plain-value-3");
+    assert_eq!(reveal(&home, "aws:sm:prod/new"), "new-value");
+    assert_eq!(reveal(&home, "aws:sm:prod/newdb"), r#"{"user":"u1"}"#);
+
+    // A parameter keeps its type; a new one is a SecureString.
+    set(&home, "aws:ssm:/prod/app/key", "param-v3");
+    set(&home, "aws:ssm:flat-param", "flat-2");
+    set(&home, "aws:ssm:/prod/app/new", "new-param");
+    let described = server.boto(
+        "for n in ['/prod/app/key', 'flat-param', '/prod/app/new']:\n    \
+         p = ssm.get_parameter(Name=n, WithDecryption=True)['Parameter']\n    \
+         print(n, p['Type'], p['Value'], p['Version'])",
+    );
+    assert_eq!(
+        described,
+        "/prod/app/key SecureString param-v3 3\nflat-param String flat-2 2\n/prod/app/new SecureString new-param 1\n"
+    );
+
+    // A pinned version cannot be written; nothing changes.
+    let output = vault(&home, &["set", "aws:ssm:/prod/app/key?version=1"])
+        .write_stdin("pinned-write\n")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("pins a version"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(reveal(&home, "aws:ssm:/prod/app/key"), "param-v3");
+}
+
+#[test]
+fn lists_both_services_across_pages() {
+    let server = MotoServer::start();
+    server.boto(
+        "for i in range(120):\n    \
+         ssm.put_parameter(Name='/prod/many/p%03d' % i, Value='v', Type='SecureString')\n\
+         ssm.put_parameter(Name='/prod/other/x', Value='v', Type='String')\n\
+         for i in range(105):\n    \
+         sm.create_secret(Name='many/s%03d' % i, SecretString='v')\n\
+         sm.create_secret(Name='other/x', SecretString='v')\n",
+    );
+    let home = aws_home(&server, "");
+    // GetParametersByPath answers ten per page, ListSecrets a hundred.
+    let listed = vault(&home, &["list", "aws:ssm:/prod/many/"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let want: String = (0..120)
+        .map(|i| format!("ssm:/prod/many/p{i:03}\n"))
+        .collect();
+    assert_eq!(stdout(&listed), want);
+    let listed = vault(&home, &["list", "aws:sm:many/"]).output().unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let want: String = (0..105).map(|i| format!("sm:many/s{i:03}\n")).collect();
+    assert_eq!(stdout(&listed), want);
+}
+
+#[test]
+fn provider_check_passes_against_moto_for_both_services() {
+    let server = MotoServer::start();
+    // Deleted secrets are deleted at once here: the kit writes a key again after deleting it.
+    let home = aws_home(&server, "recovery_window_days = 0\n");
+    for prefix in ["sm:secretsd-check/", "ssm:/secretsd-check/"] {
+        let output = vault(&home, &["provider", "check", "aws", "--key-prefix", prefix])
+            .output()
+            .unwrap();
+        let report = stdout(&output);
+        assert!(
+            output.status.success(),
+            "{prefix}: {report}{}",
+            stderr(&output)
+        );
+        assert!(report.contains("passed, 0 failed"), "{report}");
+    }
+}
+
+#[test]
+fn run_resolves_a_manifest_of_aws_and_vault_references() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    home.set("LOCAL_TOKEN", "local-token-9");
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nDB_PASSWORD = \"aws:sm:prod/db#password\"\nAPP_KEY = \"aws:ssm:/prod/app/key\"\n\
+         FLAT = \"aws:ssm:flat-param\"\nTOKEN = \"secret:LOCAL_TOKEN\"\n",
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo \"$DB_PASSWORD $APP_KEY $FLAT $TOKEN\"",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "rds-pw-1 param-v2 flat-1 local-token-9\n");
+
+    // One missing reference: nothing starts, the variable and the reference are named.
+    std::fs::write(
+        &manifest,
+        "[env]\nDB_PASSWORD = \"aws:sm:prod/db#password\"\nGONE = \"aws:ssm:/prod/gone\"\n",
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "touch",
+            "started",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("GONE") && err.contains("/prod/gone"), "{err}");
+    assert!(!err.contains("rds-pw-1"), "{err}");
+    assert!(!home.path().join("started").exists());
+}
+
+/// vault under `env -i`: only what is passed explicitly. The keys reach the provider as
+/// default references (in its configuration, never its environment), and the region and
+/// endpoint as allow-listed locators; nothing configured under [providers.aws].
+#[test]
+fn credentials_and_locators_come_from_vaults_environment_under_env_i() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = TestHome::initialised();
+    let binaries = assert_cmd::cargo::cargo_bin("vault");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = vec![
+            "-i".into(),
+            format!("PATH={}", std::env::var("PATH").unwrap()),
+            format!("HOME={}", home.path().display()),
+            format!("XDG_CONFIG_HOME={}", home.path().join("config").display()),
+            format!("XDG_DATA_HOME={}", home.path().join("data").display()),
+            format!(
+                "VAULT_PROVIDER_PATH={}",
+                binaries.parent().unwrap().display()
+            ),
+            "AWS_REGION=us-east-1".into(),
+            format!("AWS_ENDPOINT_URL={}", server.url),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(
+            [
+                binaries.to_str().unwrap(),
+                "-v",
+                "get",
+                "--reveal",
+                "aws:sm:prod/db#password",
+            ]
+            .map(String::from),
+        );
+        std::process::Command::new("env")
+            .args(&args)
+            .current_dir(home.path())
+            .output()
+            .unwrap()
+    };
+    let key_id = format!("AWS_ACCESS_KEY_ID={MOTO_KEY_ID}");
+    let secret = format!("AWS_SECRET_ACCESS_KEY={MOTO_SECRET_KEY}");
+    let output = run(&[&key_id, &secret]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(stdout(&output), "rds-pw-1");
+    assert!(
+        err.contains("access_key_id from env:AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    assert!(!err.contains(MOTO_SECRET_KEY), "{err}");
+
+    // A credentials file named by AWS_SHARED_CREDENTIALS_FILE, with a profile from
+    // AWS_PROFILE: the SDK's own chain, reached through the allow-list.
+    let credentials = home.path().join("aws-credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[ci]\naws_access_key_id = {MOTO_KEY_ID}\naws_secret_access_key = {MOTO_SECRET_KEY}\n"
+        ),
+    )
+    .unwrap();
+    let file = format!("AWS_SHARED_CREDENTIALS_FILE={}", credentials.display());
+    let config = format!(
+        "AWS_CONFIG_FILE={}",
+        home.path().join("no-config").display()
+    );
+    let output = run(&[&file, &config, "AWS_PROFILE=ci"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "rds-pw-1");
+
+    // No credentials anywhere: denied, saying where credentials are looked for.
+    let output = run(&[&config, "AWS_EC2_METADATA_DISABLED=true"]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("no AWS credentials"), "{err}");
+}
+
+/// moto enforcing IAM: a user without a policy is denied, and the error names the action
+/// and the resource, never a key. moto lets its first N requests through unsigned checks
+/// (`INITIAL_NO_AUTH_ACTION_COUNT`): exactly the setup's, so every request vault makes is
+/// checked.
+#[test]
+fn a_user_without_the_permission_is_denied_naming_action_and_resource() {
+    let server = MotoServer::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let created = server.boto(
+        "iam.create_user(UserName='reader')\n\
+         k = iam.create_access_key(UserName='reader')['AccessKey']\n\
+         sm.create_secret(Name='prod/locked', SecretString='locked-value-7')\n\
+         print(k['AccessKeyId'], k['SecretAccessKey'])",
+    );
+    let (id, secret) = created.trim().split_once(' ').unwrap();
+    let home = aws_home(&server, "");
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/locked"])
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("AWS denied secretsmanager:GetSecretValue on prod/locked"),
+        "{err}"
+    );
+    assert!(!err.contains(secret) && !err.contains(id), "{err}");
+    assert!(!err.contains("locked-value-7"), "{err}");
+}
