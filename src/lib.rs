@@ -19,6 +19,7 @@ mod complete;
 mod config;
 mod env_file;
 mod environment;
+mod file_reference;
 mod keeper;
 pub mod manifest;
 mod merge;

@@ -31,6 +31,9 @@ pub struct DefaultSetting {
 pub struct ProviderDefaults {
     pub provider: &'static str,
     pub settings: &'static [DefaultSetting],
+    /// Other settings that hold a secret even when written literally in the configuration
+    /// (the `settings` above are secrets too): taken out of whatever the provider says.
+    pub secrets: &'static [&'static str],
     /// Variables of vault's environment passed on to the provider. Locators only: never a
     /// variable that holds a secret.
     pub environment: &'static [&'static str],
@@ -46,6 +49,7 @@ pub const DEFAULTS: &[ProviderDefaults] = &[
             references: &["env:BAO_TOKEN", "env:VAULT_TOKEN", "file:~/.vault-token"],
             unless_set: &["auth"],
         }],
+        secrets: &["secret_id", "role_id"],
         environment: &[
             "BAO_ADDR",
             "VAULT_ADDR",
@@ -76,6 +80,7 @@ pub const DEFAULTS: &[ProviderDefaults] = &[
                 unless_set: &["profile"],
             },
         ],
+        secrets: &[],
         // Where the SDK finds the rest: profiles and their files, regions, endpoints, web
         // identity (EKS), container credentials (ECS) and instance metadata. The token file
         // variables name paths, which the SDK reads itself.
@@ -106,7 +111,20 @@ pub const DEFAULTS: &[ProviderDefaults] = &[
             "AWS_CA_BUNDLE",
         ],
     },
+    ProviderDefaults {
+        provider: "infisical",
+        settings: &[],
+        secrets: &["client_secret"],
+        environment: &[],
+    },
 ];
+
+/// Whether `key` of `[providers.PROVIDER]` holds a secret, however it is written.
+pub fn is_secret_setting(provider: &str, key: &str) -> bool {
+    of(provider).is_some_and(|row| {
+        row.secrets.contains(&key) || row.settings.iter().any(|setting| setting.key == key)
+    })
+}
 
 /// The row of `provider`, if it has one.
 pub fn of(provider: &str) -> Option<&'static ProviderDefaults> {

@@ -18,10 +18,18 @@ pub use secretsd_protocol::is_provider_name;
 
 /// Directories searched before PATH, from `VAULT_PROVIDER_PATH`.
 fn provider_path() -> Vec<PathBuf> {
-    std::env::var_os("VAULT_PROVIDER_PATH")
+    absolute_dirs("VAULT_PROVIDER_PATH")
+}
+
+/// The absolute directories of a PATH-like variable. A relative one (`.`, an empty entry,
+/// `bin`) names a different directory wherever vault runs: in a hostile checkout it would
+/// start the checkout's own `secretsd-provider-openbao` and hand it the user's token. Go's
+/// `exec.LookPath` refuses the same.
+fn absolute_dirs(variable: &str) -> Vec<PathBuf> {
+    std::env::var_os(variable)
         .map(|p| {
             std::env::split_paths(&p)
-                .filter(|d| !d.as_os_str().is_empty())
+                .filter(|d| d.is_absolute())
                 .collect()
         })
         .unwrap_or_default()
@@ -60,19 +68,17 @@ pub fn missing_hint(name: &str) -> String {
 /// Where provider `name` is: `VAULT_PROVIDER_PATH`, then `PATH`.
 pub fn find(name: &str) -> Result<PathBuf> {
     let executable = executable_name(name);
-    for dir in provider_path() {
+    for dir in search_dirs() {
         let candidate = dir.join(&executable);
         if is_executable(&candidate) {
             return Ok(candidate);
         }
     }
     // A provider that is not there is a provider failure (exit 5), not a missing key.
-    which::which(&executable).map_err(|_| {
-        Error::Provider(format!(
-            "no provider named {name} on PATH ({executable} was not found in $VAULT_PROVIDER_PATH or $PATH){}",
-            missing_hint(name)
-        ))
-    })
+    Err(Error::Provider(format!(
+        "no provider named {name} on PATH ({executable} was not found in the absolute directories of $VAULT_PROVIDER_PATH or $PATH){}",
+        missing_hint(name)
+    )))
 }
 
 /// The directories the providers [`discover`] finds are in, in search order, each once
@@ -95,10 +101,10 @@ pub fn directories() -> Vec<PathBuf> {
 
 /// Where providers are looked for: `VAULT_PROVIDER_PATH`, then `PATH`.
 fn search_dirs() -> Vec<PathBuf> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    provider_path().into_iter().chain(path_dirs).collect()
+    provider_path()
+        .into_iter()
+        .chain(absolute_dirs("PATH"))
+        .collect()
 }
 
 /// Every provider that can be found, first found wins per name.
@@ -243,6 +249,15 @@ impl Providers {
         {
             process.hide(text);
         }
+    }
+
+    /// What provider `name` was sent or is to be sent that may be a secret (see [`Sent`]),
+    /// for a process started outside `Providers` (the conformance kit's).
+    pub fn sent_to(&self, name: &str) -> Vec<Zeroizing<String>> {
+        self.sent
+            .get(name)
+            .map(|sent| sent.0.clone())
+            .unwrap_or_default()
     }
 
     /// `text`, something provider `name` said, without what it was sent (see [`Sent`]).

@@ -18,6 +18,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use secretsd_protocol::{Config, ErrorKind, GetOk};
 
 use crate::error::{Error, Result};
+use crate::file_reference;
 use crate::names::validate_value;
 use crate::providers::Providers;
 use crate::store::document::Document;
@@ -121,7 +122,8 @@ impl<'a> Resolver<'a> {
                 let json = match value {
                     toml::Value::String(text) => {
                         let reference = self.setting_reference(name, key, text)?;
-                        let value = self.setting_value(name, key, &reference, true)?;
+                        let value =
+                            self.setting_value(name, key, &reference, SettingOrigin::Configured)?;
                         if !matches!(reference, Reference::Literal(_)) {
                             self.explained.push(format!(
                                 "provider {name}: {key} from {}",
@@ -142,7 +144,9 @@ impl<'a> Resolver<'a> {
             {
                 for text in setting.references {
                     let reference = Reference::parse(text);
-                    if let Some(value) = self.setting_value(name, setting.key, &reference, false)? {
+                    if let Some(value) =
+                        self.setting_value(name, setting.key, &reference, SettingOrigin::Default)?
+                    {
                         self.explained.push(format!(
                             "provider {name}: {} from {reference} (a default, as [providers.{name}] sets no {})",
                             setting.key, setting.key
@@ -172,32 +176,44 @@ impl<'a> Resolver<'a> {
         Ok(Reference::parse(text))
     }
 
-    /// One setting's value for provider `name`, as sent to it. When `required` is false,
-    /// a reference that finds nothing (an unset variable, a missing file) is `None`; any
-    /// other failure is an error either way.
+    /// One setting's value for provider `name`, as sent to it. A `Default` reference that
+    /// finds nothing (an unset variable, a missing file) is `None`, and its file must be
+    /// private (nobody chose it); any other failure is an error either way.
     fn setting_value(
         &mut self,
         name: &str,
         key: &str,
         reference: &Reference,
-        required: bool,
+        origin: SettingOrigin,
     ) -> Result<Option<serde_json::Value>> {
         let mut binding = Binding::new(format!("[providers.{name}] {key}"), reference.clone());
-        binding.required = required;
+        binding.required = origin == SettingOrigin::Configured;
+        binding.private_file = origin == SettingOrigin::Default;
         let mut resolved = self.resolve_all(std::slice::from_ref(&binding))?;
         if resolved.is_empty() {
             return Ok(None);
         }
         let value = resolved.remove(0).value;
-        // A value from elsewhere (a token from gopass, a file) is a secret this provider
-        // is sent: kept out of what it says back.
-        let text = if !matches!(reference, Reference::Literal(_)) {
+        // A value from elsewhere (a token from gopass, a file), or one of the settings the
+        // provider's row names as secrets however written (a literal token), is a secret
+        // this provider is sent: kept out of what it says back.
+        let text = if !matches!(reference, Reference::Literal(_))
+            || crate::provider_defaults::is_secret_setting(name, key)
+        {
             self.providers.note_sent(name, value.expose_secret());
             value.expose_secret().to_string()
         } else if crate::paths::is_path_setting(key) {
             // A path written in the configuration follows the one rule for paths there
             // (`~/`), whichever provider reads it.
             let path = crate::paths::expand_home_text(value.expose_secret());
+            // A relative path would be read from wherever vault happens to run: a
+            // checkout could hand the provider its own CA file or .env.
+            if path.is_relative() {
+                return Err(Error::Usage(format!(
+                    "[providers.{name}] {key} = {:?} is a relative path: write it absolute or from ~/ (a relative one would be read from whatever directory vault runs in)",
+                    value.expose_secret()
+                )));
+            }
             path.to_string_lossy().into_owned()
         } else {
             value.expose_secret().to_string()
@@ -498,6 +514,15 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// Where a provider setting's reference comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SettingOrigin {
+    /// Written in `[providers.NAME]`.
+    Configured,
+    /// One of the provider's default references (`provider_defaults`).
+    Default,
+}
+
 /// env:, file: and literal: references, which need nothing but this process.
 fn resolve_local(binding: &Binding, reference: &Reference) -> Result<SecretString> {
     match reference {
@@ -511,14 +536,15 @@ fn resolve_local(binding: &Binding, reference: &Reference) -> Result<SecretStrin
         }),
         Reference::File(path) => {
             let path = crate::paths::expand_home_text(path);
-            let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
-                let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::NotFound(String::new())
-                } else {
-                    Error::Failed(String::new())
-                };
-                failure(binding, kind, &e.to_string())
-            })?);
+            let holding = if binding.private_file {
+                file_reference::Holding::Private
+            } else {
+                file_reference::Holding::Named
+            };
+            let bytes = file_reference::read(&path, holding).map_err(|e| {
+                let why = e.to_string();
+                failure(binding, e, &why)
+            })?;
             let text = std::str::from_utf8(&bytes).map_err(|_| {
                 failure(
                     binding,

@@ -16,7 +16,7 @@ import json, os, sys
 print(json.dumps({"v": [1], "provider": "openbao", "version": "0", "ops": ["get"]}), flush=True)
 for line in sys.stdin:
     req = json.loads(line)
-    seen = {"token": req["config"].get("token"),
+    seen = {"token": req["config"].get("token"), "ca_cert": req["config"].get("ca_cert"),
             "env": {k: v for k, v in os.environ.items() if k.startswith(("BAO_", "VAULT_"))}}
     print(json.dumps({"id": req["id"], "ok": {"values": {k: json.dumps(seen, sort_keys=True) for k in req["keys"]}}}), flush=True)
 "#;
@@ -64,6 +64,7 @@ fn the_token_defaults_to_bao_token_then_vault_token_then_the_token_file() {
         "token-from-file-77\n",
     )
     .unwrap();
+    common::chmod(&setup.home.path().join(".vault-token"), 0o600);
 
     let (seen, err) = setup.seen(&[
         ("BAO_TOKEN", "token-from-bao-11"),
@@ -156,9 +157,175 @@ fn a_token_file_that_cannot_be_read_is_an_error_not_a_silent_skip() {
         .env("VAULT_PROVIDER_PATH", &setup.providers)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("[providers.openbao] token"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// What `vault get openbao:…` says with the token file as `prepare` leaves it (BAO_TOKEN
+/// and VAULT_TOKEN unset), within 10 s.
+fn with_token_file(prepare: impl FnOnce(&std::path::Path)) -> (Option<i32>, String) {
+    let setup = setup("");
+    prepare(&setup.home.path().join(".vault-token"));
+    let mut child = setup
+        .home
+        .vault_std(&["get", "openbao:secret/x#y"])
+        .env("VAULT_PROVIDER_PATH", &setup.providers)
+        .env_remove("BAO_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("vault hung on the token file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), stderr(&output))
+}
+
+#[test]
+fn a_token_file_others_may_read_a_fifo_or_a_device_is_refused_not_read() {
+    // `bao login` writes it 0600; one others may read is refused with the fix.
+    let (code, err) = with_token_file(|path| {
+        std::fs::write(path, "token-world-readable-44\n").unwrap();
+        common::chmod(path, 0o644);
+    });
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("token-world-readable-44"), "{err}");
+
+    // A FIFO would block vault before any deadline; a device would fill its memory.
+    let (code, err) = with_token_file(|path| {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    });
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    let (code, err) = with_token_file(|path| {
+        std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    });
+    // Refused before it is opened: /dev/zero is a file anyone may write.
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("/dev/zero"), "{err}");
+}
+
+/// Says no to everything, quoting the token it was configured with, on stderr and in its
+/// errors: what a server that echoes its request would make a provider do.
+const ECHOER: &str = r#"#!/usr/bin/env python3
+import json, sys
+print(json.dumps({"v": [1], "provider": "openbao", "version": "0", "ops": ["get", "set", "delete", "list"]}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    token = req.get("config", {}).get("token")
+    sys.stderr.write("asked with token %s\n" % token)
+    sys.stderr.flush()
+    print(json.dumps({"id": req.get("id"), "err": {"kind": "denied", "message": "permission denied for token %s" % token}}), flush=True)
+"#;
+
+fn echoing(config: &str) -> Setup {
+    let setup = setup(config);
+    std::fs::write(setup.providers.join("secretsd-provider-openbao"), ECHOER).unwrap();
+    setup
+}
+
+#[test]
+fn a_path_setting_is_expanded_from_home_and_a_relative_one_refused() {
+    let home = setup("[providers.openbao]\nca_cert = \"~/bao-ca.pem\"\n");
+    let (seen, _) = home.seen(&[]);
+    assert_eq!(
+        seen["ca_cert"],
+        home.home.path().join("bao-ca.pem").display().to_string()
+    );
+
+    // A relative one would be read from wherever vault runs: a checkout's own CA.
+    let relative = setup("[providers.openbao]\nca_cert = \"bao-ca.pem\"\n");
+    let output = relative
+        .home
+        .vault_std(&["get", "openbao:secret/x#y"])
+        .env("VAULT_PROVIDER_PATH", &relative.providers)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ca_cert = \"bao-ca.pem\" is a relative path"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_token_is_kept_out_of_what_the_provider_says_however_it_was_given() {
+    // Written literally in the configuration: still a token.
+    let literal = echoing("[providers.openbao]\ntoken = \"literal-token-5151\"\n");
+    let output = literal
+        .home
+        .vault_std(&["-v", "get", "openbao:secret/x#y"])
+        .env("VAULT_PROVIDER_PATH", &literal.providers)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("permission denied for token"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("literal-token-5151"),
+        "{}",
+        stderr(&output)
+    );
+
+    // The conformance kit starts its own provider process, and reports what it says.
+    let kit = echoing("");
+    let output = kit
+        .home
+        .vault_std(&[
+            "-v",
+            "provider",
+            "check",
+            "openbao",
+            "--key-prefix",
+            "secret/x#",
+        ])
+        .env("VAULT_PROVIDER_PATH", &kit.providers)
+        .env("BAO_TOKEN", "default-token-6262")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains("permission denied for token"), "{said}");
+    assert!(!said.contains("default-token-6262"), "{said}");
+}
+
+#[test]
+fn a_provider_in_a_relative_path_entry_is_not_started() {
+    // With `.` on PATH, a checkout's own secretsd-provider-openbao would get the token.
+    let setup = setup("");
+    let output = setup
+        .home
+        .vault_std(&["get", "openbao:secret/x#y"])
+        .current_dir(&setup.providers)
+        // Nothing else on it: an installed provider would be found instead.
+        .env("PATH", ".:/usr/bin:/bin")
+        .env_remove("VAULT_PROVIDER_PATH")
+        .env("BAO_TOKEN", "token-for-the-real-one-7373")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no provider named openbao"),
         "{}",
         stderr(&output)
     );

@@ -353,6 +353,35 @@ fn describe_response(response: &Response) -> String {
 
 /// Runs every case against the provider binary at `path`.
 pub fn check(name: &str, path: &Path, options: &CheckOptions) -> Vec<Case> {
+    check_hiding(name, path, options, &[])
+}
+
+/// [`check`], with `hidden` — what the configuration holds that may be secret (a token) —
+/// taken out of the provider's stderr and of every case's outcome, as vault takes what it
+/// sent out of what a provider says.
+pub fn check_hiding(
+    name: &str,
+    path: &Path,
+    options: &CheckOptions,
+    hidden: &[zeroize::Zeroizing<String>],
+) -> Vec<Case> {
+    let mut cases = run_cases(name, path, options, hidden);
+    if !hidden.is_empty() {
+        for case in &mut cases {
+            match &mut case.outcome {
+                Ok(text) | Err(text) => *text = crate::client::without_sent(text, hidden),
+            }
+        }
+    }
+    cases
+}
+
+fn run_cases(
+    name: &str,
+    path: &Path,
+    options: &CheckOptions,
+    hidden: &[zeroize::Zeroizing<String>],
+) -> Vec<Case> {
     let process = match ProviderProcess::spawn(name, path, options.client.clone()) {
         Ok(process) => process,
         Err(e) => {
@@ -362,6 +391,9 @@ pub fn check(name: &str, path: &Path, options: &CheckOptions) -> Vec<Case> {
             }];
         }
     };
+    for text in hidden {
+        process.hide(text);
+    }
     let hello = process.hello().clone();
     let mut checker = Checker {
         process,

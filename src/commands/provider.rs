@@ -7,7 +7,7 @@ use crate::commands::{Context, SUCCESS, print_report, print_stdout};
 use crate::error::{Error, Result, exit};
 use crate::providers::{self, client_error};
 use secretsd_protocol::client::ProviderProcess;
-use secretsd_protocol::conformance::{CheckOptions, check};
+use secretsd_protocol::conformance::{CheckOptions, check_hiding};
 
 pub fn run(context: &Context, command: &ProviderCommand) -> Result<u8> {
     match command {
@@ -80,7 +80,12 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
         )));
     }
     let path = providers::find(name)?;
-    let config = context.with_resolver(|resolver| resolver.provider_config(name))?;
+    // What the configuration holds that may be secret (a token from BAO_TOKEN) is taken
+    // out of the provider's stderr and of the report, as vault does for every provider.
+    let (config, hidden) = context.with_resolver(|resolver| {
+        let config = resolver.provider_config(name)?;
+        Ok((config, resolver.providers().sent_to(name)))
+    })?;
     let options = CheckOptions {
         config,
         key_prefix: key_prefix.to_string(),
@@ -89,7 +94,7 @@ fn conformance(context: &Context, name: &str, key_prefix: &str) -> Result<u8> {
             &providers::client_options(&context.config.providers, context.global.verbose),
         ),
     };
-    let cases = check(name, &path, &options);
+    let cases = check_hiding(name, &path, &options, &hidden);
     let mut out = String::new();
     let mut failed = 0;
     for case in &cases {

@@ -142,6 +142,9 @@ pub struct Binding {
     /// From the manifest's `[files]`: the value is the content of a file, and the
     /// variable its path (see `secret_files`).
     pub as_file: bool,
+    /// A `file:` reference's file must be as private as an identity file: set for the
+    /// defaults vault finds by itself (`~/.vault-token`), where nobody chose the file.
+    pub private_file: bool,
 }
 
 impl Binding {
@@ -153,6 +156,7 @@ impl Binding {
             required: true,
             default: None,
             description: None,
+            private_file: false,
             as_file: false,
         }
     }

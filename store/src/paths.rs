@@ -248,11 +248,11 @@ pub fn expand_home_text(text: &str) -> PathBuf {
 
 /// Whether a `[providers.NAME]` setting names a path, which vault expands (see
 /// [`expand_home`]) before the provider is sent it: `path`, or a key ending in `_path`,
-/// `_file` or `_dir`. A provider cannot tell vault which of its settings are paths, so
+/// `_file`, `_dir` or `_cert` (a certificate file: OpenBao's `ca_cert`). A provider cannot tell vault which of its settings are paths, so
 /// the rule goes by name, and protocol/SPEC.md states it.
 pub fn is_path_setting(key: &str) -> bool {
     key == "path"
-        || ["_path", "_file", "_dir"]
+        || ["_path", "_file", "_dir", "_cert"]
             .iter()
             .any(|end| key.ends_with(end))
 }
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn settings_named_as_paths_are_paths() {
-        for key in ["path", "ca_file", "store_dir", "socket_path"] {
+        for key in ["path", "ca_file", "store_dir", "socket_path", "ca_cert"] {
             assert!(is_path_setting(key), "{key}");
         }
         for key in ["client_secret", "paths", "profile", "base_url", "filename"] {
