@@ -172,6 +172,17 @@ fn kv_v2_and_v1_through_the_ordinary_verbs() {
     for mount in ["legacy/", "secret/", "team/kv/"] {
         assert!(mounts.lines().any(|l| l == mount), "{mounts}");
     }
+    for (prefix, listed) in [
+        ("openbao:team/kv", "team/kv/svc\n"),
+        ("openbao:secret/ap", "secret/app\n"),
+        ("openbao:secret/app#DB", "secret/app#DB_PASSWORD\n"),
+    ] {
+        assert_eq!(
+            succeeded(&vault(&home, &token, &["list", prefix])),
+            listed,
+            "{prefix}"
+        );
+    }
 
     // delete removes one field, then the secret with its last.
     succeeded(&vault(&home, &token, &["rm", "openbao:secret/app#API_KEY"]));

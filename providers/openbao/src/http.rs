@@ -10,7 +10,7 @@ use secretsd_protocol::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 use ureq::Agent;
 use ureq::http::Response;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::settings::{Auth, Settings};
 
@@ -33,6 +33,32 @@ pub enum Method {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+}
+
+/// Overwrites every string in `value` — the secrets of a JSON body — so that none is left
+/// in freed memory.
+pub fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// A JSON body holding secrets, wiped when dropped.
+pub struct Wiped(pub Value);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        wipe(&mut self.body);
+    }
 }
 
 impl Answer {
@@ -265,8 +291,8 @@ impl Client {
         };
         let mount = mount.clone();
         let path = format!("auth/{}/login", encode_path(&mount));
-        let body = json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()});
-        let answer = self.anywhere(Method::Post, &path, Some(&body), None)?;
+        let body = Wiped(json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()}));
+        let answer = self.anywhere(Method::Post, &path, Some(&body.0), None)?;
         if !answer.ok() {
             return Err(answer.error(&format!("the AppRole login at auth/{mount}"), &path));
         }
