@@ -150,9 +150,10 @@ fn kv_v2_and_v1_through_the_ordinary_verbs() {
         &home,
         &token,
         &["set", "openbao:secret/app?version=1#X"],
-        "x\n",
+        "pinned-value-never-written\n",
     );
     assert!(!pinned.status.success());
+    assert!(!stderr(&pinned).contains("pinned-value-never-written"));
     assert!(
         stderr(&pinned).contains("pins a version"),
         "{}",
@@ -389,6 +390,19 @@ fn a_sealed_server_is_named_as_sealed() {
         "{}",
         stderr(&output)
     );
+    let set = vault_stdin(
+        &home,
+        &[("BAO_TOKEN", server.root_token.as_str())],
+        &["set", "openbao:secret/app#B"],
+        "value-for-a-sealed-server\n",
+    );
+    assert_eq!(set.status.code(), Some(5), "{}", stderr(&set));
+    assert!(
+        stderr(&set).contains("OpenBao is sealed"),
+        "{}",
+        stderr(&set)
+    );
+    assert!(!stderr(&set).contains("value-for-a-sealed-server"));
 }
 
 /// A GnuPG home and a password store, for a secret_id kept in pass.
@@ -492,6 +506,24 @@ fn approle_logs_in_with_a_secret_id_kept_in_pass() {
             stderr(output)
         );
     }
+    // Its policy reads only: a write is denied, and the value appears nowhere.
+    let write = vault_stdin(
+        &home,
+        &env,
+        &["set", "openbao:secret/app#DB_PASSWORD"],
+        "approle-write-value-77\n",
+    );
+    assert_eq!(write.status.code(), Some(5), "{}", stderr(&write));
+    assert!(
+        stderr(&write).contains("permission denied"),
+        "{}",
+        stderr(&write)
+    );
+    assert!(!stderr(&write).contains("approle-write-value-77"));
+    assert_eq!(
+        fields(&server, "secret/app"),
+        serde_json::json!({"DB_PASSWORD": "approle-read-value"})
+    );
     // A wrong secret_id is the server's refusal.
     pass(
         &["insert", "--multiline", "--force", "openbao/secret-id"],
