@@ -599,7 +599,7 @@ fn a_raft_cluster_serves_through_the_loss_of_its_active_node() {
         .map(|n| format!("\"{}\"", n.address))
         .collect();
     let home = home_with(&format!(
-        "[providers.openbao]\naddress = [{}]\n",
+        "[providers]\ntimeout_seconds = 45\n\n[providers.openbao]\naddress = [{}]\nfailover_seconds = 35\n",
         addresses.join(", ")
     ));
     let manifest = home.path().join("app.toml");
@@ -652,7 +652,7 @@ fn a_raft_cluster_serves_through_the_loss_of_its_active_node() {
         "openbao: a write succeeded {write_took:?} after the active node was killed:\n{}",
         stderr(&written)
     );
-    assert!(write_took < Duration::from_secs(30), "{write_took:?}");
+    assert!(write_took < Duration::from_secs(40), "{write_took:?}");
     let new_leader = cluster.leader();
     assert_ne!(new_leader, leader);
     let read = cluster.bao(new_leader, &["kv", "get", "-field=NEW", "secret/app"]);

@@ -14,7 +14,8 @@
 //! `BAO_TOKEN`, `VAULT_TOKEN` or `~/.vault-token` when it is not set), or `auth =
 //! "approle"` with `role_id`, `secret_id` and `auth_mount` (default `approle`);
 //! `namespace`, `ca_cert` (default `*_NAMESPACE`, `*_CACERT`), `mount` with `kv_version`
-//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (30).
+//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (20: so it
+//! answers with its reasons before vault's 30 s per answer runs out).
 
 mod address;
 mod http;
