@@ -532,7 +532,7 @@ fn approle_logs_in_with_a_secret_id_kept_in_pass() {
     let refused = vault(&home, &env, &["get", "openbao:secret/app#DB_PASSWORD"]);
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("AppRole login"),
+        stderr(&refused).contains("denied: OpenBao refused the AppRole login"),
         "{}",
         stderr(&refused)
     );

@@ -244,10 +244,14 @@ impl Client {
     ) -> Result<Answer, ProviderError> {
         let token = self.token()?;
         let answer = self.anywhere(method, path, body, Some(&token))?;
-        // A login token revoked or expired early: one new login.
+        // A login token revoked or expired early: one new login. A token that is still
+        // good (it can look itself up) was denied by its policies, which is the answer.
         if answer.status == 403
             && matches!(self.settings.auth, Auth::AppRole { .. })
             && answer.words().contains("permission denied")
+            && !self
+                .anywhere(Method::Get, "auth/token/lookup-self", None, Some(&token))
+                .is_ok_and(|a| a.ok())
         {
             self.token = None;
             let token = self.token()?;
@@ -294,7 +298,12 @@ impl Client {
         let body = Wiped(json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()}));
         let answer = self.anywhere(Method::Post, &path, Some(&body.0), None)?;
         if !answer.ok() {
-            return Err(answer.error(&format!("the AppRole login at auth/{mount}"), &path));
+            let mut error = answer.error(&format!("the AppRole login at auth/{mount}"), &path);
+            // A wrong role_id or secret_id is a 400 to OpenBao; to vault, authentication.
+            if answer.status == 400 {
+                error.kind = ErrorKind::Denied;
+            }
+            return Err(error);
         }
         let token = answer
             .body
