@@ -915,3 +915,47 @@ fn the_token_bao_login_left_is_used_and_none_at_all_is_explained() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_wrong_configuration_is_named_and_nothing_is_asked() {
+    for (config, expected) in [
+        (
+            "address = \"bao.internal:8200\"\ntoken = \"literal:t\"",
+            "address \"bao.internal:8200\" is not an http:// or https:// URL",
+        ),
+        (
+            "address = []\ntoken = \"literal:t\"",
+            "address must be a URL or a list of node URLs",
+        ),
+        (
+            "auth = \"ldap\"",
+            "auth = \"ldap\": write \"token\" or \"approle\"",
+        ),
+        (
+            "auth = \"approle\"\nrole_id = \"r\"",
+            "auth = \"approle\" needs secret_id",
+        ),
+        (
+            "token = \"literal:t\"\nkv_version = 3\nmount = \"secret\"",
+            "kv_version must be 1 or 2",
+        ),
+        (
+            "token = \"literal:t\"\nfailover_seconds = 0",
+            "failover_seconds must be a whole number of seconds",
+        ),
+    ] {
+        let home = home_with(&format!("[providers.openbao]\n{config}\n"));
+        let output = vault(&home, &[], &["get", "openbao:secret/app#A"]);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "{config}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{config}: {}",
+            stderr(&output)
+        );
+    }
+}
