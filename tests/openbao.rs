@@ -150,9 +150,10 @@ fn kv_v2_and_v1_through_the_ordinary_verbs() {
         &home,
         &token,
         &["set", "openbao:secret/app?version=1#X"],
-        "x\n",
+        "pinned-value-never-written\n",
     );
     assert!(!pinned.status.success());
+    assert!(!stderr(&pinned).contains("pinned-value-never-written"));
     assert!(
         stderr(&pinned).contains("pins a version"),
         "{}",
@@ -171,6 +172,17 @@ fn kv_v2_and_v1_through_the_ordinary_verbs() {
     let mounts = succeeded(&vault(&home, &token, &["list", "openbao:"]));
     for mount in ["legacy/", "secret/", "team/kv/"] {
         assert!(mounts.lines().any(|l| l == mount), "{mounts}");
+    }
+    for (prefix, listed) in [
+        ("openbao:team/kv", "team/kv/svc\n"),
+        ("openbao:secret/ap", "secret/app\n"),
+        ("openbao:secret/app#DB", "secret/app#DB_PASSWORD\n"),
+    ] {
+        assert_eq!(
+            succeeded(&vault(&home, &token, &["list", prefix])),
+            listed,
+            "{prefix}"
+        );
     }
 
     // delete removes one field, then the secret with its last.
@@ -378,6 +390,19 @@ fn a_sealed_server_is_named_as_sealed() {
         "{}",
         stderr(&output)
     );
+    let set = vault_stdin(
+        &home,
+        &[("BAO_TOKEN", server.root_token.as_str())],
+        &["set", "openbao:secret/app#B"],
+        "value-for-a-sealed-server\n",
+    );
+    assert_eq!(set.status.code(), Some(5), "{}", stderr(&set));
+    assert!(
+        stderr(&set).contains("OpenBao is sealed"),
+        "{}",
+        stderr(&set)
+    );
+    assert!(!stderr(&set).contains("value-for-a-sealed-server"));
 }
 
 /// A GnuPG home and a password store, for a secret_id kept in pass.
@@ -481,6 +506,24 @@ fn approle_logs_in_with_a_secret_id_kept_in_pass() {
             stderr(output)
         );
     }
+    // Its policy reads only: a write is denied, and the value appears nowhere.
+    let write = vault_stdin(
+        &home,
+        &env,
+        &["set", "openbao:secret/app#DB_PASSWORD"],
+        "approle-write-value-77\n",
+    );
+    assert_eq!(write.status.code(), Some(5), "{}", stderr(&write));
+    assert!(
+        stderr(&write).contains("permission denied"),
+        "{}",
+        stderr(&write)
+    );
+    assert!(!stderr(&write).contains("approle-write-value-77"));
+    assert_eq!(
+        fields(&server, "secret/app"),
+        serde_json::json!({"DB_PASSWORD": "approle-read-value"})
+    );
     // A wrong secret_id is the server's refusal.
     pass(
         &["insert", "--multiline", "--force", "openbao/secret-id"],
@@ -489,7 +532,7 @@ fn approle_logs_in_with_a_secret_id_kept_in_pass() {
     let refused = vault(&home, &env, &["get", "openbao:secret/app#DB_PASSWORD"]);
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("AppRole login"),
+        stderr(&refused).contains("denied: OpenBao refused the AppRole login"),
         "{}",
         stderr(&refused)
     );
@@ -556,7 +599,7 @@ fn a_raft_cluster_serves_through_the_loss_of_its_active_node() {
         .map(|n| format!("\"{}\"", n.address))
         .collect();
     let home = home_with(&format!(
-        "[providers.openbao]\naddress = [{}]\n",
+        "[providers]\ntimeout_seconds = 45\n\n[providers.openbao]\naddress = [{}]\nfailover_seconds = 35\n",
         addresses.join(", ")
     ));
     let manifest = home.path().join("app.toml");
@@ -609,7 +652,7 @@ fn a_raft_cluster_serves_through_the_loss_of_its_active_node() {
         "openbao: a write succeeded {write_took:?} after the active node was killed:\n{}",
         stderr(&written)
     );
-    assert!(write_took < Duration::from_secs(30), "{write_took:?}");
+    assert!(write_took < Duration::from_secs(40), "{write_took:?}");
     let new_leader = cluster.leader();
     assert_ne!(new_leader, leader);
     let read = cluster.bao(new_leader, &["kv", "get", "-field=NEW", "secret/app"]);
@@ -871,4 +914,48 @@ fn the_token_bao_login_left_is_used_and_none_at_all_is_explained() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn a_wrong_configuration_is_named_and_nothing_is_asked() {
+    for (config, expected) in [
+        (
+            "address = \"bao.internal:8200\"\ntoken = \"literal:t\"",
+            "address \"bao.internal:8200\" is not an http:// or https:// URL",
+        ),
+        (
+            "address = []\ntoken = \"literal:t\"",
+            "address must be a URL or a list of node URLs",
+        ),
+        (
+            "auth = \"ldap\"",
+            "auth = \"ldap\": write \"token\" or \"approle\"",
+        ),
+        (
+            "auth = \"approle\"\nrole_id = \"r\"",
+            "auth = \"approle\" needs secret_id",
+        ),
+        (
+            "token = \"literal:t\"\nkv_version = 3\nmount = \"secret\"",
+            "kv_version must be 1 or 2",
+        ),
+        (
+            "token = \"literal:t\"\nfailover_seconds = 0",
+            "failover_seconds must be a whole number of seconds",
+        ),
+    ] {
+        let home = home_with(&format!("[providers.openbao]\n{config}\n"));
+        let output = vault(&home, &[], &["get", "openbao:secret/app#A"]);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "{config}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{config}: {}",
+            stderr(&output)
+        );
+    }
 }

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+#[path = "common/bao.rs"]
+#[allow(dead_code)]
+mod bao;
 mod common;
 
 fn root() -> PathBuf {
@@ -28,6 +31,7 @@ struct Sandbox {
     wrapper: Vec<String>,
     server: Option<common::InfisicalServer>,
     moto: Option<common::MotoServer>,
+    bao: Option<bao::DevServer>,
 }
 
 impl Sandbox {
@@ -68,6 +72,7 @@ impl Sandbox {
             wrapper: Vec::new(),
             server: None,
             moto: None,
+            bao: None,
         }
     }
 
@@ -111,6 +116,7 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.server.take();
         self.moto.take();
+        self.bao.take();
         let gnupg = self.home().join(".gnupg");
         if gnupg.exists() {
             common::stop_gpg_agent(&gnupg);
@@ -136,6 +142,7 @@ fn the_whole_readme_runs_top_to_bottom_as_a_reader_would() {
     make_gpg_key(&mut sandbox);
     start_infisical(&mut sandbox);
     start_moto(&mut sandbox);
+    start_openbao(&mut sandbox);
     sandbox.wrapper = vec!["keyctl".into(), "session".into(), "-".into()];
     let output = sandbox.run(&all_howtos_in_order());
     // The last how-to (writing a provider) ends by reading its value back.
@@ -348,6 +355,21 @@ fn howto_aws() {
     );
 }
 
+/// A real OpenBao dev server, with `bao` (the real binary) first on PATH and BAO_ADDR and
+/// BAO_TOKEN set as a user of it has them.
+fn start_openbao(sandbox: &mut Sandbox) {
+    let server = bao::DevServer::start();
+    sandbox.set("BAO_ADDR", server.address());
+    sandbox.set("BAO_TOKEN", server.root_token.clone());
+    let bin = bao::binary().parent().unwrap().display().to_string();
+    for (key, value) in sandbox.env.iter_mut() {
+        if key == "PATH" {
+            *value = format!("{bin}:{value}");
+        }
+    }
+    sandbox.bao = Some(server);
+}
+
 fn make_gpg_key(sandbox: &mut Sandbox) {
     let gnupg = sandbox.home().join(".gnupg");
     let fingerprint = common::make_gpg_key(&gnupg);
@@ -365,4 +387,16 @@ fn howto_providers_together() {
     let output = sandbox.run(&howto("providers-together"));
     let last = output.lines().last().unwrap_or_default();
     assert_eq!(last, "13 16 token-from-the-keyring", "{output}");
+}
+
+#[test]
+fn howto_openbao() {
+    let mut sandbox = Sandbox::new();
+    start_openbao(&mut sandbox);
+    let output = sandbox.run(&howto("openbao"));
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(lines.contains(&"from-openbao-7"), "{output}");
+    assert!(lines.contains(&"billing"), "{output}");
+    assert!(lines.contains(&"secret/billing#API_KEY"), "{output}");
+    assert_eq!(lines.last(), Some(&"14 api-key-from-vault"), "{output}");
 }

@@ -10,7 +10,7 @@ use secretsd_protocol::{ErrorKind, ProviderError};
 use serde_json::{Value, json};
 use ureq::Agent;
 use ureq::http::Response;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::settings::{Auth, Settings};
 
@@ -33,6 +33,32 @@ pub enum Method {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+}
+
+/// Overwrites every string in `value` — the secrets of a JSON body — so that none is left
+/// in freed memory.
+pub fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// A JSON body holding secrets, wiped when dropped.
+pub struct Wiped(pub Value);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        wipe(&mut self.body);
+    }
 }
 
 impl Answer {
@@ -218,10 +244,14 @@ impl Client {
     ) -> Result<Answer, ProviderError> {
         let token = self.token()?;
         let answer = self.anywhere(method, path, body, Some(&token))?;
-        // A login token revoked or expired early: one new login.
+        // A login token revoked or expired early: one new login. A token that is still
+        // good (it can look itself up) was denied by its policies, which is the answer.
         if answer.status == 403
             && matches!(self.settings.auth, Auth::AppRole { .. })
             && answer.words().contains("permission denied")
+            && !self
+                .anywhere(Method::Get, "auth/token/lookup-self", None, Some(&token))
+                .is_ok_and(|a| a.ok())
         {
             self.token = None;
             let token = self.token()?;
@@ -265,10 +295,15 @@ impl Client {
         };
         let mount = mount.clone();
         let path = format!("auth/{}/login", encode_path(&mount));
-        let body = json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()});
-        let answer = self.anywhere(Method::Post, &path, Some(&body), None)?;
+        let body = Wiped(json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()}));
+        let answer = self.anywhere(Method::Post, &path, Some(&body.0), None)?;
         if !answer.ok() {
-            return Err(answer.error(&format!("the AppRole login at auth/{mount}"), &path));
+            let mut error = answer.error(&format!("the AppRole login at auth/{mount}"), &path);
+            // A wrong role_id or secret_id is a 400 to OpenBao; to vault, authentication.
+            if answer.status == 400 {
+                error.kind = ErrorKind::Denied;
+            }
+            return Err(error);
         }
         let token = answer
             .body

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use secretsd_protocol::{ErrorKind, ProviderError};
 
-use crate::http::{Client, Method, encode_path};
+use crate::http::{Client, Method, Wiped, encode_path, wipe};
 
 /// Check-and-set writes retried when another writer got in between.
 const CAS_ATTEMPTS: u32 = 8;
@@ -50,6 +50,12 @@ impl Located {
 pub struct Secret {
     pub fields: Map<String, Value>,
     pub version: u64,
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.fields.values_mut().for_each(wipe);
+    }
 }
 
 pub struct Kv {
@@ -240,14 +246,17 @@ impl Kv {
         }
         if at.mount.version != 2 {
             // KV v1 has no check-and-set: read, change, write.
-            let mut fields = self.read(at, None)?.map(|s| s.fields).unwrap_or_default();
-            change(&mut fields)?;
+            let mut secret = self.read(at, None)?.unwrap_or(Secret {
+                fields: Map::new(),
+                version: 0,
+            });
+            change(&mut secret.fields)?;
             let api = at.api("");
-            let answer = if fields.is_empty() {
+            let answer = if secret.fields.is_empty() {
                 self.client.call(Method::Delete, &api, None)?
             } else {
-                self.client
-                    .call(Method::Put, &api, Some(&Value::Object(fields)))?
+                let body = Wiped(Value::Object(secret.fields.clone()));
+                self.client.call(Method::Put, &api, Some(&body.0))?
             };
             return if answer.ok() {
                 Ok(())
@@ -273,8 +282,9 @@ impl Kv {
                 return Err(answer.error(what, &api));
             } else {
                 let api = at.api("data");
-                let body = json!({"options": {"cas": current.version}, "data": current.fields});
-                let answer = self.client.call(Method::Post, &api, Some(&body))?;
+                let body =
+                    Wiped(json!({"options": {"cas": current.version}, "data": current.fields}));
+                let answer = self.client.call(Method::Post, &api, Some(&body.0))?;
                 if answer.ok() {
                     return Ok(());
                 }

@@ -14,7 +14,8 @@
 //! `BAO_TOKEN`, `VAULT_TOKEN` or `~/.vault-token` when it is not set), or `auth =
 //! "approle"` with `role_id`, `secret_id` and `auth_mount` (default `approle`);
 //! `namespace`, `ca_cert` (default `*_NAMESPACE`, `*_CACERT`), `mount` with `kv_version`
-//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (30).
+//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (20: so it
+//! answers with its reasons before vault's 30 s per answer runs out).
 
 mod address;
 mod http;
@@ -50,6 +51,23 @@ fn field_text(value: &Value) -> String {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
+}
+
+/// The secrets and folders directly in `folder` whose names start with `start`, as
+/// addresses (`secret/app`, `secret/team/`).
+fn children(kv: &mut Kv, folder: &kv::Located, start: &str) -> Result<Vec<String>, ProviderError> {
+    let base = folder.full();
+    let base = if base.ends_with('/') {
+        base
+    } else {
+        format!("{base}/")
+    };
+    Ok(kv
+        .children(folder)?
+        .into_iter()
+        .filter(|child| child.starts_with(start))
+        .map(|child| format!("{base}{child}"))
+        .collect())
 }
 
 impl OpenBao {
@@ -151,43 +169,19 @@ impl Provider for OpenBao {
             }
         } else if prefix.ends_with('/') {
             let located = kv.locate(prefix)?;
-            let base = located.full();
-            keys.extend(kv.children(&located)?.into_iter().map(|child| {
-                format!(
-                    "{}{child}",
-                    if base.ends_with('/') {
-                        base.clone()
-                    } else {
-                        format!("{base}/")
-                    }
-                )
-            }));
+            keys.extend(children(kv, &located, "")?);
         } else {
             let located = kv.locate(prefix)?;
-            // A secret: its fields. Otherwise the names of its folder that start so.
-            let secret = if located.rest.is_empty() {
-                None
+            // A mount: its secrets. A secret: its fields. Otherwise the names of its folder
+            // that start so (`secret/ap` lists `secret/app`).
+            if located.rest.is_empty() {
+                keys.extend(children(kv, &located, "")?);
+            } else if let Some(secret) = kv.read(&located, None)? {
+                keys.extend(secret.fields.keys().map(|f| field_address(prefix, f)));
             } else {
-                kv.read(&located, None)?
-            };
-            match secret {
-                Some(secret) => keys.extend(secret.fields.keys().map(|f| field_address(prefix, f))),
-                None => {
-                    let (folder, start) = prefix.rsplit_once('/').unwrap_or((prefix, ""));
-                    let parent = kv.locate(&format!("{folder}/"))?;
-                    let base = parent.full();
-                    let base = if base.ends_with('/') {
-                        base
-                    } else {
-                        format!("{base}/")
-                    };
-                    keys.extend(
-                        kv.children(&parent)?
-                            .into_iter()
-                            .filter(|child| child.starts_with(start))
-                            .map(|child| format!("{base}{child}")),
-                    );
-                }
+                let (folder, start) = prefix.rsplit_once('/').unwrap_or((prefix, ""));
+                let parent = kv.locate(&format!("{folder}/"))?;
+                keys.extend(children(kv, &parent, start)?);
             }
         }
         keys.sort();

@@ -145,7 +145,7 @@ impl Settings {
             ca_cert: text("ca_cert")?.or_else(|| environment(&["BAO_CACERT", "VAULT_CACERT"])),
             mount,
             timeout: seconds("timeout_seconds", 20)?,
-            failover: seconds("failover_seconds", 30)?,
+            failover: seconds("failover_seconds", 20)?,
         })
     }
 

@@ -8,8 +8,8 @@ mod bao;
 use std::path::Path;
 use std::time::Duration;
 
-use secretsd_protocol::Config;
 use secretsd_protocol::client::{ClientOptions, ProviderProcess};
+use secretsd_protocol::{Config, SecretValue};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_secretsd-provider-openbao");
@@ -61,5 +61,16 @@ fn an_approle_token_is_renewed_before_its_ttl_without_logging_in_again() {
         );
         std::thread::sleep(Duration::from_millis(2_300));
     }
+    // Its policy reads only: a write is denied as such, not taken for an expired token
+    // (a new login would fail here: the secret_id was good for one).
+    let denied = provider
+        .set(&config, &key, SecretValue::new("not-written"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        denied.contains("denied") && denied.contains("permission denied"),
+        "{denied}"
+    );
+    assert!(!denied.contains("AppRole"), "{denied}");
     let _ = provider.close();
 }
