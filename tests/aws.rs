@@ -368,3 +368,43 @@ fn a_user_without_the_permission_is_denied_naming_action_and_resource() {
     assert!(!err.contains(secret) && !err.contains(id), "{err}");
     assert!(!err.contains("locked-value-7"), "{err}");
 }
+
+/// `role_arn`: the role is assumed (with its `external_id`) on top of the user's key, the
+/// calls made with the role's credentials; a user who may not assume it is denied, the
+/// error naming the role. (moto grants no sts:AssumeRole by an IAM policy when it enforces
+/// IAM, so the assumption that succeeds runs without enforcement.)
+#[test]
+fn a_configured_role_is_assumed_on_top_of_the_users_key() {
+    // A configuration value is a reference: an ARN, which looks like one, is a literal.
+    let role = "role_arn = \"literal:arn:aws:iam::123456789012:role/reader\"\n\
+                external_id = \"billing\"\n";
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, role);
+    assert_eq!(reveal(&home, "aws:sm:prod/db#password"), "rds-pw-1");
+
+    let server = MotoServer::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let created = server.boto(
+        "iam.create_user(UserName='assumer')\n\
+         k = iam.create_access_key(UserName='assumer')['AccessKey']\n\
+         sm.create_secret(Name='prod/behind-role', SecretString='role-value-5')\n\
+         print(k['AccessKeyId'], k['SecretAccessKey'])",
+    );
+    let (id, secret) = created.trim().split_once(' ').unwrap();
+    let home = aws_home(&server, role);
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/behind-role"])
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("when asked to assume arn:aws:iam::123456789012:role/reader"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(secret) && !err.contains("role-value-5"),
+        "{err}"
+    );
+}

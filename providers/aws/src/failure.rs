@@ -166,6 +166,20 @@ where
         // The credential chain runs when a request is sent: finding nothing is a dispatch
         // failure.
         _ if chain(&error).contains("no credentials found") => no_credentials(&what),
+        _ if chain(&error).contains("loading credentials") => (
+            ErrorKind::Denied,
+            format!(
+                "AWS gave no credentials for {what}{}: {}",
+                match &settings.role_arn {
+                    Some(role) => format!(
+                        " when asked to assume {role} (sts:AssumeRole; check role_arn, \
+                         external_id and the role's trust policy)"
+                    ),
+                    None => String::new(),
+                },
+                scrub(&chain(&error), settings)
+            ),
+        ),
         _ => (
             ErrorKind::Unavailable,
             format!(
