@@ -408,3 +408,115 @@ fn a_configured_role_is_assumed_on_top_of_the_users_key() {
         "{err}"
     );
 }
+
+/// AWS's throttling, which moto never does: a stand-in that answers
+/// `ThrottlingException` (as Secrets Manager's JSON protocol writes it) to its first
+/// `throttled` requests, then the secret; it counts requests in `count`.
+const THROTTLER: &str = r#"
+import http.server, json, sys
+throttled, count = int(sys.argv[1]), sys.argv[2]
+seen = 0
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global seen
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        seen += 1
+        open(count, "w").write(str(seen))
+        if seen <= throttled:
+            status, body = 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        else:
+            status, body = 200, {"Name": "prod/t", "SecretString": "after-throttling",
+                                 "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/t-AbCdEf",
+                                 "VersionId": "v1", "VersionStages": ["AWSCURRENT"]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The throttling stand-in, stopped when dropped.
+struct Throttler {
+    child: std::process::Child,
+    url: String,
+    count: std::path::PathBuf,
+}
+
+impl Throttler {
+    fn start(throttled: u32, dir: &std::path::Path) -> Throttler {
+        use std::io::BufRead;
+        let count = dir.join("requests");
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", THROTTLER, &throttled.to_string()])
+            .arg(&count)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        Throttler {
+            child,
+            url: format!("http://127.0.0.1:{}", port.trim()),
+            count,
+        }
+    }
+
+    fn requests(&self) -> u32 {
+        std::fs::read_to_string(&self.count)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Throttler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Throttling is retried with backoff and jitter (4 attempts in all), inside the call's
+/// time; past them the key is unavailable, saying AWS kept throttling.
+#[test]
+fn throttling_is_retried_then_reported_unavailable() {
+    let home = TestHome::initialised();
+    let config = |url: &str| {
+        std::fs::write(
+            home.path().join("config/secretsd/config.toml"),
+            format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    let twice = Throttler::start(2, home.path());
+    config(&twice.url);
+    assert_eq!(reveal(&home, "aws:sm:prod/t"), "after-throttling");
+    assert_eq!(twice.requests(), 3);
+    drop(twice);
+
+    let always = Throttler::start(1000, home.path());
+    config(&always.url);
+    let started = std::time::Instant::now();
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/t"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("(unavailable): AWS kept throttling secretsmanager:GetSecretValue on prod/t"),
+        "{err}"
+    );
+    assert_eq!(always.requests(), 4);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{err}"
+    );
+}
