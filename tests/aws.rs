@@ -520,3 +520,36 @@ fn throttling_is_retried_then_reported_unavailable() {
         "{err}"
     );
 }
+
+/// `vault rm`: a secret is scheduled for deletion within Secrets Manager's recovery window
+/// (restorable; a read says so), a field goes alone, a parameter is deleted.
+#[test]
+fn rm_schedules_a_secret_for_deletion_and_removes_a_field_or_a_parameter() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    for address in [
+        "aws:sm:prod/db#port",
+        "aws:sm:prod/plain",
+        "aws:ssm:flat-param",
+    ] {
+        let output = vault(&home, &["rm", address]).output().unwrap();
+        assert!(output.status.success(), "{address}: {}", stderr(&output));
+    }
+    assert_eq!(
+        reveal(&home, "aws:sm:prod/db"),
+        r#"{"username":"app","password":"rds-pw-1","host":"db.internal"}"#
+    );
+    let held = server.boto(
+        "d = sm.describe_secret(SecretId='prod/plain')\n\
+         print('DeletedDate' in d)\n\
+         print(len(ssm.get_parameters(Names=['flat-param'])['Parameters']))",
+    );
+    assert_eq!(held, "True\n0\n");
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/plain"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("restore-secret"), "{err}");
+}
