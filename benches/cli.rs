@@ -999,11 +999,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(21);
     let mut verdicts: Vec<Verdict> = Vec::new();
-    // `VAULT_BENCH_ONLY=openbao`: that row alone (it starts a server; the others need none).
-    if std::env::var("VAULT_BENCH_ONLY").as_deref() == Ok("openbao") {
+    // `VAULT_BENCH_ONLY=openbao` or `=aws`: that row alone (it starts its server; the others
+    // need none, but a quiet machine).
+    let only = std::env::var("VAULT_BENCH_ONLY").ok();
+    if let Some(only) = only.as_deref().filter(|o| ["openbao", "aws"].contains(o)) {
         println!("| workload | command | vault | floor | ratio | floor command |");
         println!("|----------|---------|------:|------:|------:|---------------|");
-        if let Some(verdict) = openbao_benchmark(runs) {
+        let verdict = if only == "openbao" {
+            openbao_benchmark(runs)
+        } else {
+            aws_benchmark(runs)
+        };
+        if let Some(verdict) = verdict {
             println!(
                 "\n{}: {} (target {})",
                 verdict.metric, verdict.figure, verdict.target

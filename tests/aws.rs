@@ -368,3 +368,188 @@ fn a_user_without_the_permission_is_denied_naming_action_and_resource() {
     assert!(!err.contains(secret) && !err.contains(id), "{err}");
     assert!(!err.contains("locked-value-7"), "{err}");
 }
+
+/// `role_arn`: the role is assumed (with its `external_id`) on top of the user's key, the
+/// calls made with the role's credentials; a user who may not assume it is denied, the
+/// error naming the role. (moto grants no sts:AssumeRole by an IAM policy when it enforces
+/// IAM, so the assumption that succeeds runs without enforcement.)
+#[test]
+fn a_configured_role_is_assumed_on_top_of_the_users_key() {
+    // A configuration value is a reference: an ARN, which looks like one, is a literal.
+    let role = "role_arn = \"literal:arn:aws:iam::123456789012:role/reader\"\n\
+                external_id = \"billing\"\n";
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, role);
+    assert_eq!(reveal(&home, "aws:sm:prod/db#password"), "rds-pw-1");
+
+    let server = MotoServer::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let created = server.boto(
+        "iam.create_user(UserName='assumer')\n\
+         k = iam.create_access_key(UserName='assumer')['AccessKey']\n\
+         sm.create_secret(Name='prod/behind-role', SecretString='role-value-5')\n\
+         print(k['AccessKeyId'], k['SecretAccessKey'])",
+    );
+    let (id, secret) = created.trim().split_once(' ').unwrap();
+    let home = aws_home(&server, role);
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/behind-role"])
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("when asked to assume arn:aws:iam::123456789012:role/reader"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(secret) && !err.contains("role-value-5"),
+        "{err}"
+    );
+}
+
+/// AWS's throttling, which moto never does: a stand-in that answers
+/// `ThrottlingException` (as Secrets Manager's JSON protocol writes it) to its first
+/// `throttled` requests, then the secret; it counts requests in `count`.
+const THROTTLER: &str = r#"
+import http.server, json, sys
+throttled, count = int(sys.argv[1]), sys.argv[2]
+seen = 0
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global seen
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        seen += 1
+        open(count, "w").write(str(seen))
+        if seen <= throttled:
+            status, body = 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        else:
+            status, body = 200, {"Name": "prod/t", "SecretString": "after-throttling",
+                                 "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/t-AbCdEf",
+                                 "VersionId": "v1", "VersionStages": ["AWSCURRENT"]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The throttling stand-in, stopped when dropped.
+struct Throttler {
+    child: std::process::Child,
+    url: String,
+    count: std::path::PathBuf,
+}
+
+impl Throttler {
+    fn start(throttled: u32, dir: &std::path::Path) -> Throttler {
+        use std::io::BufRead;
+        let count = dir.join("requests");
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", THROTTLER, &throttled.to_string()])
+            .arg(&count)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        Throttler {
+            child,
+            url: format!("http://127.0.0.1:{}", port.trim()),
+            count,
+        }
+    }
+
+    fn requests(&self) -> u32 {
+        std::fs::read_to_string(&self.count)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Throttler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Throttling is retried with backoff and jitter (4 attempts in all), inside the call's
+/// time; past them the key is unavailable, saying AWS kept throttling.
+#[test]
+fn throttling_is_retried_then_reported_unavailable() {
+    let home = TestHome::initialised();
+    let config = |url: &str| {
+        std::fs::write(
+            home.path().join("config/secretsd/config.toml"),
+            format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    let twice = Throttler::start(2, home.path());
+    config(&twice.url);
+    assert_eq!(reveal(&home, "aws:sm:prod/t"), "after-throttling");
+    assert_eq!(twice.requests(), 3);
+    drop(twice);
+
+    let always = Throttler::start(1000, home.path());
+    config(&always.url);
+    let started = std::time::Instant::now();
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/t"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("(unavailable): AWS kept throttling secretsmanager:GetSecretValue on prod/t"),
+        "{err}"
+    );
+    assert_eq!(always.requests(), 4);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{err}"
+    );
+}
+
+/// `vault rm`: a secret is scheduled for deletion within Secrets Manager's recovery window
+/// (restorable; a read says so), a field goes alone, a parameter is deleted.
+#[test]
+fn rm_schedules_a_secret_for_deletion_and_removes_a_field_or_a_parameter() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    for address in [
+        "aws:sm:prod/db#port",
+        "aws:sm:prod/plain",
+        "aws:ssm:flat-param",
+    ] {
+        let output = vault(&home, &["rm", address]).output().unwrap();
+        assert!(output.status.success(), "{address}: {}", stderr(&output));
+    }
+    assert_eq!(
+        reveal(&home, "aws:sm:prod/db"),
+        r#"{"username":"app","password":"rds-pw-1","host":"db.internal"}"#
+    );
+    let held = server.boto(
+        "d = sm.describe_secret(SecretId='prod/plain')\n\
+         print('DeletedDate' in d)\n\
+         print(len(ssm.get_parameters(Names=['flat-param'])['Parameters']))",
+    );
+    assert_eq!(held, "True\n0\n");
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/plain"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("restore-secret"), "{err}");
+}

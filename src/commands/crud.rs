@@ -195,7 +195,7 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
                             .map(|m| format!(": {}", resolver.providers().redact(provider, m)))
                             .unwrap_or_default();
                         let message = format!(
-                            "provider {provider} has no value for {key} ({}{detail})",
+                            "provider {provider} has no value for {key} ({}){detail}",
                             kind.map(|k| k.to_string()).unwrap_or_default()
                         );
                         Err(match kind {

@@ -166,6 +166,20 @@ where
         // The credential chain runs when a request is sent: finding nothing is a dispatch
         // failure.
         _ if chain(&error).contains("no credentials found") => no_credentials(&what),
+        _ if chain(&error).contains("loading credentials") => (
+            ErrorKind::Denied,
+            format!(
+                "AWS gave no credentials for {what}{}: {}",
+                match &settings.role_arn {
+                    Some(role) => format!(
+                        " when asked to assume {role} (sts:AssumeRole; check role_arn, \
+                         external_id and the role's trust policy)"
+                    ),
+                    None => String::new(),
+                },
+                scrub(&chain(&error), settings)
+            ),
+        ),
         _ => (
             ErrorKind::Unavailable,
             format!(
@@ -250,4 +264,120 @@ fn scrub(text: &str, settings: &Settings) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    fn settings() -> Settings {
+        let config = serde_json::json!({
+            "access_key_id": KEY_ID,
+            "secret_access_key": SECRET_KEY,
+            "session_token": "session-token-value",
+        });
+        Settings::from_config(config.as_object().unwrap()).unwrap()
+    }
+
+    /// What AWS answering `status` with `code` and `message` makes of `call`.
+    fn answered(status: u16, code: Option<&str>, message: &str, writes: bool) -> ProviderError {
+        let mut metadata = ErrorMetadata::builder().message(message);
+        if let Some(code) = code {
+            metadata = metadata.code(code);
+        }
+        let error = SdkError::service_error(
+            GetSecretValueError::generic(metadata.build()),
+            HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
+        );
+        let call = Call {
+            action: "secretsmanager:PutSecretValue",
+            resource: "prod/db",
+            writes,
+        };
+        failed(error, &call, &settings())
+    }
+
+    #[test]
+    fn each_refusal_is_its_kind_naming_action_and_resource_never_a_key() {
+        let table: &[(u16, Option<&str>, ErrorKind, &str)] = &[
+            (
+                400,
+                Some("AccessDeniedException"),
+                ErrorKind::Denied,
+                "AWS denied secretsmanager:PutSecretValue on prod/db to the access key AKIA…MPLE",
+            ),
+            (
+                403,
+                None,
+                ErrorKind::Denied,
+                "AWS denied secretsmanager:PutSecretValue on prod/db",
+            ),
+            (
+                400,
+                Some("ExpiredTokenException"),
+                ErrorKind::Denied,
+                "the session token has expired",
+            ),
+            (
+                400,
+                Some("ResourceNotFoundException"),
+                ErrorKind::NotFound,
+                "prod/db does not exist",
+            ),
+            (
+                400,
+                Some("ThrottlingException"),
+                ErrorKind::Unavailable,
+                "kept throttling secretsmanager:PutSecretValue on prod/db",
+            ),
+            (
+                400,
+                Some("ValidationException"),
+                ErrorKind::Invalid,
+                "AWS refused secretsmanager:PutSecretValue on prod/db",
+            ),
+            (
+                500,
+                Some("InternalServiceError"),
+                ErrorKind::Unavailable,
+                "AWS failed secretsmanager:PutSecretValue on prod/db",
+            ),
+        ];
+        for (status, code, kind, said) in table {
+            let error = answered(
+                *status,
+                *code,
+                &format!("as {KEY_ID} / {SECRET_KEY}"),
+                false,
+            );
+            assert_eq!(error.kind, *kind, "{code:?}: {error}");
+            assert!(error.message.contains(said), "{code:?}: {error}");
+            for never in [KEY_ID, SECRET_KEY, "session-token-value"] {
+                assert!(!error.message.contains(never), "{code:?}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_out_what_aws_said_about_the_value() {
+        let error = answered(
+            400,
+            Some("ValidationException"),
+            "value 'the-new-secret' failed to satisfy constraint",
+            true,
+        );
+        assert_eq!(error.kind, ErrorKind::Invalid);
+        assert!(!error.message.contains("the-new-secret"), "{error}");
+        // A refusal of permission is still explained.
+        let denied = answered(400, Some("AccessDeniedException"), "no kms:Encrypt", true);
+        assert!(denied.message.contains("no kms:Encrypt"), "{denied}");
+    }
 }
