@@ -177,15 +177,20 @@ mod tests {
     #[test]
     fn no_row_passes_a_variable_named_like_a_secret() {
         for row in DEFAULTS {
-            // A variable naming a token's file is a path: the secret stays in the file.
+            // A variable naming a file (a token's) or a URI (ECS's credentials endpoint)
+            // is a locator: the secret stays where it points.
             for name in row
                 .environment
                 .iter()
-                .filter(|n| !n.ends_with("_TOKEN_FILE"))
+                .filter(|n| !n.ends_with("_FILE") && !n.ends_with("_URI"))
             {
-                let upper = name.to_ascii_uppercase();
-                for word in ["TOKEN", "SECRET", "PASSWORD", "KEY"] {
-                    assert!(!upper.contains(word), "{} passes {name}", row.provider);
+                // Whole words: AWS_ENDPOINT_URL_SECRETS_MANAGER names a service.
+                for word in name.to_ascii_uppercase().split('_') {
+                    assert!(
+                        !["TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIALS"].contains(&word),
+                        "{} passes {name}",
+                        row.provider
+                    );
                 }
             }
         }
