@@ -31,6 +31,11 @@
 //! fn main() -> std::process::ExitCode { serve(Echo) }
 //! ```
 
+// The README's example provider compiles, as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub mod client;
 pub mod conformance;
 pub mod messages;
