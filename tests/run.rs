@@ -81,7 +81,7 @@ fn one_failing_reference_means_nothing_starts() {
             "env:UNSET_VARIABLE_XYZ",
             "not set in vault's environment",
         ),
-        ("file:/no/such/file", "file:/no/such/file", "No such file"),
+        ("file:/no/such/file", "file:/no/such/file", "does not exist"),
         (
             "nosuchprovider:/app/db/PASSWORD",
             "nosuchprovider:…",
