@@ -85,6 +85,15 @@ fn the_token_defaults_to_bao_token_then_vault_token_then_the_token_file() {
         err.contains("token from env:VAULT_TOKEN (a default"),
         "{err}"
     );
+    // An empty BAO_TOKEN is no token: the search goes on, as the bao CLI's does.
+    let (seen, err) = setup.seen(&[("BAO_TOKEN", ""), ("VAULT_TOKEN", "token-from-vault-22")]);
+    assert_eq!(seen["token"], "token-from-vault-22");
+    assert!(
+        err.contains("token from env:VAULT_TOKEN (a default"),
+        "{err}"
+    );
+    let (seen, _) = setup.seen(&[("BAO_TOKEN", ""), ("VAULT_TOKEN", "")]);
+    assert_eq!(seen["token"], "token-from-file-77");
 
     let (seen, err) = setup.seen(&[]);
     assert_eq!(seen["token"], "token-from-file-77");
