@@ -139,9 +139,9 @@ impl<'a> Resolver<'a> {
                 config.insert(key.clone(), json);
             }
             // What the configuration leaves out, from where users already keep it.
-            for setting in
-                crate::provider_defaults::settings_to_fill(name, |k| table.contains_key(k))
-            {
+            for setting in crate::provider_defaults::settings_to_fill(name, |k| {
+                table.get(k).map(|v| v.as_str().unwrap_or(""))
+            }) {
                 for text in setting.references {
                     let reference = Reference::parse(text);
                     if let Some(value) =
