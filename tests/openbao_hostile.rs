@@ -142,6 +142,53 @@ fn a_307_to_another_host_is_refused_and_nothing_is_sent_there() {
 }
 
 #[test]
+fn a_307_to_another_listed_node_is_followed_and_said_under_v() {
+    let serving = FakeNode::start(|request| {
+        if let Some(reply) = mount_answer(request, 2) {
+            return reply;
+        }
+        if request.path == "/v1/sys/leader" {
+            return Reply::json(404, json!({"errors": []}));
+        }
+        Reply::json(
+            200,
+            json!({"data": {"data": {"A": "from-the-listed-node"}, "metadata": {"version": 1}}}),
+        )
+    });
+    let target = serving.address.clone();
+    let standby = FakeNode::start(move |request| {
+        if request.path == "/v1/sys/leader" {
+            return Reply::json(404, json!({"errors": []}));
+        }
+        Reply::redirect(&format!("{target}{}", request.path))
+    });
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.openbao]\naddress = [\"{}\", \"{}\"]\n",
+            standby.address, serving.address
+        ),
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &["-v", "get", "--reveal", "openbao:secret/app#A"],
+        "",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim_end(), "from-the-listed-node");
+    assert!(
+        stderr(&output).contains(&format!(
+            "followed a 307 from {} to {}",
+            standby.address, serving.address
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_success_that_is_not_json_is_unavailable_not_an_empty_secret() {
     let node = FakeNode::start(|request| {
         if let Some(reply) = mount_answer(request, 1) {
@@ -168,6 +215,33 @@ fn a_success_that_is_not_json_is_unavailable_not_an_empty_secret() {
         "{:?}",
         node.requests()
     );
+}
+
+#[test]
+fn a_success_without_data_is_unavailable_not_an_empty_secret() {
+    for version in [1, 2] {
+        let node = FakeNode::start(move |request| {
+            if let Some(reply) = mount_answer(request, version) {
+                return reply;
+            }
+            if request.method == "GET" {
+                return Reply::json(200, json!({"maintenance": true}));
+            }
+            Reply::json(204, json!(null))
+        });
+        let home = home_for(&node, "");
+        let get = vault(&home, &["get", "openbao:secret/app#A"], "");
+        let said = failed(&get, 5);
+        assert!(said.contains("without its data"), "v{version}: {said}");
+        let set = vault(&home, &["set", "openbao:secret/app#B"], "b-value\n");
+        let said = failed(&set, 5);
+        assert!(said.contains("without its data"), "v{version}: {said}");
+        assert!(
+            node.requests().iter().all(|r| r.method == "GET"),
+            "v{version}: {:?}",
+            node.requests()
+        );
+    }
 }
 
 #[test]
@@ -261,4 +335,32 @@ fn list_refuses_dot_segments_and_asks_nothing() {
         assert!(said.contains("a . or .. path segment"), "{prefix}: {said}");
     }
     assert!(node.requests().is_empty(), "{:?}", node.requests());
+}
+
+#[test]
+fn nodes_that_never_answer_are_given_up_within_failover_seconds() {
+    // Listening, never accepting: a connection opens and no answer ever comes.
+    let silent: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addresses: Vec<String> = silent
+        .iter()
+        .map(|l| format!("\"http://{}\"", l.local_addr().unwrap()))
+        .collect();
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.openbao]\naddress = [{}]\ntimeout_seconds = 20\nfailover_seconds = 2\n",
+            addresses.join(", ")
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = vault(&home, &["get", "openbao:secret/app#A"], "");
+    let took = started.elapsed();
+    let said = failed(&output, 5);
+    assert!(said.contains("no OpenBao node could serve"), "{said}");
+    // Three 20 s timeouts in a row were 60 s; vault itself gives up at 30.
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}: {said}");
 }

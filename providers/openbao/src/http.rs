@@ -591,7 +591,8 @@ impl Client {
                         capped(&location)
                     ));
                 }
-                if !self.may_redirect_to(&location) && self.leader_origin.is_none() {
+                // Not a node known so far: perhaps a new active node, which this one names.
+                if !self.may_redirect_to(&location) {
                     self.learn_leader_from(address);
                 }
                 if !self.may_redirect_to(&location) {
