@@ -23,8 +23,9 @@ pub struct DefaultSetting {
     /// leaves the setting out (the provider then says what it lacks).
     pub references: &'static [&'static str],
     /// Settings that, when configured, mean this one is not wanted (an `auth` method other
-    /// than a token needs no token): no default is then resolved or sent.
-    pub unless_set: &'static [&'static str],
+    /// than a token needs no token): no default is then resolved or sent. Each with the
+    /// values that still want it (`auth = "token"` names the method the default is for).
+    pub unless_set: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// What vault fills in for one provider.
@@ -47,7 +48,7 @@ pub const DEFAULTS: &[ProviderDefaults] = &[
             key: "token",
             // As the `bao` CLI looks (and HashiCorp's `vault` CLI before it).
             references: &["env:BAO_TOKEN", "env:VAULT_TOKEN", "file:~/.vault-token"],
-            unless_set: &["auth"],
+            unless_set: &[("auth", &["token"])],
         }],
         secrets: &["secret_id", "role_id"],
         environment: &[
@@ -67,17 +68,17 @@ pub const DEFAULTS: &[ProviderDefaults] = &[
             DefaultSetting {
                 key: "access_key_id",
                 references: &["env:AWS_ACCESS_KEY_ID"],
-                unless_set: &["profile"],
+                unless_set: &[("profile", &[])],
             },
             DefaultSetting {
                 key: "secret_access_key",
                 references: &["env:AWS_SECRET_ACCESS_KEY"],
-                unless_set: &["profile"],
+                unless_set: &[("profile", &[])],
             },
             DefaultSetting {
                 key: "session_token",
                 references: &["env:AWS_SESSION_TOKEN"],
-                unless_set: &["profile"],
+                unless_set: &[("profile", &[])],
             },
         ],
         secrets: &[],
@@ -131,16 +132,23 @@ pub fn of(provider: &str) -> Option<&'static ProviderDefaults> {
     DEFAULTS.iter().find(|row| row.provider == provider)
 }
 
-/// The settings to fill in for `provider` whose configuration has the keys `configured`.
-pub fn settings_to_fill<'a>(
+/// The settings to fill in for `provider`, whose configuration gives `configured(KEY)`:
+/// None for a key it does not set, else the value as written (a string's text; empty for
+/// another type).
+pub fn settings_to_fill<'a, 't: 'a>(
     provider: &str,
-    configured: impl Fn(&str) -> bool + 'a,
+    configured: impl Fn(&str) -> Option<&'t str> + 'a,
 ) -> impl Iterator<Item = &'static DefaultSetting> + 'a {
     of(provider)
         .map(|row| row.settings)
         .unwrap_or_default()
         .iter()
-        .filter(move |s| !configured(s.key) && !s.unless_set.iter().any(|k| configured(k)))
+        .filter(move |s| {
+            configured(s.key).is_none()
+                && !s.unless_set.iter().any(|(key, still)| {
+                    configured(key).is_some_and(|value| !still.contains(&value))
+                })
+        })
 }
 
 /// The allow-listed variables of vault's environment that are set, for `provider`'s
@@ -160,18 +168,26 @@ mod tests {
 
     #[test]
     fn a_configured_setting_or_one_that_excludes_it_means_no_default() {
-        let keys = |configured: &'static [&'static str]| {
-            settings_to_fill("openbao", move |k| configured.contains(&k))
-                .map(|s| s.key)
-                .collect::<Vec<_>>()
+        let keys = |configured: &'static [(&'static str, &'static str)]| {
+            settings_to_fill("openbao", move |k| {
+                configured
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| *v)
+            })
+            .map(|s| s.key)
+            .collect::<Vec<_>>()
         };
         assert_eq!(keys(&[]), ["token"]);
-        assert_eq!(keys(&["token"]), Vec::<&str>::new());
-        assert_eq!(keys(&["auth"]), Vec::<&str>::new());
-        assert_eq!(keys(&["address"]), ["token"]);
-        assert_eq!(settings_to_fill("gopass", |_| false).count(), 0);
-        assert_eq!(settings_to_fill("aws", |_| false).count(), 3);
-        assert_eq!(settings_to_fill("aws", |k| k == "profile").count(), 0);
+        assert_eq!(keys(&[("token", "env:T")]), Vec::<&str>::new());
+        assert_eq!(keys(&[("auth", "approle")]), Vec::<&str>::new());
+        // The token method named explicitly is still the token method.
+        assert_eq!(keys(&[("auth", "token")]), ["token"]);
+        assert_eq!(keys(&[("address", "http://x")]), ["token"]);
+        assert_eq!(settings_to_fill("gopass", |_| None).count(), 0);
+        assert_eq!(settings_to_fill("aws", |_| None).count(), 3);
+        let profile = |k: &str| (k == "profile").then_some("dev");
+        assert_eq!(settings_to_fill("aws", profile).count(), 0);
     }
 
     #[test]

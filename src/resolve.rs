@@ -139,9 +139,9 @@ impl<'a> Resolver<'a> {
                 config.insert(key.clone(), json);
             }
             // What the configuration leaves out, from where users already keep it.
-            for setting in
-                crate::provider_defaults::settings_to_fill(name, |k| table.contains_key(k))
-            {
+            for setting in crate::provider_defaults::settings_to_fill(name, |k| {
+                table.get(k).map(|v| v.as_str().unwrap_or(""))
+            }) {
                 for text in setting.references {
                     let reference = Reference::parse(text);
                     if let Some(value) =
@@ -194,6 +194,11 @@ impl<'a> Resolver<'a> {
             return Ok(None);
         }
         let value = resolved.remove(0).value;
+        // An empty default (`BAO_TOKEN=` exported) is no token: the search goes on, as the
+        // `bao` CLI's does, rather than stopping at a value no server takes.
+        if origin == SettingOrigin::Default && value.expose_secret().is_empty() {
+            return Ok(None);
+        }
         // A value from elsewhere (a token from gopass, a file), or one of the settings the
         // provider's row names as secrets however written (a literal token), is a secret
         // this provider is sent: kept out of what it says back.

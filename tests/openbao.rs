@@ -660,7 +660,7 @@ fn a_raft_cluster_serves_through_the_loss_of_its_active_node() {
 }
 
 /// A node that answers every request with a 307 to `target` (as a standby points at the
-/// active node), stopped when dropped.
+/// active node), and `sys/leader` naming `target`; stopped when dropped.
 struct Redirector {
     address: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -701,6 +701,18 @@ impl Redirector {
                 reader.read_exact(&mut body).unwrap();
                 let path = request_line.split(' ').nth(1).unwrap_or("/");
                 let mut stream = stream;
+                // As a standby does: it names the active node, which a 307 may lead to.
+                if path == "/v1/sys/leader" {
+                    let body = format!(
+                        "{{\"ha_enabled\":true,\"is_self\":false,\"leader_address\":\"{target}\"}}"
+                    );
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    continue;
+                }
                 let _ = write!(
                     stream,
                     "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -734,13 +746,21 @@ fn a_307_to_the_active_node_is_followed_for_reads_and_writes() {
         standby.address
     ));
     let token = [("BAO_TOKEN", server.root_token.as_str())];
-    assert_eq!(
-        succeeded(&vault(
-            &home,
-            &token,
-            &["get", "--reveal", "openbao:secret/app#A"]
+    let read = vault(
+        &home,
+        &token,
+        &["-v", "get", "--reveal", "openbao:secret/app#A"],
+    );
+    assert_eq!(succeeded(&read), "through-a-redirect");
+    // Followed because the node named it the active node, and -v says so.
+    assert!(
+        stderr(&read).contains(&format!(
+            "followed a 307 from {} to {}",
+            standby.address,
+            server.address()
         )),
-        "through-a-redirect"
+        "{}",
+        stderr(&read)
     );
     succeeded(&vault_stdin(
         &home,

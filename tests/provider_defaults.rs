@@ -85,6 +85,15 @@ fn the_token_defaults_to_bao_token_then_vault_token_then_the_token_file() {
         err.contains("token from env:VAULT_TOKEN (a default"),
         "{err}"
     );
+    // An empty BAO_TOKEN is no token: the search goes on, as the bao CLI's does.
+    let (seen, err) = setup.seen(&[("BAO_TOKEN", ""), ("VAULT_TOKEN", "token-from-vault-22")]);
+    assert_eq!(seen["token"], "token-from-vault-22");
+    assert!(
+        err.contains("token from env:VAULT_TOKEN (a default"),
+        "{err}"
+    );
+    let (seen, _) = setup.seen(&[("BAO_TOKEN", ""), ("VAULT_TOKEN", "")]);
+    assert_eq!(seen["token"], "token-from-file-77");
 
     let (seen, err) = setup.seen(&[]);
     assert_eq!(seen["token"], "token-from-file-77");
@@ -100,7 +109,7 @@ fn the_token_defaults_to_bao_token_then_vault_token_then_the_token_file() {
 }
 
 #[test]
-fn a_configured_token_or_another_auth_method_wins_over_the_defaults() {
+fn a_configured_token_or_another_auth_method_wins_over_the_defaults_but_auth_token_does_not() {
     let configured = setup("[providers.openbao]\ntoken = \"env:MY_BAO_TOKEN\"\n");
     let (seen, err) = configured.seen(&[
         ("BAO_TOKEN", "token-from-bao-11"),
@@ -111,6 +120,12 @@ fn a_configured_token_or_another_auth_method_wins_over_the_defaults() {
         err.contains("provider openbao: token from env:MY_BAO_TOKEN\n"),
         "{err}"
     );
+
+    // The token method named explicitly still takes the token its users keep.
+    let token_method = setup("[providers.openbao]\nauth = \"token\"\n");
+    let (seen, err) = token_method.seen(&[("BAO_TOKEN", "token-from-bao-11")]);
+    assert_eq!(seen["token"], "token-from-bao-11");
+    assert!(err.contains("token from env:BAO_TOKEN (a default"), "{err}");
 
     let approle = setup("[providers.openbao]\nauth = \"approle\"\n");
     let (seen, err) = approle.seen(&[("BAO_TOKEN", "token-from-bao-11")]);

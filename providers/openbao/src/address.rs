@@ -37,9 +37,10 @@ impl Address {
             None => (before_field, None),
         };
         let path = path.trim_start_matches('/');
-        if path.is_empty() || path.split('/').any(|s| s == "." || s == "..") {
+        if path.is_empty() {
             return Err(invalid(key, "no secret path"));
         }
+        refuse_dot_segments(key, path)?;
         if path.contains("//") {
             return Err(invalid(key, "an empty path segment"));
         }
@@ -91,6 +92,14 @@ impl Address {
     }
 }
 
+/// A `.` or `..` segment would step out of the mount in the URL the path is sent in.
+pub fn refuse_dot_segments(key: &str, path: &str) -> Result<(), ProviderError> {
+    if path.split('/').any(|s| s == "." || s == "..") {
+        return Err(invalid(key, "a . or .. path segment"));
+    }
+    Ok(())
+}
+
 /// How a listed field is written back as an address.
 pub fn field_address(path: &str, field: &str) -> String {
     format!("{path}#{field}")
@@ -140,5 +149,8 @@ mod tests {
             assert!(Address::parse(bad).is_err(), "{bad}");
         }
         assert!(parse("secret/app?version=2#x").writable("k").is_err());
+        assert!(refuse_dot_segments("k", "secret/../sys/").is_err());
+        assert!(refuse_dot_segments("k", "secret/./").is_err());
+        assert!(refuse_dot_segments("k", "secret/a..b/").is_ok());
     }
 }

@@ -12,12 +12,21 @@ use ureq::Agent;
 use ureq::http::Response;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::origin::origin;
 use crate::settings::{Auth, Settings};
 
 /// 307s followed for one request: a standby points at the active node, which serves.
 const MAX_REDIRECTS: u32 = 3;
 /// Pause between rounds over the nodes while none can serve.
 const ROUND_PAUSE: Duration = Duration::from_millis(250);
+/// The longest server message quoted, in characters: a node (or whatever answers in its
+/// place) may send megabytes of text.
+const MAX_WORDS: usize = 500;
+/// How many of a server's messages are quoted.
+const MAX_MESSAGES: usize = 5;
+/// A lease longer than this is renewed as if it were this long: a server's absurd TTL
+/// must not overflow a clock.
+const MAX_TTL_SECONDS: u64 = 366 * 24 * 3600;
 
 #[derive(Clone, Copy)]
 pub enum Method {
@@ -33,6 +42,33 @@ pub enum Method {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// The strings of the request's body (field values, a secret_id): a server that quotes
+    /// the request in its error must not have them shown, as vault never saw them all.
+    sent: Vec<Zeroizing<String>>,
+}
+
+/// Every string in `value`, longest first (so a value containing another goes whole).
+fn strings_of(value: &Value) -> Vec<Zeroizing<String>> {
+    fn collect(value: &Value, into: &mut Vec<Zeroizing<String>>) {
+        match value {
+            Value::String(text) if !text.is_empty() => into.push(Zeroizing::new(text.clone())),
+            Value::Array(items) => items.iter().for_each(|v| collect(v, into)),
+            Value::Object(map) => map.values().for_each(|v| collect(v, into)),
+            _ => {}
+        }
+    }
+    let mut strings = Vec::new();
+    collect(value, &mut strings);
+    strings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    strings
+}
+
+/// At most `MAX_WORDS` characters of `text`, saying when it was cut.
+pub fn capped(text: &str) -> String {
+    match text.char_indices().nth(MAX_WORDS) {
+        Some((cut, _)) => format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut),
+        None => text.to_string(),
+    }
 }
 
 /// Overwrites every string in `value` — the secrets of a JSON body — so that none is left
@@ -66,7 +102,8 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// The server's words: its `errors`, whitespace tidied.
+    /// The server's words: its `errors` with what the request sent taken out, whitespace
+    /// tidied, each cut to `MAX_WORDS` characters.
     pub fn words(&self) -> String {
         let errors: Vec<String> = self
             .body
@@ -75,8 +112,17 @@ impl Answer {
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
-            .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|e| {
+                let mut text = Zeroizing::new(e.to_string());
+                for sent in &self.sent {
+                    if text.contains(sent.as_str()) {
+                        text = Zeroizing::new(text.replace(sent.as_str(), "[sent value]"));
+                    }
+                }
+                capped(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
             .filter(|e| !e.is_empty())
+            .take(MAX_MESSAGES)
             .collect();
         if errors.is_empty() {
             "no message".to_string()
@@ -169,6 +215,11 @@ pub struct Client {
     /// several addresses): a standby may answer a read from its own, possibly older
     /// state, even a 404 for a secret the active node has.
     leader_known: bool,
+    /// The active node's origin as `sys/leader` named it: a 307 may lead there.
+    leader_origin: Option<String>,
+    /// When the operation vault asked for (a get of many secrets, a write with its
+    /// read) must be over: `failover` after it began.
+    operation_deadline: Option<Instant>,
     token: Option<Token>,
 }
 
@@ -225,8 +276,15 @@ impl Client {
             agent,
             preferred: 0,
             leader_known: false,
+            leader_origin: None,
+            operation_deadline: None,
             token: None,
         })
+    }
+
+    /// Starts one operation of vault's: its requests together get `failover` to answer.
+    pub fn begin_operation(&mut self) {
+        self.operation_deadline = Some(Instant::now() + self.settings.failover);
     }
 
     /// Keeps the login, takes the other settings (mount, timeouts).
@@ -344,18 +402,21 @@ impl Client {
         body: Option<&Value>,
         token: Option<&str>,
     ) -> Result<Answer, ProviderError> {
-        let started = Instant::now();
+        // Every try (and its timeout) ends by then, and all of one operation's requests
+        // together too: vault waits 30 s for an answer, and should get the reasons.
+        let own = Instant::now() + self.settings.failover;
+        let deadline = self.operation_deadline.map_or(own, |d| d.min(own));
         let nodes = self.settings.addresses.len();
         loop {
             if nodes > 1 && !self.leader_known {
-                self.find_leader();
+                self.find_leader(deadline);
             }
             let mut reasons = Vec::new();
             let mut last_unserving: Option<Answer> = None;
             for step in 0..nodes {
                 let node = (self.preferred + step) % nodes;
                 let address = self.settings.addresses[node].clone();
-                match self.on_node(&address, method, path, body, token) {
+                match self.on_node(&address, method, path, body, token, Some(deadline)) {
                     Ok(answer) if cannot_serve(&answer) => {
                         eprintln!("skipped {address}: {} ({})", answer.words(), answer.status);
                         self.leader_known = false;
@@ -374,7 +435,7 @@ impl Client {
                 }
             }
             let settling = last_unserving.as_ref().is_some_and(is_settling);
-            let out_of_time = started.elapsed() + ROUND_PAUSE >= self.settings.failover;
+            let out_of_time = Instant::now() + ROUND_PAUSE >= deadline;
             // One node that is down or sealed stays so for now: no waiting on it.
             if out_of_time || (nodes == 1 && !settling) {
                 // One node that is sealed says so in its own words.
@@ -399,11 +460,18 @@ impl Client {
     /// Asks the nodes which one is active (`sys/leader`, no token needed) and prefers it.
     /// While none knows (mid-election) it is asked again at the next request; an active
     /// node behind another address (a load balancer) leaves the order as it is.
-    fn find_leader(&mut self) {
+    fn find_leader(&mut self, deadline: Instant) {
         for step in 0..self.settings.addresses.len() {
             let node = (self.preferred + step) % self.settings.addresses.len();
             let address = self.settings.addresses[node].clone();
-            let Ok(answer) = self.on_node(&address, Method::Get, "sys/leader", None, None) else {
+            let Ok(answer) = self.on_node(
+                &address,
+                Method::Get,
+                "sys/leader",
+                None,
+                None,
+                Some(deadline),
+            ) else {
                 continue;
             };
             if answer.body.get("ha_enabled") == Some(&Value::Bool(false)) {
@@ -420,6 +488,7 @@ impl Client {
                 continue;
             }
             self.leader_known = true;
+            self.leader_origin = origin(leader);
             if let Some(index) = self.settings.addresses.iter().position(|a| a == leader) {
                 // Diagnostics on stderr, which vault shows under -v (never a value).
                 eprintln!("the active node is {leader}");
@@ -435,23 +504,72 @@ impl Client {
         self.leader_known = false;
     }
 
-    /// The request on one node, following its 307s. Err: why it did not answer.
+    /// Whether a redirect may go to `location`: the origin of a configured node, or of the
+    /// active node the cluster named (`sys/leader`). The token and the body follow a
+    /// redirect, so anywhere else is refused.
+    fn may_redirect_to(&self, location: &str) -> bool {
+        let Some(target) = origin(location) else {
+            return false;
+        };
+        self.settings
+            .addresses
+            .iter()
+            .filter_map(|a| origin(a))
+            .chain(self.leader_origin.clone())
+            .any(|known| known == target)
+    }
+
+    /// The active node's origin as the node at `address` names it (`sys/leader`, asked
+    /// once, without following a redirect).
+    fn learn_leader_from(&mut self, address: &str) {
+        let url = format!("{address}/v1/sys/leader");
+        let Ok(mut response) = self.send(Method::Get, &url, None, None, None) else {
+            return;
+        };
+        if response.status().as_u16() != 200 {
+            return;
+        }
+        let Ok(text) = response.body_mut().read_to_string().map(Zeroizing::new) else {
+            return;
+        };
+        let Ok(answer) = serde_json::from_str::<Value>(&text) else {
+            return;
+        };
+        if let Some(leader) = answer.get("leader_address").and_then(Value::as_str) {
+            self.leader_origin = origin(leader);
+        }
+    }
+
+    /// The request on one node, following its 307s to known nodes. Err: why it did not
+    /// answer.
     fn on_node(
-        &self,
+        &mut self,
         address: &str,
         method: Method,
         path: &str,
         body: Option<&Value>,
         token: Option<&str>,
+        deadline: Option<Instant>,
     ) -> Result<Answer, String> {
         let mut url = format!("{address}/v1/{path}");
         if matches!(method, Method::List) {
             url.push_str("?list=true");
         }
         let payload = body.map(|b| Zeroizing::new(b.to_string()));
+        let sent = body.map(strings_of).unwrap_or_default();
         for _ in 0..=MAX_REDIRECTS {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if timeout.is_some_and(|t| t.is_zero()) {
+                return Err("not asked: out of time".to_string());
+            }
             let mut response = self
-                .send(method, &url, payload.as_ref().map(|p| p.as_bytes()), token)
+                .send(
+                    method,
+                    &url,
+                    payload.as_ref().map(|p| p.as_bytes()),
+                    token,
+                    timeout,
+                )
                 .map_err(|e| format!("cannot connect ({e})"))?;
             let status = response.status().as_u16();
             if matches!(status, 307 | 308) {
@@ -459,10 +577,36 @@ impl Client {
                     .headers()
                     .get("location")
                     .and_then(|l| l.to_str().ok())
-                    // The token follows the redirect: never from https down to http.
-                    .filter(|l| l.starts_with("https://") || (l.starts_with("http://") && url.starts_with("http://")))
-                    .ok_or_else(|| format!("a {status} without a usable Location (an https node may not redirect to http)"))?;
-                url = location.to_string();
+                    .unwrap_or("")
+                    .to_string();
+                // A Location of a path only stays on this node.
+                let location = match (location.starts_with('/'), origin(&url)) {
+                    (true, Some(here)) => format!("{here}{location}"),
+                    _ => location,
+                };
+                // The token follows the redirect: never from https down to http.
+                if url.starts_with("https://") && !location.starts_with("https://") {
+                    return Err(format!(
+                        "a {status} to {} refused: an https node may not redirect to http",
+                        capped(&location)
+                    ));
+                }
+                // Not a node known so far: perhaps a new active node, which this one names.
+                if !self.may_redirect_to(&location) {
+                    self.learn_leader_from(address);
+                }
+                if !self.may_redirect_to(&location) {
+                    return Err(format!(
+                        "a {status} to {} refused: not a node in address nor the active node the cluster names (the token and the request would go there)",
+                        capped(&location)
+                    ));
+                }
+                eprintln!(
+                    "followed a {status} from {} to {}",
+                    origin(&url).unwrap_or_default(),
+                    origin(&location).unwrap_or_default()
+                );
+                url = location;
                 continue;
             }
             let text = Zeroizing::new(
@@ -471,8 +615,25 @@ impl Client {
                     .read_to_string()
                     .map_err(|e| format!("the answer broke off ({e})"))?,
             );
-            let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-            return Ok(Answer { status, body });
+            let body = match serde_json::from_str::<Value>(&text) {
+                Ok(body) => body,
+                Err(_) if text.trim().is_empty() => Value::Null,
+                // An error page (a proxy's 502) has no words to quote.
+                Err(_) if !(200..300).contains(&status) => Value::Null,
+                Err(_) => {
+                    return Err(format!(
+                        "answered {status} with a body that is not JSON (a proxy's page?)"
+                    ));
+                }
+            };
+            // A success that should carry an object (a read, a login) but does not is
+            // not taken for "no secret": a default would silently apply.
+            if status == 200 && !body.is_object() {
+                return Err(format!(
+                    "answered {status} without the JSON object OpenBao sends"
+                ));
+            }
+            return Ok(Answer { status, body, sent });
         }
         Err(format!("more than {MAX_REDIRECTS} redirects"))
     }
@@ -483,11 +644,18 @@ impl Client {
         url: &str,
         payload: Option<&[u8]>,
         token: Option<&str>,
+        timeout: Option<Duration>,
     ) -> Result<Response<ureq::Body>, ureq::Error> {
+        // Within the failover time left, so vault gets the reasons before its own deadline.
+        let timeout = timeout.map_or(self.settings.timeout, |t| t.min(self.settings.timeout));
         let namespace = self.settings.namespace.as_deref();
         macro_rules! headers {
             ($request:expr) => {{
-                let mut request = $request.header("X-Vault-Request", "true");
+                let mut request = $request
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .header("X-Vault-Request", "true");
                 if let Some(token) = token {
                     request = request.header("X-Vault-Token", token);
                 }
@@ -518,7 +686,8 @@ fn renew_at(answer: &Answer) -> Option<Instant> {
     let ttl = auth
         .get("lease_duration")
         .and_then(Value::as_u64)
-        .filter(|t| *t > 0)?;
+        .filter(|t| *t > 0)?
+        .min(MAX_TTL_SECONDS);
     // A token that cannot be renewed fails its renewal, and is replaced by a new login.
-    Some(Instant::now() + Duration::from_secs(ttl) * 2 / 3)
+    Instant::now().checked_add(Duration::from_secs(ttl * 2 / 3))
 }

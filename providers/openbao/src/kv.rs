@@ -188,6 +188,14 @@ impl Kv {
             404 => return Ok(None),
             _ => return Err(answer.error(&what, &api)),
         }
+        // A success always carries `data` (a deleted version is a 404): without it this
+        // is not OpenBao's answer, and "no secret" would let a default apply.
+        if !answer.body.get("data").is_some_and(Value::is_object) {
+            return Err(ProviderError::new(
+                ErrorKind::Unavailable,
+                format!("OpenBao answered 200 to {what} without its data"),
+            ));
+        }
         let (fields, version) = if at.mount.version == 2 {
             (
                 answer.body.pointer("/data/data").cloned(),
@@ -217,6 +225,15 @@ impl Kv {
             .pointer("/data/metadata/version")
             .and_then(Value::as_u64)
             .unwrap_or(0);
+        if answer.status == 200 && !answer.body.get("data").is_some_and(Value::is_object) {
+            return Err(ProviderError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "OpenBao answered 200 to reading {} without its data",
+                    at.full()
+                ),
+            ));
+        }
         match answer.status {
             200 | 404 => Ok(Secret {
                 fields: match answer.body.pointer("/data/data") {

@@ -14,12 +14,14 @@
 //! `BAO_TOKEN`, `VAULT_TOKEN` or `~/.vault-token` when it is not set), or `auth =
 //! "approle"` with `role_id`, `secret_id` and `auth_mount` (default `approle`);
 //! `namespace`, `ca_cert` (default `*_NAMESPACE`, `*_CACERT`), `mount` with `kv_version`
-//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (20: so it
-//! answers with its reasons before vault's 30 s per answer runs out).
+//! (instead of asking the server), `timeout_seconds` (20), `failover_seconds` (20: all the
+//! requests of one operation end within it, so it answers with its reasons before vault's
+//! 30 s per answer runs out).
 
 mod address;
 mod http;
 mod kv;
+mod origin;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use secretsd_protocol::{
 };
 use serde_json::Value;
 
-use address::{Address, field_address};
+use address::{Address, field_address, refuse_dot_segments};
 use http::Client;
 use kv::Kv;
 use settings::Settings;
@@ -81,7 +83,9 @@ impl OpenBao {
             }
             _ => self.kv = Some(Kv::new(Client::new(settings)?)),
         }
-        Ok(self.kv.as_mut().expect("set above"))
+        let kv = self.kv.as_mut().expect("set above");
+        kv.client.begin_operation();
+        Ok(kv)
     }
 }
 
@@ -147,11 +151,15 @@ impl Provider for OpenBao {
     }
 
     fn list(&mut self, config: &Config, prefix: Option<&str>) -> Result<ListOk, ProviderError> {
-        let kv = self.kv(config)?;
-        let Some(prefix) = prefix
+        let prefix = prefix
             .map(|p| p.trim_start_matches('/'))
-            .filter(|p| !p.is_empty())
-        else {
+            .filter(|p| !p.is_empty());
+        if let Some(prefix) = prefix {
+            let path = prefix.split_once('#').map_or(prefix, |(path, _)| path);
+            refuse_dot_segments(prefix, path)?;
+        }
+        let kv = self.kv(config)?;
+        let Some(prefix) = prefix else {
             return Ok(ListOk { keys: kv.mounts()? });
         };
         let mut keys = Vec::new();

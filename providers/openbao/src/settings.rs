@@ -9,6 +9,8 @@ use secretsd_protocol::{Config, ErrorKind, ProviderError};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::origin::has_userinfo;
+
 /// What the `bao` CLI talks to when nothing says otherwise.
 const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
 
@@ -88,6 +90,12 @@ impl Settings {
             ],
         };
         for address in &addresses {
+            // Checked first: the message must not quote a password.
+            if has_userinfo(address) {
+                return Err(invalid(
+                    "[providers.openbao] address names a user (http://USER:PASSWORD@HOST): it would be shown wherever the address is; write the address without it and give the token in token",
+                ));
+            }
             if !(address.starts_with("http://") || address.starts_with("https://")) {
                 return Err(invalid(format!(
                     "[providers.openbao] address {address:?} is not an http:// or https:// URL"
