@@ -553,3 +553,52 @@ fn rm_schedules_a_secret_for_deletion_and_removes_a_field_or_a_parameter() {
     assert_eq!(output.status.code(), Some(3), "{err}");
     assert!(err.contains("restore-secret"), "{err}");
 }
+
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n\
+MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n\
+-----END PRIVATE KEY-----";
+
+/// A malformed endpoint (no scheme, a trailing space, in the configuration or in
+/// AWS_ENDPOINT_URL) is refused as invalid before any call, naming the setting — and the
+/// value being written never reaches stderr (the SDK's error quotes the request body).
+#[test]
+fn a_malformed_endpoint_is_refused_and_never_shows_the_value_being_written() {
+    let home = TestHome::initialised();
+    let config = |url: &str| {
+        std::fs::write(
+            home.path().join("config/secretsd/config.toml"),
+            format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    let write = |env: Option<&str>| {
+        let mut command = vault(&home, &["set", "aws:sm:prod/tls-key"]);
+        if let Some(url) = env {
+            command.env("AWS_ENDPOINT_URL", url);
+        }
+        command.write_stdin(format!("{PEM}\n")).output().unwrap()
+    };
+    for (url, env, named) in [
+        (
+            "vpce-0a1b2c-abcd.secretsmanager.us-east-1.vpce.amazonaws.com",
+            None,
+            "endpoint_url",
+        ),
+        ("http://127.0.0.1:9 ", None, "endpoint_url"),
+        ("", Some("https://x.example.com "), "AWS_ENDPOINT_URL"),
+    ] {
+        config(url);
+        let output = write(env);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{url:?} {env:?}: {err}");
+        assert!(
+            err.contains(&format!("{named} is not a usable endpoint URL")),
+            "{url:?} {env:?}: {err}"
+        );
+        for line in PEM.lines().skip(1).take(2) {
+            assert!(!err.contains(line), "{url:?} {env:?}: {err}");
+            assert!(!err.contains(&line[..20]), "{url:?} {env:?}: {err}");
+        }
+    }
+}

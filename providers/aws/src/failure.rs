@@ -162,14 +162,14 @@ where
                 settings.timeout.as_secs()
             ),
         ),
-        SdkError::ConstructionFailure(_) => construction(&error, &what, settings),
+        SdkError::ConstructionFailure(_) => construction(&error, call, &what, settings),
         // The credential chain runs when a request is sent: finding nothing is a dispatch
         // failure.
         _ if chain(&error).contains("no credentials found") => no_credentials(&what),
         _ if chain(&error).contains("loading credentials") => (
             ErrorKind::Denied,
             format!(
-                "AWS gave no credentials for {what}{}: {}",
+                "AWS gave no credentials for {what}{}{}",
                 match &settings.role_arn {
                     Some(role) => format!(
                         " when asked to assume {role} (sts:AssumeRole; check role_arn, \
@@ -177,15 +177,15 @@ where
                     ),
                     None => String::new(),
                 },
-                scrub(&chain(&error), settings)
+                sdk_said(&error, call, settings)
             ),
         ),
         _ => (
             ErrorKind::Unavailable,
             format!(
-                "AWS could not be reached for {what}: {}; check region and endpoint_url \
+                "AWS could not be reached for {what}{}; check region and endpoint_url \
                  under [providers.aws], and the network",
-                scrub(&chain(&error), settings)
+                sdk_said(&error, call, settings)
             ),
         ),
     };
@@ -195,13 +195,14 @@ where
 /// A request that could not be made: most often no credentials or no region.
 fn construction<E>(
     error: &SdkError<E, HttpResponse>,
+    call: &Call,
     what: &str,
     settings: &Settings,
 ) -> (ErrorKind, String)
 where
     E: Error + 'static,
 {
-    let chain = scrub(&chain(error), settings);
+    let chain = chain(error);
     if chain.contains("credentials") {
         return no_credentials(what);
     }
@@ -216,9 +217,31 @@ where
     }
     (
         ErrorKind::Invalid,
-        format!("AWS request {what} could not be made: {chain}"),
+        format!(
+            "AWS request {what} could not be made{}",
+            sdk_said(error, call, settings)
+        ),
     )
 }
+
+/// The SDK's own account of a failure, as `: TEXT` — or nothing on a write: the SDK's
+/// errors can carry the request, and a write's request body is the value. A read's text is
+/// cut before any request it quotes, and has the credentials scrubbed.
+fn sdk_said(error: &(dyn Error + 'static), call: &Call, settings: &Settings) -> String {
+    if call.writes {
+        return String::new();
+    }
+    let text = chain(error);
+    let text = match text.find(REQUEST_QUOTED) {
+        Some(at) => &text[..=at],
+        None => &text,
+    };
+    format!(": {}", scrub(text, settings))
+}
+
+/// Where the SDK starts quoting the request it could not send (`failed to apply endpoint
+/// `…` to request `Request { body: … }``).
+const REQUEST_QUOTED: &str = "` to request `";
 
 fn no_credentials(what: &str) -> (ErrorKind, String) {
     (
@@ -379,5 +402,25 @@ mod tests {
         // A refusal of permission is still explained.
         let denied = answered(400, Some("AccessDeniedException"), "no kms:Encrypt", true);
         assert!(denied.message.contains("no kms:Encrypt"), "{denied}");
+    }
+
+    #[test]
+    fn the_sdks_text_stops_before_the_request_and_is_left_out_of_writes() {
+        let error = std::io::Error::other(
+            "failed to apply endpoint `x.example.com` to request `Request { body: \
+             SdkBody { inner: Once(Some(b\"the-new-secret\")) } }`: endpoint must contain scheme",
+        );
+        let read = Call {
+            action: "secretsmanager:GetSecretValue",
+            resource: "prod/db",
+            writes: false,
+        };
+        let said = sdk_said(&error, &read, &settings());
+        assert_eq!(said, ": failed to apply endpoint `x.example.com`");
+        let write = Call {
+            writes: true,
+            ..read
+        };
+        assert_eq!(sdk_said(&error, &write, &settings()), "");
     }
 }
