@@ -602,3 +602,140 @@ fn a_malformed_endpoint_is_refused_and_never_shows_the_value_being_written() {
         }
     }
 }
+
+/// A hostile or broken endpoint: answers each request whose X-Amz-Target ends with a rule's
+/// name with that rule's status and JSON body (after `sleep` seconds when given), and sends
+/// every other request on to `upstream` (moto) unchanged; it logs each target, one a line.
+const STAND_IN: &str = r#"
+import http.server, json, sys, time, urllib.request, urllib.error
+rules, log, upstream = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        target = self.headers.get("X-Amz-Target", "")
+        with open(log, "a") as f:
+            f.write(target + "\n")
+        rule = next((r for name, r in rules.items() if target.endswith(name)), rules.get("*"))
+        if rule is not None:
+            time.sleep(rule.get("sleep", 0))
+            status, data = rule["status"], json.dumps(rule["body"]).encode()
+        elif upstream:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            request = urllib.request.Request(upstream + self.path, data=body, headers=headers)
+            try:
+                answer = urllib.request.urlopen(request)
+                status, data = answer.status, answer.read()
+            except urllib.error.HTTPError as e:
+                status, data = e.code, e.read()
+        else:
+            status, data = 400, b'{"__type":"UnknownOperationException"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The stand-in endpoint, stopped when dropped.
+struct StandIn {
+    child: std::process::Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl StandIn {
+    /// `rules` as JSON: `{"secretsmanager.GetSecretValue": {"status": 200, "body": {}}}`.
+    fn start(rules: &str, upstream: Option<&MotoServer>, dir: &std::path::Path) -> StandIn {
+        use std::io::BufRead;
+        let log = dir.join("stand-in-requests");
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", STAND_IN, rules])
+            .arg(&log)
+            .arg(upstream.map(|s| s.url.as_str()).unwrap_or(""))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        StandIn {
+            child,
+            url: format!("http://127.0.0.1:{}", port.trim()),
+            log,
+        }
+    }
+
+    /// The targets asked for so far.
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `home`'s `[providers.aws]` pointed at `url`.
+fn point_at(home: &TestHome, url: &str) {
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+    )
+    .unwrap();
+}
+
+/// An answer of 200 without a value (`{}`: a proxy, a captive portal, a broken endpoint) is
+/// unavailable, not not-found: a manifest's default does not silently apply.
+#[test]
+fn an_empty_answer_is_unavailable_and_no_default_applies() {
+    let home = TestHome::initialised();
+    let empty = StandIn::start(r#"{"*": {"status": 200, "body": {}}}"#, None, home.path());
+    point_at(&home, &empty.url);
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nDB_PASSWORD = { from = \"aws:sm:prod/db#password\", default = \"dev-default\" }\n\
+         FEATURE = { from = \"aws:ssm:/prod/flag?version=3\", default = \"off\" }\n\
+         PLAIN = { from = \"aws:sm:prod/plain\", default = \"plain-default\" }\n",
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &["run", "--manifest", manifest.to_str().unwrap(), "--", "env"],
+    )
+    .output()
+    .unwrap();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(125), "{out}{err}");
+    assert!(
+        !out.contains("default") && !out.contains("FEATURE=off"),
+        "{out}"
+    );
+    assert!(err.contains("unavailable"), "{err}");
+    for address in ["aws:sm:prod/db", "aws:ssm:/prod/flag?version=3"] {
+        let output = vault(&home, &["get", "--reveal", address])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{address}: {err}");
+        assert!(err.contains("no value"), "{address}: {err}");
+    }
+}

@@ -115,7 +115,7 @@ async fn read_batch(
             None if invalid.contains(&w.name) => Err(not_found(&w.name)),
             None => Err(key_error(
                 secretsd_protocol::ErrorKind::Unavailable,
-                &format!("AWS answered nothing for {} in ssm:GetParameters", w.name),
+                &format!("AWS answered no value for {} in ssm:GetParameters", w.name),
             )),
         };
         answers.push((w, answer));
@@ -150,13 +150,21 @@ async fn read_one(
             let error = failed(e, &call, settings);
             key_error(error.kind, &error.message)
         })?;
+    // AWS says not-found with ParameterNotFound; an answer without a value is something
+    // else (a proxy, a broken endpoint) and must not let a default apply.
+    let no_value = || {
+        key_error(
+            secretsd_protocol::ErrorKind::Unavailable,
+            &format!("AWS answered ssm:GetParameter for {selector} with no value"),
+        )
+    };
     let Some(mut parameter) = output.parameter else {
-        return Err(not_found(&selector));
+        return Err(no_value());
     };
     let kind = parameter.r#type.take();
     match parameter.value.take() {
         Some(text) => Ok((Zeroizing::new(text), kind)),
-        None => Err(not_found(&selector)),
+        None => Err(no_value()),
     }
 }
 

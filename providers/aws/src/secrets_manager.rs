@@ -161,7 +161,7 @@ async fn read_batch(
                 )),
                 None => Err(key_error(
                     secretsd_protocol::ErrorKind::Unavailable,
-                    &format!("AWS answered nothing for {} in BatchGetSecretValue", w.id),
+                    &format!("AWS answered no value for {} in BatchGetSecretValue", w.id),
                 )),
             },
         };
@@ -233,9 +233,11 @@ fn text_of(text: Option<String>, binary: bool, id: &str) -> Found {
             secretsd_protocol::ErrorKind::Invalid,
             &format!("{id} holds SecretBinary; vault reads SecretString (text) only"),
         )),
+        // AWS says not-found with ResourceNotFoundException; an answer without a value is
+        // something else (a proxy, a broken endpoint) and must not let a default apply.
         None => Err(key_error(
-            secretsd_protocol::ErrorKind::NotFound,
-            &format!("{id} has no value in this version"),
+            secretsd_protocol::ErrorKind::Unavailable,
+            &format!("AWS answered for {id} with no value (neither SecretString nor SecretBinary)"),
         )),
     }
 }
