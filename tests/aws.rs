@@ -739,3 +739,45 @@ fn an_empty_answer_is_unavailable_and_no_default_applies() {
         assert!(err.contains("no value"), "{address}: {err}");
     }
 }
+
+/// A field write never wipes the other fields: when the read comes back empty (200 `{}`)
+/// the write is refused; when the read says not-found but the secret exists after all,
+/// CreateSecret's "exists" is a refusal too. AWS (moto) keeps every field.
+#[test]
+fn a_field_write_after_an_empty_or_wrong_read_leaves_the_secret_whole() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = TestHome::initialised();
+    for (read, said) in [
+        (r#"{"status": 200, "body": {}}"#, "no value"),
+        (
+            r#"{"status": 400, "body": {"__type": "ResourceNotFoundException", "message": "gone"}}"#,
+            "CreateSecret says it exists",
+        ),
+    ] {
+        let stand_in = StandIn::start(
+            &format!(r#"{{"secretsmanager.GetSecretValue": {read}}}"#),
+            Some(&server),
+            home.path(),
+        );
+        point_at(&home, &stand_in.url);
+        let output = vault(&home, &["set", "aws:sm:prod/db#password"])
+            .write_stdin("new-pw\n")
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{read}: {err}");
+        assert!(err.contains(said), "{read}: {err}");
+        assert!(!err.contains("new-pw"), "{read}: {err}");
+        assert!(
+            !stand_in
+                .requests()
+                .iter()
+                .any(|t| t.ends_with("PutSecretValue")),
+            "{:?}",
+            stand_in.requests()
+        );
+        let stored = server.boto("print(sm.get_secret_value(SecretId='prod/db')['SecretString'])");
+        assert_eq!(stored.trim(), RDS, "{read}");
+    }
+}

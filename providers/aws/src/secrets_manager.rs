@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
 use crate::address::{Address, Pin};
@@ -251,13 +252,19 @@ pub async fn write(
     settings: &Settings,
 ) -> Outcome<()> {
     let id = &address.name;
+    // A field write onto a secret AWS says is not there creates it: never PutSecretValue,
+    // which would replace a secret that exists after all with this one field.
+    let mut absent = false;
     let document = match &address.field {
         None => Zeroizing::new(value.to_string()),
         Some(field) => {
             let current = read_one(client, &Wanted::of(address), settings).await;
             let current = match current {
                 Ok(text) => Some(text),
-                Err(e) if e.kind == secretsd_protocol::ErrorKind::NotFound => None,
+                Err(e) if e.kind == secretsd_protocol::ErrorKind::NotFound => {
+                    absent = true;
+                    None
+                }
                 Err(e) => return Err(crate::value::from_key_error(e)),
             };
             crate::value::with_field(current.as_deref().map(|s| s.as_str()), field, value, id)?
@@ -271,38 +278,64 @@ pub async fn write(
             "Secrets Manager",
         ));
     }
-    let put = Call {
-        action: "secretsmanager:PutSecretValue",
+    if !absent {
+        let put = Call {
+            action: "secretsmanager:PutSecretValue",
+            resource: id,
+            writes: true,
+        };
+        let result = client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(document.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let error = failed(e, &put, settings);
+                if error.kind != secretsd_protocol::ErrorKind::NotFound {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    if address.is_arn() {
+        return Err(secretsd_protocol::ProviderError::new(
+            secretsd_protocol::ErrorKind::NotFound,
+            format!("{id} does not exist, and a secret is created by name, not by ARN"),
+        ));
+    }
+    create(client, id, &document, settings).await
+}
+
+/// Creates the secret `id` holding `document`; one that exists after all (made meanwhile,
+/// or an endpoint that said not-found wrongly) is left as it is.
+async fn create(client: &Client, id: &str, document: &str, settings: &Settings) -> Outcome<()> {
+    let call = Call {
+        action: "secretsmanager:CreateSecret",
         resource: id,
         writes: true,
     };
     let result = client
-        .put_secret_value()
-        .secret_id(id)
-        .secret_string(document.as_str())
+        .create_secret()
+        .name(id)
+        .secret_string(document)
         .send()
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let error = failed(e, &put, settings);
-            if error.kind != secretsd_protocol::ErrorKind::NotFound || address.is_arn() {
-                return Err(error);
-            }
-            let create = Call {
-                action: "secretsmanager:CreateSecret",
-                resource: id,
-                writes: true,
-            };
-            client
-                .create_secret()
-                .name(id)
-                .secret_string(document.as_str())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| failed(e, &create, settings))
+        Err(e) if e.code() == Some("ResourceExistsException") => {
+            Err(secretsd_protocol::ProviderError::new(
+                secretsd_protocol::ErrorKind::Unavailable,
+                format!(
+                    "{id} was not found when read, yet CreateSecret says it exists; it was \
+                     left unchanged (created meanwhile, or the endpoint answers wrongly): try \
+                     again"
+                ),
+            ))
         }
+        Err(e) => Err(failed(e, &call, settings)),
     }
 }
 
