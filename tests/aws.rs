@@ -781,3 +781,46 @@ fn a_field_write_after_an_empty_or_wrong_read_leaves_the_secret_whole() {
         assert_eq!(stored.trim(), RDS, "{read}");
     }
 }
+
+/// One secret named twice in a manifest (by partial and by full ARN; a parameter by name
+/// and by ARN) is read once in a batch and given to both variables: no default applies.
+#[test]
+fn one_secret_named_twice_in_a_batch_answers_both() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    let arns = server.boto(
+        "print(sm.describe_secret(SecretId='prod/db')['ARN'])\n\
+         print(ssm.get_parameter(Name='/prod/app/key')['Parameter']['ARN'])",
+    );
+    let mut arns = arns.lines();
+    let (secret_arn, parameter_arn) = (arns.next().unwrap(), arns.next().unwrap());
+    let partial = &secret_arn[..secret_arn.len() - 7];
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[env]\nA = \"aws:sm:{partial}#password\"\n\
+             B = {{ from = \"aws:sm:{secret_arn}#password\", default = \"DEFAULT-B\" }}\n\
+             C = \"aws:ssm:/prod/app/key\"\n\
+             D = {{ from = \"aws:ssm:{parameter_arn}\", default = \"DEFAULT-D\" }}\n"
+        ),
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo \"$A $B $C $D\"",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "rds-pw-1 rds-pw-1 param-v2 param-v2\n");
+}

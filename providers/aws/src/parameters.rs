@@ -103,15 +103,17 @@ async fn read_batch(
                 .collect();
         }
     };
-    let mut parameters = output.parameters.take().unwrap_or_default();
+    let parameters = output.parameters.take().unwrap_or_default();
     let invalid = output.invalid_parameters.take().unwrap_or_default();
     let mut answers = Vec::new();
     for w in chunk {
-        let entry = parameters.iter_mut().find(|p| {
+        // Copied, not taken: one parameter may be asked for twice (by name and by ARN), and
+        // each asks for the same entry. The entries are wiped below.
+        let entry = parameters.iter().find(|p| {
             p.name.as_deref() == Some(w.name.as_str()) || p.arn.as_deref() == Some(w.name.as_str())
         });
-        let answer = match entry.and_then(|p| p.value.take()) {
-            Some(text) => Ok(Zeroizing::new(text)),
+        let answer = match entry.and_then(|p| p.value.as_deref()) {
+            Some(text) => Ok(Zeroizing::new(text.to_string())),
             None if invalid.contains(&w.name) => Err(not_found(&w.name)),
             None => Err(key_error(
                 secretsd_protocol::ErrorKind::Unavailable,

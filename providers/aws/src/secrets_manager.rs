@@ -142,12 +142,14 @@ async fn read_batch(
     }
     let mut answers = Vec::new();
     for w in chunk {
+        // Copied, not taken: one secret may be asked for twice (by name or partial ARN and
+        // by full ARN), and each asks for the same entry. The entries are wiped below.
         let entry = entries
-            .iter_mut()
+            .iter()
             .find(|e| names(&w.id, e.name.as_deref(), e.arn.as_deref()));
         let answer = match entry {
             Some(entry) => text_of(
-                entry.secret_string.take(),
+                entry.secret_string.clone(),
                 entry.secret_binary.is_some(),
                 &w.id,
             ),
