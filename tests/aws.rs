@@ -824,3 +824,34 @@ fn one_secret_named_twice_in_a_batch_answers_both() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "rds-pw-1 rds-pw-1 param-v2 param-v2\n");
 }
+
+/// A refused write never quotes AWS's message, which may echo the request: for a field
+/// write, the secret's other fields.
+#[test]
+fn a_refused_field_write_never_shows_what_aws_echoed() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(
+        r#"{"secretsmanager.GetSecretValue": {"status": 200, "body": {"Name": "prod/db",
+             "SecretString": "{\"username\":\"app\",\"password\":\"OTHER-FIELD-SECRET\"}"}},
+           "secretsmanager.PutSecretValue": {"status": 400, "body": {
+             "__type": "AccessDeniedException",
+             "message": "Validation failed for request: {\"password\":\"OTHER-FIELD-SECRET\"}"}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &stand_in.url);
+    let output = vault(&home, &["set", "aws:sm:prod/db#host"])
+        .write_stdin("NEWHOST\n")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("AWS denied secretsmanager:PutSecretValue on prod/db"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("OTHER-FIELD-SECRET") && !err.contains("NEWHOST"),
+        "{err}"
+    );
+}

@@ -15,8 +15,9 @@ use crate::settings::{Settings, redacted_key_id};
 pub struct Call<'a> {
     pub action: &'static str,
     pub resource: &'a str,
-    /// A write: the service's own words are left out unless they are about permissions,
-    /// because a validation message may quote the value sent (AWS's and moto's do).
+    /// A write: the service's own words are left out, because a message may quote the
+    /// request sent (AWS's and moto's validation messages do), and with it the value or,
+    /// for a field write, the secret's other fields.
     pub writes: bool,
 }
 
@@ -89,7 +90,7 @@ where
     let said = error.message().unwrap_or_default().to_string();
     let said = scrub(&said, settings);
     let quoted = |text: &str| {
-        if text.is_empty() || (call.writes && !DENIED.contains(&code.as_str())) {
+        if text.is_empty() || call.writes {
             String::new()
         } else {
             format!(" (AWS said: {text})")
@@ -399,9 +400,20 @@ mod tests {
         );
         assert_eq!(error.kind, ErrorKind::Invalid);
         assert!(!error.message.contains("the-new-secret"), "{error}");
-        // A refusal of permission is still explained.
-        let denied = answered(400, Some("AccessDeniedException"), "no kms:Encrypt", true);
-        assert!(denied.message.contains("no kms:Encrypt"), "{denied}");
+        // A refusal of permission is named by its code, without AWS's words, which may
+        // echo the request (the other fields of a field write).
+        let denied = answered(
+            400,
+            Some("AccessDeniedException"),
+            "denied for {\"host\":\"new\",\"password\":\"other-field\"}",
+            true,
+        );
+        assert_eq!(denied.kind, ErrorKind::Denied);
+        assert!(denied.message.contains("AccessDeniedException"), "{denied}");
+        assert!(!denied.message.contains("other-field"), "{denied}");
+        // A read's refusal still quotes AWS.
+        let read = answered(400, Some("AccessDeniedException"), "no kms:Decrypt", false);
+        assert!(read.message.contains("no kms:Decrypt"), "{read}");
     }
 
     #[test]
