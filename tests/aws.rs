@@ -855,3 +855,98 @@ fn a_refused_field_write_never_shows_what_aws_echoed() {
         "{err}"
     );
 }
+
+/// One deadline (`timeout_seconds`) bounds a whole request, however many calls it makes:
+/// three pinned reads from an endpoint that never answers end after about one timeout, as
+/// unavailable, not after three (or vault killing the provider). An endpoint that pages
+/// without end is stopped at a repeated NextToken.
+#[test]
+fn a_slow_or_endlessly_paging_endpoint_is_bounded() {
+    let home = TestHome::initialised();
+    let slow = StandIn::start(
+        r#"{"*": {"status": 200, "body": {}, "sleep": 60}}"#,
+        None,
+        home.path(),
+    );
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\ntimeout_seconds = 2\n",
+            slow.url
+        ),
+    )
+    .unwrap();
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nA = \"aws:sm:prod/a?version-stage=AWSPREVIOUS\"\n\
+         B = \"aws:sm:prod/b?version-stage=AWSPREVIOUS\"\n\
+         C = \"aws:sm:prod/c?version-stage=AWSPREVIOUS\"\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(err.contains("within 2 s"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    drop(slow);
+
+    let paging = StandIn::start(
+        r#"{"ListSecrets": {"status": 200, "body": {"SecretList": [{"Name": "x"}], "NextToken": "t"}},
+            "DescribeParameters": {"status": 200, "body": {"Parameters": [], "NextToken": "t"}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &paging.url);
+    for prefix in ["aws:sm:", "aws:ssm:x"] {
+        let output = vault(&home, &["list", prefix]).output().unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{prefix}: {err}");
+        assert!(
+            err.contains("gave the same NextToken twice"),
+            "{prefix}: {err}"
+        );
+    }
+    // Writing through it: nothing listed is written, and the repeat stops the describe.
+    let output = vault(&home, &["set", "aws:ssm:x"])
+        .write_stdin("value-through-pages\n")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(err.contains("gave the same NextToken twice"), "{err}");
+    assert!(!err.contains("value-through-pages"), "{err}");
+}
+
+/// timeout_seconds stays inside vault's 30 s wait for a provider.
+#[test]
+fn a_timeout_past_vaults_wait_is_invalid() {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[providers.aws]\nregion = \"us-east-1\"\ntimeout_seconds = 60\n",
+    )
+    .unwrap();
+    let output = vault(&home, &["get", "aws:sm:prod/db"]).output().unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("timeout_seconds must be a whole number of seconds from 1 to 25"),
+        "{err}"
+    );
+}

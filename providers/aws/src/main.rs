@@ -11,6 +11,7 @@
 mod address;
 mod failure;
 mod json_field;
+mod pages;
 mod parameters;
 mod secrets_manager;
 mod session;
@@ -94,7 +95,7 @@ impl Provider for Aws {
         }
         let (runtime, settings, session) = self.session(config)?;
         let ssm = (!params.is_empty()).then(|| session.parameters());
-        let secret_values = runtime.block_on(async {
+        let secret_values = within(runtime, &settings, "the reads", false, async {
             let read_secrets = secrets_manager::read_all(
                 |region| session.secrets_manager(region),
                 secrets,
@@ -106,8 +107,8 @@ impl Provider for Aws {
                     None => Default::default(),
                 }
             };
-            tokio::join!(read_secrets, read_params)
-        });
+            Ok(tokio::join!(read_secrets, read_params))
+        })?;
         let (secrets, params) = secret_values;
         for (key, address) in addresses {
             let found = match address.service {
@@ -162,15 +163,18 @@ impl Provider for Aws {
             ));
         };
         let (runtime, settings, session) = self.session(config)?;
-        let mut keys = Vec::new();
-        if let Some(prefix) = secrets {
-            let client = session.secrets_manager(None);
-            keys.extend(runtime.block_on(secrets_manager::list(&client, prefix, &settings))?);
-        }
-        if let Some(prefix) = params {
-            let client = session.parameters();
-            keys.extend(runtime.block_on(parameters::list(&client, prefix, &settings))?);
-        }
+        let secrets = secrets.map(|prefix| (session.secrets_manager(None), prefix));
+        let params = params.map(|prefix| (session.parameters(), prefix));
+        let keys = within(runtime, &settings, "the listing", false, async {
+            let mut keys = Vec::new();
+            if let Some((client, prefix)) = &secrets {
+                keys.extend(secrets_manager::list(client, prefix, &settings).await?);
+            }
+            if let Some((client, prefix)) = &params {
+                keys.extend(parameters::list(client, prefix, &settings).await?);
+            }
+            Ok(keys)
+        })?;
         Ok(ListOk { keys })
     }
 
@@ -186,21 +190,13 @@ impl Provider for Aws {
         match address.service {
             Service::SecretsManager => {
                 let client = session.secrets_manager(address.arn_region());
-                runtime.block_on(secrets_manager::write(
-                    &client,
-                    &address,
-                    value.expose(),
-                    &settings,
-                ))
+                let write = secrets_manager::write(&client, &address, value.expose(), &settings);
+                within(runtime, &settings, "the write", true, write)
             }
             Service::Parameters => {
                 let client = session.parameters();
-                runtime.block_on(parameters::write(
-                    &client,
-                    &address,
-                    value.expose(),
-                    &settings,
-                ))
+                let write = parameters::write(&client, &address, value.expose(), &settings);
+                within(runtime, &settings, "the write", true, write)
             }
         }
     }
@@ -212,13 +208,45 @@ impl Provider for Aws {
         match address.service {
             Service::SecretsManager => {
                 let client = session.secrets_manager(address.arn_region());
-                runtime.block_on(secrets_manager::delete(&client, &address, &settings))
+                let delete = secrets_manager::delete(&client, &address, &settings);
+                within(runtime, &settings, "the deletion", true, delete)
             }
             Service::Parameters => {
                 let client = session.parameters();
-                runtime.block_on(parameters::delete(&client, &address, &settings))
+                let delete = parameters::delete(&client, &address, &settings);
+                within(runtime, &settings, "the deletion", true, delete)
             }
         }
+    }
+}
+
+/// Runs `work` to its end or to the request's deadline (`timeout_seconds`), whichever is
+/// first: one deadline for every call, page and retry of a protocol request, so a slow or
+/// endless endpoint is answered as unavailable before vault gives up on the provider.
+fn within<T>(
+    runtime: &tokio::runtime::Runtime,
+    settings: &Settings,
+    what: &str,
+    changes: bool,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    // Runtime::block_on, not a Handle's: on a current-thread runtime only the runtime
+    // itself drives the network and timers.
+    match runtime.block_on(async { tokio::time::timeout(settings.timeout, work).await }) {
+        Ok(done) => done,
+        Err(_) => Err(ProviderError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "AWS did not finish {what} within {} s (timeout_seconds under \
+                 [providers.aws]){}",
+                settings.timeout.as_secs(),
+                if changes {
+                    "; it may or may not have been made: read it back before trying again"
+                } else {
+                    ""
+                }
+            ),
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::address::{Address, Pin};
 use crate::failure::{Call, failed};
+use crate::pages::Pages;
 use crate::settings::Settings;
 use crate::value::{Found, MissingField, Outcome, key_error, too_long};
 
@@ -213,6 +214,7 @@ async fn describe(client: &Client, name: &str, settings: &Settings) -> Outcome<O
                 format!("ssm:DescribeParameters filter for {plain}: {e}"),
             )
         })?;
+    let mut pages = Pages::new("ssm:DescribeParameters");
     let mut next_token = None;
     loop {
         let output = client
@@ -233,9 +235,9 @@ async fn describe(client: &Client, name: &str, settings: &Settings) -> Outcome<O
                 data_type: found.data_type().map(str::to_string),
             }));
         }
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => return Ok(None),
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(None),
         }
     }
 }
@@ -391,6 +393,7 @@ async fn by_path(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         writes: false,
     };
     let mut names = Vec::new();
+    let mut pages = Pages::new("ssm:GetParametersByPath");
     let mut next_token = None;
     loop {
         let mut output = client
@@ -405,9 +408,9 @@ async fn by_path(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         let parameters = output.parameters.take().unwrap_or_default();
         names.extend(parameters.iter().filter_map(|p| p.name.clone()));
         wipe(parameters);
-        match output.next_token.take() {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => return Ok(names),
+        match pages.next(output.next_token.take())? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(names),
         }
     }
 }
@@ -419,6 +422,7 @@ async fn by_name(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         writes: false,
     };
     let mut names = Vec::new();
+    let mut pages = Pages::new("ssm:DescribeParameters");
     let mut next_token = None;
     loop {
         let mut request = client
@@ -448,9 +452,9 @@ async fn by_name(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
                 .iter()
                 .filter_map(|p| p.name().map(str::to_string)),
         );
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => return Ok(names),
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(names),
         }
     }
 }

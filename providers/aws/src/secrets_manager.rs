@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::address::{Address, Pin};
 use crate::failure::{Call, failed};
+use crate::pages::Pages;
 use crate::settings::Settings;
 use crate::value::{Found, MissingField, Outcome, key_error};
 
@@ -124,6 +125,7 @@ async fn read_batch(
     };
     let mut entries = Vec::new();
     let mut errors = Vec::new();
+    let mut pages = Pages::new("secretsmanager:BatchGetSecretValue");
     let mut next_token = None;
     loop {
         let mut output = client
@@ -135,10 +137,14 @@ async fn read_batch(
             .map_err(|e| failed(e, &call, settings))?;
         entries.append(output.secret_values.get_or_insert_default());
         errors.append(output.errors.get_or_insert_default());
-        match output.next_token.take() {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => break,
-        }
+        next_token = match pages.next(output.next_token.take()) {
+            Ok(Some(token)) => Some(token),
+            Ok(None) => break,
+            Err(e) => {
+                wipe(&mut entries);
+                return Err(e);
+            }
+        };
     }
     let mut answers = Vec::new();
     for w in chunk {
@@ -170,13 +176,17 @@ async fn read_batch(
         };
         answers.push((w.clone(), answer));
     }
-    // What was read and not asked for (cannot happen with an id list) is dropped and wiped.
-    for entry in &mut entries {
+    wipe(&mut entries);
+    Ok(answers)
+}
+
+/// The values read in a batch, wiped once copied to their answers.
+fn wipe(entries: &mut [aws_sdk_secretsmanager::types::SecretValueEntry]) {
+    for entry in entries {
         if let Some(text) = entry.secret_string.take() {
             drop(Zeroizing::new(text));
         }
     }
-    Ok(answers)
 }
 
 /// Whether a batch entry answers `id`: a name, a full ARN, or a partial ARN (one without
@@ -405,6 +415,7 @@ pub async fn list(client: &Client, prefix: &str, settings: &Settings) -> Outcome
         writes: false,
     };
     let mut keys = Vec::new();
+    let mut pages = Pages::new("secretsmanager:ListSecrets");
     let mut next_token = None;
     loop {
         let mut request = client.list_secrets().set_next_token(next_token.take());
@@ -426,9 +437,9 @@ pub async fn list(client: &Client, prefix: &str, settings: &Settings) -> Outcome
                 keys.push(format!("sm:{name}"));
             }
         }
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => break,
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => break,
         }
     }
     Ok(keys)

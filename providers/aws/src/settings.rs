@@ -14,6 +14,9 @@ use zeroize::Zeroizing;
 
 /// How long one request may take when `timeout_seconds` is not set.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 20;
+/// The longest `timeout_seconds`: a request's deadline must end inside vault's 30 s, so the
+/// provider answers (unavailable) rather than being killed.
+pub const MAX_TIMEOUT_SECONDS: u64 = 25;
 
 #[derive(PartialEq, Eq)]
 pub struct Settings {
@@ -29,7 +32,7 @@ pub struct Settings {
     /// Days Secrets Manager keeps a deleted secret restorable (7–30); 0 deletes at once.
     /// None: Secrets Manager's default, 30.
     pub recovery_window_days: Option<i64>,
-    /// How long one request may take, retries included (inside vault's 30 s).
+    /// How long one protocol request may take, every call, page and retry included.
     pub timeout: Duration,
 }
 
@@ -91,13 +94,13 @@ impl Settings {
         let timeout = match config.get("timeout_seconds") {
             None | Some(Value::Null) => DEFAULT_TIMEOUT_SECONDS,
             Some(v) => match v.as_u64() {
-                Some(seconds) if seconds > 0 => seconds,
+                Some(seconds) if (1..=MAX_TIMEOUT_SECONDS).contains(&seconds) => seconds,
                 _ => {
-                    return Err(invalid(
+                    return Err(invalid(format!(
                         "[providers.aws] timeout_seconds must be a whole number of seconds \
-                         from 1"
-                            .into(),
-                    ));
+                         from 1 to {MAX_TIMEOUT_SECONDS} (vault waits 30 s for a provider's \
+                         answer)"
+                    )));
                 }
             },
         };
@@ -250,6 +253,7 @@ mod tests {
             r#"{"recovery_window_days":3}"#,
             r#"{"recovery_window_days":"7"}"#,
             r#"{"timeout_seconds":0}"#,
+            r#"{"timeout_seconds":26}"#,
             r#"{"region":5}"#,
         ] {
             assert_eq!(
