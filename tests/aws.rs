@@ -950,3 +950,22 @@ fn a_timeout_past_vaults_wait_is_invalid() {
         "{err}"
     );
 }
+
+/// An ARN's region picks the host a call goes to: one that is not a region's shape is
+/// invalid, and no request is made.
+#[test]
+fn an_arn_whose_region_is_not_a_region_is_invalid() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(r#"{"*": {"status": 200, "body": {}}}"#, None, home.path());
+    point_at(&home, &stand_in.url);
+    for address in [
+        "aws:sm:arn:aws:secretsmanager:s3.us-east-1:123456789012:secret:db",
+        "aws:sm:arn:aws:secretsmanager:evil.example.com:123456789012:secret:db",
+    ] {
+        let output = vault(&home, &["get", address]).output().unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{address}: {err}");
+        assert!(err.contains("is not an AWS region"), "{address}: {err}");
+    }
+    assert_eq!(stand_in.requests(), Vec::<String>::new());
+}
