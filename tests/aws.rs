@@ -604,7 +604,8 @@ fn a_malformed_endpoint_is_refused_and_never_shows_the_value_being_written() {
 }
 
 /// A hostile or broken endpoint: answers each request whose X-Amz-Target ends with a rule's
-/// name with that rule's status and JSON body (after `sleep` seconds when given), and sends
+/// name with that rule's status and JSON body (after `sleep` seconds when given; a rule
+/// `{"endless": true}` streams a body announced as 4 GiB), and sends
 /// every other request on to `upstream` (moto) unchanged; it logs each target, one a line.
 const STAND_IN: &str = r#"
 import http.server, json, sys, time, urllib.request, urllib.error
@@ -617,6 +618,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(log, "a") as f:
             f.write(target + "\n")
         rule = next((r for name, r in rules.items() if target.endswith(name)), rules.get("*"))
+        if rule is not None and rule.get("endless"):
+            # A body announced as 4 GiB and streamed until the client hangs up.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(4 * 1024**3))
+            self.end_headers()
+            try:
+                self.wfile.write(b'{"SecretString":"')
+                while True:
+                    self.wfile.write(b"A" * (1 << 20))
+            except OSError:
+                return
         if rule is not None:
             time.sleep(rule.get("sleep", 0))
             status, data = rule["status"], json.dumps(rule["body"]).encode()
@@ -968,4 +981,59 @@ fn an_arn_whose_region_is_not_a_region_is_invalid() {
         assert!(err.contains("is not an AWS region"), "{address}: {err}");
     }
     assert_eq!(stand_in.requests(), Vec::<String>::new());
+}
+
+/// A response body is bounded: an endpoint announcing and streaming 4 GiB gets an error at
+/// the bound (4 MiB), quickly, instead of the provider's memory.
+#[test]
+fn an_endless_response_body_is_cut_at_the_bound() {
+    let home = TestHome::initialised();
+    let endless = StandIn::start(r#"{"*": {"endless": true}}"#, None, home.path());
+    point_at(&home, &endless.url);
+    let started = std::time::Instant::now();
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/db"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(err.contains("length limit exceeded"), "{err}");
+    assert!(!err.contains("AAAAAAAA"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+}
+
+/// The bound lets the largest legitimate answer through: a batch of 20 secrets of 64 KiB,
+/// with characters JSON escapes.
+#[test]
+fn the_largest_batch_fits_under_the_bound() {
+    let server = MotoServer::start();
+    server.boto(
+        "value = ('line \"quoted\"\\n' * 5000)[:65536]\n\
+         for i in range(20):\n    sm.create_secret(Name='big/s%02d' % i, SecretString=value)\n",
+    );
+    let home = aws_home(&server, "");
+    let manifest = home.path().join("app.toml");
+    let env: String = (0..20)
+        .map(|i| format!("S{i:02} = \"aws:sm:big/s{i:02}\"\n"))
+        .collect();
+    std::fs::write(&manifest, format!("[env]\n{env}")).unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$S00$S19\" | wc -c",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "131072");
 }

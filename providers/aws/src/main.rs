@@ -9,6 +9,7 @@
 //! `recovery_window_days` (a deleted secret's, 7–30, or 0), `timeout_seconds` (default 20).
 
 mod address;
+mod bounded_http;
 mod failure;
 mod json_field;
 mod pages;
