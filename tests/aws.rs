@@ -655,6 +655,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if len(sys.argv) > 4:
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4] + "/server.pem", sys.argv[4] + "/server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
@@ -669,12 +674,27 @@ struct StandIn {
 impl StandIn {
     /// `rules` as JSON: `{"secretsmanager.GetSecretValue": {"status": 200, "body": {}}}`.
     fn start(rules: &str, upstream: Option<&MotoServer>, dir: &std::path::Path) -> StandIn {
+        StandIn::start_with(rules, upstream, dir, None)
+    }
+
+    /// The same over HTTPS, with `tls`'s server.pem and server.key.
+    fn start_with(
+        rules: &str,
+        upstream: Option<&MotoServer>,
+        dir: &std::path::Path,
+        tls: Option<&std::path::Path>,
+    ) -> StandIn {
         use std::io::BufRead;
         let log = dir.join("stand-in-requests");
-        let mut child = std::process::Command::new("python3")
+        let mut command = std::process::Command::new("python3");
+        command
             .args(["-c", STAND_IN, rules])
             .arg(&log)
-            .arg(upstream.map(|s| s.url.as_str()).unwrap_or(""))
+            .arg(upstream.map(|s| s.url.as_str()).unwrap_or(""));
+        if let Some(tls) = tls {
+            command.arg(tls);
+        }
+        let mut child = command
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -682,9 +702,10 @@ impl StandIn {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut port)
             .unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         StandIn {
             child,
-            url: format!("http://127.0.0.1:{}", port.trim()),
+            url: format!("{scheme}://127.0.0.1:{}", port.trim()),
             log,
         }
     }
@@ -1036,4 +1057,116 @@ fn the_largest_batch_fits_under_the_bound() {
     .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim(), "131072");
+}
+
+/// A CA (ca.pem) and a server certificate for 127.0.0.1 it signed (server.pem, server.key)
+/// in `dir`, made by openssl.
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr(&output)
+        );
+    };
+    std::fs::write(dir.join("server.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+/// AWS_CA_BUNDLE (passed on by vault) is honoured as the AWS CLI does: its certificates are
+/// the roots trusted. Without it a private CA is refused; a bundle that is not PEM
+/// certificates is invalid, naming the variable.
+#[test]
+fn aws_ca_bundle_is_the_trusted_roots() {
+    let home = TestHome::initialised();
+    let certificates = tempfile::tempdir().unwrap();
+    make_certificates(certificates.path());
+    let stand_in = StandIn::start_with(
+        r#"{"GetSecretValue": {"status": 200, "body": {"Name": "prod/db",
+             "SecretString": "over-private-tls"}}}"#,
+        None,
+        home.path(),
+        Some(certificates.path()),
+    );
+    point_at(&home, &stand_in.url);
+    let get = |bundle: Option<&std::path::Path>| {
+        let mut command = vault(&home, &["get", "--reveal", "aws:sm:prod/db"]);
+        if let Some(bundle) = bundle {
+            command.env("AWS_CA_BUNDLE", bundle);
+        }
+        command.output().unwrap()
+    };
+    let output = get(Some(&certificates.path().join("ca.pem")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "over-private-tls");
+
+    let output = get(None);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty());
+    assert!(
+        stderr(&output).contains("TLS certificate is not trusted (AWS_CA_BUNDLE"),
+        "{}",
+        stderr(&output)
+    );
+
+    let not_pem = certificates.path().join("server.key");
+    let output = get(Some(&not_pem));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("AWS_CA_BUNDLE") && err.contains("no PEM certificate"),
+        "{err}"
+    );
 }

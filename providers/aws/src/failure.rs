@@ -184,9 +184,10 @@ where
         _ => (
             ErrorKind::Unavailable,
             format!(
-                "AWS could not be reached for {what}{}; check region and endpoint_url \
+                "AWS could not be reached for {what}{}{}; check region and endpoint_url \
                  under [providers.aws], and the network",
-                sdk_said(&error, call, settings)
+                sdk_said(&error, call, settings),
+                untrusted_certificate(&error)
             ),
         ),
     };
@@ -238,6 +239,18 @@ fn sdk_said(error: &(dyn Error + 'static), call: &Call, settings: &Settings) -> 
         None => &text,
     };
     format!(": {}", scrub(text, settings))
+}
+
+/// Why a connection failed when it was the endpoint's certificate: the SDK's summary
+/// ("io error") leaves it to the causes, which are only looked at here, never shown.
+fn untrusted_certificate(error: &(dyn Error + 'static)) -> &'static str {
+    let full = format!("{error:?} {}", DisplayErrorContext(error));
+    if full.contains("InvalidCertificate") || full.contains("UnknownIssuer") {
+        "; the endpoint's TLS certificate is not trusted (AWS_CA_BUNDLE names a PEM file of \
+         the CA certificates to trust)"
+    } else {
+        ""
+    }
 }
 
 /// Where the SDK starts quoting the request it could not send (`failed to apply endpoint

@@ -6,10 +6,12 @@
 //! per service `endpoint_url_secretsmanager` / `endpoint_url_ssm`, `role_arn` with
 //! `role_session_name` and `external_id`, `access_key_id` / `secret_access_key` /
 //! `session_token` (vault fills these from `AWS_ACCESS_KEY_ID`, … when they are left out),
-//! `recovery_window_days` (a deleted secret's, 7–30, or 0), `timeout_seconds` (default 20).
+//! `recovery_window_days` (a deleted secret's, 7–30, or 0), `timeout_seconds` (1–25, default 20,
+//! for a whole request). `AWS_CA_BUNDLE` names the trusted roots, as for the AWS CLI.
 
 mod address;
 mod bounded_http;
+mod ca_bundle;
 mod failure;
 mod json_field;
 mod pages;
@@ -47,7 +49,7 @@ impl Aws {
         let settings = Settings::from_config(config)?;
         let reuse = matches!(&self.session, Some((s, _)) if **s == settings);
         if !reuse {
-            let session = self.runtime.block_on(Session::new(&settings));
+            let session = self.runtime.block_on(Session::new(&settings))?;
             self.session = Some((Arc::new(settings), session));
         }
         let (settings, session) = self.session.as_mut().expect("set above");

@@ -32,6 +32,8 @@ pub struct Settings {
     /// Days Secrets Manager keeps a deleted secret restorable (7–30); 0 deletes at once.
     /// None: Secrets Manager's default, 30.
     pub recovery_window_days: Option<i64>,
+    /// `AWS_CA_BUNDLE`: the roots trusted instead of the system's, as the AWS CLI does.
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// How long one protocol request may take, every call, page and retry included.
     pub timeout: Duration,
 }
@@ -132,6 +134,9 @@ impl Settings {
             role_session_name: text("role_session_name")?,
             external_id: text("external_id")?,
             recovery_window_days,
+            ca_bundle: std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|path| !path.is_empty())
+                .map(std::path::PathBuf::from),
             timeout: Duration::from_secs(timeout),
         })
     }
