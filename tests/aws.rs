@@ -1170,3 +1170,23 @@ fn aws_ca_bundle_is_the_trusted_roots() {
         "{err}"
     );
 }
+
+/// A listed name is one line: a line break or an escape sequence in a name a provider
+/// answers (AWS allows neither, a hostile endpoint sends anything) is shown escaped.
+#[test]
+fn a_listed_name_with_a_line_break_prints_as_one_line() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(
+        r#"{"ListSecrets": {"status": 200, "body": {"SecretList": [
+             {"Name": "evil\nsm:injected"}, {"Name": "red\u001b[31m"}]}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &stand_in.url);
+    let output = vault(&home, &["list", "aws:sm:"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "sm:evil\\u{a}sm:injected\nsm:red\\u{1b}[31m\n"
+    );
+}
