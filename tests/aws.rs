@@ -553,3 +553,640 @@ fn rm_schedules_a_secret_for_deletion_and_removes_a_field_or_a_parameter() {
     assert_eq!(output.status.code(), Some(3), "{err}");
     assert!(err.contains("restore-secret"), "{err}");
 }
+
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n\
+MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n\
+-----END PRIVATE KEY-----";
+
+/// A malformed endpoint (no scheme, a trailing space, in the configuration or in
+/// AWS_ENDPOINT_URL) is refused as invalid before any call, naming the setting — and the
+/// value being written never reaches stderr (the SDK's error quotes the request body).
+#[test]
+fn a_malformed_endpoint_is_refused_and_never_shows_the_value_being_written() {
+    let home = TestHome::initialised();
+    let config = |url: &str| {
+        std::fs::write(
+            home.path().join("config/secretsd/config.toml"),
+            format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    let write = |env: Option<&str>| {
+        let mut command = vault(&home, &["set", "aws:sm:prod/tls-key"]);
+        if let Some(url) = env {
+            command.env("AWS_ENDPOINT_URL", url);
+        }
+        command.write_stdin(format!("{PEM}\n")).output().unwrap()
+    };
+    for (url, env, named) in [
+        (
+            "vpce-0a1b2c-abcd.secretsmanager.us-east-1.vpce.amazonaws.com",
+            None,
+            "endpoint_url",
+        ),
+        ("http://127.0.0.1:9 ", None, "endpoint_url"),
+        ("", Some("https://x.example.com "), "AWS_ENDPOINT_URL"),
+    ] {
+        config(url);
+        let output = write(env);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{url:?} {env:?}: {err}");
+        assert!(
+            err.contains(&format!("{named} is not a usable endpoint URL")),
+            "{url:?} {env:?}: {err}"
+        );
+        for line in PEM.lines().skip(1).take(2) {
+            assert!(!err.contains(line), "{url:?} {env:?}: {err}");
+            assert!(!err.contains(&line[..20]), "{url:?} {env:?}: {err}");
+        }
+    }
+}
+
+/// A hostile or broken endpoint: answers each request whose X-Amz-Target ends with a rule's
+/// name with that rule's status and JSON body (after `sleep` seconds when given; a rule
+/// `{"endless": true}` streams a body announced as 4 GiB), and sends
+/// every other request on to `upstream` (moto) unchanged; it logs each target, one a line.
+const STAND_IN: &str = r#"
+import http.server, json, sys, time, urllib.request, urllib.error
+rules, log, upstream = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        target = self.headers.get("X-Amz-Target", "")
+        with open(log, "a") as f:
+            f.write(target + "\n")
+        rule = next((r for name, r in rules.items() if target.endswith(name)), rules.get("*"))
+        if rule is not None and rule.get("endless"):
+            # A body announced as 4 GiB and streamed until the client hangs up.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(4 * 1024**3))
+            self.end_headers()
+            try:
+                self.wfile.write(b'{"SecretString":"')
+                while True:
+                    self.wfile.write(b"A" * (1 << 20))
+            except OSError:
+                return
+        if rule is not None:
+            time.sleep(rule.get("sleep", 0))
+            status, data = rule["status"], json.dumps(rule["body"]).encode()
+        elif upstream:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            request = urllib.request.Request(upstream + self.path, data=body, headers=headers)
+            try:
+                answer = urllib.request.urlopen(request)
+                status, data = answer.status, answer.read()
+            except urllib.error.HTTPError as e:
+                status, data = e.code, e.read()
+        else:
+            status, data = 400, b'{"__type":"UnknownOperationException"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+if len(sys.argv) > 4:
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4] + "/server.pem", sys.argv[4] + "/server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The stand-in endpoint, stopped when dropped.
+struct StandIn {
+    child: std::process::Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl StandIn {
+    /// `rules` as JSON: `{"secretsmanager.GetSecretValue": {"status": 200, "body": {}}}`.
+    fn start(rules: &str, upstream: Option<&MotoServer>, dir: &std::path::Path) -> StandIn {
+        StandIn::start_with(rules, upstream, dir, None)
+    }
+
+    /// The same over HTTPS, with `tls`'s server.pem and server.key.
+    fn start_with(
+        rules: &str,
+        upstream: Option<&MotoServer>,
+        dir: &std::path::Path,
+        tls: Option<&std::path::Path>,
+    ) -> StandIn {
+        use std::io::BufRead;
+        let log = dir.join("stand-in-requests");
+        let mut command = std::process::Command::new("python3");
+        command
+            .args(["-c", STAND_IN, rules])
+            .arg(&log)
+            .arg(upstream.map(|s| s.url.as_str()).unwrap_or(""));
+        if let Some(tls) = tls {
+            command.arg(tls);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        StandIn {
+            child,
+            url: format!("{scheme}://127.0.0.1:{}", port.trim()),
+            log,
+        }
+    }
+
+    /// The targets asked for so far.
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `home`'s `[providers.aws]` pointed at `url`.
+fn point_at(home: &TestHome, url: &str) {
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!("[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{url}\"\n"),
+    )
+    .unwrap();
+}
+
+/// An answer of 200 without a value (`{}`: a proxy, a captive portal, a broken endpoint) is
+/// unavailable, not not-found: a manifest's default does not silently apply.
+#[test]
+fn an_empty_answer_is_unavailable_and_no_default_applies() {
+    let home = TestHome::initialised();
+    let empty = StandIn::start(r#"{"*": {"status": 200, "body": {}}}"#, None, home.path());
+    point_at(&home, &empty.url);
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nDB_PASSWORD = { from = \"aws:sm:prod/db#password\", default = \"dev-default\" }\n\
+         FEATURE = { from = \"aws:ssm:/prod/flag?version=3\", default = \"off\" }\n\
+         PLAIN = { from = \"aws:sm:prod/plain\", default = \"plain-default\" }\n",
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &["run", "--manifest", manifest.to_str().unwrap(), "--", "env"],
+    )
+    .output()
+    .unwrap();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(125), "{out}{err}");
+    assert!(
+        !out.contains("default") && !out.contains("FEATURE=off"),
+        "{out}"
+    );
+    assert!(err.contains("unavailable"), "{err}");
+    for address in ["aws:sm:prod/db", "aws:ssm:/prod/flag?version=3"] {
+        let output = vault(&home, &["get", "--reveal", address])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(5), "{address}: {err}");
+        assert!(err.contains("no value"), "{address}: {err}");
+    }
+}
+
+/// A field write never wipes the other fields: when the read comes back empty (200 `{}`)
+/// the write is refused; when the read says not-found but the secret exists after all,
+/// CreateSecret's "exists" is a refusal too. AWS (moto) keeps every field.
+#[test]
+fn a_field_write_after_an_empty_or_wrong_read_leaves_the_secret_whole() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = TestHome::initialised();
+    for (read, said) in [
+        (r#"{"status": 200, "body": {}}"#, "no value"),
+        (
+            r#"{"status": 400, "body": {"__type": "ResourceNotFoundException", "message": "gone"}}"#,
+            "CreateSecret says it exists",
+        ),
+    ] {
+        let stand_in = StandIn::start(
+            &format!(r#"{{"secretsmanager.GetSecretValue": {read}}}"#),
+            Some(&server),
+            home.path(),
+        );
+        point_at(&home, &stand_in.url);
+        let output = vault(&home, &["set", "aws:sm:prod/db#password"])
+            .write_stdin("new-pw\n")
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{read}: {err}");
+        assert!(err.contains(said), "{read}: {err}");
+        assert!(!err.contains("new-pw"), "{read}: {err}");
+        assert!(
+            !stand_in
+                .requests()
+                .iter()
+                .any(|t| t.ends_with("PutSecretValue")),
+            "{:?}",
+            stand_in.requests()
+        );
+        let stored = server.boto("print(sm.get_secret_value(SecretId='prod/db')['SecretString'])");
+        assert_eq!(stored.trim(), RDS, "{read}");
+    }
+}
+
+/// One secret named twice in a manifest (by partial and by full ARN; a parameter by name
+/// and by ARN) is read once in a batch and given to both variables: no default applies.
+#[test]
+fn one_secret_named_twice_in_a_batch_answers_both() {
+    let server = MotoServer::start();
+    seed(&server);
+    let home = aws_home(&server, "");
+    let arns = server.boto(
+        "print(sm.describe_secret(SecretId='prod/db')['ARN'])\n\
+         print(ssm.get_parameter(Name='/prod/app/key')['Parameter']['ARN'])",
+    );
+    let mut arns = arns.lines();
+    let (secret_arn, parameter_arn) = (arns.next().unwrap(), arns.next().unwrap());
+    let partial = &secret_arn[..secret_arn.len() - 7];
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[env]\nA = \"aws:sm:{partial}#password\"\n\
+             B = {{ from = \"aws:sm:{secret_arn}#password\", default = \"DEFAULT-B\" }}\n\
+             C = \"aws:ssm:/prod/app/key\"\n\
+             D = {{ from = \"aws:ssm:{parameter_arn}\", default = \"DEFAULT-D\" }}\n"
+        ),
+    )
+    .unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo \"$A $B $C $D\"",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "rds-pw-1 rds-pw-1 param-v2 param-v2\n");
+}
+
+/// A refused write never quotes AWS's message, which may echo the request: for a field
+/// write, the secret's other fields.
+#[test]
+fn a_refused_field_write_never_shows_what_aws_echoed() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(
+        r#"{"secretsmanager.GetSecretValue": {"status": 200, "body": {"Name": "prod/db",
+             "SecretString": "{\"username\":\"app\",\"password\":\"OTHER-FIELD-SECRET\"}"}},
+           "secretsmanager.PutSecretValue": {"status": 400, "body": {
+             "__type": "AccessDeniedException",
+             "message": "Validation failed for request: {\"password\":\"OTHER-FIELD-SECRET\"}"}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &stand_in.url);
+    let output = vault(&home, &["set", "aws:sm:prod/db#host"])
+        .write_stdin("NEWHOST\n")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("AWS denied secretsmanager:PutSecretValue on prod/db"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("OTHER-FIELD-SECRET") && !err.contains("NEWHOST"),
+        "{err}"
+    );
+}
+
+/// One deadline (`timeout_seconds`) bounds a whole request, however many calls it makes:
+/// three pinned reads from an endpoint that never answers end after about one timeout, as
+/// unavailable, not after three (or vault killing the provider). An endpoint that pages
+/// without end is stopped at a repeated NextToken.
+#[test]
+fn a_slow_or_endlessly_paging_endpoint_is_bounded() {
+    let home = TestHome::initialised();
+    let slow = StandIn::start(
+        r#"{"*": {"status": 200, "body": {}, "sleep": 60}}"#,
+        None,
+        home.path(),
+    );
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers.aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\ntimeout_seconds = 2\n",
+            slow.url
+        ),
+    )
+    .unwrap();
+    let manifest = home.path().join("app.toml");
+    std::fs::write(
+        &manifest,
+        "[env]\nA = \"aws:sm:prod/a?version-stage=AWSPREVIOUS\"\n\
+         B = \"aws:sm:prod/b?version-stage=AWSPREVIOUS\"\n\
+         C = \"aws:sm:prod/c?version-stage=AWSPREVIOUS\"\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(err.contains("within 2 s"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    drop(slow);
+
+    let paging = StandIn::start(
+        r#"{"ListSecrets": {"status": 200, "body": {"SecretList": [{"Name": "x"}], "NextToken": "t"}},
+            "DescribeParameters": {"status": 200, "body": {"Parameters": [], "NextToken": "t"}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &paging.url);
+    for prefix in ["aws:sm:", "aws:ssm:x"] {
+        let output = vault(&home, &["list", prefix]).output().unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{prefix}: {err}");
+        assert!(
+            err.contains("gave the same NextToken twice"),
+            "{prefix}: {err}"
+        );
+    }
+    // Writing through it: nothing listed is written, and the repeat stops the describe.
+    let output = vault(&home, &["set", "aws:ssm:x"])
+        .write_stdin("value-through-pages\n")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(err.contains("gave the same NextToken twice"), "{err}");
+    assert!(!err.contains("value-through-pages"), "{err}");
+}
+
+/// timeout_seconds stays inside vault's 30 s wait for a provider.
+#[test]
+fn a_timeout_past_vaults_wait_is_invalid() {
+    let home = TestHome::initialised();
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[providers.aws]\nregion = \"us-east-1\"\ntimeout_seconds = 60\n",
+    )
+    .unwrap();
+    let output = vault(&home, &["get", "aws:sm:prod/db"]).output().unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("timeout_seconds must be a whole number of seconds from 1 to 25"),
+        "{err}"
+    );
+}
+
+/// An ARN's region picks the host a call goes to: one that is not a region's shape is
+/// invalid, and no request is made.
+#[test]
+fn an_arn_whose_region_is_not_a_region_is_invalid() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(r#"{"*": {"status": 200, "body": {}}}"#, None, home.path());
+    point_at(&home, &stand_in.url);
+    for address in [
+        "aws:sm:arn:aws:secretsmanager:s3.us-east-1:123456789012:secret:db",
+        "aws:sm:arn:aws:secretsmanager:evil.example.com:123456789012:secret:db",
+    ] {
+        let output = vault(&home, &["get", address]).output().unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{address}: {err}");
+        assert!(err.contains("is not an AWS region"), "{address}: {err}");
+    }
+    assert_eq!(stand_in.requests(), Vec::<String>::new());
+}
+
+/// A response body is bounded: an endpoint announcing and streaming 4 GiB gets an error at
+/// the bound (4 MiB), quickly, instead of the provider's memory.
+#[test]
+fn an_endless_response_body_is_cut_at_the_bound() {
+    let home = TestHome::initialised();
+    let endless = StandIn::start(r#"{"*": {"endless": true}}"#, None, home.path());
+    point_at(&home, &endless.url);
+    let started = std::time::Instant::now();
+    let output = vault(&home, &["get", "--reveal", "aws:sm:prod/db"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(err.contains("length limit exceeded"), "{err}");
+    assert!(!err.contains("AAAAAAAA"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+}
+
+/// The bound lets the largest legitimate answer through: a batch of 20 secrets of 64 KiB,
+/// with characters JSON escapes.
+#[test]
+fn the_largest_batch_fits_under_the_bound() {
+    let server = MotoServer::start();
+    server.boto(
+        "value = ('line \"quoted\"\\n' * 5000)[:65536]\n\
+         for i in range(20):\n    sm.create_secret(Name='big/s%02d' % i, SecretString=value)\n",
+    );
+    let home = aws_home(&server, "");
+    let manifest = home.path().join("app.toml");
+    let env: String = (0..20)
+        .map(|i| format!("S{i:02} = \"aws:sm:big/s{i:02}\"\n"))
+        .collect();
+    std::fs::write(&manifest, format!("[env]\n{env}")).unwrap();
+    let output = vault(
+        &home,
+        &[
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$S00$S19\" | wc -c",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "131072");
+}
+
+/// A CA (ca.pem) and a server certificate for 127.0.0.1 it signed (server.pem, server.key)
+/// in `dir`, made by openssl.
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr(&output)
+        );
+    };
+    std::fs::write(dir.join("server.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+/// AWS_CA_BUNDLE (passed on by vault) is honoured as the AWS CLI does: its certificates are
+/// the roots trusted. Without it a private CA is refused; a bundle that is not PEM
+/// certificates is invalid, naming the variable.
+#[test]
+fn aws_ca_bundle_is_the_trusted_roots() {
+    let home = TestHome::initialised();
+    let certificates = tempfile::tempdir().unwrap();
+    make_certificates(certificates.path());
+    let stand_in = StandIn::start_with(
+        r#"{"GetSecretValue": {"status": 200, "body": {"Name": "prod/db",
+             "SecretString": "over-private-tls"}}}"#,
+        None,
+        home.path(),
+        Some(certificates.path()),
+    );
+    point_at(&home, &stand_in.url);
+    let get = |bundle: Option<&std::path::Path>| {
+        let mut command = vault(&home, &["get", "--reveal", "aws:sm:prod/db"]);
+        if let Some(bundle) = bundle {
+            command.env("AWS_CA_BUNDLE", bundle);
+        }
+        command.output().unwrap()
+    };
+    let output = get(Some(&certificates.path().join("ca.pem")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "over-private-tls");
+
+    let output = get(None);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty());
+    assert!(
+        stderr(&output).contains("TLS certificate is not trusted (AWS_CA_BUNDLE"),
+        "{}",
+        stderr(&output)
+    );
+
+    let not_pem = certificates.path().join("server.key");
+    let output = get(Some(&not_pem));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("AWS_CA_BUNDLE") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+}
+
+/// A listed name is one line: a line break or an escape sequence in a name a provider
+/// answers (AWS allows neither, a hostile endpoint sends anything) is shown escaped.
+#[test]
+fn a_listed_name_with_a_line_break_prints_as_one_line() {
+    let home = TestHome::initialised();
+    let stand_in = StandIn::start(
+        r#"{"ListSecrets": {"status": 200, "body": {"SecretList": [
+             {"Name": "evil\nsm:injected"}, {"Name": "red\u001b[31m"}]}}}"#,
+        None,
+        home.path(),
+    );
+    point_at(&home, &stand_in.url);
+    let output = vault(&home, &["list", "aws:sm:"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "sm:evil\\u{a}sm:injected\nsm:red\\u{1b}[31m\n"
+    );
+}

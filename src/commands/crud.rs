@@ -6,7 +6,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::cli::{ExistsArgs, GetArgs, ListArgs, MvArgs, RmArgs, SetArgs};
-use crate::commands::{Context, SUCCESS, print_report, print_stdout, read_stdin_limited};
+use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
 use crate::resolve::Address;
@@ -318,17 +318,18 @@ fn list_provider(context: &Context, address: &str, as_json: bool) -> Result<u8> 
         let prefix = (!prefix.is_empty()).then_some(prefix);
         resolver.providers().list(provider, &config, prefix)
     })?;
+    // A provider's keys are its own text: one a line, so a line break or any other control
+    // character in a key is shown escaped, never as a second key or a terminal command.
     let text = if as_json {
         format!("{}\n", json!(listed.keys))
     } else {
-        listed.keys.iter().map(|k| format!("{k}\n")).collect()
+        listed
+            .keys
+            .iter()
+            .map(|k| format!("{}\n", crate::names::printable(k, false)))
+            .collect()
     };
-    // A provider's keys are its own text.
-    if as_json {
-        print_stdout(&text)?;
-    } else {
-        print_report(&text)?;
-    }
+    print_stdout(&text)?;
     SUCCESS
 }
 

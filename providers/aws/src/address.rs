@@ -64,6 +64,16 @@ impl Address {
             None => None,
         };
         let pin = parse_pin(key, service, options)?;
+        // An ARN's region picks the host a call goes to (secretsmanager.REGION.amazonaws.com):
+        // only a region's shape is let through, not a host name or a dotted suffix.
+        if let Some(region) = arn_part(name, 3).filter(|r| !r.is_empty())
+            && !is_region(region)
+        {
+            return Err(invalid(format!(
+                "{key:?}: {region:?} is not an AWS region (such as us-east-1 or \
+                 cn-north-1); correct the ARN"
+            )));
+        }
         Ok(Address {
             service,
             name: name.to_string(),
@@ -98,6 +108,31 @@ impl Address {
             ))),
         }
     }
+}
+
+/// Part `n` of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`, from 0); None for a name.
+fn arn_part(name: &str, n: usize) -> Option<&str> {
+    if !name.starts_with("arn:") {
+        return None;
+    }
+    name.split(':').nth(n)
+}
+
+/// Whether `region` has a region's shape: `^[a-z]{2}(-[a-z]+)+-[0-9]+$` (us-east-1,
+/// us-gov-west-1, cn-north-1, ap-southeast-3).
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [country, words @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_pin(key: &str, service: Service, options: &str) -> Result<Option<Pin>, ProviderError> {
@@ -240,5 +275,36 @@ mod tests {
         let pinned = Address::parse("sm:x?version-stage=AWSPREVIOUS").unwrap();
         assert_eq!(pinned.writable("k").unwrap_err().kind, ErrorKind::Invalid);
         assert!(Address::parse("ssm:x#f").unwrap().writable("k").is_ok());
+    }
+
+    #[test]
+    fn an_arns_region_must_look_like_a_region() {
+        for good in ["us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-3"] {
+            assert!(is_region(good), "{good}");
+            let key = format!("sm:arn:aws:secretsmanager:{good}:1:secret:db");
+            assert_eq!(Address::parse(&key).unwrap().arn_region(), Some(good));
+        }
+        for bad in [
+            "s3.us-east-1",
+            "evil.example.com#",
+            "us-east",
+            "US-EAST-1",
+            "useast-1",
+            "u-east-1",
+            "us--1",
+            "us-east-1a",
+            "us-east-1.",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        for key in [
+            "sm:arn:aws:secretsmanager:s3.us-east-1:1:secret:db",
+            "sm:arn:aws:secretsmanager:attacker.example:1:secret:db",
+            "ssm:arn:aws:ssm:x.y:1:parameter/p",
+        ] {
+            let e = Address::parse(key).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Invalid, "{key}");
+            assert!(e.message.contains("is not an AWS region"), "{key}: {e}");
+        }
     }
 }

@@ -15,8 +15,9 @@ use crate::settings::{Settings, redacted_key_id};
 pub struct Call<'a> {
     pub action: &'static str,
     pub resource: &'a str,
-    /// A write: the service's own words are left out unless they are about permissions,
-    /// because a validation message may quote the value sent (AWS's and moto's do).
+    /// A write: the service's own words are left out, because a message may quote the
+    /// request sent (AWS's and moto's validation messages do), and with it the value or,
+    /// for a field write, the secret's other fields.
     pub writes: bool,
 }
 
@@ -89,7 +90,7 @@ where
     let said = error.message().unwrap_or_default().to_string();
     let said = scrub(&said, settings);
     let quoted = |text: &str| {
-        if text.is_empty() || (call.writes && !DENIED.contains(&code.as_str())) {
+        if text.is_empty() || call.writes {
             String::new()
         } else {
             format!(" (AWS said: {text})")
@@ -162,14 +163,14 @@ where
                 settings.timeout.as_secs()
             ),
         ),
-        SdkError::ConstructionFailure(_) => construction(&error, &what, settings),
+        SdkError::ConstructionFailure(_) => construction(&error, call, &what, settings),
         // The credential chain runs when a request is sent: finding nothing is a dispatch
         // failure.
         _ if chain(&error).contains("no credentials found") => no_credentials(&what),
         _ if chain(&error).contains("loading credentials") => (
             ErrorKind::Denied,
             format!(
-                "AWS gave no credentials for {what}{}: {}",
+                "AWS gave no credentials for {what}{}{}",
                 match &settings.role_arn {
                     Some(role) => format!(
                         " when asked to assume {role} (sts:AssumeRole; check role_arn, \
@@ -177,15 +178,16 @@ where
                     ),
                     None => String::new(),
                 },
-                scrub(&chain(&error), settings)
+                sdk_said(&error, call, settings)
             ),
         ),
         _ => (
             ErrorKind::Unavailable,
             format!(
-                "AWS could not be reached for {what}: {}; check region and endpoint_url \
+                "AWS could not be reached for {what}{}{}; check region and endpoint_url \
                  under [providers.aws], and the network",
-                scrub(&chain(&error), settings)
+                sdk_said(&error, call, settings),
+                untrusted_certificate(&error)
             ),
         ),
     };
@@ -195,13 +197,14 @@ where
 /// A request that could not be made: most often no credentials or no region.
 fn construction<E>(
     error: &SdkError<E, HttpResponse>,
+    call: &Call,
     what: &str,
     settings: &Settings,
 ) -> (ErrorKind, String)
 where
     E: Error + 'static,
 {
-    let chain = scrub(&chain(error), settings);
+    let chain = chain(error);
     if chain.contains("credentials") {
         return no_credentials(what);
     }
@@ -216,9 +219,43 @@ where
     }
     (
         ErrorKind::Invalid,
-        format!("AWS request {what} could not be made: {chain}"),
+        format!(
+            "AWS request {what} could not be made{}",
+            sdk_said(error, call, settings)
+        ),
     )
 }
+
+/// The SDK's own account of a failure, as `: TEXT` — or nothing on a write: the SDK's
+/// errors can carry the request, and a write's request body is the value. A read's text is
+/// cut before any request it quotes, and has the credentials scrubbed.
+fn sdk_said(error: &(dyn Error + 'static), call: &Call, settings: &Settings) -> String {
+    if call.writes {
+        return String::new();
+    }
+    let text = chain(error);
+    let text = match text.find(REQUEST_QUOTED) {
+        Some(at) => &text[..=at],
+        None => &text,
+    };
+    format!(": {}", scrub(text, settings))
+}
+
+/// Why a connection failed when it was the endpoint's certificate: the SDK's summary
+/// ("io error") leaves it to the causes, which are only looked at here, never shown.
+fn untrusted_certificate(error: &(dyn Error + 'static)) -> &'static str {
+    let full = format!("{error:?} {}", DisplayErrorContext(error));
+    if full.contains("InvalidCertificate") || full.contains("UnknownIssuer") {
+        "; the endpoint's TLS certificate is not trusted (AWS_CA_BUNDLE names a PEM file of \
+         the CA certificates to trust)"
+    } else {
+        ""
+    }
+}
+
+/// Where the SDK starts quoting the request it could not send (`failed to apply endpoint
+/// `…` to request `Request { body: … }``).
+const REQUEST_QUOTED: &str = "` to request `";
 
 fn no_credentials(what: &str) -> (ErrorKind, String) {
     (
@@ -376,8 +413,39 @@ mod tests {
         );
         assert_eq!(error.kind, ErrorKind::Invalid);
         assert!(!error.message.contains("the-new-secret"), "{error}");
-        // A refusal of permission is still explained.
-        let denied = answered(400, Some("AccessDeniedException"), "no kms:Encrypt", true);
-        assert!(denied.message.contains("no kms:Encrypt"), "{denied}");
+        // A refusal of permission is named by its code, without AWS's words, which may
+        // echo the request (the other fields of a field write).
+        let denied = answered(
+            400,
+            Some("AccessDeniedException"),
+            "denied for {\"host\":\"new\",\"password\":\"other-field\"}",
+            true,
+        );
+        assert_eq!(denied.kind, ErrorKind::Denied);
+        assert!(denied.message.contains("AccessDeniedException"), "{denied}");
+        assert!(!denied.message.contains("other-field"), "{denied}");
+        // A read's refusal still quotes AWS.
+        let read = answered(400, Some("AccessDeniedException"), "no kms:Decrypt", false);
+        assert!(read.message.contains("no kms:Decrypt"), "{read}");
+    }
+
+    #[test]
+    fn the_sdks_text_stops_before_the_request_and_is_left_out_of_writes() {
+        let error = std::io::Error::other(
+            "failed to apply endpoint `x.example.com` to request `Request { body: \
+             SdkBody { inner: Once(Some(b\"the-new-secret\")) } }`: endpoint must contain scheme",
+        );
+        let read = Call {
+            action: "secretsmanager:GetSecretValue",
+            resource: "prod/db",
+            writes: false,
+        };
+        let said = sdk_said(&error, &read, &settings());
+        assert_eq!(said, ": failed to apply endpoint `x.example.com`");
+        let write = Call {
+            writes: true,
+            ..read
+        };
+        assert_eq!(sdk_said(&error, &write, &settings()), "");
     }
 }

@@ -6,11 +6,15 @@
 //! per service `endpoint_url_secretsmanager` / `endpoint_url_ssm`, `role_arn` with
 //! `role_session_name` and `external_id`, `access_key_id` / `secret_access_key` /
 //! `session_token` (vault fills these from `AWS_ACCESS_KEY_ID`, … when they are left out),
-//! `recovery_window_days` (a deleted secret's, 7–30, or 0), `timeout_seconds` (default 20).
+//! `recovery_window_days` (a deleted secret's, 7–30, or 0), `timeout_seconds` (1–25, default 20,
+//! for a whole request). `AWS_CA_BUNDLE` names the trusted roots, as for the AWS CLI.
 
 mod address;
+mod bounded_http;
+mod ca_bundle;
 mod failure;
 mod json_field;
+mod pages;
 mod parameters;
 mod secrets_manager;
 mod session;
@@ -45,7 +49,7 @@ impl Aws {
         let settings = Settings::from_config(config)?;
         let reuse = matches!(&self.session, Some((s, _)) if **s == settings);
         if !reuse {
-            let session = self.runtime.block_on(Session::new(&settings));
+            let session = self.runtime.block_on(Session::new(&settings))?;
             self.session = Some((Arc::new(settings), session));
         }
         let (settings, session) = self.session.as_mut().expect("set above");
@@ -94,7 +98,7 @@ impl Provider for Aws {
         }
         let (runtime, settings, session) = self.session(config)?;
         let ssm = (!params.is_empty()).then(|| session.parameters());
-        let secret_values = runtime.block_on(async {
+        let secret_values = within(runtime, &settings, "the reads", false, async {
             let read_secrets = secrets_manager::read_all(
                 |region| session.secrets_manager(region),
                 secrets,
@@ -106,8 +110,8 @@ impl Provider for Aws {
                     None => Default::default(),
                 }
             };
-            tokio::join!(read_secrets, read_params)
-        });
+            Ok(tokio::join!(read_secrets, read_params))
+        })?;
         let (secrets, params) = secret_values;
         for (key, address) in addresses {
             let found = match address.service {
@@ -162,15 +166,18 @@ impl Provider for Aws {
             ));
         };
         let (runtime, settings, session) = self.session(config)?;
-        let mut keys = Vec::new();
-        if let Some(prefix) = secrets {
-            let client = session.secrets_manager(None);
-            keys.extend(runtime.block_on(secrets_manager::list(&client, prefix, &settings))?);
-        }
-        if let Some(prefix) = params {
-            let client = session.parameters();
-            keys.extend(runtime.block_on(parameters::list(&client, prefix, &settings))?);
-        }
+        let secrets = secrets.map(|prefix| (session.secrets_manager(None), prefix));
+        let params = params.map(|prefix| (session.parameters(), prefix));
+        let keys = within(runtime, &settings, "the listing", false, async {
+            let mut keys = Vec::new();
+            if let Some((client, prefix)) = &secrets {
+                keys.extend(secrets_manager::list(client, prefix, &settings).await?);
+            }
+            if let Some((client, prefix)) = &params {
+                keys.extend(parameters::list(client, prefix, &settings).await?);
+            }
+            Ok(keys)
+        })?;
         Ok(ListOk { keys })
     }
 
@@ -186,21 +193,13 @@ impl Provider for Aws {
         match address.service {
             Service::SecretsManager => {
                 let client = session.secrets_manager(address.arn_region());
-                runtime.block_on(secrets_manager::write(
-                    &client,
-                    &address,
-                    value.expose(),
-                    &settings,
-                ))
+                let write = secrets_manager::write(&client, &address, value.expose(), &settings);
+                within(runtime, &settings, "the write", true, write)
             }
             Service::Parameters => {
                 let client = session.parameters();
-                runtime.block_on(parameters::write(
-                    &client,
-                    &address,
-                    value.expose(),
-                    &settings,
-                ))
+                let write = parameters::write(&client, &address, value.expose(), &settings);
+                within(runtime, &settings, "the write", true, write)
             }
         }
     }
@@ -212,13 +211,45 @@ impl Provider for Aws {
         match address.service {
             Service::SecretsManager => {
                 let client = session.secrets_manager(address.arn_region());
-                runtime.block_on(secrets_manager::delete(&client, &address, &settings))
+                let delete = secrets_manager::delete(&client, &address, &settings);
+                within(runtime, &settings, "the deletion", true, delete)
             }
             Service::Parameters => {
                 let client = session.parameters();
-                runtime.block_on(parameters::delete(&client, &address, &settings))
+                let delete = parameters::delete(&client, &address, &settings);
+                within(runtime, &settings, "the deletion", true, delete)
             }
         }
+    }
+}
+
+/// Runs `work` to its end or to the request's deadline (`timeout_seconds`), whichever is
+/// first: one deadline for every call, page and retry of a protocol request, so a slow or
+/// endless endpoint is answered as unavailable before vault gives up on the provider.
+fn within<T>(
+    runtime: &tokio::runtime::Runtime,
+    settings: &Settings,
+    what: &str,
+    changes: bool,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    // Runtime::block_on, not a Handle's: on a current-thread runtime only the runtime
+    // itself drives the network and timers.
+    match runtime.block_on(async { tokio::time::timeout(settings.timeout, work).await }) {
+        Ok(done) => done,
+        Err(_) => Err(ProviderError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "AWS did not finish {what} within {} s (timeout_seconds under \
+                 [providers.aws]){}",
+                settings.timeout.as_secs(),
+                if changes {
+                    "; it may or may not have been made: read it back before trying again"
+                } else {
+                    ""
+                }
+            ),
+        )),
     }
 }
 

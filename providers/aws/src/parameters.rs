@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::address::{Address, Pin};
 use crate::failure::{Call, failed};
+use crate::pages::Pages;
 use crate::settings::Settings;
 use crate::value::{Found, MissingField, Outcome, key_error, too_long};
 
@@ -103,19 +104,21 @@ async fn read_batch(
                 .collect();
         }
     };
-    let mut parameters = output.parameters.take().unwrap_or_default();
+    let parameters = output.parameters.take().unwrap_or_default();
     let invalid = output.invalid_parameters.take().unwrap_or_default();
     let mut answers = Vec::new();
     for w in chunk {
-        let entry = parameters.iter_mut().find(|p| {
+        // Copied, not taken: one parameter may be asked for twice (by name and by ARN), and
+        // each asks for the same entry. The entries are wiped below.
+        let entry = parameters.iter().find(|p| {
             p.name.as_deref() == Some(w.name.as_str()) || p.arn.as_deref() == Some(w.name.as_str())
         });
-        let answer = match entry.and_then(|p| p.value.take()) {
-            Some(text) => Ok(Zeroizing::new(text)),
+        let answer = match entry.and_then(|p| p.value.as_deref()) {
+            Some(text) => Ok(Zeroizing::new(text.to_string())),
             None if invalid.contains(&w.name) => Err(not_found(&w.name)),
             None => Err(key_error(
                 secretsd_protocol::ErrorKind::Unavailable,
-                &format!("AWS answered nothing for {} in ssm:GetParameters", w.name),
+                &format!("AWS answered no value for {} in ssm:GetParameters", w.name),
             )),
         };
         answers.push((w, answer));
@@ -150,13 +153,21 @@ async fn read_one(
             let error = failed(e, &call, settings);
             key_error(error.kind, &error.message)
         })?;
+    // AWS says not-found with ParameterNotFound; an answer without a value is something
+    // else (a proxy, a broken endpoint) and must not let a default apply.
+    let no_value = || {
+        key_error(
+            secretsd_protocol::ErrorKind::Unavailable,
+            &format!("AWS answered ssm:GetParameter for {selector} with no value"),
+        )
+    };
     let Some(mut parameter) = output.parameter else {
-        return Err(not_found(&selector));
+        return Err(no_value());
     };
     let kind = parameter.r#type.take();
     match parameter.value.take() {
         Some(text) => Ok((Zeroizing::new(text), kind)),
-        None => Err(not_found(&selector)),
+        None => Err(no_value()),
     }
 }
 
@@ -203,6 +214,7 @@ async fn describe(client: &Client, name: &str, settings: &Settings) -> Outcome<O
                 format!("ssm:DescribeParameters filter for {plain}: {e}"),
             )
         })?;
+    let mut pages = Pages::new("ssm:DescribeParameters");
     let mut next_token = None;
     loop {
         let output = client
@@ -223,9 +235,9 @@ async fn describe(client: &Client, name: &str, settings: &Settings) -> Outcome<O
                 data_type: found.data_type().map(str::to_string),
             }));
         }
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => return Ok(None),
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(None),
         }
     }
 }
@@ -381,6 +393,7 @@ async fn by_path(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         writes: false,
     };
     let mut names = Vec::new();
+    let mut pages = Pages::new("ssm:GetParametersByPath");
     let mut next_token = None;
     loop {
         let mut output = client
@@ -395,9 +408,9 @@ async fn by_path(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         let parameters = output.parameters.take().unwrap_or_default();
         names.extend(parameters.iter().filter_map(|p| p.name.clone()));
         wipe(parameters);
-        match output.next_token.take() {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => return Ok(names),
+        match pages.next(output.next_token.take())? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(names),
         }
     }
 }
@@ -409,6 +422,7 @@ async fn by_name(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
         writes: false,
     };
     let mut names = Vec::new();
+    let mut pages = Pages::new("ssm:DescribeParameters");
     let mut next_token = None;
     loop {
         let mut request = client
@@ -438,9 +452,9 @@ async fn by_name(client: &Client, prefix: &str, settings: &Settings) -> Outcome<
                 .iter()
                 .filter_map(|p| p.name().map(str::to_string)),
         );
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => return Ok(names),
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => return Ok(names),
         }
     }
 }

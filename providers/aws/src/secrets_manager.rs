@@ -9,10 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
 use crate::address::{Address, Pin};
 use crate::failure::{Call, failed};
+use crate::pages::Pages;
 use crate::settings::Settings;
 use crate::value::{Found, MissingField, Outcome, key_error};
 
@@ -123,6 +125,7 @@ async fn read_batch(
     };
     let mut entries = Vec::new();
     let mut errors = Vec::new();
+    let mut pages = Pages::new("secretsmanager:BatchGetSecretValue");
     let mut next_token = None;
     loop {
         let mut output = client
@@ -134,19 +137,25 @@ async fn read_batch(
             .map_err(|e| failed(e, &call, settings))?;
         entries.append(output.secret_values.get_or_insert_default());
         errors.append(output.errors.get_or_insert_default());
-        match output.next_token.take() {
-            Some(token) if !token.is_empty() => next_token = Some(token),
-            _ => break,
-        }
+        next_token = match pages.next(output.next_token.take()) {
+            Ok(Some(token)) => Some(token),
+            Ok(None) => break,
+            Err(e) => {
+                wipe(&mut entries);
+                return Err(e);
+            }
+        };
     }
     let mut answers = Vec::new();
     for w in chunk {
+        // Copied, not taken: one secret may be asked for twice (by name or partial ARN and
+        // by full ARN), and each asks for the same entry. The entries are wiped below.
         let entry = entries
-            .iter_mut()
+            .iter()
             .find(|e| names(&w.id, e.name.as_deref(), e.arn.as_deref()));
         let answer = match entry {
             Some(entry) => text_of(
-                entry.secret_string.take(),
+                entry.secret_string.clone(),
                 entry.secret_binary.is_some(),
                 &w.id,
             ),
@@ -161,19 +170,23 @@ async fn read_batch(
                 )),
                 None => Err(key_error(
                     secretsd_protocol::ErrorKind::Unavailable,
-                    &format!("AWS answered nothing for {} in BatchGetSecretValue", w.id),
+                    &format!("AWS answered no value for {} in BatchGetSecretValue", w.id),
                 )),
             },
         };
         answers.push((w.clone(), answer));
     }
-    // What was read and not asked for (cannot happen with an id list) is dropped and wiped.
-    for entry in &mut entries {
+    wipe(&mut entries);
+    Ok(answers)
+}
+
+/// The values read in a batch, wiped once copied to their answers.
+fn wipe(entries: &mut [aws_sdk_secretsmanager::types::SecretValueEntry]) {
+    for entry in entries {
         if let Some(text) = entry.secret_string.take() {
             drop(Zeroizing::new(text));
         }
     }
-    Ok(answers)
 }
 
 /// Whether a batch entry answers `id`: a name, a full ARN, or a partial ARN (one without
@@ -233,9 +246,11 @@ fn text_of(text: Option<String>, binary: bool, id: &str) -> Found {
             secretsd_protocol::ErrorKind::Invalid,
             &format!("{id} holds SecretBinary; vault reads SecretString (text) only"),
         )),
+        // AWS says not-found with ResourceNotFoundException; an answer without a value is
+        // something else (a proxy, a broken endpoint) and must not let a default apply.
         None => Err(key_error(
-            secretsd_protocol::ErrorKind::NotFound,
-            &format!("{id} has no value in this version"),
+            secretsd_protocol::ErrorKind::Unavailable,
+            &format!("AWS answered for {id} with no value (neither SecretString nor SecretBinary)"),
         )),
     }
 }
@@ -249,13 +264,19 @@ pub async fn write(
     settings: &Settings,
 ) -> Outcome<()> {
     let id = &address.name;
+    // A field write onto a secret AWS says is not there creates it: never PutSecretValue,
+    // which would replace a secret that exists after all with this one field.
+    let mut absent = false;
     let document = match &address.field {
         None => Zeroizing::new(value.to_string()),
         Some(field) => {
             let current = read_one(client, &Wanted::of(address), settings).await;
             let current = match current {
                 Ok(text) => Some(text),
-                Err(e) if e.kind == secretsd_protocol::ErrorKind::NotFound => None,
+                Err(e) if e.kind == secretsd_protocol::ErrorKind::NotFound => {
+                    absent = true;
+                    None
+                }
                 Err(e) => return Err(crate::value::from_key_error(e)),
             };
             crate::value::with_field(current.as_deref().map(|s| s.as_str()), field, value, id)?
@@ -269,38 +290,64 @@ pub async fn write(
             "Secrets Manager",
         ));
     }
-    let put = Call {
-        action: "secretsmanager:PutSecretValue",
+    if !absent {
+        let put = Call {
+            action: "secretsmanager:PutSecretValue",
+            resource: id,
+            writes: true,
+        };
+        let result = client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(document.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let error = failed(e, &put, settings);
+                if error.kind != secretsd_protocol::ErrorKind::NotFound {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    if address.is_arn() {
+        return Err(secretsd_protocol::ProviderError::new(
+            secretsd_protocol::ErrorKind::NotFound,
+            format!("{id} does not exist, and a secret is created by name, not by ARN"),
+        ));
+    }
+    create(client, id, &document, settings).await
+}
+
+/// Creates the secret `id` holding `document`; one that exists after all (made meanwhile,
+/// or an endpoint that said not-found wrongly) is left as it is.
+async fn create(client: &Client, id: &str, document: &str, settings: &Settings) -> Outcome<()> {
+    let call = Call {
+        action: "secretsmanager:CreateSecret",
         resource: id,
         writes: true,
     };
     let result = client
-        .put_secret_value()
-        .secret_id(id)
-        .secret_string(document.as_str())
+        .create_secret()
+        .name(id)
+        .secret_string(document)
         .send()
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let error = failed(e, &put, settings);
-            if error.kind != secretsd_protocol::ErrorKind::NotFound || address.is_arn() {
-                return Err(error);
-            }
-            let create = Call {
-                action: "secretsmanager:CreateSecret",
-                resource: id,
-                writes: true,
-            };
-            client
-                .create_secret()
-                .name(id)
-                .secret_string(document.as_str())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| failed(e, &create, settings))
+        Err(e) if e.code() == Some("ResourceExistsException") => {
+            Err(secretsd_protocol::ProviderError::new(
+                secretsd_protocol::ErrorKind::Unavailable,
+                format!(
+                    "{id} was not found when read, yet CreateSecret says it exists; it was \
+                     left unchanged (created meanwhile, or the endpoint answers wrongly): try \
+                     again"
+                ),
+            ))
         }
+        Err(e) => Err(failed(e, &call, settings)),
     }
 }
 
@@ -368,6 +415,7 @@ pub async fn list(client: &Client, prefix: &str, settings: &Settings) -> Outcome
         writes: false,
     };
     let mut keys = Vec::new();
+    let mut pages = Pages::new("secretsmanager:ListSecrets");
     let mut next_token = None;
     loop {
         let mut request = client.list_secrets().set_next_token(next_token.take());
@@ -389,9 +437,9 @@ pub async fn list(client: &Client, prefix: &str, settings: &Settings) -> Outcome
                 keys.push(format!("sm:{name}"));
             }
         }
-        match output.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => break,
+        match pages.next(output.next_token().map(str::to_string))? {
+            Some(token) => next_token = Some(token),
+            None => break,
         }
     }
     Ok(keys)

@@ -12,6 +12,8 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use secretsd_protocol::{ErrorKind, ProviderError};
+
 use crate::settings::Settings;
 
 /// Attempts per call when AWS throttles or fails transiently: with the SDK's exponential
@@ -30,11 +32,24 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn new(settings: &Settings) -> Session {
+    pub async fn new(settings: &Settings) -> Result<Session, ProviderError> {
         // ring, as the rest of the workspace's TLS: the SDK's default would build aws-lc.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let mut http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+        if let Some(path) = &settings.ca_bundle {
+            let context = tls::TlsContext::builder()
+                .with_trust_store(crate::ca_bundle::trust_store(path)?)
+                .build()
+                .map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("AWS_CA_BUNDLE {} cannot be used: {e}", path.display()),
+                    )
+                })?;
+            http = http.tls_context(context);
+        }
+        let http = http.build_https();
+        let http = crate::bounded_http::bounded(http);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(
@@ -86,13 +101,13 @@ impl Session {
                 .credentials_provider(SharedCredentialsProvider::new(provider))
                 .build();
         }
-        Session {
+        Ok(Session {
             sdk,
             endpoint_secretsmanager: settings.endpoint_url_secretsmanager.clone(),
             endpoint_ssm: settings.endpoint_url_ssm.clone(),
             secrets_manager: HashMap::new(),
             parameters: None,
-        }
+        })
     }
 
     /// The Secrets Manager client for `region` (None: the configured one).
