@@ -2,8 +2,6 @@
 //!
 //! Every setting has a default, so no file is needed for a first use.
 
-use std::fs;
-
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -242,8 +240,7 @@ impl Config {
                 ));
             }
         };
-        let text = fs::read_to_string(&real)
-            .map_err(|e| Error::io("read the configuration file", path, e))?;
+        let text = crate::regular_file::read_text(&real, path, "configuration file")?;
         toml::from_str(&text).map_err(|e| {
             Error::BadData(format!(
                 "the configuration file {} is invalid: {}",

@@ -51,9 +51,7 @@ pub fn load(path: &Path, configured: &[&str]) -> Result<Vec<Binding>> {
     // when checked is not read later, when it could be another user's.
     let real = crate::store::strict::real_checked(path, "env file")?
         .ok_or_else(|| Error::NotFound(format!("cannot read {what}: no such file")))?;
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&real).map_err(|e| Error::io("read the env file", path, e))?,
-    );
+    let text = crate::regular_file::read_text(&real, path, "env file")?;
     let mut known: Vec<(String, bool)> = Vec::new();
     let mut is_provider = |name: &str| {
         if let Some((_, installed)) = known.iter().find(|(n, _)| n == name) {

@@ -3,15 +3,12 @@
 //!
 //! What is read is what was checked: the path is resolved as `strict::real_checked` resolves
 //! it (a link on the way that another user owns or could re-point is refused, and so is a
-//! file another user could replace), and the file is opened by its real path without
-//! blocking and must be a regular file — a FIFO would hang vault before any deadline, and
-//! `/dev/zero` would fill its memory. A file larger than a value may be is refused unread.
+//! file another user could replace), and the file is read by its real path as
+//! `regular_file` reads every file vault is pointed at.
 
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use secretsd_store::names::MAX_VALUE_BYTES;
 use secretsd_store::strict;
 use zeroize::Zeroizing;
 
@@ -33,18 +30,8 @@ pub fn read(path: &Path, holding: Holding) -> Result<Zeroizing<Vec<u8>>> {
     let what = "file of the reference";
     let real = strict::real_checked(path, what)?
         .ok_or_else(|| Error::NotFound(format!("{} does not exist", path.display())))?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&real)
-        .map_err(|e| Error::io("open", &real, e))?;
-    let metadata = file.metadata().map_err(|e| Error::io("read", &real, e))?;
-    if !metadata.is_file() {
-        return Err(Error::BadData(format!(
-            "{} is not a regular file (a FIFO, a device or a directory): vault reads a value only from a file",
-            real.display()
-        )));
-    }
+    let opened = crate::regular_file::open(&real, path, what)?;
+    let metadata = &opened.metadata;
     // Judged on the file opened, not on a path that could be re-pointed since.
     if holding == Holding::Private && metadata.mode() & 0o077 != 0 {
         return Err(Error::LockedOut(format!(
@@ -54,24 +41,6 @@ pub fn read(path: &Path, holding: Holding) -> Result<Zeroizing<Vec<u8>>> {
             real.display()
         )));
     }
-    if metadata.len() > MAX_VALUE_BYTES as u64 {
-        return Err(Error::BadData(format!(
-            "{} is {} bytes, more than a value may be ({} MiB)",
-            real.display(),
-            metadata.len(),
-            MAX_VALUE_BYTES / (1024 * 1024)
-        )));
-    }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(metadata.len() as usize));
-    // A file that grows while it is read stops at the limit all the same.
-    file.take(MAX_VALUE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io("read", &real, e))?;
-    if bytes.len() > MAX_VALUE_BYTES {
-        return Err(Error::BadData(format!(
-            "{} grew past the size a value may be while it was read",
-            real.display()
-        )));
-    }
+    let bytes = opened.read(&real, path, what)?;
     Ok(bytes)
 }

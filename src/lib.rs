@@ -29,6 +29,7 @@ mod provider_defaults;
 mod providers;
 mod pty;
 mod redact;
+mod regular_file;
 pub mod resolve;
 mod rotation;
 mod scan;

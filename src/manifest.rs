@@ -30,14 +30,14 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let what = "read the manifest";
-            match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    Error::NotFound(format!("cannot {what} {}: no such file", path.display()))
-                }
-                _ => Error::io(what, path, e),
+        let text = crate::regular_file::read_text(path, path, "manifest").map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::NotFound(format!(
+                    "cannot read the manifest {}: no such file",
+                    path.display()
+                ))
             }
+            other => other,
         })?;
         Self::parse(&text, &path.display().to_string())
     }

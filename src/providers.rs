@@ -50,9 +50,8 @@ pub fn title(name: &str) -> Option<&'static str> {
 
 /// Names people reach for that are another provider's: HashiCorp Vault is spoken to by
 /// `openbao`, whose API is also HashiCorp Vault's.
-const ALIASES: &[(&[&str], &str, &str)] = &[(
+const ALIASES: &[(&[&str], &str)] = &[(
     &["vault", "hcvault", "hashicorp-vault", "bao"],
-    "openbao",
     "OpenBao and HashiCorp Vault are the provider openbao: write openbao:MOUNT/PATH#FIELD",
 )];
 
@@ -60,8 +59,8 @@ const ALIASES: &[(&[&str], &str, &str)] = &[(
 pub fn missing_hint(name: &str) -> String {
     ALIASES
         .iter()
-        .find(|(names, _, _)| names.contains(&name))
-        .map(|(_, _, hint)| format!("; {hint}"))
+        .find(|(names, _)| names.contains(&name))
+        .map(|(_, hint)| format!("; {hint}"))
         .unwrap_or_default()
 }
 

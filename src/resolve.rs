@@ -269,7 +269,7 @@ impl<'a> Resolver<'a> {
                     else {
                         continue;
                     };
-                    let Ok(text) = std::fs::read_to_string(&real).map(zeroize::Zeroizing::new)
+                    let Ok(text) = crate::regular_file::read_text(&real, path, "lookup file")
                     else {
                         continue;
                     };

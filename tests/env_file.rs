@@ -362,3 +362,41 @@ fn an_env_file_reached_through_a_link_another_user_controls_is_refused() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "token-value");
 }
+
+/// A FIFO where an env file or a manifest belongs is refused at once: read as a file, it
+/// would hang vault before any deadline.
+#[test]
+fn a_fifo_given_as_env_file_or_manifest_is_refused_not_waited_on() {
+    let home = TestHome::initialised();
+    let fifo = home.path().join("app.env");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for flag in ["--env-file", "--manifest"] {
+        let mut child = home
+            .vault_std(&["run", flag, fifo.to_str().unwrap(), "--", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                child.kill().unwrap();
+                panic!("vault run {flag} waited on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is not a regular file"),
+            "{flag}: {}",
+            stderr(&output)
+        );
+    }
+}

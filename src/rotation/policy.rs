@@ -207,8 +207,7 @@ impl Policy {
         // checked first, and read by the path checked.
         let real = crate::store::strict::real_checked(path, "policy file")?
             .ok_or_else(|| Error::NotFound(format!("no policy file at {}", path.display())))?;
-        let text = std::fs::read_to_string(&real)
-            .map_err(|e| Error::io("read the policy file", path, e))?;
+        let text = crate::regular_file::read_text(&real, path, "policy file")?;
         let value: toml::Table = toml::from_str(&text).map_err(|e| {
             if looks_like_yaml(path, &text) {
                 return Error::BadData(format!(
