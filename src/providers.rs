@@ -70,7 +70,7 @@ pub fn find(name: &str) -> Result<PathBuf> {
     for dir in search_dirs() {
         let candidate = dir.join(&executable);
         if is_executable(&candidate) {
-            return Ok(candidate);
+            return trusted_executable(&candidate);
         }
     }
     // A provider that is not there is a provider failure (exit 5), not a missing key.
@@ -78,6 +78,15 @@ pub fn find(name: &str) -> Result<PathBuf> {
         "no provider named {name} on PATH ({executable} was not found in the absolute directories of $VAULT_PROVIDER_PATH or $PATH){}",
         missing_hint(name)
     )))
+}
+
+/// The real path of the provider executable at `path`, held to what vault holds its own
+/// files to (`strict::real_checked`): one another user owns or could replace — it, a
+/// directory above it, a link on the way — is refused, as vault sends a provider its
+/// configuration, tokens included.
+pub fn trusted_executable(path: &Path) -> Result<PathBuf> {
+    crate::store::strict::real_checked(path, "provider")?
+        .ok_or_else(|| Error::Provider(format!("the provider {} has gone", path.display())))
 }
 
 /// The directories the providers [`discover`] finds are in, in search order, each once

@@ -345,3 +345,37 @@ fn a_provider_in_a_relative_path_entry_is_not_started() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_provider_another_user_could_replace_is_not_started() {
+    // The default token goes to whatever answers as openbao: a provider in a directory
+    // others may write (or owned by another user) could be theirs.
+    let setup = setup("");
+    common::chmod(&setup.providers, 0o777);
+    let output = setup
+        .home
+        .vault_std(&["get", "--reveal", "openbao:secret/x#y"])
+        .env("VAULT_PROVIDER_PATH", &setup.providers)
+        .env("BAO_TOKEN", "token-for-a-trusted-one-8484")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("provider"), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    assert!(!stderr(&output).contains("token-for-a-trusted-one-8484"));
+
+    // `vault provider list` names it and does not start it either.
+    let output = setup
+        .home
+        .vault_std(&["provider", "list"])
+        .env("VAULT_PROVIDER_PATH", &setup.providers)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&output).contains("writable by group or others")
+            || stderr(&output).contains("writable by group or others"),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+}

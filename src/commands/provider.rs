@@ -20,13 +20,18 @@ fn list(context: &Context, as_json: bool) -> Result<u8> {
     let options = providers::client_options(&context.config.providers, context.global.verbose);
     let mut rows = Vec::new();
     for (name, path) in providers::discover() {
-        // Ask each for its hello, then let it go.
-        let described = ProviderProcess::spawn(&name, &path, options.clone()).map(|process| {
-            let hello = process.hello().clone();
-            let _ = process.close();
-            hello
+        // Ask each for its hello, then let it go; one another user could replace is not
+        // started, and says why.
+        let described = providers::trusted_executable(&path).and_then(|real| {
+            ProviderProcess::spawn(&name, &real, options.clone())
+                .map(|process| {
+                    let hello = process.hello().clone();
+                    let _ = process.close();
+                    hello
+                })
+                .map_err(client_error)
         });
-        rows.push((name, path, described.map_err(client_error)));
+        rows.push((name, path, described));
     }
     if as_json {
         let items: Vec<_> = rows
