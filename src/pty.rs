@@ -94,9 +94,14 @@ impl RawMode {
             // to raw, it hands that NUL out as a key, and the command's terminal echoes it
             // as `^@`. So ^D first becomes an ordinary key, then what the terminal already
             // holds is read, ends of file included, and only then does it go raw: a ^D
-            // arriving in between stays a ^D.
+            // arriving in between stays a ^D. Echo goes off in the same step: an ordinary
+            // ^D would otherwise be echoed here as `^D` (raw mode does not echo either; the
+            // command's terminal echoes what reaches it).
             let mut plain_eof = saved.clone();
             plain_eof.special_codes[SpecialCodeIndex::VEOF] = 0; // _POSIX_VDISABLE
+            plain_eof
+                .local_modes
+                .remove(LocalModes::ECHO | LocalModes::ECHONL);
             termios::tcsetattr(&stdin, OptionalActions::Now, &plain_eof).ok()?;
             let eof_key = termios::tcgetattr(command_terminal)
                 .map(|t| t.special_codes[SpecialCodeIndex::VEOF])
