@@ -551,6 +551,24 @@ pub struct SetArgs {
     /// A note kept beside the secret (not encrypted separately; never a value)
     #[arg(long, short)]
     pub description: Option<String>,
+
+    /// Add this tag (repeatable; tags already there stay; letters, digits, '_', '-', '.')
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Remove this tag (repeatable)
+    #[arg(long = "untag", value_name = "TAG")]
+    pub untags: Vec<String>,
+
+    /// Rotation falls due this long after the value last changed ("90d", "12h", "1s"), or
+    /// "never" to remove the period; see 'vault list --due' and 'vault rotate --due'
+    #[arg(long, value_name = "DURATION")]
+    pub rotate_every: Option<String>,
+
+    /// Change only the tags, rotation period or description of an existing secret: its
+    /// value (and updated time) stay as they are
+    #[arg(long, conflicts_with_all = ["value", "generate"])]
+    pub keep_value: bool,
 }
 
 #[derive(Debug, Args)]
@@ -603,6 +621,19 @@ pub struct GetArgs {
 pub struct ListArgs {
     /// List a provider's keys instead: PROVIDER: or PROVIDER:PREFIX
     pub address: Option<String>,
+
+    /// Only secrets with this tag
+    #[arg(long, value_name = "TAG", conflicts_with = "address")]
+    pub tag: Option<String>,
+
+    /// Only secrets whose rotation is due: their value is older than their --rotate-every
+    #[arg(long, conflicts_with = "address")]
+    pub due: bool,
+
+    /// Only secrets a removed recipient could read that have not changed since the
+    /// removal (stale means "still what they saw", not "unused")
+    #[arg(long, conflicts_with = "address")]
+    pub stale: bool,
 
     /// Print a JSON array instead of a table
     #[arg(long)]
@@ -1031,6 +1062,11 @@ pub struct RotateArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub secrets: Vec<String>,
 
+    /// Rotate only the auto_rotate secrets whose rotation is due (their --rotate-every has
+    /// passed since their value changed), and every JWT signed with one of them
+    #[arg(long, conflicts_with = "secrets")]
+    pub due: bool,
+
     /// Print the plan (secrets, types, files, services in restart order) and change nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,
@@ -1049,7 +1085,7 @@ pub struct RotateArgs {
     pub rollback_on_failure: bool,
 
     /// Only restart (and health-check) the services the latest rotation touched
-    #[arg(long, conflicts_with_all = ["secrets", "dry_run", "skip_backup", "restart", "rollback_on_failure"])]
+    #[arg(long, conflicts_with_all = ["secrets", "due", "dry_run", "skip_backup", "restart", "rollback_on_failure"])]
     pub restart_only: bool,
 
     /// With --restart-only: every service of the policy

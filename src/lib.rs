@@ -35,6 +35,7 @@ mod rotation;
 mod scan;
 mod scratch;
 mod secret_files;
+mod secret_meta;
 mod service_access;
 mod sync;
 mod value;

@@ -221,6 +221,10 @@ fn howto_watch() {
 #[test]
 fn howto_offboarding() {
     let output = Sandbox::new().run(&howto("offboarding"));
+    // list --stale: what Carol could read and nobody changed since; the rotated one is not.
+    let stale = output.rsplit("NAME\n").next().unwrap();
+    assert!(stale.starts_with("DB_PASSWORD\n"), "{output}");
+    assert!(!stale.contains("SESSION_SECRET"), "{output}");
     assert!(
         output.contains("rotated SESSION_SECRET (random)"),
         "{output}"
@@ -303,6 +307,26 @@ fn howto_sync_timer() {
         env,
         // Plain values go unquoted, as docker's --env-file would read them too.
         "DB_DSN=postgresql://localhost/inventory\nNINJA_CLIENT_ID=ninja-id\nNINJA_CLIENT_SECRET=ninja-secret\n"
+    );
+}
+
+#[test]
+fn howto_rotation_due() {
+    let output = Sandbox::new().run(&howto("rotation-due"));
+    assert!(output.contains("STRIPE_KEY"), "{output}");
+    assert!(output.contains("1 due for rotation"), "{output}");
+    assert!(output.contains("rotated SESSION_KEY (random)"), "{output}");
+    let due = output
+        .split("1 due for rotation")
+        .next()
+        .unwrap()
+        .rsplit("NAME")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        due.contains("SESSION_KEY") && !due.contains("STRIPE_KEY"),
+        "{output}"
     );
 }
 

@@ -10,6 +10,7 @@ use crate::commands::{Context, SUCCESS, print_stdout, read_stdin_limited};
 use crate::error::{Error, Result, exit};
 use crate::names::{MAX_VALUE_BYTES, quote_name, validate_name, validate_value};
 use crate::resolve::Address;
+use crate::secret_meta;
 use crate::store::Change;
 use crate::store::document::{Entry, timestamp_now};
 use crate::value;
@@ -77,10 +78,49 @@ fn provider_key(provider: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The tags and rotation period `set` was given, checked before anything is read.
+struct MetadataChange {
+    period: Option<Option<u64>>,
+}
+
+impl MetadataChange {
+    fn from_args(args: &SetArgs) -> Result<Self> {
+        for tag in args.tags.iter().chain(&args.untags) {
+            secret_meta::check_tag(tag)?;
+        }
+        let period = args
+            .rotate_every
+            .as_deref()
+            .map(secret_meta::parse_period)
+            .transpose()?;
+        Ok(MetadataChange { period })
+    }
+
+    fn given(&self, args: &SetArgs) -> bool {
+        !args.tags.is_empty() || !args.untags.is_empty() || self.period.is_some()
+    }
+
+    fn apply(&self, args: &SetArgs, entry: &mut Entry) {
+        secret_meta::apply_tags(entry, &args.tags, &args.untags);
+        if let Some(period) = self.period {
+            entry.set_rotate_every(period);
+        }
+    }
+}
+
 pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
     let address = Address::parse(&args.name)?;
+    let metadata = MetadataChange::from_args(args)?;
     if let Address::Provider { provider, key } = &address {
         provider_key(provider, key)?;
+        if metadata.given(args) || args.keep_value {
+            return Err(Error::Usage(format!(
+                "tags, --rotate-every and --keep-value are kept in the vault, not by provider {provider}"
+            )));
+        }
+    }
+    if args.keep_value {
+        return set_metadata(context, args, &metadata);
     }
     let value = read_value(context, args)?;
     validate_value(&args.name, value.expose_secret())?;
@@ -111,6 +151,7 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
                 args.description.clone(),
                 &timestamp_now(),
             )?;
+            document.change_entry(&args.name, |entry| metadata.apply(args, entry))?;
             Ok::<_, Error>((existed, Some(vec![args.name.clone()])))
         },
     )?;
@@ -127,6 +168,37 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
         String::new()
     };
     context.note(&format!("{verb} {}{how}", args.name));
+    SUCCESS
+}
+
+/// `set --keep-value`: the tags, period or description of a secret that exists.
+fn set_metadata(context: &Context, args: &SetArgs, metadata: &MetadataChange) -> Result<u8> {
+    if !metadata.given(args) && args.description.is_none() {
+        return Err(Error::Usage(
+            "--keep-value changes what is kept beside the value: give --tag, --untag, --rotate-every or --description".into(),
+        ));
+    }
+    context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "set",
+            keep_access: false,
+        },
+        |document| {
+            let found = document.change_entry(&args.name, |entry| {
+                metadata.apply(args, entry);
+                if args.description.is_some() {
+                    entry.description = args.description.clone();
+                }
+            })?;
+            if !found {
+                return Err(not_found(context, &args.name));
+            }
+            Ok::<_, Error>(((), Some(vec![args.name.clone()])))
+        },
+    )?;
+    context.note(&format!("updated what is kept beside {}", args.name));
     SUCCESS
 }
 
@@ -249,11 +321,24 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     if let Some(address) = &args.address {
         return list_provider(context, address, args.json);
     }
+    if let Some(tag) = &args.tag {
+        secret_meta::check_tag(tag)?;
+    }
     let opened = context.vault_for_names().open(context)?;
-    let secrets = opened
+    let mut secrets = opened
         .document
         .entries()
         .collect::<secretsd_store::error::Result<Vec<_>>>()?;
+    let now = std::time::SystemTime::now();
+    let stale = opened.document.stale();
+    secrets.retain(|(name, entry)| {
+        args.tag
+            .as_ref()
+            .is_none_or(|tag| entry.tags().contains(tag))
+            && (!args.due || entry.is_due(now))
+            && (!args.stale || stale.contains_key(*name))
+    });
+    let filtered = args.tag.is_some() || args.due || args.stale;
     if args.json {
         let items: Vec<_> = secrets
             .iter()
@@ -263,12 +348,24 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
                     "created": entry.created,
                     "updated": entry.updated,
                     "description": entry.description,
+                    "tags": entry.tags(),
+                    "rotate_every": entry.rotate_every().map(secret_meta::format_period),
+                    "due_at": secret_meta::due_date(entry),
+                    "due": entry.is_due(now),
+                    "stale_since": stale.get(*name).map(|removals| removals
+                        .iter()
+                        .map(|r| json!({"who": r.who, "removed": r.removed}))
+                        .collect::<Vec<_>>()),
                 })
             })
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| Error::Failed(format!("cannot format the list: {e}")))?;
         return print_stdout(&format!("{text}\n")).map(|()| exit::OK);
+    }
+    if secrets.is_empty() && filtered {
+        context.note("no secret matches");
+        return SUCCESS;
     }
     if secrets.is_empty() {
         context.note(&format!(
@@ -291,17 +388,50 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     );
     for (name, entry) in &secrets {
         let line = format!(
-            "{:width$}  {:20}  {:20}  {}",
+            "{:width$}  {:20}  {:20}  {}{}",
             crate::names::printable(name, false),
             crate::names::printable(&entry.created, false),
             crate::names::printable(&entry.updated, false),
-            crate::names::printable(entry.description.as_deref().unwrap_or(""), false)
+            crate::names::printable(entry.description.as_deref().unwrap_or(""), false),
+            marks(entry, now, stale.get(*name).map(Vec::as_slice))
         );
         out.push_str(line.trim_end());
         out.push('\n');
     }
     print_stdout(&out)?;
     SUCCESS
+}
+
+/// What follows the description in `list`: tags, the rotation date, and whether it is due.
+fn marks(
+    entry: &Entry,
+    now: std::time::SystemTime,
+    stale: Option<&[secretsd_store::document::Removal]>,
+) -> String {
+    let mut marks = String::new();
+    let tags = entry.tags();
+    if !tags.is_empty() {
+        marks.push_str(&format!(
+            " [tags: {}]",
+            crate::names::printable(&tags.join(","), false)
+        ));
+    }
+    if let Some(due) = secret_meta::due_date(entry) {
+        let state = if entry.is_due(now) {
+            "due since"
+        } else {
+            "due"
+        };
+        marks.push_str(&format!(" [rotation {state} {due}]"));
+    }
+    for removal in stale.into_iter().flatten() {
+        marks.push_str(&format!(
+            " [stale: unchanged since {} was removed at {}]",
+            crate::names::printable(&removal.who, false),
+            crate::names::printable(&removal.removed, false)
+        ));
+    }
+    marks
 }
 
 fn list_provider(context: &Context, address: &str, as_json: bool) -> Result<u8> {

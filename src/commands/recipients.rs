@@ -125,6 +125,7 @@ fn offboard(
     let args = crate::cli::RotateArgs {
         policy,
         secrets: Vec::new(),
+        due: false,
         dry_run: false,
         skip_backup: false,
         restart,

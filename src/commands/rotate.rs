@@ -99,6 +99,15 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
     let asked = (!args.secrets.is_empty()).then_some(args.secrets.as_slice());
     if args.dry_run {
         let opened = context.vault().open(context)?;
+        let due = args
+            .due
+            .then(|| due_names(&policy, &opened.document))
+            .transpose()?;
+        if due.as_ref().is_some_and(Vec::is_empty) {
+            context.note("nothing to rotate: no auto_rotate secret is due");
+            return SUCCESS;
+        }
+        let asked = due.as_deref().or(asked);
         let plan = rotation::plan(&policy, asked, &opened.document)?;
         for warning in &plan.warnings {
             context.note(&format!("warning: {warning}"));
@@ -146,6 +155,21 @@ pub fn rotate(context: &Context, args: &RotateArgs) -> Result<u8> {
     SUCCESS
 }
 
+/// The policy's auto_rotate secrets whose rotation date (`set --rotate-every`) has passed.
+fn due_names(policy: &Policy, document: &crate::store::document::Document) -> Result<Vec<String>> {
+    let now = std::time::SystemTime::now();
+    let mut due = Vec::new();
+    for (name, secret) in &policy.secrets {
+        if secret.auto_rotates()
+            && let Some(entry) = document.get(name)?
+            && entry.is_due(now)
+        {
+            due.push(name.clone());
+        }
+    }
+    Ok(due)
+}
+
 /// ` --policy FILE` when one was given, for the commands vault suggests.
 fn policy_flag(args: &RotateArgs) -> String {
     args.policy
@@ -171,6 +195,16 @@ fn write_rotation(
 ) -> Result<Option<Rotated>> {
     let vault = context.vault();
     let mut transaction = vault.begin(context)?;
+    // Judged under the lock, against the version being rewritten.
+    let due = args
+        .due
+        .then(|| due_names(policy, transaction.document()))
+        .transpose()?;
+    if due.as_ref().is_some_and(Vec::is_empty) {
+        context.note("nothing to rotate: no auto_rotate secret is due");
+        return Ok(None);
+    }
+    let asked = due.as_deref().or(asked);
     let plan = rotation::plan(policy, asked, transaction.document())?;
     for warning in &plan.warnings {
         context.note(&format!("warning: {warning}"));

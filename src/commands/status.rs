@@ -34,6 +34,8 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         .order
         .iter()
         .any(|entry| matches!(LookupEntry::parse(entry), Ok(LookupEntry::Vault)));
+    let mut due = None;
+    let mut stale = None;
     let (opens, protection, secrets) = if !exists {
         if vault_looked_up {
             problems.push(format!(
@@ -51,6 +53,15 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                         format!("{} recipient(s)", opened.document.recipients.len())
                     }
                 };
+                let now = std::time::SystemTime::now();
+                let mut count = 0;
+                for entry in opened.document.entries() {
+                    if entry?.1.is_due(now) {
+                        count += 1;
+                    }
+                }
+                due = Some(count);
+                stale = Some(opened.document.stale().len());
                 (true, Some(protection), Some(opened.document.len()))
             }
             Err(e) => {
@@ -104,6 +115,8 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                 "opens": opens,
                 "protection": protection,
                 "secrets": secrets,
+                "due": due,
+                "stale": stale,
             },
             "identity": {
                 "path": identity_file,
@@ -137,8 +150,18 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
             (false, _) => "missing".to_string(),
             (true, false) => "does not open".to_string(),
             (true, true) => format!(
-                "opens; {} secrets; {}",
+                "opens; {} secrets{}{}; {}",
                 secrets.unwrap_or(0),
+                match due {
+                    Some(n) if n > 0 => format!(", {n} due for rotation (vault list --due)"),
+                    _ => String::new(),
+                },
+                match stale {
+                    Some(n) if n > 0 => {
+                        format!(", {n} stale since a removal (vault list --stale)")
+                    }
+                    _ => String::new(),
+                },
                 protection.as_deref().unwrap_or("")
             ),
         };

@@ -137,15 +137,89 @@ pub struct Entry {
     extra: Map<String, Value>,
 }
 
+/// The top-level field listing, per removal, the secrets the removed reader could read
+/// that have not changed since.
+pub const STALE_FIELD: &str = "stale";
+
+/// Who was removed, and when, from the readers of a stale secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// The removed recipient (or `group NAME: recipient`).
+    pub who: String,
+    /// When (RFC 3339).
+    pub removed: String,
+}
+
 /// The current time as RFC 3339 UTC, to the second.
 pub fn timestamp_now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// The field of a secret holding its tags: a JSON array of strings.
+pub const TAGS_FIELD: &str = "tags";
+/// The field of a secret holding its rotation period in seconds (absent: never due).
+pub const ROTATE_EVERY_FIELD: &str = "rotate_every";
+
 impl Entry {
     /// The value.
     pub fn value(&self) -> &SecretString {
         &self.value
+    }
+
+    /// Its tags, in the order they were added (a field that is not an array of strings,
+    /// written by another tool, reads as no tags).
+    pub fn tags(&self) -> Vec<String> {
+        match self.extra.get(TAGS_FIELD) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces its tags; none removes the field.
+    pub fn set_tags(&mut self, tags: Vec<String>) {
+        if tags.is_empty() {
+            self.extra.remove(TAGS_FIELD);
+        } else {
+            let items = tags.into_iter().map(Value::String).collect();
+            self.extra.insert(TAGS_FIELD.into(), Value::Array(items));
+        }
+    }
+
+    /// How often it should be rotated, in seconds; `None` when never.
+    pub fn rotate_every(&self) -> Option<u64> {
+        self.extra
+            .get(ROTATE_EVERY_FIELD)
+            .and_then(Value::as_u64)
+            .filter(|seconds| *seconds > 0)
+    }
+
+    /// Sets (or with `None` removes) its rotation period.
+    pub fn set_rotate_every(&mut self, seconds: Option<u64>) {
+        match seconds {
+            Some(seconds) => {
+                self.extra
+                    .insert(ROTATE_EVERY_FIELD.into(), Value::from(seconds));
+            }
+            None => {
+                self.extra.remove(ROTATE_EVERY_FIELD);
+            }
+        }
+    }
+
+    /// When its rotation falls due: its last change plus its period. `None` when it has no
+    /// period, or its `updated` time is not RFC 3339 (a file another tool wrote).
+    pub fn due_at(&self) -> Option<SystemTime> {
+        let period = std::time::Duration::from_secs(self.rotate_every()?);
+        let updated = humantime::parse_rfc3339_weak(&self.updated).ok()?;
+        updated.checked_add(period)
+    }
+
+    /// Whether its rotation date has passed at `now`.
+    pub fn is_due(&self, now: SystemTime) -> bool {
+        self.due_at().is_some_and(|due| due <= now)
     }
 }
 
@@ -314,6 +388,10 @@ impl Document {
     ) -> Result<()> {
         let entry = match self.take(name)? {
             Some(mut entry) => {
+                // The same value again leaves it what a removed reader saw.
+                if entry.value.expose_secret() != value.expose_secret() {
+                    self.clear_stale(name);
+                }
                 entry.value = value;
                 entry.updated = now.to_string();
                 if description.is_some() {
@@ -366,6 +444,18 @@ impl Document {
         Ok(())
     }
 
+    /// Changes what is kept beside a secret's value (tags, rotation period, description)
+    /// through `change`, leaving the value and its times as they are. `false` if there is
+    /// no such secret.
+    pub fn change_entry(&mut self, name: &str, change: impl FnOnce(&mut Entry)) -> Result<bool> {
+        let Some(mut entry) = self.take(name)? else {
+            return Ok(false);
+        };
+        change(&mut entry);
+        self.secrets.insert(Name::from(name), Slot::decoded(entry));
+        Ok(true)
+    }
+
     /// Stores `entry` under `name` as it is (times and fields included): what a merge
     /// takes from one side.
     pub fn put(&mut self, name: &str, entry: Entry) {
@@ -388,12 +478,106 @@ impl Document {
                 .iter()
                 .any(|new| crate::recipients::same_key(old, new))
         });
+        let gone: Vec<String> = self
+            .recipients
+            .iter()
+            .filter(|old| {
+                !recipients
+                    .iter()
+                    .any(|new| crate::recipients::same_key(old, new))
+            })
+            .cloned()
+            .collect();
+        for recipient in gone {
+            let names: Vec<String> = self.names().map(str::to_string).collect();
+            self.record_stale(&recipient, &timestamp_now(), names);
+        }
         self.membership = Some(membership);
         self.recipients = recipients;
         if removed && self.extra.remove(DIFF_KEY_FIELD).is_some() {
             // Without randomness now, no key at all (the next write makes one) rather
             // than the old one.
             let _ = self.ensure_fingerprint_key();
+        }
+    }
+
+    /// Notes that `who` (a removed recipient, or a member taken out of a group) could read
+    /// `names` until `at`: each stays stale until its value changes or it is removed.
+    pub fn record_stale(&mut self, who: &str, at: &str, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let record = serde_json::json!({"who": who, "removed": at, "secrets": names});
+        match self.extra.get_mut(STALE_FIELD) {
+            Some(Value::Array(records)) => records.push(record),
+            _ => {
+                self.extra
+                    .insert(STALE_FIELD.into(), Value::Array(vec![record]));
+            }
+        }
+    }
+
+    /// The secrets a removed reader could read that have not changed since: each name with
+    /// who could read it and when they were removed, in name order.
+    pub fn stale(&self) -> BTreeMap<String, Vec<Removal>> {
+        let mut stale: BTreeMap<String, Vec<Removal>> = BTreeMap::new();
+        let Some(Value::Array(records)) = self.extra.get(STALE_FIELD) else {
+            return stale;
+        };
+        for record in records {
+            let text = |field: &str| record.get(field).and_then(Value::as_str).unwrap_or("");
+            let removal = Removal {
+                who: text("who").to_string(),
+                removed: text("removed").to_string(),
+            };
+            let names = record.get("secrets").and_then(Value::as_array);
+            for name in names.into_iter().flatten().filter_map(Value::as_str) {
+                if self.contains(name) {
+                    stale
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(removal.clone());
+                }
+            }
+        }
+        stale
+    }
+
+    /// Takes `name` out of the stale records (its value changed, or it is gone); a record
+    /// left with no secret is dropped.
+    fn clear_stale(&mut self, name: &str) {
+        let Some(Value::Array(records)) = self.extra.get_mut(STALE_FIELD) else {
+            return;
+        };
+        for record in records.iter_mut() {
+            if let Some(Value::Array(names)) = record.get_mut("secrets") {
+                names.retain(|n| n.as_str() != Some(name));
+            }
+        }
+        records.retain(|record| {
+            record
+                .get("secrets")
+                .and_then(Value::as_array)
+                .is_some_and(|names| !names.is_empty())
+        });
+        if records.is_empty() {
+            self.extra.remove(STALE_FIELD);
+        }
+    }
+
+    /// Moves `old`'s place in the stale records to `new` (a rename keeps the value).
+    fn rename_stale(&mut self, old: &str, new: &str) {
+        let Some(Value::Array(records)) = self.extra.get_mut(STALE_FIELD) else {
+            return;
+        };
+        for record in records.iter_mut() {
+            if let Some(Value::Array(names)) = record.get_mut("secrets") {
+                for n in names.iter_mut() {
+                    if n.as_str() == Some(old) {
+                        *n = Value::String(new.to_string());
+                    }
+                }
+            }
         }
     }
 
@@ -441,7 +625,11 @@ impl Document {
 
     /// Removes a secret; its entry, if there was one.
     pub fn remove(&mut self, name: &str) -> Result<Option<Entry>> {
-        self.take(name)
+        let removed = self.take(name)?;
+        if removed.is_some() {
+            self.clear_stale(name);
+        }
+        Ok(removed)
     }
 
     /// Renames a secret; its times and fields move with it. `false` if there is no `old`.
@@ -451,6 +639,8 @@ impl Document {
         };
         entry.updated = now.to_string();
         self.secrets.insert(Name::from(new), Slot::decoded(entry));
+        self.clear_stale(new);
+        self.rename_stale(old, new);
         Ok(true)
     }
 }
