@@ -110,6 +110,13 @@ pub enum Command {
     /// List, add or remove the age recipients the vault is encrypted to
     #[command(subcommand)]
     Recipients(RecipientsCommand),
+    /// Groups of members whose values only they decrypt: create, add, remove, list
+    ///
+    /// A group lives in the owner-signed membership block, so owners change it (the epoch
+    /// goes up). 'vault set NAME --group G' seals a value to G's members alone; others see
+    /// that it exists, and which group holds it, never the value.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Run a command with the vault's secrets in its environment (it replaces vault)
     ///
     /// Every secret of the vault is passed, in a project with a secretsd.toml too: a
@@ -565,6 +572,17 @@ pub struct SetArgs {
     #[arg(long, value_name = "DURATION")]
     pub rotate_every: Option<String>,
 
+    /// Store your personal value of an existing shared secret, sealed to your recipient
+    /// alone: it wins over the shared value for you (get, exec, run, export); the others
+    /// keep the shared value and can see only that you have one
+    #[arg(long, conflicts_with_all = ["tags", "untags", "rotate_every", "keep_value", "description"])]
+    pub personal: bool,
+
+    /// Store the value for a group only: sealed to its members ('vault group list');
+    /// "me" is --personal, "everyone" the shared value
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["personal", "tags", "untags", "rotate_every", "keep_value", "description"])]
+    pub group: Option<String>,
+
     /// Change only the tags, rotation period or description of an existing secret: its
     /// value (and updated time) stay as they are
     #[arg(long, conflicts_with_all = ["value", "generate"])]
@@ -655,6 +673,10 @@ pub struct RmArgs {
     /// Do not fail when a name is absent
     #[arg(long, short)]
     pub force: bool,
+
+    /// Remove only your personal value (the shared value stays)
+    #[arg(long)]
+    pub personal: bool,
 }
 
 #[derive(Debug, Args)]
@@ -667,6 +689,39 @@ pub struct MvArgs {
     /// Replace NEW when it already exists
     #[arg(long, short)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum GroupCommand {
+    /// Create a group of members (owners only)
+    Create {
+        /// The group's name (letters, digits, '.', '_', '-'; not "me" or "everyone")
+        name: String,
+        /// A member: their name, writer key or 'vault identity public' line (repeatable)
+        #[arg(long = "member", value_name = "MEMBER", required = true, num_args = 1..)]
+        members: Vec<String>,
+    },
+    /// Add members to a group; its values are sealed again for them (owners who are
+    /// members of the group)
+    Add {
+        /// The group
+        name: String,
+        /// Members: name, writer key or line
+        #[arg(required = true, num_args = 1..)]
+        members: Vec<String>,
+    },
+    /// Remove members from a group; its values are sealed again without them and listed
+    /// by 'vault list --stale' until changed (owners who are members of the group)
+    Remove {
+        /// The group
+        name: String,
+        /// Members: name, writer key or line
+        #[arg(required = true, num_args = 1..)]
+        members: Vec<String>,
+    },
+    /// List the groups, their members and how many values each holds
+    List,
 }
 
 #[derive(Debug, Subcommand)]

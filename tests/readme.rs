@@ -269,7 +269,14 @@ fn howto_team_vault() {
     let output = Sandbox::new().run(&howto("team-vault"));
     assert!(output.contains("member: bob "), "{output}");
     assert!(output.contains("from-bob\n"), "{output}");
-    assert!(output.ends_with("correct horse"), "{output}");
+    assert!(
+        output.contains("correct horsepostgres://localhost/bob\n"),
+        "{output}"
+    );
+    assert!(
+        output.ends_with("oncall: bob, me (1 value(s))\n"),
+        "{output}"
+    );
 }
 
 #[test]

@@ -57,7 +57,7 @@ impl Person {
 
     /// Fails with `code`, saying `words`; returns stderr.
     fn refused(&self, args: &[&str], code: i32, words: &str) -> String {
-        let output = self.run(args, "");
+        let output = self.run(args, "x");
         let said = stderr(&output);
         assert_eq!(output.status.code(), Some(code), "{args:?}: {said}");
         assert!(said.contains(words), "{words:?} not in {said}");
@@ -92,6 +92,13 @@ impl Person {
             .iter()
             .map(|item| item["name"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    /// The vault's plaintext, parsed, as the real `age` CLI decrypts it.
+    fn age_decrypt_json(&self) -> serde_json::Value {
+        let output = self.age_decrypt();
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
     }
 
     /// The vault's plaintext as the real `age` CLI decrypts it with this person's identity.
@@ -289,4 +296,228 @@ fn secrets_carol_saw_are_stale_until_changed() {
     carol.refused(&["get", "--reveal", "DB_PASSWORD"], 4, "");
     assert!(!carol.age_decrypt().status.success());
     assert!(bob.age_decrypt().status.success());
+}
+
+/// Bob's personal DATABASE_URL wins on his machine only: Alice and Carol keep the shared
+/// value, Alice's plaintext holds only a ciphertext for it, and `rm --personal` gives Bob
+/// the shared value back.
+#[test]
+fn bobs_override_is_his_alone() {
+    let (_shared, alice, bob, carol) = team();
+    alice.set(&["DATABASE_URL"], "postgres://shared-db/app");
+    alice.set(&["API_KEY"], "api-shared");
+    // Only over a shared secret, and only for a writer identity.
+    bob.refused(&["set", "NOPE", "--personal"], 3, "set it first");
+    bob.set(&["DATABASE_URL", "--personal"], "postgres://bob-laptop/app");
+    assert_eq!(bob.reveal("DATABASE_URL"), "postgres://bob-laptop/app");
+    assert_eq!(alice.reveal("DATABASE_URL"), "postgres://shared-db/app");
+    assert_eq!(carol.reveal("DATABASE_URL"), "postgres://shared-db/app");
+    // --group me is the same as --personal, as murk users type it.
+    carol.set(&["API_KEY", "--group", "me"], "api-carol");
+    assert_eq!(carol.reveal("API_KEY"), "api-carol");
+    assert_eq!(bob.reveal("API_KEY"), "api-shared");
+
+    // Alice's plaintext, as the age CLI decrypts it: Bob's value nowhere, a ciphertext in
+    // its place, bound to his recipient.
+    let output = alice.age_decrypt();
+    assert!(output.status.success());
+    let plaintext = String::from_utf8(output.stdout).unwrap();
+    assert!(!plaintext.contains("bob-laptop"), "{plaintext}");
+    assert!(!plaintext.contains("api-carol"), "{plaintext}");
+    let document: serde_json::Value = serde_json::from_str(&plaintext).unwrap();
+    let overrides = document["personal"]["DATABASE_URL"].as_object().unwrap();
+    assert_eq!(overrides.len(), 1);
+    let ciphertext = overrides.values().next().unwrap().as_str().unwrap();
+    assert!(ciphertext.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    // The ciphertext opens for Bob alone.
+    let sealed = bob.home.path().join("sealed.age");
+    std::fs::write(&sealed, ciphertext).unwrap();
+    let opened = |person: &Person| {
+        std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(person.home.identity_file())
+            .arg(&sealed)
+            .output()
+            .unwrap()
+    };
+    assert!(stdout(&opened(&bob)).contains("bob-laptop"));
+    assert!(!opened(&alice).status.success());
+
+    // exec and export: the same choice, and nobody else's value.
+    let printed = |person: &Person| {
+        person.ok(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$DATABASE_URL\" \"$API_KEY\"",
+        ])
+    };
+    assert_eq!(printed(&bob), "postgres://bob-laptop/app|api-shared");
+    assert_eq!(printed(&carol), "postgres://shared-db/app|api-carol");
+    assert_eq!(printed(&alice), "postgres://shared-db/app|api-shared");
+    let exported = bob.ok(&["export", "--format", "dotenv"]);
+    assert!(exported.contains("bob-laptop"), "{exported}");
+    assert!(
+        !alice
+            .ok(&["export", "--format", "dotenv"])
+            .contains("bob-laptop")
+    );
+
+    // list: Bob's own mark, and the others see that one exists.
+    let listed = |person: &Person| -> serde_json::Value {
+        serde_json::from_str(&person.ok(&["list", "--json"])).unwrap()
+    };
+    let bobs = listed(&bob);
+    let row = |list: &serde_json::Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&bobs, "DATABASE_URL")["personal"], true);
+    assert_eq!(row(&listed(&alice), "DATABASE_URL")["personal"], false);
+    assert_eq!(row(&listed(&alice), "DATABASE_URL")["overrides"], 1);
+    assert!(bob.ok(&["list"]).contains("[personal: yours wins here]"));
+
+    // A shared change leaves the override in place; rm --personal drops it.
+    alice.set(&["DATABASE_URL"], "postgres://shared-db-2/app");
+    assert_eq!(bob.reveal("DATABASE_URL"), "postgres://bob-laptop/app");
+    bob.refused(
+        &["rm", "API_KEY", "--personal"],
+        3,
+        "no personal value of API_KEY",
+    );
+    bob.ok(&["rm", "DATABASE_URL", "--personal"]);
+    assert_eq!(bob.reveal("DATABASE_URL"), "postgres://shared-db-2/app");
+    assert_eq!(carol.reveal("API_KEY"), "api-carol");
+    // Carol removed: her override goes with her.
+    alice.ok(&["recipients", "remove", &carol.home.name()]);
+    assert!(alice.age_decrypt_json().get("personal").is_none());
+}
+
+/// A group value opens for Bob (a member) and not for Carol: `get` fails naming the
+/// group, `exec` omits it (and `-v` says so), a manifest that needs it fails `check`, and
+/// `age -d` as Carol shows only a ciphertext. Taking Bob out seals it again without him
+/// and lists it as stale until it changes.
+#[test]
+fn a_group_value_opens_for_its_members_only() {
+    let (_shared, alice, bob, carol) = team();
+    alice.set(&["SHARED"], "for-everyone");
+    // Reserved and bad names, unknown members: refused, nothing written.
+    alice.refused(
+        &["group", "create", "me", "--member", &bob.home.name()],
+        2,
+        "reserved",
+    );
+    alice.refused(
+        &["group", "create", "ops", "--member", "nobody"],
+        3,
+        "not a member",
+    );
+    alice.ok(&[
+        "group",
+        "create",
+        "ops",
+        "--member",
+        &alice.line(),
+        "--member",
+        &bob.home.name(),
+    ]);
+    // Membership is the owners': Bob, a member, cannot change it.
+    bob.refused(
+        &["group", "add", "ops", &carol.home.name()],
+        4,
+        "only an owner",
+    );
+    let groups = carol.ok(&["group", "list"]);
+    assert!(groups.contains("ops: "), "{groups}");
+    // The group is in the owner-signed block, and the epoch went up.
+    let block = &alice.age_decrypt_json()["membership"]["body"];
+    assert_eq!(block["groups"]["ops"].as_array().unwrap().len(), 2);
+
+    bob.set(&["PAGER_TOKEN", "--group", "ops"], "pager-secret-for-ops");
+    carol.refused(
+        &["set", "PAGER_TOKEN", "--group", "ops"],
+        4,
+        "only members of the group ops",
+    );
+    assert_eq!(bob.reveal("PAGER_TOKEN"), "pager-secret-for-ops");
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-secret-for-ops");
+    carol.refused(
+        &["get", "--reveal", "PAGER_TOKEN"],
+        4,
+        "a value of the group ops",
+    );
+
+    // Carol's age -d: the name and its group, a ciphertext, no value.
+    let output = carol.age_decrypt();
+    assert!(output.status.success());
+    let plaintext = String::from_utf8(output.stdout).unwrap();
+    assert!(!plaintext.contains("pager-secret-for-ops"));
+    let document: serde_json::Value = serde_json::from_str(&plaintext).unwrap();
+    assert_eq!(document["group_values"]["PAGER_TOKEN"]["group"], "ops");
+    assert!(
+        document["group_values"]["PAGER_TOKEN"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+
+    // exec: Carol's command runs without it, and -v says why.
+    let script = "printf '%s|%s' \"$SHARED\" \"${PAGER_TOKEN-unset}\"";
+    assert_eq!(
+        bob.ok(&["exec", "--", "sh", "-c", script]),
+        "for-everyone|pager-secret-for-ops"
+    );
+    let output = carol.run(&["-v", "exec", "--", "sh", "-c", script], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "for-everyone|unset");
+    assert!(
+        stderr(&output).contains("omitted PAGER_TOKEN: a value of the group ops"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("pager-secret"));
+    // A manifest that needs it: fine for Bob, a failed check for Carol.
+    for person in [&bob, &carol] {
+        std::fs::write(
+            person.home.path().join("secretsd.toml"),
+            "[env]\nPAGER_TOKEN = \"secret:PAGER_TOKEN\"\n",
+        )
+        .unwrap();
+    }
+    bob.ok(&["check"]);
+    let output = carol.run(&["check"], "");
+    assert!(!output.status.success(), "{}", stdout(&output));
+    let listed = carol.ok(&["list"]);
+    assert!(
+        listed.contains("[group ops: sealed to its members]"),
+        "{listed}"
+    );
+    // Shared and group names do not mix.
+    alice.refused(&["set", "PAGER_TOKEN"], 2, "a value of the group ops");
+
+    // Carol joins: the value is sealed for her too, in the same write as the new block.
+    alice.ok(&["group", "add", "ops", &carol.home.name()]);
+    assert_eq!(carol.reveal("PAGER_TOKEN"), "pager-secret-for-ops");
+    // Bob leaves the group: sealed again without him, stale until changed.
+    alice.ok(&["group", "remove", "ops", &bob.home.name()]);
+    bob.refused(&["get", "--reveal", "PAGER_TOKEN"], 4, "the group ops");
+    assert_eq!(carol.reveal("PAGER_TOKEN"), "pager-secret-for-ops");
+    assert_eq!(alice.listed(&["--stale"]), ["PAGER_TOKEN"]);
+    carol.set(&["PAGER_TOKEN", "--group", "ops"], "pager-v2");
+    assert!(alice.listed(&["--stale"]).is_empty());
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-v2");
+    // A member in a group leaves the group before the vault.
+    alice.refused(
+        &["recipients", "remove", &carol.home.name()],
+        2,
+        "is in the group ops",
+    );
+    alice.ok(&["rm", "PAGER_TOKEN"]);
+    assert!(alice.age_decrypt_json().get("group_values").is_none());
 }

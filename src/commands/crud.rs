@@ -13,6 +13,7 @@ use crate::resolve::Address;
 use crate::secret_meta;
 use crate::store::Change;
 use crate::store::document::{Entry, timestamp_now};
+use crate::store::recipients;
 use crate::value;
 use crate::value::strip_one_newline;
 
@@ -122,6 +123,18 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
     if args.keep_value {
         return set_metadata(context, args, &metadata);
     }
+    let personal = args.personal || args.group.as_deref() == Some("me");
+    if (personal || args.group.is_some()) && matches!(address, Address::Provider { .. }) {
+        return Err(Error::Usage(
+            "personal and group values are kept in the vault, not by a provider".into(),
+        ));
+    }
+    if personal {
+        return set_personal(context, args);
+    }
+    if let Some(group) = args.group.as_deref().filter(|g| *g != "everyone") {
+        return crate::commands::group::set_value(context, args, group, read_value(context, args)?);
+    }
     let value = read_value(context, args)?;
     validate_value(&args.name, value.expose_secret())?;
     let length = value.expose_secret().chars().count();
@@ -144,6 +157,12 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
             keep_access: false,
         },
         |document| {
+            if let Some(value) = document.sealed().groups.get(&args.name) {
+                return Err(Error::Usage(format!(
+                    "{} is a value of the group {}: set it with --group {}, or 'vault rm {}' first to make it shared",
+                    args.name, value.group, value.group, args.name
+                )));
+            }
             let existed = document.contains(&args.name);
             document.set(
                 &args.name,
@@ -168,6 +187,48 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
         String::new()
     };
     context.note(&format!("{verb} {}{how}", args.name));
+    SUCCESS
+}
+
+/// `set --personal`: this member's own value of a shared secret, sealed to them alone.
+fn set_personal(context: &Context, args: &SetArgs) -> Result<u8> {
+    validate_name(&args.name)?;
+    let recipient = crate::commands::overlay::own_recipient(context).ok_or_else(|| {
+        Error::Usage(
+            "a personal value is sealed to your age X25519 identity, and yours is not one (an SSH key or a plugin identity reads, but has no personal values)".into(),
+        )
+    })?;
+    let value = read_value(context, args)?;
+    validate_value(&args.name, value.expose_secret())?;
+    let scope = crate::store::sealed::personal_scope(&recipient);
+    context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "set",
+            keep_access: false,
+        },
+        |document| {
+            if !document.contains(&args.name) {
+                return Err(Error::NotFound(format!(
+                    "no shared secret named {} to override: set it first ('vault set {}'), then your personal value",
+                    args.name, args.name
+                )));
+            }
+            if !document.recipients.iter().any(|r| recipients::same_key(r, &recipient)) {
+                return Err(Error::LockedOut(
+                    "your identity is not a recipient of this vault, so a personal value would be yours alone to read nowhere".into(),
+                ));
+            }
+            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value)?;
+            document.set_personal(&args.name, &recipient, sealed);
+            Ok::<_, Error>(((), Some(vec![args.name.clone()])))
+        },
+    )?;
+    context.note(&format!(
+        "stored your personal value of {} (sealed to you alone; everyone else keeps the shared value)",
+        args.name
+    ));
     SUCCESS
 }
 
@@ -282,7 +343,13 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
         }
         Address::Vault(name) if context.vault_only_lookup() => {
             // Only this secret is decoded; the others are skipped over.
-            let document = context.vault().read(context)?.select_one(name)?;
+            let mut document = context.vault().read(context)?.select_one(name)?;
+            let withheld = crate::commands::overlay::overlay_document(context, &mut document)?;
+            if let Some((_, group)) = withheld.iter().find(|(n, _)| n == name) {
+                return Err(Error::LockedOut(format!(
+                    "{name} is a value of the group {group}, and you are not a member of {group}: an owner adds you with 'vault group add {group} YOUR_NAME'"
+                )));
+            }
             let entry = document
                 .get(name)?
                 .ok_or_else(|| not_found(context, name))?;
@@ -331,6 +398,16 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
         .collect::<secretsd_store::error::Result<Vec<_>>>()?;
     let now = std::time::SystemTime::now();
     let stale = opened.document.stale();
+    let sealed = opened.document.sealed();
+    let mine = crate::commands::overlay::own_recipient(context);
+    let personal = |name: &str| -> (bool, usize) {
+        let by = sealed.personal.get(name);
+        let own = by.is_some_and(|by| {
+            mine.as_ref()
+                .is_some_and(|m| by.keys().any(|r| recipients::same_key(r, m)))
+        });
+        (own, by.map_or(0, |by| by.len()))
+    };
     secrets.retain(|(name, entry)| {
         args.tag
             .as_ref()
@@ -339,8 +416,27 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
             && (!args.stale || stale.contains_key(*name))
     });
     let filtered = args.tag.is_some() || args.due || args.stale;
+    // A group's values: their names and group, for everyone; never a value.
+    let groups: Vec<(&String, &crate::store::sealed::GroupValue)> = sealed
+        .groups
+        .iter()
+        .filter(|(name, _)| {
+            args.tag.is_none() && !args.due && (!args.stale || stale.contains_key(*name))
+        })
+        .collect();
     if args.json {
-        let items: Vec<_> = secrets
+        let group_items = groups.iter().map(|(name, value)| {
+            json!({
+                "name": name,
+                "group": value.group,
+                "updated": value.updated,
+                "stale_since": stale.get(*name).map(|removals| removals
+                    .iter()
+                    .map(|r| json!({"who": r.who, "removed": r.removed}))
+                    .collect::<Vec<_>>()),
+            })
+        });
+        let mut items: Vec<_> = secrets
             .iter()
             .map(|(name, entry)| {
                 json!({
@@ -352,6 +448,8 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
                     "rotate_every": entry.rotate_every().map(secret_meta::format_period),
                     "due_at": secret_meta::due_date(entry),
                     "due": entry.is_due(now),
+                    "personal": personal(name).0,
+                    "overrides": personal(name).1,
                     "stale_since": stale.get(*name).map(|removals| removals
                         .iter()
                         .map(|r| json!({"who": r.who, "removed": r.removed}))
@@ -359,15 +457,17 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
                 })
             })
             .collect();
+        items.extend(group_items);
+        items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| Error::Failed(format!("cannot format the list: {e}")))?;
         return print_stdout(&format!("{text}\n")).map(|()| exit::OK);
     }
-    if secrets.is_empty() && filtered {
+    if secrets.is_empty() && groups.is_empty() && filtered {
         context.note("no secret matches");
         return SUCCESS;
     }
-    if secrets.is_empty() {
+    if secrets.is_empty() && groups.is_empty() {
         context.note(&format!(
             "the vault {} holds no secrets yet; add one with 'vault set NAME'",
             context.vault_location.path.display()
@@ -393,9 +493,32 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
             crate::names::printable(&entry.created, false),
             crate::names::printable(&entry.updated, false),
             crate::names::printable(entry.description.as_deref().unwrap_or(""), false),
-            marks(entry, now, stale.get(*name).map(Vec::as_slice))
+            marks(
+                entry,
+                now,
+                stale.get(*name).map(Vec::as_slice),
+                personal(name)
+            )
         );
         out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for (name, value) in &groups {
+        let mut line = format!(
+            "{:width$}  {:20}  {:20}  [group {}: sealed to its members]",
+            crate::names::printable(name, false),
+            "",
+            crate::names::printable(&value.updated, false),
+            crate::names::printable(&value.group, false)
+        );
+        for removal in stale.get(*name).into_iter().flatten() {
+            line.push_str(&format!(
+                " [stale: unchanged since {} was removed at {}]",
+                crate::names::printable(&removal.who, false),
+                crate::names::printable(&removal.removed, false)
+            ));
+        }
+        out.push_str(&line);
         out.push('\n');
     }
     print_stdout(&out)?;
@@ -407,8 +530,16 @@ fn marks(
     entry: &Entry,
     now: std::time::SystemTime,
     stale: Option<&[secretsd_store::document::Removal]>,
+    (own, overrides): (bool, usize),
 ) -> String {
     let mut marks = String::new();
+    if own {
+        marks.push_str(" [personal: yours wins here]");
+    }
+    let others = overrides - usize::from(own);
+    if others > 0 {
+        marks.push_str(&format!(" [personal values of {others} other(s)]"));
+    }
     let tags = entry.tags();
     if !tags.is_empty() {
         marks.push_str(&format!(
@@ -476,6 +607,9 @@ pub fn exists(context: &Context, args: &ExistsArgs) -> Result<u8> {
 }
 
 pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
+    if args.personal {
+        return rm_personal(context, args);
+    }
     let addresses = args
         .names
         .iter()
@@ -502,7 +636,7 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
         |document| {
             let mut removed = Vec::new();
             for name in &args.names {
-                if document.remove(name)?.is_some() {
+                if document.remove(name)?.is_some() || document.remove_group_value(name) {
                     removed.push(name.clone());
                 } else if !args.force {
                     return Err(not_found(context, name));
@@ -514,6 +648,47 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
     )?;
     for name in &removed {
         context.note(&format!("removed {name}"));
+    }
+    SUCCESS
+}
+
+/// `rm --personal`: drops this member's own values; the shared ones stay.
+fn rm_personal(context: &Context, args: &RmArgs) -> Result<u8> {
+    let recipient = crate::commands::overlay::own_recipient(context).ok_or_else(|| {
+        Error::Usage(
+            "your identity has no personal values (it is not an age X25519 identity)".into(),
+        )
+    })?;
+    for name in &args.names {
+        validate_name(name)?;
+    }
+    let (removed, _) = context.vault().update(
+        context,
+        &context.config.backup,
+        Change {
+            operation: "rm",
+            keep_access: false,
+        },
+        |document| {
+            let mut removed = Vec::new();
+            for name in &args.names {
+                if document.remove_personal(name, &recipient) {
+                    removed.push(name.clone());
+                } else if !args.force {
+                    return Err(Error::NotFound(format!(
+                        "you have no personal value of {name} in the vault {}",
+                        context.vault_location.path.display()
+                    )));
+                }
+            }
+            let touched = (!removed.is_empty()).then(|| removed.clone());
+            Ok((removed, touched))
+        },
+    )?;
+    for name in &removed {
+        context.note(&format!(
+            "removed your personal value of {name}; the shared value is yours again"
+        ));
     }
     SUCCESS
 }

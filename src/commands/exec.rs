@@ -102,6 +102,19 @@ pub(super) fn make_files(launch: &Launch) -> Result<(FileHolder, Vec<(String, St
     }
 }
 
+/// The names and values that pass `keep` as this reader sees them: their own personal
+/// values in place of the shared ones.
+#[allow(clippy::type_complexity)]
+fn reader_values<'p>(
+    plaintext: &'p Plaintext,
+    context: &Context,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(Cow<'p, str>, SecretText<'p>)>> {
+    let (mut values, sealed) = plaintext.values_and_sealed(keep)?;
+    crate::commands::overlay::overlay_values(context, &sealed, &mut values, keep)?;
+    Ok(values)
+}
+
 /// The vault secrets `vault exec` passes on, under the names they get, borrowed from the
 /// decrypted vault: only their names and values are decoded, and only for those chosen.
 fn select_secrets<'p>(
@@ -114,7 +127,7 @@ fn select_secrets<'p>(
         for name in &wanted {
             validate_name(name)?;
         }
-        let selected = plaintext.values(&|name| wanted.contains(name))?;
+        let selected = reader_values(plaintext, context, &|name| wanted.contains(name))?;
         if let Some(missing) = wanted
             .iter()
             .find(|name| !selected.iter().any(|(n, _)| n == *name))
@@ -128,9 +141,9 @@ fn select_secrets<'p>(
     }
     let prefix = args.prefix.as_deref().unwrap_or("");
     let mut selected = if prefix.is_empty() {
-        plaintext.values(&|_| true)?
+        reader_values(plaintext, context, &|_| true)?
     } else {
-        plaintext.values(&|name| name.starts_with(prefix))?
+        reader_values(plaintext, context, &|name| name.starts_with(prefix))?
     };
     if !args.strip_prefix {
         return Ok(selected);
@@ -169,7 +182,7 @@ fn file_secrets<'p>(
         validate_name(name)?;
     }
     let wanted: BTreeSet<&str> = args.files.iter().map(|(_, n)| n.as_str()).collect();
-    let found = plaintext.values(&|name| wanted.contains(name))?;
+    let found = reader_values(plaintext, context, &|name| wanted.contains(name))?;
     if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|(n, _)| n == *w)) {
         return Err(Error::NotFound(format!(
             "--file names {missing}, but the vault {} has no secret by that name",

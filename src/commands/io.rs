@@ -311,7 +311,13 @@ pub fn export(context: &Context, args: &ExportArgs) -> Result<u8> {
         elsewhere = export_from_elsewhere(context, args)?;
         selected.extend(elsewhere.iter().map(|(n, v)| (n.as_str(), v)));
     } else {
-        opened = context.vault().open(context)?;
+        opened = {
+            let mut opened = context.vault().open(context)?;
+            let withheld =
+                crate::commands::overlay::overlay_document(context, &mut opened.document)?;
+            crate::commands::overlay::explain_withheld(context, &withheld);
+            opened
+        };
         let document = &opened.document;
         if args.only.is_empty() {
             for entry in document.entries() {

@@ -5,8 +5,10 @@ pub mod crud;
 pub mod edit;
 pub mod exec;
 pub mod git;
+pub mod group;
 pub mod init;
 pub mod io;
+pub mod overlay;
 mod plugin_prompt;
 pub mod provider;
 pub mod recipients;
@@ -63,6 +65,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rm(args) => crud::rm(&context, &args),
         Command::Mv(args) => crud::mv(&context, &args),
         Command::Recipients(command) => recipients::run(&context, &command),
+        Command::Group(command) => group::run(&context, &command),
         Command::Exec(args) => exec::exec(&context, &args),
         Command::Run(args) => exec::run(&context, &args),
         Command::Check(args) => exec::check(&context, &args),
@@ -268,7 +271,12 @@ impl Context {
         &self,
         work: impl FnOnce(&mut crate::resolve::Resolver<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut open_vault = || Ok(self.vault().open(self)?.document);
+        let mut open_vault = || {
+            let mut document = self.vault().open(self)?.document;
+            let withheld = overlay::overlay_document(self, &mut document)?;
+            overlay::explain_withheld(self, &withheld);
+            Ok(document)
+        };
         let mut resolver =
             crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
         let result = work(&mut resolver);

@@ -162,6 +162,17 @@ fn remove(context: &Context, who: &str, force: bool) -> Result<u8> {
             .find(|m| recipients::same_key(&m.recipient, who) || m.writer == who || m.name == who)
             .cloned()
         {
+            if let Some(group) = body
+                .groups
+                .iter()
+                .find(|(_, writers)| writers.contains(&member.writer))
+                .map(|(group, _)| group.clone())
+            {
+                return Err(Error::Usage(format!(
+                    "{} is in the group {group}; remove them from it first ('vault group remove {group} {}'), which seals its values again without them",
+                    member.name, member.name
+                )));
+            }
             if body.is_owner(&member.writer) {
                 return Err(Error::Usage(format!(
                     "{} is an owner; make them a member only first ('vault owners remove {}')",

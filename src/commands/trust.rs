@@ -30,7 +30,10 @@ mod verbs;
 
 use facts::*;
 pub use facts::{default_label, default_name, facts_of, load_own, pin_line};
-pub use verbs::{Accepting, Changed, change_membership, owners, renew, verify};
+pub use verbs::{
+    Accepting, Changed, block_of, change_membership, change_membership_and_document, find_member,
+    owners, renew, verify,
+};
 
 /// What a command does with the vault it opens: a reader of names may look at a vault
 /// that is not trusted (with a warning); a reader of values or a writer may not.

@@ -27,6 +27,14 @@ use crate::signature::Signed;
 
 mod json;
 mod reader;
+mod sealed_fields;
+
+/// The top-level fields every reader reads, not only one that writes back (see
+/// `store::sealed`).
+pub(crate) const SEALED_FIELDS: [&str; 2] = [
+    crate::sealed::PERSONAL_FIELD,
+    crate::sealed::GROUP_VALUES_FIELD,
+];
 
 /// What is wrong with decrypted JSON, without the value serde quotes in some errors
 /// (``invalid type: string "hunter2"``): where, and of what kind.
@@ -489,8 +497,11 @@ impl Document {
             .cloned()
             .collect();
         for recipient in gone {
+            // Every shared secret; a group's values stale with a member's removal from
+            // the group, which comes first (`vault group remove`).
             let names: Vec<String> = self.names().map(str::to_string).collect();
             self.record_stale(&recipient, &timestamp_now(), names);
+            self.drop_personal_of(&recipient);
         }
         self.membership = Some(membership);
         self.recipients = recipients;
@@ -524,6 +535,7 @@ impl Document {
         let Some(Value::Array(records)) = self.extra.get(STALE_FIELD) else {
             return stale;
         };
+        let groups = self.sealed().groups;
         for record in records {
             let text = |field: &str| record.get(field).and_then(Value::as_str).unwrap_or("");
             let removal = Removal {
@@ -532,7 +544,7 @@ impl Document {
             };
             let names = record.get("secrets").and_then(Value::as_array);
             for name in names.into_iter().flatten().filter_map(Value::as_str) {
-                if self.contains(name) {
+                if self.contains(name) || groups.contains_key(name) {
                     stale
                         .entry(name.to_string())
                         .or_default()
@@ -545,7 +557,7 @@ impl Document {
 
     /// Takes `name` out of the stale records (its value changed, or it is gone); a record
     /// left with no secret is dropped.
-    fn clear_stale(&mut self, name: &str) {
+    pub(crate) fn clear_stale(&mut self, name: &str) {
         let Some(Value::Array(records)) = self.extra.get_mut(STALE_FIELD) else {
             return;
         };
@@ -628,6 +640,7 @@ impl Document {
         let removed = self.take(name)?;
         if removed.is_some() {
             self.clear_stale(name);
+            self.drop_personal_of_name(name);
         }
         Ok(removed)
     }
@@ -641,6 +654,8 @@ impl Document {
         self.secrets.insert(Name::from(new), Slot::decoded(entry));
         self.clear_stale(new);
         self.rename_stale(old, new);
+        self.drop_personal_of_name(old);
+        self.drop_personal_of_name(new);
         Ok(true)
     }
 }

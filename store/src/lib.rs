@@ -73,6 +73,7 @@ pub mod paths;
 mod payload;
 pub mod plugin_ui;
 pub mod recipients;
+pub mod sealed;
 pub mod secret_bytes;
 pub mod signature;
 pub mod strict;

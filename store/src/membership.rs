@@ -23,7 +23,7 @@
 //! Nothing here does I/O or decides whom this machine trusts (`trust::policy` does); it
 //! parses, checks that a block is consistent with itself, signs and verifies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -91,6 +91,10 @@ pub struct Body {
     /// Recipients that may read but not write.
     #[serde(default)]
     pub read_only: Vec<String>,
+    /// Groups: each name with the writer keys of its members, who alone open the group's
+    /// values (`store::sealed`). Changed by owners, as the rest of the block.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, Vec<String>>,
     /// After this time (RFC 3339) writes are refused and reads warn, until an owner renews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
@@ -121,6 +125,18 @@ impl Body {
     /// The member whose writer key this is.
     pub fn member_by_writer(&self, writer: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.writer == writer)
+    }
+
+    /// The members of group `group`, in the order listed; `None` when there is no such
+    /// group.
+    pub fn group_members(&self, group: &str) -> Option<Vec<&Member>> {
+        let writers = self.groups.get(group)?;
+        Some(
+            writers
+                .iter()
+                .filter_map(|w| self.member_by_writer(w))
+                .collect(),
+        )
     }
 
     /// Whether this writer key is an owner's.
@@ -308,6 +324,7 @@ impl Membership {
             max_age: None,
             forked_from,
             passphrase: false,
+            groups: BTreeMap::new(),
             extra: Default::default(),
         };
         Membership::signed(body, chain, key)
@@ -326,6 +343,7 @@ impl Membership {
             max_age: None,
             forked_from: None,
             passphrase: true,
+            groups: BTreeMap::new(),
             extra: Default::default(),
         };
         let raw_body = serde_json::to_string(&body).map_err(|e| e.to_string())?;
@@ -507,6 +525,29 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err(format!(
             "{} may hold only letters, digits and . _ @ + -",
             printable(name)
+        ));
+    }
+    Ok(())
+}
+
+/// A group's name: 1 to 64 of letters, digits and `. _ -`, and not `me` or `everyone`,
+/// which `set --group` reserves for a personal and the shared value.
+pub fn check_group_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1 to 64 characters".into());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(format!(
+            "{} may hold only letters, digits and . _ -",
+            printable(name)
+        ));
+    }
+    if name == "me" || name == "everyone" {
+        return Err(format!(
+            "{name} is reserved: --group me is a personal value, --group everyone the shared one"
         ));
     }
     Ok(())

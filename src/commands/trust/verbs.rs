@@ -379,6 +379,18 @@ pub fn change_membership(
     keep_access: bool,
     change: impl FnOnce(&mut crate::store::membership::Body) -> Result<Changed>,
 ) -> Result<u8> {
+    change_membership_and_document(context, operation, keep_access, |body, _| change(body))
+}
+
+/// [`change_membership`] for a change that also rewrites what the membership governs in
+/// the document (a group's values, sealed again for its new members): `change` gets the
+/// new body and the document, both written together or not at all.
+pub fn change_membership_and_document(
+    context: &Context,
+    operation: &str,
+    keep_access: bool,
+    change: impl FnOnce(&mut crate::store::membership::Body, &mut Document) -> Result<Changed>,
+) -> Result<u8> {
     let (said, _) = context.vault().update(
         context,
         &context.config.backup,
@@ -402,7 +414,7 @@ pub fn change_membership(
                 )));
             }
             let mut body = block.body.clone();
-            let said = match change(&mut body)? {
+            let said = match change(&mut body, document)? {
                 Changed::No(said) => return Ok((said, None)),
                 Changed::Yes(said) => said,
             };

@@ -118,7 +118,9 @@ impl<'p> Visitor<'p> for DocumentSeed<'_, 'p> {
                 "signature" => {
                     map.next_value::<IgnoredAny>()?;
                 }
-                _ if self.keep_extra => {
+                // Sealed values are read by every reader (which ones open is its own
+                // identity's business), not only by one that writes the document back.
+                _ if self.keep_extra || super::SEALED_FIELDS.contains(&&*key) => {
                     let value = map.next_value()?;
                     scanned.extra.insert(key.into_owned(), value);
                 }

@@ -320,6 +320,19 @@ impl Plaintext {
         &self,
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<(Cow<'_, str>, SecretText<'_>)>> {
+        Ok(self.values_and_sealed(keep)?.0)
+    }
+
+    /// [`Plaintext::values`], and the document's sealed values (personal overrides, group
+    /// values), which only the reader's identity can open.
+    #[allow(clippy::type_complexity)]
+    pub fn values_and_sealed(
+        &self,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<(
+        Vec<(Cow<'_, str>, SecretText<'_>)>,
+        crate::sealed::SealedValues,
+    )> {
         let (values, found) = self.vetted(
             || {
                 let mut values = Values {
@@ -331,9 +344,10 @@ impl Plaintext {
             },
             |(_, found)| found.said(),
         )?;
+        let sealed = crate::sealed::SealedValues::from_fields(&found.extra);
         let mut values = values;
         if found.names_in_order {
-            return Ok(values);
+            return Ok((values, sealed));
         }
         // As the full parse has them: sorted, and of a repeated name the last.
         values.sort_by(|a, b| a.0.cmp(&b.0));
@@ -344,6 +358,6 @@ impl Plaintext {
             }
             same
         });
-        Ok(values)
+        Ok((values, sealed))
     }
 }

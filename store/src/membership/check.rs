@@ -37,6 +37,7 @@ impl Membership {
             if !body.owners.is_empty()
                 || !body.members.is_empty()
                 || !body.read_only.is_empty()
+                || !body.groups.is_empty()
                 || !self.chain.is_empty()
                 || self.signer.is_some()
             {
@@ -103,6 +104,31 @@ impl Membership {
                     "the recipient {} is listed twice",
                     printable(&key_part(recipient))
                 ));
+            }
+        }
+        for (group, members) in &body.groups {
+            if let Err(why) = check_group_name(group) {
+                return Some(format!("a group's name {why}"));
+            }
+            if members.is_empty() {
+                return Some(format!("the group {} has no members", printable(group)));
+            }
+            let mut seen = BTreeSet::new();
+            for writer in members {
+                if body.member_by_writer(writer).is_none() {
+                    return Some(format!(
+                        "the group {} lists {} who is not a member",
+                        printable(group),
+                        printable(writer)
+                    ));
+                }
+                if !seen.insert(writer) {
+                    return Some(format!(
+                        "the group {} lists {} twice",
+                        printable(group),
+                        printable(writer)
+                    ));
+                }
             }
         }
         if body.owners.is_empty() {
