@@ -36,6 +36,12 @@ const COMPLETERS: &[(&[&str], &str, Completer)] = &[
     (&["rotate"], "secrets", secret_names),
     (&["sync"], "name", sync_profiles),
     (&["provider", "check"], "name", provider_names),
+    (&["set"], "tags", tags),
+    (&["set"], "untags", tags),
+    (&["list"], "tag", tags),
+    (&["set"], "group", set_groups),
+    (&["group", "add"], "name", groups),
+    (&["group", "remove"], "name", groups),
 ];
 
 /// When a completion script calls `vault` with COMPLETE set: answer and exit.
@@ -196,6 +202,58 @@ pub fn backup_ids(current: &OsStr) -> Vec<CompletionCandidate> {
         .map(|backups| backups.into_iter().map(|b| b.id).collect())
         .unwrap_or_default();
     candidates(ids, &current)
+}
+
+/// The tags the vault's secrets carry (for `--tag`, `--untag`, `list --tag`).
+pub fn tags(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    let Ok(opened) = context.vault_for_names().open(&context) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (_, entry) in opened.document.entries().flatten() {
+        // Any member writes a tag: only shell-safe ones are offered.
+        found.extend(entry.tags().into_iter().filter(|t| shell_safe(t)));
+    }
+    candidates(found, &current)
+}
+
+/// The vault's groups, from its membership block.
+fn vault_groups() -> Vec<String> {
+    let Some(context) = silent_context() else {
+        return Vec::new();
+    };
+    let Ok(opened) = context.vault_for_names().open(&context) else {
+        return Vec::new();
+    };
+    opened
+        .document
+        .membership()
+        .and_then(|json| crate::store::membership::Membership::parse(json).ok())
+        .map(|block| {
+            block
+                .body
+                .groups
+                .into_keys()
+                .filter(|g| shell_safe(g))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Group names (for `vault group add|remove`).
+pub fn groups(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(vault_groups(), &current.to_string_lossy())
+}
+
+/// Group names and the reserved `me` and `everyone` (for `set --group`).
+pub fn set_groups(current: &OsStr) -> Vec<CompletionCandidate> {
+    let mut names = vault_groups();
+    names.extend(["me".to_string(), "everyone".to_string()]);
+    candidates(names, &current.to_string_lossy())
 }
 
 /// Names of the `[sync.NAME]` profiles (for `vault sync`).

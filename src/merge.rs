@@ -8,10 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use age::secrecy::{ExposeSecret, SecretString};
+use age::secrecy::SecretString;
+use serde_json::Value;
 
 use crate::error::Result;
 use crate::store::document::{Document, Entry};
+use crate::store::sealed::SealedValues;
 
 /// How one conflicting secret is settled.
 #[derive(Clone)]
@@ -31,11 +33,122 @@ pub struct Merged {
 fn same(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => {
-            a.value().expose_secret() == b.value().expose_secret() && a.description == b.description
-        }
+        // The value and what is kept beside it (description, tags, rotation period).
+        (Some(a), Some(b)) => a.same_content(b),
         _ => false,
     }
+}
+
+/// The three-way choice for one thing that is equal or not (a ciphertext, a group value):
+/// `Err(())` when both sides changed it differently and no resolution of `name` says
+/// which. A typed value settles the shared secret; a sealed one then keeps ours.
+fn choose<T: PartialEq + Clone>(
+    name: &str,
+    (b, o, t): (Option<T>, Option<T>, Option<T>),
+    resolutions: &BTreeMap<String, Resolution>,
+) -> std::result::Result<Option<T>, ()> {
+    if o == t || b == t {
+        Ok(o)
+    } else if b == o {
+        Ok(t)
+    } else {
+        match resolutions.get(name) {
+            Some(Resolution::Theirs) => Ok(t),
+            Some(_) => Ok(o),
+            None => Err(()),
+        }
+    }
+}
+
+/// Merges the personal overrides (per secret and member) and group values (per secret)
+/// three ways, as the shared values are.
+fn merge_sealed(
+    base: &SealedValues,
+    ours: &SealedValues,
+    theirs: &SealedValues,
+    resolutions: &BTreeMap<String, Resolution>,
+    conflicts: &mut Vec<String>,
+) -> SealedValues {
+    let mut merged = SealedValues::default();
+    let personal_keys: BTreeSet<(&String, &String)> = [base, ours, theirs]
+        .iter()
+        .flat_map(|s| {
+            s.personal
+                .iter()
+                .flat_map(|(name, by)| by.keys().map(move |r| (name, r)))
+        })
+        .collect();
+    for (name, recipient) in personal_keys {
+        let of = |s: &SealedValues| {
+            s.personal
+                .get(name)
+                .and_then(|by| by.get(recipient))
+                .cloned()
+        };
+        match choose(name, (of(base), of(ours), of(theirs)), resolutions) {
+            Ok(Some(ciphertext)) => {
+                merged
+                    .personal
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(recipient.clone(), ciphertext);
+            }
+            Ok(None) => {}
+            Err(()) => conflicts.push(name.clone()),
+        }
+    }
+    let group_names: BTreeSet<&String> = [base, ours, theirs]
+        .iter()
+        .flat_map(|s| s.groups.keys())
+        .collect();
+    for name in group_names {
+        let of = |s: &SealedValues| s.groups.get(name).cloned();
+        match choose(name, (of(base), of(ours), of(theirs)), resolutions) {
+            Ok(Some(value)) => {
+                merged.groups.insert(name.clone(), value);
+            }
+            Ok(None) => {}
+            Err(()) => conflicts.push(name.clone()),
+        }
+    }
+    merged
+}
+
+/// Merges the stale records: one both sides had (same reader, same time) keeps the names
+/// both still list (a side that dropped one changed it since); one only a side has is
+/// kept as that side has it.
+fn merge_stale(base: &[Value], ours: &[Value], theirs: &[Value]) -> Vec<Value> {
+    let key = |r: &Value| (r.get("who").cloned(), r.get("removed").cloned());
+    let names = |r: &Value| -> Vec<Value> {
+        r.get("secrets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut merged: Vec<Value> = Vec::new();
+    for record in ours.iter().chain(theirs) {
+        if merged.iter().any(|m| key(m) == key(record)) {
+            continue;
+        }
+        let in_base = base.iter().any(|b| key(b) == key(record));
+        let other = ours
+            .iter()
+            .chain(theirs)
+            .filter(|r| key(r) == key(record))
+            .collect::<Vec<_>>();
+        let mut record = record.clone();
+        if in_base && other.len() == 2 {
+            let kept: Vec<Value> = names(other[0])
+                .into_iter()
+                .filter(|n| names(other[1]).contains(n))
+                .collect();
+            record["secrets"] = Value::Array(kept);
+        }
+        if !names(&record).is_empty() {
+            merged.push(record);
+        }
+    }
+    merged
 }
 
 pub fn merge(
@@ -80,6 +193,21 @@ pub fn merge(
             document.put(name, entry.clone());
         }
     }
+    let sealed = merge_sealed(
+        &base.sealed(),
+        &ours.sealed(),
+        &theirs.sealed(),
+        resolutions,
+        &mut conflicts,
+    );
+    document.replace_sealed(&sealed);
+    document.set_stale_records(merge_stale(
+        &base.stale_records(),
+        &ours.stale_records(),
+        &theirs.stale_records(),
+    ));
+    conflicts.sort();
+    conflicts.dedup();
     Ok(Merged {
         document,
         conflicts,
@@ -89,6 +217,7 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use age::secrecy::ExposeSecret;
 
     fn doc(recipients: &[&str], secrets: &[(&str, &str)]) -> Document {
         let mut d = Document::new(recipients.iter().map(|r| r.to_string()).collect());
@@ -131,5 +260,20 @@ mod tests {
         let merged = merge(&base, &ours, &theirs, &resolutions, "t1").unwrap();
         assert!(merged.conflicts.is_empty());
         assert_eq!(values(&merged.document)[0].1, "a3");
+    }
+
+    #[test]
+    fn stale_records_keep_what_both_sides_still_list() {
+        let record =
+            |names: &[&str]| serde_json::json!({"who": "carol", "removed": "t1", "secrets": names});
+        let other = serde_json::json!({"who": "dave", "removed": "t2", "secrets": ["X"]});
+        let base = [record(&["A", "B", "C"])];
+        // Ours changed A since, theirs changed B, and theirs removed dave.
+        let ours = [record(&["B", "C"])];
+        let theirs = [record(&["A", "C"]), other.clone()];
+        let merged = merge_stale(&base, &ours, &theirs);
+        assert_eq!(merged, vec![record(&["C"]), other]);
+        // A record every name left is dropped.
+        assert!(merge_stale(&base, &[record(&["A"])], &[record(&["B"])]).is_empty());
     }
 }

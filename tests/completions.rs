@@ -118,6 +118,40 @@ fn fish(home: &TestHome, line: &str) -> Vec<String> {
     lines(&shell(home, "fish", &["--no-config", "-c", &code]))
 }
 
+/// Tags come from the vault's secrets, groups from its membership block (with the
+/// reserved `me` and `everyone` for `set --group`).
+#[test]
+fn tags_and_groups_complete() {
+    let home = home_with_secrets();
+    home.vault(&[
+        "set",
+        "API_KEY",
+        "--keep-value",
+        "--tag",
+        "payments",
+        "--tag",
+        "prod",
+    ])
+    .assert()
+    .success();
+    home.vault(&["group", "create", "oncall", "--member", &home.line()])
+        .assert()
+        .success();
+    assert_eq!(
+        bash(&home, &["vault", "list", "--tag", "p"]),
+        ["payments", "prod"]
+    );
+    assert_eq!(
+        bash(&home, &["vault", "set", "X", "--untag", "pa"]),
+        ["payments"]
+    );
+    assert_eq!(
+        bash(&home, &["vault", "set", "X", "--group", ""]),
+        ["everyone", "me", "oncall"]
+    );
+    assert_eq!(bash(&home, &["vault", "group", "add", "on"]), ["oncall"]);
+}
+
 #[test]
 fn bash_completes_commands_flags_values_and_names() {
     let home = home_with_secrets();

@@ -81,6 +81,33 @@ impl Person {
             .to_string()
     }
 
+    /// `git ARGS` in the directory of the vault, as this person.
+    fn git(&self, args: &[&str]) -> std::process::Output {
+        let template = self.home.vault_std(&[]);
+        std::process::Command::new("git")
+            .env_clear()
+            .envs(
+                template
+                    .get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .env("VAULT_FILE", &self.vault)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .current_dir(self.vault.parent().unwrap())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn git_ok(&self, args: &[&str]) -> String {
+        let output = self.git(args);
+        assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+
     /// The names `vault list ARGS --json` prints.
     fn listed(&self, args: &[&str]) -> Vec<String> {
         let mut all = vec!["list", "--json"];
@@ -520,4 +547,82 @@ fn a_group_value_opens_for_its_members_only() {
     );
     alice.ok(&["rm", "PAGER_TOKEN"]);
     assert!(alice.age_decrypt_json().get("group_values").is_none());
+}
+
+/// Two branches, each changing a different member's override (and a tag on one, a group
+/// value on the other), merge secret by secret through vault's merge driver with real git;
+/// the diff shows the overrides as ciphertext marks and the tags, never a value.
+#[test]
+fn branches_that_change_different_overrides_merge() {
+    let shared = tempfile::tempdir().unwrap();
+    let repo = shared.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let alice = Person::owner(&repo.join("vault.age"));
+    let bob = Person::joined(&alice);
+    let carol = Person::joined(&alice);
+    alice.set(&["DATABASE_URL"], "postgres://shared/app");
+    alice.ok(&[
+        "group",
+        "create",
+        "ops",
+        "--member",
+        &alice.line(),
+        "--member",
+        &bob.home.name(),
+    ]);
+    alice.set(&["PAGER_TOKEN", "--group", "ops"], "pager-v1");
+    alice.git_ok(&["init", "-q", "-b", "main"]);
+    alice.ok(&["git", "setup"]);
+    alice.git_ok(&["add", "."]);
+    alice.git_ok(&["commit", "-q", "-m", "team vault"]);
+
+    alice.git_ok(&["checkout", "-q", "-b", "bob"]);
+    bob.set(&["DATABASE_URL", "--personal"], "postgres://bob-laptop/app");
+    bob.set(&["PAGER_TOKEN", "--group", "ops"], "pager-v2-from-bob");
+    alice.git_ok(&["commit", "-q", "-am", "bob's override"]);
+    alice.git_ok(&["checkout", "-q", "main"]);
+    carol.set(
+        &["DATABASE_URL", "--personal"],
+        "postgres://carol-laptop/app",
+    );
+    alice.ok(&["set", "DATABASE_URL", "--keep-value", "--tag", "db"]);
+    alice.git_ok(&["commit", "-q", "-am", "carol's override"]);
+    let diff = alice.git_ok(&["diff", "HEAD~1", "HEAD"]);
+    assert!(diff.contains("+DATABASE_URL = personal value of"), "{diff}");
+    assert!(diff.contains("tags db"), "{diff}");
+    assert!(!diff.contains("laptop"), "{diff}");
+
+    let merged = alice.git(&["merge", "-q", "--no-edit", "bob"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(bob.reveal("DATABASE_URL"), "postgres://bob-laptop/app");
+    assert_eq!(carol.reveal("DATABASE_URL"), "postgres://carol-laptop/app");
+    assert_eq!(alice.reveal("DATABASE_URL"), "postgres://shared/app");
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-v2-from-bob");
+    assert_eq!(alice.listed(&["--tag", "db"]), ["DATABASE_URL"]);
+    let document = alice.age_decrypt_json();
+    assert_eq!(
+        document["personal"]["DATABASE_URL"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The same member's override changed on both branches: a conflict, settled by side.
+    alice.git_ok(&["checkout", "-q", "-b", "again"]);
+    bob.set(&["DATABASE_URL", "--personal"], "postgres://bob-one/app");
+    alice.git_ok(&["commit", "-q", "-am", "one"]);
+    alice.git_ok(&["checkout", "-q", "main"]);
+    bob.set(&["DATABASE_URL", "--personal"], "postgres://bob-two/app");
+    alice.git_ok(&["commit", "-q", "-am", "two"]);
+    let stopped = alice.git(&["merge", "-q", "--no-edit", "again"]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("both branches: DATABASE_URL"),
+        "{}",
+        stderr(&stopped)
+    );
+    alice.ok(&["merge", "--resolve", "DATABASE_URL", "--theirs"]);
+    assert_eq!(bob.reveal("DATABASE_URL"), "postgres://bob-one/app");
+    assert_eq!(carol.reveal("DATABASE_URL"), "postgres://carol-laptop/app");
 }

@@ -185,16 +185,42 @@ fn add_lines(path: &Path, lines: &[String]) -> Result<()> {
 }
 
 /// A vault as text for git's diff: who it is for, and one line per secret, values masked.
+/// A sealed value as a diff shows it: which ciphertext, never what it holds (the
+/// ciphertext is the others' to see anyway; a new one is a new value or new readers).
+fn sealed_mark(ciphertext: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(ciphertext.as_bytes());
+    format!(
+        "sealed {}",
+        digest[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
 fn as_text(document: &Document) -> Result<String> {
     let mut out = format!(
         "secretsd vault: {} secrets, {} recipients\n",
         document.len(),
         document.recipients.len()
     );
-    if let Some(block) = document
+    let block = document
         .membership()
-        .and_then(|j| Membership::parse(j).ok())
-    {
+        .and_then(|j| Membership::parse(j).ok());
+    let who = |recipient: &str| -> String {
+        block
+            .as_ref()
+            .and_then(|b| {
+                b.body
+                    .members
+                    .iter()
+                    .find(|m| crate::store::recipients::same_key(&m.recipient, recipient))
+                    .map(|m| m.name.clone())
+            })
+            .unwrap_or_else(|| crate::store::recipients::key_part(recipient))
+    };
+    if let Some(block) = &block {
         let body = &block.body;
         out.push_str(&format!(
             "vault {} ({}), epoch {}, generation {}\n",
@@ -215,6 +241,20 @@ fn as_text(document: &Document) -> Result<String> {
                 member.fingerprint()
             ));
         }
+        for (group, writers) in &body.groups {
+            let names: Vec<String> = writers
+                .iter()
+                .map(|w| {
+                    body.member_by_writer(w)
+                        .map_or_else(|| w.clone(), |m| m.name.clone())
+                })
+                .collect();
+            out.push_str(&format!(
+                "group {}: {}\n",
+                crate::names::printable(group, false),
+                crate::names::printable(&names.join(", "), false)
+            ));
+        }
     }
     for recipient in &document.recipients {
         out.push_str(&format!(
@@ -228,11 +268,43 @@ fn as_text(document: &Document) -> Result<String> {
             .fingerprint(name, entry.value())
             .map(|f| format!("fingerprint {f}, "))
             .unwrap_or_default();
+        let mut beside = String::new();
+        let tags = entry.tags();
+        if !tags.is_empty() {
+            beside.push_str(&format!(", tags {}", tags.join(",")));
+        }
+        if let Some(period) = entry.rotate_every() {
+            beside.push_str(&format!(
+                ", rotate every {}",
+                crate::secret_meta::format_period(period)
+            ));
+        }
         out.push_str(&format!(
-            "{} = {} ({fingerprint}updated {})\n",
+            "{} = {} ({fingerprint}updated {}{})\n",
             crate::names::printable(name, false),
             mask(entry.value()),
-            crate::names::printable(&entry.updated, false)
+            crate::names::printable(&entry.updated, false),
+            crate::names::printable(&beside, false)
+        ));
+    }
+    let sealed = document.sealed();
+    for (name, by) in &sealed.personal {
+        for (recipient, ciphertext) in by {
+            out.push_str(&format!(
+                "{} = personal value of {} ({})\n",
+                crate::names::printable(name, false),
+                crate::names::printable(&who(recipient), false),
+                sealed_mark(ciphertext)
+            ));
+        }
+    }
+    for (name, value) in &sealed.groups {
+        out.push_str(&format!(
+            "{} = value of group {} ({}, updated {})\n",
+            crate::names::printable(name, false),
+            crate::names::printable(&value.group, false),
+            sealed_mark(&value.ciphertext),
+            crate::names::printable(&value.updated, false)
         ));
     }
     Ok(out)

@@ -217,6 +217,14 @@ impl Entry {
         }
     }
 
+    /// Whether `other` holds the same value, description, tags, period and other fields
+    /// (its times aside): what a merge compares.
+    pub fn same_content(&self, other: &Entry) -> bool {
+        self.value.expose_secret() == other.value.expose_secret()
+            && self.description == other.description
+            && self.extra == other.extra
+    }
+
     /// When its rotation falls due: its last change plus its period. `None` when it has no
     /// period, or its `updated` time is not RFC 3339 (a file another tool wrote).
     pub fn due_at(&self) -> Option<SystemTime> {

@@ -2,7 +2,7 @@
 //! added, dropped and listed here; sealed and opened by `store::sealed`.
 
 use super::*;
-use crate::sealed::{GROUP_VALUES_FIELD, PERSONAL_FIELD, SealedValues};
+use crate::sealed::{GROUP_VALUES_FIELD, GroupValue, PERSONAL_FIELD, SealedValues};
 
 impl Document {
     /// The sealed values, as ciphertexts.
@@ -120,6 +120,51 @@ impl Document {
         }
         self.drop_if_empty(GROUP_VALUES_FIELD);
         removed
+    }
+
+    /// Replaces every sealed value with `sealed` as it is (a merge's result).
+    pub fn replace_sealed(&mut self, sealed: &SealedValues) {
+        self.extra.remove(PERSONAL_FIELD);
+        self.extra.remove(GROUP_VALUES_FIELD);
+        for (name, by) in &sealed.personal {
+            if !self.contains(name) {
+                // Its shared secret is gone: an override of nothing.
+                continue;
+            }
+            for (recipient, ciphertext) in by {
+                self.set_personal(name, recipient, ciphertext.clone());
+            }
+        }
+        for (name, value) in &sealed.groups {
+            self.put_group_value(name, value);
+        }
+    }
+
+    /// Stores a group value as it is, its time included.
+    pub fn put_group_value(&mut self, name: &str, value: &GroupValue) {
+        let names = self.object_field(GROUP_VALUES_FIELD);
+        names.insert(
+            name.to_string(),
+            serde_json::json!({"group": value.group, "value": value.ciphertext, "updated": value.updated}),
+        );
+    }
+
+    /// The stale records as stored (see [`Document::stale`]).
+    pub fn stale_records(&self) -> Vec<Value> {
+        match self.extra.get(super::STALE_FIELD) {
+            Some(Value::Array(records)) => records.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces the stale records (a merge's result); none removes the field.
+    pub fn set_stale_records(&mut self, records: Vec<Value>) {
+        if records.is_empty() {
+            self.extra.remove(super::STALE_FIELD);
+        } else {
+            self.extra
+                .insert(super::STALE_FIELD.into(), Value::Array(records));
+        }
     }
 
     /// Puts a value decrypted for this reader (its personal override, a group value) in
