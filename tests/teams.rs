@@ -424,6 +424,16 @@ fn bobs_override_is_his_alone() {
     // Carol removed: her override goes with her.
     alice.ok(&["recipients", "remove", &carol.home.name()]);
     assert!(alice.age_decrypt_json().get("personal").is_none());
+    // An override is sealed to its name: a rename drops it, and says so.
+    bob.set(&["API_KEY", "--personal"], "api-bob");
+    let output = alice.run(&["mv", "API_KEY", "API_TOKEN"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 personal value(s) of API_KEY were dropped"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(bob.reveal("API_TOKEN"), "api-shared");
 }
 
 /// A group value opens for Bob (a member) and not for Carol: `get` fails naming the

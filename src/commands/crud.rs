@@ -722,7 +722,7 @@ pub fn mv(context: &Context, args: &MvArgs) -> Result<u8> {
             quote_name(&args.new)
         )));
     }
-    context.vault().update(
+    let (overrides, _) = context.vault().update(
         context,
         &context.config.backup,
         Change {
@@ -739,10 +739,28 @@ pub fn mv(context: &Context, args: &MvArgs) -> Result<u8> {
                     args.new
                 )));
             }
+            if document.sealed().groups.contains_key(&args.new) {
+                return Err(Error::Usage(format!(
+                    "{} is a value of a group; a name is shared or a group's, not both",
+                    args.new
+                )));
+            }
+            // Overrides are sealed to their name: they cannot follow it.
+            let overrides = document
+                .sealed()
+                .personal
+                .get(&args.old)
+                .map_or(0, |by| by.len());
             document.rename(&args.old, &args.new, &timestamp_now())?;
-            Ok(((), Some(vec![args.old.clone(), args.new.clone()])))
+            Ok((overrides, Some(vec![args.old.clone(), args.new.clone()])))
         },
     )?;
     context.note(&format!("renamed {} to {}", args.old, args.new));
+    if overrides > 0 {
+        context.note(&format!(
+            "{overrides} personal value(s) of {} were dropped: each is sealed to its name; their owners set them again under {}",
+            args.old, args.new
+        ));
+    }
     SUCCESS
 }

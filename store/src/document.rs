@@ -402,6 +402,18 @@ impl Document {
         description: Option<String>,
         now: &str,
     ) -> Result<()> {
+        // Every path that sets a value (set, import, sync, rotate, edit, a merge) meets
+        // this: a name is shared or a group's, never both.
+        if let Some(Value::Object(groups)) = self.extra.get(crate::sealed::GROUP_VALUES_FIELD)
+            && groups.contains_key(name)
+        {
+            return Err(Error::Usage(format!(
+                "{} is a value of a group: set it with 'vault set {} --group GROUP', or 'vault rm {}' first to make it shared",
+                crate::names::printable(name, false),
+                crate::names::printable(name, false),
+                crate::names::printable(name, false)
+            )));
+        }
         let entry = match self.take(name)? {
             Some(mut entry) => {
                 // The same value again leaves it what a removed reader saw.

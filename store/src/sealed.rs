@@ -158,3 +158,44 @@ pub fn open_if_mine(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> (Key, String) {
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        (Key::Identities(vec![Box::new(identity)]), recipient)
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_for_its_name_scope_and_recipients() {
+        let (key, recipient) = identity();
+        let (other_key, _) = identity();
+        let value = SecretString::from("bob-only".to_string());
+        let scope = personal_scope(&recipient);
+        let sealed = seal(
+            "DATABASE_URL",
+            &scope,
+            std::slice::from_ref(&recipient),
+            &value,
+        )
+        .unwrap();
+        assert!(!sealed.contains("bob-only"));
+        let opened = open(&sealed, "DATABASE_URL", &scope, &key).unwrap();
+        assert_eq!(opened.expose_secret(), "bob-only");
+        // Moved to another name, or read as a group's: refused, naming neither value.
+        for (name, scope) in [("API_KEY", scope.as_str()), ("DATABASE_URL", "group:ops")] {
+            let error = open(&sealed, name, scope, &key).unwrap_err();
+            assert!(matches!(error, Error::BadData(_)), "{error}");
+            assert!(!error.to_string().contains("bob-only"));
+        }
+        // Another identity: not theirs, which a group reader takes as "not a member".
+        assert!(
+            open_if_mine(&sealed, "DATABASE_URL", &scope, &other_key)
+                .unwrap()
+                .is_none()
+        );
+    }
+}
