@@ -636,3 +636,45 @@ fn branches_that_change_different_overrides_merge() {
     assert_eq!(bob.reveal("DATABASE_URL"), "postgres://bob-one/app");
     assert_eq!(carol.reveal("DATABASE_URL"), "postgres://carol-laptop/app");
 }
+
+/// A member who moves Bob's override ciphertext to another secret (re-signing the
+/// document with their own key, as any member can) gets a refusal on Bob's machine, not a
+/// value under the wrong name.
+#[test]
+fn an_override_moved_to_another_name_is_refused() {
+    let (_shared, alice, bob, _carol) = team();
+    alice.set(&["DATABASE_URL"], "postgres://shared/app");
+    alice.set(&["API_KEY"], "api-shared");
+    bob.set(&["DATABASE_URL", "--personal"], "postgres://bob-laptop/app");
+    let mut document = alice.age_decrypt_json();
+    let moved = document["personal"]["DATABASE_URL"].clone();
+    document["personal"] = serde_json::json!({ "API_KEY": moved });
+    document["generation"] = serde_json::json!(document["generation"].as_u64().unwrap() + 1);
+    document.as_object_mut().unwrap().remove("signature");
+    let forged = common::sign_with(&alice.home.identity_file(), &document.to_string());
+    let recipients: Vec<String> = document["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let recipients: Vec<&str> = recipients.iter().map(String::as_str).collect();
+    common::age_encrypt_to(&forged, &recipients, &bob.vault);
+    // Alice's write is genuine (she is a member): the shared values still read.
+    assert_eq!(alice.reveal("API_KEY"), "api-shared");
+    let said = bob.refused(
+        &["get", "--reveal", "API_KEY"],
+        6,
+        "sealed for another secret",
+    );
+    assert!(!said.contains("bob-laptop"), "{said}");
+    let output = bob.run(&["exec", "--", "sh", "-c", "printf %s \"$API_KEY\""], "");
+    // vault failed before the command: 125, and the command never ran.
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("sealed for another secret"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty());
+}
