@@ -1,6 +1,7 @@
-//! What this reader sees in place of the shared values: their own personal overrides,
-//! opened with their identity (`store::sealed`). Nobody else's override opens, or is
-//! tried.
+//! What this reader sees beside the shared values (`store::sealed`): their own personal
+//! overrides in place of the shared values, and the values of the groups they are in,
+//! opened with their identity. Nobody else's override is tried; a group value that does
+//! not open for them is withheld, by name and group.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
