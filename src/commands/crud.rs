@@ -120,6 +120,8 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
             backup.display()
         ));
     }
+    // A grant of this name carries a copy of the value: it gets the new one.
+    crate::commands::agent::refresh_grants(context, std::slice::from_ref(&args.name))?;
     let verb = if existed { "updated" } else { "stored" };
     let how = if args.generate {
         format!(" (generated, {length} characters, not shown)")
