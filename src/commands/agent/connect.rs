@@ -129,7 +129,7 @@ fn claude_code(server: &str, vault: &Path, args: &[String], dirs: &[PathBuf]) ->
             "enabled": true,
             "failIfUnavailable": true,
             "allowUnsandboxedCommands": false,
-            "filesystem": { "denyRead": deny },
+            "filesystem": { "denyRead": deny, "denyWrite": deny },
         },
         "permissions": {
             "deny": dirs.iter().map(|d| format!("Read({}/**)", d.display())).collect::<Vec<_>>(),
