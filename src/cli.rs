@@ -327,7 +327,8 @@ pub enum AgentCommand {
     /// as its last line
     ///
     /// Code-loading variables (LD_*, BASH_ENV, PYTHONPATH… see SECURITY.md) are never
-    /// granted. A later 'vault set' of a granted name refreshes the bundle. Granting a
+    /// granted. A later set, edit, import, rm, mv or rotate of a granted name refreshes
+    /// the bundle. Granting a
     /// NAME again replaces that grant with a new key.
     Grant(AgentGrantArgs),
     /// List the grants: name, patterns, names granted, commands, project, expiry (never

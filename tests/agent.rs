@@ -348,6 +348,22 @@ fn a_users_set_refreshes_the_bundle() {
     home.set("API_OTHER", "another-granted-value-xyz");
     let list = as_agent(&home, &key, &["list"]);
     assert_eq!(stdout(&list), "API_KEY\nAPI_OTHER\n");
+    // A rotation reaches the grant too, and a removal takes the name out of it.
+    let policy = home.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[secrets.API_KEY]\ntype = \"random\"\nlength = 40\n",
+    )
+    .unwrap();
+    home.vault(&["rotate", "--policy"])
+        .arg(&policy)
+        .assert()
+        .success();
+    let rotated = home.reveal("API_KEY");
+    assert_eq!(same(&rotated), Some(0));
+    home.vault(&["rm", "API_OTHER"]).assert().success();
+    let list = as_agent(&home, &key, &["list"]);
+    assert_eq!(stdout(&list), "API_KEY\n");
 }
 
 #[test]

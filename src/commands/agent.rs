@@ -304,10 +304,20 @@ fn log(name: Option<&str>) -> Result<u8> {
 }
 
 /// After the user changed `names` in the vault: the bundles of the grants they are in
-/// are written again with the new values, so the agent runs with what the user has.
-pub fn refresh_grants(context: &Context, names: &[String]) -> Result<()> {
+/// are written again with the new values, so the agent runs with what the user has. The
+/// change itself is done: a grant that cannot be refreshed is named, not an error.
+pub fn refresh_grants(context: &Context, names: &[String]) {
+    if let Err(e) = try_refresh(context, names) {
+        print_stderr(&format!(
+            "warning: the change is written, but an agent grant holding {} was not refreshed: {e}; grant it again (vault agent grant)",
+            names.join(", ")
+        ));
+    }
+}
+
+fn try_refresh(context: &Context, names: &[String]) -> Result<()> {
     // With no place for state there can be no grants to refresh.
-    if grant::state_dir().is_err() {
+    if names.is_empty() || grant::state_dir().is_err() {
         return Ok(());
     }
     let concerned = grant::concerned(names)?;
