@@ -490,6 +490,46 @@ fn a_setsid_grandchild_is_gone_after_the_call() {
     }
 }
 
+/// On a terminal, a command under a grant has none: `/dev/tty` would write past the masking
+/// (what `exec --redact` with both streams redirected allows, SECURITY.md says).
+#[test]
+fn a_command_under_a_grant_cannot_write_to_the_terminal() {
+    let home = home();
+    let key = grant(
+        &home,
+        &[
+            "t",
+            "--only",
+            "API_KEY",
+            "--ttl",
+            "1h",
+            "--command",
+            "sh ...",
+        ],
+    );
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    let inner = format!(
+        "VAULT_GRANT={} {} agent exec -- sh -c 'printf %s \"$API_KEY\" > /dev/tty' 2>&1; echo rc=$?",
+        key.display(),
+        vault.display()
+    );
+    // script(1) gives the agent a terminal, as a person's would.
+    let output = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains(API_KEY), "{text}");
+    assert!(text.contains("/dev/tty"), "{text}");
+    assert!(text.contains("rc=2"), "{text}");
+}
+
 /// What an agent can do to get a value past the masking, and what comes out: masked
 /// whole or in part, or — by design — not at all.
 #[test]

@@ -152,7 +152,7 @@ fn start(
     let mut argv = Vec::with_capacity(request.argv.len());
     argv.push(program.into_os_string());
     argv.extend(request.argv.iter().skip(1).cloned());
-    let mut command = crate::keeper::command(&argv, None);
+    let mut command = crate::keeper::detached_command(&argv);
     command.env_clear();
     let environment = ChildEnvironment::build(
         &values,
