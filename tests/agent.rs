@@ -116,6 +116,27 @@ fn code_loading_variables_are_never_granted() {
     let key = PathBuf::from(stdout(&output).trim());
     let env = as_agent(&home, &key, &["agent", "exec", "--", "env"]);
     assert!(!stdout(&env).contains("LD_PRELOAD") && !stdout(&env).contains("BASH_ENV"));
+    // Bad input changes nothing.
+    for args in [
+        &["agent", "grant", "x", "--only", "API_KEY", "--ttl", "soon"][..],
+        &["agent", "grant", "../x", "--only", "API_KEY", "--ttl", "1h"],
+        &["agent", "grant", "x", "--only", "API-KEY", "--ttl", "1h"],
+        &[
+            "agent",
+            "grant",
+            "x",
+            "--only",
+            "API_KEY",
+            "--ttl",
+            "1h",
+            "--command",
+            "no-such-program-here",
+        ],
+    ] {
+        let output = home.vault(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert!(!agents_dir(&home).join("x").exists(), "{args:?}");
+    }
     // Asked for by name alone, there is nothing to grant: nothing is made.
     home.vault(&["agent", "grant", "h", "--only", "LD_PRELOAD", "--ttl", "1h"])
         .assert()
@@ -813,7 +834,14 @@ fn connect_writes_the_user_scope_configuration_and_prints_the_sandbox_settings()
     );
     assert!(stdout(&output).contains("\"denyRead\""));
     assert!(stdout(&output).contains("\"failIfUnavailable\": true"));
-    assert!(stdout(&output).contains(&home.path().join("config/secretsd").display().to_string()));
+    // Under the home directory, written from ~ (a plain /path is relative in Claude's
+    // settings).
+    assert!(
+        stdout(&output).contains("\"~/config/secretsd\""),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("\"Read(~/.local/state/secretsd/**)\""));
 
     let codex_dir = home.path().join(".codex");
     std::fs::create_dir(&codex_dir).unwrap();
@@ -845,6 +873,18 @@ fn connect_writes_the_user_scope_configuration_and_prints_the_sandbox_settings()
         vec!["--grant", key.to_str().unwrap(), "mcp"]
     );
     assert!(stdout(&output).contains("[permissions.vault-agent.filesystem]"));
+    // A configuration vault cannot read is left as it is.
+    std::fs::write(home.path().join(".claude.json"), "{not json").unwrap();
+    let output = home
+        .vault(&["agent", "connect", "claude-code", "cc"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(6));
+    assert!(stderr(&output).contains("nothing was written"));
+    assert_eq!(
+        std::fs::read_to_string(home.path().join(".claude.json")).unwrap(),
+        "{not json"
+    );
     // A grant for any program is not offered to run through MCP.
     grant(&home, &["any", "--only", "API_KEY", "--ttl", "1h"]);
     home.vault(&["agent", "connect", "codex", "any", "--allow-run"])

@@ -123,7 +123,14 @@ fn claude_code(server: &str, vault: &Path, args: &[String], dirs: &[PathBuf]) ->
     let text = serde_json::to_string_pretty(&config)
         .map_err(|e| Error::Failed(format!("cannot write JSON: {e}")))?;
     write_config(&path, &format!("{text}\n"))?;
-    let deny: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    // Claude Code reads `/x` in its settings as relative to the settings file: a path
+    // under the home directory is written `~/…`, any other `//…` (from the root).
+    let home = home()?;
+    let claude_path = |dir: &PathBuf| match dir.strip_prefix(&home) {
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => format!("/{}", dir.display()),
+    };
+    let deny: Vec<String> = dirs.iter().map(claude_path).collect();
     let settings = serde_json::json!({
         "sandbox": {
             "enabled": true,
@@ -132,7 +139,7 @@ fn claude_code(server: &str, vault: &Path, args: &[String], dirs: &[PathBuf]) ->
             "filesystem": { "denyRead": deny, "denyWrite": deny },
         },
         "permissions": {
-            "deny": dirs.iter().map(|d| format!("Read({}/**)", d.display())).collect::<Vec<_>>(),
+            "deny": deny.iter().map(|d| format!("Read({d}/**)")).collect::<Vec<_>>(),
         },
     });
     print_report(&format!(
