@@ -592,6 +592,12 @@ fn adversarial_output_is_masked_except_what_cannot_be() {
         stdout(&run("printf %s \"$API_KEY\" | rev")),
         "c1b2a3f4e5d6c7b8a9f4_evil_ks"
     );
+    // Pieces under 12 characters are not masked (masking shorter runs garbles ordinary
+    // output): three calls give the whole value. It leaks, by design.
+    assert_eq!(
+        stdout(&run("printf %s \"${API_KEY%???????????????????}\"")),
+        "sk_live_4"
+    );
     // The exit code: a byte per call ('s' is 115). It leaks, by design.
     assert_eq!(
         run("exit $(printf %d \"'$API_KEY\")").status.code(),
