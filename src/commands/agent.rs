@@ -399,10 +399,12 @@ fn act(cli: Cli, opened: &grant::Grant) -> Result<u8> {
             if args.reveal {
                 return refuse("reveal a value (--reveal)");
             }
-            let value = opened.secrets.get(&args.name).ok_or_else(|| {
-                Error::NotFound(format!("{} is not granted to {name}", args.name))
-            })?;
-            let _ = value;
+            if !opened.secrets.contains_key(&args.name) {
+                return Err(Error::NotFound(format!(
+                    "{} is not granted to {name}",
+                    args.name
+                )));
+            }
             audit::append(audit::Action {
                 grant: name,
                 action: "get",
