@@ -659,6 +659,24 @@ fn the_audit_log_is_a_hash_chain_that_shows_a_removed_line() {
     assert!(stderr(&headless).contains("line 1 does not start the log"));
 }
 
+/// Each command is recorded before it starts: with the log unwritable nothing runs.
+#[test]
+fn a_command_that_cannot_be_recorded_does_not_run() {
+    let home = home();
+    let key = grant(&home, &["g", "--only", "API_KEY", "--ttl", "1h"]);
+    let log = home.path().join(".local/state/secretsd/agent-audit.jsonl");
+    std::fs::remove_file(&log).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let output = as_agent(&home, &key, &["agent", "exec", "--", "touch", "ran"]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("agent-audit.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!home.path().join("ran").exists());
+}
+
 #[test]
 fn mcp_refuses_to_start_without_a_grant_and_run_needs_named_commands() {
     let home = home();

@@ -28,7 +28,7 @@ pub fn grant_key(cli: &Cli) -> Option<PathBuf> {
 pub fn run(context: &Context, command: &AgentCommand) -> Result<u8> {
     match command {
         AgentCommand::Grant(args) => grant(context, args),
-        AgentCommand::List => list(),
+        AgentCommand::List => list(context.global.quiet),
         AgentCommand::Revoke {
             name,
             rotate,
@@ -37,7 +37,7 @@ pub fn run(context: &Context, command: &AgentCommand) -> Result<u8> {
         AgentCommand::Exec { .. } => Err(Error::Usage(
             "vault agent exec runs under a grant: give --grant KEY or set VAULT_GRANT (vault agent grant prints the key's path)".into(),
         )),
-        AgentCommand::Log { name } => log(name.as_deref()),
+        AgentCommand::Log { name } => log(name.as_deref(), context.global.quiet),
         AgentCommand::Connect {
             host,
             name,
@@ -170,7 +170,7 @@ fn grant(context: &Context, args: &AgentGrantArgs) -> Result<u8> {
     SUCCESS
 }
 
-fn list() -> Result<u8> {
+fn list(quiet: bool) -> Result<u8> {
     let scopes = grant::list()?;
     let mut out = String::new();
     let now = grant::now();
@@ -200,7 +200,9 @@ fn list() -> Result<u8> {
         ));
     }
     if scopes.is_empty() {
-        print_stderr("no grants");
+        if !quiet {
+            print_stderr("no grants");
+        }
     }
     print_report(&out)?;
     SUCCESS
@@ -263,7 +265,7 @@ fn revoke(
     SUCCESS
 }
 
-fn log(name: Option<&str>) -> Result<u8> {
+fn log(name: Option<&str>, quiet: bool) -> Result<u8> {
     let checked = audit::read()?;
     let mut out = String::new();
     for entry in checked
@@ -293,6 +295,7 @@ fn log(name: Option<&str>) -> Result<u8> {
             "the agent audit log {} is broken: {broken}",
             audit::path()?.display()
         ))),
+        None if quiet => SUCCESS,
         None => {
             print_stderr(&format!(
                 "{} entries, chain intact (the last lines can still be removed unseen: compare with journalctl -t vault-agent)",
@@ -429,7 +432,7 @@ fn act(cli: Cli, opened: &grant::Grant) -> Result<u8> {
         } else {
             exit::NOT_FOUND
         }),
-        Command::Agent(AgentCommand::Log { name }) => log(name.as_deref()),
+        Command::Agent(AgentCommand::Log { name }) => log(name.as_deref(), cli.global.quiet),
         Command::Mcp(args) => crate::commands::mcp::serve(opened, &args),
         Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
         Command::Set(_)
