@@ -199,10 +199,8 @@ fn list(quiet: bool) -> Result<u8> {
             scope.project.display()
         ));
     }
-    if scopes.is_empty() {
-        if !quiet {
-            print_stderr("no grants");
-        }
+    if scopes.is_empty() && !quiet {
+        print_stderr("no grants");
     }
     print_report(&out)?;
     SUCCESS
