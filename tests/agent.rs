@@ -435,9 +435,17 @@ fn commands_are_matched_on_the_resolved_program_and_whole_argv_and_shells_need_n
     assert_eq!(command.output().unwrap().status.code(), Some(125));
     // Without --command, any program but a shell.
     let open = grant(&home, &["open", "--only", "API_KEY", "--ttl", "1h"]);
-    let shell = as_agent(&home, &open, &["agent", "exec", "--", "bash", "-c", "env"]);
-    assert_eq!(shell.status.code(), Some(125));
-    assert!(stderr(&shell).contains("a shell runs only when the grant names it"));
+    for argv in [
+        &["bash", "-c", "env"][..],
+        &["env", "sh", "-c", "env"],
+        &["nice", "-n", "5", "/bin/sh", "-c", "env"],
+    ] {
+        let mut args = vec!["agent", "exec", "--"];
+        args.extend_from_slice(argv);
+        let shell = as_agent(&home, &open, &args);
+        assert_eq!(shell.status.code(), Some(125), "{argv:?}");
+        assert!(stderr(&shell).contains("a shell runs only when the grant names it"));
+    }
 }
 
 #[test]

@@ -45,6 +45,35 @@ pub const SHELLS: &[&str] = &[
     "fish", "rc", "es", "nu", "elvish", "xonsh", "pwsh", "busybox",
 ];
 
+/// Programs that start another program named in their arguments (`env sh -c …`): with one
+/// of these, a shell anywhere in the arguments counts as the program.
+pub const LAUNCHERS: &[&str] = &[
+    "env",
+    "nice",
+    "nohup",
+    "timeout",
+    "stdbuf",
+    "setsid",
+    "xargs",
+    "sudo",
+    "doas",
+    "chroot",
+    "unshare",
+    "flock",
+    "script",
+    "watch",
+    "time",
+    "ionice",
+    "chrt",
+    "taskset",
+    "runuser",
+    "su",
+    "systemd-run",
+    "strace",
+    "ltrace",
+    "exec",
+];
+
 fn is_shell(path: &Path) -> bool {
     path.file_name()
         .and_then(OsStr::to_str)
@@ -141,7 +170,14 @@ pub fn check_command(
         )))
     };
     if scope.commands.is_empty() {
-        if is_shell(&resolved) || is_shell(Path::new(program)) {
+        let launcher = |p: &Path| {
+            p.file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(|name| LAUNCHERS.contains(&name))
+        };
+        let launches_shell = (launcher(&resolved) || launcher(Path::new(program)))
+            && args.iter().any(|a| is_shell(Path::new(a)));
+        if is_shell(&resolved) || is_shell(Path::new(program)) || launches_shell {
             return refused(
                 "a shell runs only when the grant names it (vault agent grant --command)".into(),
             );
