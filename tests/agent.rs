@@ -667,6 +667,67 @@ fn the_audit_log_is_a_hash_chain_that_shows_a_removed_line() {
     assert!(stderr(&headless).contains("line 1 does not start the log"));
 }
 
+/// Each audit line also goes to the journal's native socket, where the user's processes
+/// cannot delete it. Where no journal runs and the test may make its socket (root), the
+/// test listens there itself.
+#[test]
+fn each_audit_line_goes_to_the_journal_when_one_runs() {
+    let socket = Path::new("/run/systemd/journal/socket");
+    if socket.exists() {
+        eprintln!("skipped: a journal runs here, and this test does not read it");
+        return;
+    }
+    // What the test makes, it removes: /run/systemd tells programs that systemd runs.
+    let made = ["/run/systemd", "/run/systemd/journal"]
+        .into_iter()
+        .filter(|d| !Path::new(d).exists())
+        .collect::<Vec<_>>();
+    if std::fs::create_dir_all("/run/systemd/journal").is_err() {
+        eprintln!("skipped: /run/systemd/journal cannot be made here (not root?)");
+        return;
+    }
+    let Ok(listener) = std::os::unix::net::UnixDatagram::bind(socket) else {
+        eprintln!("skipped: cannot listen at {}", socket.display());
+        return;
+    };
+    struct Remove<'a>(&'a Path, Vec<&'static str>);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+            for dir in self.1.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+    let _remove = Remove(socket, made);
+    let home = home();
+    let key = grant(&home, &["journaled", "--only", "API_KEY", "--ttl", "1h"]);
+    as_agent(&home, &key, &["agent", "exec", "--", "printenv", "API_KEY"]);
+    // Other tests' vaults may write here too: this grant's lines are looked for.
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let log = std::fs::read_to_string(home.path().join(".local/state/secretsd/agent-audit.jsonl"))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = vec![0u8; 65536];
+    while seen.len() < log.lines().count() {
+        let n = listener.recv(&mut buffer).expect("a journal message");
+        let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if message.contains("\"grant\":\"journaled\"") {
+            seen.push(message);
+        }
+    }
+    for (message, line) in seen.iter().zip(log.lines()) {
+        assert!(
+            message.starts_with("SYSLOG_IDENTIFIER=vault-agent\n"),
+            "{message}"
+        );
+        assert!(message.contains(&format!("MESSAGE={line}\n")), "{message}");
+        assert!(!message.contains(API_KEY));
+    }
+}
+
 /// Each command is recorded before it starts: with the log unwritable nothing runs.
 #[test]
 fn a_command_that_cannot_be_recorded_does_not_run() {
