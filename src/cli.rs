@@ -59,6 +59,12 @@ pub struct GlobalArgs {
     /// provider settings) and a manifest's [profiles.NAME.env] [env: VAULT_PROFILE]
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+
+    /// Act as an AI agent under the grant whose key is FILE (vault agent grant prints its
+    /// path): no other identity is read, only the granted values are used, get shows
+    /// masks, writes are refused [env: VAULT_GRANT]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub grant: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,6 +304,136 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Let an AI coding agent run commands that use secrets without reading them: local
+    /// grants, a confined exec, the audit log, the agent host's configuration
+    ///
+    /// A grant (vault agent grant) copies the granted values into a bundle encrypted to a
+    /// key of its own under $XDG_STATE_HOME/secretsd/agents/NAME/; with VAULT_GRANT=KEY (or
+    /// --grant KEY) vault acts as the agent: exec and run see only the granted values,
+    /// output is masked, writes and --reveal are refused, and each action is appended to
+    /// the hash-chained $XDG_STATE_HOME/secretsd/agent-audit.jsonl. The agent runs as you:
+    /// only the agent host's sandbox, denying its shell reads of vault's config, state and
+    /// data directories, keeps it from reading the key or your identity (see SECURITY.md
+    /// and vault agent connect).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// An MCP server on stdio for an AI agent, under a grant (--grant or VAULT_GRANT)
+    ///
+    /// Tools: list_secrets (the granted names with their manifest descriptions),
+    /// check_manifest (the manifest's variables, masked, and which are missing) and, only
+    /// with --allow-run, run_command ({"command": [...], "timeout_seconds"?}: the exit
+    /// code and the masked, size-capped output; the same code path as vault agent exec).
+    /// No tool returns a value. It refuses to start without a grant.
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum AgentCommand {
+    /// Grant an agent the secrets matching --only for --ttl: prints the grant key's path
+    /// as its last line
+    ///
+    /// Code-loading variables (LD_*, BASH_ENV, PYTHONPATH… see SECURITY.md) are never
+    /// granted. A later set, edit, import, rm, mv or rotate of a granted name refreshes
+    /// the bundle. Granting a
+    /// NAME again replaces that grant with a new key.
+    Grant(AgentGrantArgs),
+    /// List the grants: name, patterns, names granted, commands, project, expiry (never
+    /// values)
+    List,
+    /// Delete a grant's key and bundle
+    Revoke {
+        /// The grant
+        name: String,
+
+        /// Then rotate the granted secrets that have a rotation policy (--policy FILE, or
+        /// [rotate] in the configuration), and name those that cannot be rotated here:
+        /// the agent may have copied what it could read
+        #[arg(long)]
+        rotate: bool,
+
+        /// The rotation policy (with --rotate)
+        #[arg(long, value_name = "FILE", requires = "rotate", value_hint = clap::ValueHint::FilePath)]
+        policy: Option<std::path::PathBuf>,
+    },
+    /// Run a command under the grant (--grant or VAULT_GRANT): the granted values in its
+    /// environment, its output masked
+    ///
+    /// The command runs from argv (no shell unless the grant's --command names one) with
+    /// stdin /dev/null, in the current directory, which must be inside the grant's project;
+    /// SSH_AUTH_SOCK, DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR, CREDENTIALS_DIRECTORY and
+    /// VAULT_* are removed from its environment; everything it starts is killed when it
+    /// ends. The exit code is the command's.
+    Exec {
+        /// The command and its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
+              value_name = "COMMAND", num_args = 1..)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Print the agent audit log (of one grant, with NAME) and check its hash chain: exit
+    /// 6 when a line was removed, added or changed
+    Log {
+        /// Only this grant's entries
+        name: Option<String>,
+    },
+    /// Configure an agent host (user scope) to start 'vault mcp' under a grant, and print
+    /// what was written and the sandbox settings to add
+    ///
+    /// claude-code: the mcpServers entry of ~/.claude.json; codex: [mcp_servers.NAME] in
+    /// ~/.codex/config.toml ($CODEX_HOME/config.toml). Never the project's files, which
+    /// the agent can edit.
+    Connect {
+        /// The agent host
+        #[arg(value_enum)]
+        host: AgentHost,
+
+        /// The grant the MCP server runs under
+        name: String,
+
+        /// Let the agent run commands through the MCP server (vault mcp --allow-run)
+        #[arg(long)]
+        allow_run: bool,
+    },
+}
+
+/// An agent host `vault agent connect` configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentHost {
+    ClaudeCode,
+    Codex,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentGrantArgs {
+    /// The grant's name (letters, digits, '_', '-', '.')
+    pub name: String,
+
+    /// The secrets granted: names, or patterns with * (STRIPE_*); comma-separated or
+    /// repeated
+    #[arg(long, required = true, value_delimiter = ',', value_name = "PATTERN", num_args = 1..)]
+    pub only: Vec<String>,
+
+    /// How long the grant lasts: 30m, 8h, 2d
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: String,
+
+    /// Allow only this command: a program (resolved now to its absolute path) and its
+    /// exact arguments, '...' last to allow any further ones ("npm test", "cargo run
+    /// ..."); repeatable. Without it any program but a shell may run
+    #[arg(long = "command", value_name = "PROGRAM")]
+    pub commands: Vec<String>,
+
+    /// The project directory commands must run in or below [default: the current
+    /// directory]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub project: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Offer the run_command tool
+    #[arg(long)]
+    pub allow_run: bool,
 }
 
 /// clap's zsh script only registers its function: loaded from `fpath` by compinit (as

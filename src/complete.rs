@@ -72,6 +72,10 @@ fn attach(command: clap::Command, path: &[&str], arg: &str, completer: Completer
 
 /// A context that can never prompt or print.
 fn silent_context() -> Option<Context> {
+    // An agent under a grant opens no vault, for completion either.
+    if std::env::var_os("VAULT_GRANT").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
     Context::new(GlobalArgs {
         vault: None,
         identity: None,
@@ -80,6 +84,7 @@ fn silent_context() -> Option<Context> {
         verbose: false,
         no_input: true,
         profile: None,
+        grant: None,
     })
     .ok()
 }

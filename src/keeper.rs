@@ -57,6 +57,17 @@ const KILL_DEADLINE: Duration = Duration::from_secs(5);
 /// `--file-dir` directory the keeper removes if vault is killed. The caller sets the
 /// environment and standard streams the command is to have: the keeper passes them on.
 pub fn command(command: &[OsString], file_dir: Option<&Path>) -> Command {
+    command_for(command, file_dir, false)
+}
+
+/// [`command`] for a command that is to have no terminal: the keeper starts a session of
+/// its own first (`setsid`), so the command cannot open `/dev/tty` and write past the
+/// filters on its output — a command an AI agent runs under a grant.
+pub fn detached_command(command: &[OsString]) -> Command {
+    command_for(command, None, true)
+}
+
+fn command_for(command: &[OsString], file_dir: Option<&Path>, detach: bool) -> Command {
     let mut keeper = Command::new("/proc/self/exe");
     std::os::unix::process::CommandExt::arg0(&mut keeper, "vault");
     keeper
@@ -64,6 +75,9 @@ pub fn command(command: &[OsString], file_dir: Option<&Path>) -> Command {
         .arg(rustix::process::getpid().as_raw_nonzero().to_string());
     if let Some(dir) = file_dir {
         keeper.arg("--file-dir").arg(dir);
+    }
+    if detach {
+        keeper.arg("--detach");
     }
     keeper.arg("--").args(command);
     // The keeper starts the command with the core limit vault was started with.
@@ -81,16 +95,23 @@ pub fn command(command: &[OsString], file_dir: Option<&Path>) -> Command {
 struct Orders {
     vault: Pid,
     file_dir: Option<PathBuf>,
+    /// A session of its own, without a controlling terminal.
+    detach: bool,
     command: Vec<OsString>,
 }
 
 fn orders(mut args: impl Iterator<Item = OsString>) -> Option<Orders> {
     let vault = Pid::from_raw(args.next()?.to_str()?.parse().ok()?)?;
     let mut file_dir = None;
+    let mut detach = false;
     loop {
         let arg = args.next()?;
         if arg == "--" {
             break;
+        }
+        if arg == "--detach" {
+            detach = true;
+            continue;
         }
         if arg != "--file-dir" {
             return None;
@@ -106,6 +127,7 @@ fn orders(mut args: impl Iterator<Item = OsString>) -> Option<Orders> {
     (!command.is_empty()).then_some(Orders {
         vault,
         file_dir,
+        detach,
         command,
     })
 }
@@ -131,6 +153,10 @@ static ENDING: Mutex<()> = Mutex::new(());
 
 fn keep(orders: Orders) -> Result<u8> {
     let failed = |what: &str, e: std::io::Error| Error::Failed(format!("cannot {what}: {e}"));
+    if orders.detach {
+        // vault started this process, so it leads no process group and setsid succeeds.
+        rustix::process::setsid().map_err(|e| failed("start a session of its own", e.into()))?;
+    }
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| failed("become the command's subreaper", e.into()))?;
     // Opened before looking at the parent: if vault ends after this, the pidfd says so;
@@ -321,6 +347,9 @@ mod tests {
         assert_eq!(read.command, args(&["sh", "-c", "--"]));
         let read = orders(args(&["7", "--", "true"]).into_iter()).unwrap();
         assert_eq!(read.file_dir, None);
+        assert!(!read.detach);
+        let read = orders(args(&["7", "--detach", "--", "true"]).into_iter()).unwrap();
+        assert!(read.detach && read.command == args(&["true"]));
         assert!(orders(args(&["7", "--"]).into_iter()).is_none());
         assert!(orders(args(&["x", "--", "true"]).into_iter()).is_none());
         assert!(orders(args(&["7", "--other", "--", "true"]).into_iter()).is_none());

@@ -188,6 +188,27 @@ fn howto_redact_terminal() {
 }
 
 #[test]
+fn howto_ai_agents() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&howto("ai-agents"));
+    let value = "sk_live_4f9a8b7c6d5e4f3a2b1c";
+    assert!(!output.contains(value), "{output}");
+    assert!(output.contains("claude\tactive until "), "{output}");
+    // printenv, masked; base64 of the value, masked but for its padding; the reveal refused.
+    assert!(
+        output.contains("********\n********w==\nrefused\n"),
+        "{output}"
+    );
+    let home = sandbox.home();
+    let claude = std::fs::read_to_string(home.join(".claude.json")).unwrap();
+    assert!(claude.contains("\"vault-claude\""), "{claude}");
+    let codex = std::fs::read_to_string(home.join(".codex/config.toml")).unwrap();
+    assert!(codex.contains("[mcp_servers.vault-claude]"), "{codex}");
+    let setup = std::fs::read_to_string(home.join("work/claude-setup.txt")).unwrap();
+    assert!(setup.contains("\"denyRead\"") && setup.contains("\"failIfUnavailable\": true"));
+}
+
+#[test]
 fn howto_env_file() {
     let output = Sandbox::new().run(&howto("env-file"));
     // check's row, after the quick start's `vault list`.

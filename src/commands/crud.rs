@@ -180,6 +180,8 @@ pub fn set(context: &Context, args: &SetArgs) -> Result<u8> {
             backup.display()
         ));
     }
+    // A grant of this name carries a copy of the value: it gets the new one.
+    crate::commands::agent::refresh_grants(context, std::slice::from_ref(&args.name));
     let verb = if existed { "updated" } else { "stored" };
     let how = if args.generate {
         format!(" (generated, {length} characters, not shown)")
@@ -649,6 +651,8 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
     for name in &removed {
         context.note(&format!("removed {name}"));
     }
+    // A grant holding a removed name holds it no more.
+    crate::commands::agent::refresh_grants(context, &removed);
     SUCCESS
 }
 
@@ -762,5 +766,6 @@ pub fn mv(context: &Context, args: &MvArgs) -> Result<u8> {
             args.old, args.new
         ));
     }
+    crate::commands::agent::refresh_grants(context, &[args.old.clone(), args.new.clone()]);
     SUCCESS
 }

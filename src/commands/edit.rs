@@ -396,6 +396,8 @@ fn apply(
     for line in &report {
         context.note(line);
     }
+    // A grant holding a changed (or removed) name gets what the vault has now.
+    crate::commands::agent::refresh_grants(context, &changes.keys().cloned().collect::<Vec<_>>());
     if let Some(backup) = backup {
         context.explain(&format!(
             "backup of the previous vault: {}",

@@ -33,6 +33,7 @@ mod launch;
 
 pub use check::check;
 
+pub(in crate::commands) use launch::spawn_pump;
 pub(super) use launch::start_error;
 use launch::{replace_process, run_child};
 

@@ -198,6 +198,12 @@ pub fn import(context: &Context, args: &ImportArgs) -> Result<u8> {
         )?;
         plans
     };
+    let written: Vec<String> = plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Plan::Add | Plan::Update))
+        .map(|(n, _)| n.clone())
+        .collect();
+    crate::commands::agent::refresh_grants(context, &written);
     let count = |wanted: Plan| plans.iter().filter(|(_, p)| *p == wanted).count();
     context.note(&format!(
         "imported {} new, {} updated; {} unchanged, {} skipped",

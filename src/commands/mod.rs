@@ -1,5 +1,6 @@
 //! The subcommands. This layer owns everything the user sees: output, notes, prompts.
 
+pub mod agent;
 pub mod backup;
 pub mod crud;
 pub mod edit;
@@ -8,6 +9,7 @@ pub mod git;
 pub mod group;
 pub mod init;
 pub mod io;
+pub mod mcp;
 pub mod overlay;
 mod plugin_prompt;
 pub mod provider;
@@ -39,8 +41,15 @@ pub fn run(cli: Cli) -> Result<u8> {
     // --file-dir files left by a vault killed together with its keeper go now.
     crate::secret_files::remove_stale_recorded();
     crate::store::plugin_ui::set_plugin_prompt(Box::new(plugin_prompt::TerminalPrompt));
-    let starts_command = matches!(cli.command, Command::Exec(_) | Command::Run(_));
-    let result = dispatch(cli);
+    let starts_command = matches!(
+        cli.command,
+        Command::Exec(_) | Command::Run(_) | Command::Agent(crate::cli::AgentCommand::Exec { .. })
+    );
+    // As an AI agent under a grant: nothing below opens the vault or reads an identity.
+    let result = match agent::grant_key(&cli) {
+        Some(key) => agent::as_agent(cli, key),
+        None => dispatch(cli),
+    };
     if starts_command {
         result.map_err(Error::before_command)
     } else {
@@ -101,6 +110,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Diff { reference } => git::diff(&context, &reference),
         Command::Merge(args) => git::resolve(&context, &args),
         Command::Completions { shell } => print_stdout(&shell.script()).map(|()| exit::OK),
+        Command::Agent(command) => agent::run(&context, &command),
+        Command::Mcp(_) => Err(Error::LockedOut(
+            "vault mcp runs only under a grant: give --grant KEY or set VAULT_GRANT (vault agent grant prints the key's path; vault agent connect configures an agent host)".into(),
+        )),
     }
 }
 

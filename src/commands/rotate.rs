@@ -250,6 +250,9 @@ fn write_rotation(
     }
     let sealed = transaction.seal_document(false)?;
     transaction.write_sealed(sealed)?;
+    // An agent grant holding a rotated value gets the new one.
+    let rotated_names: Vec<String> = plan.secrets.iter().map(|s| s.name.clone()).collect();
+    crate::commands::agent::refresh_grants(context, &rotated_names);
     let mut report = String::new();
     for planned in &plan.secrets {
         let verb = match planned.kind {

@@ -18,7 +18,7 @@ pub struct Finding {
     pub form: &'static str,
 }
 
-mod forms;
+pub(crate) mod forms;
 
 /// The longest needle the automaton holds: a form longer than this is looked for by its
 /// first bytes and checked in full where they are found. Bounding the needles keeps the

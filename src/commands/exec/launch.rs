@@ -232,7 +232,7 @@ pub(super) fn run_child(launch: Launch, redact: Option<crate::redact::Settings>)
 }
 
 /// Copies `from` to `to` through a redactor, on its own thread.
-pub(super) fn spawn_pump(
+pub(in crate::commands) fn spawn_pump(
     mut from: impl Read + Send + 'static,
     mut to: impl Write + Send + 'static,
     patterns: &std::sync::Arc<Patterns>,
