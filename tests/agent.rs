@@ -387,6 +387,64 @@ fn a_users_set_refreshes_the_bundle() {
     assert_eq!(stdout(&list), "API_KEY\n");
 }
 
+/// The agent gets what `vault exec` gives the user: their personal value in place of the
+/// shared one, kept current as they set and drop it.
+#[test]
+fn a_grant_carries_the_users_personal_value() {
+    let home = home();
+    let key = grant(&home, &["claude", "--only", "API_KEY", "--ttl", "1h"]);
+    let sees = |expected: &str| {
+        as_agent(
+            &home,
+            &key,
+            &[
+                "agent",
+                "exec",
+                "--",
+                "python3",
+                "-c",
+                &format!(
+                    "import os,sys; sys.exit(0 if os.environ['API_KEY'] == '{expected}' else 1)"
+                ),
+            ],
+        )
+        .status
+        .code()
+    };
+    let output = home
+        .vault(&["set", "API_KEY", "--personal"])
+        .write_stdin("my-own-personal-api-key")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sees("my-own-personal-api-key"), Some(0));
+    let output = home
+        .vault(&["rm", "API_KEY", "--personal"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sees(API_KEY), Some(0));
+    // A grant made while the personal value exists starts with it.
+    home.vault(&["set", "API_KEY", "--personal"])
+        .write_stdin("my-own-personal-api-key")
+        .assert()
+        .success();
+    let key = grant(&home, &["second", "--only", "API_KEY", "--ttl", "1h"]);
+    let output = as_agent(
+        &home,
+        &key,
+        &[
+            "agent",
+            "exec",
+            "--",
+            "python3",
+            "-c",
+            "import os,sys; sys.exit(0 if os.environ['API_KEY'] == 'my-own-personal-api-key' else 1)",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
 #[test]
 fn commands_are_matched_on_the_resolved_program_and_whole_argv_and_shells_need_naming() {
     let home = home();

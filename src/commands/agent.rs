@@ -51,11 +51,16 @@ type Granted<'p> = Vec<(String, crate::store::document::SecretText<'p>)>;
 
 /// The vault's values of the names `patterns` match, code-loading variables left out
 /// (returned apart).
+/// The values are the user's own, as `vault exec` would give them: their personal value in
+/// place of the shared one, and the values of their groups.
 fn granted_values<'p>(
+    context: &Context,
     plaintext: &'p crate::store::document::Plaintext,
     patterns: &[String],
 ) -> Result<(Granted<'p>, Vec<String>)> {
-    let selected = plaintext.values(&|name| patterns.iter().any(|p| grant::matches(p, name)))?;
+    let selected = crate::commands::exec::reader_values(plaintext, context, &|name| {
+        patterns.iter().any(|p| grant::matches(p, name))
+    })?;
     let mut held = Vec::new();
     let mut kept = Vec::new();
     for (name, value) in selected {
@@ -107,7 +112,7 @@ fn grant(context: &Context, args: &AgentGrantArgs) -> Result<u8> {
         .map(|c| confine::allowed_command(c))
         .collect::<Result<Vec<_>>>()?;
     let plaintext = context.vault().read(context)?;
-    let (values, held) = granted_values(&plaintext, &args.only)?;
+    let (values, held) = granted_values(context, &plaintext, &args.only)?;
     if !held.is_empty() {
         context.note(&format!(
             "not granted {}: variables that make programs load or run code are never granted",
@@ -328,7 +333,7 @@ fn try_refresh(context: &Context, names: &[String]) -> Result<()> {
     }
     let plaintext = context.vault().read(context)?;
     for scope in concerned {
-        let (values, _) = granted_values(&plaintext, &scope.patterns)?;
+        let (values, _) = granted_values(context, &plaintext, &scope.patterns)?;
         let pairs: Vec<(&str, &str)> = values
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))

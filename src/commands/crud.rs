@@ -231,6 +231,7 @@ fn set_personal(context: &Context, args: &SetArgs) -> Result<u8> {
         "stored your personal value of {} (sealed to you alone; everyone else keeps the shared value)",
         args.name
     ));
+    crate::commands::agent::refresh_grants(context, std::slice::from_ref(&args.name));
     SUCCESS
 }
 
@@ -694,6 +695,7 @@ fn rm_personal(context: &Context, args: &RmArgs) -> Result<u8> {
             "removed your personal value of {name}; the shared value is yours again"
         ));
     }
+    crate::commands::agent::refresh_grants(context, &removed);
     SUCCESS
 }
 

@@ -106,7 +106,7 @@ pub(super) fn make_files(launch: &Launch) -> Result<(FileHolder, Vec<(String, St
 /// The names and values that pass `keep` as this reader sees them: their own personal
 /// values in place of the shared ones.
 #[allow(clippy::type_complexity)]
-fn reader_values<'p>(
+pub(crate) fn reader_values<'p>(
     plaintext: &'p Plaintext,
     context: &Context,
     keep: &dyn Fn(&str) -> bool,

@@ -246,5 +246,6 @@ pub fn set_value(
         "stored {} for the group {group} (sealed to its members alone)",
         args.name
     ));
+    crate::commands::agent::refresh_grants(context, std::slice::from_ref(&args.name));
     SUCCESS
 }
