@@ -222,7 +222,8 @@ fn set_personal(context: &Context, args: &SetArgs) -> Result<u8> {
                     "your identity is not a recipient of this vault, so a personal value would be yours alone to read nowhere".into(),
                 ));
             }
-            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value)?;
+            let signer = &context.own().ok_or_else(|| Error::Usage("a personal value is signed by its writer, and your identity has no writer key".into()))?.key;
+            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value, signer)?;
             document.set_personal(&args.name, &recipient, sealed);
             Ok::<_, Error>(((), Some(vec![args.name.clone()])))
         },
@@ -638,6 +639,9 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
         |document| {
             let mut removed = Vec::new();
             for name in &args.names {
+                if let Some(value) = document.sealed().groups.get(name) {
+                    crate::commands::group::require_member(context, document, &value.group, name)?;
+                }
                 if document.remove(name)?.is_some() || document.remove_group_value(name) {
                     removed.push(name.clone());
                 } else if !args.force {
