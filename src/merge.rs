@@ -294,6 +294,22 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_value_settles_no_group_value() {
+        let mut resolutions = BTreeMap::new();
+        resolutions.insert(
+            "G".to_string(),
+            Resolution::Value(SecretString::from("typed".to_string())),
+        );
+        let sides = (Some("b"), Some("o"), Some("t"));
+        // A group value stays in conflict rather than silently keeping ours.
+        assert_eq!(choose("G", sides, &resolutions, false), Err(()));
+        // Beside a typed shared value, a personal override keeps ours.
+        assert_eq!(choose("G", sides, &resolutions, true), Ok(Some("o")));
+        resolutions.insert("G".to_string(), Resolution::Theirs);
+        assert_eq!(choose("G", sides, &resolutions, false), Ok(Some("t")));
+    }
+
+    #[test]
     fn stale_records_keep_what_both_sides_still_list() {
         let record =
             |names: &[&str]| serde_json::json!({"who": "carol", "removed": "t1", "secrets": names});

@@ -313,6 +313,11 @@ fn secrets_carol_saw_are_stale_until_changed() {
     assert_eq!(bob.listed(&["--stale"]), ["API_KEY", "DB_PASSWORD"]);
     let table = bob.ok(&["list", "--stale"]);
     assert!(table.contains("stale: unchanged since"), "{table}");
+    // The removed recipient by the member name they had.
+    assert!(
+        table.contains(&format!("since {} (age1", carol.home.name())),
+        "{table}"
+    );
     let status = bob.ok(&["status"]);
     assert!(status.contains("2 stale since a removal"), "{status}");
     bob.set(&["DB_PASSWORD"], "db-v2");
@@ -408,7 +413,10 @@ fn bobs_override_is_his_alone() {
     assert_eq!(row(&bobs, "DATABASE_URL")["personal"], true);
     assert_eq!(row(&listed(&alice), "DATABASE_URL")["personal"], false);
     assert_eq!(row(&listed(&alice), "DATABASE_URL")["overrides"], 1);
-    assert!(bob.ok(&["list"]).contains("[personal: yours wins here]"));
+    assert!(
+        bob.ok(&["list"])
+            .contains("[personal: yours wins here, sealed ")
+    );
 
     // A shared change leaves the override in place; rm --personal drops it.
     alice.set(&["DATABASE_URL"], "postgres://shared-db-2/app");
@@ -794,11 +802,23 @@ fn an_override_planted_for_another_member_is_refused() {
         assert!(!stdout(&output).contains("carol-controlled"));
         // Finding 7: one bad entry blocks only its own name.
         assert_eq!(alice.reveal("OTHER"), "other-value");
+        let listed = alice.ok(&["list"]);
+        assert!(
+            listed.contains("[personal: yours refused, not used:"),
+            "{listed}"
+        );
+        assert!(!listed.contains("carol-controlled"), "{listed}");
     }
     // Alice's own override (signed by her) is hers.
     alice.ok(&["rm", "DB_URL", "--personal"]);
     alice.set(&["DB_URL", "--personal"], "postgres://alice-laptop/app");
     assert_eq!(alice.reveal("DB_URL"), "postgres://alice-laptop/app");
+    // When it was sealed, as signed: an old date would be an override put back.
+    let listed = alice.ok(&["list"]);
+    assert!(
+        listed.contains("[personal: yours wins here, sealed 2"),
+        "{listed}"
+    );
 }
 
 fn oncall(alice: &Person, bob: &Person) {

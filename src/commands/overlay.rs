@@ -166,6 +166,36 @@ impl<'c> Opener<'c> {
     }
 }
 
+impl Opener<'_> {
+    /// When each of this reader's own overrides was sealed (as signed, for `list`), or why
+    /// it is refused: an old date is an override someone put back.
+    pub fn own_sealed_at(
+        &self,
+        sealed: &SealedValues,
+    ) -> Result<std::collections::BTreeMap<String, std::result::Result<String, String>>> {
+        let mut found = std::collections::BTreeMap::new();
+        let (Some(recipient), Some(own)) = (own_recipient(self.context), self.context.own()) else {
+            return Ok(found);
+        };
+        let own_writer = own.key.writer();
+        let scope = sealed::personal_scope(&recipient);
+        for (name, ciphertext) in sealed.personal_of(&recipient) {
+            let state = match sealed::open(ciphertext, name, &scope, self.key()?)
+                .and_then(|o| o.check_personal(name, &own_writer).map(|()| o.sealed_at))
+            {
+                Ok(at) => Ok(at),
+                Err(
+                    crate::store::error::Error::BadData(why)
+                    | crate::store::error::Error::LockedOut(why),
+                ) => Err(why),
+                Err(e) => return Err(e.into()),
+            };
+            found.insert(name.to_string(), state);
+        }
+        Ok(found)
+    }
+}
+
 /// Puts this reader's personal values in place of the shared ones, and the group values
 /// they open beside them, in a document read for reading (which can then not be written
 /// back). Returns the group values withheld, each with its group; a value refused fails
