@@ -41,11 +41,14 @@ fn same(a: Option<&Entry>, b: Option<&Entry>) -> bool {
 
 /// The three-way choice for one thing that is equal or not (a ciphertext, a group value):
 /// `Err(())` when both sides changed it differently and no resolution of `name` says
-/// which. A typed value settles the shared secret; a sealed one then keeps ours.
+/// which. A typed value settles the shared secret, and a personal override beside it then
+/// keeps ours; it cannot settle a group value (`value_settles` false: never typed in the
+/// clear for every member), which stays in conflict rather than being silently dropped.
 fn choose<T: PartialEq + Clone>(
     name: &str,
     (b, o, t): (Option<T>, Option<T>, Option<T>),
     resolutions: &BTreeMap<String, Resolution>,
+    value_settles: bool,
 ) -> std::result::Result<Option<T>, ()> {
     if o == t || b == t {
         Ok(o)
@@ -54,8 +57,9 @@ fn choose<T: PartialEq + Clone>(
     } else {
         match resolutions.get(name) {
             Some(Resolution::Theirs) => Ok(t),
-            Some(_) => Ok(o),
-            None => Err(()),
+            Some(Resolution::Ours) => Ok(o),
+            Some(Resolution::Value(_)) if value_settles => Ok(o),
+            Some(Resolution::Value(_)) | None => Err(()),
         }
     }
 }
@@ -85,7 +89,7 @@ fn merge_sealed(
                 .and_then(|by| by.get(recipient))
                 .cloned()
         };
-        match choose(name, (of(base), of(ours), of(theirs)), resolutions) {
+        match choose(name, (of(base), of(ours), of(theirs)), resolutions, true) {
             Ok(Some(ciphertext)) => {
                 merged
                     .personal
@@ -103,7 +107,7 @@ fn merge_sealed(
         .collect();
     for name in group_names {
         let of = |s: &SealedValues| s.groups.get(name).cloned();
-        match choose(name, (of(base), of(ours), of(theirs)), resolutions) {
+        match choose(name, (of(base), of(ours), of(theirs)), resolutions, false) {
             Ok(Some(value)) => {
                 merged.groups.insert(name.clone(), value);
             }
@@ -112,6 +116,33 @@ fn merge_sealed(
         }
     }
     merged
+}
+
+/// Why a value typed cannot settle `name`'s conflict, when it cannot: a group's value
+/// (typed, it would be kept for every member until the merge ends), or a conflict of
+/// personal values alone (a typed value would become the shared one).
+pub fn typed_value_refused(
+    base: &Document,
+    ours: &Document,
+    theirs: &Document,
+    name: &str,
+) -> Result<Option<String>> {
+    if let Some(value) = [base, ours, theirs]
+        .iter()
+        .find_map(|d| d.sealed().groups.get(name).cloned())
+    {
+        return Ok(Some(format!(
+            "{name} is a value of the group {}: settle it with --ours or --theirs, then set a new value after the merge with 'vault set {name} --group {}'",
+            value.group, value.group
+        )));
+    }
+    let (b, o, t) = (base.get(name)?, ours.get(name)?, theirs.get(name)?);
+    if same(o, t) || same(b, o) || same(b, t) {
+        return Ok(Some(format!(
+            "the conflict of {name} is in personal values: settle it with --ours or --theirs, then set yours after the merge with 'vault set {name} --personal'"
+        )));
+    }
+    Ok(None)
 }
 
 /// Merges the stale records: one both sides had (same reader, same time) keeps the names
@@ -260,6 +291,22 @@ mod tests {
         let merged = merge(&base, &ours, &theirs, &resolutions, "t1").unwrap();
         assert!(merged.conflicts.is_empty());
         assert_eq!(values(&merged.document)[0].1, "a3");
+    }
+
+    #[test]
+    fn a_typed_value_settles_no_group_value() {
+        let mut resolutions = BTreeMap::new();
+        resolutions.insert(
+            "G".to_string(),
+            Resolution::Value(SecretString::from("typed".to_string())),
+        );
+        let sides = (Some("b"), Some("o"), Some("t"));
+        // A group value stays in conflict rather than silently keeping ours.
+        assert_eq!(choose("G", sides, &resolutions, false), Err(()));
+        // Beside a typed shared value, a personal override keeps ours.
+        assert_eq!(choose("G", sides, &resolutions, true), Ok(Some("o")));
+        resolutions.insert("G".to_string(), Resolution::Theirs);
+        assert_eq!(choose("G", sides, &resolutions, false), Ok(Some("t")));
     }
 
     #[test]

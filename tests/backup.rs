@@ -75,6 +75,26 @@ fn restore_latest_undoes_the_last_change_and_can_itself_be_undone() {
     assert_eq!(home.age_decrypt()["secrets"]["A"]["value"], "two");
 }
 
+/// A backup the vault already matches: restoring it says so, and only so (not also
+/// "restored"), and writes nothing.
+#[test]
+fn restoring_a_backup_the_vault_matches_says_only_that() {
+    let home = TestHome::initialised();
+    home.set("A", "one");
+    let output = home.vault(&["backup"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let id = stdout(&output).trim().to_string();
+    let before = fs::read(home.vault_file()).unwrap();
+    let backups = backup_files(&home);
+    let output = home.vault(&["restore", "--backup", &id]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.contains("nothing to restore"), "{said}");
+    assert!(!said.contains("restored"), "{said}");
+    assert_eq!(fs::read(home.vault_file()).unwrap(), before);
+    assert_eq!(backup_files(&home), backups);
+}
+
 #[test]
 fn backups_are_chosen_by_an_unambiguous_prefix_of_their_id() {
     let home = TestHome::initialised();

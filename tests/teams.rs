@@ -313,6 +313,11 @@ fn secrets_carol_saw_are_stale_until_changed() {
     assert_eq!(bob.listed(&["--stale"]), ["API_KEY", "DB_PASSWORD"]);
     let table = bob.ok(&["list", "--stale"]);
     assert!(table.contains("stale: unchanged since"), "{table}");
+    // The removed recipient by the member name they had.
+    assert!(
+        table.contains(&format!("since {} (age1", carol.home.name())),
+        "{table}"
+    );
     let status = bob.ok(&["status"]);
     assert!(status.contains("2 stale since a removal"), "{status}");
     bob.set(&["DB_PASSWORD"], "db-v2");
@@ -408,7 +413,10 @@ fn bobs_override_is_his_alone() {
     assert_eq!(row(&bobs, "DATABASE_URL")["personal"], true);
     assert_eq!(row(&listed(&alice), "DATABASE_URL")["personal"], false);
     assert_eq!(row(&listed(&alice), "DATABASE_URL")["overrides"], 1);
-    assert!(bob.ok(&["list"]).contains("[personal: yours wins here]"));
+    assert!(
+        bob.ok(&["list"])
+            .contains("[personal: yours wins here, sealed ")
+    );
 
     // A shared change leaves the override in place; rm --personal drops it.
     alice.set(&["DATABASE_URL"], "postgres://shared-db-2/app");
@@ -546,6 +554,9 @@ fn a_group_value_opens_for_its_members_only() {
     bob.refused(&["get", "--reveal", "PAGER_TOKEN"], 4, "the group ops");
     assert_eq!(carol.reveal("PAGER_TOKEN"), "pager-secret-for-ops");
     assert_eq!(alice.listed(&["--stale"]), ["PAGER_TOKEN"]);
+    // The same value set again is still what Bob saw: stale, as a shared value stays.
+    carol.set(&["PAGER_TOKEN", "--group", "ops"], "pager-secret-for-ops");
+    assert_eq!(alice.listed(&["--stale"]), ["PAGER_TOKEN"]);
     carol.set(&["PAGER_TOKEN", "--group", "ops"], "pager-v2");
     assert!(alice.listed(&["--stale"]).is_empty());
     assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-v2");
@@ -677,4 +688,334 @@ fn an_override_moved_to_another_name_is_refused() {
         stderr(&output)
     );
     assert!(stdout(&output).is_empty());
+}
+
+// ---- What a hostile member can write (issue 30's attack report) ----
+//
+// Any member can decrypt the vault, change it, sign it with their own writer key and
+// encrypt it again: the document's signature is theirs and valid. These tests do just
+// that, with the real `age` CLI, and check honest readers refuse what was planted.
+
+/// Rewrites the vault as `by` would: decrypted with `age`, changed by `change`, signed
+/// with `by`'s writer key, encrypted again to the same recipients.
+fn forge(by: &Person, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut document = by.age_decrypt_json();
+    change(&mut document);
+    document["generation"] = serde_json::json!(document["generation"].as_u64().unwrap() + 1);
+    document.as_object_mut().unwrap().remove("signature");
+    let forged = common::sign_with(&by.home.identity_file(), &document.to_string());
+    let recipients: Vec<String> = document["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let recipients: Vec<&str> = recipients.iter().map(String::as_str).collect();
+    common::age_encrypt_to(&forged, &recipients, &by.vault);
+}
+
+/// A value sealed by `by` with vault's own sealing (a hostile member has the library):
+/// validly signed, by `by`.
+fn sealed_by(by: &Person, name: &str, scope: &str, to: &[&Person], value: &str) -> String {
+    let contents = std::fs::read_to_string(by.home.identity_file()).unwrap();
+    let identity = secretsd::store::identity::x25519_identity(&contents).unwrap();
+    let key = secretsd::store::signature::SigningKey::from_identity(&identity).unwrap();
+    let recipients: Vec<String> = to.iter().map(|p| p.recipient()).collect();
+    secretsd::store::sealed::seal(
+        name,
+        scope,
+        &recipients,
+        &secretsd::store::secrecy::SecretString::from(value.to_string()),
+        &key,
+    )
+    .unwrap()
+}
+
+/// A value sealed as the attacker's script did, with the `age` CLI alone: no signature.
+fn sealed_unsigned(name: &str, scope: &str, to: &[&Person], value: &str) -> String {
+    let mut age = std::process::Command::new("age");
+    age.arg("-a");
+    for person in to {
+        age.args(["-r", &person.recipient()]);
+    }
+    let mut child = age
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let inner = serde_json::json!({"name": name, "scope": scope, "value": value}).to_string();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), inner.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+impl Person {
+    /// This person's age recipient.
+    fn recipient(&self) -> String {
+        self.line().split_whitespace().next().unwrap().to_string()
+    }
+}
+
+/// Finding 1: Carol plants a "personal override" for Alice. Signed by Carol, or not signed
+/// at all, it is refused on Alice's machine for that name alone, naming it; the value
+/// never shows, and other secrets still read.
+#[test]
+fn an_override_planted_for_another_member_is_refused() {
+    let (_shared, alice, _bob, carol) = team();
+    alice.set(&["DB_URL"], "postgres://shared/app");
+    alice.set(&["OTHER"], "other-value");
+    let scope = format!("personal:{}", alice.recipient());
+    for (planted, why) in [
+        (
+            sealed_by(
+                &carol,
+                "DB_URL",
+                &scope,
+                &[&alice],
+                "postgres://carol-controlled/steal",
+            ),
+            "not sealed by you",
+        ),
+        (
+            sealed_unsigned(
+                "DB_URL",
+                &scope,
+                &[&alice],
+                "postgres://carol-controlled/steal",
+            ),
+            "not signed",
+        ),
+    ] {
+        let key = alice.recipient();
+        forge(&carol, |document| {
+            document["personal"] = serde_json::json!({"DB_URL": {key: planted}});
+        });
+        let said = alice.refused(&["get", "--reveal", "DB_URL"], 6, why);
+        assert!(said.contains("DB_URL"), "{said}");
+        assert!(!said.contains("carol-controlled"), "{said}");
+        let output = alice.run(&["exec", "--", "sh", "-c", "printf %s \"$DB_URL\""], "");
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        assert!(stdout(&output).is_empty());
+        let output = alice.run(&["export", "--format", "dotenv"], "");
+        assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+        assert!(!stdout(&output).contains("carol-controlled"));
+        // Finding 7: one bad entry blocks only its own name.
+        assert_eq!(alice.reveal("OTHER"), "other-value");
+        let listed = alice.ok(&["list"]);
+        assert!(
+            listed.contains("[personal: yours refused, not used:"),
+            "{listed}"
+        );
+        assert!(!listed.contains("carol-controlled"), "{listed}");
+    }
+    // Alice's own override (signed by her) is hers.
+    alice.ok(&["rm", "DB_URL", "--personal"]);
+    alice.set(&["DB_URL", "--personal"], "postgres://alice-laptop/app");
+    assert_eq!(alice.reveal("DB_URL"), "postgres://alice-laptop/app");
+    // When it was sealed, as signed: an old date would be an override put back.
+    let listed = alice.ok(&["list"]);
+    assert!(
+        listed.contains("[personal: yours wins here, sealed 2"),
+        "{listed}"
+    );
+}
+
+fn oncall(alice: &Person, bob: &Person) {
+    alice.ok(&[
+        "group",
+        "create",
+        "oncall",
+        "--member",
+        &alice.line(),
+        "--member",
+        &bob.home.name(),
+    ]);
+}
+
+/// Finding 2: Carol, not in the group, seals a group value of her choosing (signed by her,
+/// to everyone): members refuse it. With the stock CLI she cannot remove a group's value
+/// (to set a shared one in its place) either.
+#[test]
+fn a_group_value_set_by_a_non_member_is_refused() {
+    let (_shared, alice, bob, carol) = team();
+    oncall(&alice, &bob);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-genuine");
+    alice.set(&["OTHER"], "other-value");
+    let before = std::fs::read(&alice.vault).unwrap();
+    let said = carol.refused(&["rm", "PAGER_TOKEN"], 4, "group oncall");
+    assert!(said.contains("PAGER_TOKEN"), "{said}");
+    assert_eq!(std::fs::read(&alice.vault).unwrap(), before);
+    let planted = sealed_by(
+        &carol,
+        "PAGER_TOKEN",
+        "group:oncall",
+        &[&alice, &bob, &carol],
+        "carol-chose-this",
+    );
+    forge(&carol, |document| {
+        document["group_values"]["PAGER_TOKEN"]["value"] = serde_json::json!(planted);
+    });
+    for reader in [&alice, &bob] {
+        let said = reader.refused(
+            &["get", "--reveal", "PAGER_TOKEN"],
+            6,
+            "not a member of the group oncall",
+        );
+        assert!(!said.contains("carol-chose-this"), "{said}");
+        assert_eq!(reader.reveal("OTHER"), "other-value");
+    }
+    // Bob, a member, sets it again: genuine once more.
+    bob.ok(&["rm", "PAGER_TOKEN"]);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-v2");
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-v2");
+}
+
+/// Finding 3: after Carol leaves the group, the value as it was sealed before (to her too)
+/// put back in the vault is refused by every member: sealed for an older membership.
+#[test]
+fn a_group_value_sealed_before_a_removal_is_refused_when_replayed() {
+    let (_shared, alice, bob, carol) = team();
+    alice.ok(&[
+        "group",
+        "create",
+        "oncall",
+        "--member",
+        &alice.line(),
+        "--member",
+        &bob.home.name(),
+        "--member",
+        &carol.home.name(),
+    ]);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-v3");
+    let old = carol.age_decrypt_json()["group_values"]["PAGER_TOKEN"].clone();
+    alice.ok(&["group", "remove", "oncall", &carol.home.name()]);
+    assert_eq!(bob.reveal("PAGER_TOKEN"), "pager-v3");
+    forge(&carol, |document| {
+        document["group_values"]["PAGER_TOKEN"] = old;
+    });
+    for reader in [&alice, &bob, &carol] {
+        reader.refused(
+            &["get", "--reveal", "PAGER_TOKEN"],
+            6,
+            "sealed for an older membership of the group oncall",
+        );
+    }
+}
+
+/// Finding 7: a group value that is not even a ciphertext blocks nobody's other reads;
+/// reading it, or running a command that would get it, fails closed.
+#[test]
+fn one_bad_sealed_entry_blocks_only_its_name() {
+    let (_shared, alice, bob, carol) = team();
+    oncall(&alice, &bob);
+    alice.set(&["PLACEHOLDER"], "placeholder-value");
+    forge(&carol, |document| {
+        document["group_values"] =
+            serde_json::json!({"JUNK": {"group": "oncall", "value": "not age", "updated": "x"}});
+    });
+    assert_eq!(alice.reveal("PLACEHOLDER"), "placeholder-value");
+    alice.refused(&["get", "--reveal", "JUNK"], 6, "JUNK");
+    let script = "printf %s \"$PLACEHOLDER\"";
+    let output = alice.run(&["exec", "--", "sh", "-c", script], "");
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert_eq!(
+        alice.ok(&["exec", "--only", "PLACEHOLDER", "--", "sh", "-c", script]),
+        "placeholder-value"
+    );
+}
+
+/// Finding 4: Carol is removed from the group on main while Bob, on a branch where she was
+/// still in it, sets a new group value. Alice's merge seals it again for the merged
+/// members: Carol cannot open it (not with vault, not with `age -d`), and it is stale.
+#[test]
+fn a_merge_seals_group_values_again_for_the_merged_members() {
+    let shared = tempfile::tempdir().unwrap();
+    let repo = shared.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let alice = Person::owner(&repo.join("vault.age"));
+    let bob = Person::joined(&alice);
+    let carol = Person::joined(&alice);
+    oncall(&alice, &bob);
+    alice.ok(&["group", "add", "oncall", &carol.home.name()]);
+    alice.git_ok(&["init", "-q", "-b", "main"]);
+    alice.ok(&["git", "setup"]);
+    alice.git_ok(&["add", "."]);
+    alice.git_ok(&["commit", "-q", "-m", "team vault"]);
+    alice.git_ok(&["branch", "bobwork"]);
+    alice.ok(&["group", "remove", "oncall", &carol.home.name()]);
+    alice.git_ok(&["commit", "-q", "-am", "carol leaves oncall"]);
+    alice.git_ok(&["checkout", "-q", "bobwork"]);
+    bob.set(&["NEW_TOKEN", "--group", "oncall"], "new-token-value");
+    alice.git_ok(&["commit", "-q", "-am", "bob's token"]);
+    alice.git_ok(&["checkout", "-q", "main"]);
+    let merged = alice.git(&["merge", "-q", "--no-edit", "bobwork"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(bob.reveal("NEW_TOKEN"), "new-token-value");
+    carol.refused(&["get", "--reveal", "NEW_TOKEN"], 4, "group oncall");
+    let ciphertext = alice.age_decrypt_json()["group_values"]["NEW_TOKEN"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut age = std::process::Command::new("age");
+    let mut child = age
+        .args(["-d", "-i"])
+        .arg(carol.home.identity_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), ciphertext.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    assert!(!stdout(&output).contains("new-token-value"));
+    assert!(
+        alice
+            .listed(&["--stale"])
+            .contains(&"NEW_TOKEN".to_string())
+    );
+}
+
+/// Finding 5: a value typed to settle a group value's conflict is refused (it would be
+/// kept for every member until the merge ends); settled by side, the merge finishes.
+#[test]
+fn a_group_conflict_is_not_settled_by_a_typed_value() {
+    let shared = tempfile::tempdir().unwrap();
+    let repo = shared.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let alice = Person::owner(&repo.join("vault.age"));
+    let bob = Person::joined(&alice);
+    oncall(&alice, &bob);
+    bob.set(&["G1", "--group", "oncall"], "g1-base");
+    bob.set(&["G2", "--group", "oncall"], "g2-base");
+    alice.git_ok(&["init", "-q", "-b", "main"]);
+    alice.ok(&["git", "setup"]);
+    alice.git_ok(&["add", "."]);
+    alice.git_ok(&["commit", "-q", "-m", "team vault"]);
+    alice.git_ok(&["checkout", "-q", "-b", "other"]);
+    bob.set(&["G1", "--group", "oncall"], "g1-theirs");
+    bob.set(&["G2", "--group", "oncall"], "g2-theirs");
+    alice.git_ok(&["commit", "-q", "-am", "theirs"]);
+    alice.git_ok(&["checkout", "-q", "main"]);
+    bob.set(&["G1", "--group", "oncall"], "g1-ours");
+    bob.set(&["G2", "--group", "oncall"], "g2-ours");
+    alice.git_ok(&["commit", "-q", "-am", "ours"]);
+    let stopped = alice.git(&["merge", "-q", "--no-edit", "other"]);
+    assert!(!stopped.status.success());
+    let output = alice.run(
+        &["merge", "--resolve", "G1", "--value-from-stdin"],
+        "typed-for-g1\n",
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("vault set G1 --group oncall"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!repo.join(".git/secretsd-merge/values.age").exists());
+    alice.ok(&["merge", "--resolve", "G1", "--theirs"]);
+    alice.ok(&["merge", "--resolve", "G2", "--ours"]);
+    assert_eq!(bob.reveal("G1"), "g1-theirs");
+    assert_eq!(bob.reveal("G2"), "g2-ours");
 }

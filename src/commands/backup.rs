@@ -110,6 +110,10 @@ pub fn restore(context: &Context, args: &RestoreArgs) -> Result<u8> {
         context.note("dry run: nothing was changed");
         return SUCCESS;
     }
+    if !restored.changed {
+        // Said already: the vault and its files match the backup.
+        return SUCCESS;
+    }
     match &restored.undo {
         Some(undo) => context.note(&format!(
             "restored backup {}; to undo: vault restore --backup {undo}",
@@ -179,6 +183,8 @@ pub struct Restored {
     pub undo: Option<String>,
     /// The files put back.
     pub files: Vec<String>,
+    /// Whether anything was written (a vault that already matches is left as it is).
+    pub changed: bool,
 }
 
 /// Which secrets differ between the vault now and a backup.
@@ -424,6 +430,7 @@ pub fn restore_backup(
         return Ok(Restored {
             undo: None,
             files: Vec::new(),
+            changed: false,
         });
     }
     if difference.is_empty() && stale.is_empty() {
@@ -434,6 +441,7 @@ pub fn restore_backup(
         return Ok(Restored {
             undo: None,
             files: Vec::new(),
+            changed: false,
         });
     }
     if !stale.is_empty() {
@@ -482,5 +490,6 @@ pub fn restore_backup(
     Ok(Restored {
         undo: undo.map(|u| u.id),
         files: restored_files,
+        changed: true,
     })
 }

@@ -222,7 +222,8 @@ fn set_personal(context: &Context, args: &SetArgs) -> Result<u8> {
                     "your identity is not a recipient of this vault, so a personal value would be yours alone to read nowhere".into(),
                 ));
             }
-            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value)?;
+            let signer = &context.own().ok_or_else(|| Error::Usage("a personal value is signed by its writer, and your identity has no writer key".into()))?.key;
+            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value, signer)?;
             document.set_personal(&args.name, &recipient, sealed);
             Ok::<_, Error>(((), Some(vec![args.name.clone()])))
         },
@@ -403,6 +404,24 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
     let stale = opened.document.stale();
     let sealed = opened.document.sealed();
     let mine = crate::commands::overlay::own_recipient(context);
+    // Only for the table, and only this reader's own: each opened to say when it was sealed.
+    let own_sealed = if args.json || sealed.personal.is_empty() {
+        Default::default()
+    } else {
+        crate::commands::overlay::Opener::new(context).own_sealed_at(&sealed)?
+    };
+    let own_mark = |name: &str| -> Option<String> {
+        own_sealed.get(name).map(|state| match state {
+            Ok(at) => format!(
+                " [personal: yours wins here, sealed {}]",
+                crate::names::printable(at, false)
+            ),
+            Err(why) => format!(
+                " [personal: yours refused, not used: {}]",
+                crate::names::printable(why, false)
+            ),
+        })
+    };
     let personal = |name: &str| -> (bool, usize) {
         let by = sealed.personal.get(name);
         let own = by.is_some_and(|by| {
@@ -500,7 +519,8 @@ pub fn list(context: &Context, args: &ListArgs) -> Result<u8> {
                 entry,
                 now,
                 stale.get(*name).map(Vec::as_slice),
-                personal(name)
+                personal(name),
+                own_mark(name)
             )
         );
         out.push_str(line.trim_end());
@@ -534,10 +554,15 @@ fn marks(
     now: std::time::SystemTime,
     stale: Option<&[secretsd_store::document::Removal]>,
     (own, overrides): (bool, usize),
+    own_mark: Option<String>,
 ) -> String {
     let mut marks = String::new();
     if own {
-        marks.push_str(" [personal: yours wins here]");
+        marks.push_str(
+            own_mark
+                .as_deref()
+                .unwrap_or(" [personal: yours wins here]"),
+        );
     }
     let others = overrides - usize::from(own);
     if others > 0 {
@@ -639,6 +664,9 @@ pub fn rm(context: &Context, args: &RmArgs) -> Result<u8> {
         |document| {
             let mut removed = Vec::new();
             for name in &args.names {
+                if let Some(value) = document.sealed().groups.get(name) {
+                    crate::commands::group::require_member(context, document, &value.group, name)?;
+                }
                 if document.remove(name)?.is_some() || document.remove_group_value(name) {
                     removed.push(name.clone());
                 } else if !args.force {

@@ -3,7 +3,7 @@
 //! value is sealed to its group's members (`store::sealed`), and sealed again when they
 //! change, in the same write as the new block.
 
-use age::secrecy::SecretString;
+use age::secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{GroupCommand, SetArgs};
 use crate::commands::overlay::Opener;
@@ -27,6 +27,10 @@ pub fn run(context: &Context, command: &GroupCommand) -> Result<u8> {
 
 fn checked_name(name: &str) -> Result<()> {
     check_group_name(name).map_err(|why| Error::Usage(format!("the group name {why}")))
+}
+
+fn no_writer() -> Error {
+    Error::Usage("a group value is sealed by a member, and your identity has no writer key".into())
 }
 
 fn no_group(name: &str) -> Error {
@@ -79,6 +83,9 @@ fn reseal(context: &Context, body: &Body, document: &mut Document, group: &str) 
         .collect();
     let scope = sealed::group_scope(group);
     let opener = Opener::new(context);
+    let signer = &context.own().ok_or_else(no_writer)?.key;
+    // Opened as the block still in the document (the one before this change) says.
+    let membership = document.membership().map(str::to_string);
     let values: Vec<(String, String)> = document
         .sealed()
         .groups
@@ -87,12 +94,12 @@ fn reseal(context: &Context, body: &Body, document: &mut Document, group: &str) 
         .map(|(name, v)| (name, v.ciphertext))
         .collect();
     for (name, ciphertext) in values {
-        let value = opener.open_group(&ciphertext, &name, &scope)?.ok_or_else(|| {
+        let value = opener.open_group(&ciphertext, &name, group, membership.as_deref())?.ok_or_else(|| {
             Error::LockedOut(format!(
                 "the group {group} holds values sealed to its members, and you are not one, so they cannot be sealed again for the new members; a member of {group} who is an owner can do this"
             ))
         })?;
-        let again = sealed::seal(&name, &scope, &recipients, &value)?;
+        let again = sealed::seal(&name, &scope, &recipients, &value, signer)?;
         document.reseal_group_value(&name, again);
     }
     Ok(())
@@ -191,6 +198,30 @@ fn list(context: &Context) -> Result<u8> {
     SUCCESS
 }
 
+/// Refuses unless this user is a member of `group` (as the document's membership block
+/// lists it): only members change or remove a group's values.
+pub fn require_member(
+    context: &Context,
+    document: &Document,
+    group: &str,
+    name: &str,
+) -> Result<()> {
+    let writer = context.own().ok_or_else(no_writer)?.key.writer();
+    let block = trust::block_of(context, document)?;
+    let members = block.body.group_members(group).unwrap_or_default();
+    if !members.iter().any(|m| m.writer == writer) {
+        return Err(Error::LockedOut(format!(
+            "{name} is a value of the group {group}, and only its members change or remove it ({})",
+            members
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// `set NAME --group G`: a value sealed to G's members, set by one of them.
 pub fn set_value(
     context: &Context,
@@ -204,9 +235,8 @@ pub fn set_value(
         &args.name,
         age::secrecy::ExposeSecret::expose_secret(&value),
     )?;
-    let writer = context.own().map(|own| own.key.writer()).ok_or_else(|| {
-        Error::Usage("a group value is set by a member, and your identity has no writer key".into())
-    })?;
+    let signer = &context.own().ok_or_else(no_writer)?.key;
+    let writer = signer.writer();
     context.vault().update(
         context,
         &context.config.backup,
@@ -235,10 +265,24 @@ pub fn set_value(
                     args.name, other.group, args.name
                 )));
             }
+            // The same value set again is sealed again but stays what a removed reader saw.
+            let opener = Opener::new(context);
+            let changed = match document.sealed().groups.get(&args.name) {
+                Some(old) => !matches!(
+                    opener.open_group(&old.ciphertext, &args.name, group, document.membership()),
+                    Ok(Some(previous)) if previous.expose_secret() == value.expose_secret()
+                ),
+                None => true,
+            };
             let recipients: Vec<String> = members.iter().map(|m| m.recipient.clone()).collect();
-            let ciphertext =
-                sealed::seal(&args.name, &sealed::group_scope(group), &recipients, &value)?;
-            document.set_group_value(&args.name, group, ciphertext);
+            let ciphertext = sealed::seal(
+                &args.name,
+                &sealed::group_scope(group),
+                &recipients,
+                &value,
+                signer,
+            )?;
+            document.set_group_value(&args.name, group, ciphertext, changed);
             Ok::<_, Error>(((), Some(vec![args.name.clone()])))
         },
     )?;

@@ -111,6 +111,9 @@ struct Slot {
     span: Option<Range<usize>>,
     /// Boxed: a slot is moved as the map is built, and most are never decoded.
     entry: OnceCell<Box<Entry>>,
+    /// Why this reader may not read it (a sealed value of theirs that failed its checks):
+    /// every read of it fails with this, and only of it.
+    refused: Option<Box<str>>,
 }
 
 impl Slot {
@@ -118,6 +121,7 @@ impl Slot {
         Slot {
             span: None,
             entry: OnceCell::from(Box::new(entry)),
+            refused: None,
         }
     }
 }
@@ -275,6 +279,7 @@ impl Document {
                 let slot = Slot {
                     span: Some(span),
                     entry: OnceCell::new(),
+                    refused: None,
                 };
                 (name, slot)
             })
@@ -330,6 +335,9 @@ impl Document {
 
     /// Decodes a slot's entry if that has not happened yet.
     fn entry_of<'s>(&'s self, name: &str, slot: &'s Slot) -> Result<&'s Entry> {
+        if let Some(why) = &slot.refused {
+            return Err(Error::BadData(why.to_string()));
+        }
         if let Some(entry) = slot.entry.get() {
             return Ok(entry);
         }
@@ -516,11 +524,29 @@ impl Document {
             })
             .cloned()
             .collect();
+        // The members as the block before this one names them: a removed recipient is
+        // shown by its member name when it had one.
+        let before = self
+            .membership
+            .as_deref()
+            .and_then(|json| crate::membership::Membership::parse_unchecked(json).ok());
         for recipient in gone {
             // Every shared secret; a group's values stale with a member's removal from
             // the group, which comes first (`vault group remove`).
             let names: Vec<String> = self.names().map(str::to_string).collect();
-            self.record_stale(&recipient, &timestamp_now(), names);
+            let who = before
+                .as_ref()
+                .and_then(|b| {
+                    b.body
+                        .members
+                        .iter()
+                        .find(|m| crate::recipients::same_key(&m.recipient, &recipient))
+                })
+                .map_or_else(
+                    || recipient.clone(),
+                    |m| format!("{} ({recipient})", m.name),
+                );
+            self.record_stale(&who, &timestamp_now(), names);
             self.drop_personal_of(&recipient);
         }
         self.membership = Some(membership);

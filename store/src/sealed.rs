@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{self, Key, Lock};
 use crate::error::{Error, Result};
 use crate::names::printable;
+use crate::signature::SigningKey;
 
 /// The top-level field of personal overrides: `{NAME: {RECIPIENT: CIPHERTEXT}}`.
 pub const PERSONAL_FIELD: &str = "personal";
@@ -41,13 +42,18 @@ pub struct SealedValues {
     pub personal: BTreeMap<String, BTreeMap<String, String>>,
     /// Per secret: the group value.
     pub groups: BTreeMap<String, GroupValue>,
+    /// The document's membership block as stored: who may seal a group's values.
+    pub membership: Option<String>,
 }
 
 impl SealedValues {
     /// Reads them from a document's top-level fields; a field of another shape (written
     /// by hand) contributes nothing it cannot read.
-    pub fn from_fields(fields: &Map<String, Value>) -> SealedValues {
-        let mut sealed = SealedValues::default();
+    pub fn from_fields(fields: &Map<String, Value>, membership: Option<&str>) -> SealedValues {
+        let mut sealed = SealedValues {
+            membership: membership.map(str::to_string),
+            ..SealedValues::default()
+        };
         if let Some(Value::Object(names)) = fields.get(PERSONAL_FIELD) {
             for (name, by_recipient) in names {
                 let Value::Object(by_recipient) = by_recipient else {
@@ -105,30 +111,152 @@ pub fn group_scope(group: &str) -> String {
     format!("group:{group}")
 }
 
-/// Seals `value` of the secret `name` for `scope` to `recipients`, as armored age text.
+/// What a sealer's signature is for: a sealed value, never a document or anything else
+/// signed with the same writer key.
+const SEALED_CONTEXT: &[u8] = b"secretsd sealed value v1\0";
+
+/// The digest a sealer signs: every field, length-prefixed, so no two sealed values
+/// share one. The recipients are sorted, each spelled by its key alone.
+fn digest(
+    name: &str,
+    scope: &str,
+    value: &str,
+    sealed_to: &[String],
+    sealed_at: &str,
+    writer: &str,
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(SEALED_CONTEXT);
+    let recipients = sealed_to.join("\n");
+    for field in [name, scope, value, &recipients, sealed_at, writer] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hasher.finalize().into()
+}
+
+/// The recipients a value is sealed to, as signed: each by its key, sorted, once.
+fn canonical_recipients<'r>(recipients: impl IntoIterator<Item = &'r String>) -> Vec<String> {
+    let mut keys: Vec<String> = recipients
+        .into_iter()
+        .map(|r| crate::recipients::key_part(r))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Seals `value` of the secret `name` for `scope` to `recipients`, as armored age text,
+/// signed by `signer`: age says nothing of who encrypted, so the plaintext carries the
+/// sealer's writer key and signature over the name, scope, value, recipients and time.
 pub fn seal(
     name: &str,
     scope: &str,
     recipients: &[String],
     value: &SecretString,
+    signer: &SigningKey,
 ) -> Result<String> {
     let parsed = crate::recipients::parse_all(recipients)?;
+    let sealed_to = canonical_recipients(recipients);
+    let sealed_at = crate::document::timestamp_now();
+    let writer = signer.writer();
+    let sig = signer.sign_digest(&digest(
+        name,
+        scope,
+        value.expose_secret(),
+        &sealed_to,
+        &sealed_at,
+        &writer,
+    ));
     let inner = Zeroizing::new(
-        serde_json::json!({"name": name, "scope": scope, "value": value.expose_secret()})
-            .to_string(),
+        serde_json::json!({
+            "name": name,
+            "scope": scope,
+            "value": value.expose_secret(),
+            "sealed_to": sealed_to,
+            "sealed_at": sealed_at,
+            "writer": writer,
+            "sig": sig,
+        })
+        .to_string(),
     );
     let sealed = crypto::encrypt(inner.as_bytes(), Lock::Recipients(&parsed), true)?;
     String::from_utf8(sealed)
         .map_err(|_| Error::Failed("an armored age ciphertext is not text".into()))
 }
 
-/// Opens a sealed value with `key`, checking it was sealed for `name` and `scope`.
-pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<SecretString> {
+/// A sealed value opened, its signature checked: who sealed it, to whom, and when. Whether
+/// that sealer may speak for its scope is for [`Opened::check_personal`] and
+/// [`Opened::check_group`].
+pub struct Opened {
+    /// The value.
+    pub value: SecretString,
+    /// The writer key that signed it.
+    pub writer: String,
+    /// The recipients it was sealed to, as signed (keys, sorted).
+    pub sealed_to: Vec<String>,
+    /// When it was sealed (RFC 3339), as signed.
+    pub sealed_at: String,
+}
+
+impl Opened {
+    /// A personal override opens only as its own reader sealed it: nobody else may put a
+    /// value in front of theirs.
+    pub fn check_personal(&self, name: &str, own_writer: &str) -> Result<()> {
+        if self.writer != own_writer {
+            return Err(Error::BadData(format!(
+                "your personal value of {} was not sealed by you (it is signed by the writer {}): refused; drop it with 'vault rm {} --personal' and set yours again",
+                printable(name, false),
+                self.writer,
+                printable(name, false)
+            )));
+        }
+        Ok(())
+    }
+
+    /// A group value opens only when a current member of `group` sealed it, to exactly the
+    /// group's current members (`members`, from the owner-signed membership block).
+    pub fn check_group(
+        &self,
+        name: &str,
+        group: &str,
+        members: &[&crate::membership::Member],
+    ) -> Result<()> {
+        let what = printable(name, false);
+        let group_shown = printable(group, false);
+        if !members.iter().any(|m| m.writer == self.writer) {
+            return Err(Error::BadData(format!(
+                "the value of {what} was sealed by the writer {}, who is not a member of the group {group_shown}: refused; a member sets it again with 'vault set {what} --group {group_shown}'",
+                self.writer
+            )));
+        }
+        if canonical_recipients(members.iter().map(|m| &m.recipient)) != self.sealed_to {
+            return Err(Error::BadData(format!(
+                "the value of {what} was sealed for an older membership of the group {group_shown} (sealed {}): refused; a member sets it again with 'vault set {what} --group {group_shown}'",
+                printable(&self.sealed_at, false)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Opens a sealed value with `key`, checking it was sealed for `name` and `scope` and is
+/// signed by the writer it names (who that writer may be is checked by the caller).
+pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<Opened> {
     #[derive(Deserialize)]
     struct Inner {
         name: String,
         scope: String,
         value: SecretString,
+        #[serde(default)]
+        sealed_to: Option<Vec<String>>,
+        #[serde(default)]
+        sealed_at: Option<String>,
+        #[serde(default)]
+        writer: Option<String>,
+        #[serde(default)]
+        sig: Option<String>,
     }
     let what = format!("the {scope} value of {}", printable(name, false));
     let plaintext = crypto::decrypt(ciphertext.as_bytes(), key, &what)?;
@@ -141,7 +269,32 @@ pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<Secr
             printable(&inner.name, false)
         )));
     }
-    Ok(inner.value)
+    let (Some(sealed_to), Some(sealed_at), Some(writer), Some(sig)) =
+        (inner.sealed_to, inner.sealed_at, inner.writer, inner.sig)
+    else {
+        return Err(Error::BadData(format!(
+            "{what} is not signed by whoever sealed it: refused; set it again"
+        )));
+    };
+    let digest = digest(
+        name,
+        scope,
+        inner.value.expose_secret(),
+        &sealed_to,
+        &sealed_at,
+        &writer,
+    );
+    if !crate::signature::verify_digest(&writer, &digest, &sig) {
+        return Err(Error::BadData(format!(
+            "{what} has a signature that does not match it: refused; the vault was edited by hand or by a hostile writer"
+        )));
+    }
+    Ok(Opened {
+        value: inner.value,
+        writer,
+        sealed_to,
+        sealed_at,
+    })
 }
 
 /// [`open`], or `None` when `key` is not among the recipients it was sealed to (a value of
@@ -151,7 +304,7 @@ pub fn open_if_mine(
     name: &str,
     scope: &str,
     key: &Key,
-) -> Result<Option<SecretString>> {
+) -> Result<Option<Opened>> {
     match open(ciphertext, name, scope, key) {
         Ok(value) => Ok(Some(value)),
         Err(Error::LockedOut(_)) => Ok(None),
@@ -163,16 +316,25 @@ pub fn open_if_mine(
 mod tests {
     use super::*;
 
-    fn identity() -> (Key, String) {
+    fn identity() -> (Key, String, SigningKey) {
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public().to_string();
-        (Key::Identities(vec![Box::new(identity)]), recipient)
+        let signer = SigningKey::from_identity(&identity).unwrap();
+        (Key::Identities(vec![Box::new(identity)]), recipient, signer)
+    }
+
+    fn member(recipient: &str, signer: &SigningKey) -> crate::membership::Member {
+        crate::membership::Member {
+            recipient: recipient.to_string(),
+            writer: signer.writer(),
+            name: "m".into(),
+        }
     }
 
     #[test]
     fn a_sealed_value_opens_only_for_its_name_scope_and_recipients() {
-        let (key, recipient) = identity();
-        let (other_key, _) = identity();
+        let (key, recipient, signer) = identity();
+        let (other_key, _, _) = identity();
         let value = SecretString::from("bob-only".to_string());
         let scope = personal_scope(&recipient);
         let sealed = seal(
@@ -180,14 +342,18 @@ mod tests {
             &scope,
             std::slice::from_ref(&recipient),
             &value,
+            &signer,
         )
         .unwrap();
         assert!(!sealed.contains("bob-only"));
         let opened = open(&sealed, "DATABASE_URL", &scope, &key).unwrap();
-        assert_eq!(opened.expose_secret(), "bob-only");
+        assert_eq!(opened.value.expose_secret(), "bob-only");
+        opened
+            .check_personal("DATABASE_URL", &signer.writer())
+            .unwrap();
         // Moved to another name, or read as a group's: refused, naming neither value.
         for (name, scope) in [("API_KEY", scope.as_str()), ("DATABASE_URL", "group:ops")] {
-            let error = open(&sealed, name, scope, &key).unwrap_err();
+            let error = open(&sealed, name, scope, &key).err().unwrap();
             assert!(matches!(error, Error::BadData(_)), "{error}");
             assert!(!error.to_string().contains("bob-only"));
         }
@@ -197,5 +363,55 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_value_sealed_by_someone_else_or_for_other_members_is_refused() {
+        let (key, recipient, signer) = identity();
+        let (_, other_recipient, other_signer) = identity();
+        let value = SecretString::from("planted".to_string());
+        // An override sealed to me by another writer.
+        let scope = personal_scope(&recipient);
+        let sealed = seal(
+            "DB",
+            &scope,
+            std::slice::from_ref(&recipient),
+            &value,
+            &other_signer,
+        )
+        .unwrap();
+        let opened = open(&sealed, "DB", &scope, &key).unwrap();
+        let error = opened.check_personal("DB", &signer.writer()).err().unwrap();
+        assert!(!error.to_string().contains("planted"));
+        // A group value sealed by a non-member; then one sealed to a former member too.
+        let me = member(&recipient, &signer);
+        let scope = group_scope("ops");
+        let sealed = seal(
+            "T",
+            &scope,
+            std::slice::from_ref(&recipient),
+            &value,
+            &other_signer,
+        )
+        .unwrap();
+        let opened = open(&sealed, "T", &scope, &key).unwrap();
+        assert!(opened.check_group("T", "ops", &[&me]).is_err());
+        let both = [recipient.clone(), other_recipient];
+        let sealed = seal("T", &scope, &both, &value, &signer).unwrap();
+        let opened = open(&sealed, "T", &scope, &key).unwrap();
+        let error = opened.check_group("T", "ops", &[&me]).err().unwrap();
+        assert!(error.to_string().contains("older membership"), "{error}");
+        let sealed = seal(
+            "T",
+            &scope,
+            std::slice::from_ref(&recipient),
+            &value,
+            &signer,
+        )
+        .unwrap();
+        open(&sealed, "T", &scope, &key)
+            .unwrap()
+            .check_group("T", "ops", &[&me])
+            .unwrap();
     }
 }

@@ -198,9 +198,10 @@ impl Sides {
     /// is and signed by this user, who must be a member of it.
     fn seal(&self, context: &Context, mut merged: Document, path: &str) -> Result<Vec<u8>> {
         let (json, recipients) = &self.membership;
-        merged.set_membership(json.clone(), recipients.clone());
         let own = context.own().map(|o| o.key.writer()).unwrap_or_default();
         let block = Membership::parse(json).map_err(|why| conflict(path, &why))?;
+        self.reseal_group_values(context, &block, &mut merged, path)?;
+        merged.set_membership(json.clone(), recipients.clone());
         if !block.body.passphrase && block.body.member_by_writer(&own).is_none() {
             return Err(conflict(
                 path,
@@ -219,6 +220,115 @@ impl Sides {
         Ok(context
             .vault()
             .seal_as(&merged, &self.ours.protection, self.ours.armored)?)
+    }
+}
+
+impl Sides {
+    /// Group values whose group the merge gave other members than the side they came from
+    /// had (a member removed on one side, a value set on the other): sealed again for the
+    /// merged members by this user, who must be one of them and able to open it as that
+    /// side's membership says; otherwise the merge stops, naming the value. Never left
+    /// readable by a removed member, and never refused later by every honest reader.
+    fn reseal_group_values(
+        &self,
+        context: &Context,
+        block: &Membership,
+        merged: &mut Document,
+        path: &str,
+    ) -> Result<()> {
+        let recipients_of = |body: &crate::store::membership::Body, group: &str| {
+            let mut keys: Vec<String> = body
+                .group_members(group)
+                .unwrap_or_default()
+                .iter()
+                .map(|m| crate::store::recipients::key_part(&m.recipient))
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sides = [&self.ours.document, &self.theirs, &self.base];
+        let opener = crate::commands::overlay::Opener::new(context);
+        for (name, value) in merged.sealed().groups {
+            let now_for = recipients_of(&block.body, &value.group);
+            // The side whose value this is, and the members it was sealed for there.
+            let Some(side) = sides
+                .iter()
+                .find(|d| d.sealed().groups.get(&name) == Some(&value))
+            else {
+                continue;
+            };
+            let side_block = side.membership().and_then(|j| Membership::parse(j).ok());
+            let then_for = side_block
+                .as_ref()
+                .map(|b| recipients_of(&b.body, &value.group))
+                .unwrap_or_default();
+            if then_for == now_for {
+                continue;
+            }
+            let stop = |why: &str| {
+                conflict(
+                    path,
+                    &format!(
+                        "{name}, a value of the group {}, was sealed for members the merge changes, and {why}; a member of {} merges, or sets it again after",
+                        value.group, value.group
+                    ),
+                )
+            };
+            let signer = &context
+                .own()
+                .ok_or_else(|| stop("you have no writer key"))?
+                .key;
+            let me = signer.writer();
+            if !block
+                .body
+                .group_members(&value.group)
+                .unwrap_or_default()
+                .iter()
+                .any(|m| m.writer == me)
+            {
+                return Err(stop("you are not a member of it in the merged vault"));
+            }
+            let opened = opener
+                .open_group(&value.ciphertext, &name, &value.group, side.membership())
+                .map_err(|e| {
+                    stop(&format!(
+                        "it does not open as its side's membership says: {e}"
+                    ))
+                })?
+                .ok_or_else(|| stop("it is not sealed to you"))?;
+            let members: Vec<String> = block
+                .body
+                .group_members(&value.group)
+                .unwrap_or_default()
+                .iter()
+                .map(|m| m.recipient.clone())
+                .collect();
+            let again = crate::store::sealed::seal(
+                &name,
+                &crate::store::sealed::group_scope(&value.group),
+                &members,
+                &opened,
+                signer,
+            )?;
+            merged.reseal_group_value(&name, again);
+            // Who it was sealed to there and is not now may have read it: stale for them.
+            if let Some(side_block) = &side_block {
+                for gone in then_for.iter().filter(|r| !now_for.contains(r)) {
+                    let who = side_block
+                        .body
+                        .members
+                        .iter()
+                        .find(|m| crate::store::recipients::same_key(&m.recipient, gone))
+                        .map_or_else(|| gone.clone(), |m| m.name.clone());
+                    merged.record_stale(
+                        &format!("{who} from group {} (merge)", value.group),
+                        &timestamp_now(),
+                        vec![name.clone()],
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -366,6 +476,14 @@ pub fn resolve(context: &Context, args: &MergeArgs) -> Result<u8> {
         )));
     }
     if args.value_from_stdin {
+        if let Some(why) = crate::merge::typed_value_refused(
+            &sides.base,
+            &sides.ours.document,
+            &sides.theirs,
+            name,
+        )? {
+            return Err(Error::Usage(why));
+        }
         let bytes = read_stdin_limited(MAX_VALUE_BYTES + 2)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| Error::BadData(format!("the value for {name} is not UTF-8")))?;

@@ -344,7 +344,8 @@ impl Plaintext {
             },
             |(_, found)| found.said(),
         )?;
-        let sealed = crate::sealed::SealedValues::from_fields(&found.extra);
+        let sealed =
+            crate::sealed::SealedValues::from_fields(&found.extra, found.membership.as_deref());
         let mut values = values;
         if found.names_in_order {
             return Ok((values, sealed));

@@ -7,7 +7,7 @@ use crate::sealed::{GROUP_VALUES_FIELD, GroupValue, PERSONAL_FIELD, SealedValues
 impl Document {
     /// The sealed values, as ciphertexts.
     pub fn sealed(&self) -> SealedValues {
-        SealedValues::from_fields(&self.extra)
+        SealedValues::from_fields(&self.extra, self.membership.as_deref())
     }
 
     fn object_field(&mut self, field: &str) -> &mut Map<String, Value> {
@@ -88,10 +88,13 @@ impl Document {
         self.drop_if_empty(PERSONAL_FIELD);
     }
 
-    /// Stores a new value of `name` for `group` (sealed by `store::sealed`): no longer
-    /// what a removed reader saw.
-    pub fn set_group_value(&mut self, name: &str, group: &str, ciphertext: String) {
-        self.clear_stale(name);
+    /// Stores a value of `name` for `group` (sealed by `store::sealed`). A new value is no
+    /// longer what a removed reader saw; the same value sealed again (`changed` false) is,
+    /// so it stays stale, as a shared value set to itself does.
+    pub fn set_group_value(&mut self, name: &str, group: &str, ciphertext: String, changed: bool) {
+        if changed {
+            self.clear_stale(name);
+        }
         let names = self.object_field(GROUP_VALUES_FIELD);
         names.insert(
             name.to_string(),
@@ -165,6 +168,20 @@ impl Document {
             self.extra
                 .insert(super::STALE_FIELD.into(), Value::Array(records));
         }
+    }
+
+    /// Marks `name` as refused to this reader, for reading (a sealed value of theirs that
+    /// failed its checks): every read of it fails with `why`; other names read as before.
+    pub fn refuse_for_reading(&mut self, name: &str, why: String) {
+        self.partial = true;
+        self.secrets.insert(
+            Name::from(name),
+            Slot {
+                span: None,
+                entry: std::cell::OnceCell::new(),
+                refused: Some(why.into()),
+            },
+        );
     }
 
     /// Puts a value decrypted for this reader (its personal override, a group value) in
