@@ -13,6 +13,7 @@ pub use secretsd_store::formats;
 
 pub mod error;
 
+mod cache;
 mod code_env;
 mod commands;
 mod complete;
