@@ -586,3 +586,350 @@ fn a_cache_write_killed_before_its_rename_leaves_the_old_file_whole() {
     let new = run_echo(&home, &[], &["--offline"]);
     assert_eq!(succeeded(&new), "A=after-the-kill\n");
 }
+
+#[test]
+fn no_cache_keys_a_lease_and_prefer_cache_from_the_configuration() {
+    let mut server = bao::DevServer::start_audited();
+    server.ok(&["secrets", "enable", "-path=legacy", "-version=1", "kv"]);
+    // A KV v1 secret with a ttl field is read with a lease of that many seconds.
+    server.ok(&["kv", "put", "legacy/leased", "A=leased-value-1", "ttl=60s"]);
+    server.ok(&[
+        "kv",
+        "put",
+        "secret/app",
+        "A=plain-value-2",
+        "B=never-cached-3",
+    ]);
+    let config = format!(
+        "{}prefer_cache = \"10m\"\nno_cache = [\"secret/app#B\"]\n",
+        cached_config(&server)
+    );
+    let home = home_with(
+        &config,
+        "A = \"openbao:secret/app#A\"\nB = \"openbao:secret/app#B\"\nL = \"openbao:legacy/leased#A\"\n",
+    );
+    let fetched = now();
+    let then = fetched.to_string();
+    let env = [
+        ("BAO_TOKEN", server.root_token.as_str()),
+        ("VAULT_TEST_NOW", then.as_str()),
+    ];
+    let output = vault(
+        &home,
+        &env,
+        &["run", "-m", "app.toml", "--", "sh", "-c", "echo $A $B $L"],
+    );
+    assert_eq!(
+        succeeded(&output),
+        "plain-value-2 never-cached-3 leased-value-1\n"
+    );
+    assert_eq!(
+        files_holding(home.path(), "never-cached-3"),
+        Vec::<PathBuf>::new()
+    );
+    // prefer_cache: B is never cached, so the server is asked for the set each time.
+    let reads = server.requests("secret/data/app");
+    let a_only = vault(&home, &env, &["get", "--reveal", "openbao:secret/app#A"]);
+    assert_eq!(succeeded(&a_only), "plain-value-2");
+    assert_eq!(
+        server.requests("secret/data/app"),
+        reads,
+        "prefer_cache asked"
+    );
+    server.node.kill();
+    let b = vault(
+        &home,
+        &[("VAULT_TEST_NOW", then.as_str())],
+        &["get", "--reveal", "--offline", "openbao:secret/app#B"],
+    );
+    assert_eq!(b.status.code(), Some(5), "{}", stderr(&b));
+    // The lease (60 s) caps the leased value well inside cache = "24h".
+    let later = (fetched + 120).to_string();
+    let leased = vault(
+        &home,
+        &[("VAULT_TEST_NOW", later.as_str())],
+        &["get", "--reveal", "--offline", "openbao:legacy/leased#A"],
+    );
+    assert_eq!(leased.status.code(), Some(5), "{}", stderr(&leased));
+    assert!(stderr(&leased).contains("lease"), "{}", stderr(&leased));
+    let plain = vault(
+        &home,
+        &[("VAULT_TEST_NOW", later.as_str())],
+        &["get", "--reveal", "--offline", "openbao:secret/app#A"],
+    );
+    assert_eq!(succeeded(&plain), "plain-value-2");
+}
+
+#[test]
+fn cache_cap_bounds_every_configuration_and_bad_settings_are_named() {
+    let home = home_with(
+        "[providers]\ncache_cap = \"12h\"\n[providers.openbao]\naddress = \"http://127.0.0.1:9\"\ncache = \"24h\"\n",
+        "A = \"openbao:secret/app#A\"\n",
+    );
+    let output = run_echo(&home, &[("BAO_TOKEN", "t")], &[]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("longer than [providers] cache_cap = 12h"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        "[providers.openbao]\naddress = \"http://127.0.0.1:9\"\ncache = \"soon\"\n",
+    )
+    .unwrap();
+    let output = run_echo(&home, &[("BAO_TOKEN", "t")], &[]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cache = \"soon\" is not a duration"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+fn infisical_seed() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("providers/infisical/test-server/seed.example.json")
+}
+
+/// `[providers.infisical]` for Infisical's test server at `url`, cached for an hour.
+fn infisical_config(url: &str) -> String {
+    format!(
+        "[providers.infisical]\nbase_url = \"{url}\"\nclient_id = \"machine-id\"\n\
+         client_secret = \"machine-secret\"\nproject_id = \"project-1\"\nenvironment = \"prod\"\ncache = \"1h\"\n"
+    )
+}
+
+#[test]
+fn sync_from_offline_needs_allow_stale() {
+    let server = common::InfisicalServer::start(&infisical_seed());
+    let home = home_with(
+        &infisical_config(&server.url),
+        "A = \"infisical:/app/db/PASSWORD\"\nB = \"infisical:/app/db/USER\"\n",
+    );
+    succeeded(&run_echo(&home, &[], &[]));
+    drop(server);
+    let target = home.path().join("out.env");
+    let to = format!("dotenv:{}", target.display());
+    let refused = vault(
+        &home,
+        &[],
+        &[
+            "sync",
+            "--from",
+            "infisical:/app/db/",
+            "--to",
+            &to,
+            "--offline",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--allow-stale"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!target.exists());
+    let synced = vault(
+        &home,
+        &[],
+        &[
+            "sync",
+            "--from",
+            "infisical:/app/db/",
+            "--to",
+            &to,
+            "--offline",
+            "--allow-stale",
+        ],
+    );
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.contains("PASSWORD=db-password"), "{written}");
+    assert!(written.contains("USER=db-user"), "{written}");
+}
+
+#[test]
+fn an_identity_that_derives_no_key_keeps_the_cache_off_and_says_so() {
+    let mut server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=key-identity-value"]);
+    let home = home_with(&cached_config(&server), "A = \"openbao:secret/app#A\"\n");
+    let identity = std::fs::read_to_string(home.identity_file()).unwrap();
+    let key = identity
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_string();
+    let env = [
+        ("BAO_TOKEN", server.root_token.as_str()),
+        ("VAULT_IDENTITY_KEY", key.as_str()),
+    ];
+    let output = run_echo(&home, &env, &[]);
+    assert_eq!(succeeded(&output), "A=key-identity-value\n");
+    assert!(
+        stderr(&output).contains("cache_any_identity"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(cache_files(&home), Vec::<PathBuf>::new());
+    // Enabled explicitly, the identity in the variable derives the key as a file's would.
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!(
+            "[providers]\ncache_any_identity = true\n{}",
+            cached_config(&server)
+        ),
+    )
+    .unwrap();
+    succeeded(&run_echo(&home, &env, &[]));
+    assert_eq!(cache_files(&home).len(), 1);
+    server.node.kill();
+    let offline = run_echo(
+        &home,
+        &[("VAULT_IDENTITY_KEY", key.as_str())],
+        &["--offline"],
+    );
+    assert_eq!(succeeded(&offline), "A=key-identity-value\n");
+}
+
+#[test]
+fn an_infisical_outage_is_bridged_too() {
+    let server = common::InfisicalServer::start(&infisical_seed());
+    let home = home_with(
+        &infisical_config(&server.url),
+        "A = \"infisical:/app/db/PASSWORD\"\n",
+    );
+    assert_eq!(succeeded(&run_echo(&home, &[], &[])), "A=db-password\n");
+    drop(server);
+    let output = run_echo(&home, &[], &[]);
+    assert_eq!(succeeded(&output), "A=db-password\n");
+    assert!(
+        stderr(&output).contains("using cached values of infisical: /app/db/PASSWORD"),
+        "{}",
+        stderr(&output)
+    );
+    // Neither the value nor the client secret written in the configuration is in the
+    // cache.
+    for needle in ["db-password", "machine-secret"] {
+        assert_eq!(
+            files_holding(&home.path().join(".cache"), needle),
+            Vec::<PathBuf>::new()
+        );
+    }
+}
+
+#[test]
+fn a_unit_for_a_cached_provider_gets_a_cache_directory() {
+    let server = bao::DevServer::start();
+    let home = home_with(&cached_config(&server), "A = \"openbao:secret/app#A\"\n");
+    let unit = |home: &TestHome| {
+        let output = vault(
+            home,
+            &[],
+            &[
+                "systemd",
+                "unit",
+                "app",
+                "--manifest",
+                "app.toml",
+                "--",
+                "/usr/bin/env",
+            ],
+        );
+        succeeded(&output)
+    };
+    let text = unit(&home);
+    assert!(
+        text.contains("CacheDirectory=secretsd-app\nEnvironment=XDG_CACHE_HOME=%C/secretsd-app\n"),
+        "{text}"
+    );
+    let path = home.path().join("app.service");
+    std::fs::write(&path, &text).unwrap();
+    common::assert_systemd_verifies(&[&path]);
+    // Without cache, no cache directory.
+    std::fs::write(
+        home.path().join("config/secretsd/config.toml"),
+        format!("[providers.openbao]\naddress = \"{}\"\n", server.address()),
+    )
+    .unwrap();
+    assert!(!unit(&home).contains("CacheDirectory="));
+}
+
+#[test]
+fn run_watch_stops_the_command_when_a_value_it_got_from_the_cache_is_later_denied() {
+    let mut server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=watched-value-6"]);
+    let address = server.address().to_string();
+    let port = address.rsplit(':').next().unwrap().to_string();
+    let home = home_with(&cached_config(&server), "A = \"openbao:secret/app#A\"\n");
+    succeeded(&run_echo(&home, &token(&server), &[]));
+    server.node.kill();
+    // Started in the outage: A comes from the cache.
+    let marker = home.path().join("still-running");
+    let child = home
+        .vault_std(&[
+            "run",
+            "-m",
+            "app.toml",
+            "--watch",
+            "--interval",
+            "1s",
+            "--grace",
+            "1s",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "echo started=$A; while true; do touch {}; sleep 0.2; done",
+                marker.display()
+            ),
+        ])
+        .env("VAULT_PROVIDER_PATH", provider_dir())
+        .env("BAO_TOKEN", &server.root_token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The same address now answers, and the token the service holds is not valid there:
+    // denied.
+    let dir = tempfile::tempdir().unwrap();
+    let mut other = std::process::Command::new(bao::binary())
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=another-root-token",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+            "-dev-no-store-token",
+        ])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(!output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("started=watched-value-6"));
+    assert!(
+        stderr(&output).contains("now answers denied"),
+        "{}",
+        stderr(&output)
+    );
+    // Stopped, and its cache cleared.
+    let seen = std::fs::metadata(&marker).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        std::fs::metadata(&marker).unwrap().modified().unwrap(),
+        seen
+    );
+    assert_eq!(cache_files(&home), Vec::<PathBuf>::new());
+}

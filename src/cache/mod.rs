@@ -64,6 +64,8 @@ pub struct Cache {
     told_off: BTreeSet<String>,
     /// Values served from the cache, per provider (keys only): what `run --watch` checks.
     served: BTreeMap<String, BTreeSet<String>>,
+    /// Providers that answered `denied` in this invocation.
+    denied: BTreeSet<String>,
 }
 
 impl Cache {
@@ -81,6 +83,7 @@ impl Cache {
             notices: Vec::new(),
             told_off: BTreeSet::new(),
             served: BTreeMap::new(),
+            denied: BTreeSet::new(),
         }
     }
 
@@ -104,6 +107,11 @@ impl Cache {
         &self.served
     }
 
+    /// The cached providers that answered `denied` in this invocation.
+    pub fn denied(&self) -> &BTreeSet<String> {
+        &self.denied
+    }
+
     /// The cache settings of `provider`, with its key; None when it is not cached.
     pub fn settings(
         &self,
@@ -113,7 +121,13 @@ impl Cache {
         let Some(settings) = policy::settings(provider, table, self.cap)? else {
             return Ok(None);
         };
-        let id = policy::config_id(provider, table, self.profile.as_deref());
+        let id = match &self.store {
+            Ok(store) => {
+                policy::config_id(provider, table, self.profile.as_deref(), |d| store.hash(d))
+            }
+            // The cache is off: the id is never used to name a file.
+            Err(_) => policy::config_id(provider, table, self.profile.as_deref(), |_| [0; 32]),
+        };
         Ok(Some((settings, id)))
     }
 
@@ -350,6 +364,7 @@ impl Cache {
 
     /// Clears `id`'s file, saying so when that fails (the answer stands either way).
     fn clear(&mut self, provider: &str, id: &ConfigId) {
+        self.denied.insert(provider.to_string());
         if let Ok(store) = &self.store
             && let Err(e) = store.clear(id)
         {
@@ -413,7 +428,7 @@ impl Cache {
         }
         if !ages.is_empty() && !why.is_empty() {
             self.notices.push(format!(
-                "vault: {why}; using cached values of {provider}: {}",
+                "{why}; using cached values of {provider}: {}",
                 ages.join(", ")
             ));
         }

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::store::ConfigId;
 use crate::error::{Error, Result};
 
@@ -134,11 +132,18 @@ pub fn settings(
     }))
 }
 
-/// The key of `provider`'s entries: its merged configuration as written (references
-/// unresolved, so no token is hashed or stored, and vault's own cache settings left out),
-/// the locators vault passes on from its environment (`BAO_ADDR`…), and the profile. Two
-/// servers, mounts, namespaces or profiles never share entries.
-pub fn config_id(provider: &str, table: Option<&toml::Table>, profile: Option<&str>) -> ConfigId {
+/// What identifies `provider`'s entries: its merged configuration as written (references
+/// unresolved, and vault's own cache settings left out), the locators vault passes on
+/// from its environment (`BAO_ADDR`…), and the profile. Two servers, mounts, namespaces,
+/// credentials or profiles never share entries. It is hashed with a key derived from the
+/// identity (see `key`), so a file name gives nothing written in the configuration away —
+/// a literal secret there included.
+pub fn config_id(
+    provider: &str,
+    table: Option<&toml::Table>,
+    profile: Option<&str>,
+    hash: impl FnOnce(&[u8]) -> [u8; 32],
+) -> ConfigId {
     let mut settings = table.cloned().unwrap_or_default();
     for key in VAULT_SETTINGS {
         settings.remove(*key);
@@ -158,7 +163,7 @@ pub fn config_id(provider: &str, table: Option<&toml::Table>, profile: Option<&s
         "settings": settings,
         "locators": locators,
     });
-    let digest = Sha256::digest(described.to_string().as_bytes());
+    let digest = hash(described.to_string().as_bytes());
     ConfigId {
         provider: provider.to_string(),
         hash: digest.iter().map(|b| format!("{b:02x}")).collect(),

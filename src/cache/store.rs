@@ -88,6 +88,12 @@ impl Store {
         Ok(Store { root, dir, key })
     }
 
+    /// A keyed hash of a configuration's description (see `policy::config_id`).
+    pub fn hash(&self, description: &[u8]) -> [u8; 32] {
+        self.key
+            .mac(&[b"secretsd offline cache v1: configuration", description])
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

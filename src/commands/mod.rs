@@ -116,6 +116,18 @@ pub struct Context {
     /// What the command line says of the offline cache (`--offline`…), set by the
     /// commands that take those options.
     pub cache_flags: std::cell::OnceCell<crate::cache::Flags>,
+    /// What the last resolution did with the cache (see [`CacheOutcome`]).
+    pub cache_outcome: std::cell::RefCell<CacheOutcome>,
+}
+
+/// What the last resolution of this invocation did with the offline cache, for `run
+/// --watch`: which values it served from the cache, which providers answered `denied`.
+#[derive(Default, Clone)]
+pub struct CacheOutcome {
+    /// Per provider, the keys served from the cache (by the last resolution that succeeded).
+    pub served: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Providers that answered `denied` in the last resolution.
+    pub denied: std::collections::BTreeSet<String>,
 }
 
 impl Context {
@@ -148,6 +160,7 @@ impl Context {
             profile,
             own: Default::default(),
             cache_flags: Default::default(),
+            cache_outcome: Default::default(),
         };
         let retired = context.config.security.retired();
         if !retired.is_empty() {
@@ -282,6 +295,13 @@ impl Context {
         // Which values came from the cache, how old: said whatever -q says.
         for notice in resolver.cache().take_notices() {
             print_stderr(&notice);
+        }
+        {
+            let mut outcome = self.cache_outcome.borrow_mut();
+            outcome.denied = resolver.cache().denied().clone();
+            if result.is_ok() {
+                outcome.served = resolver.cache().served().clone();
+            }
         }
         // Also when `work` failed: a wrong token is found by where it came from.
         for line in resolver.explanations() {
