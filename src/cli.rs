@@ -415,7 +415,8 @@ pub enum CacheCommand {
     },
 }
 
-/// How a command that resolves provider values uses the offline cache.
+// How a command that resolves provider values uses the offline cache (a plain comment: a
+// doc comment here would replace the about text of every command that flattens it).
 #[derive(Debug, Clone, Default, Args)]
 pub struct CacheArgs {
     /// Start no provider that sets cache: its values come from the offline cache, or the

@@ -933,3 +933,40 @@ fn run_watch_stops_the_command_when_a_value_it_got_from_the_cache_is_later_denie
     );
     assert_eq!(cache_files(&home), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn an_ssh_identity_derives_no_key_and_never_caches() {
+    let server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=ssh-identity-value"]);
+    let home = home_with(
+        &format!(
+            "[providers]\ncache_any_identity = true\n{}",
+            cached_config(&server)
+        ),
+        "A = \"openbao:secret/app#A\"\n",
+    );
+    let key = home.path().join("id_ed25519");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let with_ssh = ["--identity", key.to_str().unwrap()];
+    let output = run_echo(&home, &token(&server), &with_ssh);
+    assert_eq!(succeeded(&output), "A=ssh-identity-value\n");
+    assert!(
+        stderr(&output)
+            .contains("the cache is off: the identity is not a native age X25519 identity"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!home.path().join(".cache/secretsd").exists());
+    let offline = run_echo(&home, &[], &[&with_ssh[..], &["--offline"]].concat());
+    assert_eq!(offline.status.code(), Some(125), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("--offline"),
+        "{}",
+        stderr(&offline)
+    );
+}
