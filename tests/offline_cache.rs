@@ -304,6 +304,24 @@ fn offline_serves_the_cached_value_though_the_server_holds_a_new_one_and_a_miss_
         "{}",
         stderr(&miss)
     );
+    // Every value the cache cannot give is named at once.
+    std::fs::write(
+        home.path().join("many.toml"),
+        "[env]\nA = \"openbao:secret/app#A\"\nX = \"openbao:secret/x#X\"\nY = \"openbao:secret/y#Y\"\n",
+    )
+    .unwrap();
+    let many = vault(
+        &home,
+        &[],
+        &["run", "-m", "many.toml", "--offline", "--", "true"],
+    );
+    assert_eq!(many.status.code(), Some(125), "{}", stderr(&many));
+    for key in [
+        "secret/x#X (it is not in the cache)",
+        "secret/y#Y (it is not in the cache)",
+    ] {
+        assert!(stderr(&many).contains(key), "{}", stderr(&many));
+    }
     // --prefer-cache: a fresh enough value is used without asking.
     let prefer = vault(
         &home,

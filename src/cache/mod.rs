@@ -181,6 +181,25 @@ impl Cache {
                 max_age,
                 "--offline: the provider was not asked",
             );
+            // Every value the cache cannot give is named at once (keys and why; never a
+            // value), as an outage, not a missing key: a lookup chain stops here.
+            if !answer.errors.is_empty() {
+                let missing: Vec<String> = answer
+                    .errors
+                    .iter()
+                    .map(|(key, error)| {
+                        let why = error.message.as_deref().unwrap_or_default();
+                        let why = why
+                            .strip_prefix("--offline: the provider was not asked; ")
+                            .unwrap_or(why);
+                        format!("{key} ({why})")
+                    })
+                    .collect();
+                return Err(Error::Provider(format!(
+                    "--offline: provider {provider} was not asked, and the cache cannot give {}",
+                    missing.join(", ")
+                )));
+            }
             return Ok(Some(answer));
         }
         let Some(prefer) = self.flags.prefer.or(settings.prefer) else {
