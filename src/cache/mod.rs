@@ -474,3 +474,57 @@ fn usable(
     }
     Ok(age)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secretsd_protocol::SecretValue;
+
+    fn entry(fetched_at: u64, expires_at: Option<u64>) -> store::Entry {
+        store::Entry {
+            value: SecretValue::new("v"),
+            fetched_at,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_used_only_between_its_fetch_and_its_limits() {
+        let hour = Duration::from_secs(3600);
+        assert!(matches!(
+            usable(Some(&entry(1000, None)), 1000, hour),
+            Ok(0)
+        ));
+        assert!(matches!(
+            usable(Some(&entry(1000, None)), 4600, hour),
+            Ok(3600)
+        ));
+        assert!(matches!(
+            usable(Some(&entry(1000, None)), 4601, hour),
+            Err(Refusal::TooOld(3601))
+        ));
+        // Fetched "after now": the clock went back.
+        assert!(matches!(
+            usable(Some(&entry(1001, None)), 1000, hour),
+            Err(Refusal::Future)
+        ));
+        assert!(matches!(
+            usable(Some(&entry(1000, Some(1060))), 1060, hour),
+            Err(Refusal::LeaseEnded)
+        ));
+        assert!(matches!(usable(None, 1000, hour), Err(Refusal::Missing)));
+    }
+
+    #[test]
+    fn durations_are_read_and_said_as_people_write_them() {
+        assert_eq!(
+            policy::parse_duration("24h").unwrap(),
+            Duration::from_secs(86400)
+        );
+        assert!(policy::parse_duration("500ms").is_err());
+        assert!(policy::parse_duration("soon").is_err());
+        assert_eq!(policy::describe(0), "0s");
+        assert_eq!(policy::describe(3600 + 5 * 60 + 7), "1h 5m");
+        assert_eq!(policy::describe(2 * 86400 + 30), "2d 30s");
+    }
+}
