@@ -426,6 +426,20 @@ fn a_forged_cache_file_is_refused() {
     server.ok(&["kv", "put", "secret/app", "A=genuine-value-9"]);
     let home = home_with(&cached_config(&server), "A = \"openbao:secret/app#A\"\n");
     succeeded(&run_echo(&home, &token(&server), &[]));
+    // While the server answers, a forgery is said and replaced by its answer.
+    forge(&home, "forged-value-665");
+    let output = run_echo(&home, &token(&server), &[]);
+    assert_eq!(succeeded(&output), "A=genuine-value-9\n");
+    assert!(
+        stderr(&output).contains("fails its authentication check")
+            && stderr(&output).contains("it was replaced"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        succeeded(&run_echo(&home, &[], &["--offline"])),
+        "A=genuine-value-9\n"
+    );
     forge(&home, "forged-value-666");
     server.node.kill();
     for output in [

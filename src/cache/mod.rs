@@ -374,10 +374,14 @@ impl Cache {
                 .entries
                 .retain(|_, entry| entry.fetched_at <= now && now - entry.fetched_at <= keep);
         });
-        if let Err(e) = result {
-            self.notices.push(format!(
+        match result {
+            Ok(Some(why)) => self.notices.push(format!(
+                "warning: {why}; it was replaced by what {provider} answered now"
+            )),
+            Ok(None) => {}
+            Err(e) => self.notices.push(format!(
                 "warning: the values of {provider} were not cached: {e}"
-            ));
+            )),
         }
     }
 

@@ -174,27 +174,32 @@ impl Store {
 
     /// Reads `id`'s entries under the lock, lets `change` change them, and writes them back
     /// atomically (or removes the file when none are left). A file that cannot be believed
-    /// (forged, corrupt) is replaced; one with unsafe ownership or mode is refused.
+    /// (forged, corrupt) is replaced, and why is returned to be said; one with unsafe
+    /// ownership or mode is refused.
     pub fn update(
         &self,
         id: &ConfigId,
         profile: Option<&str>,
         change: impl FnOnce(&mut Entries),
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         self.prepare()?;
         let path = self.path(id);
         let _lock = crate::store::fs::WriterLock::acquire(&path)?;
         // What a writer killed before its rename left (ciphertext, but no use to anyone).
         crate::store::fs::remove_stale_temp_files(&path);
+        let mut replaced = None;
         let mut entries = match self.read(id) {
             Ok(Some(entries)) => entries,
             Ok(None) => Entries::new(id, profile),
-            Err(Error::BadData(_)) => Entries::new(id, profile),
+            Err(Error::BadData(why)) => {
+                replaced = Some(why);
+                Entries::new(id, profile)
+            }
             Err(e) => return Err(e),
         };
         change(&mut entries);
         if entries.entries.is_empty() {
-            return remove_file(&path);
+            return remove_file(&path).map(|()| replaced);
         }
         // Sized up front: a buffer that grew would leave unwiped copies of values behind.
         let room: usize = entries
@@ -223,7 +228,7 @@ impl Store {
         bytes.extend_from_slice(&tag);
         bytes.extend_from_slice(&ciphertext);
         crate::store::fs::write_atomic(&path, &bytes, false)?;
-        Ok(())
+        Ok(replaced)
     }
 
     /// Removes `id`'s file, under its lock.
