@@ -2,7 +2,7 @@
 //! encrypted and authenticated on disk so that `vault run` starts when the provider is
 //! briefly down, and `--offline` works with no network.
 //!
-//! The rules, in one place ([`Cache::answer`]):
+//! The rules, in one place ([`Cache::before`] and [`Cache::after`]):
 //!
 //! * only an outage — the provider cannot start, times out, or answers `unavailable` —
 //!   lets a cached value stand in, and only one younger than `cache` (and
