@@ -135,8 +135,11 @@ impl<'a> Resolver<'a> {
             return Ok(answer);
         }
         let config = self.provider_config(provider)?;
+        // Taken before the request goes out: an answer is as old as its question.
+        let asked = crate::cache::store::Asked::now();
         let result = self.providers.get_classified(provider, &config, keys);
-        self.cache.after(provider, cached.as_ref(), keys, result)
+        self.cache
+            .after(provider, cached.as_ref(), keys, asked, result)
     }
 
     pub fn providers(&mut self) -> &mut Providers {
@@ -510,11 +513,16 @@ impl<'a> Resolver<'a> {
                 cached.insert(provider.clone(), (settings, keys.clone()));
                 requests.insert(provider, (config, keys));
             }
+            // Taken before the requests go out: an answer is as old as its question.
+            let asked = crate::cache::store::Asked::now();
             let results = self.providers.get_each(requests);
             let mut first_error = None;
             for (provider, result) in results {
                 let (settings, keys) = &cached[&provider];
-                match self.cache.after(&provider, settings.as_ref(), keys, result) {
+                match self
+                    .cache
+                    .after(&provider, settings.as_ref(), keys, asked, result)
+                {
                     Ok(answer) => {
                         answers.insert(provider, answer);
                     }

@@ -49,6 +49,7 @@ enum Refusal {
     TooOld(u64),
     Future,
     LeaseEnded,
+    NoCache,
 }
 
 /// The cache as one invocation of vault uses it.
@@ -174,8 +175,10 @@ impl Cache {
             };
             let entries = store.read(id)?;
             let max_age = self.max_age(settings);
+            self.purge_never_cached(provider, settings, id, entries.as_ref());
             let answer = self.answer_from(
                 provider,
+                settings,
                 entries.as_ref(),
                 keys,
                 max_age,
@@ -212,13 +215,14 @@ impl Cache {
         let Ok(Some(entries)) = store.read(id) else {
             return Ok(None);
         };
+        self.purge_never_cached(provider, settings, id, Some(&entries));
         let fresh_enough = prefer.min(self.max_age(settings));
         let now = store::now();
-        if keys
-            .iter()
-            .all(|k| usable(entries.entries.get(k), now, fresh_enough).is_ok())
-        {
-            let answer = self.answer_from(provider, Some(&entries), keys, fresh_enough, "");
+        if keys.iter().all(|k| {
+            !settings.never_cached(k) && usable(entries.entries.get(k), now, fresh_enough).is_ok()
+        }) {
+            let answer =
+                self.answer_from(provider, settings, Some(&entries), keys, fresh_enough, "");
             return Ok(Some(answer));
         }
         Ok(None)
@@ -231,7 +235,7 @@ impl Cache {
         provider: &str,
         cached: Option<&(ProviderCache, ConfigId)>,
     ) -> Result<Option<Vec<String>>> {
-        let (true, Some((_, id))) = (self.flags.offline, cached) else {
+        let (true, Some((settings, id))) = (self.flags.offline, cached) else {
             return Ok(None);
         };
         let store = match self.store_for(provider) {
@@ -241,18 +245,26 @@ impl Cache {
         Ok(Some(
             store
                 .read(id)?
-                .map(|e| e.entries.into_keys().collect())
+                .map(|e| {
+                    e.entries
+                        .into_keys()
+                        .filter(|k| !settings.never_cached(k))
+                        .collect()
+                })
                 .unwrap_or_default(),
         ))
     }
 
     /// After asking: the provider's answer with the cache applied — kept from, cleared,
-    /// dropped from, or (on an outage) standing in for it.
+    /// dropped from, or (on an outage) standing in for it. `asked` is when the request
+    /// was sent: what it brings is that old, and is not kept when the cache was cleared
+    /// since (see [`Cache::keep`]).
     pub fn after(
         &mut self,
         provider: &str,
         cached: Option<&(ProviderCache, ConfigId)>,
         keys: &[String],
+        asked: store::Asked,
         result: std::result::Result<GetOk, Failure>,
     ) -> Result<GetOk> {
         let Some((settings, id)) = cached else {
@@ -261,7 +273,6 @@ impl Cache {
         if self.store_for(provider).is_err() {
             return result.map_err(|f| f.error);
         }
-        let now = store::now();
         let max_age = self.max_age(settings);
         match result {
             Ok(mut answer) => {
@@ -278,11 +289,12 @@ impl Cache {
                     self.clear(provider, id);
                     return Ok(answer);
                 }
-                self.keep(provider, settings, id, &answer, now);
+                self.keep(provider, settings, id, &answer, asked);
                 if !outage.is_empty() {
                     let entries = self.read(id)?;
                     let standing_in = self.answer_from(
                         provider,
+                        settings,
                         entries.as_ref(),
                         &outage,
                         max_age,
@@ -310,7 +322,9 @@ impl Cache {
                         ))
                     })?;
                     let why = failure.error.to_string();
-                    let answer = self.answer_from(provider, entries.as_ref(), keys, max_age, &why);
+                    self.purge_never_cached(provider, settings, id, entries.as_ref());
+                    let answer =
+                        self.answer_from(provider, settings, entries.as_ref(), keys, max_age, &why);
                     if answer.values.is_empty() {
                         // Nothing to stand in: the outage is the error, as without a cache.
                         return Err(Error::Provider(format!(
@@ -331,17 +345,22 @@ impl Cache {
         }
     }
 
-    /// Writes what the provider answered into `id`'s entries: values kept (except
-    /// `no_cache` keys, capped by their lease), `not-found` keys dropped, expired entries
-    /// purged. A failure to write is said, and fails nothing: the values came from the
-    /// provider.
+    /// Writes what the provider answered to the request sent when `asked` says into `id`'s
+    /// entries, stamped with that time: values kept (except `no_cache` keys, capped by
+    /// their lease), `not-found` keys dropped (and the drop recorded), expired and
+    /// `no_cache` entries purged. When the entries were cleared or dropped from at or
+    /// after `asked` — a denial, a `not-found` or `vault cache clear` answered by a
+    /// later request while this one was under way — its values are not kept: they
+    /// would bring back what that answer took away. The check is made under the file's
+    /// lock, with the record of the last clear. A failure to write is said, and fails
+    /// nothing: the values came from the provider.
     fn keep(
         &mut self,
         provider: &str,
         settings: &ProviderCache,
         id: &ConfigId,
         answer: &GetOk,
-        now: u64,
+        asked: store::Asked,
     ) {
         let Ok(store) = &self.store else { return };
         let gone: Vec<&String> = answer
@@ -351,28 +370,38 @@ impl Cache {
             .map(|(k, _)| k)
             .collect();
         let keep = settings.keep.as_secs();
-        let result = store.update(id, self.profile.as_deref(), |entries| {
+        let result = store.update(id, self.profile.as_deref(), |entries, cleared| {
             for key in &gone {
                 entries.entries.remove(*key);
             }
-            for (key, value) in &answer.values {
-                if settings.no_cache.contains(key) {
-                    entries.entries.remove(key);
-                    continue;
+            let overtaken = cleared.is_some_and(|cleared| asked.moment <= cleared);
+            if !overtaken {
+                for (key, value) in &answer.values {
+                    if settings.never_cached(key) {
+                        continue;
+                    }
+                    entries.entries.insert(
+                        key.clone(),
+                        store::Entry {
+                            value: value.clone(),
+                            fetched_at: asked.at,
+                            expires_at: answer
+                                .ttl
+                                .get(key)
+                                .map(|ttl| asked.at.saturating_add(*ttl)),
+                        },
+                    );
                 }
-                entries.entries.insert(
-                    key.clone(),
-                    store::Entry {
-                        value: value.clone(),
-                        fetched_at: now,
-                        expires_at: answer.ttl.get(key).map(|ttl| now.saturating_add(*ttl)),
-                    },
-                );
             }
-            // Expired entries are purged; one from the future is of no use.
-            entries
-                .entries
-                .retain(|_, entry| entry.fetched_at <= now && now - entry.fetched_at <= keep);
+            // Expired entries are purged; one from the future is of no use; a `no_cache`
+            // key (added since it was cached, or spelled otherwise) has no place here.
+            let now = store::now();
+            entries.entries.retain(|key, entry| {
+                entry.fetched_at <= now
+                    && now - entry.fetched_at <= keep
+                    && !settings.never_cached(key)
+            });
+            !gone.is_empty()
         });
         match result {
             Ok(Some(why)) => self.notices.push(format!(
@@ -382,6 +411,30 @@ impl Cache {
             Err(e) => self.notices.push(format!(
                 "warning: the values of {provider} were not cached: {e}"
             )),
+        }
+    }
+
+    /// Removes from `id`'s file the entries `no_cache` names, when `entries` (just read
+    /// from it) holds any: a key added to `no_cache` after it was cached. A failure is
+    /// said; such an entry is never served either way (see [`Cache::answer_from`]).
+    fn purge_never_cached(
+        &mut self,
+        provider: &str,
+        settings: &ProviderCache,
+        id: &ConfigId,
+        entries: Option<&store::Entries>,
+    ) {
+        let Ok(store) = &self.store else { return };
+        if !entries.is_some_and(|e| e.entries.keys().any(|k| settings.never_cached(k))) {
+            return;
+        }
+        if let Err(e) = store.update(id, self.profile.as_deref(), |entries, _| {
+            entries.entries.retain(|key, _| !settings.never_cached(key));
+            false
+        }) {
+            self.notices.push(format!(
+                "warning: values of {provider} that no_cache names could not be removed from its cache: {e}"
+            ));
         }
     }
 
@@ -403,6 +456,7 @@ impl Cache {
     fn answer_from(
         &mut self,
         provider: &str,
+        settings: &ProviderCache,
         entries: Option<&store::Entries>,
         keys: &[String],
         max_age: Duration,
@@ -413,7 +467,12 @@ impl Cache {
         let mut ages = Vec::new();
         for key in keys {
             let entry = entries.and_then(|e| e.entries.get(key));
-            match usable(entry, now, max_age) {
+            let usable = if settings.never_cached(key) {
+                Err(Refusal::NoCache)
+            } else {
+                usable(entry, now, max_age)
+            };
+            match usable {
                 Ok(age) => {
                     let entry = entry.expect("usable entries exist");
                     answer.values.insert(key.clone(), entry.value.clone());
@@ -433,6 +492,7 @@ impl Cache {
                         ),
                         Refusal::Future => "its cached value was fetched at a time later than now (the clock has gone back): it is refused".to_string(),
                         Refusal::LeaseEnded => "its cached value's lease has ended".to_string(),
+                        Refusal::NoCache => "no_cache names it: it is never cached".to_string(),
                     };
                     let message = if why.is_empty() {
                         message

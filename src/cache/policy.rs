@@ -20,8 +20,37 @@ pub struct ProviderCache {
     pub keep: Duration,
     /// `prefer_cache`: values younger than this are used without asking the provider.
     pub prefer: Option<Duration>,
-    /// `no_cache`: keys never written to the cache.
+    /// `no_cache`: keys never written to the cache, never served from it, and purged from
+    /// it when found there (see [`ProviderCache::never_cached`]).
     pub no_cache: Vec<String>,
+}
+
+impl ProviderCache {
+    /// Whether `no_cache` names `key`, however it is spelled: a key matches in the form
+    /// [`matching_form`] gives it, so `/secret/app?version=1#PW` is `secret/app#PW`.
+    pub fn never_cached(&self, key: &str) -> bool {
+        let key = matching_form(key);
+        self.no_cache
+            .iter()
+            .any(|listed| matching_form(listed) == key)
+    }
+}
+
+/// What names the same value however a reference spells it: the path without its leading
+/// `/`s and without `?options` (a version…), then `#` and the field. Providers read a key
+/// so (the OpenBao provider strips the `/`, takes `?version=N`), so `no_cache` must too:
+/// another spelling of a key it names is still that key.
+pub fn matching_form(key: &str) -> String {
+    let (path, field) = match key.split_once('#') {
+        Some((path, field)) => (path, Some(field)),
+        None => (key, None),
+    };
+    let path = path.trim_start_matches('/');
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    match field {
+        Some(field) => format!("{path}#{field}"),
+        None => path.to_string(),
+    }
 }
 
 /// The command line's say: `--offline`, `--cache-max-age`, `--prefer-cache`.

@@ -21,6 +21,16 @@ const MAGIC: &[u8] = b"secretsd-cache v1\n";
 const MAC_LEN: usize = 32;
 const SUFFIX: &str = ".cache";
 
+/// A clear record: `CLEARED_MAGIC`, the MAC of it, the record's name and the time, then
+/// the [`moment`] (nanoseconds since the epoch, big-endian) the entries it names were
+/// last cleared.
+/// It is named `PROVIDER.HASH.cleared` (one configuration), `PROVIDER.cleared` (`vault
+/// cache clear PROVIDER`) or `EVERY_PROVIDER.cleared` (`vault cache clear`).
+const CLEARED_MAGIC: &[u8] = b"secretsd-cache-cleared v1\n";
+const CLEARED_SUFFIX: &str = ".cleared";
+/// Upper case: no provider is named so.
+const EVERY_PROVIDER: &str = "ALL";
+
 /// What backup tools look for (https://bford.info/cachedir/).
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by vault (secretsd).\n# For information about cache directory tags, see https://bford.info/cachedir/\n";
 
@@ -34,7 +44,12 @@ pub struct ConfigId {
 
 impl ConfigId {
     fn file_name(&self) -> String {
-        format!("{}.{}{SUFFIX}", self.provider, &self.hash[..32])
+        format!("{}{SUFFIX}", self.stem())
+    }
+
+    /// `PROVIDER.HASH`: the name of its files without their suffix.
+    fn stem(&self) -> String {
+        format!("{}.{}", self.provider, &self.hash[..32])
     }
 }
 
@@ -104,29 +119,40 @@ impl Store {
     }
 
     /// The entries of `id`, None when there is no file. A file another user owns or could
-    /// read or replace, one that fails its authentication check, or one for another
-    /// configuration is an error: it is never used.
+    /// read or replace, a link or anything but a regular file, one that fails its
+    /// authentication check, or one for another configuration is an error: it is never
+    /// used. A directory vault cannot look into is said as such, never as a missing entry.
     pub fn read(&self, id: &ConfigId) -> Result<Option<Entries>> {
-        let path = self.path(id);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(None);
-        }
         crate::store::strict::check_private_dir(&self.dir, "cache directory")?;
-        self.read_file(&path, Some(id)).map(Some)
+        let path = self.path(id);
+        match std::fs::symlink_metadata(&path) {
+            Ok(_) => self.read_file(&path, Some(id)).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read the cache file", &path, e)),
+        }
     }
 
     fn read_file(&self, path: &Path, id: Option<&ConfigId>) -> Result<Entries> {
-        crate::store::strict::check_private_file(path, "cache file")?;
-        let bytes =
-            crate::regular_file::open(path, path, "cache file")?.read(path, path, "cache file")?;
+        let Some(bytes) = read_private(path, "cache file")? else {
+            return Err(Error::NotFound(format!(
+                "the cache file {} is gone",
+                path.display()
+            )));
+        };
         let refused = |why: &str| {
             Error::BadData(format!(
                 "the cache file {} {why}: it is not used (vault cache clear removes it)",
                 path.display()
             ))
         };
+        // Not a file vault wrote (a file of the user's moved or linked here): it is never
+        // replaced, only refused — removing it is the user's call.
         let Some(rest) = bytes.strip_prefix(MAGIC) else {
-            return Err(refused("is not a vault cache file"));
+            return Err(Error::LockedOut(format!(
+                "the file {} is not a vault cache file: vault neither uses nor replaces it; remove it (rm {}) or run vault cache clear",
+                path.display(),
+                path.display()
+            )));
         };
         if rest.len() < MAC_LEN {
             return Err(refused("is truncated"));
@@ -173,20 +199,24 @@ impl Store {
     }
 
     /// Reads `id`'s entries under the lock, lets `change` change them, and writes them back
-    /// atomically (or removes the file when none are left). A file that cannot be believed
-    /// (forged, corrupt) is replaced, and why is returned to be said; one with unsafe
-    /// ownership or mode is refused.
+    /// atomically (or removes the file when none are left). `change` is given the last
+    /// time this configuration's entries were cleared (see [`Store::last_cleared`]) and
+    /// returns whether it dropped entries, which is then recorded as such a time. A file
+    /// that cannot be believed (forged, corrupt) is replaced, and why is returned to be
+    /// said; one with unsafe ownership or mode, a link, anything but a regular file, or a
+    /// file that is not a cache file is refused and left as it is.
     pub fn update(
         &self,
         id: &ConfigId,
         profile: Option<&str>,
-        change: impl FnOnce(&mut Entries),
+        change: impl FnOnce(&mut Entries, Option<u64>) -> bool,
     ) -> Result<Option<String>> {
         self.prepare()?;
         let path = self.path(id);
         let _lock = crate::store::fs::WriterLock::acquire(&path)?;
         // What a writer killed before its rename left (ciphertext, but no use to anyone).
         crate::store::fs::remove_stale_temp_files(&path);
+        let cleared = self.last_cleared(id)?;
         let mut replaced = None;
         let mut entries = match self.read(id) {
             Ok(Some(entries)) => entries,
@@ -197,7 +227,9 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        change(&mut entries);
+        if change(&mut entries, cleared) {
+            self.record_clear(&id.stem())?;
+        }
         if entries.entries.is_empty() {
             return remove_file(&path).map(|()| replaced);
         }
@@ -231,15 +263,72 @@ impl Store {
         Ok(replaced)
     }
 
-    /// Removes `id`'s file, under its lock.
+    /// Removes `id`'s file, under its lock, and records the clear: an answer to a request
+    /// sent before now is never written after it (a revoked token's values would come
+    /// back).
     pub fn clear(&self, id: &ConfigId) -> Result<()> {
+        self.prepare()?;
         let path = self.path(id);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(());
-        }
-        crate::store::strict::check_private_dir(&self.dir, "cache directory")?;
         let _lock = crate::store::fs::WriterLock::acquire(&path)?;
+        self.record_clear(&id.stem())?;
         remove_file(&path)
+    }
+
+    /// The last [`moment`] `id`'s entries were cleared or dropped from — by a denial, a
+    /// `not-found`, or `vault cache clear` of its provider or of every provider — if ever.
+    pub fn last_cleared(&self, id: &ConfigId) -> Result<Option<u64>> {
+        let mut last = None;
+        for stem in [id.stem(), id.provider.clone(), EVERY_PROVIDER.to_string()] {
+            last = last.max(self.read_clear(&stem)?);
+        }
+        Ok(last)
+    }
+
+    /// The time recorded in the clear record `stem`, None when there is none. A record
+    /// that fails its authentication check is an error (nothing is cached until it is
+    /// rewritten), as is a link or anything but a private regular file.
+    fn read_clear(&self, stem: &str) -> Result<Option<u64>> {
+        let path = self.dir.join(format!("{stem}{CLEARED_SUFFIX}"));
+        let Some(bytes) = read_private(&path, "cache clear record")? else {
+            return Ok(None);
+        };
+        let believed = bytes
+            .strip_prefix(CLEARED_MAGIC)
+            .filter(|rest| rest.len() == MAC_LEN + 8)
+            .map(|rest| rest.split_at(MAC_LEN))
+            .filter(|(tag, time)| {
+                self.key
+                    .verify(&[CLEARED_MAGIC, stem.as_bytes(), time], tag)
+            })
+            .map(|(_, time)| u64::from_be_bytes(time.try_into().expect("8 bytes")));
+        match believed {
+            Some(time) => Ok(Some(time)),
+            None => Err(Error::BadData(format!(
+                "the cache clear record {} fails its authentication check: nothing of its configuration is cached until vault cache clear rewrites it",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Records that the entries under `stem` were cleared now (or later, when a record
+    /// says so: the clock may have gone back). The caller holds the lock of what it
+    /// clears.
+    fn record_clear(&self, stem: &str) -> Result<()> {
+        let previous = match self.read_clear(stem) {
+            Ok(time) => time,
+            // One that cannot be believed is replaced by a later time: only safer.
+            Err(Error::BadData(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let time = previous.max(Some(moment())).unwrap_or_default();
+        let tag = self
+            .key
+            .mac(&[CLEARED_MAGIC, stem.as_bytes(), &time.to_be_bytes()]);
+        let mut bytes = CLEARED_MAGIC.to_vec();
+        bytes.extend_from_slice(&tag);
+        bytes.extend_from_slice(&time.to_be_bytes());
+        let path = self.dir.join(format!("{stem}{CLEARED_SUFFIX}"));
+        crate::store::fs::write_atomic(&path, &bytes, false).map_err(Into::into)
     }
 
     /// Every cache file of this identity (of `provider` alone when given), in name order.
@@ -282,8 +371,17 @@ impl Store {
     }
 
     /// Removes every cache file of this identity (of `provider` alone when given), each
-    /// under its lock; returns how many.
+    /// under its lock; returns how many. The clear is recorded first, so that no request
+    /// sent before it writes its answer afterwards.
     pub fn clear_all(&self, provider: Option<&str>) -> Result<usize> {
+        self.prepare()?;
+        let stem = provider.unwrap_or(EVERY_PROVIDER);
+        {
+            let _lock = crate::store::fs::WriterLock::acquire(
+                &self.dir.join(format!("{stem}{CLEARED_SUFFIX}")),
+            )?;
+            self.record_clear(stem)?;
+        }
         let files = self.files(provider)?;
         for path in &files {
             let _lock = crate::store::fs::WriterLock::acquire(path)?;
@@ -304,6 +402,43 @@ impl Store {
     }
 }
 
+/// The bytes of the private regular file `path` (a `what`), None when there is none. It is
+/// opened without following a link and without blocking: a link put in the cache
+/// directory is refused, never read or written through, as is a FIFO or a directory.
+fn read_private(path: &Path, what: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(Error::LockedOut(format!(
+                "the {what} {} is a symbolic link: vault neither follows nor replaces links in its cache; remove it (rm {}) or run vault cache clear",
+                path.display(),
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io(&format!("read the {what}"), path, e)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io(&format!("read the {what}"), path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::LockedOut(format!(
+            "the {what} {} is not a regular file: vault neither uses nor replaces it; remove it (rm -r {}) or run vault cache clear",
+            path.display(),
+            path.display()
+        )));
+    }
+    crate::store::strict::check_private_file(path, what)?;
+    let opened = crate::regular_file::Opened::new(file, metadata);
+    opened.read(path, path, what).map(Some)
+}
+
 fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => {
@@ -312,6 +447,33 @@ fn remove_file(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("remove the cache file", path, e)),
     }
+}
+
+/// When a request was sent: [`now`] (what its entries are stamped with) and the
+/// [`moment`] (what is compared with the last clear).
+#[derive(Clone, Copy, Debug)]
+pub struct Asked {
+    pub at: u64,
+    pub moment: u64,
+}
+
+impl Asked {
+    pub fn now() -> Asked {
+        Asked {
+            at: now(),
+            moment: moment(),
+        }
+    }
+}
+
+/// Now, in nanoseconds since the epoch, by the real clock (never `VAULT_TEST_NOW`): what
+/// orders a request and a clear. Seconds would not do — a request sent in the second a
+/// clear was made could not be told from one sent before it.
+pub fn moment() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// Now, in seconds since the epoch. Debug builds (the tests') take `VAULT_TEST_NOW` instead
