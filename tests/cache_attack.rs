@@ -247,6 +247,63 @@ fn an_answer_to_a_request_sent_before_a_clear_does_not_undo_it() {
     }
 }
 
+/// F1, the other order: `vault cache clear` recorded after a write checked the record
+/// and before its file was in place (vault's rename is held 4 s by strace meanwhile, and
+/// the clear, listing no file, removes nothing) — the write sees the record afterwards
+/// and takes its file away.
+#[test]
+fn a_cache_clear_made_while_a_write_is_under_way_is_not_undone() {
+    let server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=racing-value-5150"]);
+    let home = home_with(&cached_config(server.address()));
+    let env = [("BAO_TOKEN", server.root_token.as_str())];
+    // The directories and their tag exist: the one rename left is the cache file's.
+    succeeded(&vault(&home, &env, &["get", "openbao:secret/app#A"]));
+    succeeded(&vault(&home, &[], &["cache", "clear"]));
+    let get = command(&home, &env, &["get", "--reveal", "openbao:secret/app#A"]);
+    let tracer = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=rename"])
+        .args(["-e", "inject=rename:delay_enter=4000000", "--"])
+        .arg(get.get_program())
+        .args(get.get_args())
+        .env_clear()
+        .envs(get.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace must be installed; scripts/test installs it");
+    let temps = || -> usize {
+        std::fs::read_dir(cache_dir(&home))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(".openbao.") && name.ends_with(".tmp")
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while temps() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vault never named its new cache file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    succeeded(&vault(&home, &[], &["cache", "clear"]));
+    let output = tracer.wait_with_output().unwrap();
+    assert_eq!(succeeded(&output), "racing-value-5150");
+    assert_eq!(cache_files(&home), Vec::<PathBuf>::new());
+    let offline = vault(
+        &home,
+        &[],
+        &["get", "--reveal", "--offline", "openbao:secret/app#A"],
+    );
+    assert_eq!(offline.status.code(), Some(5), "{}", stderr(&offline));
+    assert!(!stdout(&offline).contains("racing-value-5150"));
+}
+
 /// F2: `no_cache` names a key however a reference spells it — a leading `/`, a
 /// `?version=N` — so neither spelling is written or served `--offline`.
 #[test]

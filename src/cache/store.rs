@@ -200,7 +200,7 @@ impl Store {
 
     /// Reads `id`'s entries under the lock, lets `change` change them, and writes them back
     /// atomically (or removes the file when none are left). `change` is given the last
-    /// time this configuration's entries were cleared (see [`Store::last_cleared`]) and
+    /// [`moment`] this configuration's entries were cleared or dropped from, if ever, and
     /// returns whether it dropped entries, which is then recorded as such a time. A file
     /// that cannot be believed (forged, corrupt) is replaced, and why is returned to be
     /// said; one with unsafe ownership or mode, a link, anything but a regular file, or a
@@ -216,7 +216,10 @@ impl Store {
         let _lock = crate::store::fs::WriterLock::acquire(&path)?;
         // What a writer killed before its rename left (ciphertext, but no use to anyone).
         crate::store::fs::remove_stale_temp_files(&path);
-        let cleared = self.last_cleared(id)?;
+        // The last moment this configuration's entries were cleared or dropped from: by a
+        // denial, a `not-found`, or `vault cache clear` of its provider or of every one.
+        let elsewhere = self.cleared_elsewhere(id)?;
+        let cleared = elsewhere.max(self.read_clear(&id.stem())?);
         let mut replaced = None;
         let mut entries = match self.read(id) {
             Ok(Some(entries)) => entries,
@@ -260,6 +263,12 @@ impl Store {
         bytes.extend_from_slice(&tag);
         bytes.extend_from_slice(&ciphertext);
         crate::store::fs::write_atomic(&path, &bytes, false)?;
+        // `vault cache clear` records its clear without this file's lock, then removes
+        // the files it lists: one recorded after the check above and before this file
+        // was in place would miss it. Its record is seen here, and the file goes.
+        if self.cleared_elsewhere(id)? != elsewhere {
+            remove_file(&path)?;
+        }
         Ok(replaced)
     }
 
@@ -274,14 +283,12 @@ impl Store {
         remove_file(&path)
     }
 
-    /// The last [`moment`] `id`'s entries were cleared or dropped from — by a denial, a
-    /// `not-found`, or `vault cache clear` of its provider or of every provider — if ever.
-    pub fn last_cleared(&self, id: &ConfigId) -> Result<Option<u64>> {
-        let mut last = None;
-        for stem in [id.stem(), id.provider.clone(), EVERY_PROVIDER.to_string()] {
-            last = last.max(self.read_clear(&stem)?);
-        }
-        Ok(last)
+    /// The last `vault cache clear` of `id`'s provider or of every provider: recorded
+    /// without `id`'s lock.
+    fn cleared_elsewhere(&self, id: &ConfigId) -> Result<Option<u64>> {
+        Ok(self
+            .read_clear(&id.provider)?
+            .max(self.read_clear(EVERY_PROVIDER)?))
     }
 
     /// The time recorded in the clear record `stem`, None when there is none. A record
