@@ -340,12 +340,14 @@ impl Store {
 
     /// Every cache file of this identity (of `provider` alone when given), in name order.
     pub fn files(&self, provider: Option<&str>) -> Result<Vec<PathBuf>> {
+        // Checked first: a directory another user owns is said as such, not as one vault
+        // may not read.
+        crate::store::strict::check_private_dir(&self.dir, "cache directory")?;
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::io("read the cache directory", &self.dir, e)),
         };
-        crate::store::strict::check_private_dir(&self.dir, "cache directory")?;
         let mut files: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
