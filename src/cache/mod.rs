@@ -580,6 +580,32 @@ mod tests {
     }
 
     #[test]
+    fn no_cache_names_a_key_however_it_is_spelled() {
+        let settings = ProviderCache {
+            keep: Duration::from_secs(60),
+            prefer: None,
+            no_cache: vec!["/secret/app?version=2#PW".into(), "bare".into()],
+        };
+        for key in [
+            "secret/app#PW",
+            "/secret/app#PW",
+            "//secret/app?version=1#PW",
+            "bare",
+            "/bare?x=1",
+        ] {
+            assert!(settings.never_cached(key), "{key}");
+        }
+        for key in [
+            "secret/app#pw",
+            "secret/app#PW2",
+            "secret/apps#PW",
+            "secret/app",
+        ] {
+            assert!(!settings.never_cached(key), "{key}");
+        }
+    }
+
+    #[test]
     fn durations_are_read_and_said_as_people_write_them() {
         assert_eq!(
             policy::parse_duration("24h").unwrap(),

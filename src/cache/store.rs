@@ -311,7 +311,8 @@ impl Store {
         match believed {
             Some(time) => Ok(Some(time)),
             None => Err(Error::BadData(format!(
-                "the cache clear record {} fails its authentication check: nothing of its configuration is cached until vault cache clear rewrites it",
+                "the cache clear record {} fails its authentication check: nothing it covers is cached until it is removed (rm {})",
+                path.display(),
                 path.display()
             ))),
         }
