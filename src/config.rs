@@ -192,6 +192,13 @@ pub struct ProvidersConfig {
     pub timeout_seconds: u64,
     /// The largest answer, in MiB.
     pub max_response_mib: usize,
+    /// The longest `cache` any provider's configuration may set (default 7 days), so that
+    /// no profile or table widens the window a cached value can be used in past it.
+    pub cache_cap: Option<String>,
+    /// Cache with an identity that is not a native age X25519 identity file: one in
+    /// `VAULT_IDENTITY_KEY` or printed by `VAULT_IDENTITY_COMMAND` (see SECURITY.md for
+    /// what is weaker). SSH and plugin identities derive no key and never cache.
+    pub cache_any_identity: bool,
     /// `[providers.<name>]` tables.
     #[serde(flatten)]
     pub tables: std::collections::BTreeMap<String, toml::Table>,
@@ -202,8 +209,29 @@ impl Default for ProvidersConfig {
         ProvidersConfig {
             timeout_seconds: 30,
             max_response_mib: 16,
+            cache_cap: None,
+            cache_any_identity: false,
             tables: Default::default(),
         }
+    }
+}
+
+impl ProvidersConfig {
+    /// `cache_cap`, checked.
+    pub fn cache_cap(&self) -> Result<std::time::Duration> {
+        match &self.cache_cap {
+            None => Ok(crate::cache::policy::DEFAULT_CAP),
+            Some(text) => crate::cache::policy::parse_duration(text).map_err(|why| {
+                Error::BadData(format!(
+                    "[providers] cache_cap = {text:?} is not a duration: {why} (write e.g. \"7d\")"
+                ))
+            }),
+        }
+    }
+
+    /// Whether any provider's configuration sets `cache`.
+    pub fn any_cached(&self) -> bool {
+        self.tables.values().any(|t| t.contains_key("cache"))
     }
 }
 

@@ -14,6 +14,7 @@ pub use secretsd_store::formats;
 pub mod error;
 
 mod agent;
+mod cache;
 mod code_env;
 mod commands;
 mod complete;

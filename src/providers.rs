@@ -142,6 +142,22 @@ pub fn discover() -> BTreeMap<String, PathBuf> {
     found
 }
 
+/// What kind of failure `error` is to the cache: an outage (the provider could not start,
+/// timed out, died, or answered `unavailable`), a denial, or another answer that stands.
+pub fn failure_kind(error: &ClientError) -> crate::cache::FailureKind {
+    use crate::cache::FailureKind;
+    match error {
+        ClientError::Spawn { .. } | ClientError::Timeout { .. } | ClientError::Exited { .. } => {
+            FailureKind::Outage
+        }
+        _ => match error.kind() {
+            Some(ErrorKind::Unavailable) => FailureKind::Outage,
+            Some(ErrorKind::Denied) => FailureKind::Denied,
+            _ => FailureKind::Other,
+        },
+    }
+}
+
 /// Turns a protocol client error into a vault error (exit 5, or 3 for not-found).
 pub fn client_error(error: ClientError) -> Error {
     match error.kind() {
@@ -232,17 +248,38 @@ impl Providers {
     }
 
     fn spawn(name: &str, options: &ClientOptions) -> Result<ProviderProcess> {
-        let path = find(name)?;
-        let process = ProviderProcess::spawn(name, &path, options_for(name, options))
-            .map_err(client_error)?;
+        Self::spawn_classified(name, options).map_err(|f| f.error)
+    }
+
+    /// [`Providers::spawn`], saying whether a failure was an outage: one that is found,
+    /// trusted and then cannot start or hangs is; one not found or not trusted is not.
+    fn spawn_classified(
+        name: &str,
+        options: &ClientOptions,
+    ) -> std::result::Result<ProviderProcess, crate::cache::Failure> {
+        use crate::cache::{Failure, FailureKind};
+        let path = find(name).map_err(|error| Failure {
+            error,
+            kind: FailureKind::Other,
+        })?;
+        let process =
+            ProviderProcess::spawn(name, &path, options_for(name, options)).map_err(|e| {
+                Failure {
+                    kind: failure_kind(&e),
+                    error: client_error(e),
+                }
+            })?;
         // An executable that says it is another provider is misinstalled or misnamed; its
         // answers would be taken for the wrong backend's.
         if process.hello().provider != name {
-            return Err(Error::Provider(format!(
-                "{} introduced itself as provider {}, not {name}; a provider's hello must name it as its executable does (secretsd-provider-NAME)",
-                path.display(),
-                crate::names::printable(&process.hello().provider, true)
-            )));
+            return Err(Failure {
+                kind: FailureKind::Other,
+                error: Error::Provider(format!(
+                    "{} introduced itself as provider {}, not {name}; a provider's hello must name it as its executable does (secretsd-provider-NAME)",
+                    path.display(),
+                    crate::names::printable(&process.hello().provider, true)
+                )),
+            });
         }
         Ok(process)
     }
@@ -297,12 +334,13 @@ impl Providers {
         Ok(self.running.get_mut(name).expect("inserted above"))
     }
 
-    /// One batched `get` per provider, the providers asked in parallel. A failure comes
-    /// with the name of the provider that failed.
-    pub fn get_many(
+    /// One batched `get` per provider, the providers asked in parallel: each provider's
+    /// answer, or its failure and whether that was an outage (see [`failure_kind`]).
+    pub fn get_each(
         &mut self,
         requests: BTreeMap<String, (Config, Vec<String>)>,
-    ) -> std::result::Result<BTreeMap<String, GetOk>, (String, Error)> {
+    ) -> BTreeMap<String, std::result::Result<GetOk, crate::cache::Failure>> {
+        use crate::cache::Failure;
         /// A provider's name, its process (if it started) and its answer.
         type Outcome = (
             String,
@@ -329,7 +367,7 @@ impl Providers {
                 (name, process, config, keys, noted)
             })
             .collect();
-        let outcomes: Vec<std::result::Result<Outcome, (String, Error)>> =
+        let outcomes: Vec<std::result::Result<Outcome, (String, Failure)>> =
             std::thread::scope(|scope| {
                 let handles: Vec<_> = work
                     .drain(..)
@@ -338,7 +376,7 @@ impl Providers {
                         scope.spawn(move || {
                             let mut process = match process {
                                 Some(p) => p,
-                                None => match Self::spawn(&name, options) {
+                                None => match Self::spawn_classified(&name, options) {
                                     Ok(p) => noted.hidden_from(p),
                                     Err(e) => return Err((name, e)),
                                 },
@@ -354,31 +392,81 @@ impl Providers {
                     .collect()
             });
         let mut answers = BTreeMap::new();
-        let mut first_error = None;
         for outcome in outcomes {
             let (name, process, result) = match outcome {
                 Ok(outcome) => outcome,
-                Err(not_started) => {
-                    first_error.get_or_insert(not_started);
+                Err((name, failure)) => {
+                    let failure = Failure {
+                        error: self.redacted(&name, failure.error),
+                        kind: failure.kind,
+                    };
+                    answers.insert(name, Err(failure));
                     continue;
                 }
             };
             if let Some(process) = process {
                 self.running.insert(name.clone(), process);
             }
-            match self.noted(&name, result) {
-                Ok(answer) => {
-                    answers.insert(name, answer);
-                }
-                Err(e) => {
-                    first_error.get_or_insert((name, e));
-                }
+            let answer = self.classified(&name, result);
+            answers.insert(name, answer);
+        }
+        answers
+    }
+
+    /// A request's result as vault's, with what kind of failure it was.
+    fn classified<T>(
+        &mut self,
+        name: &str,
+        result: std::result::Result<T, ClientError>,
+    ) -> std::result::Result<T, crate::cache::Failure> {
+        result.map_err(|e| {
+            let kind = failure_kind(&e);
+            if broke_off(&e) {
+                self.broken.insert(name.to_string());
             }
+            crate::cache::Failure {
+                error: self.error(name, e),
+                kind,
+            }
+        })
+    }
+
+    /// `error` with what provider `name` was sent taken out of it.
+    fn redacted(&self, name: &str, error: Error) -> Error {
+        match error {
+            Error::NotFound(message) => Error::NotFound(self.redact(name, &message)),
+            Error::Provider(message) => Error::Provider(self.redact(name, &message)),
+            other => other,
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(answers),
+    }
+
+    /// One `get`, with what kind of failure it was (for the cache).
+    pub fn get_classified(
+        &mut self,
+        name: &str,
+        config: &Config,
+        keys: &[String],
+    ) -> std::result::Result<GetOk, crate::cache::Failure> {
+        for key in keys {
+            self.note_sent(name, key);
         }
+        if !self.running.contains_key(name) {
+            let mut process =
+                Self::spawn_classified(name, &self.options).map_err(|f| crate::cache::Failure {
+                    error: self.redacted(name, f.error),
+                    kind: f.kind,
+                })?;
+            if let Some(sent) = self.sent.get(name) {
+                process = sent.hidden_from(process);
+            }
+            self.running.insert(name.to_string(), process);
+        }
+        let result = self
+            .running
+            .get_mut(name)
+            .expect("inserted above")
+            .get(config, keys);
+        self.classified(name, result)
     }
 
     /// A request's result as vault's: a provider that broke off is noted (see `broken`),

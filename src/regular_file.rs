@@ -47,6 +47,12 @@ pub fn open(real: &Path, shown: &Path, what: &str) -> Result<Opened> {
 }
 
 impl Opened {
+    /// A file opened by other means (`O_NOFOLLOW`…), with what `fstat` said of it; the
+    /// caller checked it is a regular file.
+    pub fn new(file: File, metadata: Metadata) -> Opened {
+        Opened { file, metadata }
+    }
+
     /// All of it, in a buffer zeroed on drop.
     pub fn read(self, real: &Path, shown: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
         let mut bytes = Zeroizing::new(Vec::with_capacity(self.metadata.len() as usize));

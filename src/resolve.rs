@@ -63,6 +63,8 @@ pub struct Resolver<'a> {
     sources: BTreeMap<String, String>,
     /// See [`Resolver::explanations`].
     explained: Vec<String>,
+    /// The offline cache of provider values (off unless a provider sets `cache`).
+    cache: crate::cache::Cache,
 }
 
 impl<'a> Resolver<'a> {
@@ -87,7 +89,57 @@ impl<'a> Resolver<'a> {
             lookup,
             sources: BTreeMap::new(),
             explained: Vec::new(),
+            cache: crate::cache::Cache::off(),
         })
+    }
+
+    /// This resolver with `cache` standing between it and the providers.
+    pub fn with_cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    pub fn cache(&mut self) -> &mut crate::cache::Cache {
+        &mut self.cache
+    }
+
+    /// The cache settings of `provider` and the key of its entries, None when it is not
+    /// cached.
+    fn cache_settings(
+        &self,
+        provider: &str,
+    ) -> Result<Option<(crate::cache::ProviderCache, crate::cache::ConfigId)>> {
+        self.cache.settings(provider, self.tables.get(provider))
+    }
+
+    /// The keys `provider` holds under `prefix`: from the cache alone under `--offline`
+    /// (the keys cached for its configuration), else from the provider.
+    pub fn list_keys(&mut self, provider: &str, prefix: &str) -> Result<Vec<String>> {
+        let cached = self.cache_settings(provider)?;
+        if let Some(keys) = self.cache.offline_keys(provider, cached.as_ref())? {
+            return Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect());
+        }
+        let config = self.provider_config(provider)?;
+        let listed =
+            self.providers
+                .list(provider, &config, (!prefix.is_empty()).then_some(prefix))?;
+        Ok(listed.keys)
+    }
+
+    /// `keys` of `provider` in one request, through the cache (see `cache`): the answer
+    /// of the cache alone when `--offline` or a preferred age says so, else the
+    /// provider's, kept in the cache, or standing in for it on an outage.
+    pub fn fetch(&mut self, provider: &str, keys: &[String]) -> Result<GetOk> {
+        let cached = self.cache_settings(provider)?;
+        if let Some(answer) = self.cache.before(provider, cached.as_ref(), keys)? {
+            return Ok(answer);
+        }
+        let config = self.provider_config(provider)?;
+        // Taken before the request goes out: an answer is as old as its question.
+        let asked = crate::cache::store::Asked::now();
+        let result = self.providers.get_classified(provider, &config, keys);
+        self.cache
+            .after(provider, cached.as_ref(), keys, asked, result)
     }
 
     pub fn providers(&mut self) -> &mut Providers {
@@ -114,7 +166,11 @@ impl<'a> Resolver<'a> {
             )));
         }
         // No table still gets the defaults of the provider's row.
-        let table = self.tables.get(name).cloned().unwrap_or_default();
+        let mut table = self.tables.get(name).cloned().unwrap_or_default();
+        // vault's own settings (`cache`…) are not the provider's business.
+        for key in crate::cache::policy::VAULT_SETTINGS {
+            table.remove(*key);
+        }
         self.resolving.push(name.to_string());
         let result = (|| -> Result<_> {
             let mut config = Config::new();
@@ -319,8 +375,7 @@ impl<'a> Resolver<'a> {
                     if several && crate::providers::find(provider).is_err() {
                         continue;
                     }
-                    let config = self.provider_config(provider)?;
-                    let answer = self.providers.get(provider, &config, &wanted)?;
+                    let answer = self.fetch(provider, &wanted)?;
                     for (key, value) in answer.values {
                         found.insert(
                             key,
@@ -409,26 +464,16 @@ impl<'a> Resolver<'a> {
         }
         let mut answers: BTreeMap<String, GetOk> = BTreeMap::new();
         if !per_provider.is_empty() {
-            let mut requests = BTreeMap::new();
-            for (provider, keys) in per_provider {
-                let first = bindings
+            let first_of = |provider: &str| -> &Binding {
+                bindings
                     .iter()
-                    .find(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if *p == provider))
-                    .expect("gathered from the bindings");
-                crate::providers::find(&provider).map_err(|e| failure(first, e, &format!(
-                    "no provider named {provider} on PATH (secretsd-provider-{provider}){}; if this is a plain value, write it as literal:…",
-                    crate::providers::missing_hint(&provider)
-                )))?;
-                let config = self.provider_config(&provider).map_err(|e| {
-                    let what = e.to_string();
-                    failure(first, e, &what)
-                })?;
-                requests.insert(provider, (config, keys));
-            }
-            answers = self.providers.get_many(requests).map_err(|(provider, e)| {
+                    .find(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if p == provider))
+                    .expect("gathered from the bindings")
+            };
+            let failed = |provider: &str, e: Error| -> Error {
                 let using: Vec<&Binding> = bindings
                     .iter()
-                    .filter(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if *p == provider))
+                    .filter(|b| matches!(&b.reference, Reference::Provider { provider: p, .. } if p == provider))
                     .collect();
                 let what = match using.len() {
                     0 | 1 => e.to_string(),
@@ -438,7 +483,57 @@ impl<'a> Resolver<'a> {
                     Some(first) => failure(first, e, &what),
                     None => e,
                 }
-            })?;
+            };
+            let mut requests = BTreeMap::new();
+            let mut cached = BTreeMap::new();
+            for (provider, keys) in per_provider {
+                let first = first_of(&provider);
+                crate::providers::find(&provider).map_err(|e| failure(first, e, &format!(
+                    "no provider named {provider} on PATH (secretsd-provider-{provider}){}; if this is a plain value, write it as literal:…",
+                    crate::providers::missing_hint(&provider)
+                )))?;
+                let settings = self.cache_settings(&provider).map_err(|e| {
+                    let what = e.to_string();
+                    failure(first, e, &what)
+                })?;
+                // Answered by the cache alone (--offline, a preferred age): the provider
+                // is not started, and its settings (a token…) are not even resolved.
+                if let Some(answer) = self
+                    .cache
+                    .before(&provider, settings.as_ref(), &keys)
+                    .map_err(|e| failed(&provider, e))?
+                {
+                    answers.insert(provider, answer);
+                    continue;
+                }
+                let config = self.provider_config(&provider).map_err(|e| {
+                    let what = e.to_string();
+                    failure(first, e, &what)
+                })?;
+                cached.insert(provider.clone(), (settings, keys.clone()));
+                requests.insert(provider, (config, keys));
+            }
+            // Taken before the requests go out: an answer is as old as its question.
+            let asked = crate::cache::store::Asked::now();
+            let results = self.providers.get_each(requests);
+            let mut first_error = None;
+            for (provider, result) in results {
+                let (settings, keys) = &cached[&provider];
+                match self
+                    .cache
+                    .after(&provider, settings.as_ref(), keys, asked, result)
+                {
+                    Ok(answer) => {
+                        answers.insert(provider, answer);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert_with(|| failed(&provider, e));
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
         }
         let mut found = if secret_names.is_empty() {
             BTreeMap::new()

@@ -258,14 +258,9 @@ pub fn read_endpoint(
             }
         }
         Endpoint::Provider { provider, prefix } => {
-            let config = resolver.provider_config(provider)?;
-            let listed = resolver.providers().list(
-                provider,
-                &config,
-                (!prefix.is_empty()).then_some(prefix.as_str()),
-            )?;
+            let listed = resolver.list_keys(provider, prefix)?;
             let mut keys: BTreeMap<String, String> = BTreeMap::new();
-            for key in listed.keys {
+            for key in listed {
                 let name = variable_of(&key);
                 if validate_name(name).is_err() {
                     skipped.push(format!("{provider}:{key}"));
@@ -284,7 +279,7 @@ pub fn read_endpoint(
                 return Ok(out);
             }
             let wanted: Vec<String> = keys.values().cloned().collect();
-            let mut answer = resolver.providers().get(provider, &config, &wanted)?;
+            let mut answer = resolver.fetch(provider, &wanted)?;
             for (name, key) in keys {
                 match answer.values.remove(&key) {
                     Some(value) => {

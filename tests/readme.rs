@@ -442,6 +442,29 @@ fn howto_providers_together() {
 }
 
 #[test]
+fn howto_offline_cache() {
+    let mut sandbox = Sandbox::new();
+    start_openbao(&mut sandbox);
+    let output = sandbox.run(&format!("{}\n{}", howto("openbao"), howto("offline-cache")));
+    let lines: Vec<&str> = output.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "14 api-key-from-vault")
+        .unwrap();
+    assert_eq!(
+        &lines[at + 1..],
+        [
+            "from-openbao-7",
+            "offline: api-key-from-vault",
+            "rotated-8",
+            "openbao secret/billing#API_KEY",
+            "openbao secret/billing#DB_PASSWORD",
+        ],
+        "{output}"
+    );
+}
+
+#[test]
 fn howto_openbao() {
     let mut sandbox = Sandbox::new();
     start_openbao(&mut sandbox);

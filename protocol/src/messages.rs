@@ -260,6 +260,10 @@ pub struct GetOk {
     pub values: BTreeMap<String, SecretValue>,
     #[serde(default)]
     pub errors: BTreeMap<String, KeyError>,
+    /// Seconds a value's lease lasts, for keys whose backend gave one (an OpenBao lease
+    /// duration): vault's cache keeps such a value no longer. Absent: no lease.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ttl: BTreeMap<String, u64>,
 }
 
 impl GetOk {

@@ -314,11 +314,7 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
         Address::Provider { provider, key } => {
             provider_key(provider, key)?;
             context.with_resolver(|resolver| {
-                let config = resolver.provider_config(provider)?;
-                let mut answer =
-                    resolver
-                        .providers()
-                        .get(provider, &config, std::slice::from_ref(key))?;
+                let mut answer = resolver.fetch(provider, std::slice::from_ref(key))?;
                 match answer.values.remove(key) {
                     Some(value) => Ok((value.into_secret(), json!({"source": provider}))),
                     None => {
@@ -374,6 +370,7 @@ fn read_address(context: &Context, address: &Address) -> Result<(SecretString, s
 }
 
 pub fn get(context: &Context, args: &GetArgs) -> Result<u8> {
+    context.use_cache_args(&args.cache);
     let address = Address::parse(&args.name)?;
     let (value, metadata) = read_address(context, &address)?;
     // Which place answered (env, a .env, the vault, a provider), never the value.

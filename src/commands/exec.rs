@@ -208,6 +208,7 @@ fn say_held_back(mut held: Vec<String>, from: &str) {
 }
 
 pub fn exec(context: &Context, args: &ExecArgs) -> Result<u8> {
+    context.use_cache_args(&args.cache);
     let plaintext = context.vault().read(context)?;
     let allowed = Allowed::new(&args.allow_env, &context.config.exec.allow_env);
     let mut held = Vec::new();
@@ -355,6 +356,7 @@ impl Sources {
 }
 
 pub fn run(context: &Context, args: &RunArgs) -> Result<u8> {
+    context.use_cache_args(&args.cache);
     let sources = Sources::load(context, args.manifest.as_deref(), &args.env_files)?;
     let command = if args.command.is_empty() {
         sources.command.iter().map(OsString::from).collect()

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod backup;
+pub mod cache;
 pub mod crud;
 pub mod edit;
 pub mod exec;
@@ -88,6 +89,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Status(args) => status::run(&context, &args),
         Command::Systemd(command) => systemd::run(&context, &command),
         Command::Provider(command) => provider::run(&context, &command),
+        Command::Cache(command) => cache::run(&context, &command),
         Command::Scan(args) => scan::scan(&context, &args),
         Command::Git(command) => git::run(&context, &command),
         Command::Verify {
@@ -127,6 +129,21 @@ pub struct Context {
     pub profile: Option<String>,
     /// This user as a writer, once known (see [`Context::own`]).
     pub own: trust::OwnSlot,
+    /// What the command line says of the offline cache (`--offline`…), set by the
+    /// commands that take those options.
+    pub cache_flags: std::cell::OnceCell<crate::cache::Flags>,
+    /// What the last resolution did with the cache (see [`CacheOutcome`]).
+    pub cache_outcome: std::cell::RefCell<CacheOutcome>,
+}
+
+/// What the last resolution of this invocation did with the offline cache, for `run
+/// --watch`: which values it served from the cache, which providers answered `denied`.
+#[derive(Default, Clone)]
+pub struct CacheOutcome {
+    /// Per provider, the keys served from the cache (by the last resolution that succeeded).
+    pub served: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Providers that answered `denied` in the last resolution.
+    pub denied: std::collections::BTreeSet<String>,
 }
 
 impl Context {
@@ -158,6 +175,8 @@ impl Context {
             config,
             profile,
             own: Default::default(),
+            cache_flags: Default::default(),
+            cache_outcome: Default::default(),
         };
         let retired = context.config.security.retired();
         if !retired.is_empty() {
@@ -291,8 +310,20 @@ impl Context {
             Ok(document)
         };
         let mut resolver =
-            crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?;
+            crate::resolve::Resolver::new(&mut open_vault, &self.config, self.global.verbose)?
+                .with_cache(self.cache()?);
         let result = work(&mut resolver);
+        // Which values came from the cache, how old: said whatever -q says.
+        for notice in resolver.cache().take_notices() {
+            print_stderr(&notice);
+        }
+        {
+            let mut outcome = self.cache_outcome.borrow_mut();
+            outcome.denied = resolver.cache().denied().clone();
+            if result.is_ok() {
+                outcome.served = resolver.cache().served().clone();
+            }
+        }
         // Also when `work` failed: a wrong token is found by where it came from.
         for line in resolver.explanations() {
             self.explain(line);
@@ -301,6 +332,83 @@ impl Context {
             print_stderr(&format!("warning: {warning}"));
         }
         result
+    }
+
+    /// Takes the command line's say on the offline cache (`--offline`…).
+    pub fn use_cache_args(&self, args: &crate::cli::CacheArgs) {
+        let _ = self.cache_flags.set(crate::cache::Flags {
+            offline: args.offline,
+            max_age: args.cache_max_age,
+            prefer: args.prefer_cache,
+        });
+    }
+
+    /// The offline cache for this invocation: on when a provider sets `cache` and the
+    /// identity derives a key (see `cache::key`), with the command line's flags.
+    pub fn cache(&self) -> Result<crate::cache::Cache> {
+        let flags = self.cache_flags.get().cloned().unwrap_or_default();
+        let cap = self.config.providers.cache_cap()?;
+        let store = if self.config.providers.any_cached() {
+            self.cache_key()
+                .and_then(|key| crate::cache::Store::new(key).map_err(|e| e.to_string()))
+        } else {
+            Err("no provider sets cache".to_string())
+        };
+        Ok(crate::cache::Cache::new(
+            store,
+            flags,
+            self.profile.clone(),
+            cap,
+        ))
+    }
+
+    /// The cache's machine key, from a native X25519 identity, or why there is none.
+    pub fn cache_key(&self) -> std::result::Result<crate::cache::MachineKey, String> {
+        let any = self.config.providers.cache_any_identity;
+        let enable = "set [providers] cache_any_identity = true to cache with it (see SECURITY.md for what is weaker)";
+        let text = match paths::IdentitySource::find(
+            self.global.identity.as_deref(),
+            crate::process::identity_key().is_some(),
+        )
+        .map_err(|e| e.to_string())?
+        {
+            paths::IdentitySource::File(location) => {
+                crate::store::strict::check_private_file(&location.path, "identity file")
+                    .map_err(|e| e.to_string())?;
+                let text = std::fs::read_to_string(&location.path).map_err(|e| {
+                    format!(
+                        "the identity {} cannot be read: {e}",
+                        location.path.display()
+                    )
+                })?;
+                zeroize::Zeroizing::new(text)
+            }
+            paths::IdentitySource::Key if !any => {
+                return Err(format!(
+                    "the identity is in $VAULT_IDENTITY_KEY, as in CI, where it is shared by whatever holds the variable; {enable}"
+                ));
+            }
+            paths::IdentitySource::Key => zeroize::Zeroizing::new(
+                crate::process::identity_key()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            paths::IdentitySource::Command(_) if !any => {
+                return Err(format!(
+                    "the identity comes from $VAULT_IDENTITY_COMMAND, which would be run again for the cache; {enable}"
+                ));
+            }
+            paths::IdentitySource::Command(command) => {
+                let output = self
+                    .secret_command(&command, "VAULT_IDENTITY_COMMAND")
+                    .map_err(|e| e.to_string())?;
+                zeroize::Zeroizing::new(String::from_utf8_lossy(&output).into_owned())
+            }
+        };
+        match crate::cache::MachineKey::from_text(&text) {
+            Some(key) => key.map_err(|e| e.to_string()),
+            None => Err("the identity is not a native age X25519 identity (an SSH key, or a plugin's such as a YubiKey's), from which no key to authenticate cache entries can be derived".to_string()),
+        }
     }
 
     /// Whether the lookup chain is the default: the vault alone.

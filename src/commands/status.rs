@@ -105,8 +105,11 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
         .map(|b| b.len())
         .unwrap_or(0);
 
+    // Each cache's size and oldest entry (never a value).
+    let cache = crate::commands::cache::status_lines(context);
     if args.json {
         let report = json!({
+            "cache": cache,
             "usable": opens || (!exists && !vault_looked_up),
             "vault": {
                 "path": vault_path,
@@ -223,6 +226,9 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<u8> {
                 found.join(", ")
             }
         ));
+        for line in &cache {
+            out.push_str(&format!("{line}\n"));
+        }
         for problem in &problems {
             out.push_str(&format!("problem:  {problem}\n"));
         }

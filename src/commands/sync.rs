@@ -106,6 +106,12 @@ fn settings(context: &Context, args: &SyncArgs) -> Result<Settings> {
 }
 
 pub fn run(context: &Context, args: &SyncArgs) -> Result<u8> {
+    if args.cache.offline && !args.allow_stale {
+        return Err(Error::Usage(
+            "sync --offline copies values from the cache, which may be stale, into the target as if just fetched: add --allow-stale to do so".into(),
+        ));
+    }
+    context.use_cache_args(&args.cache);
     if args.list {
         return list(context);
     }

@@ -182,6 +182,23 @@ fn trust_settings(context: &Context, unit: &str) -> Result<String> {
     Ok(lines)
 }
 
+/// When the manifest refers to a provider whose configuration sets `cache`: a cache
+/// directory of the service's own (`CacheDirectory=`, private to it, skipped by backups)
+/// for the offline cache, so the service starts when the provider is briefly down.
+fn cache_settings(context: &Context, manifest: &Path, unit: &str) -> Result<String> {
+    let bindings =
+        crate::manifest::Manifest::load(manifest)?.bindings_for(context.profile.as_deref());
+    let cached = bindings.iter().any(|binding| {
+        matches!(&binding.reference, crate::resolve::Reference::Provider { provider, .. }
+            if context.config.providers.tables.get(provider).is_some_and(|t| t.contains_key("cache")))
+    });
+    Ok(if cached {
+        format!("CacheDirectory=secretsd-{unit}\nEnvironment=XDG_CACHE_HOME=%C/secretsd-{unit}\n")
+    } else {
+        String::new()
+    })
+}
+
 /// `name` without `suffix`, checked as a unit name.
 fn unit_name<'a>(name: &'a str, suffix: &str) -> Result<&'a str> {
     let name = name.strip_suffix(suffix).unwrap_or(name);
@@ -217,6 +234,7 @@ fn unit(context: &Context, args: &SystemdUnitArgs) -> Result<u8> {
     // manifest is checked here as `vault run` checks it — neither another user's nor
     // where another user could replace it before a start.
     let manifest = crate::manifest::locate(Some(&args.manifest))?;
+    let cache = cache_settings(context, &manifest, name)?;
     let vault_file = absolute(&context.vault_location.path, "vault")?;
     let trust = trust_settings(context, name)?;
     let identity = context.identity_location()?;
@@ -317,6 +335,7 @@ LoadCredential=vault-manifest:{manifest}\n\
 {vault_setting}\
 {redact_setting}\
 {providers}\
+{cache}\
 {trust}\
 {user}\n\
 ProtectSystem=strict\n\

@@ -211,6 +211,9 @@ pub fn supervise(
         ));
     }
     let mut values = resolved;
+    // Providers whose values the command runs with came from the cache: a later `denied`
+    // from one of them means the command holds what it may no longer have.
+    let mut from_cache = context.cache_outcome.borrow().served.clone();
     let mut running = start(&command, &values, bindings, args, &sender)?;
     context.note(&format!(
         "watching {} references; the command runs as PID {}",
@@ -236,8 +239,33 @@ pub fn supervise(
             continue;
         }
         next_check = Instant::now() + args.interval;
-        let fresh = match context.with_resolver(|resolver| resolver.resolve_all(bindings)) {
-            Ok(fresh) => fresh,
+        let fresh = context.with_resolver(|resolver| resolver.resolve_all(bindings));
+        let outcome = context.cache_outcome.borrow().clone();
+        if let Some(provider) = outcome
+            .denied
+            .iter()
+            .find(|p| from_cache.get(*p).is_some_and(|keys| !keys.is_empty()))
+        {
+            // Its cache is cleared; the command is stopped rather than left running on
+            // values a revoked credential can no longer read.
+            print_stderr(&format!(
+                "provider {provider} now answers denied, and the command runs with values of it served from the cache ({}): stopping the command",
+                from_cache[provider]
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            let (_, _) = stop(&running, args.grace, &events);
+            return Err(Error::Provider(format!(
+                "the command was stopped: provider {provider} denied access to values it had run with from the cache"
+            )));
+        }
+        let fresh = match fresh {
+            Ok(fresh) => {
+                from_cache = outcome.served;
+                fresh
+            }
             Err(e) => {
                 print_stderr(&format!(
                     "re-resolving the references failed, so the command keeps running with the values it has: {e}"

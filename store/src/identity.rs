@@ -88,6 +88,15 @@ pub fn x25519_identity(contents: &str) -> Option<age::x25519::Identity> {
         .and_then(|line| age::x25519::Identity::from_str(line).ok())
 }
 
+/// The 32-byte secret of an X25519 identity, for deriving keys from it (the offline cache's
+/// authentication key). Never shown, zeroed when dropped.
+pub fn x25519_secret(identity: &age::x25519::Identity) -> Result<Zeroizing<Vec<u8>>> {
+    let encoded = identity.to_string();
+    let (_, key) = bech32::decode(encoded.expose_secret())
+        .map_err(|e| Error::Failed(format!("the identity does not decode: {e}")))?;
+    Ok(Zeroizing::new(key))
+}
+
 /// The 24 BIP39 words (English list) that encode an X25519 identity's 32-byte secret: what
 /// a person can write on paper and type back in.
 pub fn recovery_phrase(identity: &age::x25519::Identity) -> Result<Zeroizing<String>> {

@@ -82,6 +82,11 @@ pub fn config_dir() -> Result<PathBuf> {
     Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("secretsd"))
 }
 
+/// `$XDG_CACHE_HOME/secretsd`: the offline cache of provider values (encrypted).
+pub fn cache_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_CACHE_HOME", ".cache")?.join("secretsd"))
+}
+
 /// `$XDG_DATA_HOME/secretsd`.
 pub fn data_dir() -> Result<PathBuf> {
     Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("secretsd"))

@@ -50,6 +50,9 @@ impl Located {
 pub struct Secret {
     pub fields: Map<String, Value>,
     pub version: u64,
+    /// The lease the server gave the read (`lease_duration`, seconds; a KV v1 secret
+    /// with a `ttl` field has one), 0 for none.
+    pub lease_seconds: u64,
 }
 
 impl Drop for Secret {
@@ -208,8 +211,17 @@ impl Kv {
         } else {
             (answer.body.get("data").cloned(), 0)
         };
+        let lease_seconds = answer
+            .body
+            .get("lease_duration")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         match fields {
-            Some(Value::Object(fields)) => Ok(Some(Secret { fields, version })),
+            Some(Value::Object(fields)) => Ok(Some(Secret {
+                fields,
+                version,
+                lease_seconds,
+            })),
             // A deleted (or destroyed) version reads as no data.
             _ => Ok(None),
         }
@@ -241,6 +253,7 @@ impl Kv {
                     _ => Map::new(),
                 },
                 version,
+                lease_seconds: 0,
             }),
             _ => Err(answer.error(&format!("reading {}", at.full()), &api)),
         }
@@ -266,6 +279,7 @@ impl Kv {
             let mut secret = self.read(at, None)?.unwrap_or(Secret {
                 fields: Map::new(),
                 version: 0,
+                lease_seconds: 0,
             });
             change(&mut secret.fields)?;
             let api = at.api("");

@@ -121,6 +121,12 @@ impl Provider for OpenBao {
             for (key, field) in wanted {
                 match secret.as_ref().and_then(|s| s.fields.get(&field)) {
                     Some(value) => {
+                        // A lease bounds how long vault's cache may keep the value.
+                        if let Some(lease) = secret.as_ref().map(|s| s.lease_seconds)
+                            && lease > 0
+                        {
+                            answer.ttl.insert(key.clone(), lease);
+                        }
                         answer
                             .values
                             .insert(key, SecretValue::new(field_text(value)));

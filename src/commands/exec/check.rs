@@ -5,6 +5,7 @@ use super::*;
 /// `vault check`: every variable of the manifest, where its value comes from (masked),
 /// and every required one without a value named at once (exit 3).
 pub fn check(context: &Context, args: &crate::cli::CheckArgs) -> Result<u8> {
+    context.use_cache_args(&args.cache);
     let sources = Sources::load(context, args.manifest.as_deref(), &args.env_files)?;
     let bindings = &sources.bindings;
     if let Some(profile) = &context.profile {
