@@ -580,3 +580,37 @@ fn no_value_reaches_the_outputs_of_these_attacks() {
         assert!(!stderr(&output).contains(value));
     }
 }
+
+/// INFO: a value with every byte percent-encoded, or every character `\\u`-escaped, is
+/// masked too.
+#[test]
+fn every_byte_percent_encoded_or_u_escaped_is_masked() {
+    let home = home();
+    let key = grant(&home, &["info", "--only", "API_KEY", "--ttl", "1h"]);
+    let output = as_agent(
+        &home,
+        &key,
+        &[
+            "agent",
+            "exec",
+            "--",
+            "python3",
+            "-c",
+            "import os\nv = os.environ['API_KEY']\nprint(''.join('%%%02X' % b for b in v.encode()))\nprint(''.join('%%%02x' % b for b in v.encode()))\nprint(''.join('\\\\u%04x' % ord(c) for c in v))\nprint('end')",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("end"), "{out}");
+    let every: String = API_KEY.bytes().map(|b| format!("%{b:02X}")).collect();
+    let lower: String = API_KEY.bytes().map(|b| format!("%{b:02x}")).collect();
+    let escaped: String = API_KEY
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    for form in [&every, &lower, &escaped] {
+        assert!(!out.contains(form.as_str()), "{form} shown: {out}");
+        // Not a long piece of it either.
+        assert!(!out.contains(&form[..24]), "{form} shown: {out}");
+    }
+}
