@@ -614,3 +614,78 @@ fn every_byte_percent_encoded_or_u_escaped_is_masked() {
         assert!(!out.contains(&form[..24]), "{form} shown: {out}");
     }
 }
+
+/// A hand-written JSON-RPC client for `vault mcp`: initialize, then each tool call; prints
+/// each reply as a line.
+const MCP_CLIENT: &str = r#"
+import json, subprocess, sys
+vault, key, calls = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+p = subprocess.Popen([vault, '--grant', key, 'mcp', '--allow-run'], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, text=True)
+def send(m):
+    p.stdin.write(json.dumps(m) + '\n'); p.stdin.flush()
+send({'jsonrpc': '2.0', 'id': 0, 'method': 'initialize', 'params': {'protocolVersion': '2025-03-26', 'capabilities': {}, 'clientInfo': {'name': 't', 'version': '1'}}})
+p.stdout.readline()
+send({'jsonrpc': '2.0', 'method': 'notifications/initialized'})
+for i, (name, args) in enumerate(calls, 1):
+    send({'jsonrpc': '2.0', 'id': i, 'method': 'tools/call', 'params': {'name': name, 'arguments': args}})
+    print(p.stdout.readline().strip(), flush=True)
+p.stdin.close()
+p.wait(timeout=60)
+"#;
+
+/// M1: the MCP run tool's timeout holds — the command and what it started in the
+/// background (holding the output pipe) are killed, and the reply comes back.
+#[test]
+fn the_mcp_timeout_ends_the_run_and_everything_it_started() {
+    let home = home();
+    let key = grant(
+        &home,
+        &[
+            "m1",
+            "--only",
+            "API_KEY",
+            "--ttl",
+            "1h",
+            "--command",
+            "sh ...",
+        ],
+    );
+    let marker = "4321.75";
+    let command = serde_json::json!([[
+        "run_command",
+        {
+            "command": [
+                "sh",
+                "-c",
+                "setsid sleep \"$0\" & echo started; sleep 600",
+                marker
+            ],
+            "timeout_seconds": 1
+        }
+    ]]);
+    let vault = assert_cmd::cargo::cargo_bin("vault");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(MCP_CLIENT)
+        .arg(&vault)
+        .arg(&key)
+        .arg(command.to_string())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reply: serde_json::Value = serde_json::from_str(stdout(&output).trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&output), stderr(&output)));
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+    let result: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["timed_out"], true, "{result}");
+    assert_eq!(result["stdout"], "started\n", "{result}");
+    let left = gone(marker);
+    assert!(left.is_empty(), "still running: {left:?}");
+}
