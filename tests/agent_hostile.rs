@@ -257,10 +257,15 @@ fn the_sandbox_works_for_a_user_who_is_not_root() {
         .unwrap();
     assert!(chown.success());
     let vault = assert_cmd::cargo::cargo_bin("vault");
-    let run = |args: &[&str], stdin: &str, grant_key: Option<&str>| {
+    // `unshare --user` first: vault in a user namespace without a mapping, where no
+    // further one can be made — the sandbox cannot be made there.
+    let run_in = |nested: bool, args: &[&str], stdin: &str, grant_key: Option<&str>| {
         let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        if nested {
+            command.args(["unshare", "--user", "--"]);
+        }
         command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&vault)
             .args(args)
             .env_clear()
@@ -280,6 +285,8 @@ fn the_sandbox_works_for_a_user_who_is_not_root() {
         drop(input);
         child.wait_with_output().unwrap()
     };
+    let run =
+        |args: &[&str], stdin: &str, grant_key: Option<&str>| run_in(false, args, stdin, grant_key);
     let init = run(&["init"], "", None);
     assert!(init.status.success(), "{}", stderr(&init));
     let set = run(&["set", "API_KEY"], API_KEY, None);
@@ -313,6 +320,22 @@ fn the_sandbox_works_for_a_user_who_is_not_root() {
     assert!(out.contains("probe done"), "{out}");
     assert!(!out.contains("AGE-SECRET-KEY"), "a key was read: {out}");
     assert!(!out.contains(API_KEY));
+    // Fail closed: where the sandbox cannot be made, nothing runs, and vault says why.
+    let marker = home_dir.join("ran");
+    let marker_text = marker.display().to_string();
+    let refused = run_in(
+        true,
+        &["agent", "exec", "--", "touch", &marker_text],
+        "",
+        Some(&key),
+    );
+    assert_eq!(refused.status.code(), Some(125), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("vault's sandbox, which cannot be made here"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!marker.exists(), "the command ran without the sandbox");
 }
 
 fn processes_with(marker: &str) -> Vec<String> {
