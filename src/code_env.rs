@@ -12,8 +12,7 @@
 //! the program starts, and what programs run as a command (an editor, a pager), after
 //! murk's and secretctl's refusals, glibc's list of variables unsafe for set-user-ID
 //! programs, and each runtime's documentation. Deliberately not on it, because they load
-//! no code of their own: `PYTHONINSPECT` (an interactive prompt after the script),
-//! `MALLOC_*` (allocator tuning, a trace file), `LOCPATH`/`NLSPATH` (locale and message
+//! no code of their own: `MALLOC_*` (allocator tuning, a trace file), `LOCPATH`/`NLSPATH` (locale and message
 //! data), `TMPDIR`, `CDPATH`, `HOME`/`XDG_*` and `GIT_DIR` (places to read configuration
 //! from, which must be planted first), proxies and `SSLKEYLOGFILE` (they redirect or record
 //! traffic, they run nothing). Names are matched exactly: the environment is case-sensitive.
@@ -113,6 +112,8 @@ pub const NAMES: &[&str] = &[
     "RUSTC_WRAPPER",
     "RUSTC_WORKSPACE_WRAPPER",
     "NODE_REPL_EXTERNAL_MODULE",
+    // Python's interactive prompt after the script: code read from stdin.
+    "PYTHONINSPECT",
 ];
 
 /// Every name that starts with one of these: the dynamic loaders' (`LD_PRELOAD`,
@@ -128,7 +129,20 @@ pub const PREFIXES: &[&str] = &[
     "LUA_PATH",
     "LUA_CPATH",
     "LUA_INIT",
+    // cargo's compiler and wrappers in their configuration spelling
+    // (`CARGO_BUILD_RUSTC_WRAPPER`, `CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER`, …).
+    "CARGO_BUILD_RUSTC",
+    "CARGO_BUILD_RUSTDOC",
+    // npm's and yarn's configuration from the environment: `script_shell`,
+    // `node_options`, `git`, lifecycle scripts' shell.
+    "npm_config_",
+    "NPM_CONFIG_",
+    "YARN_",
 ];
+
+/// Names that start with the first and end with one of the second: cargo's per-target
+/// runner and linker (`CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER`), not `CARGO_TARGET_DIR`.
+const FRAMED: &[(&str, &[&str])] = &[("CARGO_TARGET_", &["_RUNNER", "_LINKER", "_RUSTFLAGS"])];
 
 /// Whether the variable `name` makes programs load or run code.
 pub fn loads_code(name: &str) -> bool {
@@ -137,7 +151,11 @@ pub fn loads_code(name: &str) -> bool {
     static SET: std::sync::LazyLock<
         std::collections::HashSet<&'static str, foldhash::fast::FixedState>,
     > = std::sync::LazyLock::new(|| NAMES.iter().copied().collect());
-    SET.contains(name) || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    SET.contains(name)
+        || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        || FRAMED.iter().any(|(start, ends)| {
+            name.starts_with(start) && ends.iter().any(|end| name.ends_with(end))
+        })
 }
 
 /// What may be passed although it loads code: the names allowed on the command line and in
@@ -182,6 +200,11 @@ mod tests {
             "TAR_OPTIONS",
             "VIMINIT",
             "GIT_SEQUENCE_EDITOR",
+            "CARGO_BUILD_RUSTC_WRAPPER",
+            "RUSTC_WRAPPER",
+            "npm_config_script_shell",
+            "PYTHONINSPECT",
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
         ] {
             assert!(loads_code(name), "{name}");
         }
@@ -195,6 +218,7 @@ mod tests {
             "API_PATH",
             "GIT_TOKEN",
             "HOME",
+            "CARGO_TARGET_DIR",
         ] {
             assert!(!loads_code(name), "{name}");
         }

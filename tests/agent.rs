@@ -148,7 +148,8 @@ fn code_loading_variables_are_never_granted() {
 fn exec_gets_only_granted_values_in_a_scrubbed_environment_with_no_stdin() {
     let home = home();
     let key = grant(&home, &["claude", "--only", "API_KEY", "--ttl", "1h"]);
-    let output = as_agent(&home, &key, &["agent", "exec", "--", "env"]);
+    // printenv, not env: without --command a launcher is refused.
+    let output = as_agent(&home, &key, &["agent", "exec", "--", "printenv"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let env = stdout(&output);
     // The granted value is there (masked in the output); the other secret is not, by name
@@ -176,7 +177,7 @@ fn exec_gets_only_granted_values_in_a_scrubbed_environment_with_no_stdin() {
     );
     assert_eq!(stdout(&stdin), "/dev/null\n");
     // `vault exec` under the grant is the same confined run.
-    let plain = as_agent(&home, &key, &["exec", "--", "env"]);
+    let plain = as_agent(&home, &key, &["exec", "--", "printenv"]);
     assert!(stdout(&plain).lines().any(|l| l == "API_KEY=********"));
     assert!(!stdout(&plain).contains("DB_PASSWORD") && !stdout(&plain).contains("SSH_AUTH_SOCK"));
 }
@@ -224,7 +225,7 @@ fn a_manifest_may_only_reference_granted_secrets_and_literals() {
     let manifest = home.path().join("secretsd.toml");
     std::fs::write(
         &manifest,
-        "command = [\"env\"]\n[env]\nKEY = \"secret:API_KEY\"\nMODE = \"literal:test\"\n",
+        "command = [\"printenv\"]\n[env]\nKEY = \"secret:API_KEY\"\nMODE = \"literal:test\"\n",
     )
     .unwrap();
     let output = as_agent(&home, &key, &["run"]);
@@ -365,10 +366,11 @@ fn a_users_set_refreshes_the_bundle() {
     };
     assert_eq!(same("a-brand-new-value-for-the-key"), Some(0));
     assert_eq!(same(API_KEY), Some(1));
-    // A new name the patterns match joins the grant.
+    // A new name the patterns match does not join the grant: a refresh never widens it
+    // (tests/agent_hostile.rs).
     home.set("API_OTHER", "another-granted-value-xyz");
     let list = as_agent(&home, &key, &["list"]);
-    assert_eq!(stdout(&list), "API_KEY\nAPI_OTHER\n");
+    assert_eq!(stdout(&list), "API_KEY\n");
     // A rotation reaches the grant too, and a removal takes the name out of it.
     let policy = home.path().join("policy.toml");
     std::fs::write(
@@ -502,7 +504,11 @@ fn commands_are_matched_on_the_resolved_program_and_whole_argv_and_shells_need_n
         args.extend_from_slice(argv);
         let shell = as_agent(&home, &open, &args);
         assert_eq!(shell.status.code(), Some(125), "{argv:?}");
-        assert!(stderr(&shell).contains("a shell runs only when the grant names it"));
+        assert!(
+            stderr(&shell).contains("runs only when the grant names it"),
+            "{}",
+            stderr(&shell)
+        );
     }
 }
 
@@ -550,7 +556,6 @@ fn a_setsid_grandchild_is_gone_after_the_call() {
             "sh ...",
         ],
     );
-    let pid_file = home.path().join("pid");
     let output = as_agent(
         &home,
         &key,
@@ -560,21 +565,37 @@ fn a_setsid_grandchild_is_gone_after_the_call() {
             "--",
             "sh",
             "-c",
-            "setsid sleep 300 & echo $! > pid",
+            "setsid sleep 300.0625 & echo started",
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let pid = pid.trim();
-    assert!(!pid.is_empty());
-    // Gone, or at most a zombie waiting for init to reap it: it runs nothing.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => {}
-        Ok(stat) => {
-            let state = stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap();
-            assert_eq!(state, 'Z', "the grandchild {pid} still runs: {stat}");
+    assert_eq!(stdout(&output), "started\n");
+    // Gone with the sandbox's PID namespace (or at most a zombie: it runs nothing). The
+    // number it had inside means nothing here, so it is found by its command line.
+    let running = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                String::from_utf8_lossy(&cmdline).contains("300.0625")
+                    && stat
+                        .rfind(')')
+                        .and_then(|i| stat[i + 2..].chars().next())
+                        .is_some_and(|state| state != 'Z')
+            })
+            .count()
+    };
+    let mut left = running();
+    for _ in 0..250 {
+        if left == 0 {
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        left = running();
     }
+    assert_eq!(left, 0, "the setsid grandchild still runs");
 }
 
 /// On a terminal, a command under a grant has none: `/dev/tty` would write past the masking

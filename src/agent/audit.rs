@@ -150,6 +150,11 @@ fn last_line(file: &mut std::fs::File, path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(line.to_vec()))
 }
 
+/// Whether a journal runs here (its native socket exists).
+pub fn journal_runs() -> bool {
+    Path::new(JOURNAL).exists()
+}
+
 /// Sends the line to the journal (native protocol), if a journal runs; best effort.
 fn to_journal(line: &str) {
     if !Path::new(JOURNAL).exists() {

@@ -45,8 +45,8 @@ pub const SHELLS: &[&str] = &[
     "fish", "rc", "es", "nu", "elvish", "xonsh", "pwsh", "busybox",
 ];
 
-/// Programs that start another program named in their arguments (`env sh -c …`): with one
-/// of these, a shell anywhere in the arguments counts as the program.
+/// Programs that start another program named in their arguments (`env sh -c …`): refused
+/// under a grant without `--command`, whatever they would start.
 pub const LAUNCHERS: &[&str] = &[
     "env",
     "nice",
@@ -72,12 +72,74 @@ pub const LAUNCHERS: &[&str] = &[
     "strace",
     "ltrace",
     "exec",
+    "busybox",
+    "toybox",
+    "parallel",
+    "nsenter",
+    "setpriv",
+    "prlimit",
+    "cgexec",
+    "firejail",
+    "bwrap",
+    "ssh",
+    "expect",
+    "dbus-run-session",
+    "sg",
+    "newgrp",
+    "pkexec",
+    "start-stop-daemon",
+    "daemonize",
 ];
 
 fn is_shell(path: &Path) -> bool {
     path.file_name()
         .and_then(OsStr::to_str)
         .is_some_and(|name| SHELLS.contains(&name))
+}
+
+fn is_launcher(path: &Path) -> bool {
+    path.file_name()
+        .and_then(OsStr::to_str)
+        .is_some_and(|name| LAUNCHERS.contains(&name))
+}
+
+/// Whether the file at `path` is a shell under another name: the same file (device and
+/// inode) as a program `/etc/shells` lists or a known shell in the system directories, or
+/// a copy of one (the same bytes) — `cp /bin/dash build` is still a shell.
+fn is_shell_file(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(file) = std::fs::metadata(path) else {
+        return false;
+    };
+    let listed = std::fs::read_to_string("/etc/shells").unwrap_or_default();
+    let known: Vec<PathBuf> = listed
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('/'))
+        .map(PathBuf::from)
+        .chain(SHELLS.iter().flat_map(|name| {
+            ["/bin", "/usr/bin", "/usr/local/bin"].map(|dir| Path::new(dir).join(name))
+        }))
+        .collect();
+    let mut contents: Option<Vec<u8>> = None;
+    for other in &known {
+        let Ok(meta) = std::fs::metadata(other) else {
+            continue;
+        };
+        if meta.dev() == file.dev() && meta.ino() == file.ino() {
+            return true;
+        }
+        if meta.len() != file.len() {
+            continue;
+        }
+        if contents.is_none() {
+            contents = std::fs::read(path).ok();
+        }
+        if contents.is_some() && std::fs::read(other).ok() == contents {
+            return true;
+        }
+    }
+    false
 }
 
 /// The absolute, link-free path of `program`: as given when it holds a `/`, else the first
@@ -170,14 +232,14 @@ pub fn check_command(
         )))
     };
     if scope.commands.is_empty() {
-        let launcher = |p: &Path| {
-            p.file_name()
-                .and_then(OsStr::to_str)
-                .is_some_and(|name| LAUNCHERS.contains(&name))
-        };
-        let launches_shell = (launcher(&resolved) || launcher(Path::new(program)))
-            && args.iter().any(|a| is_shell(Path::new(a)));
-        if is_shell(&resolved) || is_shell(Path::new(program)) || launches_shell {
+        // Against accidents only: a grant without --command allows any program, and an
+        // interpreter runs what it is told (SECURITY.md).
+        if is_launcher(&resolved) || is_launcher(Path::new(program)) {
+            return refused(
+                "a program that starts another (env, nohup, setsid, xargs…) runs only when the grant names it (vault agent grant --command)".into(),
+            );
+        }
+        if is_shell(&resolved) || is_shell(Path::new(program)) || is_shell_file(&resolved) {
             return refused(
                 "a shell runs only when the grant names it (vault agent grant --command)".into(),
             );

@@ -8,6 +8,11 @@
 //!   `vault agent list` and for refreshing the bundle when the user changes a granted value
 //!   (which needs no key: encrypting to a recipient needs only its public half).
 //!
+//! `grant.json` decides what a user's write puts in a bundle and for whom, so it is signed
+//! with the user's writer key (the key their vault writes are signed with, under a domain
+//! of its own): a refresh writes nothing for a scope file the user did not sign, and never
+//! more than the names it lists — a new secret a pattern matches needs a new grant.
+//!
 //! What vault acts on under a grant is the bundle; `grant.json` only lists. Both are files
 //! of the same user: an agent that can read the key can decrypt the bundle and write
 //! another, so expiry and the command list are what vault enforces, not a boundary (see
@@ -23,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::store::signature::{Domain, SigningKey};
 use crate::store::{fs as store_fs, strict};
 
 /// The key file's name in a grant's directory.
@@ -173,14 +179,9 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     true
 }
 
-/// Whether any of the scope's patterns match `name`.
-pub fn in_scope(scope: &Scope, name: &str) -> bool {
-    scope.patterns.iter().any(|p| matches(p, name))
-}
-
 /// Makes a grant: a new key, the bundle encrypted to it, the scope file. An existing grant
 /// of that name is replaced (its old key can no longer open the new bundle).
-pub fn create(scope: &Scope, values: &[(&str, &str)]) -> Result<PathBuf> {
+pub fn create(scope: &Scope, values: &[(&str, &str)], signer: &SigningKey) -> Result<PathBuf> {
     let dir = agents_dir()?.join(&scope.name);
     store_fs::ensure_private_dir(&dir)?;
     strict::check_private_dir(&dir, "grant directory")?;
@@ -193,7 +194,7 @@ pub fn create(scope: &Scope, values: &[(&str, &str)]) -> Result<PathBuf> {
     ));
     let key_path = dir.join(KEY_FILE);
     // The bundle first: a key without its bundle opens nothing.
-    write_bundle(&dir, scope, values, &recipient)?;
+    write_bundle(&dir, scope, values, &recipient, signer)?;
     store_fs::write_atomic(&key_path, key_text.as_bytes(), false)?;
     Ok(key_path)
 }
@@ -204,6 +205,7 @@ fn write_bundle(
     scope: &Scope,
     values: &[(&str, &str)],
     recipient: &age::x25519::Recipient,
+    signer: &SigningKey,
 ) -> Result<()> {
     let out = BundleOut {
         scope,
@@ -230,7 +232,13 @@ fn write_bundle(
     };
     let text = serde_json::to_vec_pretty(&scope_file)
         .map_err(|e| Error::Failed(format!("cannot write the grant scope: {e}")))?;
-    Ok(store_fs::write_atomic(&dir.join(SCOPE_FILE), &text, false)?)
+    let signed = crate::store::signature::sign_object(Domain::AgentScope, Some(signer), &text)
+        .map_err(|e| Error::Failed(format!("cannot sign the grant scope: {e}")))?;
+    Ok(store_fs::write_atomic(
+        &dir.join(SCOPE_FILE),
+        &signed,
+        false,
+    )?)
 }
 
 /// Opens the grant whose key is at `key_path`: checks the key file (the user's, 0600), and
@@ -288,37 +296,63 @@ pub fn open(key_path: &Path) -> Result<Grant> {
     })
 }
 
-/// Every grant's scope, by name (no key is read).
-pub fn list() -> Result<Vec<Scope>> {
+/// A grant's scope as its file reads, and whether the user signed it.
+pub struct Listed {
+    pub scope: Scope,
+    /// Signed by the writer key given; `None` when no key was given to check with.
+    pub signed: Option<bool>,
+}
+
+/// Every grant's scope, by name, checked against `signer` when given (no grant key is read).
+pub fn list_checked(signer: Option<&SigningKey>) -> Result<Vec<Listed>> {
     let dir = agents_dir()?;
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", &dir, e)),
     };
-    let mut scopes = Vec::new();
+    let mut listed = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path().join(SCOPE_FILE);
-        if let Some(file) = read_scope_file(&path)? {
-            scopes.push(file.scope);
+        if let Some((file, text)) = read_scope_text(&path)? {
+            let signed = signer.map(|key| is_signed(&text, key));
+            listed.push(Listed {
+                scope: file.scope,
+                signed,
+            });
         }
     }
-    scopes.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(scopes)
+    listed.sort_by(|a, b| a.scope.name.cmp(&b.scope.name));
+    Ok(listed)
+}
+
+fn is_signed(text: &[u8], key: &SigningKey) -> bool {
+    crate::store::signature::signed_by(Domain::AgentScope, text, &key.writer())
+}
+
+/// Every grant's scope, by name (no key is read, no signature checked).
+pub fn list() -> Result<Vec<Scope>> {
+    Ok(list_checked(None)?.into_iter().map(|l| l.scope).collect())
 }
 
 fn read_scope_file(path: &Path) -> Result<Option<ScopeFile>> {
+    Ok(read_scope_text(path)?.map(|(file, _)| file))
+}
+
+/// The scope file at `path` and its bytes (what its signature covers).
+fn read_scope_text(path: &Path) -> Result<Option<(ScopeFile, Vec<u8>)>> {
     if !path.exists() {
         return Ok(None);
     }
     strict::check_private_file(path, "grant scope file")?;
     let text = crate::regular_file::read_text(path, path, "grant scope file")?;
-    serde_json::from_str(&text).map(Some).map_err(|e| {
+    let file = serde_json::from_str(&text).map_err(|e| {
         Error::BadData(format!(
             "the grant scope file {} is not valid: {e}",
             path.display()
         ))
-    })
+    })?;
+    Ok(Some((file, text.as_bytes().to_vec())))
 }
 
 /// The scope of the grant `name`, if there is one.
@@ -348,29 +382,49 @@ pub fn revoke(name: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// The grants (not expired) a change of `names` concerns.
-pub fn concerned(names: &[String]) -> Result<Vec<Scope>> {
-    Ok(list()?
-        .into_iter()
-        .filter(|s| now() < s.expires_at && names.iter().any(|n| in_scope(s, n)))
-        .collect())
+/// The grants (not expired) a change of `names` concerns: those whose signed scope lists
+/// one of them. Scope files `signer` did not sign are returned apart, by name.
+pub fn concerned(names: &[String], signer: &SigningKey) -> Result<(Vec<Scope>, Vec<String>)> {
+    let mut concerned = Vec::new();
+    let mut forged = Vec::new();
+    for listed in list_checked(Some(signer))? {
+        let scope = listed.scope;
+        if listed.signed != Some(true) {
+            forged.push(scope.name);
+            continue;
+        }
+        if now() < scope.expires_at && names.iter().any(|n| scope.names.contains(n)) {
+            concerned.push(scope);
+        }
+    }
+    Ok((concerned, forged))
 }
 
-/// Writes the bundle of `scope` again with `values` (the vault's current values of its
-/// patterns), encrypted to the recipient in its scope file: no key is needed.
-pub fn refresh(scope: &Scope, values: &[(&str, &str)]) -> Result<()> {
-    let dir = agents_dir()?.join(&scope.name);
-    let file = read_scope_file(&dir.join(SCOPE_FILE))?
-        .ok_or_else(|| Error::NotFound(format!("no grant named {} to refresh", scope.name)))?;
+/// Writes the bundle of the grant `name` again with `values`, encrypted to the recipient in
+/// its scope file, which must be signed by `signer` (no grant key is needed). Only the
+/// names the signed scope lists are written: a refresh never widens a grant.
+pub fn refresh(name: &str, values: &[(&str, &str)], signer: &SigningKey) -> Result<()> {
+    validate_name(name)?;
+    let dir = agents_dir()?.join(name);
+    let (file, text) = read_scope_text(&dir.join(SCOPE_FILE))?
+        .ok_or_else(|| Error::NotFound(format!("no grant named {name} to refresh")))?;
+    if !is_signed(&text, signer) || file.scope.name != name {
+        return Err(Error::BadData(format!(
+            "the scope file of grant {name} is not signed by you (forged or damaged): nothing was written for it; revoke it (vault agent revoke {name})"
+        )));
+    }
     let recipient = age::x25519::Recipient::from_str(&file.recipient).map_err(|e| {
         Error::BadData(format!(
-            "the grant scope file of {} has no valid recipient: {e}",
-            scope.name
+            "the grant scope file of {name} has no valid recipient: {e}"
         ))
     })?;
-    let mut scope = file.scope;
-    scope.names = values.iter().map(|(n, _)| n.to_string()).collect();
-    write_bundle(&dir, &scope, values, &recipient)
+    let scope = file.scope;
+    let kept: Vec<(&str, &str)> = values
+        .iter()
+        .copied()
+        .filter(|(n, _)| scope.names.iter().any(|granted| granted == n))
+        .collect();
+    write_bundle(&dir, &scope, &kept, &recipient, signer)
 }
 
 #[cfg(test)]

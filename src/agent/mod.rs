@@ -5,3 +5,4 @@
 pub mod audit;
 pub mod confine;
 pub mod grant;
+pub mod sandbox;

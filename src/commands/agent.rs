@@ -28,7 +28,7 @@ pub fn grant_key(cli: &Cli) -> Option<PathBuf> {
 pub fn run(context: &Context, command: &AgentCommand) -> Result<u8> {
     match command {
         AgentCommand::Grant(args) => grant(context, args),
-        AgentCommand::List => list(context.global.quiet),
+        AgentCommand::List => list(context, context.global.quiet),
         AgentCommand::Revoke {
             name,
             rotate,
@@ -141,7 +141,7 @@ fn grant(context: &Context, args: &AgentGrantArgs) -> Result<u8> {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let key = grant::create(&scope, &pairs)?;
+    let key = grant::create(&scope, &pairs, signer(context)?)?;
     audit::append(audit::Action {
         grant: &scope.name,
         action: "grant",
@@ -175,15 +175,29 @@ fn grant(context: &Context, args: &AgentGrantArgs) -> Result<u8> {
     SUCCESS
 }
 
-fn list(quiet: bool) -> Result<u8> {
-    let scopes = grant::list()?;
+/// The key grant scope files are signed with: this user's writer key.
+fn signer(context: &Context) -> Result<&crate::store::signature::SigningKey> {
+    context.own().map(|own| &own.key).ok_or_else(|| {
+        Error::LockedOut(
+            "a grant's scope is signed with your writer key, and no identity of yours was found to derive it from (vault init, or VAULT_IDENTITY)".into(),
+        )
+    })
+}
+
+fn list(context: &Context, quiet: bool) -> Result<u8> {
+    let listed = grant::list_checked(context.own().map(|own| &own.key))?;
     let mut out = String::new();
     let now = grant::now();
-    for scope in &scopes {
-        let state = if now >= scope.expires_at {
-            "expired"
-        } else {
-            "active"
+    let mut forged = Vec::new();
+    for grant::Listed { scope, signed } in &listed {
+        let state = match signed {
+            Some(false) => {
+                forged.push(scope.name.clone());
+                "FORGED (not signed by you)"
+            }
+            _ if now >= scope.expires_at => "expired",
+            Some(true) => "active",
+            None => "active (unchecked: no identity)",
         };
         out.push_str(&format!(
             "{}\t{state} until {}\tonly {}\tnames {}\tcommands {}\tproject {}\n",
@@ -204,10 +218,16 @@ fn list(quiet: bool) -> Result<u8> {
             scope.project.display()
         ));
     }
-    if scopes.is_empty() && !quiet {
+    if listed.is_empty() && !quiet {
         print_stderr("no grants");
     }
     print_report(&out)?;
+    if !forged.is_empty() {
+        print_stderr(&format!(
+            "warning: the scope file of {} is not signed by you: someone else wrote it, and no write of yours refreshes it; revoke it (vault agent revoke NAME)",
+            forged.join(", ")
+        ));
+    }
     SUCCESS
 }
 
@@ -270,6 +290,20 @@ fn revoke(
 }
 
 fn log(name: Option<&str>, quiet: bool) -> Result<u8> {
+    let log_path = audit::path()?;
+    let grants = grant::list()?;
+    // Making a grant writes its first line: a grant without a log means the log was deleted.
+    if !log_path.exists() && !grants.is_empty() {
+        return Err(Error::BadData(format!(
+            "the agent audit log {} is missing, but grants exist ({}): it was deleted, and what was run under them is not known",
+            log_path.display(),
+            grants
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let checked = audit::read()?;
     let mut out = String::new();
     for entry in checked
@@ -301,8 +335,13 @@ fn log(name: Option<&str>, quiet: bool) -> Result<u8> {
         ))),
         None if quiet => SUCCESS,
         None => {
+            let anchor = if audit::journal_runs() {
+                "the chain only shows careless edits: a rewritten or shortened log still reads intact, so compare with the journal's copy (journalctl -t vault-agent)"
+            } else {
+                "not anchored: no journal here, so a rewritten or shortened log cannot be told from a true one"
+            };
             print_stderr(&format!(
-                "{} entries, chain intact (the last lines can still be removed unseen: compare with journalctl -t vault-agent)",
+                "{} entries, chain intact; {anchor}",
                 checked.entries.len()
             ));
             SUCCESS
@@ -324,21 +363,28 @@ pub fn refresh_grants(context: &Context, names: &[String]) {
 
 fn try_refresh(context: &Context, names: &[String]) -> Result<()> {
     // With no place for state there can be no grants to refresh.
-    if names.is_empty() || grant::state_dir().is_err() {
+    if names.is_empty() || grant::state_dir().is_err() || grant::list()?.is_empty() {
         return Ok(());
     }
-    let concerned = grant::concerned(names)?;
+    let signer = signer(context)?;
+    let (concerned, forged) = grant::concerned(names, signer)?;
+    if !forged.is_empty() {
+        print_stderr(&format!(
+            "warning: not refreshed, and nothing written for them: the scope file of {} is not signed by you (forged or damaged); revoke it (vault agent revoke NAME)",
+            forged.join(", ")
+        ));
+    }
     if concerned.is_empty() {
         return Ok(());
     }
     let plaintext = context.vault().read(context)?;
     for scope in concerned {
-        let (values, _) = granted_values(context, &plaintext, &scope.patterns)?;
+        let (values, _) = granted_values(context, &plaintext, &scope.names)?;
         let pairs: Vec<(&str, &str)> = values
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        grant::refresh(&scope, &pairs)?;
+        grant::refresh(&scope.name, &pairs, signer)?;
         context.explain(&format!("refreshed the bundle of grant {}", scope.name));
     }
     Ok(())

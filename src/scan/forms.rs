@@ -14,7 +14,10 @@
 //!   Python's `quote` (keeps `/`), JavaScript's `encodeURIComponent` (keeps `!'()*`) and form
 //!   encoding (space as `+`) do it, once or twice (`%2F` becomes `%252F`);
 //! * a JSON string's content, with `/` escaped as `\/` (PHP) or not, non-ASCII escaped as
-//!   `\uXXXX` (Python, PHP) or not.
+//!   `\uXXXX` (Python, PHP) or not;
+//! * every byte percent-encoded (`%73%6B…`) and every character `\uXXXX`-escaped
+//!   (`\u0073\u006b…`), in either case: what a command that means to slip a value past
+//!   the simpler forms writes.
 //!
 //! Variants that coincide for a value (a value without `/` is the same in every URL style)
 //! are one needle. Every buffer holding a form is zeroized and sized up front, so no
@@ -56,7 +59,39 @@ pub fn forms(value: &str) -> Vec<Form> {
             all.push(("JSON string", json_escaped(value, escape_slash, ascii_only)));
         }
     }
+    for digits in [UPPER, LOWER] {
+        all.push(("URL-encoded every byte", percent_every_byte(bytes, digits)));
+        all.push(("JSON \\u escapes", unicode_escaped(value, digits)));
+    }
     distinct(all)
+}
+
+/// Every byte as `%XX`.
+fn percent_every_byte(value: &[u8], digits: &[u8; 16]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(3 * value.len()));
+    for byte in value {
+        out.extend_from_slice(&[
+            b'%',
+            digits[usize::from(byte >> 4)],
+            digits[usize::from(byte & 0x0f)],
+        ]);
+    }
+    out
+}
+
+/// Every character as `\uXXXX` (UTF-16, a surrogate pair beyond the BMP).
+fn unicode_escaped(value: &str, digits: &[u8; 16]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(12 * value.len()));
+    let mut units = [0u16; 2];
+    for c in value.chars() {
+        for unit in c.encode_utf16(&mut units).iter() {
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(digits[usize::from((unit >> shift) & 0x0f)]);
+            }
+        }
+    }
+    out
 }
 
 /// `forms` without a text that an earlier form has (compared in place: no copy is kept).
@@ -212,6 +247,17 @@ mod tests {
         // Every character that only the value decides is kept: 10 bytes from offset 1 are
         // bits 8..88, characters 2..14.
         assert_eq!(base64_core(&STANDARD_NO_PAD, value, 1).len(), 12);
+    }
+
+    #[test]
+    fn every_byte_percent_encoded_and_every_character_u_escaped() {
+        assert_eq!(text(&percent_every_byte(b"sk", UPPER)), "%73%6B");
+        assert_eq!(text(&percent_every_byte(b"sk", LOWER)), "%73%6b");
+        assert_eq!(
+            text(&unicode_escaped("sk\u{e9}", LOWER)),
+            "\\u0073\\u006b\\u00e9"
+        );
+        assert_eq!(text(&unicode_escaped("\u{1F600}", UPPER)), "\\uD83D\\uDE00");
     }
 
     #[test]

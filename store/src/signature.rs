@@ -31,6 +31,9 @@ pub enum Domain {
     Files,
     /// Values typed to settle a merge, kept between calls.
     MergeValues,
+    /// An AI agent grant's scope file (`grant.json`): what a user's write may put in the
+    /// grant's bundle, and for whom.
+    AgentScope,
 }
 
 impl Domain {
@@ -39,6 +42,7 @@ impl Domain {
             Domain::Vault => b"secretsd vault signature v1\0",
             Domain::Files => b"secretsd backup files v1\0",
             Domain::MergeValues => b"secretsd merge values v1\0",
+            Domain::AgentScope => b"secretsd agent grant scope v1\0",
         }
     }
 }

@@ -13,10 +13,13 @@ use std::time::Duration;
 
 use age::secrecy::ExposeSecret;
 
-use crate::agent::{audit, confine, grant::Grant};
+use crate::agent::{audit, confine, grant::Grant, sandbox};
 use crate::environment::{ChildEnvironment, Inherit};
 use crate::error::{Error, Result};
 use crate::redact::{Patterns, Redactor};
+
+/// How long the output is still read once the command has ended.
+const PUMP_GRACE: Duration = Duration::from_secs(2);
 
 /// A command to run under a grant.
 pub struct Request<'a> {
@@ -152,6 +155,9 @@ fn start(
     let mut argv = Vec::with_capacity(request.argv.len());
     argv.push(program.into_os_string());
     argv.extend(request.argv.iter().skip(1).cloned());
+    // In vault's sandbox: the identity, the grant keys and the rest of vault's files out
+    // of sight, and every process it starts in a PID namespace that dies with it.
+    let argv = sandbox::wrap(&argv, &sandbox::hidden(Some(&grant.key_path)))?;
     let mut command = crate::keeper::detached_command(&argv);
     command.env_clear();
     let environment = ChildEnvironment::build(
@@ -232,8 +238,17 @@ fn wait(
     if let Some(timer) = timer {
         let _ = timer.join();
     }
+    // The output is read until the pipes close, but not for ever: a process that got out
+    // of the sandbox's PID namespace (it should not be able to) and kept a pipe open would
+    // otherwise hold the call past its timeout. What it writes later is not reported.
+    let deadline = std::time::Instant::now() + PUMP_GRACE;
     for pump in pumps {
-        let _ = pump.join();
+        while !pump.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if pump.is_finished() {
+            let _ = pump.join();
+        }
     }
     let status = status?;
     use std::os::unix::process::ExitStatusExt;

@@ -22,14 +22,24 @@ fn home() -> Result<PathBuf> {
         .ok_or_else(|| Error::Usage("HOME is not set to an absolute path".into()))
 }
 
-/// The directories the agent's own shell must not read: vault's configuration (the
-/// identity), state (grant keys, the trust record) and data (the vault, its backups).
+/// What the agent's own shell must not read: vault's configuration (the identity), state
+/// (grant keys, the trust record), data (the vault, its backups) and cache directories,
+/// and every identity file in use wherever it is (`VAULT_IDENTITY=~/.ssh/vault-id.txt`) —
+/// the same list vault's own sandbox hides from a command run under a grant.
 fn private_dirs() -> Result<Vec<PathBuf>> {
-    Ok(vec![
+    let mut paths = vec![
         crate::store::paths::config_dir()?,
         grant::state_dir()?,
         crate::store::paths::data_dir()?,
-    ])
+    ];
+    paths.extend(crate::agent::sandbox::cache_dir());
+    let hidden = crate::agent::sandbox::hidden(None);
+    for path in hidden.dirs.into_iter().chain(hidden.files) {
+        if !paths.iter().any(|p| path.starts_with(p) || *p == path) {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
 }
 
 pub fn connect(host: AgentHost, name: &str, allow_run: bool) -> Result<u8> {
@@ -139,7 +149,15 @@ fn claude_code(server: &str, vault: &Path, args: &[String], dirs: &[PathBuf]) ->
             "filesystem": { "denyRead": deny, "denyWrite": deny },
         },
         "permissions": {
-            "deny": deny.iter().map(|d| format!("Read({d}/**)")).collect::<Vec<_>>(),
+            "deny": dirs
+                .iter()
+                .zip(&deny)
+                .map(|(path, d)| if path.is_file() {
+                    format!("Read({d})")
+                } else {
+                    format!("Read({d}/**)")
+                })
+                .collect::<Vec<_>>(),
         },
     });
     print_report(&format!(
