@@ -577,15 +577,72 @@ fn a_deleted_audit_log_is_reported_and_an_unanchored_chain_says_so() {
     if !Path::new("/run/systemd/journal/socket").exists() {
         assert!(stderr(&ok).contains("not anchored"), "{}", stderr(&ok));
     }
-    std::fs::remove_file(&log).unwrap();
-    let output = home.vault(&["agent", "log"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("is missing, but grants exist (m2)"),
-        "{}",
-        stderr(&output)
+    // Emptied, then deleted: both said, neither read as an intact chain.
+    for cut in ["empty", "delete"] {
+        if cut == "empty" {
+            std::fs::write(&log, "").unwrap();
+        } else {
+            std::fs::remove_file(&log).unwrap();
+        }
+        let output = home.vault(&["agent", "log"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(6), "{cut}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is missing or empty, but grants exist (m2)"),
+            "{cut}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("chain intact"));
+    }
+}
+
+/// What a granted command may write: the project and a private /tmp — never the home, where
+/// it could plant what runs later outside any sandbox (the agent host's MCP configuration, a
+/// shell's startup file).
+#[test]
+fn a_granted_command_writes_only_the_project_and_a_private_tmp() {
+    let home = home();
+    let project = home.path().join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    let key = grant(
+        &home,
+        &[
+            "writes",
+            "--only",
+            "API_KEY",
+            "--ttl",
+            "1h",
+            "--project",
+            project.to_str().unwrap(),
+        ],
     );
-    assert!(!stderr(&output).contains("chain intact"));
+    // A file outside /tmp, as a real home is (the test's home is in /tmp, which the sandbox
+    // replaces with its own).
+    let elsewhere = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = elsewhere.path().join(".claude.json");
+    std::fs::write(&outside, "{}").unwrap();
+    let _ = std::fs::remove_file("/tmp/scratch-of-the-command");
+    let script = format!(
+        "import os\n\
+         open('in-project.txt', 'w').write('ok')\n\
+         open('/tmp/scratch-of-the-command', 'w').write('ok')\n\
+         try:\n    open({outside:?}, 'w').write('planted')\n    print('HOME-WRITTEN')\n\
+         except OSError:\n    print('home refused')\n"
+    );
+    let mut command = as_agent_command(
+        &home,
+        &key,
+        &["agent", "exec", "--", "python3", "-c", &script],
+    );
+    let output = command.current_dir(&project).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "home refused\n");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "{}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("in-project.txt")).unwrap(),
+        "ok"
+    );
+    // Its /tmp was its own.
+    assert!(!Path::new("/tmp/scratch-of-the-command").exists());
 }
 
 #[test]

@@ -325,6 +325,9 @@ fn no_cache_holds_for_every_spelling_of_a_key() {
         "openbao:/secret/app#ROOTPW",
         "openbao:secret/app?version=1#ROOTPW",
         "openbao:/secret/app?version=1#ROOTPW",
+        // A trailing `/` names the same secret too (the provider strips it).
+        "openbao:secret/app/#ROOTPW",
+        "openbao://secret/app/?version=1#ROOTPW",
     ];
     for reference in spellings {
         assert_eq!(
@@ -352,6 +355,70 @@ fn no_cache_holds_for_every_spelling_of_a_key() {
         );
         assert!(!stdout(&output).contains("root-pw-6620"));
     }
+}
+
+/// A secret deleted on the server is dropped from the cache however it was spelled when it
+/// was cached: a not-found for `/secret/del#A` drops `secret/del#A`.
+#[test]
+fn a_not_found_drops_every_spelling_of_the_key() {
+    let mut server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/del", "A=deleted-value-5512"]);
+    let home = home_with(&cached_config(server.address()));
+    let env = [("BAO_TOKEN", server.root_token.as_str())];
+    succeeded(&vault(
+        &home,
+        &env,
+        &["get", "--reveal", "openbao:secret/del#A"],
+    ));
+    assert!(listed(&home).contains("secret/del#A"));
+    server.ok(&["kv", "metadata", "delete", "secret/del"]);
+    for reference in ["openbao:/secret/del#A", "openbao:secret/del/#A"] {
+        let output = vault(&home, &env, &["get", "--reveal", reference]);
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    }
+    let list = listed(&home);
+    assert!(!list.contains("secret/del"), "{list}");
+    server.node.kill();
+    let output = vault(
+        &home,
+        &env,
+        &["get", "--reveal", "--offline", "openbao:secret/del#A"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("deleted-value-5512"));
+}
+
+/// A clear whose record cannot be written (a directory planted where it goes) still removes
+/// what it clears, and says what failed: nothing stays to be served `--offline`.
+#[test]
+fn a_clear_whose_record_cannot_be_written_still_clears() {
+    let mut server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=cleared-anyway-4410"]);
+    let home = home_with(&cached_config(server.address()));
+    let env = [("BAO_TOKEN", server.root_token.as_str())];
+    succeeded(&vault(
+        &home,
+        &env,
+        &["get", "--reveal", "openbao:secret/app#A"],
+    ));
+    assert_eq!(cache_files(&home).len(), 1);
+    std::fs::create_dir(cache_dir(&home).join("ALL.cleared")).unwrap();
+    let output = vault(&home, &env, &["cache", "clear"]);
+    assert!(!output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ALL.cleared"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(cache_files(&home).is_empty());
+    server.node.kill();
+    let output = vault(
+        &home,
+        &env,
+        &["get", "--reveal", "--offline", "openbao:secret/app#A"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("cleared-anyway-4410"));
 }
 
 /// F3: a key added to `no_cache` after it was cached is never served again — not

@@ -253,15 +253,7 @@ pub fn check_command(
     {
         return Ok(resolved);
     }
-    refused(format!(
-        "it allows only {}",
-        scope
-            .commands
-            .iter()
-            .map(|c| c.join(" "))
-            .collect::<Vec<_>>()
-            .join("; ")
-    ))
+    refused(format!("it allows only {}", scope.commands_text()))
 }
 
 /// The directory a command under `scope` runs in: `wanted` (canonical), which must be the

@@ -55,6 +55,17 @@ pub struct Scope {
     pub expires_at: u64,
 }
 
+impl Scope {
+    /// The allowed commands as a person reads them: `PROGRAM ARGS; PROGRAM ARGS`.
+    pub fn commands_text(&self) -> String {
+        self.commands
+            .iter()
+            .map(|c| c.join(" "))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// `grant.json`: the scope and the recipient the bundle is encrypted to.
 #[derive(Serialize, Deserialize)]
 struct ScopeFile {

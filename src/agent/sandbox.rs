@@ -11,7 +11,11 @@
 //!   namespace's init ends — with the command, or killed with the keeper and vault
 //!   (`--die-with-parent`) — the kernel kills everything in it;
 //! * no capabilities (`--cap-drop ALL`, which matters when the user is root), and a
-//!   session of its own (no terminal to write past the masking).
+//!   session of its own (no terminal to write past the masking);
+//! * nothing writable but the project and a private `/tmp`, `/var/tmp` and `/dev/shm`: the
+//!   command runs outside the agent host's sandbox, so a home it could write would let it
+//!   plant what runs there later with no sandbox at all (the host's MCP configuration, a
+//!   shell's startup file, a user unit, a program in `~/.cargo/bin`).
 //!
 //! The network, the project's files and the values the command is given are not hidden:
 //! SECURITY.md says so. When the sandbox cannot be made, nothing runs (fail closed).
@@ -62,6 +66,19 @@ pub fn hidden(grant_key: Option<&Path>) -> Hidden {
         candidates.push(PathBuf::from(dir).join(crate::store::paths::CREDENTIAL_NAME));
     }
     candidates.extend(grant_key.map(Path::to_path_buf));
+    // The environment is the caller's to set (under a grant vault reads no configuration,
+    // so pointing XDG_CONFIG_HOME elsewhere would cost an agent nothing): the default
+    // places under the home the password database gives are hidden too.
+    if let Some(home) = passwd_home() {
+        for dir in [
+            ".config/secretsd",
+            ".local/state/secretsd",
+            ".local/share/secretsd",
+            ".cache/secretsd",
+        ] {
+            candidates.push(home.join(dir));
+        }
+    }
     let mut hidden = Hidden::default();
     for path in candidates {
         // What does not exist holds nothing to hide (and bubblewrap would create it).
@@ -88,6 +105,17 @@ pub fn hidden(grant_key: Option<&Path>) -> Hidden {
     hidden
 }
 
+/// This user's home as /etc/passwd gives it (not `HOME`, which the caller sets).
+fn passwd_home() -> Option<PathBuf> {
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 7 && fields[2] == uid && fields[5].starts_with('/'))
+            .then(|| PathBuf::from(fields[5]))
+    })
+}
+
 /// `$XDG_CACHE_HOME/secretsd`, else `~/.cache/secretsd`.
 pub fn cache_dir() -> Option<PathBuf> {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -110,12 +138,22 @@ fn bwrap() -> Result<&'static str> {
         })
 }
 
-/// bubblewrap's options for `hidden`, up to and including `--`.
-fn options(hidden: &Hidden) -> Vec<OsString> {
+/// bubblewrap's options for `hidden`, with `project` the one place written through to,
+/// up to and including `--`.
+fn options(hidden: &Hidden, project: &Path) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
+        "--ro-bind",
+        "/",
+        "/",
         "--dev-bind",
-        "/",
-        "/",
+        "/dev",
+        "/dev",
+        "--tmpfs",
+        "/dev/shm",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/var/tmp",
         "--unshare-pid",
         "--proc",
         "/proc",
@@ -127,6 +165,7 @@ fn options(hidden: &Hidden) -> Vec<OsString> {
     .iter()
     .map(OsString::from)
     .collect();
+    args.extend(["--bind".into(), project.into(), project.into()]);
     for file in &hidden.files {
         args.extend(["--ro-bind".into(), "/dev/null".into(), file.into()]);
     }
@@ -145,9 +184,9 @@ fn options(hidden: &Hidden) -> Vec<OsString> {
 /// `argv` (a resolved program and its arguments) as run inside the sandbox. The sandbox
 /// is tried first, running bubblewrap's `--version` in it: if it cannot be made (no user
 /// namespaces, say), this refuses, saying why.
-pub fn wrap(argv: &[OsString], hidden: &Hidden) -> Result<Vec<OsString>> {
+pub fn wrap(argv: &[OsString], hidden: &Hidden, project: &Path) -> Result<Vec<OsString>> {
     let bwrap = bwrap()?;
-    let options = options(hidden);
+    let options = options(hidden, project);
     let probe = Command::new(bwrap)
         .args(&options)
         .arg(bwrap)

@@ -363,16 +363,19 @@ impl Cache {
         asked: store::Asked,
     ) {
         let Ok(store) = &self.store else { return };
-        let gone: Vec<&String> = answer
+        // What is gone is gone however it was spelled when it was cached.
+        let gone: Vec<String> = answer
             .errors
             .iter()
             .filter(|(_, e)| e.kind == ErrorKind::NotFound)
-            .map(|(k, _)| k)
+            .map(|(k, _)| policy::matching_form(k))
             .collect();
         let keep = settings.keep.as_secs();
         let result = store.update(id, self.profile.as_deref(), |entries, cleared| {
-            for key in &gone {
-                entries.entries.remove(*key);
+            if !gone.is_empty() {
+                entries
+                    .entries
+                    .retain(|key, _| !gone.contains(&policy::matching_form(key)));
             }
             let overtaken = cleared.is_some_and(|cleared| asked.moment <= cleared);
             if !overtaken {

@@ -37,16 +37,17 @@ impl ProviderCache {
 }
 
 /// What names the same value however a reference spells it: the path without its leading
-/// `/`s and without `?options` (a version…), then `#` and the field. Providers read a key
-/// so (the OpenBao provider strips the `/`, takes `?version=N`), so `no_cache` must too:
+/// and trailing `/`s and without `?options` (a version…), then `#` and the field. Providers
+/// read a key so (the OpenBao provider strips the `/`s, takes `?version=N`), so `no_cache`
+/// and a not-found drop must too:
 /// another spelling of a key it names is still that key.
 pub fn matching_form(key: &str) -> String {
     let (path, field) = match key.split_once('#') {
         Some((path, field)) => (path, Some(field)),
         None => (key, None),
     };
-    let path = path.trim_start_matches('/');
     let path = path.split_once('?').map_or(path, |(path, _)| path);
+    let path = path.trim_matches('/');
     match field {
         Some(field) => format!("{path}#{field}"),
         None => path.to_string(),

@@ -279,8 +279,11 @@ impl Store {
         self.prepare()?;
         let path = self.path(id);
         let _lock = crate::store::fs::WriterLock::acquire(&path)?;
-        self.record_clear(&id.stem())?;
-        remove_file(&path)
+        // A record that cannot be written does not keep the entries: they go all the same,
+        // and the failure is said after.
+        let recorded = self.record_clear(&id.stem());
+        remove_file(&path)?;
+        recorded
     }
 
     /// The last `vault cache clear` of `id`'s provider or of every provider: recorded
@@ -386,18 +389,28 @@ impl Store {
     pub fn clear_all(&self, provider: Option<&str>) -> Result<usize> {
         self.prepare()?;
         let stem = provider.unwrap_or(EVERY_PROVIDER);
-        {
-            let _lock = crate::store::fs::WriterLock::acquire(
-                &self.dir.join(format!("{stem}{CLEARED_SUFFIX}")),
-            )?;
-            self.record_clear(stem)?;
-        }
+        let recorded = crate::store::fs::WriterLock::acquire(
+            &self.dir.join(format!("{stem}{CLEARED_SUFFIX}")),
+        )
+        .map_err(Error::from)
+        .and_then(|_lock| self.record_clear(stem));
+        // Every file goes even when the record, or another file, could not: one that stays
+        // is named after.
         let files = self.files(provider)?;
+        let mut failed = None;
         for path in &files {
-            let _lock = crate::store::fs::WriterLock::acquire(path)?;
-            remove_file(path)?;
+            let removed = crate::store::fs::WriterLock::acquire(path)
+                .map_err(Error::from)
+                .and_then(|_lock| remove_file(path));
+            if let Err(e) = removed {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(files.len())
+        recorded?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(files.len()),
+        }
     }
 
     /// The directories, made private, with the tag backup tools look for.

@@ -161,12 +161,7 @@ fn grant(context: &Context, args: &AgentGrantArgs) -> Result<u8> {
         } else {
             format!(
                 "; only {}",
-                scope
-                    .commands
-                    .iter()
-                    .map(|c| c.join(" "))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                scope.commands_text()
             )
         },
         key.display()
@@ -208,12 +203,7 @@ fn list(context: &Context, quiet: bool) -> Result<u8> {
             if scope.commands.is_empty() {
                 "any but a shell".to_string()
             } else {
-                scope
-                    .commands
-                    .iter()
-                    .map(|c| c.join(" "))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                scope.commands_text()
             },
             scope.project.display()
         ));
@@ -292,10 +282,12 @@ fn revoke(
 fn log(name: Option<&str>, quiet: bool) -> Result<u8> {
     let log_path = audit::path()?;
     let grants = grant::list()?;
-    // Making a grant writes its first line: a grant without a log means the log was deleted.
-    if !log_path.exists() && !grants.is_empty() {
+    // Making a grant writes its first line: a grant without a log, or with an empty one,
+    // means the log was deleted or emptied.
+    let empty = std::fs::metadata(&log_path).map_or(true, |m| m.len() == 0);
+    if empty && !grants.is_empty() {
         return Err(Error::BadData(format!(
-            "the agent audit log {} is missing, but grants exist ({}): it was deleted, and what was run under them is not known",
+            "the agent audit log {} is missing or empty, but grants exist ({}): it was deleted or emptied, and what was run under them is not known",
             log_path.display(),
             grants
                 .iter()

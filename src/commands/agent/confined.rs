@@ -157,7 +157,11 @@ fn start(
     argv.extend(request.argv.iter().skip(1).cloned());
     // In vault's sandbox: the identity, the grant keys and the rest of vault's files out
     // of sight, and every process it starts in a PID namespace that dies with it.
-    let argv = sandbox::wrap(&argv, &sandbox::hidden(Some(&grant.key_path)))?;
+    let argv = sandbox::wrap(
+        &argv,
+        &sandbox::hidden(Some(&grant.key_path)),
+        &scope.project,
+    )?;
     let mut command = crate::keeper::detached_command(&argv);
     command.env_clear();
     let environment = ChildEnvironment::build(
