@@ -11,7 +11,7 @@ use common::{TestHome, stderr, stdout};
 
 /// One person on their own machine, using the vault at `vault`.
 struct Person {
-    home: TestHome,
+    home: std::rc::Rc<TestHome>,
     vault: PathBuf,
 }
 
@@ -19,7 +19,7 @@ impl Person {
     /// The owner: makes the vault at `vault`.
     fn owner(vault: &Path) -> Person {
         let person = Person {
-            home: TestHome::new(),
+            home: TestHome::new().into(),
             vault: vault.to_path_buf(),
         };
         person.ok(&["init", "--label", "team"]);
@@ -29,7 +29,7 @@ impl Person {
     /// Someone with an identity of their own, added by `owner` and trusting the vault.
     fn joined(owner: &Person) -> Person {
         let person = Person {
-            home: TestHome::new(),
+            home: TestHome::new().into(),
             vault: owner.vault.clone(),
         };
         let name = person.home.name();
@@ -37,6 +37,14 @@ impl Person {
         owner.ok(&["recipients", "add", &person.line()]);
         person.ok(&["verify", "--accept"]);
         person
+    }
+
+    /// The same person (home, identity, trust) using the vault at `vault` instead.
+    fn at(&self, vault: &Path) -> Person {
+        Person {
+            home: self.home.clone(),
+            vault: vault.to_path_buf(),
+        }
     }
 
     fn vault(&self, args: &[&str]) -> assert_cmd::Command {
@@ -717,13 +725,12 @@ fn forge(by: &Person, change: impl FnOnce(&mut serde_json::Value)) {
 /// A value sealed by `by` with vault's own sealing (a hostile member has the library):
 /// validly signed, by `by`.
 fn sealed_by(by: &Person, name: &str, scope: &str, to: &[&Person], value: &str) -> String {
-    let contents = std::fs::read_to_string(by.home.identity_file()).unwrap();
-    let identity = secretsd::store::identity::x25519_identity(&contents).unwrap();
-    let key = secretsd::store::signature::SigningKey::from_identity(&identity).unwrap();
+    let key = signing_key(by);
     let recipients: Vec<String> = to.iter().map(|p| p.recipient()).collect();
     secretsd::store::sealed::seal(
         name,
         scope,
+        &vault_id(by),
         &recipients,
         &secretsd::store::secrecy::SecretString::from(value.to_string()),
         &key,
@@ -731,8 +738,55 @@ fn sealed_by(by: &Person, name: &str, scope: &str, to: &[&Person], value: &str) 
     .unwrap()
 }
 
-/// A value sealed as the attacker's script did, with the `age` CLI alone: no signature.
-fn sealed_unsigned(name: &str, scope: &str, to: &[&Person], value: &str) -> String {
+fn signing_key(by: &Person) -> secretsd::store::signature::SigningKey {
+    let contents = std::fs::read_to_string(by.home.identity_file()).unwrap();
+    let identity = secretsd::store::identity::x25519_identity(&contents).unwrap();
+    secretsd::store::signature::SigningKey::from_identity(&identity).unwrap()
+}
+
+/// The id of the vault `by` uses, as its membership block says.
+fn vault_id(by: &Person) -> String {
+    by.age_decrypt_json()["membership"]["body"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A value sealed by `by` and signed as sealed to `signed_to`, but encrypted (with the
+/// `age` CLI) to `extra` too, as the attacker's script did: age stanzas are the sealer's to
+/// choose, and nothing inside says who else they let in.
+fn sealed_with_extra_stanzas(
+    by: &Person,
+    name: &str,
+    scope: &str,
+    signed_to: &[&Person],
+    extra: &[&Person],
+    value: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let key = signing_key(by);
+    let vault = vault_id(by);
+    let mut sealed_to: Vec<String> = signed_to.iter().map(|p| p.recipient()).collect();
+    sealed_to.sort();
+    let sealed_at = "2026-12-06T01:40:00Z";
+    let writer = key.writer();
+    let mut hasher = Sha256::new();
+    hasher.update(b"secretsd sealed value v1\0");
+    let joined = sealed_to.join("\n");
+    for field in [name, scope, &vault, value, &joined, sealed_at, &writer] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    let sig = key.sign_digest(&hasher.finalize());
+    let inner = serde_json::json!({
+        "name": name, "scope": scope, "vault": vault, "value": value,
+        "sealed_to": sealed_to, "sealed_at": sealed_at, "writer": writer, "sig": sig,
+    });
+    age_armored(&inner.to_string(), &[signed_to, extra].concat())
+}
+
+/// `plaintext` encrypted with the `age` CLI to `to`, armored.
+fn age_armored(plaintext: &str, to: &[&Person]) -> String {
     let mut age = std::process::Command::new("age");
     age.arg("-a");
     for person in to {
@@ -743,11 +797,16 @@ fn sealed_unsigned(name: &str, scope: &str, to: &[&Person], value: &str) -> Stri
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let inner = serde_json::json!({"name": name, "scope": scope, "value": value}).to_string();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), inner.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), plaintext.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// A value sealed as the attacker's script did, with the `age` CLI alone: no signature.
+fn sealed_unsigned(name: &str, scope: &str, to: &[&Person], value: &str) -> String {
+    let inner = serde_json::json!({"name": name, "scope": scope, "value": value}).to_string();
+    age_armored(&inner, to)
 }
 
 impl Person {
@@ -901,6 +960,119 @@ fn a_group_value_sealed_before_a_removal_is_refused_when_replayed() {
             "sealed for an older membership of the group oncall",
         );
     }
+}
+
+/// Second round, finding 1: Carol, a member of two vaults with the same team and group,
+/// copies vault A's group value and Alice's personal value into vault B and signs B. The
+/// values are sealed to the right people and signed by a member, but in another vault:
+/// refused in B, naming the name, never shown.
+#[test]
+fn sealed_values_copied_from_another_vault_are_refused() {
+    let (_shared, alice, bob, carol) = team();
+    oncall(&alice, &bob);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-of-vault-a");
+    alice.set(&["DB_URL"], "shared-of-vault-a");
+    alice.set(&["DB_URL", "--personal"], "alice-of-vault-a");
+    let from_a = carol.age_decrypt_json();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let b = elsewhere.path().join("vault.age");
+    let (alice, bob, carol) = (alice.at(&b), bob.at(&b), carol.at(&b));
+    alice.ok(&["init", "--label", "team-b"]);
+    for person in [&bob, &carol] {
+        alice.ok(&["recipients", "add", &person.line()]);
+        person.ok(&["verify", "--accept"]);
+    }
+    oncall(&alice, &bob);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-of-vault-b");
+    alice.set(&["DB_URL"], "shared-of-vault-b");
+    alice.set(&["DB_URL", "--personal"], "alice-of-vault-b");
+    forge(&carol, |document| {
+        document["group_values"]["PAGER_TOKEN"] = from_a["group_values"]["PAGER_TOKEN"].clone();
+        document["personal"]["DB_URL"] = from_a["personal"]["DB_URL"].clone();
+    });
+    for (reader, name) in [
+        (&alice, "PAGER_TOKEN"),
+        (&bob, "PAGER_TOKEN"),
+        (&alice, "DB_URL"),
+    ] {
+        let said = reader.refused(&["get", "--reveal", name], 6, "sealed in another vault");
+        assert!(said.contains(name), "{said}");
+        assert!(!said.contains("of-vault-a"), "{said}");
+        let output = reader.run(
+            &["exec", "--", "sh", "-c", "printf %s \"$PAGER_TOKEN\""],
+            "",
+        );
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+/// Second round, finding 3: Bob, a member, seals a group value signed as for the members
+/// but with an age stanza for Carol too. Carol's identity opens it; vault still withholds
+/// it from her, as from any non-member (exit 4, naming the group), while members read it.
+#[test]
+fn a_group_value_with_a_stanza_for_an_outsider_is_withheld_from_her() {
+    let (_shared, alice, bob, carol) = team();
+    oncall(&alice, &bob);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-genuine");
+    let leaky = sealed_with_extra_stanzas(
+        &bob,
+        "PAGER_TOKEN",
+        "group:oncall",
+        &[&alice, &bob],
+        &[&carol],
+        "bob-leaks-to-carol",
+    );
+    forge(&bob, |document| {
+        document["group_values"]["PAGER_TOKEN"]["value"] = serde_json::json!(leaky);
+    });
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "bob-leaks-to-carol");
+    let said = carol.refused(
+        &["get", "--reveal", "PAGER_TOKEN"],
+        4,
+        "you are not a member of oncall",
+    );
+    assert!(!said.contains("bob-leaks"), "{said}");
+    for args in [
+        &["exec", "--", "sh", "-c", "printf %s \"$PAGER_TOKEN\""][..],
+        &["export", "--format", "dotenv"][..],
+    ] {
+        let output = carol.run(args, "");
+        assert!(!stdout(&output).contains("bob-leaks"), "{args:?}");
+        assert!(!stderr(&output).contains("bob-leaks"), "{args:?}");
+    }
+}
+
+/// Second round, finding 4: Carol puts a ciphertext to herself alone in place of the group
+/// value. Members are not told "not a member" nor run without it: the name is refused,
+/// saying it was not sealed to them; other secrets still read.
+#[test]
+fn a_group_value_not_sealed_to_a_member_is_refused_not_withheld() {
+    let (_shared, alice, bob, carol) = team();
+    oncall(&alice, &bob);
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-genuine");
+    alice.set(&["OTHER"], "other-value");
+    let hers = sealed_by(&carol, "PAGER_TOKEN", "group:oncall", &[&carol], "x");
+    forge(&carol, |document| {
+        document["group_values"]["PAGER_TOKEN"]["value"] = serde_json::json!(hers);
+    });
+    for reader in [&alice, &bob] {
+        reader.refused(
+            &["get", "--reveal", "PAGER_TOKEN"],
+            6,
+            "was not sealed to you, though the membership block lists you in the group oncall",
+        );
+        let output = reader.run(
+            &["exec", "--", "sh", "-c", "printf %s \"$PAGER_TOKEN\""],
+            "",
+        );
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        assert!(stdout(&output).is_empty());
+        assert_eq!(reader.reveal("OTHER"), "other-value");
+    }
+    // A member sets it again: genuine once more.
+    bob.set(&["PAGER_TOKEN", "--group", "oncall"], "pager-v2");
+    assert_eq!(alice.reveal("PAGER_TOKEN"), "pager-v2");
 }
 
 /// Finding 7: a group value that is not even a ciphertext blocks nobody's other reads;

@@ -223,7 +223,7 @@ fn set_personal(context: &Context, args: &SetArgs) -> Result<u8> {
                 ));
             }
             let signer = &context.own().ok_or_else(|| Error::Usage("a personal value is signed by its writer, and your identity has no writer key".into()))?.key;
-            let sealed = crate::store::sealed::seal(&args.name, &scope, std::slice::from_ref(&recipient), &value, signer)?;
+            let sealed = crate::store::sealed::seal(&args.name, &scope, &crate::store::sealed::vault_of(document.membership()), std::slice::from_ref(&recipient), &value, signer)?;
             document.set_personal(&args.name, &recipient, sealed);
             Ok::<_, Error>(((), Some(vec![args.name.clone()])))
         },

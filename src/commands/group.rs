@@ -99,7 +99,7 @@ fn reseal(context: &Context, body: &Body, document: &mut Document, group: &str) 
                 "the group {group} holds values sealed to its members, and you are not one, so they cannot be sealed again for the new members; a member of {group} who is an owner can do this"
             ))
         })?;
-        let again = sealed::seal(&name, &scope, &recipients, &value, signer)?;
+        let again = sealed::seal(&name, &scope, &body.vault_id, &recipients, &value, signer)?;
         document.reseal_group_value(&name, again);
     }
     Ok(())
@@ -278,6 +278,7 @@ pub fn set_value(
             let ciphertext = sealed::seal(
                 &args.name,
                 &sealed::group_scope(group),
+                &block.body.vault_id,
                 &recipients,
                 &value,
                 signer,

@@ -1,7 +1,9 @@
 //! What this reader sees beside the shared values (`store::sealed`): their own personal
 //! overrides in place of the shared values, and the values of the groups they are in,
-//! opened with their identity. Nobody else's override is tried; a group value that does
-//! not open for them is withheld, by name and group.
+//! opened with their identity. Nobody else's override is tried; a value of a group the
+//! membership block does not list them in is withheld, by name and group (even when a
+//! sealer added a stanza for them), and one of a group it lists them in that does not open
+//! for them is refused, never withheld in silence.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -64,8 +66,18 @@ impl<'c> Opener<'c> {
         Ok(self.key.get_or_init(|| key))
     }
 
-    /// A group's value, or `None` when this reader is not among those it is sealed to;
-    /// refused unless a member of `group` as `membership` lists it sealed it for them all.
+    /// Whether this reader's writer key is among `members` (a reader without one is never
+    /// a member).
+    fn is_member(&self, members: &[&crate::store::membership::Member]) -> bool {
+        self.context
+            .own()
+            .is_some_and(|own| members.iter().any(|m| m.writer == own.key.writer()))
+    }
+
+    /// A group's value, or `None` when this reader is not a member of `group` as
+    /// `membership` lists it; refused unless a member sealed it for them all, in this vault,
+    /// and refused when the block lists this reader but the value is not sealed to them (a
+    /// value someone replaced must not go missing in silence).
     pub fn open_group(
         &self,
         ciphertext: &str,
@@ -74,7 +86,26 @@ impl<'c> Opener<'c> {
         membership: Option<&str>,
     ) -> Result<Option<SecretString>> {
         let scope = sealed::group_scope(group);
-        let Some(opened) = sealed::open_if_mine(ciphertext, name, &scope, self.key()?)? else {
+        let vault = sealed::vault_of(membership);
+        let Some(opened) = sealed::open_if_mine(ciphertext, name, &scope, &vault, self.key()?)?
+        else {
+            let listed = membership
+                .and_then(|json| Membership::parse(json).ok())
+                .is_some_and(|block| {
+                    block
+                        .body
+                        .group_members(group)
+                        .is_some_and(|members| self.is_member(&members))
+                });
+            if listed {
+                return Err(Error::BadData(format!(
+                    "the value of {} was not sealed to you, though the membership block lists you in the group {}: refused; the vault was edited by hand or by a hostile writer; a member sets it again with 'vault set {} --group {}'",
+                    printable(name, false),
+                    printable(group, false),
+                    printable(name, false),
+                    printable(group, false)
+                )));
+            }
             return Ok(None);
         };
         let block = membership
@@ -96,6 +127,10 @@ impl<'c> Opener<'c> {
             ))
         })?;
         opened.check_group(name, group, &members)?;
+        // Opened by a stanza its sealer added for someone outside the group: not theirs.
+        if !self.is_member(&members) {
+            return Ok(None);
+        }
         Ok(Some(opened.value))
     }
 
@@ -142,18 +177,20 @@ impl<'c> Opener<'c> {
         };
         let own_writer = own.key.writer();
         let scope = sealed::personal_scope(&recipient);
+        let vault = sealed.vault();
         let mut values = Vec::new();
         let mut refused = Vec::new();
         for (name, ciphertext) in sealed.personal_of(&recipient) {
             if !keep(name) {
                 continue;
             }
-            let opened: Result<SecretString> = sealed::open(ciphertext, name, &scope, self.key()?)
-                .and_then(|o| {
-                    o.check_personal(name, &own_writer)?;
-                    Ok(o.value)
-                })
-                .map_err(Into::into);
+            let opened: Result<SecretString> =
+                sealed::open(ciphertext, name, &scope, &vault, self.key()?)
+                    .and_then(|o| {
+                        o.check_personal(name, &own_writer)?;
+                        Ok(o.value)
+                    })
+                    .map_err(Into::into);
             match opened {
                 Ok(value) => values.push((name.to_string(), value)),
                 Err(Error::BadData(why) | Error::LockedOut(why)) => {
@@ -179,8 +216,9 @@ impl Opener<'_> {
         };
         let own_writer = own.key.writer();
         let scope = sealed::personal_scope(&recipient);
+        let vault = sealed.vault();
         for (name, ciphertext) in sealed.personal_of(&recipient) {
-            let state = match sealed::open(ciphertext, name, &scope, self.key()?)
+            let state = match sealed::open(ciphertext, name, &scope, &vault, self.key()?)
                 .and_then(|o| o.check_personal(name, &own_writer).map(|()| o.sealed_at))
             {
                 Ok(at) => Ok(at),

@@ -3,9 +3,10 @@
 //!
 //! Each is an armored age ciphertext, in the (itself encrypted and signed) document, to the
 //! recipients who may read it. Its plaintext names the secret and the scope it was sealed
-//! for (`personal:RECIPIENT`, `group:NAME`), and opening checks both: a ciphertext moved to
-//! another name, member or group is refused, not used (a member can re-sign the document,
-//! so the signature alone would not notice).
+//! for (`personal:RECIPIENT`, `group:NAME`) and the vault it was sealed in (the membership
+//! block's `vault_id`), and opening checks all three: a ciphertext moved to another name,
+//! member, group or vault is refused, not used (a member can re-sign the document, so the
+//! signature alone would not notice).
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,11 @@ impl SealedValues {
         sealed
     }
 
+    /// The id of the vault these values are bound to (see [`vault_of`]).
+    pub fn vault(&self) -> String {
+        vault_of(self.membership.as_deref())
+    }
+
     /// The secrets `recipient` has a personal override of, each with its ciphertext.
     pub fn personal_of(&self, recipient: &str) -> Vec<(&str, &str)> {
         self.personal
@@ -99,6 +105,16 @@ impl SealedValues {
             })
             .collect()
     }
+}
+
+/// The vault a value sealed in a document with `membership` (its block as stored) is bound
+/// to: the block's `vault_id`, fixed at `vault init`. A document without a block (written
+/// before vault had them) binds its values to the empty id, which every such vault shares.
+pub fn vault_of(membership: Option<&str>) -> String {
+    membership
+        .and_then(|json| crate::membership::Membership::parse_unchecked(json).ok())
+        .map(|block| block.body.vault_id)
+        .unwrap_or_default()
 }
 
 /// The scope of a personal override.
@@ -120,6 +136,7 @@ const SEALED_CONTEXT: &[u8] = b"secretsd sealed value v1\0";
 fn digest(
     name: &str,
     scope: &str,
+    vault: &str,
     value: &str,
     sealed_to: &[String],
     sealed_at: &str,
@@ -129,7 +146,7 @@ fn digest(
     let mut hasher = Sha256::new();
     hasher.update(SEALED_CONTEXT);
     let recipients = sealed_to.join("\n");
-    for field in [name, scope, value, &recipients, sealed_at, writer] {
+    for field in [name, scope, vault, value, &recipients, sealed_at, writer] {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
@@ -147,12 +164,14 @@ fn canonical_recipients<'r>(recipients: impl IntoIterator<Item = &'r String>) ->
     keys
 }
 
-/// Seals `value` of the secret `name` for `scope` to `recipients`, as armored age text,
-/// signed by `signer`: age says nothing of who encrypted, so the plaintext carries the
-/// sealer's writer key and signature over the name, scope, value, recipients and time.
+/// Seals `value` of the secret `name` for `scope` in the vault `vault` (see [`vault_of`])
+/// to `recipients`, as armored age text, signed by `signer`: age says nothing of who
+/// encrypted, so the plaintext carries the sealer's writer key and signature over the name,
+/// scope, vault, value, recipients and time.
 pub fn seal(
     name: &str,
     scope: &str,
+    vault: &str,
     recipients: &[String],
     value: &SecretString,
     signer: &SigningKey,
@@ -164,6 +183,7 @@ pub fn seal(
     let sig = signer.sign_digest(&digest(
         name,
         scope,
+        vault,
         value.expose_secret(),
         &sealed_to,
         &sealed_at,
@@ -173,6 +193,7 @@ pub fn seal(
         serde_json::json!({
             "name": name,
             "scope": scope,
+            "vault": vault,
             "value": value.expose_secret(),
             "sealed_to": sealed_to,
             "sealed_at": sealed_at,
@@ -216,7 +237,9 @@ impl Opened {
     }
 
     /// A group value opens only when a current member of `group` sealed it, to exactly the
-    /// group's current members (`members`, from the owner-signed membership block).
+    /// group's current members (`members`, from the owner-signed membership block). Whether
+    /// its reader is one of them is the caller's to check: a sealer can add a stanza for
+    /// anyone.
     pub fn check_group(
         &self,
         name: &str,
@@ -241,13 +264,16 @@ impl Opened {
     }
 }
 
-/// Opens a sealed value with `key`, checking it was sealed for `name` and `scope` and is
-/// signed by the writer it names (who that writer may be is checked by the caller).
-pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<Opened> {
+/// Opens a sealed value with `key`, checking it was sealed for `name` and `scope` in the
+/// vault `vault` and is signed by the writer it names (who that writer may be is checked by
+/// the caller).
+pub fn open(ciphertext: &str, name: &str, scope: &str, vault: &str, key: &Key) -> Result<Opened> {
     #[derive(Deserialize)]
     struct Inner {
         name: String,
         scope: String,
+        #[serde(default)]
+        vault: Option<String>,
         value: SecretString,
         #[serde(default)]
         sealed_to: Option<Vec<String>>,
@@ -269,16 +295,28 @@ pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<Open
             printable(&inner.name, false)
         )));
     }
-    let (Some(sealed_to), Some(sealed_at), Some(writer), Some(sig)) =
-        (inner.sealed_to, inner.sealed_at, inner.writer, inner.sig)
-    else {
+    let (Some(sealed_in), Some(sealed_to), Some(sealed_at), Some(writer), Some(sig)) = (
+        inner.vault,
+        inner.sealed_to,
+        inner.sealed_at,
+        inner.writer,
+        inner.sig,
+    ) else {
         return Err(Error::BadData(format!(
-            "{what} is not signed by whoever sealed it: refused; set it again"
+            "{what} is not signed by whoever sealed it for this vault: refused; set it again"
         )));
     };
+    if sealed_in != vault {
+        return Err(Error::BadData(format!(
+            "{what} was sealed in another vault ({}), not this one ({}): refused; the vault was edited by hand or by a member copying values between vaults; set it again",
+            shown_vault(&sealed_in),
+            shown_vault(vault)
+        )));
+    }
     let digest = digest(
         name,
         scope,
+        &sealed_in,
         inner.value.expose_secret(),
         &sealed_to,
         &sealed_at,
@@ -297,15 +335,25 @@ pub fn open(ciphertext: &str, name: &str, scope: &str, key: &Key) -> Result<Open
     })
 }
 
+/// A vault id as an error shows it.
+fn shown_vault(id: &str) -> String {
+    if id.is_empty() {
+        "one without a membership block".to_string()
+    } else {
+        format!("id {}", printable(id, false))
+    }
+}
+
 /// [`open`], or `None` when `key` is not among the recipients it was sealed to (a value of
 /// a group this reader is not in).
 pub fn open_if_mine(
     ciphertext: &str,
     name: &str,
     scope: &str,
+    vault: &str,
     key: &Key,
 ) -> Result<Option<Opened>> {
-    match open(ciphertext, name, scope, key) {
+    match open(ciphertext, name, scope, vault, key) {
         Ok(value) => Ok(Some(value)),
         Err(Error::LockedOut(_)) => Ok(None),
         Err(e) => Err(e),
@@ -340,26 +388,38 @@ mod tests {
         let sealed = seal(
             "DATABASE_URL",
             &scope,
+            "V",
             std::slice::from_ref(&recipient),
             &value,
             &signer,
         )
         .unwrap();
         assert!(!sealed.contains("bob-only"));
-        let opened = open(&sealed, "DATABASE_URL", &scope, &key).unwrap();
+        let opened = open(&sealed, "DATABASE_URL", &scope, "V", &key).unwrap();
         assert_eq!(opened.value.expose_secret(), "bob-only");
         opened
             .check_personal("DATABASE_URL", &signer.writer())
             .unwrap();
         // Moved to another name, or read as a group's: refused, naming neither value.
         for (name, scope) in [("API_KEY", scope.as_str()), ("DATABASE_URL", "group:ops")] {
-            let error = open(&sealed, name, scope, &key).err().unwrap();
+            let error = open(&sealed, name, scope, "V", &key).err().unwrap();
             assert!(matches!(error, Error::BadData(_)), "{error}");
             assert!(!error.to_string().contains("bob-only"));
         }
+        // Copied into another vault (a member re-signs it there): refused, naming both.
+        let error = open(&sealed, "DATABASE_URL", &scope, "W", &key)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("sealed in another vault (id V), not this one (id W)"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("bob-only"));
         // Another identity: not theirs, which a group reader takes as "not a member".
         assert!(
-            open_if_mine(&sealed, "DATABASE_URL", &scope, &other_key)
+            open_if_mine(&sealed, "DATABASE_URL", &scope, "V", &other_key)
                 .unwrap()
                 .is_none()
         );
@@ -375,12 +435,13 @@ mod tests {
         let sealed = seal(
             "DB",
             &scope,
+            "V",
             std::slice::from_ref(&recipient),
             &value,
             &other_signer,
         )
         .unwrap();
-        let opened = open(&sealed, "DB", &scope, &key).unwrap();
+        let opened = open(&sealed, "DB", &scope, "V", &key).unwrap();
         let error = opened.check_personal("DB", &signer.writer()).err().unwrap();
         assert!(!error.to_string().contains("planted"));
         // A group value sealed by a non-member; then one sealed to a former member too.
@@ -389,27 +450,29 @@ mod tests {
         let sealed = seal(
             "T",
             &scope,
+            "V",
             std::slice::from_ref(&recipient),
             &value,
             &other_signer,
         )
         .unwrap();
-        let opened = open(&sealed, "T", &scope, &key).unwrap();
+        let opened = open(&sealed, "T", &scope, "V", &key).unwrap();
         assert!(opened.check_group("T", "ops", &[&me]).is_err());
         let both = [recipient.clone(), other_recipient];
-        let sealed = seal("T", &scope, &both, &value, &signer).unwrap();
-        let opened = open(&sealed, "T", &scope, &key).unwrap();
+        let sealed = seal("T", &scope, "V", &both, &value, &signer).unwrap();
+        let opened = open(&sealed, "T", &scope, "V", &key).unwrap();
         let error = opened.check_group("T", "ops", &[&me]).err().unwrap();
         assert!(error.to_string().contains("older membership"), "{error}");
         let sealed = seal(
             "T",
             &scope,
+            "V",
             std::slice::from_ref(&recipient),
             &value,
             &signer,
         )
         .unwrap();
-        open(&sealed, "T", &scope, &key)
+        open(&sealed, "T", &scope, "V", &key)
             .unwrap()
             .check_group("T", "ops", &[&me])
             .unwrap();

@@ -306,6 +306,7 @@ impl Sides {
             let again = crate::store::sealed::seal(
                 &name,
                 &crate::store::sealed::group_scope(&value.group),
+                &block.body.vault_id,
                 &members,
                 &opened,
                 signer,
