@@ -6,30 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::agent::{API_KEY, DB_PASSWORD, agents_dir, grant, home};
 use common::{TestHome, stderr, stdout};
-
-const API_KEY: &str = "sk_live_4f9a8b7c6d5e4f3a2b1c";
-const DB_PASSWORD: &str = "other-secret-value-123";
-
-fn home() -> TestHome {
-    let home = TestHome::initialised();
-    home.set("API_KEY", API_KEY);
-    home.set("DB_PASSWORD", DB_PASSWORD);
-    home
-}
-
-fn agents_dir(home: &TestHome) -> PathBuf {
-    home.path().join(".local/state/secretsd/agents")
-}
-
-/// `vault agent grant ARGS`: the key's path, the last line of stdout.
-fn grant(home: &TestHome, args: &[&str]) -> PathBuf {
-    let mut all = vec!["agent", "grant"];
-    all.extend_from_slice(args);
-    let output = home.vault(&all).output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    PathBuf::from(stdout(&output).lines().last().unwrap())
-}
 
 /// `vault ARGS` as the agent under the grant `key`, with what a user's session has in its
 /// environment besides.

@@ -5,31 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::agent::{API_KEY, DB_PASSWORD, agents_dir, grant, home};
 use common::{TestHome, stderr, stdout};
-
-const API_KEY: &str = "sk_live_4f9a8b7c6d5e4f3a2b1c";
-const DB_PASSWORD: &str = "other-secret-value-123";
-
-fn home() -> TestHome {
-    let home = TestHome::initialised();
-    home.set("API_KEY", API_KEY);
-    home.set("DB_PASSWORD", DB_PASSWORD);
-    home
-}
-
-fn agents_dir(home: &TestHome) -> PathBuf {
-    home.path().join(".local/state/secretsd/agents")
-}
-
-fn grant(home: &TestHome, args: &[&str]) -> PathBuf {
-    let mut all = vec!["agent", "grant"];
-    all.extend_from_slice(args);
-    let output = home.vault(&all).output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    PathBuf::from(stdout(&output).lines().last().unwrap())
-}
 
 fn as_agent_command(home: &TestHome, key: &Path, args: &[&str]) -> std::process::Command {
     let mut command = home.vault_std(args);

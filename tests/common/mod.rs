@@ -2,6 +2,8 @@
 //! developer's environment, so tests never touch a real vault.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
