@@ -1002,3 +1002,44 @@ fn an_ssh_identity_derives_no_key_and_never_caches() {
         stderr(&offline)
     );
 }
+
+/// The cache is per identity: another identity of the same home (a recipient of the same
+/// vault) starts a directory of its own, empty — nothing cached under the first is served
+/// to it — and the first identity's directory is left as it was, never cleared for it.
+#[test]
+fn a_new_identity_starts_a_new_cache_directory_and_the_old_one_stays() {
+    let mut server = bao::DevServer::start();
+    server.ok(&["kv", "put", "secret/app", "A=first-identity-value-3391"]);
+    let home = home_with(&cached_config(&server), "A = \"openbao:secret/app#A\"\n");
+    succeeded(&run_echo(&home, &token(&server), &[]));
+    let first = cache_files(&home);
+    assert_eq!(first.len(), 1);
+    let second_key = home.path().join("second-identity.txt");
+    let second_public = common::age_keygen(&second_key);
+    let output = home
+        .vault(&["recipients", "add", &second_public])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let second = [
+        ("BAO_TOKEN", server.root_token.as_str()),
+        ("VAULT_IDENTITY", second_key.to_str().unwrap()),
+    ];
+    server.node.kill();
+    // Down, and nothing cached for this identity: it fails closed.
+    let output = run_echo(&home, &second, &[]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("first-identity-value-3391"));
+    let output = vault(&home, &second, &["cache", "list"]);
+    assert!(
+        !stdout(&output).contains("secret/app"),
+        "{}",
+        stdout(&output)
+    );
+    // The first identity's directory is as it was, and still serves it.
+    assert_eq!(cache_files(&home), first);
+    assert_eq!(
+        succeeded(&run_echo(&home, &token(&server), &[])),
+        "A=first-identity-value-3391\n"
+    );
+}
