@@ -350,7 +350,7 @@ fn gone(marker: &str) -> Vec<String> {
 const ESCAPE: &str = r#"
 import os, subprocess, time, sys
 subprocess.Popen(['setsid', 'sleep', sys.argv[1]])
-# What /tmp/a28/proj/esc.py did: walk up to vault (the keeper) and SIGKILL it.
+# What the outside attack did: walk up to vault (the keeper) and SIGKILL it.
 try:
     p = os.getpid()
     while p > 1:
