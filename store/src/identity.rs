@@ -100,10 +100,7 @@ pub fn x25519_secret(identity: &age::x25519::Identity) -> Result<Zeroizing<Vec<u
 /// The 24 BIP39 words (English list) that encode an X25519 identity's 32-byte secret: what
 /// a person can write on paper and type back in.
 pub fn recovery_phrase(identity: &age::x25519::Identity) -> Result<Zeroizing<String>> {
-    let encoded = identity.to_string();
-    let (_, key) = bech32::decode(encoded.expose_secret())
-        .map_err(|e| Error::Failed(format!("the identity does not decode: {e}")))?;
-    let key = Zeroizing::new(key);
+    let key = x25519_secret(identity)?;
     let mnemonic = bip39::Mnemonic::from_entropy(&key)
         .map_err(|e| Error::Failed(format!("cannot make a recovery phrase: {e}")))?;
     Ok(Zeroizing::new(mnemonic.to_string()))
