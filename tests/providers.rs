@@ -735,6 +735,17 @@ fn a_provider_that_leaves_a_key_out_of_its_answer_is_broken() {
     );
 }
 
+/// A key answered both with a value and with an error (not-found) is a broken answer, not a
+/// value: neither is believed, nothing runs (and nothing is kept for a cache to serve).
+#[test]
+fn a_provider_that_answers_a_key_both_ways_is_broken() {
+    assert_provider_failure(
+        "contradicts",
+        "    print(json.dumps({'id': req['id'], 'ok': {'values': {'key': 'contradicted-value-8812'}, 'errors': {'key': {'kind': 'not-found', 'message': 'gone'}}}} if req['op'] == 'get' else {'id': req['id'], 'err': {'kind': 'unavailable'}}), flush=True)",
+        &["answers the key \"key\" both with a value and with an error"],
+    );
+}
+
 /// An answer of the wrong shape is described by field and type, never by quoting it: the
 /// number could be a value.
 #[test]

@@ -413,17 +413,24 @@ impl ProviderProcess {
         };
         let answer: GetOk = self.typed(&raw, Op::Get)?;
         // Every key must be answered one way or the other: one left out is a broken
-        // promise, not a missing secret (SPEC §4).
-        if let Some(key) = keys
-            .iter()
-            .find(|k| !answer.values.contains_key(*k) && !answer.errors.contains_key(*k))
-        {
+        // promise, not a missing secret, and one answered both ways says nothing that
+        // can be believed (a value and a not-found: which stands?) (SPEC §4).
+        let broken = keys.iter().find_map(|k| {
+            match (answer.values.contains_key(k), answer.errors.contains_key(k)) {
+                (false, false) => Some(format!("leaves out the key \"{k}\"")),
+                (true, true) => Some(format!(
+                    "answers the key \"{k}\" both with a value and with an error"
+                )),
+                _ => None,
+            }
+        });
+        if let Some(what) = broken {
             self.stop();
             return Err(ClientError::Garbage {
                 provider: self.name.clone(),
                 during: "'get'".into(),
                 detail: format!(
-                    "the answer leaves out the key \"{key}\" (every key asked for belongs in \"values\" or \"errors\")"
+                    "the answer {what} (every key asked for belongs in \"values\" or \"errors\", once)"
                 ),
             });
         }
